@@ -1,0 +1,96 @@
+//! Engine.IO settings: timings, limits, transports, CORS and the
+//! `allowRequest` hook. Plain data, built by the application.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::HttpRequest;
+
+/// Decides whether a handshake request may open a session (socket.io's
+/// `allowRequest`). An `Err` answers HTTP 403 with that message.
+pub type AllowRequest = Arc<dyn Fn(&HttpRequest) -> Result<(), String> + Send + Sync>;
+
+/// Which origins get CORS headers on polling responses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Cors {
+    /// No CORS headers: same-origin clients only.
+    #[default]
+    Off,
+    /// Any origin (`*`).
+    Any,
+    /// These exact origins.
+    Origins(Vec<String>),
+}
+
+impl Cors {
+    /// `["*"]` means any origin, `[]` none, otherwise the listed ones.
+    pub fn from_list(origins: &[String]) -> Cors {
+        if origins.iter().any(|o| o == "*") {
+            Cors::Any
+        } else if origins.is_empty() {
+            Cors::Off
+        } else {
+            Cors::Origins(origins.to_vec())
+        }
+    }
+
+    /// The `Access-Control-Allow-Origin` value for a request from `origin`.
+    pub fn allow_origin(&self, origin: Option<&str>) -> Option<String> {
+        match (self, origin) {
+            (Cors::Off, _) => None,
+            (Cors::Any, Some(o)) => Some(o.to_string()),
+            (Cors::Any, None) => Some("*".to_string()),
+            (Cors::Origins(list), Some(o)) if list.iter().any(|l| l == o) => Some(o.to_string()),
+            (Cors::Origins(_), _) => None,
+        }
+    }
+}
+
+/// Settings of one Engine.IO endpoint.
+#[derive(Clone)]
+pub struct EngineConfig {
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    /// How long a WebSocket probe may take to send `5` (upgrade).
+    pub upgrade_timeout: Duration,
+    /// Largest accepted message or polling request body, in bytes.
+    pub max_payload: usize,
+    /// Bound of one session's outgoing queue, in bytes.
+    pub max_buffer_bytes: usize,
+    pub polling: bool,
+    pub websocket: bool,
+    pub cors: Cors,
+    pub allow_request: Option<AllowRequest>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            upgrade_timeout: Duration::from_millis(10_000),
+            max_payload: 1_000_000,
+            max_buffer_bytes: 1 << 20,
+            polling: true,
+            websocket: true,
+            cors: Cors::Off,
+            allow_request: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("ping_interval", &self.ping_interval)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("upgrade_timeout", &self.upgrade_timeout)
+            .field("max_payload", &self.max_payload)
+            .field("max_buffer_bytes", &self.max_buffer_bytes)
+            .field("polling", &self.polling)
+            .field("websocket", &self.websocket)
+            .field("cors", &self.cors)
+            .field("allow_request", &self.allow_request.is_some())
+            .finish()
+    }
+}

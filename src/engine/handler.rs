@@ -1,0 +1,219 @@
+//! The seam between the Engine.IO layer and whatever runs on top of it:
+//! the [`EngineHandler`] trait, the context a handler acts through, and the
+//! plain data it is given (messages, close reasons, the handshake request).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use actix::{Addr, AsyncContext, Context, SpawnHandle};
+use bytes::Bytes;
+
+use super::packet::{Frame, Packet, ProtocolVersion};
+use super::session::{EngineSession, Outgoing};
+
+/// A message a client sent, as the layer above sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    Text(String),
+    Binary(Bytes),
+}
+
+/// Why a session ended. The strings are socket.io's disconnect reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The transport failed, sent something unreadable, or fell behind its outgoing bound.
+    TransportError,
+    /// The client closed the connection (or sent a `close` packet).
+    TransportClose,
+    /// No pong within `pingTimeout`.
+    PingTimeout,
+    /// The layer above found a message it could not parse.
+    ParseError,
+    /// The server closed the session on purpose.
+    ForcedClose,
+    /// The server is stopping.
+    ServerShutdown,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::TransportError => "transport error",
+            CloseReason::TransportClose => "transport close",
+            CloseReason::PingTimeout => "ping timeout",
+            CloseReason::ParseError => "parse error",
+            CloseReason::ForcedClose => "forced close",
+            CloseReason::ServerShutdown => "server shutting down",
+        }
+    }
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the handshake request looked like; the Socket.IO layer builds
+/// `socket.handshake` from it.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    /// Header names lower-cased, in request order.
+    pub headers: Vec<(String, String)>,
+    /// Decoded query pairs, in request order.
+    pub query: Vec<(String, String)>,
+    pub remote_addr: Option<SocketAddr>,
+    /// Path and query as requested.
+    pub url: String,
+    pub secure: bool,
+    pub issued: SystemTime,
+}
+
+impl RequestInfo {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Application logic on top of one Engine.IO session. It runs inside the
+/// session actor, so its methods are called in order and never concurrently.
+///
+/// Other actors reach a handler through [`SessionHandle::upcall`], which
+/// delivers a [`EngineHandler::Upcall`] value to [`EngineHandler::on_upcall`].
+pub trait EngineHandler: Unpin + Sized + 'static {
+    /// Messages other actors send to this handler.
+    type Upcall: Send + 'static;
+
+    /// The session is open (the handshake has been queued).
+    fn on_open(&mut self, _session: &mut SessionCtx<'_, Self>) {}
+
+    /// The client sent a message.
+    fn on_message(&mut self, message: Message, session: &mut SessionCtx<'_, Self>);
+
+    /// Another actor sent this handler a message.
+    fn on_upcall(&mut self, _upcall: Self::Upcall, _session: &mut SessionCtx<'_, Self>) {}
+
+    /// The session has ended; called exactly once. Sending is a no-op from here.
+    fn on_close(&mut self, reason: CloseReason, session: &mut SessionCtx<'_, Self>);
+}
+
+/// What a handler can do with its session while one of its methods runs.
+pub struct SessionCtx<'a, H: EngineHandler> {
+    pub(super) core: &'a mut super::session::Core,
+    pub(super) ctx: &'a mut Context<EngineSession<H>>,
+}
+
+impl<H: EngineHandler> SessionCtx<'_, H> {
+    pub fn sid(&self) -> &Arc<str> {
+        &self.core.sid
+    }
+
+    pub fn version(&self) -> ProtocolVersion {
+        self.core.version
+    }
+
+    pub fn request(&self) -> &Arc<RequestInfo> {
+        &self.core.request
+    }
+
+    /// A handle other actors can keep to send to this session.
+    pub fn handle(&self) -> SessionHandle<H> {
+        SessionHandle {
+            sid: self.core.sid.clone(),
+            version: self.core.version,
+            addr: self.ctx.address(),
+        }
+    }
+
+    /// Queues a message for the client.
+    pub fn send(&mut self, message: Message) {
+        let packet = match message {
+            Message::Text(text) => Packet::Message(text),
+            Message::Binary(data) => Packet::Binary(data),
+        };
+        let frame = packet.encode(self.core.version);
+        self.send_frames(Outgoing::new(vec![frame]));
+    }
+
+    /// Queues already-encoded frames (kept together, e.g. a packet and its attachments).
+    pub fn send_frames(&mut self, out: Outgoing) {
+        self.core.push(out, self.ctx);
+    }
+
+    /// Closes the session; `on_close` follows with `reason`.
+    pub fn close(&mut self, reason: CloseReason) {
+        self.ctx.address().do_send(super::session::Close(reason));
+    }
+
+    /// Runs `f` on the handler after `delay`, unless cancelled.
+    pub fn run_later<F>(&mut self, delay: Duration, f: F) -> SpawnHandle
+    where
+        F: FnOnce(&mut H, &mut SessionCtx<'_, H>) + 'static,
+    {
+        self.ctx.run_later(delay, move |session, ctx| session.with_handler(ctx, f))
+    }
+
+    pub fn cancel(&mut self, handle: SpawnHandle) {
+        self.ctx.cancel_future(handle);
+    }
+}
+
+/// A cloneable, thread-safe handle to one session.
+pub struct SessionHandle<H: EngineHandler> {
+    sid: Arc<str>,
+    version: ProtocolVersion,
+    addr: Addr<EngineSession<H>>,
+}
+
+impl<H: EngineHandler> Clone for SessionHandle<H> {
+    fn clone(&self) -> Self {
+        SessionHandle { sid: self.sid.clone(), version: self.version, addr: self.addr.clone() }
+    }
+}
+
+/// Why [`SessionHandle::try_send`] did not queue the frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("the session's mailbox is full")]
+    Full,
+    #[error("the session is closed")]
+    Closed,
+}
+
+impl<H: EngineHandler> SessionHandle<H> {
+    pub fn sid(&self) -> &Arc<str> {
+        &self.sid
+    }
+
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// Encodes `packet` for this session's protocol version.
+    pub fn encode(&self, packet: &Packet) -> Frame {
+        packet.encode(self.version)
+    }
+
+    /// Queues frames without waiting; a full mailbox is reported, never grown.
+    pub fn try_send(&self, out: Outgoing) -> Result<(), SendError> {
+        self.addr.try_send(out).map_err(|e| match e {
+            actix::prelude::SendError::Full(_) => SendError::Full,
+            actix::prelude::SendError::Closed(_) => SendError::Closed,
+        })
+    }
+
+    /// Delivers `upcall` to the session's handler.
+    pub fn upcall(&self, upcall: H::Upcall) {
+        self.addr.do_send(super::session::Upcall(upcall));
+    }
+
+    /// Closes the session with `reason` after flushing what is queued.
+    pub fn close(&self, reason: CloseReason) {
+        self.addr.do_send(super::session::Close(reason));
+    }
+
+    pub fn connected(&self) -> bool {
+        self.addr.connected()
+    }
+}

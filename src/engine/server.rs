@@ -1,0 +1,318 @@
+//! The Engine.IO endpoint: request routing (handshake, polling, WebSocket),
+//! the session registry, CORS, and shutdown. One [`Engine`] serves one path.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use actix::{Actor, Addr};
+use actix_web::http::{Method, header};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+
+use super::config::EngineConfig;
+use super::error::EngineError;
+use super::handler::{CloseReason, EngineHandler, RequestInfo};
+use super::packet::{Packet, ProtocolVersion, encode_payload};
+use super::session::{Close, EngineSession, SessionInit};
+use super::stats::EngineStats;
+use super::{polling, websocket};
+
+/// Live sessions by sid.
+pub(super) struct Registry<H: EngineHandler>(Arc<Mutex<HashMap<Arc<str>, Addr<EngineSession<H>>>>>);
+
+impl<H: EngineHandler> Clone for Registry<H> {
+    fn clone(&self) -> Self {
+        Registry(self.0.clone())
+    }
+}
+
+impl<H: EngineHandler> Registry<H> {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Addr<EngineSession<H>>>> {
+        // A panic elsewhere must not take every later request down with it.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn get(&self, sid: &str) -> Option<Addr<EngineSession<H>>> {
+        self.map().get(sid).cloned()
+    }
+
+    pub(super) fn remove(&self, sid: &str) {
+        self.map().remove(sid);
+    }
+
+    fn insert(&self, sid: Arc<str>, addr: Addr<EngineSession<H>>) {
+        self.map().insert(sid, addr);
+    }
+
+    fn all(&self) -> Vec<Addr<EngineSession<H>>> {
+        self.map().values().cloned().collect()
+    }
+
+    fn len(&self) -> usize {
+        self.map().len()
+    }
+}
+
+type Factory<H> = dyn Fn() -> H + Send + Sync;
+
+/// An Engine.IO endpoint whose sessions run handler `H`.
+///
+/// ```no_run
+/// use switchyard::engine::{CloseReason, Engine, EngineConfig, EngineHandler, Message, SessionCtx};
+///
+/// /// Sends every message back.
+/// struct Echo;
+///
+/// impl EngineHandler for Echo {
+///     type Upcall = ();
+///     fn on_message(&mut self, message: Message, session: &mut SessionCtx<'_, Self>) {
+///         session.send(message);
+///     }
+///     fn on_close(&mut self, _: CloseReason, _: &mut SessionCtx<'_, Self>) {}
+/// }
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let engine = Engine::new(EngineConfig::default(), || Echo);
+/// actix_web::HttpServer::new(move || actix_web::App::new().configure(engine.configure("/engine.io/")))
+///     .bind("127.0.0.1:3000")?
+///     .run()
+///     .await
+/// # }
+/// ```
+pub struct Engine<H: EngineHandler> {
+    inner: Arc<Inner<H>>,
+}
+
+struct Inner<H: EngineHandler> {
+    config: Arc<EngineConfig>,
+    registry: Registry<H>,
+    stats: Arc<EngineStats>,
+    factory: Box<Factory<H>>,
+    next_conn: AtomicU64,
+}
+
+impl<H: EngineHandler> Clone for Engine<H> {
+    fn clone(&self) -> Self {
+        Engine { inner: self.inner.clone() }
+    }
+}
+
+/// The query parameters Engine.IO reads.
+struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    fn parse(req: &HttpRequest) -> Query {
+        let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+            .map(|q| q.into_inner())
+            .unwrap_or_default();
+        Query { pairs }
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+impl<H: EngineHandler> Engine<H> {
+    /// An endpoint that creates one handler per session with `factory`.
+    pub fn new(config: EngineConfig, factory: impl Fn() -> H + Send + Sync + 'static) -> Self {
+        Engine {
+            inner: Arc::new(Inner {
+                config: Arc::new(config),
+                registry: Registry(Arc::default()),
+                stats: Arc::default(),
+                factory: Box::new(factory),
+                next_conn: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    pub fn stats(&self) -> &EngineStats {
+        &self.inner.stats
+    }
+
+    /// Number of open sessions.
+    pub fn session_count(&self) -> usize {
+        self.inner.registry.len()
+    }
+
+    /// Mounts the endpoint at `path` (e.g. `/socket.io/`) in an actix-web app.
+    pub fn configure(&self, path: &str) -> impl Fn(&mut web::ServiceConfig) + Clone + 'static {
+        let engine = self.clone();
+        let path = path.to_string();
+        move |cfg: &mut web::ServiceConfig| {
+            let engine = engine.clone();
+            let route = web::route().to(move |req: HttpRequest, body: web::Payload| {
+                let engine = engine.clone();
+                async move { engine.handle(req, body).await }
+            });
+            let bare = path.trim_end_matches('/').to_string();
+            cfg.service(web::resource([path.clone(), bare]).route(route));
+        }
+    }
+
+    /// Closes every session with `reason` and waits (up to `timeout`) until they are gone.
+    pub async fn close_all(&self, reason: CloseReason, timeout: Duration) {
+        for addr in self.inner.registry.all() {
+            addr.do_send(Close(reason));
+        }
+        let deadline = Instant::now() + timeout;
+        while self.session_count() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Answers one request to the endpoint.
+    pub async fn handle(&self, req: HttpRequest, body: web::Payload) -> HttpResponse {
+        let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        let allow_origin = self.inner.config.cors.allow_origin(origin);
+        let mut res = if req.method() == Method::OPTIONS {
+            preflight(&req)
+        } else {
+            match self.route(&req, body).await {
+                Ok(res) => res,
+                Err(e) => actix_web::ResponseError::error_response(&e),
+            }
+        };
+        if let Some(origin) = allow_origin {
+            let h = res.headers_mut();
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.parse().expect("header value"));
+            h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, header::HeaderValue::from_static("true"));
+            h.insert(header::VARY, header::HeaderValue::from_static("Origin"));
+        }
+        res
+    }
+
+    async fn route(&self, req: &HttpRequest, body: web::Payload) -> Result<HttpResponse, EngineError> {
+        let query = Query::parse(req);
+        let config = &self.inner.config;
+        let websocket = match query.get("transport") {
+            Some("polling") if config.polling => false,
+            Some("websocket") if config.websocket => true,
+            _ => return Err(EngineError::TransportUnknown),
+        };
+        if let Some(sid) = query.get("sid") {
+            let session = self.inner.registry.get(sid).ok_or(EngineError::UnknownSid)?;
+            return if websocket {
+                self.start_ws(req, body, session, true, ProtocolVersion::V4)
+            } else if req.method() == Method::GET {
+                polling::get(session, ProtocolVersion::V4).await
+            } else if req.method() == Method::POST {
+                polling::post(session, body, config.max_payload, ProtocolVersion::V4).await
+            } else {
+                Err(EngineError::BadRequest)
+            };
+        }
+        if req.method() != Method::GET {
+            return Err(EngineError::BadHandshakeMethod);
+        }
+        let version = match query.get("EIO") {
+            Some("4") => ProtocolVersion::V4,
+            _ => return Err(EngineError::UnsupportedProtocolVersion),
+        };
+        if let Some(allow) = &config.allow_request {
+            allow(req).map_err(EngineError::Forbidden)?;
+        }
+        self.handshake(req, body, query, version, websocket)
+    }
+
+    fn handshake(
+        &self,
+        req: &HttpRequest,
+        body: web::Payload,
+        query: Query,
+        version: ProtocolVersion,
+        websocket: bool,
+    ) -> Result<HttpResponse, EngineError> {
+        if websocket && !is_ws_upgrade(req) {
+            return Err(EngineError::BadRequest);
+        }
+        let config = &self.inner.config;
+        let sid: Arc<str> = crate::id::random_id().into();
+        let upgrades: &[&str] = if !websocket && config.websocket { &["websocket"] } else { &[] };
+        let open = Packet::Open(
+            serde_json::json!({
+                "sid": &*sid,
+                "upgrades": upgrades,
+                "pingInterval": config.ping_interval.as_millis() as u64,
+                "pingTimeout": config.ping_timeout.as_millis() as u64,
+                "maxPayload": config.max_payload,
+            })
+            .to_string(),
+        )
+        .encode(version);
+        let init = SessionInit {
+            sid: sid.clone(),
+            version,
+            request: Arc::new(request_info(req, query)),
+            config: config.clone(),
+            stats: self.inner.stats.clone(),
+            registry: self.inner.registry.clone(),
+            handler: (self.inner.factory)(),
+            websocket,
+        };
+        self.inner.stats.count_open();
+        let mut session = EngineSession::new(init);
+        if websocket {
+            session.queue_first(open.clone());
+        }
+        let addr = session.start();
+        self.inner.registry.insert(sid, addr.clone());
+        if websocket {
+            return self.start_ws(req, body, addr, false, version);
+        }
+        Ok(polling::ok_text(encode_payload(&[open], version)))
+    }
+
+    fn start_ws(
+        &self,
+        req: &HttpRequest,
+        body: web::Payload,
+        session: Addr<EngineSession<H>>,
+        probe: bool,
+        version: ProtocolVersion,
+    ) -> Result<HttpResponse, EngineError> {
+        let conn = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
+        websocket::start(req, body, session, conn, probe, version, self.inner.config.max_payload)
+    }
+}
+
+fn is_ws_upgrade(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+fn preflight(req: &HttpRequest) -> HttpResponse {
+    let mut res = HttpResponse::NoContent();
+    res.insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET,HEAD,PUT,PATCH,POST,DELETE"));
+    if let Some(h) = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        res.insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, h.clone()));
+    }
+    HttpResponseBuilder::finish(&mut res)
+}
+
+fn request_info(req: &HttpRequest, query: Query) -> RequestInfo {
+    let headers = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string())))
+        .collect();
+    let conn = req.connection_info();
+    RequestInfo {
+        headers,
+        query: query.pairs,
+        remote_addr: req.peer_addr(),
+        url: req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+        secure: conn.scheme() == "https",
+        issued: SystemTime::now(),
+    }
+}

@@ -1,0 +1,43 @@
+//! Counters of one Engine.IO endpoint: what was opened, and what was
+//! dropped or cut off and why. Nothing is lost without a counter saying so.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    sessions_opened: AtomicU64,
+    volatile_dropped: AtomicU64,
+    overflow_closed: AtomicU64,
+}
+
+/// A point-in-time copy of [`EngineStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct StatsSnapshot {
+    pub sessions_opened: u64,
+    /// Volatile packets dropped because the transport was not writable.
+    pub volatile_dropped: u64,
+    /// Sessions closed because their outgoing queue went over its bound.
+    pub overflow_closed: u64,
+}
+
+impl EngineStats {
+    pub(super) fn count_open(&self) {
+        self.sessions_opened.fetch_add(1, Relaxed);
+    }
+
+    pub(super) fn count_volatile_drop(&self) {
+        self.volatile_dropped.fetch_add(1, Relaxed);
+    }
+
+    pub(super) fn count_overflow(&self) {
+        self.overflow_closed.fetch_add(1, Relaxed);
+    }
+
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            sessions_opened: self.sessions_opened.load(Relaxed),
+            volatile_dropped: self.volatile_dropped.load(Relaxed),
+            overflow_closed: self.overflow_closed.load(Relaxed),
+        }
+    }
+}

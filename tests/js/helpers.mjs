@@ -1,0 +1,394 @@
+// Shared helpers for the end-to-end tests: start an example server, raw HTTP / WebSocket clients
+// and small Engine.IO / Socket.IO utilities. Every test owns what it starts and must clean it up.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import WebSocket from "ws";
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+// Directory holding the server executables. Defaults to the cargo debug examples; can be pointed
+// elsewhere (e.g. a reference implementation) with SWITCHYARD_EXAMPLES_DIR.
+const EXAMPLES_DIR = process.env.SWITCHYARD_EXAMPLES_DIR
+  ? path.resolve(process.env.SWITCHYARD_EXAMPLES_DIR)
+  : path.join(REPO_ROOT, "target", "debug", "examples");
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const liveServers = new Set();
+process.on("exit", () => {
+  // last resort: never leave a server behind if a test file crashes
+  for (const proc of liveServers) {
+    try {
+      process.kill(proc.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/**
+ * Spawn target/debug/examples/<example> --port 0 [...args] and wait for
+ * "listening on 127.0.0.1:PORT" on its stdout.
+ */
+export async function startServer(example, args = [], { timeoutMs = 20000, env = {} } = {}) {
+  const bin = path.join(EXAMPLES_DIR, example);
+  if (!existsSync(bin)) {
+    throw new Error(`server binary ${bin} not found (run "cargo build --examples" first)`);
+  }
+  const proc = spawn(bin, ["--port", "0", ...args], {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
+  liveServers.add(proc);
+
+  const lines = [];
+  const waiters = new Set();
+  let stderr = "";
+  let exitInfo = null;
+  const exited = new Promise((resolve) => {
+    proc.once("exit", (code, signal) => {
+      exitInfo = { code, signal };
+      liveServers.delete(proc);
+      for (const w of waiters) w.onExit();
+      resolve(exitInfo);
+    });
+  });
+  proc.once("error", (err) => {
+    stderr += `\nspawn error: ${err.message}`;
+  });
+  proc.stderr.setEncoding("utf8");
+  proc.stderr.on("data", (chunk) => {
+    stderr += chunk;
+    if (stderr.length > 200000) stderr = stderr.slice(-100000);
+  });
+  createInterface({ input: proc.stdout }).on("line", (line) => {
+    lines.push(line);
+    for (const w of waiters) w.onLine(line);
+  });
+
+  /** Resolve with the first stdout line (already printed or future) matching `regex`. */
+  function waitForLine(regex, timeoutMs = 5000) {
+    const found = lines.find((l) => regex.test(l));
+    if (found !== undefined) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        onLine(line) {
+          if (regex.test(line)) {
+            done();
+            resolve(line);
+          }
+        },
+        onExit() {
+          done();
+          reject(
+            new Error(
+              `server exited (${JSON.stringify(exitInfo)}) before printing a line matching ${regex}\n` +
+                `stdout:\n${lines.join("\n")}\nstderr (tail):\n${stderr.slice(-3000)}`,
+            ),
+          );
+        },
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for a server line matching ${regex}\n` +
+              `stdout so far:\n${lines.slice(-40).join("\n")}`,
+          ),
+        );
+      }, timeoutMs);
+      function done() {
+        clearTimeout(timer);
+        waiters.delete(waiter);
+      }
+      waiters.add(waiter);
+      if (exitInfo) waiter.onExit();
+    });
+  }
+
+  let listening;
+  try {
+    listening = await waitForLine(/^listening on 127\.0\.0\.1:\d+$/, timeoutMs);
+  } catch (err) {
+    try {
+      process.kill(proc.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+    throw err;
+  }
+  const port = Number(listening.split(":").pop());
+
+  /** SIGTERM by PID, wait for exit (SIGKILL after 5 s). Resolves with {code, signal}. */
+  async function stop(graceMs = 5000) {
+    if (exitInfo) return exitInfo;
+    try {
+      process.kill(proc.pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+    const killer = setTimeout(() => {
+      try {
+        process.kill(proc.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, graceMs);
+    const info = await exited;
+    clearTimeout(killer);
+    return info;
+  }
+
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    proc,
+    lines,
+    waitForLine,
+    stop,
+    exited,
+    stderr: () => stderr,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw HTTP
+
+async function request(url, { method = "GET", body, headers = {}, timeoutMs = 10000 } = {}) {
+  const res = await fetch(url, {
+    method,
+    body,
+    headers,
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text };
+}
+
+export function httpGet(url, opts = {}) {
+  return request(url, { ...opts, method: "GET" });
+}
+
+export function httpPost(url, body, opts = {}) {
+  return request(url, { ...opts, method: "POST", body });
+}
+
+export function httpRequest(method, url, opts = {}) {
+  return request(url, { ...opts, method });
+}
+
+/** Parse an HTTP error body `{"code":N,"message":"..."}`. */
+export function parseError(res) {
+  try {
+    return JSON.parse(res.text);
+  } catch {
+    throw new Error(`expected a JSON error body, got status ${res.status} body ${JSON.stringify(res.text)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine.IO over polling
+
+/** Polling handshake at `base` (e.g. http://127.0.0.1:1234/engine.io/). Returns the open packet data. */
+export async function eioHandshake(base, extraQuery = "") {
+  const res = await httpGet(`${base}?EIO=4&transport=polling${extraQuery}`);
+  if (res.status !== 200 || !res.text.startsWith("0")) {
+    throw new Error(`bad handshake: status ${res.status} body ${JSON.stringify(res.text)}`);
+  }
+  return { ...JSON.parse(res.text.slice(1)), response: res };
+}
+
+export const pollUrl = (base, sid) => `${base}?EIO=4&transport=polling&sid=${encodeURIComponent(sid)}`;
+
+/** Split a v4 polling payload into its packets. */
+export const splitPayload = (text) => (text === "" ? [] : text.split("\x1e"));
+
+/**
+ * GET repeatedly until `count` packets other than pings were received; answers each server ping
+ * "2" with a pong "3" (POST) unless answerPings is false. Returns the packets in order.
+ */
+export async function pollPackets(base, sid, count, { answerPings = true, timeoutMs = 10000 } = {}) {
+  const packets = [];
+  const deadline = Date.now() + timeoutMs;
+  while (packets.length < count) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`timed out polling; got ${JSON.stringify(packets)}`);
+    const res = await httpGet(pollUrl(base, sid), { timeoutMs: left });
+    if (res.status !== 200) {
+      throw new Error(`poll failed: status ${res.status} body ${JSON.stringify(res.text)} (got ${JSON.stringify(packets)})`);
+    }
+    for (const p of splitPayload(res.text)) {
+      if (p === "2") {
+        if (answerPings) {
+          const pong = await httpPost(pollUrl(base, sid), "3");
+          if (pong.status !== 200) throw new Error(`pong failed with status ${pong.status}`);
+        }
+        continue;
+      }
+      packets.push(p);
+    }
+  }
+  return packets;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw WebSocket with a message queue
+
+/**
+ * Open a WebSocket and queue every message. Text frames are queued as strings, binary frames as
+ * Buffers. With {autoPong: true} every Engine.IO ping "2" is answered with "3" and not queued.
+ */
+export function openWs(url, { autoPong = false, headers } = {}) {
+  const ws = new WebSocket(url, { headers });
+  const queue = [];
+  const waiters = [];
+  let closeInfo = null;
+  let errorInfo = null;
+
+  const opened = new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+    ws.once("close", () => reject(new Error("websocket closed before opening")));
+  });
+  opened.catch(() => {});
+  const closed = new Promise((resolve) => {
+    ws.once("close", (code, reason) => {
+      closeInfo = { code, reason: reason.toString() };
+      for (const w of waiters.splice(0)) w.reject(new Error(`websocket closed (${code}) while waiting for a message`));
+      resolve(closeInfo);
+    });
+  });
+  ws.on("error", (err) => {
+    errorInfo = err;
+  });
+  ws.on("message", (data, isBinary) => {
+    const msg = isBinary ? Buffer.from(data) : data.toString();
+    if (autoPong && msg === "2") {
+      if (ws.readyState === WebSocket.OPEN) ws.send("3");
+      return;
+    }
+    const w = waiters.shift();
+    if (w) w.resolve(msg);
+    else queue.push(msg);
+  });
+
+  /** Next queued message (string or Buffer). */
+  function next(timeoutMs = 5000) {
+    if (queue.length) return Promise.resolve(queue.shift());
+    if (closeInfo) return Promise.reject(new Error(`websocket closed (${closeInfo.code}), no message queued`));
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      const timer = setTimeout(() => {
+        const i = waiters.indexOf(waiter);
+        if (i >= 0) waiters.splice(i, 1);
+        reject(new Error(`no websocket message within ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiters.push(waiter);
+    });
+  }
+
+  /** Next message that is not an Engine.IO ping (pings are answered when `pong` is true). */
+  async function nextNonPing(timeoutMs = 5000, { pong = true } = {}) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const msg = await next(Math.max(1, deadline - Date.now()));
+      if (msg === "2") {
+        if (pong && ws.readyState === WebSocket.OPEN) ws.send("3");
+        continue;
+      }
+      return msg;
+    }
+  }
+
+  /** Resolve with {code, reason} once closed; reject after timeoutMs. */
+  function waitClose(timeoutMs = 5000) {
+    if (closeInfo) return Promise.resolve(closeInfo);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`websocket not closed within ${timeoutMs} ms`)), timeoutMs);
+      closed.then((info) => {
+        clearTimeout(timer);
+        resolve(info);
+      });
+    });
+  }
+
+  return {
+    ws,
+    queue,
+    opened,
+    closed,
+    next,
+    nextNonPing,
+    waitClose,
+    send: (data) => ws.send(data),
+    isOpen: () => ws.readyState === WebSocket.OPEN,
+    error: () => errorInfo,
+    close() {
+      if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) {
+        try {
+          ws.terminate();
+        } catch {
+          // ignore
+        }
+      }
+    },
+  };
+}
+
+/** Open an Engine.IO v4 websocket session at `wsBase` (ws://host:port/engine.io/) and read the open packet. */
+export async function eioWs(wsBase, { autoPong = false, query = "" } = {}) {
+  const client = openWs(`${wsBase}?EIO=4&transport=websocket${query}`, { autoPong });
+  await client.opened;
+  const open = await client.next();
+  if (typeof open !== "string" || !open.startsWith("0")) {
+    client.close();
+    throw new Error(`expected an Engine.IO open packet, got ${JSON.stringify(open)}`);
+  }
+  client.handshake = JSON.parse(open.slice(1));
+  return client;
+}
+
+export const toWsUrl = (httpUrl) => httpUrl.replace(/^http/, "ws");
+
+/** Wait for an event on an EventEmitter-like object (socket.io-client sockets included). */
+export function once(emitter, event, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      emitter.off(event, handler);
+      reject(new Error(`event "${event}" not received within ${timeoutMs} ms`));
+    }, timeoutMs);
+    function handler(...args) {
+      clearTimeout(timer);
+      resolve(args);
+    }
+    emitter.once(event, handler);
+  });
+}
+
+/** Assert that an event does NOT arrive within ms. */
+export function notReceived(emitter, event, ms) {
+  return new Promise((resolve, reject) => {
+    const handler = (...args) => {
+      clearTimeout(timer);
+      reject(new Error(`unexpected event "${event}": ${JSON.stringify(args)}`));
+    };
+    const timer = setTimeout(() => {
+      emitter.off(event, handler);
+      resolve();
+    }, ms);
+    emitter.once(event, handler);
+  });
+}
