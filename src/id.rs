@@ -20,7 +20,10 @@ mod tests {
         let a = super::random_id();
         let b = super::random_id();
         assert_eq!(a.len(), 20);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
         assert_ne!(a, b);
     }
 }

@@ -1,3 +1,18 @@
-fn main() {
-    println!("Hello, world!");
+//! The `switchyard` binary: loads the configuration (embedded default, file,
+//! `SWITCHYARD_*` environment, CLI flags) and runs the service.
+
+use switchyard::config::{Config, ConfigError};
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let config = match Config::load(std::env::args_os(), |k| std::env::var(k).ok()) {
+        Ok(config) => config,
+        Err(ConfigError::Cli(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("switchyard: {e}");
+            std::process::exit(1);
+        }
+    };
+    switchyard::server::run(config).await
 }

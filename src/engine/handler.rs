@@ -72,7 +72,10 @@ pub struct RequestInfo {
 
 impl RequestInfo {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -120,6 +123,7 @@ impl<H: EngineHandler> SessionCtx<'_, H> {
     /// A handle other actors can keep to send to this session.
     pub fn handle(&self) -> SessionHandle<H> {
         SessionHandle {
+            stats: self.core.stats.clone(),
             sid: self.core.sid.clone(),
             version: self.core.version,
             addr: self.ctx.address(),
@@ -151,7 +155,8 @@ impl<H: EngineHandler> SessionCtx<'_, H> {
     where
         F: FnOnce(&mut H, &mut SessionCtx<'_, H>) + 'static,
     {
-        self.ctx.run_later(delay, move |session, ctx| session.with_handler(ctx, f))
+        self.ctx
+            .run_later(delay, move |session, ctx| session.with_handler(ctx, f))
     }
 
     pub fn cancel(&mut self, handle: SpawnHandle) {
@@ -161,6 +166,7 @@ impl<H: EngineHandler> SessionCtx<'_, H> {
 
 /// A cloneable, thread-safe handle to one session.
 pub struct SessionHandle<H: EngineHandler> {
+    stats: Arc<super::stats::EngineStats>,
     sid: Arc<str>,
     version: ProtocolVersion,
     addr: Addr<EngineSession<H>>,
@@ -168,7 +174,12 @@ pub struct SessionHandle<H: EngineHandler> {
 
 impl<H: EngineHandler> Clone for SessionHandle<H> {
     fn clone(&self) -> Self {
-        SessionHandle { sid: self.sid.clone(), version: self.version, addr: self.addr.clone() }
+        SessionHandle {
+            stats: self.stats.clone(),
+            sid: self.sid.clone(),
+            version: self.version,
+            addr: self.addr.clone(),
+        }
     }
 }
 
@@ -201,6 +212,17 @@ impl<H: EngineHandler> SessionHandle<H> {
             actix::prelude::SendError::Full(_) => SendError::Full,
             actix::prelude::SendError::Closed(_) => SendError::Closed,
         })
+    }
+
+    /// Queues frames for one client: delivered, or, when the session's
+    /// mailbox is full (the client is that far behind), the session is closed
+    /// as a slow consumer and counted. Never grows a queue past its bound.
+    pub fn send(&self, out: Outgoing) {
+        if let Err(SendError::Full) = self.try_send(out) {
+            log::warn!("session {}: mailbox full, closing slow consumer", self.sid);
+            self.stats.count_overflow();
+            self.close(CloseReason::TransportError);
+        }
     }
 
     /// Delivers `upcall` to the session's handler.

@@ -16,7 +16,9 @@ mod websocket;
 
 pub use config::{AllowRequest, Cors, EngineConfig};
 pub use error::EngineError;
-pub use handler::{CloseReason, EngineHandler, Message, RequestInfo, SendError, SessionCtx, SessionHandle};
+pub use handler::{
+    CloseReason, EngineHandler, Message, RequestInfo, SendError, SessionCtx, SessionHandle,
+};
 pub use packet::{Frame, ProtocolVersion};
 pub use server::Engine;
 pub use session::Outgoing;

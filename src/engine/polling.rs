@@ -11,7 +11,9 @@ use super::packet::{Packet, ProtocolVersion, decode_payload, encode_payload};
 use super::session::{EngineSession, Poll, PollGet, PostDone, PostStart};
 
 pub(super) fn ok_text(body: String) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; charset=UTF-8").body(body)
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=UTF-8")
+        .body(body)
 }
 
 /// Answers a GET with what the session has queued, waiting for data if it has none.

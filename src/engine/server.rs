@@ -94,7 +94,9 @@ struct Inner<H: EngineHandler> {
 
 impl<H: EngineHandler> Clone for Engine<H> {
     fn clone(&self) -> Self {
-        Engine { inner: self.inner.clone() }
+        Engine {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -112,7 +114,10 @@ impl Query {
     }
 
     fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -171,7 +176,10 @@ impl<H: EngineHandler> Engine<H> {
 
     /// Answers one request to the endpoint.
     pub async fn handle(&self, req: HttpRequest, body: web::Payload) -> HttpResponse {
-        let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok());
         let allow_origin = self.inner.config.cors.allow_origin(origin);
         let mut res = if req.method() == Method::OPTIONS {
             preflight(&req)
@@ -183,14 +191,24 @@ impl<H: EngineHandler> Engine<H> {
         };
         if let Some(origin) = allow_origin {
             let h = res.headers_mut();
-            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.parse().expect("header value"));
-            h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, header::HeaderValue::from_static("true"));
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                origin.parse().expect("header value"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                header::HeaderValue::from_static("true"),
+            );
             h.insert(header::VARY, header::HeaderValue::from_static("Origin"));
         }
         res
     }
 
-    async fn route(&self, req: &HttpRequest, body: web::Payload) -> Result<HttpResponse, EngineError> {
+    async fn route(
+        &self,
+        req: &HttpRequest,
+        body: web::Payload,
+    ) -> Result<HttpResponse, EngineError> {
         let query = Query::parse(req);
         let config = &self.inner.config;
         let websocket = match query.get("transport") {
@@ -199,7 +217,11 @@ impl<H: EngineHandler> Engine<H> {
             _ => return Err(EngineError::TransportUnknown),
         };
         if let Some(sid) = query.get("sid") {
-            let session = self.inner.registry.get(sid).ok_or(EngineError::UnknownSid)?;
+            let session = self
+                .inner
+                .registry
+                .get(sid)
+                .ok_or(EngineError::UnknownSid)?;
             return if websocket {
                 self.start_ws(req, body, session, true, ProtocolVersion::V4)
             } else if req.method() == Method::GET {
@@ -236,7 +258,11 @@ impl<H: EngineHandler> Engine<H> {
         }
         let config = &self.inner.config;
         let sid: Arc<str> = crate::id::random_id().into();
-        let upgrades: &[&str] = if !websocket && config.websocket { &["websocket"] } else { &[] };
+        let upgrades: &[&str] = if !websocket && config.websocket {
+            &["websocket"]
+        } else {
+            &[]
+        };
         let open = Packet::Open(
             serde_json::json!({
                 "sid": &*sid,
@@ -280,7 +306,15 @@ impl<H: EngineHandler> Engine<H> {
         version: ProtocolVersion,
     ) -> Result<HttpResponse, EngineError> {
         let conn = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
-        websocket::start(req, body, session, conn, probe, version, self.inner.config.max_payload)
+        websocket::start(
+            req,
+            body,
+            session,
+            conn,
+            probe,
+            version,
+            self.inner.config.max_payload,
+        )
     }
 }
 
@@ -293,7 +327,10 @@ fn is_ws_upgrade(req: &HttpRequest) -> bool {
 
 fn preflight(req: &HttpRequest) -> HttpResponse {
     let mut res = HttpResponse::NoContent();
-    res.insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET,HEAD,PUT,PATCH,POST,DELETE"));
+    res.insert_header((
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        "GET,HEAD,PUT,PATCH,POST,DELETE",
+    ));
     if let Some(h) = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
         res.insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, h.clone()));
     }
@@ -304,14 +341,23 @@ fn request_info(req: &HttpRequest, query: Query) -> RequestInfo {
     let headers = req
         .headers()
         .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string())))
+        .filter_map(|(k, v)| {
+            Some((
+                k.as_str().to_ascii_lowercase(),
+                v.to_str().ok()?.to_string(),
+            ))
+        })
         .collect();
     let conn = req.connection_info();
     RequestInfo {
         headers,
         query: query.pairs,
         remote_addr: req.peer_addr(),
-        url: req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+        url: req
+            .uri()
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
         secure: conn.scheme() == "https",
         issued: SystemTime::now(),
     }

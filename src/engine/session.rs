@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 
 use super::config::EngineConfig;
 use super::handler::{CloseReason, EngineHandler, Message as Msg, RequestInfo, SessionCtx};
-use super::packet::{encode_payload, Frame, Packet, ProtocolVersion};
+use super::packet::{Frame, Packet, ProtocolVersion, encode_payload};
 use super::server::Registry;
 use super::stats::EngineStats;
 use super::websocket::{WsCommand, WsTransport};
@@ -25,7 +25,10 @@ pub struct Outgoing {
 
 impl Outgoing {
     pub fn new(frames: Vec<Frame>) -> Outgoing {
-        Outgoing { frames, volatile: false }
+        Outgoing {
+            frames,
+            volatile: false,
+        }
     }
 
     fn len(&self) -> usize {
@@ -102,8 +105,14 @@ pub struct WsClosed {
 enum Transport {
     /// A WebSocket handshake whose actor has not started yet.
     Pending,
-    Polling { get: Option<oneshot::Sender<String>>, post: bool },
-    WebSocket { conn: u64, addr: Recipient<WsCommand> },
+    Polling {
+        get: Option<oneshot::Sender<String>>,
+        post: bool,
+    },
+    WebSocket {
+        conn: u64,
+        addr: Recipient<WsCommand>,
+    },
 }
 
 struct Probe {
@@ -118,7 +127,7 @@ pub struct Core {
     pub(super) version: ProtocolVersion,
     pub(super) request: Arc<RequestInfo>,
     config: Arc<EngineConfig>,
-    stats: Arc<EngineStats>,
+    pub(super) stats: Arc<EngineStats>,
     transport: Transport,
     probe: Option<Probe>,
     queue: VecDeque<Frame>,
@@ -150,7 +159,10 @@ impl<H: EngineHandler> EngineSession<H> {
         let transport = if init.websocket {
             Transport::Pending
         } else {
-            Transport::Polling { get: None, post: false }
+            Transport::Polling {
+                get: None,
+                post: false,
+            }
         };
         EngineSession {
             core: Core {
@@ -180,7 +192,10 @@ impl<H: EngineHandler> EngineSession<H> {
     where
         F: FnOnce(&mut H, &mut SessionCtx<'_, H>),
     {
-        let mut sctx = SessionCtx { core: &mut self.core, ctx };
+        let mut sctx = SessionCtx {
+            core: &mut self.core,
+            ctx,
+        };
         f(&mut self.handler, &mut sctx);
     }
 
@@ -196,7 +211,10 @@ impl<H: EngineHandler> EngineSession<H> {
         }
         log::debug!("session {} closing: {reason}", self.core.sid);
         self.with_handler(ctx, |h, s| h.on_close(reason, s));
-        let server_side = matches!(reason, CloseReason::ForcedClose | CloseReason::ServerShutdown);
+        let server_side = matches!(
+            reason,
+            CloseReason::ForcedClose | CloseReason::ServerShutdown
+        );
         match &self.core.transport {
             Transport::Polling { .. } => {
                 self.core.enqueue(Packet::Close.encode(self.core.version));
@@ -235,7 +253,8 @@ impl<H: EngineHandler> EngineSession<H> {
         }
         let interval = self.core.config.ping_interval;
         self.core.heartbeat = Some(ctx.run_later(interval, |s, ctx| {
-            s.core.enqueue(Packet::Ping(String::new()).encode(s.core.version));
+            s.core
+                .enqueue(Packet::Ping(String::new()).encode(s.core.version));
             s.core.flush();
             let timeout = s.core.config.ping_timeout;
             s.core.heartbeat =
@@ -245,11 +264,18 @@ impl<H: EngineHandler> EngineSession<H> {
 
     fn on_packet(&mut self, packet: Packet, ctx: &mut Context<Self>) {
         match packet {
-            Packet::Message(text) => self.with_handler(ctx, |h, s| h.on_message(Msg::Text(text), s)),
-            Packet::Binary(data) => self.with_handler(ctx, |h, s| h.on_message(Msg::Binary(data), s)),
-            Packet::Pong(_) if self.core.version == ProtocolVersion::V4 => self.reset_heartbeat(ctx),
+            Packet::Message(text) => {
+                self.with_handler(ctx, |h, s| h.on_message(Msg::Text(text), s))
+            }
+            Packet::Binary(data) => {
+                self.with_handler(ctx, |h, s| h.on_message(Msg::Binary(data), s))
+            }
+            Packet::Pong(_) if self.core.version == ProtocolVersion::V4 => {
+                self.reset_heartbeat(ctx)
+            }
             Packet::Ping(data) if self.core.version == ProtocolVersion::V3 => {
-                self.core.enqueue(Packet::Pong(data).encode(self.core.version));
+                self.core
+                    .enqueue(Packet::Pong(data).encode(self.core.version));
                 self.core.flush();
                 self.reset_heartbeat(ctx);
             }
@@ -267,7 +293,9 @@ impl<H: EngineHandler> EngineSession<H> {
 
     /// A probe WebSocket sent a packet: answer `2probe`, switch on `5`.
     fn on_probe_packet(&mut self, packet: Packet, ctx: &mut Context<Self>) {
-        let Some(probe) = &self.core.probe else { return };
+        let Some(probe) = &self.core.probe else {
+            return;
+        };
         match packet {
             Packet::Ping(data) if data == "probe" => {
                 let pong = Packet::Pong(data).encode(self.core.version);
@@ -283,14 +311,20 @@ impl<H: EngineHandler> EngineSession<H> {
                 ctx.cancel_future(probe.timeout);
                 if let Transport::Polling { get: Some(get), .. } = std::mem::replace(
                     &mut self.core.transport,
-                    Transport::WebSocket { conn: probe.conn, addr: probe.addr },
+                    Transport::WebSocket {
+                        conn: probe.conn,
+                        addr: probe.addr,
+                    },
                 ) {
                     let noop = Packet::Noop.encode(self.core.version);
                     let _ = get.send(encode_payload(&[noop], self.core.version));
                 }
                 self.core.flush();
             }
-            other => log::debug!("session {}: unexpected probe packet {other:?}", self.core.sid),
+            other => log::debug!(
+                "session {}: unexpected probe packet {other:?}",
+                self.core.sid
+            ),
         }
     }
 }
@@ -312,7 +346,11 @@ impl Core {
     }
 
     /// Queues frames from the layer above, honouring the volatile flag and the bound.
-    pub(super) fn push<H: EngineHandler>(&mut self, out: Outgoing, ctx: &mut Context<EngineSession<H>>) {
+    pub(super) fn push<H: EngineHandler>(
+        &mut self,
+        out: Outgoing,
+        ctx: &mut Context<EngineSession<H>>,
+    ) {
         if self.closing {
             return;
         }
@@ -386,7 +424,7 @@ impl<H: EngineHandler> Actor for EngineSession<H> {
 }
 
 /// Bound of the session's mailbox; fan-out senders use `try_send` against it.
-pub const MAILBOX_CAPACITY: usize = 1024;
+pub const MAILBOX_CAPACITY: usize = 4096;
 
 impl<H: EngineHandler> Handler<Outgoing> for EngineSession<H> {
     type Result = ();
@@ -485,7 +523,10 @@ impl<H: EngineHandler> Handler<WsOpened<H>> for EngineSession<H> {
         let addr = open.addr.recipient();
         match (&self.core.transport, open.probe) {
             (Transport::Pending, false) => {
-                self.core.transport = Transport::WebSocket { conn: open.conn, addr };
+                self.core.transport = Transport::WebSocket {
+                    conn: open.conn,
+                    addr,
+                };
                 self.core.flush();
                 true
             }
@@ -497,7 +538,11 @@ impl<H: EngineHandler> Handler<WsOpened<H>> for EngineSession<H> {
                         let _ = probe.addr.try_send(WsCommand::Close);
                     }
                 });
-                self.core.probe = Some(Probe { conn, addr, timeout });
+                self.core.probe = Some(Probe {
+                    conn,
+                    addr,
+                    timeout,
+                });
                 true
             }
             // Already upgraded or upgrading: the new WebSocket is ignored.
@@ -528,7 +573,11 @@ impl<H: EngineHandler> Handler<WsClosed> for EngineSession<H> {
         if let Transport::WebSocket { conn: c, .. } = &self.core.transport
             && *c == conn
         {
-            let reason = if error { CloseReason::TransportError } else { CloseReason::TransportClose };
+            let reason = if error {
+                CloseReason::TransportError
+            } else {
+                CloseReason::TransportClose
+            };
             self.close(reason, ctx);
         } else if self.core.probe.as_ref().is_some_and(|p| p.conn == conn) {
             let probe = self.core.probe.take().expect("checked");

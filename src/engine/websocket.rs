@@ -41,7 +41,15 @@ pub(super) fn start<H: EngineHandler>(
     version: ProtocolVersion,
     max_payload: usize,
 ) -> Result<HttpResponse, EngineError> {
-    let actor = WsTransport { session, conn, probe, version, max_payload, partial: None, failed: false };
+    let actor = WsTransport {
+        session,
+        conn,
+        probe,
+        version,
+        max_payload,
+        partial: None,
+        failed: false,
+    };
     ws::WsResponseBuilder::new(actor, req, body)
         .frame_size(max_payload)
         .start()
@@ -49,7 +57,11 @@ pub(super) fn start<H: EngineHandler>(
 }
 
 impl<H: EngineHandler> WsTransport<H> {
-    fn deliver(&mut self, decoded: Result<Packet, DecodeError>, ctx: &mut ws::WebsocketContext<Self>) {
+    fn deliver(
+        &mut self,
+        decoded: Result<Packet, DecodeError>,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
         let packet = match decoded {
             Ok(packet) => packet,
             Err(e) => {
@@ -58,7 +70,10 @@ impl<H: EngineHandler> WsTransport<H> {
                 return;
             }
         };
-        let msg = WsIn { conn: self.conn, packet };
+        let msg = WsIn {
+            conn: self.conn,
+            packet,
+        };
         // Fast path; when the session's mailbox is full, stop reading the
         // socket until it has room (back-pressure instead of growth).
         if let Err(SendError::Full(msg)) = self.session.try_send(msg) {
@@ -90,7 +105,11 @@ impl<H: EngineHandler> Actor for WsTransport<H> {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(super::session::MAILBOX_CAPACITY);
-        let open = WsOpened { conn: self.conn, addr: ctx.address(), probe: self.probe };
+        let open = WsOpened {
+            conn: self.conn,
+            addr: ctx.address(),
+            probe: self.probe,
+        };
         self.session
             .send(open)
             .into_actor(self)
@@ -104,7 +123,10 @@ impl<H: EngineHandler> Actor for WsTransport<H> {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        self.session.do_send(WsClosed { conn: self.conn, error: self.failed });
+        self.session.do_send(WsClosed {
+            conn: self.conn,
+            error: self.failed,
+        });
     }
 }
 

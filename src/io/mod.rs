@@ -1,0 +1,228 @@
+//! The Socket.IO server: [`SocketIo`] ties namespaces to an Engine.IO
+//! endpoint. Built once at start-up; cloned into every actix-web worker.
+
+pub(crate) mod client;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use actix::{Actor, Addr};
+use actix_web::web;
+use regex::Regex;
+
+pub use client::{Client, ClientUpcall};
+
+use crate::engine::{CloseReason, Engine, EngineConfig};
+use crate::namespace::{FetchSockets, LiveCount, Namespace, NamespaceBuilder};
+use crate::socket::SocketRef;
+
+/// Decides whether a namespace name belongs to a family of dynamic namespaces.
+pub type NamespaceMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Socket.IO settings on top of the Engine.IO ones.
+#[derive(Debug, Clone)]
+pub struct SocketIoConfig {
+    pub engine: EngineConfig,
+    /// Close a connection that joins no namespace within this time.
+    pub connect_timeout: Duration,
+    /// Most binary attachments one packet may carry.
+    pub max_attachments: usize,
+}
+
+impl Default for SocketIoConfig {
+    fn default() -> Self {
+        SocketIoConfig {
+            engine: EngineConfig::default(),
+            connect_timeout: Duration::from_millis(45_000),
+            max_attachments: 10,
+        }
+    }
+}
+
+pub(crate) struct IoShared {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_attachments: usize,
+    namespaces: RwLock<HashMap<String, Addr<Namespace>>>,
+    dynamic: Vec<(NamespaceMatcher, Arc<NamespaceBuilder>)>,
+    live: Arc<LiveCount>,
+}
+
+impl IoShared {
+    /// The namespace called `name`, creating it if a dynamic family matches.
+    pub(crate) fn namespace(&self, name: &str) -> Option<Addr<Namespace>> {
+        if let Some(ns) = self
+            .namespaces
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            return Some(ns.clone());
+        }
+        let (_, setup) = self.dynamic.iter().find(|(matches, _)| matches(name))?;
+        let mut map = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
+        let ns = map
+            .entry(name.to_string())
+            .or_insert_with(|| Namespace::new(name, setup.clone(), self.live.clone()).start());
+        Some(ns.clone())
+    }
+}
+
+/// Builds a [`SocketIo`]: namespaces, dynamic namespace families, settings.
+pub struct SocketIoBuilder {
+    config: SocketIoConfig,
+    namespaces: Vec<(String, NamespaceBuilder)>,
+    dynamic: Vec<(NamespaceMatcher, Arc<NamespaceBuilder>)>,
+}
+
+impl SocketIoBuilder {
+    /// Sets up namespace `name` (`"/"` exists even when not set up).
+    pub fn ns(mut self, name: &str, setup: NamespaceBuilder) -> Self {
+        self.namespaces.push((name.to_string(), setup));
+        self
+    }
+
+    /// Every namespace whose whole name matches `pattern` gets its own
+    /// instance set up by `setup` when a client first connects to it.
+    pub fn dynamic_ns(self, pattern: Regex, setup: NamespaceBuilder) -> Self {
+        self.dynamic_ns_fn(
+            move |name| pattern.find(name).is_some_and(|m| m.len() == name.len()),
+            setup,
+        )
+    }
+
+    /// Like [`Self::dynamic_ns`] with a predicate.
+    pub fn dynamic_ns_fn(
+        mut self,
+        matches: impl Fn(&str) -> bool + Send + Sync + 'static,
+        setup: NamespaceBuilder,
+    ) -> Self {
+        self.dynamic.push((Arc::new(matches), Arc::new(setup)));
+        self
+    }
+
+    /// Starts the namespace actors. Call inside a running actix system.
+    pub fn build(self) -> SocketIo {
+        let live = Arc::new(LiveCount::default());
+        let mut namespaces = HashMap::new();
+        for (name, setup) in self.namespaces {
+            namespaces.insert(
+                name.clone(),
+                Namespace::new(&name, Arc::new(setup), live.clone()).start(),
+            );
+        }
+        namespaces
+            .entry("/".to_string())
+            .or_insert_with(|| Namespace::new("/", Arc::default(), live.clone()).start());
+        let shared = Arc::new(IoShared {
+            connect_timeout: self.config.connect_timeout,
+            max_attachments: self.config.max_attachments,
+            namespaces: RwLock::new(namespaces),
+            dynamic: self.dynamic,
+            live,
+        });
+        let io = shared.clone();
+        let engine = Engine::new(self.config.engine, move || Client::new(io.clone()));
+        SocketIo { shared, engine }
+    }
+}
+
+/// A Socket.IO server.
+///
+/// ```no_run
+/// use actix::prelude::*;
+/// use switchyard::io::{SocketIo, SocketIoConfig};
+/// use switchyard::namespace::NamespaceBuilder;
+/// use switchyard::socket::{Connect, Disconnect, Event};
+///
+/// /// Answers `ping` with `pong`.
+/// struct Pinger;
+/// impl Actor for Pinger { type Context = Context<Self>; }
+/// impl Handler<Connect> for Pinger {
+///     type Result = ();
+///     fn handle(&mut self, msg: Connect, _: &mut Context<Self>) {
+///         println!("{} connected", msg.socket.id());
+///     }
+/// }
+/// impl Handler<Event> for Pinger {
+///     type Result = ();
+///     fn handle(&mut self, ev: Event, _: &mut Context<Self>) {
+///         if ev.name == "ping" {
+///             let _ = ev.socket.emit("pong", ev.payload);
+///         }
+///     }
+/// }
+/// impl Handler<Disconnect> for Pinger {
+///     type Result = ();
+///     fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
+///         println!("{} left: {}", msg.socket.id(), msg.reason);
+///     }
+/// }
+///
+/// #[actix_web::main]
+/// async fn main() -> std::io::Result<()> {
+///     let io = SocketIo::builder(SocketIoConfig::default())
+///         .ns("/", NamespaceBuilder::default().handler(Pinger.start()))
+///         .build();
+///     let app_io = io.clone();
+///     actix_web::HttpServer::new(move || actix_web::App::new().configure(app_io.configure("/socket.io/")))
+///         .bind("127.0.0.1:3000")?
+///         .run()
+///         .await
+/// }
+/// ```
+#[derive(Clone)]
+pub struct SocketIo {
+    shared: Arc<IoShared>,
+    engine: Engine<Client>,
+}
+
+impl SocketIo {
+    pub fn builder(config: SocketIoConfig) -> SocketIoBuilder {
+        SocketIoBuilder {
+            config,
+            namespaces: Vec::new(),
+            dynamic: Vec::new(),
+        }
+    }
+
+    /// Mounts the Socket.IO endpoint at `path` in an actix-web app.
+    pub fn configure(&self, path: &str) -> impl Fn(&mut web::ServiceConfig) + Clone + 'static {
+        self.engine.configure(path)
+    }
+
+    /// The Engine.IO endpoint underneath (stats, session count).
+    pub fn engine(&self) -> &Engine<Client> {
+        &self.engine
+    }
+
+    /// The namespace actor called `name`, if it exists.
+    pub fn of(&self, name: &str) -> Option<Addr<Namespace>> {
+        self.shared
+            .namespaces
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// The live sockets of namespace `nsp`.
+    pub async fn fetch_sockets(&self, nsp: &str) -> Vec<SocketRef> {
+        match self.of(nsp) {
+            Some(ns) => ns.send(FetchSockets).await.unwrap_or_default(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Graceful stop: closes every connection with "server shutting down"
+    /// and waits (up to `timeout`) until every socket's `disconnect` has run.
+    pub async fn shutdown(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        self.engine
+            .close_all(CloseReason::ServerShutdown, timeout)
+            .await;
+        while self.shared.live.get() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}

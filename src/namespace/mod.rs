@@ -1,0 +1,273 @@
+//! Namespaces: the Namespace supervisor actor (connect middleware, socket
+//! creation, the live sockets of one namespace) and the builder that sets
+//! a namespace up (middleware and handler actors).
+//!
+//! A namespace never writes to a transport; the sockets it starts do, through
+//! their session.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use actix::prelude::*;
+use futures_util::future::LocalBoxFuture;
+use serde_json::Value;
+
+use crate::engine::{RequestInfo, SessionHandle};
+use crate::io::Client;
+use crate::io::client::ClientUpcall;
+use crate::socket::{
+    Connect, Disconnect, Disconnecting, Event, Handshake, MiddlewareError, PacketMiddleware,
+    SocketActor, SocketError, SocketInfo, SocketRef,
+};
+
+/// What a connect middleware sees: the socket-to-be's handshake, and its
+/// `data`, which it may set.
+#[derive(Clone)]
+pub struct ConnectRequest {
+    info: Arc<SocketInfo>,
+}
+
+impl ConnectRequest {
+    pub fn nsp(&self) -> &str {
+        &self.info.nsp
+    }
+
+    pub fn handshake(&self) -> &Handshake {
+        &self.info.handshake
+    }
+
+    /// The CONNECT packet's payload (`handshake.auth`).
+    pub fn auth(&self) -> &Value {
+        &self.info.handshake.auth
+    }
+
+    pub fn set_data(&self, value: Value) {
+        *self.info.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
+    }
+}
+
+/// A connect middleware (socket.io's `io.use`): runs in order before a
+/// socket is created; an `Err` answers CONNECT_ERROR with its message and data.
+pub type ConnectMiddleware = Arc<
+    dyn Fn(ConnectRequest) -> LocalBoxFuture<'static, Result<(), MiddlewareError>> + Send + Sync,
+>;
+
+/// The handler actors of a namespace, each optional.
+#[derive(Default, Clone)]
+pub struct Handlers {
+    pub connect: Option<Recipient<Connect>>,
+    pub event: Option<Recipient<Event>>,
+    pub disconnecting: Option<Recipient<Disconnecting>>,
+    pub disconnect: Option<Recipient<Disconnect>>,
+    pub error: Option<Recipient<SocketError>>,
+}
+
+/// How a namespace (or a family of dynamic namespaces) behaves.
+#[derive(Default, Clone)]
+pub struct NamespaceBuilder {
+    connect_middleware: Vec<ConnectMiddleware>,
+    packet_middleware: Vec<PacketMiddleware>,
+    handlers: Handlers,
+}
+
+impl NamespaceBuilder {
+    /// Adds a connect middleware; they run in the order added.
+    pub fn use_connect<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(ConnectRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), MiddlewareError>> + 'static,
+    {
+        self.connect_middleware
+            .push(Arc::new(move |req| Box::pin(f(req))));
+        self
+    }
+
+    /// Adds a per-packet middleware to every socket of this namespace.
+    pub fn use_packet<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&SocketRef, &mut crate::socket::EventPacket) -> Result<(), MiddlewareError>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.packet_middleware.push(Arc::new(f));
+        self
+    }
+
+    /// Sends connect, event and disconnect messages to one handler actor.
+    pub fn handler<A>(mut self, addr: Addr<A>) -> Self
+    where
+        A: Actor + Handler<Connect> + Handler<Event> + Handler<Disconnect>,
+        A::Context: actix::dev::ToEnvelope<A, Connect>
+            + actix::dev::ToEnvelope<A, Event>
+            + actix::dev::ToEnvelope<A, Disconnect>,
+    {
+        self.handlers.connect = Some(addr.clone().recipient());
+        self.handlers.event = Some(addr.clone().recipient());
+        self.handlers.disconnect = Some(addr.recipient());
+        self
+    }
+
+    pub fn on_connect(mut self, r: Recipient<Connect>) -> Self {
+        self.handlers.connect = Some(r);
+        self
+    }
+
+    pub fn on_event(mut self, r: Recipient<Event>) -> Self {
+        self.handlers.event = Some(r);
+        self
+    }
+
+    pub fn on_disconnecting(mut self, r: Recipient<Disconnecting>) -> Self {
+        self.handlers.disconnecting = Some(r);
+        self
+    }
+
+    pub fn on_disconnect(mut self, r: Recipient<Disconnect>) -> Self {
+        self.handlers.disconnect = Some(r);
+        self
+    }
+
+    /// Receives per-packet middleware rejections (socket.io's server-side `error`).
+    pub fn on_error(mut self, r: Recipient<SocketError>) -> Self {
+        self.handlers.error = Some(r);
+        self
+    }
+}
+
+/// A client asks to join the namespace.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct JoinRequest {
+    pub session: SessionHandle<Client>,
+    pub auth: Value,
+    pub request: Arc<RequestInfo>,
+    /// Where the socket actor runs: beside its session.
+    pub arbiter: ArbiterHandle,
+}
+
+/// A socket of this namespace has finished disconnecting.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct SocketGone {
+    pub id: Arc<str>,
+}
+
+/// Lists the live sockets.
+#[derive(Message)]
+#[rtype(result = "Vec<SocketRef>")]
+pub struct FetchSockets;
+
+/// The supervisor of one namespace: admits sockets through the connect
+/// middleware, starts their actors and tracks them until they are gone.
+pub struct Namespace {
+    name: Arc<str>,
+    setup: Arc<NamespaceBuilder>,
+    handlers: Arc<Handlers>,
+    sockets: HashMap<Arc<str>, SocketRef>,
+    live: Arc<LiveCount>,
+}
+
+/// Sockets alive across all namespaces, for a graceful shutdown to wait on.
+#[derive(Default, Debug)]
+pub(crate) struct LiveCount(Mutex<usize>);
+
+impl LiveCount {
+    fn add(&self, n: isize) {
+        let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *v = v.saturating_add_signed(n);
+    }
+
+    pub(crate) fn get(&self) -> usize {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Namespace {
+    pub(crate) fn new(name: &str, setup: Arc<NamespaceBuilder>, live: Arc<LiveCount>) -> Self {
+        let handlers = Arc::new(setup.handlers.clone());
+        Namespace {
+            name: name.into(),
+            setup,
+            handlers,
+            sockets: HashMap::new(),
+            live,
+        }
+    }
+}
+
+impl Actor for Namespace {
+    type Context = Context<Self>;
+}
+
+impl Handler<JoinRequest> for Namespace {
+    type Result = ();
+
+    fn handle(&mut self, join: JoinRequest, ctx: &mut Context<Self>) {
+        let info = Arc::new(SocketInfo {
+            id: crate::id::random_id().into(),
+            nsp: self.name.clone(),
+            handshake: Arc::new(Handshake::new(&join.request, join.auth)),
+            data: Mutex::new(Value::Null),
+        });
+        let chain = self.setup.connect_middleware.clone();
+        let req = ConnectRequest { info: info.clone() };
+        async move {
+            for mw in chain {
+                mw(req.clone()).await?;
+            }
+            Ok(())
+        }
+        .into_actor(self)
+        .map(move |result: Result<(), MiddlewareError>, act, ctx| {
+            let nsp = act.name.to_string();
+            if let Err(error) = result {
+                join.session
+                    .upcall(ClientUpcall::ConnectFailed { nsp, error });
+                return;
+            }
+            if !join.session.connected() {
+                return;
+            }
+            let (session, handlers) = (join.session.clone(), act.handlers.clone());
+            let (gone, middleware) = (
+                ctx.address().recipient(),
+                act.setup.packet_middleware.clone(),
+            );
+            let actor_info = info.clone();
+            let addr = SocketActor::start_in_arbiter(&join.arbiter, move |_| {
+                SocketActor::new(actor_info, session, gone, handlers, middleware)
+            });
+            let socket = SocketRef {
+                info: info.clone(),
+                addr: addr.clone(),
+            };
+            act.sockets.insert(info.id.clone(), socket);
+            act.live.add(1);
+            // Queued before the socket can emit anything: CONNECT goes first.
+            join.session.upcall(ClientUpcall::Connected {
+                nsp,
+                id: info.id.clone(),
+                socket: addr,
+            });
+        })
+        .spawn(ctx);
+    }
+}
+
+impl Handler<SocketGone> for Namespace {
+    type Result = ();
+    fn handle(&mut self, gone: SocketGone, _: &mut Context<Self>) {
+        if self.sockets.remove(&gone.id).is_some() {
+            self.live.add(-1);
+        }
+    }
+}
+
+impl Handler<FetchSockets> for Namespace {
+    type Result = Vec<SocketRef>;
+    fn handle(&mut self, _: FetchSockets, _: &mut Context<Self>) -> Vec<SocketRef> {
+        self.sockets.values().cloned().collect()
+    }
+}

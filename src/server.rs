@@ -1,0 +1,106 @@
+//! The runnable service: binds an actix-web server around a [`SocketIo`],
+//! announces the bound address, and turns SIGINT/SIGTERM into a graceful
+//! shutdown (every client closed with "server shutting down" first).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, web};
+
+use crate::config::Config;
+use crate::engine::{Cors, EngineConfig};
+use crate::io::{SocketIo, SocketIoConfig};
+use crate::namespace::NamespaceBuilder;
+
+impl From<&Config> for SocketIoConfig {
+    fn from(c: &Config) -> Self {
+        SocketIoConfig {
+            engine: EngineConfig {
+                ping_interval: c.ping_interval(),
+                ping_timeout: c.ping_timeout(),
+                upgrade_timeout: c.upgrade_timeout(),
+                max_payload: c.max_payload as usize,
+                max_buffer_bytes: c.max_buffer_bytes as usize,
+                polling: c.allows_transport("polling"),
+                websocket: c.allows_transport("websocket"),
+                cors: Cors::from_list(&c.cors_origins),
+                allow_request: None,
+            },
+            connect_timeout: c.connect_timeout(),
+            max_attachments: c.max_attachments,
+        }
+    }
+}
+
+/// What [`serve`] mounts and how it stops.
+pub struct ServeOptions {
+    /// `host:port`; port 0 picks a free one.
+    pub addr: String,
+    /// Where the Socket.IO endpoint lives, e.g. `/socket.io/`.
+    pub path: String,
+    /// Files served at `/` (with `index.html`), if any.
+    pub static_dir: Option<PathBuf>,
+    pub shutdown_timeout: Duration,
+}
+
+/// Serves `io` (plus `extra` routes) until SIGINT/SIGTERM, then shuts down
+/// gracefully. Prints `listening on ADDR` once bound, for scripts and tests.
+pub async fn serve<F>(io: SocketIo, options: ServeOptions, extra: F) -> std::io::Result<()>
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
+    let mount = io.configure(&options.path);
+    let static_dir = options.static_dir.clone();
+    let server = HttpServer::new(move || {
+        let mut app = App::new().configure(mount.clone()).configure(extra.clone());
+        if let Some(dir) = &static_dir {
+            app = app.service(actix_files::Files::new("/", dir).index_file("index.html"));
+        }
+        app
+    })
+    .disable_signals()
+    .shutdown_timeout(options.shutdown_timeout.as_secs().max(1))
+    .bind(&options.addr)?;
+    for addr in server.addrs() {
+        println!("listening on {addr}");
+    }
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        wait_for_signal().await;
+        log::info!("shutting down");
+        io.shutdown(options.shutdown_timeout).await;
+        handle.stop(true).await;
+    });
+    server.await
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        log::error!("cannot listen for signals; stop the process with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// Runs the service described by `config`: Socket.IO at `config.path`, the
+/// files of `config.static_dir` at `/`.
+pub async fn run(config: Config) -> std::io::Result<()> {
+    let io = SocketIo::builder(SocketIoConfig::from(&config))
+        .ns("/", NamespaceBuilder::default())
+        .build();
+    let options = ServeOptions {
+        addr: config.socket_addr(),
+        path: config.path.clone(),
+        static_dir: Some(config.static_dir.clone()),
+        shutdown_timeout: config.shutdown_timeout(),
+    };
+    serve(io, options, |_| {}).await
+}
