@@ -215,7 +215,8 @@ describe("graceful shutdown", () => {
     const manager = new Manager(srv.url, { reconnection: false, transports: ["websocket"] });
     const multiMain = trackSocket(manager.socket("/"));
     const multiCustom = trackSocket(manager.socket("/custom"));
-    const dyn = client(srv, "/dyn-7");
+    const dyn = client(srv, "/dyn-7"); // default: polling, then upgrade to websocket
+    const dynUpgraded = new Promise((resolve) => dyn.io.on("open", () => dyn.io.engine.once("upgrade", resolve)));
     const all = [
       ["/", ws],
       ["/", polling],
@@ -226,6 +227,7 @@ describe("graceful shutdown", () => {
     await Promise.all(all.map(([, s]) => connected(s)));
     const ids = all.map(([nsp, s]) => [nsp, s.id]);
     for (const [nsp, id] of ids) await srv.waitForLine(new RegExp(`^connect ${escape(nsp)} ${escape(id)}$`));
+    await dynUpgraded; // shut down with no upgrade in flight
     const reasons = all.map(([, s]) => disconnected(s, 15000));
 
     const exit = await srv.stop(10000);
@@ -240,7 +242,8 @@ describe("graceful shutdown", () => {
       );
     }
     // every client sees a clean close (not an error or a ping timeout)
-    for (const reason of await Promise.all(reasons)) {
+    const got = await Promise.all(reasons);
+    for (const reason of got) {
       assert.ok(
         ["transport close", "io server disconnect"].includes(reason),
         `client disconnect reason ${reason} is not a clean close`,
