@@ -15,9 +15,11 @@ use serde_json::{Value, json};
 use switchyard::engine::{Cors, EngineConfig};
 use switchyard::io::{SocketIo, SocketIoConfig};
 use switchyard::namespace::NamespaceBuilder;
+use switchyard::rooms::{BroadcastAckError, BroadcastOperator};
 use switchyard::server::{ServeOptions, serve};
 use switchyard::socket::{
-    Connect, Disconnect, Disconnecting, Event, EventPacket, MiddlewareError, SocketError, SocketRef,
+    AckSender, Connect, Disconnect, Disconnecting, Event, EventPacket, MiddlewareError, Payload,
+    SocketError, SocketRef,
 };
 
 struct TestHandler;
@@ -47,7 +49,9 @@ impl Handler<Event> for TestHandler {
             ("message", _) => drop(socket.emit("message-back", ev.payload)),
             ("message-with-ack", Some(ack)) => ack.send(ev.payload),
             ("double", _) => drop(socket.emit("double-back", ev.payload)),
-            ("handshake", Some(ack)) => ack.send(serde_json::to_value(socket.handshake()).unwrap_or_default()),
+            ("handshake", Some(ack)) => {
+                ack.send(serde_json::to_value(socket.handshake()).unwrap_or_default())
+            }
             ("rooms", Some(ack)) => {
                 actix::spawn(async move { ack.send(json!(socket.rooms().await)) });
             }
@@ -59,14 +63,140 @@ impl Handler<Event> for TestHandler {
             }
             ("disconnect-me", _) => socket.disconnect(false),
             ("close-me", _) => socket.disconnect(true),
-            _ => {}
+            (name, ack) => {
+                actix::spawn(rooms_event(socket, name.to_string(), ev.payload, ack));
+            }
         }
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Builds an operator from `{rooms, except, volatile, compress}`.
+fn operator(mut op: BroadcastOperator, spec: &Value) -> BroadcastOperator {
+    for room in strings(&spec["rooms"]) {
+        op = op.to(room);
+    }
+    for room in strings(&spec["except"]) {
+        op = op.except(room);
+    }
+    if spec["volatile"] == json!(true) {
+        op = op.volatile();
+    }
+    if spec["compress"] == json!(false) {
+        op = op.compress(false);
+    }
+    op
+}
+
+/// Room and broadcast operations; each answers through the ack when one was asked.
+async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Option<AckSender>) {
+    let spec = payload.args.first().cloned().unwrap_or(Value::Null);
+    let ns = socket.namespace();
+    let reply = match name.as_str() {
+        "join" => {
+            socket.join(strings(&spec));
+            json!(socket.rooms().await)
+        }
+        "leave" => {
+            for room in strings(&spec) {
+                socket.leave(room);
+            }
+            json!(socket.rooms().await)
+        }
+        // From the socket: the sender is left out.
+        "to" => json!(
+            operator(socket.broadcast(), &spec)
+                .emit("room-msg", spec["data"].clone())
+                .await
+                .ok()
+        ),
+        // From the namespace: the sender is included when selected.
+        "io-emit" => json!(
+            operator(ns.to_all(), &spec)
+                .emit("room-msg", spec["data"].clone())
+                .await
+                .ok()
+        ),
+        "burst" => {
+            let count = spec["count"].as_u64().unwrap_or(0).min(100_000);
+            let data = json!("x".repeat(spec["size"].as_u64().unwrap_or(10).min(1 << 20) as usize));
+            for i in 0..count {
+                let _ = operator(ns.to_all(), &spec)
+                    .emit("burst", json!([i, data]))
+                    .await;
+            }
+            json!(count)
+        }
+        "broadcast-ack" => {
+            let mut op = operator(socket.broadcast(), &spec);
+            if let Some(ms) = spec["timeout"].as_u64() {
+                op = op.timeout(Duration::from_millis(ms));
+            }
+            match op.emit_with_ack("poll", json!("vote?")).await {
+                Ok(answers) => {
+                    json!({ "ok": answers.iter().map(|p| p.args.clone()).collect::<Vec<_>>() })
+                }
+                Err(
+                    e @ BroadcastAckError::Timeout {
+                        expected, missing, ..
+                    },
+                ) => {
+                    json!({ "error": e.to_string(), "expected": expected, "missing": missing })
+                }
+                Err(e) => json!({ "error": e.to_string() }),
+            }
+        }
+        "fetch" => {
+            let sockets = operator(ns.to_all(), &spec).fetch_sockets().await;
+            let mut list: Vec<Value> = sockets
+                .iter()
+                .map(|s| json!({ "id": s.id(), "data": s.data() }))
+                .collect();
+            list.sort_by_key(|v| v["id"].as_str().unwrap_or_default().to_string());
+            json!(list)
+        }
+        "sockets-join" => {
+            operator(ns.to_all(), &spec).sockets_join(strings(&spec["join"]));
+            json!(socket.rooms().await)
+        }
+        "sockets-leave" => {
+            operator(ns.to_all(), &spec).sockets_leave(strings(&spec["leave"]));
+            json!(socket.rooms().await)
+        }
+        "disconnect-sockets" => {
+            operator(ns.to_all(), &spec)
+                .disconnect_sockets(spec["close"] == json!(true))
+                .await;
+            json!(true)
+        }
+        "room-summary" => json!(ns.rooms().await),
+        "counters" => {
+            let (delivered, volatile_dropped, slow_consumers) = ns.fanout_counters();
+            json!({ "delivered": delivered, "volatile_dropped": volatile_dropped, "slow_consumers": slow_consumers })
+        }
+        _ => return,
+    };
+    if let Some(ack) = ack {
+        ack.send(reply);
     }
 }
 
 /// Emits `question` with an ack and reports how it went.
 async fn ask(socket: SocketRef, timeout: Duration) {
-    match socket.emit_with_ack("question", json!("ready?"), timeout).await {
+    match socket
+        .emit_with_ack("question", json!("ready?"), timeout)
+        .await
+    {
         Ok(answer) => drop(socket.emit("answer", answer)),
         Err(e) => drop(socket.emit("answer-timeout", json!(e.to_string()))),
     }
@@ -76,14 +206,25 @@ impl Handler<Disconnecting> for TestHandler {
     type Result = ();
     fn handle(&mut self, msg: Disconnecting, _: &mut Context<Self>) {
         let s = &msg.socket;
-        println!("disconnecting {} {} {} rooms={}", s.nsp(), s.id(), msg.reason, msg.rooms.len());
+        println!(
+            "disconnecting {} {} {} rooms={}",
+            s.nsp(),
+            s.id(),
+            msg.reason,
+            msg.rooms.len()
+        );
     }
 }
 
 impl Handler<Disconnect> for TestHandler {
     type Result = ();
     fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
-        println!("disconnect {} {} {}", msg.socket.nsp(), msg.socket.id(), msg.reason);
+        println!(
+            "disconnect {} {} {}",
+            msg.socket.nsp(),
+            msg.socket.id(),
+            msg.reason
+        );
     }
 }
 
@@ -112,7 +253,10 @@ fn packet_middleware(_: &SocketRef, packet: &mut EventPacket) -> Result<(), Midd
 
 fn port() -> u16 {
     let args: Vec<String> = std::env::args().collect();
-    args.windows(2).find(|w| w[0] == "--port").and_then(|w| w[1].parse().ok()).unwrap_or(3000)
+    args.windows(2)
+        .find(|w| w[0] == "--port")
+        .and_then(|w| w[1].parse().ok())
+        .unwrap_or(3000)
 }
 
 #[actix_web::main]
@@ -142,7 +286,8 @@ async fn main() -> std::io::Result<()> {
             if ok {
                 Ok(())
             } else {
-                Err(MiddlewareError::new("unauthorized").with_data(json!({ "reason": "bad token" })))
+                Err(MiddlewareError::new("unauthorized")
+                    .with_data(json!({ "reason": "bad token" })))
             }
         }
     });

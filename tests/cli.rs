@@ -9,7 +9,8 @@ use std::time::Duration;
 
 fn switchyard() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("SWITCHYARD_CONFIG");
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("SWITCHYARD_CONFIG");
     cmd
 }
 
@@ -22,25 +23,37 @@ fn fails_with(cmd: &mut Command, needle: &str) {
 
 #[test]
 fn missing_config_file_is_named() {
-    fails_with(switchyard().args(["--config", "/nonexistent/switchyard.toml"]), "/nonexistent/switchyard.toml");
+    fails_with(
+        switchyard().args(["--config", "/nonexistent/switchyard.toml"]),
+        "/nonexistent/switchyard.toml",
+    );
 }
 
 #[test]
 fn bad_env_value_names_the_key() {
-    fails_with(switchyard().env("SWITCHYARD_PORT", "abc"), "config key 'port'");
+    fails_with(
+        switchyard().env("SWITCHYARD_PORT", "abc"),
+        "config key 'port'",
+    );
 }
 
 #[test]
 fn unknown_key_in_file_is_named() {
     let path = std::env::temp_dir().join(format!("switchyard-cli-{}.toml", std::process::id()));
     std::fs::write(&path, "prot = 3000\n").unwrap();
-    fails_with(switchyard().arg("--config").arg(&path), "unknown key 'prot'");
+    fails_with(
+        switchyard().arg("--config").arg(&path),
+        "unknown key 'prot'",
+    );
     std::fs::remove_file(path).ok();
 }
 
 #[test]
 fn bad_flag_value_names_the_key() {
-    fails_with(switchyard().args(["--ping-interval-ms", "0"]), "config key 'ping_interval_ms'");
+    fails_with(
+        switchyard().args(["--ping-interval-ms", "0"]),
+        "config key 'ping_interval_ms'",
+    );
 }
 
 struct Server(Child);
@@ -54,8 +67,14 @@ impl Drop for Server {
 
 fn http_get(addr: &str, path: &str) -> String {
     let mut stream = TcpStream::connect(addr).expect("connects");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
@@ -71,7 +90,10 @@ fn serves_socket_endpoint_and_static_files_then_stops_on_sigterm() {
     let mut server = Server(child);
     let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
     let line = lines.next().expect("a line").unwrap();
-    let addr = line.strip_prefix("listening on ").expect("announces its address").to_string();
+    let addr = line
+        .strip_prefix("listening on ")
+        .expect("announces its address")
+        .to_string();
 
     let handshake = http_get(&addr, "/socket.io/?EIO=4&transport=polling");
     assert!(handshake.starts_with("HTTP/1.1 200"), "{handshake}");
@@ -81,7 +103,10 @@ fn serves_socket_endpoint_and_static_files_then_stops_on_sigterm() {
     assert!(index.starts_with("HTTP/1.1 200"), "{index}");
     assert!(index.contains("<html"), "{index}");
 
-    let kill = Command::new("kill").args(["-TERM", &server.0.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let status = server.0.wait().unwrap();
     assert!(status.success(), "exit status {status}");

@@ -15,20 +15,35 @@ use super::server::Registry;
 use super::stats::EngineStats;
 use super::websocket::{WsCommand, WsTransport};
 
-/// Frames the layer above wants delivered together, with their delivery flags.
+/// Frames the layer above wants delivered together, with their delivery
+/// flags. The frames are shared: a broadcast encodes once and every
+/// recipient's `Outgoing` points at the same bytes.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
-    pub frames: Vec<Frame>,
+    pub frames: Arc<[Frame]>,
     /// Drop rather than queue when the transport cannot write right now.
     pub volatile: bool,
+    /// Compress where the transport negotiated it (permessage-deflate, HTTP compression).
+    pub compress: bool,
 }
 
 impl Outgoing {
-    pub fn new(frames: Vec<Frame>) -> Outgoing {
+    pub fn new(frames: impl Into<Arc<[Frame]>>) -> Outgoing {
         Outgoing {
-            frames,
+            frames: frames.into(),
             volatile: false,
+            compress: true,
         }
+    }
+
+    pub fn volatile(mut self, volatile: bool) -> Outgoing {
+        self.volatile = volatile;
+        self
+    }
+
+    pub fn compress(mut self, compress: bool) -> Outgoing {
+        self.compress = compress;
+        self
     }
 
     fn len(&self) -> usize {
@@ -368,8 +383,8 @@ impl Core {
             ctx.address().do_send(Close(CloseReason::TransportError));
             return;
         }
-        for frame in out.frames {
-            self.enqueue(frame);
+        for frame in out.frames.iter() {
+            self.enqueue(frame.clone());
         }
         self.flush();
     }

@@ -7,15 +7,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use actix::{Actor, Addr};
+use actix::Addr;
 use actix_web::web;
 use regex::Regex;
 
 pub use client::{Client, ClientUpcall};
 
 use crate::engine::{CloseReason, Engine, EngineConfig};
-use crate::namespace::{FetchSockets, LiveCount, Namespace, NamespaceBuilder};
-use crate::socket::SocketRef;
+use crate::namespace::{LiveCount, Namespace, NamespaceBuilder};
+use crate::rooms::{BroadcastOperator, NamespaceRef};
 
 /// Decides whether a namespace name belongs to a family of dynamic namespaces.
 pub type NamespaceMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
@@ -43,7 +43,7 @@ impl Default for SocketIoConfig {
 pub(crate) struct IoShared {
     pub(crate) connect_timeout: Duration,
     pub(crate) max_attachments: usize,
-    namespaces: RwLock<HashMap<String, Addr<Namespace>>>,
+    namespaces: RwLock<HashMap<String, (Addr<Namespace>, NamespaceRef)>>,
     dynamic: Vec<(NamespaceMatcher, Arc<NamespaceBuilder>)>,
     live: Arc<LiveCount>,
 }
@@ -51,19 +51,16 @@ pub(crate) struct IoShared {
 impl IoShared {
     /// The namespace called `name`, creating it if a dynamic family matches.
     pub(crate) fn namespace(&self, name: &str) -> Option<Addr<Namespace>> {
-        if let Some(ns) = self
-            .namespaces
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-        {
+        let map = self.namespaces.read().unwrap_or_else(|e| e.into_inner());
+        if let Some((ns, _)) = map.get(name) {
             return Some(ns.clone());
         }
+        drop(map);
         let (_, setup) = self.dynamic.iter().find(|(matches, _)| matches(name))?;
         let mut map = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
-        let ns = map
+        let (ns, _) = map
             .entry(name.to_string())
-            .or_insert_with(|| Namespace::new(name, setup.clone(), self.live.clone()).start());
+            .or_insert_with(|| Namespace::start(name, setup.clone(), self.live.clone()));
         Some(ns.clone())
     }
 }
@@ -106,14 +103,12 @@ impl SocketIoBuilder {
         let live = Arc::new(LiveCount::default());
         let mut namespaces = HashMap::new();
         for (name, setup) in self.namespaces {
-            namespaces.insert(
-                name.clone(),
-                Namespace::new(&name, Arc::new(setup), live.clone()).start(),
-            );
+            let ns = Namespace::start(&name, Arc::new(setup), live.clone());
+            namespaces.insert(name, ns);
         }
         namespaces
             .entry("/".to_string())
-            .or_insert_with(|| Namespace::new("/", Arc::default(), live.clone()).start());
+            .or_insert_with(|| Namespace::start("/", Arc::default(), live.clone()));
         let shared = Arc::new(IoShared {
             connect_timeout: self.config.connect_timeout,
             max_attachments: self.config.max_attachments,
@@ -196,22 +191,34 @@ impl SocketIo {
         &self.engine
     }
 
-    /// The namespace actor called `name`, if it exists.
-    pub fn of(&self, name: &str) -> Option<Addr<Namespace>> {
-        self.shared
+    /// The namespace called `name`, if it exists (dynamic ones once a client joined).
+    pub fn of(&self, name: &str) -> Option<NamespaceRef> {
+        let map = self
+            .shared
             .namespaces
             .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-            .cloned()
+            .unwrap_or_else(|e| e.into_inner());
+        map.get(name).map(|(_, ns)| ns.clone())
     }
 
-    /// The live sockets of namespace `nsp`.
-    pub async fn fetch_sockets(&self, nsp: &str) -> Vec<SocketRef> {
-        match self.of(nsp) {
-            Some(ns) => ns.send(FetchSockets).await.unwrap_or_default(),
-            None => Vec::new(),
-        }
+    /// The main namespace, `/`.
+    pub fn main(&self) -> NamespaceRef {
+        self.of("/").expect("the main namespace always exists")
+    }
+
+    /// Sockets of the main namespace in `room` (socket.io's `io.to`).
+    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.main().to(room)
+    }
+
+    /// Same as [`Self::to`] (socket.io's `io.in`).
+    pub fn within(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.main().to(room)
+    }
+
+    /// Sockets of the main namespace not in `room`.
+    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.main().except(room)
     }
 
     /// Graceful stop: closes every connection with "server shutting down"

@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::engine::{RequestInfo, SessionHandle};
 use crate::io::Client;
 use crate::io::client::ClientUpcall;
+use crate::rooms::{NamespaceCore, NamespaceRef, Register};
 use crate::socket::{
     Connect, Disconnect, Disconnecting, Event, Handshake, MiddlewareError, PacketMiddleware,
     SocketActor, SocketError, SocketInfo, SocketRef,
@@ -154,15 +155,10 @@ pub(crate) struct SocketGone {
     pub id: Arc<str>,
 }
 
-/// Lists the live sockets.
-#[derive(Message)]
-#[rtype(result = "Vec<SocketRef>")]
-pub struct FetchSockets;
-
 /// The supervisor of one namespace: admits sockets through the connect
 /// middleware, starts their actors and tracks them until they are gone.
 pub struct Namespace {
-    name: Arc<str>,
+    core: Arc<NamespaceCore>,
     setup: Arc<NamespaceBuilder>,
     handlers: Arc<Handlers>,
     sockets: HashMap<Arc<str>, SocketRef>,
@@ -185,15 +181,22 @@ impl LiveCount {
 }
 
 impl Namespace {
-    pub(crate) fn new(name: &str, setup: Arc<NamespaceBuilder>, live: Arc<LiveCount>) -> Self {
+    /// Starts the namespace's actors; returns its supervisor and its handle.
+    pub(crate) fn start(
+        name: &str,
+        setup: Arc<NamespaceBuilder>,
+        live: Arc<LiveCount>,
+    ) -> (Addr<Namespace>, NamespaceRef) {
+        let core = NamespaceCore::start(name);
         let handlers = Arc::new(setup.handlers.clone());
-        Namespace {
-            name: name.into(),
+        let ns = Namespace {
+            core: core.clone(),
             setup,
             handlers,
             sockets: HashMap::new(),
             live,
-        }
+        };
+        (Actor::start(ns), NamespaceRef { core })
     }
 }
 
@@ -205,12 +208,12 @@ impl Handler<JoinRequest> for Namespace {
     type Result = ();
 
     fn handle(&mut self, join: JoinRequest, ctx: &mut Context<Self>) {
-        let info = Arc::new(SocketInfo {
-            id: crate::id::random_id().into(),
-            nsp: self.name.clone(),
-            handshake: Arc::new(Handshake::new(&join.request, join.auth)),
-            data: Mutex::new(Value::Null),
-        });
+        let handshake = Arc::new(Handshake::new(&join.request, join.auth));
+        let info = Arc::new(SocketInfo::new(
+            crate::id::random_id().into(),
+            handshake,
+            self.core.clone(),
+        ));
         let chain = self.setup.connect_middleware.clone();
         let req = ConnectRequest { info: info.clone() };
         async move {
@@ -221,7 +224,7 @@ impl Handler<JoinRequest> for Namespace {
         }
         .into_actor(self)
         .map(move |result: Result<(), MiddlewareError>, act, ctx| {
-            let nsp = act.name.to_string();
+            let nsp = act.core.name.to_string();
             if let Err(error) = result {
                 join.session
                     .upcall(ClientUpcall::ConnectFailed { nsp, error });
@@ -243,6 +246,12 @@ impl Handler<JoinRequest> for Namespace {
                 info: info.clone(),
                 addr: addr.clone(),
             };
+            // Targetable before the client hears CONNECT.
+            let register = Register {
+                socket: socket.clone(),
+                session: join.session.clone(),
+            };
+            act.core.registry.do_send(register);
             act.sockets.insert(info.id.clone(), socket);
             act.live.add(1);
             // Queued before the socket can emit anything: CONNECT goes first.
@@ -262,12 +271,5 @@ impl Handler<SocketGone> for Namespace {
         if self.sockets.remove(&gone.id).is_some() {
             self.live.add(-1);
         }
-    }
-}
-
-impl Handler<FetchSockets> for Namespace {
-    type Result = Vec<SocketRef>;
-    fn handle(&mut self, _: FetchSockets, _: &mut Context<Self>) -> Vec<SocketRef> {
-        self.sockets.values().cloned().collect()
     }
 }

@@ -1,17 +1,18 @@
-//! The socket actor: one per client per namespace. Owns the socket's rooms,
+//! The socket actor: one per client per namespace. Owns the socket's
 //! pending acks and packet middleware pipeline, delivers events to the
 //! namespace's handler actors and runs `disconnecting` then `disconnect`.
+//! Its rooms live in the namespace's RoomRegistry.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::Payload;
 use super::events::{
-    AckSender, Connect, Disconnect, DisconnectReason, Disconnecting, Event, SocketError,
+    AckSender, AnyEvent, Connect, Disconnect, DisconnectReason, Disconnecting, Event, SocketError,
 };
 use super::handle::{AckError, EventPacket, PacketMiddleware, SocketInfo, SocketRef};
 use crate::engine::{Outgoing, SessionHandle};
@@ -19,6 +20,7 @@ use crate::io::Client;
 use crate::io::client::{ClientUpcall, frames};
 use crate::namespace::{Handlers, SocketGone};
 use crate::protocol::{Packet, PacketKind};
+use crate::rooms::{RoomsOf, Unregister};
 
 /// How long a socket waits for the handler's `disconnecting` before it
 /// leaves its rooms anyway.
@@ -30,10 +32,14 @@ pub struct SocketActor {
     namespace: Recipient<SocketGone>,
     handlers: Arc<Handlers>,
     middleware: Vec<PacketMiddleware>,
-    rooms: BTreeSet<String>,
-    acks: HashMap<u64, (oneshot::Sender<Result<Payload, AckError>>, SpawnHandle)>,
-    next_ack: u64,
+    acks: HashMap<u64, (PendingAck, SpawnHandle)>,
     closing: bool,
+}
+
+/// Who waits for an ack: one emit, or a broadcast collecting every answer.
+enum PendingAck {
+    Single(oneshot::Sender<Result<Payload, AckError>>),
+    Broadcast(mpsc::Sender<Payload>),
 }
 
 impl SocketActor {
@@ -44,16 +50,13 @@ impl SocketActor {
         handlers: Arc<Handlers>,
         middleware: Vec<PacketMiddleware>,
     ) -> Self {
-        let rooms = BTreeSet::from([info.id.to_string()]);
         SocketActor {
             info,
             session,
             namespace,
             handlers,
             middleware,
-            rooms,
             acks: HashMap::new(),
-            next_ack: 0,
             closing: false,
         }
     }
@@ -76,6 +79,13 @@ impl SocketActor {
             return;
         };
         let socket = self.socket_ref(ctx);
+        self.info.any_incoming.notify(|| {
+            Some(AnyEvent {
+                socket: socket.clone(),
+                name: name.clone(),
+                payload: payload.clone(),
+            })
+        });
         let mut event = EventPacket { name, payload };
         if let Err(error) = self
             .middleware
@@ -110,9 +120,14 @@ impl SocketActor {
 
     fn on_ack(&mut self, packet: Packet, ctx: &mut Context<Self>) {
         let Some(id) = packet.id else { return };
-        if let Some((tx, timer)) = self.acks.remove(&id) {
-            ctx.cancel_future(timer);
-            let _ = tx.send(Ok(Payload::from_ack(packet)));
+        let Some((pending, timer)) = self.acks.remove(&id) else {
+            return;
+        };
+        ctx.cancel_future(timer);
+        let answer = Payload::from_ack(packet);
+        match pending {
+            PendingAck::Single(tx) => drop(tx.send(Ok(answer))),
+            PendingAck::Broadcast(tx) => drop(tx.try_send(answer)),
         }
     }
 
@@ -123,36 +138,34 @@ impl SocketActor {
             return;
         }
         self.closing = true;
-        for (_, (tx, timer)) in self.acks.drain() {
+        for (_, (pending, timer)) in self.acks.drain() {
             ctx.cancel_future(timer);
-            let _ = tx.send(Err(AckError::Disconnected));
+            if let PendingAck::Single(tx) = pending {
+                let _ = tx.send(Err(AckError::Disconnected));
+            }
         }
         let socket = self.socket_ref(ctx);
-        let rooms: Vec<String> = self.rooms.iter().cloned().collect();
-        let disconnecting = self.handlers.disconnecting.clone().map(|r| {
-            r.send(Disconnecting {
-                socket: socket.clone(),
-                reason,
-                rooms,
-            })
-            .timeout(DISCONNECTING_WAIT)
-        });
+        let registry = self.info.ns.registry.clone();
+        let (id, handlers) = (self.info.id.clone(), self.handlers.clone());
         async move {
-            if let Some(wait) = disconnecting {
-                let _ = wait.await;
+            if let Some(r) = handlers.disconnecting.clone() {
+                let rooms = registry
+                    .send(RoomsOf { id: id.clone() })
+                    .await
+                    .unwrap_or_default();
+                let msg = Disconnecting {
+                    socket: socket.clone(),
+                    reason,
+                    rooms,
+                };
+                let _ = r.send(msg).timeout(DISCONNECTING_WAIT).await;
+            }
+            let _ = registry.send(Unregister { id }).await;
+            if let Some(r) = handlers.disconnect.clone() {
+                let _ = r.send(Disconnect { socket, reason }).await;
             }
         }
         .into_actor(self)
-        .then(move |_, act, _| {
-            act.rooms.clear();
-            let disconnect = act.handlers.disconnect.clone();
-            async move {
-                if let Some(r) = disconnect {
-                    let _ = r.send(Disconnect { socket, reason }).await;
-                }
-            }
-            .into_actor(act)
-        })
         .map(|_, act, ctx| {
             act.namespace.do_send(SocketGone {
                 id: act.info.id.clone(),
@@ -160,6 +173,16 @@ impl SocketActor {
             ctx.stop();
         })
         .wait(ctx);
+    }
+
+    /// Records a pending ack that `timeout` clears.
+    fn expect(&mut self, id: u64, pending: PendingAck, timeout: Duration, ctx: &mut Context<Self>) {
+        let timer = ctx.run_later(timeout, move |act, _| {
+            if let Some((PendingAck::Single(tx), _)) = act.acks.remove(&id) {
+                let _ = tx.send(Err(AckError::Timeout));
+            }
+        });
+        self.acks.insert(id, (pending, timer));
     }
 }
 
@@ -236,17 +259,33 @@ impl Handler<Emit> for SocketActor {
         }
         let mut packet = emit.payload.into_event(&self.info.nsp, &emit.name);
         if let Some((tx, timeout)) = emit.ack {
-            let id = self.next_ack;
-            self.next_ack += 1;
-            let timer = ctx.run_later(timeout, move |act, _| {
-                if let Some((tx, _)) = act.acks.remove(&id) {
-                    let _ = tx.send(Err(AckError::Timeout));
-                }
-            });
-            self.acks.insert(id, (tx, timer));
+            let id = self.info.ns.next_ack_id();
+            self.expect(id, PendingAck::Single(tx), timeout, ctx);
             packet.id = Some(id);
         }
         self.send_packet(&packet);
+        self.socket_ref(ctx).notify_outgoing(&packet);
+    }
+}
+
+/// A broadcast's packet for this socket, whose ack goes to `tx`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct ExpectAck {
+    pub id: u64,
+    pub out: Outgoing,
+    pub timeout: Duration,
+    pub tx: mpsc::Sender<Payload>,
+}
+
+impl Handler<ExpectAck> for SocketActor {
+    type Result = ();
+    fn handle(&mut self, msg: ExpectAck, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        self.expect(msg.id, PendingAck::Broadcast(msg.tx), msg.timeout, ctx);
+        self.session.send(msg.out);
     }
 }
 
@@ -272,41 +311,6 @@ impl Handler<ServerDisconnect> for SocketActor {
         } else {
             self.close(DisconnectReason::TransportClose, ctx);
         }
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(super) struct Join(pub Vec<String>);
-
-impl Handler<Join> for SocketActor {
-    type Result = ();
-    fn handle(&mut self, Join(rooms): Join, _: &mut Context<Self>) {
-        if !self.closing {
-            self.rooms.extend(rooms);
-        }
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(super) struct Leave(pub String);
-
-impl Handler<Leave> for SocketActor {
-    type Result = ();
-    fn handle(&mut self, Leave(room): Leave, _: &mut Context<Self>) {
-        self.rooms.remove(&room);
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "Vec<String>")]
-pub(super) struct Rooms;
-
-impl Handler<Rooms> for SocketActor {
-    type Result = Vec<String>;
-    fn handle(&mut self, _: Rooms, _: &mut Context<Self>) -> Vec<String> {
-        self.rooms.iter().cloned().collect()
     }
 }
 

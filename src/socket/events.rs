@@ -74,6 +74,24 @@ pub struct Event {
     pub ack: Option<AckSender>,
 }
 
+/// Any incoming event, for catch-all listeners (`SocketRef::on_any`).
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct AnyEvent {
+    pub socket: SocketRef,
+    pub name: String,
+    pub payload: Payload,
+}
+
+/// Any outgoing event, for `SocketRef::on_any_outgoing` listeners.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct AnyOutgoing {
+    pub socket: SocketRef,
+    pub name: String,
+    pub payload: Payload,
+}
+
 /// The socket is leaving; `rooms` are the rooms it is still in.
 #[derive(Message, Clone)]
 #[rtype(result = "()")]

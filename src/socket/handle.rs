@@ -1,15 +1,19 @@
 //! [`SocketRef`]: the cheap, cloneable handle through which application
 //! code talks to one socket actor.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix::Addr;
+use actix::{Addr, Recipient};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::actor::{Emit, Join, Leave, Rooms, ServerDisconnect, SocketActor, UsePacket};
+use super::actor::{Emit, ExpectAck, ServerDisconnect, SocketActor, UsePacket};
+use super::events::{AnyEvent, AnyOutgoing};
 use super::{Handshake, MiddlewareError, Payload};
+use crate::protocol::Packet;
+use crate::rooms::{BroadcastOperator, Join, Leave, NamespaceCore, NamespaceRef, RoomsOf};
 
 /// Event names a server may not emit (socket.io reserves them).
 pub const RESERVED_EVENTS: &[&str] = &[
@@ -22,12 +26,73 @@ pub const RESERVED_EVENTS: &[&str] = &[
 ];
 
 /// What every handle of one socket shares.
-#[derive(Debug)]
 pub(crate) struct SocketInfo {
     pub id: Arc<str>,
     pub nsp: Arc<str>,
     pub handshake: Arc<Handshake>,
     pub data: Mutex<Value>,
+    pub ns: Arc<NamespaceCore>,
+    pub any_incoming: Listeners<AnyEvent>,
+    pub any_outgoing: Listeners<AnyOutgoing>,
+}
+
+impl SocketInfo {
+    pub fn new(id: Arc<str>, handshake: Arc<Handshake>, ns: Arc<NamespaceCore>) -> SocketInfo {
+        SocketInfo {
+            id,
+            nsp: ns.name.clone(),
+            handshake,
+            data: Mutex::new(Value::Null),
+            ns,
+            any_incoming: Listeners::default(),
+            any_outgoing: Listeners::default(),
+        }
+    }
+}
+
+/// Catch-all listeners (socket.io's `onAny` family), cheap to check when empty.
+pub(crate) struct Listeners<M: actix::Message + Send>
+where
+    M::Result: Send,
+{
+    any: AtomicBool,
+    list: Mutex<Vec<Recipient<M>>>,
+}
+
+impl<M: actix::Message + Send> Default for Listeners<M>
+where
+    M::Result: Send,
+{
+    fn default() -> Self {
+        Listeners {
+            any: AtomicBool::new(false),
+            list: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<M: actix::Message<Result = ()> + Send + Clone + 'static> Listeners<M> {
+    fn edit(&self, f: impl FnOnce(&mut Vec<Recipient<M>>)) {
+        let mut list = self.list.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut list);
+        self.any.store(!list.is_empty(), Ordering::Release);
+    }
+
+    fn len(&self) -> usize {
+        self.list.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Tells every listener; `make` runs only when there is one.
+    pub fn notify(&self, make: impl FnOnce() -> Option<M>) {
+        if !self.any.load(Ordering::Acquire) {
+            return;
+        }
+        let Some(msg) = make() else { return };
+        for r in self.list.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            // A listener that cannot keep up misses events rather than growing a queue.
+            let _ = r.try_send(msg.clone());
+        }
+    }
 }
 
 /// A handle to one socket. Clone it freely; it stays valid (and its sends
@@ -149,17 +214,117 @@ impl SocketRef {
     }
 
     pub fn join(&self, rooms: impl IntoIterator<Item = impl Into<String>>) {
-        self.addr
-            .do_send(Join(rooms.into_iter().map(Into::into).collect()));
+        let rooms = rooms.into_iter().map(Into::into).collect();
+        self.info.ns.registry.do_send(Join {
+            ids: vec![self.id().to_string()],
+            rooms,
+        });
     }
 
     pub fn leave(&self, room: impl Into<String>) {
-        self.addr.do_send(Leave(room.into()));
+        self.info.ns.registry.do_send(Leave {
+            ids: vec![self.id().to_string()],
+            rooms: vec![room.into()],
+        });
     }
 
     /// The rooms this socket is in (its own id included); empty once disconnected.
     pub async fn rooms(&self) -> Vec<String> {
-        self.addr.send(Rooms).await.unwrap_or_default()
+        self.info
+            .ns
+            .registry
+            .send(RoomsOf {
+                id: self.info.id.clone(),
+            })
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Everyone in `room` but this socket (socket.io's `socket.to`).
+    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.broadcast().to(room)
+    }
+
+    /// Same as [`Self::to`] (socket.io's `socket.in`).
+    pub fn within(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.broadcast().to(room)
+    }
+
+    /// Everyone but this socket and those in `room`.
+    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.broadcast().except(room)
+    }
+
+    /// The namespace this socket is in, for namespace-wide operators.
+    pub fn namespace(&self) -> NamespaceRef {
+        NamespaceRef {
+            core: self.info.ns.clone(),
+        }
+    }
+
+    /// Everyone in the namespace but this socket (socket.io's `socket.broadcast`).
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.info.ns.clone(), Some(self.id().to_string()))
+    }
+
+    /// Adds a listener for every incoming event (socket.io's `onAny`).
+    pub fn on_any(&self, r: Recipient<AnyEvent>) {
+        self.info.any_incoming.edit(|l| l.push(r));
+    }
+
+    /// Adds a listener for every incoming event, before the others (`prependAny`).
+    pub fn prepend_any(&self, r: Recipient<AnyEvent>) {
+        self.info.any_incoming.edit(|l| l.insert(0, r));
+    }
+
+    /// Removes one listener, or all with `None` (`offAny`).
+    pub fn off_any(&self, r: Option<&Recipient<AnyEvent>>) {
+        self.info.any_incoming.edit(|l| match r {
+            Some(r) => l.retain(|x| x != r),
+            None => l.clear(),
+        });
+    }
+
+    /// How many catch-all listeners there are (`listenersAny().length`).
+    pub fn listeners_any(&self) -> usize {
+        self.info.any_incoming.len()
+    }
+
+    /// Adds a listener for every outgoing event, broadcasts included (`onAnyOutgoing`).
+    pub fn on_any_outgoing(&self, r: Recipient<AnyOutgoing>) {
+        self.info.any_outgoing.edit(|l| l.push(r));
+    }
+
+    pub fn prepend_any_outgoing(&self, r: Recipient<AnyOutgoing>) {
+        self.info.any_outgoing.edit(|l| l.insert(0, r));
+    }
+
+    pub fn off_any_outgoing(&self, r: Option<&Recipient<AnyOutgoing>>) {
+        self.info.any_outgoing.edit(|l| match r {
+            Some(r) => l.retain(|x| x != r),
+            None => l.clear(),
+        });
+    }
+
+    pub fn listeners_any_outgoing(&self) -> usize {
+        self.info.any_outgoing.len()
+    }
+
+    /// Tells the outgoing listeners about an EVENT packet sent to this socket.
+    pub(crate) fn notify_outgoing(&self, packet: &Packet) {
+        self.info.any_outgoing.notify(|| {
+            let (name, payload) = Payload::from_event(packet.clone())?;
+            Some(AnyOutgoing {
+                socket: self.clone(),
+                name,
+                payload,
+            })
+        });
+    }
+
+    /// Has the socket actor record a broadcast's pending ack and send its packet.
+    pub(crate) fn expect_ack(&self, expect: ExpectAck) -> bool {
+        self.addr.try_send(expect).is_ok()
     }
 
     /// Adds a per-packet middleware to this socket's pipeline, for packets
@@ -175,7 +340,7 @@ impl SocketRef {
     }
 }
 
-fn check_event(event: &str) -> Result<(), EmitError> {
+pub(crate) fn check_event(event: &str) -> Result<(), EmitError> {
     if RESERVED_EVENTS.contains(&event) {
         return Err(EmitError::Reserved(event.to_string()));
     }

@@ -10,12 +10,13 @@ mod handshake;
 mod payload;
 
 pub use actor::SocketActor;
-pub(crate) use actor::{Closed, Inbound};
+pub(crate) use actor::{Closed, ExpectAck, Inbound};
 pub use events::{
-    AckSender, Connect, Disconnect, DisconnectReason, Disconnecting, Event, MiddlewareError,
-    SocketError,
+    AckSender, AnyEvent, AnyOutgoing, Connect, Disconnect, DisconnectReason, Disconnecting, Event,
+    MiddlewareError, SocketError,
 };
 pub(crate) use handle::SocketInfo;
-pub use handle::{AckError, EmitError, EventPacket, PacketMiddleware, SocketRef};
+pub(crate) use handle::check_event;
+pub use handle::{AckError, EmitError, EventPacket, PacketMiddleware, RESERVED_EVENTS, SocketRef};
 pub use handshake::Handshake;
 pub use payload::Payload;

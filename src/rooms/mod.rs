@@ -1,0 +1,482 @@
+//! Rooms: the RoomRegistry actor (one per namespace) that knows which
+//! sockets are in which rooms, resolves a broadcast's targets, and hands the
+//! once-encoded frames to each target's session.
+//!
+//! It never encodes per recipient and never waits on a recipient: a session
+//! whose mailbox is full loses a volatile packet (counted) or, for any other
+//! packet, is disconnected as a slow consumer (counted).
+
+mod operator;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::sync::mpsc;
+
+pub use operator::{BroadcastAckError, BroadcastError, BroadcastOperator, NamespaceRef};
+
+use crate::adapter::{Adapter, LocalAdapter};
+use crate::engine::{Frame, Outgoing, ProtocolVersion, SendError, SessionHandle};
+use crate::io::Client;
+use crate::socket::{ExpectAck, Payload, SocketRef};
+
+/// Which sockets a broadcast (or a bulk operation) is for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BroadcastOptions {
+    /// Only sockets in any of these rooms (all sockets when empty).
+    pub rooms: Vec<String>,
+    /// Not sockets in any of these rooms.
+    pub except: Vec<String>,
+    /// Not this socket (the sender, for `socket.broadcast` / `socket.to`).
+    pub except_id: Option<String>,
+    pub volatile: bool,
+    pub compress: bool,
+    /// This node only, even once an adapter spans several.
+    pub local: bool,
+}
+
+/// An event encoded once, for every protocol version that asks for it.
+#[derive(Debug)]
+pub(crate) struct Encoded {
+    pub packet: crate::protocol::Packet,
+    v4: std::sync::OnceLock<Arc<[Frame]>>,
+    v3: std::sync::OnceLock<Arc<[Frame]>>,
+}
+
+impl Encoded {
+    pub fn new(packet: crate::protocol::Packet) -> Encoded {
+        Encoded {
+            packet,
+            v4: Default::default(),
+            v3: Default::default(),
+        }
+    }
+
+    pub fn frames(&self, version: ProtocolVersion) -> Arc<[Frame]> {
+        let cell = match version {
+            ProtocolVersion::V4 => &self.v4,
+            ProtocolVersion::V3 => &self.v3,
+        };
+        cell.get_or_init(|| crate::io::client::frames(&self.packet, version).into())
+            .clone()
+    }
+}
+
+/// Counters of one namespace's fan-out.
+#[derive(Debug, Default)]
+pub struct RoomStats {
+    pub delivered: AtomicU64,
+    pub volatile_dropped: AtomicU64,
+    pub slow_consumers: AtomicU64,
+}
+
+struct Member {
+    socket: SocketRef,
+    session: SessionHandle<Client>,
+    rooms: HashSet<Arc<str>>,
+}
+
+pub struct RoomRegistry {
+    nsp: Arc<str>,
+    rooms: HashMap<Arc<str>, HashSet<Arc<str>>>,
+    members: HashMap<Arc<str>, Member>,
+    adapter: Box<dyn Adapter>,
+    stats: Arc<RoomStats>,
+}
+
+impl RoomRegistry {
+    pub(crate) fn new(nsp: Arc<str>, stats: Arc<RoomStats>) -> Self {
+        RoomRegistry {
+            nsp,
+            rooms: HashMap::new(),
+            members: HashMap::new(),
+            adapter: Box::new(LocalAdapter),
+            stats,
+        }
+    }
+
+    fn join(&mut self, id: &str, room: &str) {
+        let Some((id, _)) = self.members.get_key_value(id) else {
+            return;
+        };
+        let id = id.clone();
+        // Share one allocation of the room name between both maps.
+        let room: Arc<str> = self
+            .rooms
+            .get_key_value(room)
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| room.into());
+        let member = self.members.get_mut(&id).expect("looked up above");
+        if member.rooms.insert(room.clone()) {
+            self.rooms.entry(room).or_default().insert(id);
+        }
+    }
+
+    fn leave(&mut self, id: &str, room: &str) {
+        let Some(member) = self.members.get_mut(id) else {
+            return;
+        };
+        if member.rooms.remove(room) {
+            remove_from_room(&mut self.rooms, room, id);
+        }
+    }
+
+    /// The ids of the sockets `opts` selects, each once.
+    fn targets(&self, opts: &BroadcastOptions) -> Vec<Arc<str>> {
+        let mut excluded: HashSet<&str> = HashSet::new();
+        for room in &opts.except {
+            if let Some(ids) = self.rooms.get(room.as_str()) {
+                excluded.extend(ids.iter().map(|id| &**id));
+            }
+        }
+        if let Some(id) = &opts.except_id {
+            excluded.insert(id);
+        }
+        let keep = |id: &&Arc<str>| !excluded.contains(&***id);
+        match opts.rooms.as_slice() {
+            [] => self.members.keys().filter(keep).cloned().collect(),
+            [room] => self
+                .rooms
+                .get(room.as_str())
+                .map(|ids| ids.iter().filter(keep).cloned().collect())
+                .unwrap_or_default(),
+            rooms => {
+                let mut seen = HashSet::new();
+                rooms
+                    .iter()
+                    .filter_map(|room| self.rooms.get(room.as_str()))
+                    .flat_map(|ids| ids.iter())
+                    .filter(keep)
+                    .filter(|id| seen.insert(Arc::clone(id)))
+                    .cloned()
+                    .collect()
+            }
+        }
+    }
+
+    fn deliver(&self, member: &Member, encoded: &Encoded, opts: &BroadcastOptions) {
+        let out = Outgoing::new(encoded.frames(member.session.version()))
+            .volatile(opts.volatile)
+            .compress(opts.compress);
+        match member.session.try_send(out) {
+            Ok(()) => {
+                self.stats.delivered.fetch_add(1, Relaxed);
+                member.socket.notify_outgoing(&encoded.packet);
+            }
+            Err(SendError::Full) if opts.volatile => {
+                self.stats.volatile_dropped.fetch_add(1, Relaxed);
+            }
+            Err(SendError::Full) => {
+                self.stats.slow_consumers.fetch_add(1, Relaxed);
+                log::warn!(
+                    "socket {}: session mailbox full, disconnecting slow consumer",
+                    member.socket.id()
+                );
+                member
+                    .session
+                    .close(crate::engine::CloseReason::TransportError);
+            }
+            Err(SendError::Closed) => {}
+        }
+    }
+}
+
+fn remove_from_room(rooms: &mut HashMap<Arc<str>, HashSet<Arc<str>>>, room: &str, id: &str) {
+    if let Some(ids) = rooms.get_mut(room) {
+        ids.remove(id);
+        if ids.is_empty() {
+            rooms.remove(room);
+        }
+    }
+}
+
+impl Actor for RoomRegistry {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(crate::engine::session::MAILBOX_CAPACITY);
+    }
+}
+
+/// A socket is live: it can be targeted, and is in the room of its own id.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Register {
+    pub socket: SocketRef,
+    pub session: SessionHandle<Client>,
+}
+
+impl Handler<Register> for RoomRegistry {
+    type Result = ();
+    fn handle(&mut self, Register { socket, session }: Register, _: &mut Context<Self>) {
+        let id: Arc<str> = socket.id().into();
+        self.members.insert(
+            id.clone(),
+            Member {
+                socket,
+                session,
+                rooms: HashSet::new(),
+            },
+        );
+        self.join(&id, &id);
+    }
+}
+
+/// A socket is gone: out of every room.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Unregister {
+    pub id: Arc<str>,
+}
+
+impl Handler<Unregister> for RoomRegistry {
+    type Result = ();
+    fn handle(&mut self, Unregister { id }: Unregister, _: &mut Context<Self>) {
+        if let Some(member) = self.members.remove(&id) {
+            for room in member.rooms {
+                remove_from_room(&mut self.rooms, &room, &id);
+            }
+        }
+    }
+}
+
+/// Sockets join rooms.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Join {
+    pub ids: Vec<String>,
+    pub rooms: Vec<String>,
+}
+
+impl Handler<Join> for RoomRegistry {
+    type Result = ();
+    fn handle(&mut self, Join { ids, rooms }: Join, _: &mut Context<Self>) {
+        for id in &ids {
+            for room in &rooms {
+                self.join(id, room);
+            }
+        }
+    }
+}
+
+/// Sockets leave rooms.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Leave {
+    pub ids: Vec<String>,
+    pub rooms: Vec<String>,
+}
+
+impl Handler<Leave> for RoomRegistry {
+    type Result = ();
+    fn handle(&mut self, Leave { ids, rooms }: Leave, _: &mut Context<Self>) {
+        for id in &ids {
+            for room in &rooms {
+                self.leave(id, room);
+            }
+        }
+    }
+}
+
+/// The rooms one socket is in.
+#[derive(Message)]
+#[rtype(result = "Vec<String>")]
+pub(crate) struct RoomsOf {
+    pub id: Arc<str>,
+}
+
+impl Handler<RoomsOf> for RoomRegistry {
+    type Result = Vec<String>;
+    fn handle(&mut self, RoomsOf { id }: RoomsOf, _: &mut Context<Self>) -> Vec<String> {
+        let mut rooms: Vec<String> = self
+            .members
+            .get(&id)
+            .map(|m| m.rooms.iter().map(|r| r.to_string()).collect())
+            .unwrap_or_default();
+        rooms.sort();
+        rooms
+    }
+}
+
+/// Deliver an encoded event to the sockets `opts` selects.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub(crate) struct Broadcast {
+    pub event: String,
+    pub payload: Payload,
+    pub encoded: Encoded,
+    pub opts: BroadcastOptions,
+}
+
+impl Handler<Broadcast> for RoomRegistry {
+    type Result = usize;
+    fn handle(&mut self, msg: Broadcast, _: &mut Context<Self>) -> usize {
+        let targets = self.targets(&msg.opts);
+        for id in &targets {
+            if let Some(member) = self.members.get(id) {
+                self.deliver(member, &msg.encoded, &msg.opts);
+            }
+        }
+        if !msg.opts.local {
+            self.adapter
+                .publish_broadcast(&self.nsp, &msg.event, &msg.payload, &msg.opts);
+        }
+        targets.len()
+    }
+}
+
+/// Deliver an event that expects an ack from every target; answers go to `tx`.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub(crate) struct BroadcastWithAck {
+    pub encoded: Encoded,
+    pub opts: BroadcastOptions,
+    pub id: u64,
+    pub timeout: Duration,
+    pub tx: mpsc::Sender<Payload>,
+}
+
+impl Handler<BroadcastWithAck> for RoomRegistry {
+    type Result = usize;
+    fn handle(&mut self, msg: BroadcastWithAck, _: &mut Context<Self>) -> usize {
+        let targets = self.targets(&msg.opts);
+        let mut sent = 0;
+        for id in &targets {
+            let Some(member) = self.members.get(id) else {
+                continue;
+            };
+            let expect = ExpectAck {
+                id: msg.id,
+                out: Outgoing::new(msg.encoded.frames(member.session.version()))
+                    .volatile(msg.opts.volatile)
+                    .compress(msg.opts.compress),
+                timeout: msg.timeout,
+                tx: msg.tx.clone(),
+            };
+            // The socket actor records the pending ack before the packet leaves.
+            if member.socket.expect_ack(expect) {
+                sent += 1;
+            }
+        }
+        sent
+    }
+}
+
+/// The sockets `opts` selects.
+#[derive(Message)]
+#[rtype(result = "Vec<SocketRef>")]
+pub(crate) struct Fetch {
+    pub opts: BroadcastOptions,
+}
+
+impl Handler<Fetch> for RoomRegistry {
+    type Result = Vec<SocketRef>;
+    fn handle(&mut self, Fetch { opts }: Fetch, _: &mut Context<Self>) -> Vec<SocketRef> {
+        self.targets(&opts)
+            .iter()
+            .filter_map(|id| self.members.get(id))
+            .map(|m| m.socket.clone())
+            .collect()
+    }
+}
+
+/// Make (or stop) the sockets `opts` selects join `rooms`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct BulkRooms {
+    pub opts: BroadcastOptions,
+    pub rooms: Vec<String>,
+    pub join: bool,
+}
+
+impl Handler<BulkRooms> for RoomRegistry {
+    type Result = ();
+    fn handle(&mut self, msg: BulkRooms, _: &mut Context<Self>) {
+        for id in self.targets(&msg.opts) {
+            for room in &msg.rooms {
+                if msg.join {
+                    self.join(&id, room)
+                } else {
+                    self.leave(&id, room)
+                }
+            }
+        }
+    }
+}
+
+/// Room names with their sizes, and the number of sockets.
+#[derive(Message)]
+#[rtype(result = "RoomSummary")]
+pub(crate) struct Summary;
+
+/// What a namespace's rooms look like right now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RoomSummary {
+    /// Every room, sockets' own-id rooms included, with its member count.
+    pub rooms: Vec<(String, usize)>,
+    pub sockets: usize,
+}
+
+impl Handler<Summary> for RoomRegistry {
+    type Result = MessageResult<Summary>;
+    fn handle(&mut self, _: Summary, _: &mut Context<Self>) -> Self::Result {
+        let mut rooms: Vec<(String, usize)> = self
+            .rooms
+            .iter()
+            .map(|(r, ids)| (r.to_string(), ids.len()))
+            .collect();
+        rooms.sort();
+        MessageResult(RoomSummary {
+            rooms,
+            sockets: self.members.len(),
+        })
+    }
+}
+
+/// `serverSideEmit`: for the other nodes' handlers, through the adapter.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct ServerSideEmit {
+    pub event: String,
+    pub payload: Payload,
+}
+
+impl Handler<ServerSideEmit> for RoomRegistry {
+    type Result = ();
+    fn handle(&mut self, msg: ServerSideEmit, _: &mut Context<Self>) {
+        self.adapter
+            .server_side_emit(&self.nsp, &msg.event, &msg.payload);
+    }
+}
+
+/// What every handle of a namespace shares: its name, its registry, and the
+/// ack id counter its sockets and broadcasts draw from (one counter, so a
+/// broadcast's ack id never collides with a socket's own).
+#[derive(Debug)]
+pub(crate) struct NamespaceCore {
+    pub name: Arc<str>,
+    pub registry: Addr<RoomRegistry>,
+    pub stats: Arc<RoomStats>,
+    ack_ids: AtomicU64,
+}
+
+impl NamespaceCore {
+    pub fn start(name: &str) -> Arc<NamespaceCore> {
+        let name: Arc<str> = name.into();
+        let stats = Arc::new(RoomStats::default());
+        let registry = RoomRegistry::new(name.clone(), stats.clone()).start();
+        Arc::new(NamespaceCore {
+            name,
+            registry,
+            stats,
+            ack_ids: AtomicU64::new(0),
+        })
+    }
+
+    pub fn next_ack_id(&self) -> u64 {
+        self.ack_ids.fetch_add(1, Relaxed)
+    }
+}

@@ -1,0 +1,316 @@
+//! Emit operators: a small builder (`to`/`within`/`except`/`volatile`/
+//! `compress`/`local`/`timeout`) ending in an emit or a bulk operation, the
+//! same from a socket, a namespace or the server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::MailboxError;
+use tokio::sync::mpsc;
+
+use super::{
+    Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, Encoded, Fetch, NamespaceCore,
+    RoomSummary, ServerSideEmit, Summary,
+};
+use crate::socket::{EmitError, Payload, SocketRef, check_event};
+
+/// Why a broadcast could not be handed to the registry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BroadcastError {
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+    #[error("the namespace's room registry is overloaded; broadcast dropped")]
+    Overloaded,
+    #[error("the namespace's room registry is gone")]
+    Gone,
+}
+
+/// Why a broadcast with ack did not collect every answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BroadcastAckError {
+    #[error("an ack on a broadcast needs a timeout: call .timeout(d) first")]
+    NoTimeout,
+    #[error("{missing} of {expected} clients did not answer in time")]
+    Timeout {
+        expected: usize,
+        missing: usize,
+        responses: Vec<Payload>,
+    },
+    #[error(transparent)]
+    Broadcast(#[from] BroadcastError),
+}
+
+/// A broadcast being described; consumed by an emit or a bulk operation.
+#[derive(Clone)]
+pub struct BroadcastOperator {
+    ns: Arc<NamespaceCore>,
+    opts: BroadcastOptions,
+    timeout: Option<Duration>,
+}
+
+impl BroadcastOperator {
+    pub(crate) fn new(ns: Arc<NamespaceCore>, except_id: Option<String>) -> Self {
+        let opts = BroadcastOptions {
+            except_id,
+            compress: true,
+            ..BroadcastOptions::default()
+        };
+        BroadcastOperator {
+            ns,
+            opts,
+            timeout: None,
+        }
+    }
+
+    /// Also target the sockets in `room` (chainable; a socket in several gets one copy).
+    pub fn to(mut self, room: impl Into<String>) -> Self {
+        self.opts.rooms.push(room.into());
+        self
+    }
+
+    /// Same as [`Self::to`] (socket.io's `in`).
+    pub fn within(self, room: impl Into<String>) -> Self {
+        self.to(room)
+    }
+
+    /// Leave out the sockets in `room`.
+    pub fn except(mut self, room: impl Into<String>) -> Self {
+        self.opts.except.push(room.into());
+        self
+    }
+
+    /// Drop for clients that cannot take the packet right now (counted).
+    pub fn volatile(mut self) -> Self {
+        self.opts.volatile = true;
+        self
+    }
+
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.opts.compress = compress;
+        self
+    }
+
+    /// This node only.
+    pub fn local(mut self) -> Self {
+        self.opts.local = true;
+        self
+    }
+
+    /// How long [`Self::emit_with_ack`] waits for every answer.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    pub fn options(&self) -> &BroadcastOptions {
+        &self.opts
+    }
+
+    /// Sends `event` to every selected socket; returns how many were targeted.
+    pub async fn emit(
+        self,
+        event: &str,
+        payload: impl Into<Payload>,
+    ) -> Result<usize, BroadcastError> {
+        check_event(event)?;
+        let payload = payload.into();
+        let encoded = Encoded::new(payload.clone().into_event(&self.ns.name, event));
+        let msg = Broadcast {
+            event: event.to_string(),
+            payload,
+            encoded,
+            opts: self.opts,
+        };
+        self.ns.registry.send(msg).await.map_err(mailbox)
+    }
+
+    /// socket.io's `send`: emits `message`.
+    pub async fn send(self, payload: impl Into<Payload>) -> Result<usize, BroadcastError> {
+        self.emit("message", payload).await
+    }
+
+    /// Sends `event` expecting an ack from every selected socket; resolves with
+    /// all answers, or says how many did not answer within the timeout.
+    pub async fn emit_with_ack(
+        self,
+        event: &str,
+        payload: impl Into<Payload>,
+    ) -> Result<Vec<Payload>, BroadcastAckError> {
+        let timeout = self.timeout.ok_or(BroadcastAckError::NoTimeout)?;
+        check_event(event).map_err(BroadcastError::from)?;
+        let id = self.ns.next_ack_id();
+        let encoded = Encoded::new(payload.into().into_event(&self.ns.name, event).with_id(id));
+        let (tx, mut rx) = mpsc::channel(1024);
+        let msg = BroadcastWithAck {
+            encoded,
+            opts: self.opts,
+            id,
+            timeout,
+            tx,
+        };
+        let expected = self.ns.registry.send(msg).await.map_err(mailbox)?;
+        let mut responses = Vec::with_capacity(expected);
+        let deadline = tokio::time::Instant::now() + timeout;
+        while responses.len() < expected {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(answer)) => responses.push(answer),
+                // Every sender is gone (sockets left) or time is up.
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if responses.len() < expected {
+            let missing = expected - responses.len();
+            return Err(BroadcastAckError::Timeout {
+                expected,
+                missing,
+                responses,
+            });
+        }
+        Ok(responses)
+    }
+
+    /// Handles to the selected sockets (socket.io's `fetchSockets`).
+    pub async fn fetch_sockets(self) -> Vec<SocketRef> {
+        self.ns
+            .registry
+            .send(Fetch { opts: self.opts })
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Makes the selected sockets join `rooms`.
+    pub fn sockets_join(self, rooms: impl IntoIterator<Item = impl Into<String>>) {
+        let rooms = rooms.into_iter().map(Into::into).collect();
+        self.ns.registry.do_send(BulkRooms {
+            opts: self.opts,
+            rooms,
+            join: true,
+        });
+    }
+
+    /// Makes the selected sockets leave `rooms`.
+    pub fn sockets_leave(self, rooms: impl IntoIterator<Item = impl Into<String>>) {
+        let rooms = rooms.into_iter().map(Into::into).collect();
+        self.ns.registry.do_send(BulkRooms {
+            opts: self.opts,
+            rooms,
+            join: false,
+        });
+    }
+
+    /// Disconnects the selected sockets (`close`: their whole connections).
+    pub async fn disconnect_sockets(self, close: bool) {
+        for socket in self.fetch_sockets().await {
+            socket.disconnect(close);
+        }
+    }
+}
+
+fn mailbox(e: MailboxError) -> BroadcastError {
+    match e {
+        MailboxError::Closed => BroadcastError::Gone,
+        MailboxError::Timeout => BroadcastError::Overloaded,
+    }
+}
+
+/// A handle to one namespace: its operators, bulk operations and introspection.
+#[derive(Clone)]
+pub struct NamespaceRef {
+    pub(crate) core: Arc<NamespaceCore>,
+}
+
+impl NamespaceRef {
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// Every socket of the namespace, to narrow down with the operators.
+    pub fn to_all(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.core.clone(), None)
+    }
+
+    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.to_all().to(room)
+    }
+
+    pub fn within(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.to_all().to(room)
+    }
+
+    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.to_all().except(room)
+    }
+
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.to_all().volatile()
+    }
+
+    pub fn compress(&self, compress: bool) -> BroadcastOperator {
+        self.to_all().compress(compress)
+    }
+
+    pub fn local(&self) -> BroadcastOperator {
+        self.to_all().local()
+    }
+
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.to_all().timeout(timeout)
+    }
+
+    /// Emits to every socket of the namespace.
+    pub async fn emit(
+        &self,
+        event: &str,
+        payload: impl Into<Payload>,
+    ) -> Result<usize, BroadcastError> {
+        self.to_all().emit(event, payload).await
+    }
+
+    pub async fn fetch_sockets(&self) -> Vec<SocketRef> {
+        self.to_all().fetch_sockets().await
+    }
+
+    pub fn sockets_join(&self, rooms: impl IntoIterator<Item = impl Into<String>>) {
+        self.to_all().sockets_join(rooms)
+    }
+
+    pub fn sockets_leave(&self, rooms: impl IntoIterator<Item = impl Into<String>>) {
+        self.to_all().sockets_leave(rooms)
+    }
+
+    pub async fn disconnect_sockets(&self, close: bool) {
+        self.to_all().disconnect_sockets(close).await
+    }
+
+    /// Rooms with their sizes, and the socket count.
+    pub async fn rooms(&self) -> RoomSummary {
+        self.core.registry.send(Summary).await.unwrap_or_default()
+    }
+
+    /// socket.io's `serverSideEmit`: reaches the handlers of the *other*
+    /// nodes' namespaces through the adapter. On a single node (the default
+    /// local adapter) there is nobody else, so nothing is delivered.
+    pub fn server_side_emit(
+        &self,
+        event: &str,
+        payload: impl Into<Payload>,
+    ) -> Result<(), EmitError> {
+        check_event(event)?;
+        self.core.registry.do_send(ServerSideEmit {
+            event: event.to_string(),
+            payload: payload.into(),
+        });
+        Ok(())
+    }
+
+    /// Counters of this namespace's fan-out: (delivered, volatile dropped, slow consumers cut off).
+    pub fn fanout_counters(&self) -> (u64, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = &self.core.stats;
+        (
+            s.delivered.load(Relaxed),
+            s.volatile_dropped.load(Relaxed),
+            s.slow_consumers.load(Relaxed),
+        )
+    }
+}
