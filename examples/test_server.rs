@@ -70,6 +70,9 @@ impl Handler<Event> for TestHandler {
     }
 }
 
+/// The server, for the counters its engine keeps.
+static IO: std::sync::OnceLock<SocketIo> = std::sync::OnceLock::new();
+
 fn strings(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.clone()],
@@ -182,7 +185,13 @@ async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Opt
         "room-summary" => json!(ns.rooms().await),
         "counters" => {
             let (delivered, volatile_dropped, slow_consumers) = ns.fanout_counters();
-            json!({ "delivered": delivered, "volatile_dropped": volatile_dropped, "slow_consumers": slow_consumers })
+            let engine = IO.get().map(|io| io.engine().stats().snapshot());
+            json!({
+                "delivered": delivered,
+                "volatile_dropped": volatile_dropped,
+                "slow_consumers": slow_consumers,
+                "engine": engine,
+            })
         }
         _ => return,
     };
@@ -267,6 +276,7 @@ async fn main() -> std::io::Result<()> {
             ping_interval: Duration::from_millis(300),
             ping_timeout: Duration::from_millis(200),
             max_payload: 100_000,
+            max_buffer_bytes: 262_144,
             cors: Cors::Any,
             ..EngineConfig::default()
         },
@@ -297,6 +307,7 @@ async fn main() -> std::io::Result<()> {
         .ns("/private", private)
         .dynamic_ns(regex::Regex::new(r"^/dyn-\d+$").expect("valid regex"), ns())
         .build();
+    let _ = IO.set(io.clone());
     let options = ServeOptions {
         addr: format!("127.0.0.1:{}", port()),
         path: "/socket.io/".into(),
