@@ -235,7 +235,7 @@ describe("acknowledgements", () => {
       // deliberately never call the ack
     });
     socket.emit("ask", 300);
-    assert.deepEqual(await socket.event("answer-timeout", 5000), []);
+    await socket.event("answer-timeout", 5000); // its arguments are not specified
     await notReceived(socket, "answer", 300);
     socket.disconnect();
   });

@@ -9,11 +9,11 @@ import WebSocket from "ws";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-// Directory holding the server executables. Defaults to the cargo debug examples; can be pointed
-// elsewhere (e.g. a reference implementation) with SWITCHYARD_EXAMPLES_DIR.
+// Directory holding the server executables: cargo's debug examples (honouring CARGO_TARGET_DIR),
+// or any directory named by SWITCHYARD_EXAMPLES_DIR (e.g. a reference implementation).
 const EXAMPLES_DIR = process.env.SWITCHYARD_EXAMPLES_DIR
   ? path.resolve(process.env.SWITCHYARD_EXAMPLES_DIR)
-  : path.join(REPO_ROOT, "target", "debug", "examples");
+  : path.join(path.resolve(REPO_ROOT, process.env.CARGO_TARGET_DIR || "target"), "debug", "examples");
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -300,8 +300,11 @@ export function openWs(url, { autoPong = false, headers } = {}) {
     });
   }
 
-  /** Next message that is not an Engine.IO ping (pings are answered when `pong` is true). */
-  async function nextNonPing(timeoutMs = 5000, { pong = true } = {}) {
+  /**
+   * Next message that is neither an Engine.IO ping "2" (answered with "3" when `pong` is true)
+   * nor a noop "6" (which a server may send at any time and a client ignores).
+   */
+  async function nextData(timeoutMs = 5000, { pong = true } = {}) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const msg = await next(Math.max(1, deadline - Date.now()));
@@ -309,6 +312,7 @@ export function openWs(url, { autoPong = false, headers } = {}) {
         if (pong && ws.readyState === WebSocket.OPEN) ws.send("3");
         continue;
       }
+      if (msg === "6") continue;
       return msg;
     }
   }
@@ -331,7 +335,7 @@ export function openWs(url, { autoPong = false, headers } = {}) {
     opened,
     closed,
     next,
-    nextNonPing,
+    nextData,
     waitClose,
     send: (data) => ws.send(data),
     isOpen: () => ws.readyState === WebSocket.OPEN,

@@ -120,8 +120,8 @@ describe("Engine.IO layer at /socket.io/", () => {
     assert.deepEqual(await pollPackets(base, sid, 1), ["6"]);
     ws.send("5");
     ws.send("40");
-    expectConnectPacket(await ws.nextNonPing(), "40");
-    assert.equal(await ws.nextNonPing(), '42["auth",{}]');
+    expectConnectPacket(await ws.nextData(), "40");
+    assert.equal(await ws.nextData(), '42["auth",{}]');
     ws.close();
   });
 
