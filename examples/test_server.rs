@@ -133,10 +133,15 @@ async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Opt
         "burst" => {
             let count = spec["count"].as_u64().unwrap_or(0).min(100_000);
             let data = json!("x".repeat(spec["size"].as_u64().unwrap_or(10).min(1 << 20) as usize));
+            // An optional pause between emits paces the burst like a real producer.
+            let pause = Duration::from_millis(spec["pause_ms"].as_u64().unwrap_or(0).min(1000));
             for i in 0..count {
                 let _ = operator(ns.to_all(), &spec)
                     .emit("burst", json!([i, data]))
                     .await;
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
             }
             json!(count)
         }
@@ -260,12 +265,13 @@ fn packet_middleware(_: &SocketRef, packet: &mut EventPacket) -> Result<(), Midd
     }
 }
 
-fn port() -> u16 {
+/// The value of flag `name` (`--port`, `--ping-interval`, `--ping-timeout`), or `default`.
+fn flag(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
     args.windows(2)
-        .find(|w| w[0] == "--port")
+        .find(|w| w[0] == name)
         .and_then(|w| w[1].parse().ok())
-        .unwrap_or(3000)
+        .unwrap_or(default)
 }
 
 #[actix_web::main]
@@ -273,10 +279,10 @@ async fn main() -> std::io::Result<()> {
     env_logger::init();
     let config = SocketIoConfig {
         engine: EngineConfig {
-            ping_interval: Duration::from_millis(300),
-            ping_timeout: Duration::from_millis(200),
+            ping_interval: Duration::from_millis(flag("--ping-interval", 300)),
+            ping_timeout: Duration::from_millis(flag("--ping-timeout", 200)),
             max_payload: 100_000,
-            max_buffer_bytes: 262_144,
+            max_buffer_bytes: 1 << 20,
             cors: Cors::Any,
             ..EngineConfig::default()
         },
@@ -309,7 +315,7 @@ async fn main() -> std::io::Result<()> {
         .build();
     let _ = IO.set(io.clone());
     let options = ServeOptions {
-        addr: format!("127.0.0.1:{}", port()),
+        addr: format!("127.0.0.1:{}", flag("--port", 3000)),
         path: "/socket.io/".into(),
         static_dir: None,
         shutdown_timeout: Duration::from_secs(3),

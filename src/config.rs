@@ -88,6 +88,8 @@ pub struct Config {
     /// Milliseconds to wait on shutdown for connections to close; see
     /// [`Config::shutdown_timeout`].
     pub shutdown_timeout_ms: u64,
+    pub per_message_deflate: bool,
+    pub http_compression_threshold: usize,
 }
 
 /// Why a [`Config`] could not be loaded. The `Display` text is a complete,
@@ -377,6 +379,7 @@ fn valid_origin(origin: &str) -> bool {
 /// the command line and to type-check config-file values before merging.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
+    Bool,
     Str,
     U16,
     U64,
@@ -390,12 +393,13 @@ impl Kind {
         match self {
             Kind::U16 => i64::from(u16::MAX),
             Kind::Usize => i64::try_from(usize::MAX).unwrap_or(i64::MAX),
-            Kind::U64 | Kind::Str | Kind::List => i64::MAX,
+            Kind::U64 | Kind::Str | Kind::List | Kind::Bool => i64::MAX,
         }
     }
 
     fn expected(self) -> String {
         match self {
+            Kind::Bool => "expected true or false".to_owned(),
             Kind::Str => "expected a string".to_owned(),
             Kind::List => "expected an array of strings".to_owned(),
             Kind::U16 | Kind::U64 | Kind::Usize => {
@@ -407,6 +411,7 @@ impl Kind {
     /// Converts text from the environment or a flag; `None` if it does not fit.
     fn parse_text(self, raw: &str) -> Option<Value> {
         match self {
+            Kind::Bool => raw.trim().parse::<bool>().ok().map(Value::Boolean),
             Kind::Str => Some(Value::String(raw.to_owned())),
             Kind::List => Some(Value::Array(
                 raw.split(',')
@@ -427,6 +432,7 @@ impl Kind {
     /// Whether a config-file value has this shape.
     fn accepts(self, value: &Value) -> bool {
         match (self, value) {
+            (Kind::Bool, Value::Boolean(_)) => true,
             (Kind::Str, Value::String(_)) => true,
             (Kind::List, Value::Array(items)) => items.iter().all(Value::is_str),
             (Kind::U16 | Kind::U64 | Kind::Usize, Value::Integer(n)) => {
@@ -454,6 +460,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("cors_origins", Kind::List),
     ("transports", Kind::List),
     ("shutdown_timeout_ms", Kind::U64),
+    ("per_message_deflate", Kind::Bool),
+    ("http_compression_threshold", Kind::Usize),
 ];
 
 fn kind_of(key: &str) -> Kind {
@@ -622,11 +630,17 @@ struct Cli {
     /// Milliseconds to wait for connections to close on shutdown [env: SWITCHYARD_SHUTDOWN_TIMEOUT_MS]
     #[arg(long, value_name = "MS")]
     shutdown_timeout_ms: Option<String>,
+    /// Compress WebSocket messages (permessage-deflate) when the client offers it [env: SWITCHYARD_PER_MESSAGE_DEFLATE]
+    #[arg(long, value_name = "BOOL")]
+    per_message_deflate: Option<String>,
+    /// Compress polling responses from this many bytes; 0 never [env: SWITCHYARD_HTTP_COMPRESSION_THRESHOLD]
+    #[arg(long, value_name = "BYTES")]
+    http_compression_threshold: Option<String>,
 }
 
 impl Cli {
     /// The per-key flags, in the order of [`KEYS`].
-    fn values(&self) -> [(&'static str, Option<&str>); 14] {
+    fn values(&self) -> [(&'static str, Option<&str>); 16] {
         [
             ("host", self.host.as_deref()),
             ("port", self.port.as_deref()),
@@ -642,6 +656,11 @@ impl Cli {
             ("cors_origins", self.cors_origins.as_deref()),
             ("transports", self.transports.as_deref()),
             ("shutdown_timeout_ms", self.shutdown_timeout_ms.as_deref()),
+            ("per_message_deflate", self.per_message_deflate.as_deref()),
+            (
+                "http_compression_threshold",
+                self.http_compression_threshold.as_deref(),
+            ),
         ]
     }
 }
@@ -842,11 +861,14 @@ mod tests {
             ("cors_origins", "*"),
             ("transports", "websocket"),
             ("shutdown_timeout_ms", "9"),
+            ("per_message_deflate", "true"),
+            ("http_compression_threshold", "10"),
         ];
         let expected = "Config { host: \"::1\", port: 1, path: \"/io/\", static_dir: \"public\", \
              ping_interval_ms: 2, ping_timeout_ms: 3, upgrade_timeout_ms: 4, \
              connect_timeout_ms: 5, max_payload: 6, max_buffer_bytes: 7, max_attachments: 8, \
-             cors_origins: [\"*\"], transports: [\"websocket\"], shutdown_timeout_ms: 9 }";
+             cors_origins: [\"*\"], transports: [\"websocket\"], shutdown_timeout_ms: 9, \
+             per_message_deflate: true, http_compression_threshold: 10 }";
 
         let env: Vec<(String, &str)> = values.iter().map(|&(k, v)| (env_var(k), v)).collect();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), *v)).collect();

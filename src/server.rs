@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::{App, HttpServer, web};
 
 use crate::config::Config;
-use crate::engine::{Cors, EngineConfig};
+use crate::engine::{Cors, DeflateSettings, EngineConfig};
 use crate::io::{SocketIo, SocketIoConfig};
 use crate::namespace::NamespaceBuilder;
 
@@ -25,6 +25,12 @@ impl From<&Config> for SocketIoConfig {
                 websocket: c.allows_transport("websocket"),
                 cors: Cors::from_list(&c.cors_origins),
                 allow_request: None,
+                per_message_deflate: DeflateSettings {
+                    enabled: c.per_message_deflate,
+                    ..DeflateSettings::default()
+                },
+                http_compression_threshold: (c.http_compression_threshold > 0)
+                    .then_some(c.http_compression_threshold),
             },
             connect_timeout: c.connect_timeout(),
             max_attachments: c.max_attachments,

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use actix_web::HttpRequest;
 
+pub use super::ws_codec::DeflateSettings;
+
 /// Decides whether a handshake request may open a session (socket.io's
 /// `allowRequest`). An `Err` answers HTTP 403 with that message.
 pub type AllowRequest = Arc<dyn Fn(&HttpRequest) -> Result<(), String> + Send + Sync>;
@@ -61,6 +63,11 @@ pub struct EngineConfig {
     pub websocket: bool,
     pub cors: Cors,
     pub allow_request: Option<AllowRequest>,
+    /// permessage-deflate on WebSocket (off by default, as in socket.io).
+    pub per_message_deflate: DeflateSettings,
+    /// Polling responses at least this big are gzip/deflate-compressed when
+    /// the client accepts it and a packet asked for compression; `None` never.
+    pub http_compression_threshold: Option<usize>,
 }
 
 impl Default for EngineConfig {
@@ -75,6 +82,8 @@ impl Default for EngineConfig {
             websocket: true,
             cors: Cors::Off,
             allow_request: None,
+            per_message_deflate: DeflateSettings::default(),
+            http_compression_threshold: Some(1024),
         }
     }
 }
@@ -91,6 +100,11 @@ impl std::fmt::Debug for EngineConfig {
             .field("websocket", &self.websocket)
             .field("cors", &self.cors)
             .field("allow_request", &self.allow_request.is_some())
+            .field("per_message_deflate", &self.per_message_deflate)
+            .field(
+                "http_compression_threshold",
+                &self.http_compression_threshold,
+            )
             .finish()
     }
 }

@@ -9,12 +9,14 @@ pub mod error;
 pub mod handler;
 pub mod packet;
 mod polling;
+mod queue;
 pub mod server;
 pub mod session;
 pub mod stats;
 mod websocket;
+pub mod ws_codec;
 
-pub use config::{AllowRequest, Cors, EngineConfig};
+pub use config::{AllowRequest, Cors, DeflateSettings, EngineConfig};
 pub use error::EngineError;
 pub use handler::{
     CloseReason, EngineHandler, Message, RequestInfo, SendError, SessionCtx, SessionHandle,

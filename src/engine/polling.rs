@@ -1,13 +1,19 @@
 //! The HTTP long-polling transport: a GET waits for queued packets, a POST
 //! carries a payload of packets from the client.
 
+use std::io::Write;
+
 use actix::Addr;
-use actix_web::{HttpResponse, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use flate2::Compression;
+use flate2::write::{GzEncoder, ZlibEncoder};
 use futures_util::StreamExt;
 
 use super::error::EngineError;
 use super::handler::{CloseReason, EngineHandler};
 use super::packet::{Packet, ProtocolVersion, decode_payload, encode_payload};
+use super::queue::PollBody;
 use super::session::{EngineSession, Poll, PollGet, PostDone, PostStart};
 
 pub(super) fn ok_text(body: String) -> HttpResponse {
@@ -20,18 +26,55 @@ pub(super) fn ok_text(body: String) -> HttpResponse {
 pub(super) async fn get<H: EngineHandler>(
     session: Addr<EngineSession<H>>,
     version: ProtocolVersion,
+    req: &HttpRequest,
+    compress_from: Option<usize>,
 ) -> Result<HttpResponse, EngineError> {
-    match session.send(PollGet).await {
-        Ok(Ok(Poll::Ready(body))) => Ok(ok_text(body)),
-        Ok(Ok(Poll::Wait(rx))) => {
-            // A dropped sender means the session ended without a word: say close.
-            let body = rx
-                .await
-                .unwrap_or_else(|_| encode_payload(&[Packet::Close.encode(version)], version));
-            Ok(ok_text(body))
-        }
-        Ok(Err(_)) => Err(EngineError::BadRequest),
-        Err(_) => Err(EngineError::UnknownSid),
+    let body = match session.send(PollGet).await {
+        Ok(Ok(Poll::Ready(body))) => body,
+        // A dropped sender means the session ended without a word: say close.
+        Ok(Ok(Poll::Wait(rx))) => rx.await.unwrap_or_else(|_| PollBody {
+            body: encode_payload(&[Packet::Close.encode(version)], version),
+            compress: false,
+        }),
+        Ok(Err(_)) => return Err(EngineError::BadRequest),
+        Err(_) => return Err(EngineError::UnknownSid),
+    };
+    Ok(respond(body, req, compress_from))
+}
+
+/// The GET response, compressed when a packet asked for it, the body is at
+/// least `compress_from` bytes and the client accepts gzip or deflate.
+fn respond(body: PollBody, req: &HttpRequest, compress_from: Option<usize>) -> HttpResponse {
+    let big_enough = compress_from.is_some_and(|t| body.body.len() >= t);
+    if !(body.compress && big_enough) {
+        return ok_text(body.body);
+    }
+    let accepts = |coding: &str| {
+        req.headers()
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(',')
+                    .any(|c| c.split(';').next().unwrap_or("").trim() == coding)
+            })
+    };
+    let (coding, data) = if accepts("gzip") {
+        let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+        let _ = enc.write_all(body.body.as_bytes());
+        ("gzip", enc.finish())
+    } else if accepts("deflate") {
+        let mut enc = ZlibEncoder::new(Vec::new(), Compression::default());
+        let _ = enc.write_all(body.body.as_bytes());
+        ("deflate", enc.finish())
+    } else {
+        return ok_text(body.body);
+    };
+    match data {
+        Ok(data) => HttpResponse::Ok()
+            .content_type("text/plain; charset=UTF-8")
+            .insert_header((header::CONTENT_ENCODING, coding))
+            .body(data),
+        Err(_) => ok_text(body.body),
     }
 }
 
@@ -68,7 +111,7 @@ pub(super) async fn post<H: EngineHandler>(
             Ok(HttpResponse::Ok().content_type("text/html").body("ok"))
         }
         None => {
-            session.do_send(PostDone(Err(CloseReason::TransportError)));
+            session.do_send(PostDone(Err(CloseReason::ParseError)));
             Err(EngineError::BadRequest)
         }
     }

@@ -19,7 +19,9 @@ use super::stats::EngineStats;
 use super::{polling, websocket};
 
 /// Live sessions by sid.
-pub(super) struct Registry<H: EngineHandler>(Arc<Mutex<HashMap<Arc<str>, Addr<EngineSession<H>>>>>);
+pub(super) struct Registry<H: EngineHandler>(Arc<Mutex<SessionMap<H>>>);
+
+type SessionMap<H> = HashMap<Arc<str>, Addr<EngineSession<H>>>;
 
 impl<H: EngineHandler> Clone for Registry<H> {
     fn clone(&self) -> Self {
@@ -28,7 +30,7 @@ impl<H: EngineHandler> Clone for Registry<H> {
 }
 
 impl<H: EngineHandler> Registry<H> {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Addr<EngineSession<H>>>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, SessionMap<H>> {
         // A panic elsewhere must not take every later request down with it.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -225,7 +227,13 @@ impl<H: EngineHandler> Engine<H> {
             return if websocket {
                 self.start_ws(req, body, session, true, ProtocolVersion::V4)
             } else if req.method() == Method::GET {
-                polling::get(session, ProtocolVersion::V4).await
+                polling::get(
+                    session,
+                    ProtocolVersion::V4,
+                    req,
+                    config.http_compression_threshold,
+                )
+                .await
             } else if req.method() == Method::POST {
                 polling::post(session, body, config.max_payload, ProtocolVersion::V4).await
             } else {
@@ -305,16 +313,16 @@ impl<H: EngineHandler> Engine<H> {
         probe: bool,
         version: ProtocolVersion,
     ) -> Result<HttpResponse, EngineError> {
-        let conn = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
-        websocket::start(
-            req,
-            body,
+        let config = &self.inner.config;
+        let setup = websocket::WsSetup {
             session,
-            conn,
+            conn: self.inner.next_conn.fetch_add(1, Ordering::Relaxed),
             probe,
             version,
-            self.inner.config.max_payload,
-        )
+            max_payload: config.max_payload,
+            deflate: config.per_message_deflate.clone(),
+        };
+        websocket::start(req, body, setup)
     }
 }
 

@@ -2,7 +2,6 @@
 //! the bounded outgoing queue, the current transport and the upgrade probe,
 //! and runs the [`EngineHandler`] of the layer above in its own context.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -10,10 +9,11 @@ use tokio::sync::oneshot;
 
 use super::config::EngineConfig;
 use super::handler::{CloseReason, EngineHandler, Message as Msg, RequestInfo, SessionCtx};
-use super::packet::{Frame, Packet, ProtocolVersion, encode_payload};
+use super::packet::{Frame, Packet, ProtocolVersion};
+use super::queue::{OutQueue, PollBody, payload};
 use super::server::Registry;
 use super::stats::EngineStats;
-use super::websocket::{WsCommand, WsTransport};
+use super::websocket::{WsSink, WsStop};
 
 /// Frames the layer above wants delivered together, with their delivery
 /// flags. The frames are shared: a broadcast encodes once and every
@@ -72,8 +72,8 @@ pub struct PollGet;
 
 /// The answer to a GET: data now, or a receiver that yields it later.
 pub enum Poll {
-    Ready(String),
-    Wait(oneshot::Receiver<String>),
+    Ready(PollBody),
+    Wait(oneshot::Receiver<PollBody>),
 }
 
 /// A request that does not fit the session's state: a second concurrent
@@ -95,9 +95,10 @@ pub struct PostDone(pub Result<Vec<Packet>, CloseReason>);
 /// A WebSocket transport has started (probe: it came for an existing session).
 #[derive(actix::Message)]
 #[rtype(result = "bool")]
-pub struct WsOpened<H: EngineHandler> {
+pub struct WsOpened {
     pub conn: u64,
-    pub addr: Addr<WsTransport<H>>,
+    pub sink: WsSink,
+    pub stop: Recipient<WsStop>,
     pub probe: bool,
 }
 
@@ -109,30 +110,32 @@ pub struct WsIn {
     pub packet: Packet,
 }
 
-/// WebSocket `conn` ended; `error` when it failed rather than closed.
+/// WebSocket `conn` ended, and why.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
 pub struct WsClosed {
     pub conn: u64,
-    pub error: bool,
+    pub reason: CloseReason,
 }
 
 enum Transport {
     /// A WebSocket handshake whose actor has not started yet.
     Pending,
     Polling {
-        get: Option<oneshot::Sender<String>>,
+        get: Option<oneshot::Sender<PollBody>>,
         post: bool,
     },
     WebSocket {
         conn: u64,
-        addr: Recipient<WsCommand>,
+        sink: WsSink,
+        stop: Recipient<WsStop>,
     },
 }
 
 struct Probe {
     conn: u64,
-    addr: Recipient<WsCommand>,
+    sink: WsSink,
+    stop: Recipient<WsStop>,
     timeout: SpawnHandle,
 }
 
@@ -145,8 +148,7 @@ pub struct Core {
     pub(super) stats: Arc<EngineStats>,
     transport: Transport,
     probe: Option<Probe>,
-    queue: VecDeque<Frame>,
-    queued_bytes: usize,
+    queue: OutQueue,
     heartbeat: Option<SpawnHandle>,
     closing: bool,
 }
@@ -188,8 +190,7 @@ impl<H: EngineHandler> EngineSession<H> {
                 stats: init.stats,
                 transport,
                 probe: None,
-                queue: VecDeque::new(),
-                queued_bytes: 0,
+                queue: OutQueue::default(),
                 heartbeat: None,
                 closing: false,
             },
@@ -231,12 +232,16 @@ impl<H: EngineHandler> EngineSession<H> {
             CloseReason::ForcedClose | CloseReason::ServerShutdown
         );
         match &self.core.transport {
+            // The client said close itself: its pending GET just ends (noop).
+            Transport::Polling { .. } if reason == CloseReason::TransportClose => {
+                self.core.enqueue(Packet::Noop.encode(self.core.version));
+                self.core.flush();
+            }
             Transport::Polling { .. } => {
                 self.core.enqueue(Packet::Close.encode(self.core.version));
-                let has_data = self.core.queue.len() > 1;
-                if server_side && has_data && !self.core.writable() {
+                if server_side && !self.core.writable() {
                     // Hold the close (and the sid) until the client's next GET
-                    // collects what is queued, as engine.io drains before closing.
+                    // collects it and what is queued, as engine.io does.
                     let grace = self.core.config.ping_interval + self.core.config.ping_timeout;
                     ctx.run_later(grace, |_, ctx| ctx.stop());
                     return;
@@ -247,8 +252,9 @@ impl<H: EngineHandler> EngineSession<H> {
                 if server_side {
                     self.core.flush();
                 }
-                if let Transport::WebSocket { addr, .. } = &self.core.transport {
-                    let _ = addr.try_send(WsCommand::Close);
+                if let Transport::WebSocket { sink, stop, .. } = &self.core.transport {
+                    sink.close(1000);
+                    let _ = stop.try_send(WsStop);
                 }
             }
             Transport::Pending => {}
@@ -313,10 +319,11 @@ impl<H: EngineHandler> EngineSession<H> {
         };
         match packet {
             Packet::Ping(data) if data == "probe" => {
-                let pong = Packet::Pong(data).encode(self.core.version);
-                let _ = probe.addr.try_send(WsCommand::Send(pong));
+                probe
+                    .sink
+                    .send(&Packet::Pong(data).encode(self.core.version), false);
                 // Complete the client's pending GET so it can pause polling.
-                if self.core.queue.is_empty() {
+                if self.core.queue.is_empty() && self.core.writable_poll() {
                     self.core.enqueue(Packet::Noop.encode(self.core.version));
                 }
                 self.core.flush();
@@ -328,11 +335,12 @@ impl<H: EngineHandler> EngineSession<H> {
                     &mut self.core.transport,
                     Transport::WebSocket {
                         conn: probe.conn,
-                        addr: probe.addr,
+                        sink: probe.sink,
+                        stop: probe.stop,
                     },
                 ) {
                     let noop = Packet::Noop.encode(self.core.version);
-                    let _ = get.send(encode_payload(&[noop], self.core.version));
+                    let _ = get.send(payload(&[(noop, false)], self.core.version));
                 }
                 self.core.flush();
             }
@@ -345,17 +353,30 @@ impl<H: EngineHandler> EngineSession<H> {
 }
 
 impl Core {
+    /// Queues an Engine.IO control frame (never compressed).
     fn enqueue(&mut self, frame: Frame) {
-        self.queued_bytes += frame.len();
-        self.queue.push_back(frame);
+        self.queue.push(frame, false);
     }
 
+    /// Bytes waiting for this client: in the queue and in the WebSocket sink.
+    fn buffered(&self) -> usize {
+        let sink = match &self.transport {
+            Transport::WebSocket { sink, .. } => sink.buffered(),
+            _ => 0,
+        };
+        self.queue.bytes() + sink
+    }
+
+    /// Whether a polling GET is waiting for data.
+    fn writable_poll(&self) -> bool {
+        matches!(&self.transport, Transport::Polling { get: Some(g), .. } if !g.is_closed())
+    }
+
+    /// Whether a volatile packet would go out now rather than wait.
     fn writable(&self) -> bool {
         match &self.transport {
-            Transport::Polling { get, .. } => {
-                get.as_ref().is_some_and(|g| !g.is_closed()) && self.probe.is_none()
-            }
-            Transport::WebSocket { .. } => true,
+            Transport::Polling { .. } => self.writable_poll() && self.probe.is_none(),
+            Transport::WebSocket { sink, .. } => sink.buffered() < WS_WRITABLE_BYTES,
             Transport::Pending => false,
         }
     }
@@ -373,7 +394,7 @@ impl Core {
             self.stats.count_volatile_drop();
             return;
         }
-        if self.queued_bytes + out.len() > self.config.max_buffer_bytes {
+        if self.buffered() + out.len() > self.config.max_buffer_bytes {
             log::warn!(
                 "session {}: outgoing queue over {} bytes, closing",
                 self.sid,
@@ -384,7 +405,7 @@ impl Core {
             return;
         }
         for frame in out.frames.iter() {
-            self.enqueue(frame.clone());
+            self.queue.push(frame.clone(), out.compress);
         }
         self.flush();
     }
@@ -397,20 +418,17 @@ impl Core {
         match &mut self.transport {
             Transport::Polling { get, .. } => {
                 let Some(sender) = get.take() else { return };
-                let frames: Vec<Frame> = self.queue.drain(..).collect();
-                self.queued_bytes = 0;
-                if let Err(body) = sender.send(encode_payload(&frames, self.version)) {
+                let frames = self.queue.take();
+                if sender.send(payload(&frames, self.version)).is_err() {
                     // The GET went away before we answered: keep the frames.
-                    log::debug!("session {}: poll dropped ({} bytes)", self.sid, body.len());
-                    self.queued_bytes = frames.iter().map(Frame::len).sum();
-                    self.queue.extend(frames);
+                    log::debug!("session {}: poll dropped, requeueing", self.sid);
+                    self.queue.restore(frames);
                 }
             }
-            Transport::WebSocket { addr, .. } => {
-                for frame in self.queue.drain(..) {
-                    let _ = addr.try_send(WsCommand::Send(frame));
+            Transport::WebSocket { sink, .. } => {
+                for (frame, compress) in self.queue.take() {
+                    sink.send(&frame, compress);
                 }
-                self.queued_bytes = 0;
             }
             Transport::Pending => {}
         }
@@ -433,10 +451,15 @@ impl<H: EngineHandler> Actor for EngineSession<H> {
             self.close(CloseReason::ServerShutdown, ctx);
         }
         if let Some(probe) = self.core.probe.take() {
-            let _ = probe.addr.try_send(WsCommand::Close);
+            probe.sink.close(1000);
+            let _ = probe.stop.try_send(WsStop);
         }
     }
 }
+
+/// Below this many bytes waiting in its sink, a WebSocket counts as writable
+/// for volatile packets.
+const WS_WRITABLE_BYTES: usize = 64 * 1024;
 
 /// Bound of the session's mailbox; fan-out senders use `try_send` against it.
 pub const MAILBOX_CAPACITY: usize = 4096;
@@ -480,12 +503,11 @@ impl<H: EngineHandler> Handler<PollGet> for EngineSession<H> {
                 // Upgrading: let the client finish this poll and pause.
                 self.core.enqueue(Packet::Noop.encode(self.core.version));
             }
-            let frames: Vec<Frame> = self.core.queue.drain(..).collect();
-            self.core.queued_bytes = 0;
+            let body = payload(&self.core.queue.take(), self.core.version);
             if self.core.closing {
                 ctx.stop();
             }
-            return Ok(Poll::Ready(encode_payload(&frames, self.core.version)));
+            return Ok(Poll::Ready(body));
         }
         let (tx, rx) = oneshot::channel();
         *get = Some(tx);
@@ -529,33 +551,36 @@ impl<H: EngineHandler> Handler<PostDone> for EngineSession<H> {
     }
 }
 
-impl<H: EngineHandler> Handler<WsOpened<H>> for EngineSession<H> {
+impl<H: EngineHandler> Handler<WsOpened> for EngineSession<H> {
     type Result = bool;
-    fn handle(&mut self, open: WsOpened<H>, ctx: &mut Context<Self>) -> bool {
+    fn handle(&mut self, open: WsOpened, ctx: &mut Context<Self>) -> bool {
         if self.core.closing {
             return false;
         }
-        let addr = open.addr.recipient();
-        match (&self.core.transport, open.probe) {
+        let WsOpened {
+            conn,
+            sink,
+            stop,
+            probe,
+        } = open;
+        match (&self.core.transport, probe) {
             (Transport::Pending, false) => {
-                self.core.transport = Transport::WebSocket {
-                    conn: open.conn,
-                    addr,
-                };
+                self.core.transport = Transport::WebSocket { conn, sink, stop };
                 self.core.flush();
                 true
             }
             (Transport::Polling { .. }, true) if self.core.probe.is_none() => {
-                let conn = open.conn;
                 let timeout = ctx.run_later(self.core.config.upgrade_timeout, move |s, _| {
                     if s.core.probe.as_ref().is_some_and(|p| p.conn == conn) {
                         let probe = s.core.probe.take().expect("checked");
-                        let _ = probe.addr.try_send(WsCommand::Close);
+                        probe.sink.close(1000);
+                        let _ = probe.stop.try_send(WsStop);
                     }
                 });
                 self.core.probe = Some(Probe {
                     conn,
-                    addr,
+                    sink,
+                    stop,
                     timeout,
                 });
                 true
@@ -584,15 +609,10 @@ impl<H: EngineHandler> Handler<WsIn> for EngineSession<H> {
 
 impl<H: EngineHandler> Handler<WsClosed> for EngineSession<H> {
     type Result = ();
-    fn handle(&mut self, WsClosed { conn, error }: WsClosed, ctx: &mut Context<Self>) {
+    fn handle(&mut self, WsClosed { conn, reason }: WsClosed, ctx: &mut Context<Self>) {
         if let Transport::WebSocket { conn: c, .. } = &self.core.transport
             && *c == conn
         {
-            let reason = if error {
-                CloseReason::TransportError
-            } else {
-                CloseReason::TransportClose
-            };
             self.close(reason, ctx);
         } else if self.core.probe.as_ref().is_some_and(|p| p.conn == conn) {
             let probe = self.core.probe.take().expect("checked");

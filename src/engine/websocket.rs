@@ -1,23 +1,146 @@
-//! The WebSocket transport: one actor per WebSocket connection, moving
-//! frames between the socket and its session. The only module that uses
-//! actix-web-actors, so a move to actix-ws touches this file alone.
+//! The WebSocket transport. actix-web-actors answers the opening handshake;
+//! framing (and permessage-deflate, which actix's own codec cannot carry) is
+//! [`ws_codec`](super::ws_codec). One actor per connection reads frames and
+//! hands packets to its session; the session writes straight into a
+//! [`WsSink`], a byte queue whose size it can see, so volatile drops and the
+//! slow-consumer bound are decided on what is really waiting to be written.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context as TaskContext, Poll, Waker};
 
 use actix::prelude::*;
+use actix_web::error::PayloadError;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
 use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
 
 use super::error::EngineError;
-use super::handler::EngineHandler;
+use super::handler::{CloseReason, EngineHandler};
 use super::packet::{DecodeError, Frame, Packet, ProtocolVersion};
 use super::session::{EngineSession, WsClosed, WsIn, WsOpened};
+use super::ws_codec::{self, Decoder, DeflateSettings, Encoder, Message, OpCode};
 
-/// What a session asks of its WebSocket.
+/// Tells a transport actor to stop reading (its session is done with it).
 #[derive(Debug, actix::Message)]
 #[rtype(result = "()")]
-pub enum WsCommand {
-    Send(Frame),
-    Close,
+pub struct WsStop;
+
+/// The outgoing side of one WebSocket: encoded frames waiting for the
+/// HTTP layer to write them. Shared by the session (writer) and the
+/// response body stream (reader).
+#[derive(Clone)]
+pub struct WsSink(Arc<Mutex<SinkState>>);
+
+struct SinkState {
+    chunks: VecDeque<Bytes>,
+    bytes: usize,
+    waker: Option<Waker>,
+    closed: bool,
+    encoder: Encoder,
+}
+
+impl WsSink {
+    fn new(encoder: Encoder) -> WsSink {
+        WsSink(Arc::new(Mutex::new(SinkState {
+            chunks: VecDeque::new(),
+            bytes: 0,
+            waker: None,
+            closed: false,
+            encoder,
+        })))
+    }
+
+    fn state(&self) -> MutexGuard<'_, SinkState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Bytes encoded but not yet taken by the HTTP layer.
+    pub fn buffered(&self) -> usize {
+        self.state().bytes
+    }
+
+    /// Queues one Engine.IO frame as one WebSocket message.
+    pub fn send(&self, frame: &Frame, compress: bool) {
+        let mut s = self.state();
+        if s.closed {
+            return;
+        }
+        let (opcode, data) = match frame {
+            Frame::Text(text) => (OpCode::Text, text.as_bytes().clone()),
+            Frame::Binary(data) => (OpCode::Binary, data.clone()),
+        };
+        if s.encoder.will_compress(data.len(), compress) {
+            let mut out = BytesMut::new();
+            match opcode {
+                OpCode::Text => s.encoder.encode_text(&data, true, &mut out),
+                _ => s.encoder.encode_binary(&data, true, &mut out),
+            }
+            s.push(out.freeze());
+        } else {
+            // Header alone, then the shared payload bytes: no copy of the payload.
+            let (header, n) = ws_codec::header(opcode, data.len(), false);
+            s.push(Bytes::copy_from_slice(&header[..n]));
+            s.push(data);
+        }
+    }
+
+    fn send_control(&self, opcode: OpCode, payload: &[u8]) {
+        let mut s = self.state();
+        if s.closed {
+            return;
+        }
+        let mut out = BytesMut::new();
+        s.encoder.encode_control(opcode, payload, &mut out);
+        s.push(out.freeze());
+    }
+
+    /// Queues a close frame; the connection ends once it is written.
+    pub fn close(&self, code: u16) {
+        let mut s = self.state();
+        if s.closed {
+            return;
+        }
+        let mut out = BytesMut::new();
+        s.encoder.encode_close(code, "", &mut out);
+        s.push(out.freeze());
+        s.closed = true;
+        if let Some(w) = s.waker.take() {
+            w.wake();
+        }
+    }
+}
+
+impl SinkState {
+    fn push(&mut self, chunk: Bytes) {
+        self.bytes += chunk.len();
+        self.chunks.push_back(chunk);
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+}
+
+/// The response body: what the sink holds, until it is closed and drained.
+struct SinkStream(WsSink);
+
+impl Stream for SinkStream {
+    type Item = Result<Bytes, actix_web::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let mut s = self.0.state();
+        if let Some(chunk) = s.chunks.pop_front() {
+            s.bytes -= chunk.len();
+            return Poll::Ready(Some(Ok(chunk)));
+        }
+        if s.closed {
+            return Poll::Ready(None);
+        }
+        s.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
 }
 
 pub struct WsTransport<H: EngineHandler> {
@@ -25,49 +148,64 @@ pub struct WsTransport<H: EngineHandler> {
     conn: u64,
     probe: bool,
     version: ProtocolVersion,
-    max_payload: usize,
-    /// A fragmented message being reassembled: (is text, bytes so far).
-    partial: Option<(bool, BytesMut)>,
-    failed: bool,
+    sink: WsSink,
+    decoder: Decoder,
+    buf: BytesMut,
+    /// Why the connection ended, once it has.
+    reason: CloseReason,
+}
+
+/// What a new WebSocket needs besides the request.
+pub(super) struct WsSetup<H: EngineHandler> {
+    pub session: Addr<EngineSession<H>>,
+    pub conn: u64,
+    pub probe: bool,
+    pub version: ProtocolVersion,
+    pub max_payload: usize,
+    pub deflate: DeflateSettings,
 }
 
 /// Accepts the WebSocket handshake in `req` and starts its transport actor.
 pub(super) fn start<H: EngineHandler>(
     req: &HttpRequest,
     body: web::Payload,
-    session: Addr<EngineSession<H>>,
-    conn: u64,
-    probe: bool,
-    version: ProtocolVersion,
-    max_payload: usize,
+    setup: WsSetup<H>,
 ) -> Result<HttpResponse, EngineError> {
-    let actor = WsTransport {
-        session,
-        conn,
-        probe,
-        version,
-        max_payload,
-        partial: None,
-        failed: false,
+    let mut res = ws::handshake(req).map_err(|_| EngineError::BadRequest)?;
+    let offer = req
+        .headers()
+        .get("sec-websocket-extensions")
+        .and_then(|v| v.to_str().ok());
+    let deflate = ws_codec::negotiate(offer, &setup.deflate);
+    if let Some(d) = &deflate {
+        res.insert_header(("sec-websocket-extensions", d.response_header()));
+    }
+    let (inflater, deflater) = deflate.map(|d| d.split()).unzip();
+    let sink = WsSink::new(Encoder::new(deflater));
+    let transport = WsTransport {
+        session: setup.session,
+        conn: setup.conn,
+        probe: setup.probe,
+        version: setup.version,
+        sink: sink.clone(),
+        decoder: Decoder::new(setup.max_payload, inflater),
+        buf: BytesMut::new(),
+        reason: CloseReason::TransportClose,
     };
-    ws::WsResponseBuilder::new(actor, req, body)
-        .frame_size(max_payload)
-        .start()
-        .map_err(|_| EngineError::BadRequest)
+    WsTransport::create(move |ctx| {
+        ctx.add_stream(body);
+        transport
+    });
+    Ok(res.streaming(SinkStream(sink)))
 }
 
 impl<H: EngineHandler> WsTransport<H> {
-    fn deliver(
-        &mut self,
-        decoded: Result<Packet, DecodeError>,
-        ctx: &mut ws::WebsocketContext<Self>,
-    ) {
+    fn deliver(&mut self, decoded: Result<Packet, DecodeError>, ctx: &mut Context<Self>) {
         let packet = match decoded {
             Ok(packet) => packet,
             Err(e) => {
-                log::debug!("ws {}: undecodable frame: {e}", self.conn);
-                self.fail(ctx);
-                return;
+                log::debug!("ws {}: undecodable packet: {e}", self.conn);
+                return self.fail(CloseReason::ParseError, 1002, ctx);
             }
         };
         let msg = WsIn {
@@ -81,111 +219,86 @@ impl<H: EngineHandler> WsTransport<H> {
         }
     }
 
-    fn message(&mut self, text: bool, data: Bytes, ctx: &mut ws::WebsocketContext<Self>) {
-        let decoded = if text {
-            match std::str::from_utf8(&data) {
-                Ok(s) => Packet::decode_text(s),
-                Err(_) => Err(DecodeError::Payload("invalid UTF-8")),
+    fn on_message(&mut self, msg: Message, ctx: &mut Context<Self>) {
+        match msg {
+            Message::Text(text) => self.deliver(Packet::decode_text(&text), ctx),
+            Message::Binary(data) => self.deliver(Packet::decode_binary(data, self.version), ctx),
+            Message::Ping(data) => self.sink.send_control(OpCode::Pong, &data),
+            Message::Pong(_) => {}
+            Message::Close(_) => {
+                self.sink.close(1000);
+                ctx.stop();
             }
-        } else {
-            Packet::decode_binary(data, self.version)
-        };
-        self.deliver(decoded, ctx);
+        }
     }
 
-    fn fail(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
-        self.failed = true;
-        ctx.close(Some(ws::CloseCode::Protocol.into()));
+    fn fail(&mut self, reason: CloseReason, code: u16, ctx: &mut Context<Self>) {
+        self.reason = reason;
+        self.sink.close(code);
         ctx.stop();
     }
 }
 
 impl<H: EngineHandler> Actor for WsTransport<H> {
-    type Context = ws::WebsocketContext<Self>;
+    type Context = Context<Self>;
 
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(super::session::MAILBOX_CAPACITY);
+    fn started(&mut self, ctx: &mut Context<Self>) {
         let open = WsOpened {
             conn: self.conn,
-            addr: ctx.address(),
+            sink: self.sink.clone(),
+            stop: ctx.address().recipient(),
             probe: self.probe,
         };
         self.session
             .send(open)
             .into_actor(self)
-            .map(|accepted, _, ctx| {
+            .map(|accepted, act, ctx| {
                 if !matches!(accepted, Ok(true)) {
-                    ctx.close(Some(ws::CloseCode::Normal.into()));
+                    act.sink.close(1000);
                     ctx.stop();
                 }
             })
             .wait(ctx);
     }
 
-    fn stopped(&mut self, _: &mut Self::Context) {
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.sink.close(1000);
         self.session.do_send(WsClosed {
             conn: self.conn,
-            error: self.failed,
+            reason: self.reason,
         });
     }
 }
 
-impl<H: EngineHandler> StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsTransport<H> {
-    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
-        let msg = match msg {
-            Ok(msg) => msg,
-            Err(e) => {
-                log::debug!("ws {}: protocol error: {e}", self.conn);
-                self.fail(ctx);
-                return;
+impl<H: EngineHandler> StreamHandler<Result<Bytes, PayloadError>> for WsTransport<H> {
+    fn handle(&mut self, chunk: Result<Bytes, PayloadError>, ctx: &mut Context<Self>) {
+        // A read error is the peer going away without a close frame: as
+        // engine.io (and the ws library) see it, a transport close.
+        let Ok(chunk) = chunk else { return ctx.stop() };
+        self.buf.extend_from_slice(&chunk);
+        loop {
+            match self.decoder.decode(&mut self.buf) {
+                Ok(Some(msg)) => self.on_message(msg, ctx),
+                Ok(None) => break,
+                Err(e) => {
+                    log::debug!("ws {}: {e}", self.conn);
+                    return self.fail(CloseReason::TransportError, e.close_code(), ctx);
+                }
             }
-        };
-        match msg {
-            ws::Message::Text(text) => self.message(true, text.into_bytes(), ctx),
-            ws::Message::Binary(data) => self.message(false, data, ctx),
-            ws::Message::Continuation(item) => self.continuation(item, ctx),
-            ws::Message::Ping(data) => ctx.pong(&data),
-            ws::Message::Pong(_) | ws::Message::Nop => {}
-            ws::Message::Close(reason) => {
-                ctx.close(reason);
-                ctx.stop();
+            if !ctx.state().alive() {
+                break;
             }
         }
     }
-}
 
-impl<H: EngineHandler> WsTransport<H> {
-    fn continuation(&mut self, item: actix_http::ws::Item, ctx: &mut ws::WebsocketContext<Self>) {
-        let (first, chunk, last) = match item {
-            actix_http::ws::Item::FirstText(b) => (Some(true), b, false),
-            actix_http::ws::Item::FirstBinary(b) => (Some(false), b, false),
-            actix_http::ws::Item::Continue(b) => (None, b, false),
-            actix_http::ws::Item::Last(b) => (None, b, true),
-        };
-        match (first, &mut self.partial) {
-            (Some(text), None) => self.partial = Some((text, BytesMut::from(&chunk[..]))),
-            (None, Some((_, buf))) if buf.len() + chunk.len() <= self.max_payload => {
-                buf.extend_from_slice(&chunk)
-            }
-            _ => return self.fail(ctx),
-        }
-        if last {
-            let (text, buf) = self.partial.take().expect("set above");
-            self.message(text, buf.freeze(), ctx);
-        }
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        ctx.stop();
     }
 }
 
-impl<H: EngineHandler> Handler<WsCommand> for WsTransport<H> {
+impl<H: EngineHandler> Handler<WsStop> for WsTransport<H> {
     type Result = ();
-    fn handle(&mut self, cmd: WsCommand, ctx: &mut Self::Context) {
-        match cmd {
-            WsCommand::Send(Frame::Text(text)) => ctx.text(text),
-            WsCommand::Send(Frame::Binary(data)) => ctx.binary(data),
-            WsCommand::Close => {
-                ctx.close(Some(ws::CloseCode::Normal.into()));
-                ctx.stop();
-            }
-        }
+    fn handle(&mut self, _: WsStop, ctx: &mut Context<Self>) {
+        ctx.stop();
     }
 }
