@@ -12,14 +12,14 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use serde_json::{Value, json};
-use switchyard::engine::{Cors, EngineConfig};
+use switchyard::engine::{Cors, DeflateSettings, EngineConfig};
 use switchyard::io::{SocketIo, SocketIoConfig};
 use switchyard::namespace::NamespaceBuilder;
 use switchyard::rooms::{BroadcastAckError, BroadcastOperator};
 use switchyard::server::{ServeOptions, serve};
 use switchyard::socket::{
-    AckSender, Connect, Disconnect, Disconnecting, Event, EventPacket, MiddlewareError, Payload,
-    SocketError, SocketRef,
+    AckSender, AnyEvent, AnyOutgoing, Connect, Disconnect, Disconnecting, Event, EventPacket,
+    MiddlewareError, Payload, SocketError, SocketRef,
 };
 
 struct TestHandler;
@@ -69,6 +69,9 @@ impl Handler<Event> for TestHandler {
         }
     }
 }
+
+/// The handler actor, for catch-all listeners registered at run time.
+static HANDLER: std::sync::OnceLock<Addr<TestHandler>> = std::sync::OnceLock::new();
 
 /// The server, for the counters its engine keeps.
 static IO: std::sync::OnceLock<SocketIo> = std::sync::OnceLock::new();
@@ -188,6 +191,30 @@ async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Opt
             json!(true)
         }
         "room-summary" => json!(ns.rooms().await),
+        "listen-any" => {
+            if let Some(handler) = HANDLER.get() {
+                socket.on_any(handler.clone().recipient());
+                socket.on_any_outgoing(handler.clone().recipient());
+            }
+            json!([socket.listeners_any(), socket.listeners_any_outgoing()])
+        }
+        "off-any" => {
+            socket.off_any(None);
+            socket.off_any_outgoing(None);
+            json!([socket.listeners_any(), socket.listeners_any_outgoing()])
+        }
+        // Emits `big` ("x" * size) to this socket with the compress flag given.
+        "compress-test" => {
+            let size = spec["size"].as_u64().unwrap_or(0).min(1 << 20) as usize;
+            let compress = spec["compress"] != json!(false);
+            json!(
+                socket
+                    .compress(compress)
+                    .emit("big", json!("x".repeat(size)))
+                    .await
+                    .ok()
+            )
+        }
         "counters" => {
             let (delivered, volatile_dropped, slow_consumers) = ns.fanout_counters();
             let engine = IO.get().map(|io| io.engine().stats().snapshot());
@@ -242,6 +269,25 @@ impl Handler<Disconnect> for TestHandler {
     }
 }
 
+impl Handler<AnyEvent> for TestHandler {
+    type Result = ();
+    fn handle(&mut self, msg: AnyEvent, _: &mut Context<Self>) {
+        println!("any {} {} {}", msg.socket.nsp(), msg.socket.id(), msg.name);
+    }
+}
+
+impl Handler<AnyOutgoing> for TestHandler {
+    type Result = ();
+    fn handle(&mut self, msg: AnyOutgoing, _: &mut Context<Self>) {
+        println!(
+            "any-out {} {} {}",
+            msg.socket.nsp(),
+            msg.socket.id(),
+            msg.name
+        );
+    }
+}
+
 impl Handler<SocketError> for TestHandler {
     type Result = ();
     fn handle(&mut self, msg: SocketError, _: &mut Context<Self>) {
@@ -284,12 +330,17 @@ async fn main() -> std::io::Result<()> {
             max_payload: 100_000,
             max_buffer_bytes: 1 << 20,
             cors: Cors::Any,
+            per_message_deflate: DeflateSettings {
+                enabled: flag("--deflate", 0) == 1,
+                ..DeflateSettings::default()
+            },
             ..EngineConfig::default()
         },
         connect_timeout: Duration::from_millis(1000),
         ..SocketIoConfig::default()
     };
     let handler = TestHandler.start();
+    let _ = HANDLER.set(handler.clone());
     let ns = || {
         NamespaceBuilder::default()
             .handler(handler.clone())

@@ -262,6 +262,22 @@ impl SocketRef {
         }
     }
 
+    /// This socket alone, through the operators: `socket.volatile().emit(..)`
+    /// and `socket.compress(false).emit(..)` as in socket.io.
+    fn only(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.info.ns.clone(), None).to(self.id())
+    }
+
+    /// The next emit is dropped (and counted) if this client cannot take it now.
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.only().volatile()
+    }
+
+    /// Whether the next emit may be compressed (permessage-deflate / HTTP).
+    pub fn compress(&self, compress: bool) -> BroadcastOperator {
+        self.only().compress(compress)
+    }
+
     /// Everyone in the namespace but this socket (socket.io's `socket.broadcast`).
     pub fn broadcast(&self) -> BroadcastOperator {
         BroadcastOperator::new(self.info.ns.clone(), Some(self.id().to_string()))
