@@ -243,44 +243,6 @@ impl Handler<Unregister> for RoomRegistry {
     }
 }
 
-/// Sockets join rooms.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Join {
-    pub ids: Vec<String>,
-    pub rooms: Vec<String>,
-}
-
-impl Handler<Join> for RoomRegistry {
-    type Result = ();
-    fn handle(&mut self, Join { ids, rooms }: Join, _: &mut Context<Self>) {
-        for id in &ids {
-            for room in &rooms {
-                self.join(id, room);
-            }
-        }
-    }
-}
-
-/// Sockets leave rooms.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Leave {
-    pub ids: Vec<String>,
-    pub rooms: Vec<String>,
-}
-
-impl Handler<Leave> for RoomRegistry {
-    type Result = ();
-    fn handle(&mut self, Leave { ids, rooms }: Leave, _: &mut Context<Self>) {
-        for id in &ids {
-            for room in &rooms {
-                self.leave(id, room);
-            }
-        }
-    }
-}
-
 /// The rooms one socket is in.
 #[derive(Message)]
 #[rtype(result = "Vec<String>")]

@@ -12,18 +12,8 @@ use tokio::sync::oneshot;
 use super::actor::{Emit, ExpectAck, ServerDisconnect, SocketActor, UsePacket};
 use super::events::{AnyEvent, AnyOutgoing};
 use super::{Handshake, MiddlewareError, Payload};
-use crate::protocol::Packet;
-use crate::rooms::{BroadcastOperator, Join, Leave, NamespaceCore, NamespaceRef, RoomsOf};
-
-/// Event names a server may not emit (socket.io reserves them).
-pub const RESERVED_EVENTS: &[&str] = &[
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
+use crate::protocol::{Packet, RESERVED_EVENTS};
+use crate::rooms::{BroadcastOperator, NamespaceCore, NamespaceRef, RoomsOf};
 
 /// What every handle of one socket shares.
 pub(crate) struct SocketInfo {
@@ -214,18 +204,11 @@ impl SocketRef {
     }
 
     pub fn join(&self, rooms: impl IntoIterator<Item = impl Into<String>>) {
-        let rooms = rooms.into_iter().map(Into::into).collect();
-        self.info.ns.registry.do_send(Join {
-            ids: vec![self.id().to_string()],
-            rooms,
-        });
+        self.only().sockets_join(rooms);
     }
 
     pub fn leave(&self, room: impl Into<String>) {
-        self.info.ns.registry.do_send(Leave {
-            ids: vec![self.id().to_string()],
-            rooms: vec![room.into()],
-        });
+        self.only().sockets_leave([room.into()]);
     }
 
     /// The rooms this socket is in (its own id included); empty once disconnected.

@@ -17,6 +17,6 @@ pub use events::{
 };
 pub(crate) use handle::SocketInfo;
 pub(crate) use handle::check_event;
-pub use handle::{AckError, EmitError, EventPacket, PacketMiddleware, RESERVED_EVENTS, SocketRef};
+pub use handle::{AckError, EmitError, EventPacket, PacketMiddleware, SocketRef};
 pub use handshake::Handshake;
 pub use payload::Payload;

@@ -1,0 +1,502 @@
+use super::*;
+use clap::CommandFactory;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A config file in the temp directory, removed on drop.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(contents: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "switchyard-config-test-{}-{}.toml",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, contents).expect("write temp config file");
+        TempFile(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("temp path is UTF-8")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Loads with `args` after the program name and exactly `env` set.
+fn load(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let env: HashMap<String, String> = env
+        .iter()
+        .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    Config::load(
+        std::iter::once("switchyard").chain(args.iter().copied()),
+        |k| env.get(k).cloned(),
+    )
+}
+
+fn load_err(args: &[&str], env: &[(&str, &str)]) -> String {
+    load(args, env)
+        .expect_err("expected a config error")
+        .to_string()
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn default_matches_documented_values() {
+    let c = Config::default();
+    assert_eq!(c.host, "127.0.0.1");
+    assert_eq!(c.port, 3000);
+    assert_eq!(c.path, "/socket.io/");
+    assert_eq!(c.static_dir, PathBuf::from("static"));
+    assert_eq!(c.ping_interval_ms, 25_000);
+    assert_eq!(c.ping_timeout_ms, 20_000);
+    assert_eq!(c.upgrade_timeout_ms, 10_000);
+    assert_eq!(c.connect_timeout_ms, 45_000);
+    assert_eq!(c.max_payload, 1_000_000);
+    assert_eq!(c.max_buffer_bytes, 1_048_576);
+    assert_eq!(c.max_attachments, 10);
+    assert!(c.cors_origins.is_empty());
+    assert_eq!(c.transports, strings(&["polling", "websocket"]));
+    assert_eq!(c.shutdown_timeout_ms, 5_000);
+    c.validate().expect("defaults are valid");
+}
+
+#[test]
+fn load_without_overrides_is_default() {
+    let loaded = load(&[], &[]).unwrap();
+    assert_eq!(format!("{loaded:?}"), format!("{:?}", Config::default()));
+}
+
+#[test]
+fn key_table_matches_defaults_and_flags() {
+    let default_keys: Vec<String> = default_table().keys().cloned().collect();
+    let mut table_keys: Vec<String> = KEYS.iter().map(|(k, _)| k.to_string()).collect();
+    let mut sorted_defaults = default_keys.clone();
+    sorted_defaults.sort();
+    table_keys.sort();
+    assert_eq!(sorted_defaults, table_keys);
+    for (key, value) in default_table() {
+        assert!(
+            kind_of(&key).accepts(&value),
+            "default for {key} has the wrong kind"
+        );
+    }
+
+    let cli = Cli::try_parse_from(["switchyard"]).unwrap();
+    let flag_keys: Vec<&str> = cli.values().iter().map(|(k, _)| *k).collect();
+    let key_order: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
+    assert_eq!(flag_keys, key_order);
+
+    let command = Cli::command();
+    for (key, _) in KEYS {
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_id() == *key)
+            .unwrap_or_else(|| panic!("no flag for {key}"));
+        assert_eq!(format!("--{}", arg.get_long().unwrap()), flag(key));
+    }
+}
+
+#[test]
+fn cli_definition_is_consistent() {
+    Cli::command().debug_assert();
+}
+
+#[test]
+fn file_overrides_only_its_keys() {
+    let file = TempFile::new("port = 4000\ntransports = [\"websocket\"]\n");
+    let c = load(&["--config", file.path()], &[]).unwrap();
+    assert_eq!(c.port, 4000);
+    assert_eq!(c.transports, strings(&["websocket"]));
+    assert_eq!(c.host, "127.0.0.1");
+    assert_eq!(c.ping_interval_ms, 25_000);
+    assert_eq!(c.max_payload, 1_000_000);
+}
+
+#[test]
+fn config_path_from_env_and_flag_wins() {
+    let from_env = TempFile::new("port = 4001\n");
+    let from_flag = TempFile::new("port = 4002\n");
+    let c = load(&[], &[(CONFIG_ENV, from_env.path())]).unwrap();
+    assert_eq!(c.port, 4001);
+    let c = load(
+        &["--config", from_flag.path()],
+        &[(CONFIG_ENV, from_env.path())],
+    )
+    .unwrap();
+    assert_eq!(c.port, 4002);
+    // An empty SWITCHYARD_CONFIG means no file.
+    let c = load(&[], &[(CONFIG_ENV, "")]).unwrap();
+    assert_eq!(c.port, 3000);
+}
+
+#[test]
+fn env_overrides_file() {
+    let file = TempFile::new("port = 4000\nhost = \"10.0.0.1\"\n");
+    let c = load(
+        &["--config", file.path()],
+        &[
+            ("SWITCHYARD_PORT", "5000"),
+            ("SWITCHYARD_PING_INTERVAL_MS", "100"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.port, 5000);
+    assert_eq!(c.host, "10.0.0.1");
+    assert_eq!(c.ping_interval_ms, 100);
+}
+
+#[test]
+fn cli_overrides_env() {
+    let file = TempFile::new("port = 4000\n");
+    let c = load(
+        &[
+            "--config",
+            file.path(),
+            "--port",
+            "6000",
+            "--static-dir",
+            "/srv/www",
+        ],
+        &[("SWITCHYARD_PORT", "5000"), ("SWITCHYARD_HOST", "0.0.0.0")],
+    )
+    .unwrap();
+    assert_eq!(c.port, 6000);
+    assert_eq!(c.host, "0.0.0.0");
+    assert_eq!(c.static_dir, PathBuf::from("/srv/www"));
+}
+
+#[test]
+fn every_key_settable_from_env_and_cli() {
+    let values = [
+        ("host", "::1"),
+        ("port", "1"),
+        ("path", "/io/"),
+        ("static_dir", "public"),
+        ("ping_interval_ms", "2"),
+        ("ping_timeout_ms", "3"),
+        ("upgrade_timeout_ms", "4"),
+        ("connect_timeout_ms", "5"),
+        ("max_payload", "6"),
+        ("max_buffer_bytes", "7"),
+        ("max_attachments", "8"),
+        ("cors_origins", "*"),
+        ("transports", "websocket"),
+        ("shutdown_timeout_ms", "9"),
+        ("per_message_deflate", "true"),
+        ("http_compression_threshold", "10"),
+    ];
+    let expected = "Config { host: \"::1\", port: 1, path: \"/io/\", static_dir: \"public\", \
+         ping_interval_ms: 2, ping_timeout_ms: 3, upgrade_timeout_ms: 4, \
+         connect_timeout_ms: 5, max_payload: 6, max_buffer_bytes: 7, max_attachments: 8, \
+         cors_origins: [\"*\"], transports: [\"websocket\"], shutdown_timeout_ms: 9, \
+         per_message_deflate: true, http_compression_threshold: 10 }";
+
+    let env: Vec<(String, &str)> = values.iter().map(|&(k, v)| (env_var(k), v)).collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(format!("{:?}", load(&[], &env).unwrap()), expected);
+
+    let args: Vec<String> = values
+        .iter()
+        .flat_map(|&(k, v)| [flag(k), v.to_owned()])
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(format!("{:?}", load(&args, &[]).unwrap()), expected);
+}
+
+#[test]
+fn lists_from_env_are_comma_separated() {
+    let c = load(
+        &[],
+        &[
+            (
+                "SWITCHYARD_CORS_ORIGINS",
+                "https://a.example, http://b.example:8080,,",
+            ),
+            ("SWITCHYARD_TRANSPORTS", "websocket,polling"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        c.cors_origins,
+        strings(&["https://a.example", "http://b.example:8080"])
+    );
+    assert_eq!(c.transports, strings(&["websocket", "polling"]));
+}
+
+#[test]
+fn lists_from_cli_are_comma_separated() {
+    let c = load(
+        &["--cors-origins", "*", "--transports", "polling"],
+        &[("SWITCHYARD_TRANSPORTS", "websocket")],
+    )
+    .unwrap();
+    assert_eq!(c.cors_origins, strings(&["*"]));
+    assert_eq!(c.transports, strings(&["polling"]));
+
+    let c = load(
+        &["--cors-origins", "https://a.example,https://b.example"],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        c.cors_origins,
+        strings(&["https://a.example", "https://b.example"])
+    );
+}
+
+#[test]
+fn empty_list_value_clears_the_list() {
+    let file = TempFile::new("cors_origins = [\"*\"]\n");
+    let c = load(&["--config", file.path(), "--cors-origins", ""], &[]).unwrap();
+    assert!(c.cors_origins.is_empty());
+    assert_eq!(
+        load_err(&[], &[("SWITCHYARD_TRANSPORTS", "")]),
+        "config key 'transports': must not be empty (from SWITCHYARD_TRANSPORTS)"
+    );
+}
+
+#[test]
+fn unknown_key_in_file_is_named() {
+    let file = TempFile::new("prot = 4000\n");
+    assert_eq!(
+        load_err(&["--config", file.path()], &[]),
+        format!("config file {}: unknown key 'prot'", file.path())
+    );
+    let file = TempFile::new("[server]\nport = 4000\n");
+    assert_eq!(
+        load_err(&["--config", file.path()], &[]),
+        format!("config file {}: unknown key 'server'", file.path())
+    );
+}
+
+#[test]
+fn bad_type_in_file_is_named() {
+    let file = TempFile::new("port = \"abc\"\n");
+    assert_eq!(
+        load_err(&["--config", file.path()], &[]),
+        format!(
+            "config key 'port': invalid value \"abc\" (from config file {}): \
+             expected an integer 0..=65535",
+            file.path()
+        )
+    );
+    let file = TempFile::new("transports = [\"polling\", 1]\n");
+    assert_eq!(
+        load_err(&["--config", file.path()], &[]),
+        format!(
+            "config key 'transports': invalid value [\"polling\", 1] (from config file {}): \
+             expected an array of strings",
+            file.path()
+        )
+    );
+    let file = TempFile::new("max_payload = -1\n");
+    assert!(
+        load_err(&["--config", file.path()], &[])
+            .starts_with("config key 'max_payload': invalid value -1 (from config file ")
+    );
+}
+
+#[test]
+fn toml_syntax_error_names_file_and_line() {
+    let file = TempFile::new("host = \"0.0.0.0\"\nport = 1\nport = = 2\n");
+    let message = load_err(&["--config", file.path()], &[]);
+    let prefix = format!("config file {}: TOML parse error at line 3", file.path());
+    assert!(message.starts_with(&prefix), "{message}");
+}
+
+#[test]
+fn missing_file_is_named() {
+    let message = load_err(&["--config", "/nonexistent/switchyard.toml"], &[]);
+    assert!(
+        message.starts_with("config file /nonexistent/switchyard.toml: No such file"),
+        "{message}"
+    );
+}
+
+#[test]
+fn bad_env_value_is_named() {
+    assert_eq!(
+        load_err(&[], &[("SWITCHYARD_PORT", "abc")]),
+        "config key 'port': invalid value \"abc\" (from SWITCHYARD_PORT): \
+         expected an integer 0..=65535"
+    );
+    assert_eq!(
+        load_err(&[], &[("SWITCHYARD_PORT", "65536")]),
+        "config key 'port': invalid value \"65536\" (from SWITCHYARD_PORT): \
+         expected an integer 0..=65535"
+    );
+    assert_eq!(
+        load_err(&[], &[("SWITCHYARD_MAX_PAYLOAD", "-5")]),
+        format!(
+            "config key 'max_payload': invalid value \"-5\" (from SWITCHYARD_MAX_PAYLOAD): \
+             expected an integer 0..={}",
+            i64::MAX
+        )
+    );
+}
+
+#[test]
+fn bad_cli_value_is_named() {
+    assert_eq!(
+        load_err(&["--ping-timeout-ms", "soon"], &[]),
+        format!(
+            "config key 'ping_timeout_ms': invalid value \"soon\" (from --ping-timeout-ms): \
+             expected an integer 0..={}",
+            i64::MAX
+        )
+    );
+}
+
+#[test]
+fn shadowed_bad_value_is_still_reported() {
+    assert!(
+        load_err(&["--port", "80"], &[("SWITCHYARD_PORT", "abc")])
+            .starts_with("config key 'port': invalid value \"abc\" (from SWITCHYARD_PORT)")
+    );
+}
+
+#[test]
+fn port_zero_is_allowed() {
+    assert_eq!(load(&["--port", "0"], &[]).unwrap().port, 0);
+}
+
+#[test]
+fn bad_transport_is_named() {
+    assert_eq!(
+        load_err(&["--transports", "polling,carrier-pigeon"], &[]),
+        "config key 'transports': unknown transport \"carrier-pigeon\" \
+         (expected polling, websocket) (from --transports)"
+    );
+    let file = TempFile::new("transports = []\n");
+    assert_eq!(
+        load_err(&["--config", file.path()], &[]),
+        format!(
+            "config key 'transports': must not be empty (from config file {})",
+            file.path()
+        )
+    );
+}
+
+#[test]
+fn bad_path_is_named() {
+    assert_eq!(
+        load_err(&[], &[("SWITCHYARD_PATH", "socket.io")]),
+        "config key 'path': must start and end with '/' (from SWITCHYARD_PATH)"
+    );
+    assert!(load_err(&["--path", "/socket.io"], &[]).starts_with("config key 'path': "));
+    assert_eq!(load(&["--path", "/"], &[]).unwrap().path, "/");
+}
+
+#[test]
+fn zero_ping_interval_is_named() {
+    assert_eq!(
+        load_err(&["--ping-interval-ms", "0"], &[]),
+        "config key 'ping_interval_ms': must be greater than 0 (from --ping-interval-ms)"
+    );
+    let file = TempFile::new("ping_interval_ms = 0\n");
+    assert_eq!(
+        load_err(&["--config", file.path()], &[]),
+        format!(
+            "config key 'ping_interval_ms': must be greater than 0 (from config file {})",
+            file.path()
+        )
+    );
+}
+
+#[test]
+fn other_rules_are_named() {
+    for (args, key) in [
+        (&["--ping-timeout-ms", "0"][..], "ping_timeout_ms"),
+        (&["--upgrade-timeout-ms", "0"][..], "upgrade_timeout_ms"),
+        (&["--connect-timeout-ms", "0"][..], "connect_timeout_ms"),
+        (&["--max-payload", "0"][..], "max_payload"),
+        (&["--max-buffer-bytes", "0"][..], "max_buffer_bytes"),
+        (&["--host", ""][..], "host"),
+        (&["--static-dir", ""][..], "static_dir"),
+        (
+            &["--cors-origins", "https://a.example/"][..],
+            "cors_origins",
+        ),
+        (&["--cors-origins", "a.example"][..], "cors_origins"),
+        (&["--ping-interval-ms", "2147483647"][..], "ping_timeout_ms"),
+    ] {
+        let message = load_err(args, &[]);
+        assert!(
+            message.starts_with(&format!("config key '{key}': ")),
+            "{args:?}: {message}"
+        );
+    }
+    // Zero is meaningful for these.
+    let c = load(
+        &["--shutdown-timeout-ms", "0", "--max-attachments", "0"],
+        &[],
+    )
+    .unwrap();
+    assert_eq!((c.shutdown_timeout_ms, c.max_attachments), (0, 0));
+}
+
+#[test]
+fn validate_reports_without_origin() {
+    let mut c = Config::default();
+    c.transports.clear();
+    assert_eq!(
+        c.validate().unwrap_err().to_string(),
+        "config key 'transports': must not be empty"
+    );
+}
+
+#[test]
+fn help_and_version_are_cli_errors() {
+    for (arg, kind) in [
+        ("--help", clap::error::ErrorKind::DisplayHelp),
+        ("--version", clap::error::ErrorKind::DisplayVersion),
+        ("--bogus", clap::error::ErrorKind::UnknownArgument),
+    ] {
+        match load(&[arg], &[]) {
+            Err(ConfigError::Cli(e)) => assert_eq!(e.kind(), kind, "{arg}"),
+            other => panic!("{arg}: expected a clap error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn helpers() {
+    let c = load(
+        &[
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "8080",
+            "--transports",
+            "websocket",
+        ],
+        &[("SWITCHYARD_CORS_ORIGINS", "https://app.example")],
+    )
+    .unwrap();
+    assert_eq!(c.socket_addr(), "0.0.0.0:8080");
+    assert!(c.allows_transport("websocket"));
+    assert!(!c.allows_transport("polling"));
+    assert!(c.allows_origin("https://app.example"));
+    assert!(c.allows_origin("HTTPS://APP.EXAMPLE"));
+    assert!(!c.allows_origin("https://evil.example"));
+    assert!(!Config::default().allows_origin("https://app.example"));
+    let any = load(&["--cors-origins", "*"], &[]).unwrap();
+    assert!(any.allows_origin("https://anything.example"));
+
+    let d = Config::default();
+    assert_eq!(d.ping_interval(), Duration::from_secs(25));
+    assert_eq!(d.ping_timeout(), Duration::from_secs(20));
+    assert_eq!(d.upgrade_timeout(), Duration::from_secs(10));
+    assert_eq!(d.connect_timeout(), Duration::from_secs(45));
+    assert_eq!(d.shutdown_timeout(), Duration::from_secs(5));
+}
