@@ -8,7 +8,10 @@
 //! (connect middleware wants `auth.token == "secret"`), and dynamic
 //! `/dyn-<digits>`.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use actix_web::HttpRequest;
 
 use actix::prelude::*;
 use serde_json::{Value, json};
@@ -330,6 +333,13 @@ async fn main() -> std::io::Result<()> {
             max_payload: 100_000,
             max_buffer_bytes: 1 << 20,
             cors: Cors::Any,
+            allow_request: Some(Arc::new(|req: &HttpRequest| {
+                if req.query_string().contains("deny=1") {
+                    Err("denied by allowRequest".to_string())
+                } else {
+                    Ok(())
+                }
+            })),
             per_message_deflate: DeflateSettings {
                 enabled: flag("--deflate", 0) == 1,
                 ..DeflateSettings::default()

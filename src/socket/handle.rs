@@ -109,6 +109,8 @@ pub enum EmitError {
     Reserved(String),
     #[error("the socket is disconnected")]
     Disconnected,
+    #[error("the socket's mailbox is full; the emit was dropped")]
+    Overloaded,
 }
 
 /// Why an emit with ack did not get its answer.
@@ -175,7 +177,7 @@ impl SocketRef {
                 payload: payload.into(),
                 ack: None,
             })
-            .map_err(|_| EmitError::Disconnected)
+            .map_err(emit_error)
     }
 
     /// Emits `event` and waits up to `timeout` for the client's ack.
@@ -192,9 +194,7 @@ impl SocketRef {
             payload: payload.into(),
             ack: Some((tx, timeout)),
         };
-        self.addr
-            .try_send(emit)
-            .map_err(|_| EmitError::Disconnected)?;
+        self.addr.try_send(emit).map_err(emit_error)?;
         rx.await.unwrap_or(Err(AckError::Disconnected))
     }
 
@@ -336,6 +336,13 @@ impl SocketRef {
     /// whole connection (every namespace of this client).
     pub fn disconnect(&self, close: bool) {
         self.addr.do_send(ServerDisconnect { close });
+    }
+}
+
+fn emit_error<M>(e: actix::prelude::SendError<M>) -> EmitError {
+    match e {
+        actix::prelude::SendError::Full(_) => EmitError::Overloaded,
+        actix::prelude::SendError::Closed(_) => EmitError::Disconnected,
     }
 }
 
