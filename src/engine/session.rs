@@ -226,6 +226,13 @@ impl<H: EngineHandler> EngineSession<H> {
             ctx.cancel_future(h);
         }
         log::debug!("session {} closing: {reason}", self.core.sid);
+        // A client mid-upgrade may already have moved to the probe: close it
+        // too, so it sees the close rather than silence.
+        if let Some(probe) = self.core.probe.take() {
+            ctx.cancel_future(probe.timeout);
+            probe.sink.close(1000);
+            let _ = probe.stop.try_send(WsStop);
+        }
         self.with_handler(ctx, |h, s| h.on_close(reason, s));
         let server_side = matches!(
             reason,
@@ -449,10 +456,6 @@ impl<H: EngineHandler> Actor for EngineSession<H> {
         // Reached without close() when the system stops under us.
         if !self.core.closing {
             self.close(CloseReason::ServerShutdown, ctx);
-        }
-        if let Some(probe) = self.core.probe.take() {
-            probe.sink.close(1000);
-            let _ = probe.stop.try_send(WsStop);
         }
     }
 }
