@@ -49,15 +49,11 @@ fn respond(body: PollBody, req: &HttpRequest, compress_from: Option<usize>) -> H
     if !(body.compress && big_enough) {
         return ok_text(body.body);
     }
-    let accepts = |coding: &str| {
-        req.headers()
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(',')
-                    .any(|c| c.split(';').next().unwrap_or("").trim() == coding)
-            })
-    };
+    let header = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok());
+    let accepts = |coding: &str| header.is_some_and(|h| accepts_coding(h, coding));
     let (coding, data) = if accepts("gzip") {
         let mut enc = GzEncoder::new(Vec::new(), Compression::default());
         let _ = enc.write_all(body.body.as_bytes());
@@ -76,6 +72,27 @@ fn respond(body: PollBody, req: &HttpRequest, compress_from: Option<usize>) -> H
             .body(data),
         Err(_) => ok_text(body.body),
     }
+}
+
+/// Whether an `Accept-Encoding` value allows `coding`: named (or `*`) with
+/// a q-value above zero (RFC 9110 §12.5.3; `q=0` means "not acceptable").
+fn accepts_coding(header: &str, coding: &str) -> bool {
+    let mut wildcard = false;
+    for item in header.split(',') {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if name.eq_ignore_ascii_case(coding) {
+            return q > 0.0;
+        }
+        if name == "*" {
+            wildcard = q > 0.0;
+        }
+    }
+    wildcard
 }
 
 /// Reads a POST body (bounded by `max_payload`) and hands its packets to the session.
@@ -114,5 +131,22 @@ pub(super) async fn post<H: EngineHandler>(
             session.do_send(PostDone(Err(CloseReason::ParseError)));
             Err(EngineError::BadRequest)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_coding;
+
+    #[test]
+    fn accept_encoding_honours_q_values() {
+        assert!(accepts_coding("gzip, deflate, br", "gzip"));
+        assert!(accepts_coding("deflate;q=0.5, GZIP;q=1", "gzip"));
+        assert!(!accepts_coding("gzip;q=0", "gzip"));
+        assert!(!accepts_coding("gzip;q=0, deflate;q=0", "deflate"));
+        assert!(!accepts_coding("identity", "gzip"));
+        assert!(accepts_coding("*", "deflate"));
+        assert!(!accepts_coding("*, gzip;q=0", "gzip"));
+        assert!(!accepts_coding("*;q=0", "gzip"));
     }
 }
