@@ -1,0 +1,188 @@
+//! Scenario 2, echo over WebSocket: C clients emit `echo` at a fixed total rate (open loop:
+//! each client on its own evenly staggered schedule) for a duration; round trip from the
+//! moment a frame is written to the moment its echo (or ack) is read.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::procfs::CpuMark;
+use crate::proto::{echo_frame, first_numbers, now_ns, pad};
+use crate::util::{Target, Ws, histogram, latency_summary, open_many, progress, round1, round3};
+
+pub struct EchoOpts {
+    pub clients: usize,
+    pub rate: f64,
+    pub duration: Duration,
+    pub ack: bool,
+    pub pad: usize,
+    pub drain: Duration,
+}
+
+#[derive(Default)]
+struct Counts {
+    sent: AtomicU64,
+    received: AtomicU64,
+    errors: AtomicU64,
+}
+
+struct ClientResult {
+    lat: Histogram<u64>,
+    max_lag_ns: u64,
+    last_rx: Option<Instant>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn client(
+    mut ws: Ws,
+    first_tick: Instant,
+    period: Duration,
+    end: Instant,
+    drain_until: Instant,
+    ack: bool,
+    pad: Arc<str>,
+    counts: Arc<Counts>,
+) -> ClientResult {
+    let mut ticker = tokio::time::interval_at(first_tick, period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let mut res = ClientResult {
+        lat: histogram(3),
+        max_lag_ns: 0,
+        last_rx: None,
+    };
+    let (mut sent, mut received) = (0u64, 0u64);
+    let mut next_id = 0u64;
+    let mut nums = [0u64; 1];
+    loop {
+        let sending = Instant::now() < end;
+        if !sending && received >= sent {
+            break;
+        }
+        tokio::select! {
+            msg = ws.next() => match msg {
+                Some(Ok(Message::Text(t))) => {
+                    let s = t.as_str();
+                    if s == "2" {
+                        if ws.send(Message::text("3")).await.is_err() {
+                            counts.errors.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                    } else if (s.starts_with("42[\"echo\"") || s.starts_with("43"))
+                        && first_numbers(s, &mut nums) == 1
+                    {
+                        let _ = res.lat.record(now_ns().saturating_sub(nums[0]).max(1));
+                        received += 1;
+                        res.last_rx = Some(Instant::now());
+                        counts.received.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Some(Ok(_)) => {}
+                _ => {
+                    counts.errors.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+            },
+            tick = ticker.tick(), if sending => {
+                if tick >= end {
+                    continue;
+                }
+                let lag = Instant::now().saturating_duration_since(tick).as_nanos() as u64;
+                res.max_lag_ns = res.max_lag_ns.max(lag);
+                let id = ack.then(|| { next_id += 1; next_id });
+                let frame = echo_frame(id, now_ns(), &pad);
+                if ws.send(Message::text(frame)).await.is_err() {
+                    counts.errors.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                sent += 1;
+                counts.sent.fetch_add(1, Ordering::Relaxed);
+            },
+            _ = tokio::time::sleep_until(drain_until), if !sending => break,
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
+    res
+}
+
+pub async fn run(target: Arc<Target>, o: &EchoOpts, label: &'static str) -> Value {
+    let pid = target.server_pid;
+    let (sessions, connect_failed, connect_errors) =
+        open_many(&target, o.clients, 64, Duration::from_secs(10)).await;
+    let c = sessions.len().max(1);
+    let period = Duration::from_secs_f64(c as f64 / o.rate);
+    let counts = Arc::new(Counts::default());
+    let _p = {
+        let c = counts.clone();
+        progress(label, move || {
+            format!(
+                "sent={} received={} errors={}",
+                c.sent.load(Ordering::Relaxed),
+                c.received.load(Ordering::Relaxed),
+                c.errors.load(Ordering::Relaxed)
+            )
+        })
+    };
+    let pad: Arc<str> = pad(o.pad).into();
+    let start = Instant::now() + Duration::from_millis(50);
+    let end = start + o.duration;
+    let drain_until = end + o.drain;
+    let cpu = CpuMark::now(pid);
+    let tasks: Vec<_> = sessions
+        .into_iter()
+        .enumerate()
+        .map(|(i, ws)| {
+            let offset = period.mul_f64(i as f64 / c as f64);
+            tokio::spawn(client(
+                ws,
+                start + offset,
+                period,
+                end,
+                drain_until,
+                o.ack,
+                pad.clone(),
+                counts.clone(),
+            ))
+        })
+        .collect();
+    let mut lat = histogram(3);
+    let mut max_lag_ns = 0;
+    let mut last_rx = start;
+    for t in tasks {
+        if let Ok(r) = t.await {
+            let _ = lat.add(&r.lat);
+            max_lag_ns = max_lag_ns.max(r.max_lag_ns);
+            if let Some(at) = r.last_rx {
+                last_rx = last_rx.max(at);
+            }
+        }
+    }
+    let (server_cpu, my_cpu, wall) = cpu.since(pid);
+    let sent = counts.sent.load(Ordering::Relaxed);
+    let received = counts.received.load(Ordering::Relaxed);
+    let active = last_rx.duration_since(start).as_secs_f64().max(o.duration.as_secs_f64());
+    json!({
+        "clients": o.clients,
+        "connect_failed": connect_failed,
+        "connect_errors": connect_errors,
+        "ack": o.ack,
+        "target_rate": o.rate,
+        "duration_s": o.duration.as_secs_f64(),
+        "sent": sent,
+        "received": received,
+        "lost": sent.saturating_sub(received),
+        "errors": counts.errors.load(Ordering::Relaxed),
+        "achieved_rate": round1(received as f64 / active),
+        "max_send_lag_us": round1(max_lag_ns as f64 / 1000.0),
+        "latency": latency_summary(&lat),
+        "server_cpu_s": server_cpu.map(round3),
+        "server_cpu_pct": server_cpu.map(|s| round1(s * 100.0 / wall)),
+        "server_cpu_us_per_msg": server_cpu.filter(|_| received > 0).map(|s| round1(s * 1e6 / received as f64)),
+        "loadgen_cpu_pct": round1(my_cpu * 100.0 / wall),
+    })
+}

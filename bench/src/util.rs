@@ -1,0 +1,223 @@
+//! WebSocket sessions (handshake + namespace connect), latency summaries, progress lines.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{WebSocketStream, client_async_with_config};
+
+pub type Ws = WebSocketStream<TcpStream>;
+
+/// IP_BIND_ADDRESS_NO_PORT: the source port of a socket bound to (ip, 0) is chosen at
+/// connect time from the whole 4-tuple, instead of by bind's search for a port free on that
+/// address, which gets slow (and runs out) with tens of thousands of sessions.
+fn bind_address_no_port(socket: &TcpSocket) {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket fd and a pointer to a c_int of the length given.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+/// Where the server is, and the loopback source addresses clients bind to (round robin).
+pub struct Target {
+    pub host: IpAddr,
+    pub port: u16,
+    pub sources: Vec<IpAddr>,
+    next_source: AtomicUsize,
+    pub server_pid: Option<u32>,
+}
+
+impl Target {
+    pub fn new(host: IpAddr, port: u16, sources: Vec<IpAddr>, server_pid: Option<u32>) -> Target {
+        Target {
+            host,
+            port,
+            sources,
+            next_source: AtomicUsize::new(0),
+            server_pid,
+        }
+    }
+
+    /// A TCP connection to the server, from the next source address when a list was given.
+    pub async fn tcp(&self) -> std::io::Result<TcpStream> {
+        let socket = match self.host {
+            IpAddr::V4(_) => TcpSocket::new_v4()?,
+            IpAddr::V6(_) => TcpSocket::new_v6()?,
+        };
+        if !self.sources.is_empty() {
+            let i = self.next_source.fetch_add(1, Ordering::Relaxed) % self.sources.len();
+            bind_address_no_port(&socket);
+            socket.bind(SocketAddr::new(self.sources[i], 0))?;
+        }
+        let stream = socket.connect(SocketAddr::new(self.host, self.port)).await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+
+    pub fn authority(&self) -> String {
+        match self.host {
+            IpAddr::V4(ip) => format!("{ip}:{}", self.port),
+            IpAddr::V6(ip) => format!("[{ip}]:{}", self.port),
+        }
+    }
+
+    /// A WebSocket Engine.IO session joined to the main namespace: the WebSocket handshake,
+    /// the open packet, `40`, and the server's `40{...}`. Bounded by `timeout`.
+    pub async fn socketio_ws(&self, timeout: Duration) -> Result<Ws, String> {
+        tokio::time::timeout(timeout, self.socketio_ws_inner())
+            .await
+            .map_err(|_| "timeout".to_string())?
+    }
+
+    async fn socketio_ws_inner(&self) -> Result<Ws, String> {
+        let stream = self.tcp().await.map_err(|e| format!("tcp: {e}"))?;
+        let url = format!(
+            "ws://{}/socket.io/?EIO=4&transport=websocket",
+            self.authority()
+        );
+        // tungstenite allocates its read buffer eagerly (128 KiB by default, an mmap + munmap per
+        // session); 16 KiB keeps the client cheap and still reads many frames per syscall.
+        let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+        let (mut ws, _) = client_async_with_config(url, stream, Some(config))
+            .await
+            .map_err(|e| format!("ws handshake: {e}"))?;
+        let mut opened = false;
+        // A handful of frames at most: open, (pings), the CONNECT answer.
+        for _ in 0..16 {
+            let text = match ws.next().await {
+                Some(Ok(Message::Text(t))) => t,
+                Some(Ok(Message::Close(c))) => return Err(format!("closed: {c:?}")),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(format!("ws: {e}")),
+                None => return Err("eof".into()),
+            };
+            if !opened && text.starts_with('0') {
+                opened = true;
+                ws.send(Message::text("40"))
+                    .await
+                    .map_err(|e| format!("send 40: {e}"))?;
+            } else if text.as_str() == "2" {
+                ws.send(Message::text("3"))
+                    .await
+                    .map_err(|e| format!("pong: {e}"))?;
+            } else if text.starts_with("40") {
+                return Ok(ws);
+            } else if text.starts_with("44") {
+                return Err(format!("connect_error: {}", text.as_str()));
+            }
+        }
+        Err("no CONNECT answer".into())
+    }
+}
+
+/// A latency histogram in nanoseconds (1 ns .. 120 s) with `sigfig` significant digits.
+pub fn histogram(sigfig: u8) -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 120_000_000_000, sigfig).expect("histogram bounds")
+}
+
+/// mean/p50/p90/p99/p99.9/max in microseconds of a histogram of nanoseconds.
+pub fn latency_summary(h: &Histogram<u64>) -> Value {
+    if h.is_empty() {
+        return json!({"samples": 0});
+    }
+    let us = |ns: u64| round1(ns as f64 / 1000.0);
+    json!({
+        "samples": h.len(),
+        "mean_us": round1(h.mean() / 1000.0),
+        "p50_us": us(h.value_at_quantile(0.50)),
+        "p90_us": us(h.value_at_quantile(0.90)),
+        "p99_us": us(h.value_at_quantile(0.99)),
+        "p999_us": us(h.value_at_quantile(0.999)),
+        "max_us": us(h.max()),
+    })
+}
+
+pub fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+pub fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// Prints `make()` on stderr every second until the returned guard is dropped.
+pub fn progress(label: &'static str, make: impl Fn() -> String + Send + 'static) -> Progress {
+    let handle = tokio::spawn(async move {
+        let start = tokio::time::Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            eprintln!(
+                "[{label}] t={:>4.1}s {}",
+                start.elapsed().as_secs_f64(),
+                make()
+            );
+        }
+    });
+    Progress(handle)
+}
+
+pub struct Progress(tokio::task::JoinHandle<()>);
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Opens `n` sessions with at most `concurrency` handshakes in flight; failures are counted
+/// (with the first few messages kept).
+pub async fn open_many(
+    target: &Arc<Target>,
+    n: usize,
+    concurrency: usize,
+    timeout: Duration,
+) -> (Vec<Ws>, usize, Vec<String>) {
+    let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut tasks = Vec::with_capacity(n);
+    for _ in 0..n {
+        let target = target.clone();
+        let sem = sem.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire_owned().await.expect("semaphore");
+            target.socketio_ws(timeout).await
+        }));
+    }
+    let mut ok = Vec::with_capacity(n);
+    let mut errors = 0;
+    let mut samples = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(Ok(ws)) => ok.push(ws),
+            Ok(Err(e)) => {
+                errors += 1;
+                if samples.len() < 5 {
+                    samples.push(e);
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                if samples.len() < 5 {
+                    samples.push(format!("task: {e}"));
+                }
+            }
+        }
+    }
+    (ok, errors, samples)
+}
