@@ -65,6 +65,8 @@ where
         app
     })
     .disable_signals()
+    // Realtime frames are small: Nagle would hold each behind the previous one's ACK.
+    .tcp_nodelay(true)
     .shutdown_timeout(options.shutdown_timeout.as_secs().max(1))
     .bind(&options.addr)?;
     for addr in server.addrs() {
