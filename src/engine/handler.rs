@@ -9,8 +9,10 @@ use std::time::{Duration, SystemTime};
 use actix::{Addr, AsyncContext, Context, SpawnHandle};
 use bytes::Bytes;
 
+use super::outgoing::Outgoing;
+use super::outlet::{Admit, Outlet, Route};
 use super::packet::{Frame, Packet, ProtocolVersion};
-use super::session::{EngineSession, Outgoing};
+use super::session::EngineSession;
 
 /// A message a client sent, as the layer above sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +129,7 @@ impl<H: EngineHandler> SessionCtx<'_, H> {
             sid: self.core.sid.clone(),
             version: self.core.version,
             addr: self.ctx.address(),
+            outlet: self.core.outlet.clone(),
         }
     }
 
@@ -170,6 +173,7 @@ pub struct SessionHandle<H: EngineHandler> {
     sid: Arc<str>,
     version: ProtocolVersion,
     addr: Addr<EngineSession<H>>,
+    outlet: Arc<Outlet>,
 }
 
 impl<H: EngineHandler> Clone for SessionHandle<H> {
@@ -179,6 +183,7 @@ impl<H: EngineHandler> Clone for SessionHandle<H> {
             sid: self.sid.clone(),
             version: self.version,
             addr: self.addr.clone(),
+            outlet: self.outlet.clone(),
         }
     }
 }
@@ -207,11 +212,25 @@ impl<H: EngineHandler> SessionHandle<H> {
     }
 
     /// Queues frames without waiting; a full mailbox is reported, never grown.
+    /// On a WebSocket this writes straight into the connection's sink, with
+    /// the session's own rules: volatile drops and the outgoing bound.
     pub fn try_send(&self, out: Outgoing) -> Result<(), SendError> {
-        self.addr.try_send(out).map_err(|e| match e {
-            actix::prelude::SendError::Full(_) => SendError::Full,
-            actix::prelude::SendError::Closed(_) => SendError::Closed,
-        })
+        let route = self.outlet.send_or(out, |out| {
+            self.addr.try_send(out).map_err(|e| match e {
+                actix::prelude::SendError::Full(_) => SendError::Full,
+                actix::prelude::SendError::Closed(_) => SendError::Closed,
+            })
+        })?;
+        match route {
+            Route::Direct(Admit::DropVolatile) => self.stats.count_volatile_drop(),
+            Route::Direct(Admit::Overflow) => {
+                log::warn!("session {}: outgoing bound exceeded, closing", self.sid);
+                self.stats.count_overflow();
+                self.close(CloseReason::TransportError);
+            }
+            Route::Direct(Admit::Send) | Route::Mailbox => {}
+        }
+        Ok(())
     }
 
     /// Queues frames for one client: delivered, or, when the session's
@@ -227,7 +246,9 @@ impl<H: EngineHandler> SessionHandle<H> {
 
     /// Delivers `upcall` to the session's handler.
     pub fn upcall(&self, upcall: H::Upcall) {
-        self.addr.do_send(super::session::Upcall(upcall));
+        // Counted like an `Outgoing`: what it writes must not be overtaken.
+        self.outlet
+            .counted(|| self.addr.do_send(super::session::Upcall(upcall)));
     }
 
     /// Closes the session with `reason` after flushing what is queued.

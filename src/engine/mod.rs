@@ -7,6 +7,8 @@
 pub mod config;
 pub mod error;
 pub mod handler;
+pub mod outgoing;
+mod outlet;
 pub mod packet;
 mod polling;
 mod queue;
@@ -21,7 +23,7 @@ pub use error::EngineError;
 pub use handler::{
     CloseReason, EngineHandler, Message, RequestInfo, SendError, SessionCtx, SessionHandle,
 };
+pub use outgoing::{Outgoing, SharedFrames};
 pub use packet::{Frame, ProtocolVersion};
 pub use server::Engine;
-pub use session::Outgoing;
 pub use stats::{EngineStats, StatsSnapshot};

@@ -9,51 +9,13 @@ use tokio::sync::oneshot;
 
 use super::config::EngineConfig;
 use super::handler::{CloseReason, EngineHandler, Message as Msg, RequestInfo, SessionCtx};
+use super::outgoing::Outgoing;
+use super::outlet::{Admit, Outlet, WS_WRITABLE_BYTES, admit};
 use super::packet::{Frame, Packet, ProtocolVersion};
 use super::queue::{OutQueue, PollBody, payload};
 use super::server::Registry;
 use super::stats::EngineStats;
 use super::websocket::{WsSink, WsStop};
-
-/// Frames the layer above wants delivered together, with their delivery
-/// flags. The frames are shared: a broadcast encodes once and every
-/// recipient's `Outgoing` points at the same bytes.
-#[derive(Debug, Clone)]
-pub struct Outgoing {
-    pub frames: Arc<[Frame]>,
-    /// Drop rather than queue when the transport cannot write right now.
-    pub volatile: bool,
-    /// Compress where the transport negotiated it (permessage-deflate, HTTP compression).
-    pub compress: bool,
-}
-
-impl Outgoing {
-    pub fn new(frames: impl Into<Arc<[Frame]>>) -> Outgoing {
-        Outgoing {
-            frames: frames.into(),
-            volatile: false,
-            compress: true,
-        }
-    }
-
-    pub fn volatile(mut self, volatile: bool) -> Outgoing {
-        self.volatile = volatile;
-        self
-    }
-
-    pub fn compress(mut self, compress: bool) -> Outgoing {
-        self.compress = compress;
-        self
-    }
-
-    fn len(&self) -> usize {
-        self.frames.iter().map(Frame::len).sum()
-    }
-}
-
-impl actix::Message for Outgoing {
-    type Result = ();
-}
 
 /// Closes the session with a reason.
 #[derive(actix::Message)]
@@ -149,6 +111,8 @@ pub struct Core {
     transport: Transport,
     probe: Option<Probe>,
     queue: OutQueue,
+    /// Shared with every handle: the direct path while on a WebSocket.
+    pub(super) outlet: Arc<Outlet>,
     heartbeat: Option<SpawnHandle>,
     closing: bool,
 }
@@ -186,6 +150,7 @@ impl<H: EngineHandler> EngineSession<H> {
                 sid: init.sid,
                 version: init.version,
                 request: init.request,
+                outlet: Arc::new(Outlet::new(init.config.max_buffer_bytes)),
                 config: init.config,
                 stats: init.stats,
                 transport,
@@ -222,6 +187,7 @@ impl<H: EngineHandler> EngineSession<H> {
             return;
         }
         self.core.closing = true;
+        self.core.outlet.detach();
         if let Some(h) = self.core.heartbeat.take() {
             ctx.cancel_future(h);
         }
@@ -350,6 +316,7 @@ impl<H: EngineHandler> EngineSession<H> {
                     let _ = get.send(payload(&[(noop, false)], self.core.version));
                 }
                 self.core.flush();
+                self.core.attach_outlet();
             }
             other => log::debug!(
                 "session {}: unexpected probe packet {other:?}",
@@ -397,24 +364,44 @@ impl Core {
         if self.closing {
             return;
         }
-        if out.volatile && !self.writable() {
-            self.stats.count_volatile_drop();
-            return;
+        match admit(
+            self.writable(),
+            self.buffered(),
+            &out,
+            self.config.max_buffer_bytes,
+        ) {
+            Admit::Send => {}
+            Admit::DropVolatile => return self.stats.count_volatile_drop(),
+            Admit::Overflow => {
+                log::warn!(
+                    "session {}: outgoing queue over {} bytes, closing",
+                    self.sid,
+                    self.config.max_buffer_bytes
+                );
+                self.stats.count_overflow();
+                ctx.address().do_send(Close(CloseReason::TransportError));
+                return;
+            }
         }
-        if self.buffered() + out.len() > self.config.max_buffer_bytes {
-            log::warn!(
-                "session {}: outgoing queue over {} bytes, closing",
-                self.sid,
-                self.config.max_buffer_bytes
-            );
-            self.stats.count_overflow();
-            ctx.address().do_send(Close(CloseReason::TransportError));
-            return;
+        if let Transport::WebSocket { sink, .. } = &self.transport
+            && self.queue.is_empty()
+        {
+            return sink.send_outgoing(&out);
         }
-        for frame in out.frames.iter() {
+        for frame in out.frames.frames() {
             self.queue.push(frame.clone(), out.compress);
         }
         self.flush();
+    }
+
+    /// Opens the direct path once the WebSocket has taken everything queued.
+    fn attach_outlet(&self) {
+        if let Transport::WebSocket { sink, .. } = &self.transport
+            && !self.closing
+            && self.queue.is_empty()
+        {
+            self.outlet.attach(sink.clone());
+        }
     }
 
     /// Hands queued frames to the transport if it can take them now.
@@ -460,10 +447,6 @@ impl<H: EngineHandler> Actor for EngineSession<H> {
     }
 }
 
-/// Below this many bytes waiting in its sink, a WebSocket counts as writable
-/// for volatile packets.
-const WS_WRITABLE_BYTES: usize = 64 * 1024;
-
 /// Bound of the session's mailbox; fan-out senders use `try_send` against it.
 pub const MAILBOX_CAPACITY: usize = 4096;
 
@@ -471,6 +454,7 @@ impl<H: EngineHandler> Handler<Outgoing> for EngineSession<H> {
     type Result = ();
     fn handle(&mut self, out: Outgoing, ctx: &mut Context<Self>) {
         self.core.push(out, ctx);
+        self.core.outlet.handled();
     }
 }
 
@@ -487,6 +471,7 @@ impl<H: EngineHandler> Handler<Upcall<H::Upcall>> for EngineSession<H> {
         if !self.core.closing {
             self.with_handler(ctx, |h, s| h.on_upcall(up, s));
         }
+        self.core.outlet.handled();
     }
 }
 
@@ -570,6 +555,7 @@ impl<H: EngineHandler> Handler<WsOpened> for EngineSession<H> {
             (Transport::Pending, false) => {
                 self.core.transport = Transport::WebSocket { conn, sink, stop };
                 self.core.flush();
+                self.core.attach_outlet();
                 true
             }
             (Transport::Polling { .. }, true) if self.core.probe.is_none() => {

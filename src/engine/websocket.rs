@@ -19,6 +19,7 @@ use futures_util::Stream;
 
 use super::error::EngineError;
 use super::handler::{CloseReason, EngineHandler};
+use super::outgoing::Outgoing;
 use super::packet::{DecodeError, Frame, Packet, ProtocolVersion};
 use super::session::{EngineSession, WsClosed, WsIn, WsOpened};
 use super::ws_codec::{self, Decoder, DeflateSettings, Encoder, Message, OpCode};
@@ -68,22 +69,31 @@ impl WsSink {
         if s.closed {
             return;
         }
-        let (opcode, data) = match frame {
-            Frame::Text(text) => (OpCode::Text, text.as_bytes().clone()),
-            Frame::Binary(data) => (OpCode::Binary, data.clone()),
-        };
+        let (opcode, data) = frame_parts(frame);
         if s.encoder.will_compress(data.len(), compress) {
-            let mut out = BytesMut::new();
-            match opcode {
-                OpCode::Text => s.encoder.encode_text(&data, true, &mut out),
-                _ => s.encoder.encode_binary(&data, true, &mut out),
-            }
-            s.push(out.freeze());
+            s.push_compressed(opcode, data);
         } else {
             // Header alone, then the shared payload bytes: no copy of the payload.
             let (header, n) = ws_codec::header(opcode, data.len(), false);
             s.push(Bytes::copy_from_slice(&header[..n]));
-            s.push(data);
+            s.push(data.clone());
+        }
+    }
+
+    /// Queues each of `out`'s frames as one WebSocket message; uncompressed
+    /// ones are the shared, already framed bytes of every recipient.
+    pub fn send_outgoing(&self, out: &Outgoing) {
+        let mut s = self.state();
+        if s.closed {
+            return;
+        }
+        for (i, frame) in out.frames.frames().iter().enumerate() {
+            let (opcode, data) = frame_parts(frame);
+            if s.encoder.will_compress(data.len(), out.compress) {
+                s.push_compressed(opcode, data);
+            } else {
+                s.push(out.frames.ws_messages()[i].clone());
+            }
         }
     }
 
@@ -113,7 +123,23 @@ impl WsSink {
     }
 }
 
+fn frame_parts(frame: &Frame) -> (OpCode, &Bytes) {
+    match frame {
+        Frame::Text(text) => (OpCode::Text, text.as_bytes()),
+        Frame::Binary(data) => (OpCode::Binary, data),
+    }
+}
+
 impl SinkState {
+    fn push_compressed(&mut self, opcode: OpCode, data: &[u8]) {
+        let mut out = BytesMut::new();
+        match opcode {
+            OpCode::Text => self.encoder.encode_text(data, true, &mut out),
+            _ => self.encoder.encode_binary(data, true, &mut out),
+        }
+        self.push(out.freeze());
+    }
+
     fn push(&mut self, chunk: Bytes) {
         self.bytes += chunk.len();
         self.chunks.push_back(chunk);

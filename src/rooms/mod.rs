@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 pub use operator::{BroadcastAckError, BroadcastError, BroadcastOperator, NamespaceRef};
 
 use crate::adapter::{Adapter, LocalAdapter};
-use crate::engine::{Frame, Outgoing, ProtocolVersion, SendError, SessionHandle};
+use crate::engine::{Outgoing, ProtocolVersion, SendError, SessionHandle, SharedFrames};
 use crate::io::Client;
 use crate::socket::{ExpectAck, Payload, SocketRef};
 
@@ -42,8 +42,8 @@ pub struct BroadcastOptions {
 #[derive(Debug)]
 pub(crate) struct Encoded {
     pub packet: crate::protocol::Packet,
-    v4: std::sync::OnceLock<Arc<[Frame]>>,
-    v3: std::sync::OnceLock<Arc<[Frame]>>,
+    v4: std::sync::OnceLock<Arc<SharedFrames>>,
+    v3: std::sync::OnceLock<Arc<SharedFrames>>,
 }
 
 impl Encoded {
@@ -55,13 +55,18 @@ impl Encoded {
         }
     }
 
-    pub fn frames(&self, version: ProtocolVersion) -> Arc<[Frame]> {
+    pub fn frames(&self, version: ProtocolVersion) -> Arc<SharedFrames> {
         let cell = match version {
             ProtocolVersion::V4 => &self.v4,
             ProtocolVersion::V3 => &self.v3,
         };
-        cell.get_or_init(|| crate::io::client::frames(&self.packet, version).into())
-            .clone()
+        cell.get_or_init(|| {
+            Arc::new(SharedFrames::new(crate::io::client::frames(
+                &self.packet,
+                version,
+            )))
+        })
+        .clone()
     }
 }
 
@@ -158,7 +163,7 @@ impl RoomRegistry {
     }
 
     fn deliver(&self, member: &Member, encoded: &Encoded, opts: &BroadcastOptions) {
-        let out = Outgoing::new(encoded.frames(member.session.version()))
+        let out = Outgoing::shared(encoded.frames(member.session.version()))
             .volatile(opts.volatile)
             .compress(opts.compress);
         match member.session.try_send(out) {
@@ -312,7 +317,7 @@ impl Handler<BroadcastWithAck> for RoomRegistry {
             };
             let expect = ExpectAck {
                 id: msg.id,
-                out: Outgoing::new(msg.encoded.frames(member.session.version()))
+                out: Outgoing::shared(msg.encoded.frames(member.session.version()))
                     .volatile(msg.opts.volatile)
                     .compress(msg.opts.compress),
                 timeout: msg.timeout,

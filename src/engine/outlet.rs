@@ -1,0 +1,126 @@
+//! The short way to a WebSocket client: while a session's transport is a
+//! WebSocket, a [`SessionHandle`](super::SessionHandle) on any thread writes
+//! into its sink directly instead of through the session's mailbox, so a
+//! broadcast costs one sink write per recipient, not an actor message.
+//!
+//! Order is kept: a direct write is taken only when no message that may write
+//! to the client (an `Outgoing`, an upcall) waits in the session's mailbox,
+//! and the session counts such a message as waiting until it has handled it.
+//! All of this happens under one lock, so nothing can slip in between.
+
+use std::sync::{Mutex, MutexGuard};
+
+use super::outgoing::Outgoing;
+use super::websocket::WsSink;
+
+/// Below this many bytes waiting in its sink, a WebSocket counts as writable
+/// for volatile packets.
+pub(super) const WS_WRITABLE_BYTES: usize = 64 * 1024;
+
+/// What to do with an outgoing packet, given the client's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Admit {
+    Send,
+    /// Volatile, and the transport cannot write now: dropped (counted).
+    DropVolatile,
+    /// It would take the client past its outgoing bound: close the session.
+    Overflow,
+}
+
+/// The one rule for every outgoing packet, whichever path it takes.
+pub(super) fn admit(writable: bool, buffered: usize, out: &Outgoing, max_buffer: usize) -> Admit {
+    if out.volatile && !writable {
+        Admit::DropVolatile
+    } else if buffered + out.len() > max_buffer {
+        Admit::Overflow
+    } else {
+        Admit::Send
+    }
+}
+
+/// Where [`Outlet::send_or`] put a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Route {
+    /// Written into the WebSocket sink, or refused there as `Admit` says.
+    Direct(Admit),
+    /// Handed to the session's mailbox.
+    Mailbox,
+}
+
+pub(crate) struct Outlet {
+    state: Mutex<State>,
+    max_buffer: usize,
+}
+
+#[derive(Default)]
+struct State {
+    sink: Option<WsSink>,
+    /// Messages in the session's mailbox that may write to the client.
+    waiting: usize,
+}
+
+impl Outlet {
+    pub fn new(max_buffer: usize) -> Outlet {
+        Outlet {
+            state: Mutex::default(),
+            max_buffer,
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The session's transport is now this WebSocket, with nothing queued.
+    pub fn attach(&self, sink: WsSink) {
+        self.state().sink = Some(sink);
+    }
+
+    /// Direct writes stop (the session is closing or over its bound).
+    pub fn detach(&self) {
+        self.state().sink = None;
+    }
+
+    /// The session has handled one counted mailbox message.
+    pub fn handled(&self) {
+        let mut s = self.state();
+        s.waiting = s.waiting.saturating_sub(1);
+    }
+
+    /// Runs `enqueue` (a mailbox send that may write to the client) and
+    /// counts it as waiting.
+    pub fn counted(&self, enqueue: impl FnOnce()) {
+        let mut s = self.state();
+        enqueue();
+        s.waiting += 1;
+    }
+
+    /// Writes `out` into the sink when that keeps the order, else `enqueue`s it.
+    pub fn send_or<E>(
+        &self,
+        out: Outgoing,
+        enqueue: impl FnOnce(Outgoing) -> Result<(), E>,
+    ) -> Result<Route, E> {
+        let mut s = self.state();
+        if s.waiting == 0
+            && let Some(sink) = &s.sink
+        {
+            let buffered = sink.buffered();
+            let verdict = admit(
+                buffered < WS_WRITABLE_BYTES,
+                buffered,
+                &out,
+                self.max_buffer,
+            );
+            match verdict {
+                Admit::Send => sink.send_outgoing(&out),
+                Admit::Overflow => s.sink = None,
+                Admit::DropVolatile => {}
+            }
+            return Ok(Route::Direct(verdict));
+        }
+        enqueue(out)?;
+        s.waiting += 1;
+        Ok(Route::Mailbox)
+    }
+}
