@@ -88,13 +88,17 @@ fn port() -> u16 {
 async fn main() -> std::io::Result<()> {
     env_logger::init();
     let io = SocketIo::builder(SocketIoConfig::default())
-        .ns("/", NamespaceBuilder::default().handler(Bench.start()))
+        .ns(
+            "/",
+            NamespaceBuilder::default().handler_per_worker(|| Bench),
+        )
         .build();
     let options = ServeOptions {
         addr: format!("127.0.0.1:{}", port()),
         path: "/socket.io/".into(),
         static_dir: None,
         shutdown_timeout: Duration::from_secs(2),
+        ws_endpoints: Vec::new(),
     };
     serve(io, options, |_| {}).await
 }

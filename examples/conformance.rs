@@ -95,6 +95,7 @@ async fn main() -> std::io::Result<()> {
         path: "/socket.io/".into(),
         static_dir: None,
         shutdown_timeout: Duration::from_secs(2),
+        ws_endpoints: vec![echo.endpoint("/engine.io/")],
     };
     serve(io, options, echo.configure("/engine.io/")).await
 }

@@ -5,8 +5,8 @@
 //!
 //! Namespaces: `/` and `/custom` (echo, acks, handshake, rooms, data, server
 //! acks, server disconnects; `/` also has per-packet middleware), `/private`
-//! (connect middleware wants `auth.token == "secret"`), and dynamic
-//! `/dyn-<digits>`.
+//! (connect middleware wants `auth.token == "secret"`), dynamic
+//! `/dyn-<digits>`, and `/per-worker` (the echo handler, one per worker thread).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -373,6 +373,10 @@ async fn main() -> std::io::Result<()> {
         .ns("/custom", ns())
         .ns("/private", private)
         .dynamic_ns(regex::Regex::new(r"^/dyn-\d+$").expect("valid regex"), ns())
+        .ns(
+            "/per-worker",
+            NamespaceBuilder::default().handler_per_worker(|| TestHandler),
+        )
         .build();
     let _ = IO.set(io.clone());
     let options = ServeOptions {
@@ -380,6 +384,7 @@ async fn main() -> std::io::Result<()> {
         path: "/socket.io/".into(),
         static_dir: None,
         shutdown_timeout: Duration::from_secs(3),
+        ws_endpoints: Vec::new(),
     };
     serve(io, options, |_| {}).await
 }

@@ -3,11 +3,19 @@
 //! shutdown (every client closed with "server shutting down" first).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, web};
+use actix_codec::Framed;
+use actix_http::{HttpService, Request, h1};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
+use actix_web::dev::AppConfig;
+use actix_web::{App, web};
+use futures_util::future::LocalBoxFuture;
+use tokio::net::TcpStream;
 
 use crate::config::Config;
+use crate::engine::upgrade::{WsEndpoint, serve_upgraded};
 use crate::engine::{Cors, DeflateSettings, EngineConfig};
 use crate::io::{SocketIo, SocketIoConfig};
 use crate::namespace::NamespaceBuilder;
@@ -47,31 +55,58 @@ pub struct ServeOptions {
     /// Files served at `/` (with `index.html`), if any.
     pub static_dir: Option<PathBuf>,
     pub shutdown_timeout: Duration,
+    /// Other Engine.IO endpoints that `extra` mounts (`Engine::endpoint`),
+    /// so their WebSocket connections are taken over too; a WebSocket
+    /// upgrade to any other path is answered 404.
+    pub ws_endpoints: Vec<Arc<dyn WsEndpoint>>,
 }
 
 /// Serves `io` (plus `extra` routes) until SIGINT/SIGTERM, then shuts down
 /// gracefully. Prints `listening on ADDR` once bound, for scripts and tests.
+///
+/// WebSocket connections to `io` (and to `options.ws_endpoints`) are taken
+/// over from actix-web's HTTP dispatcher once upgraded (see
+/// [`engine::upgrade`](crate::engine::upgrade)); every other request,
+/// polling included, goes through the actix-web app.
 pub async fn serve<F>(io: SocketIo, options: ServeOptions, extra: F) -> std::io::Result<()>
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
     let mount = io.configure(&options.path);
     let static_dir = options.static_dir.clone();
-    let server = HttpServer::new(move || {
-        let mut app = App::new().configure(mount.clone()).configure(extra.clone());
-        if let Some(dir) = &static_dir {
-            app = app.service(actix_files::Files::new("/", dir).index_file("index.html"));
-        }
-        app
-    })
-    .disable_signals()
-    // Realtime frames are small: Nagle would hold each behind the previous one's ACK.
-    .tcp_nodelay(true)
-    .shutdown_timeout(options.shutdown_timeout.as_secs().max(1))
-    .bind(&options.addr)?;
-    for addr in server.addrs() {
-        println!("listening on {addr}");
-    }
+    let endpoints: Arc<[Arc<dyn WsEndpoint>]> = std::iter::once(io.engine().endpoint(&options.path))
+        .chain(options.ws_endpoints.iter().cloned())
+        .collect();
+    let listener = std::net::TcpListener::bind(&options.addr)?;
+    let addr = listener.local_addr()?;
+    let server = actix_server::Server::build()
+        .disable_signals()
+        .shutdown_timeout(options.shutdown_timeout.as_secs().max(1))
+        .listen("switchyard", listener, move || {
+            let mut app = App::new().configure(mount.clone()).configure(extra.clone());
+            if let Some(dir) = &static_dir {
+                app = app.service(actix_files::Files::new("/", dir).index_file("index.html"));
+            }
+            let endpoints = endpoints.clone();
+            let upgrade = fn_service(move |(req, framed): (Request, Framed<TcpStream, h1::Codec>)| {
+                let endpoints = endpoints.clone();
+                Box::pin(async move {
+                    serve_upgraded(&endpoints, req, framed).await;
+                    Ok(())
+                }) as LocalBoxFuture<'static, Result<(), actix_web::Error>>
+            });
+            let app = app
+                .into_factory()
+                .map_err(|e: actix_web::Error| e.error_response());
+            HttpService::build()
+                // Realtime frames are small: Nagle would hold each behind the previous one's ACK.
+                .tcp_nodelay(true)
+                .local_addr(addr)
+                .upgrade(upgrade)
+                .finish(map_config(app, |_| AppConfig::default()))
+                .tcp()
+        })?;
+    println!("listening on {addr}");
     let server = server.run();
     let handle = server.handle();
     actix_web::rt::spawn(async move {
@@ -109,6 +144,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         path: config.path.clone(),
         static_dir: Some(config.static_dir.clone()),
         shutdown_timeout: config.shutdown_timeout(),
+        ws_endpoints: Vec::new(),
     };
     serve(io, options, |_| {}).await
 }

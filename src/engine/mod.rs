@@ -15,6 +15,7 @@ mod queue;
 pub mod server;
 pub mod session;
 pub mod stats;
+pub mod upgrade;
 mod websocket;
 pub mod ws_codec;
 

@@ -16,7 +16,9 @@ use super::handler::{CloseReason, EngineHandler, RequestInfo};
 use super::packet::{Packet, ProtocolVersion, encode_payload};
 use super::session::{Close, EngineSession, SessionInit};
 use super::stats::EngineStats;
+use super::upgrade::{WsConnection, WsEndpoint};
 use super::{polling, websocket};
+use futures_util::future::LocalBoxFuture;
 
 /// Live sessions by sid.
 pub(super) struct Registry<H: EngineHandler>(Arc<Mutex<SessionMap<H>>>);
@@ -178,20 +180,49 @@ impl<H: EngineHandler> Engine<H> {
 
     /// Answers one request to the endpoint.
     pub async fn handle(&self, req: HttpRequest, body: web::Payload) -> HttpResponse {
+        let mut body = Some(body);
+        match self.respond(&req, &mut body).await {
+            Routed::Response(res) => res,
+            Routed::WebSocket(ws) => {
+                ws.into_response(body.take().expect("a WebSocket leaves the body unread"))
+            }
+        }
+    }
+
+    /// Answers a request whose connection the HTTP layer handed over
+    /// (`Connection: upgrade`): a WebSocket to run on it, or the response
+    /// to write before closing it.
+    async fn upgrade(&self, req: &HttpRequest) -> Result<WsConnection, HttpResponse> {
+        match self.respond(req, &mut None).await {
+            Routed::Response(res) => Err(res),
+            Routed::WebSocket(ws) => Ok(ws.into_upgrade()),
+        }
+    }
+
+    /// Where a WebSocket upgrade to `path` is handed to this endpoint when
+    /// [`serve`](crate::server::serve) takes connections over from actix-web.
+    pub fn endpoint(&self, path: &str) -> Arc<dyn WsEndpoint> {
+        Arc::new(Mounted {
+            engine: self.clone(),
+            path: path.to_string(),
+        })
+    }
+
+    async fn respond(&self, req: &HttpRequest, body: &mut Option<web::Payload>) -> Routed<H> {
+        let mut res = if req.method() == Method::OPTIONS {
+            preflight(req)
+        } else {
+            match self.route(req, body).await {
+                Ok(Routed::Response(res)) => res,
+                Ok(ws) => return ws,
+                Err(e) => actix_web::ResponseError::error_response(&e),
+            }
+        };
         let origin = req
             .headers()
             .get(header::ORIGIN)
             .and_then(|v| v.to_str().ok());
-        let allow_origin = self.inner.config.cors.allow_origin(origin);
-        let mut res = if req.method() == Method::OPTIONS {
-            preflight(&req)
-        } else {
-            match self.route(&req, body).await {
-                Ok(res) => res,
-                Err(e) => actix_web::ResponseError::error_response(&e),
-            }
-        };
-        if let Some(origin) = allow_origin {
+        if let Some(origin) = self.inner.config.cors.allow_origin(origin) {
             let h = res.headers_mut();
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -203,14 +234,14 @@ impl<H: EngineHandler> Engine<H> {
             );
             h.insert(header::VARY, header::HeaderValue::from_static("Origin"));
         }
-        res
+        Routed::Response(res)
     }
 
     async fn route(
         &self,
         req: &HttpRequest,
-        body: web::Payload,
-    ) -> Result<HttpResponse, EngineError> {
+        body: &mut Option<web::Payload>,
+    ) -> Result<Routed<H>, EngineError> {
         let query = Query::parse(req);
         let config = &self.inner.config;
         let websocket = match query.get("transport") {
@@ -225,7 +256,7 @@ impl<H: EngineHandler> Engine<H> {
                 .get(sid)
                 .ok_or(EngineError::UnknownSid)?;
             return if websocket {
-                self.start_ws(req, body, session, true, ProtocolVersion::V4)
+                self.accept_ws(req, session, true, ProtocolVersion::V4)
             } else if req.method() == Method::GET {
                 polling::get(
                     session,
@@ -234,8 +265,13 @@ impl<H: EngineHandler> Engine<H> {
                     config.http_compression_threshold,
                 )
                 .await
-            } else if req.method() == Method::POST {
-                polling::post(session, body, config.max_payload, ProtocolVersion::V4).await
+                .map(Routed::Response)
+            } else if req.method() == Method::POST
+                && let Some(body) = body.take()
+            {
+                polling::post(session, body, config.max_payload, ProtocolVersion::V4)
+                    .await
+                    .map(Routed::Response)
             } else {
                 Err(EngineError::BadRequest)
             };
@@ -250,17 +286,16 @@ impl<H: EngineHandler> Engine<H> {
         if let Some(allow) = &config.allow_request {
             allow(req).map_err(EngineError::Forbidden)?;
         }
-        self.handshake(req, body, query, version, websocket)
+        self.handshake(req, query, version, websocket)
     }
 
     fn handshake(
         &self,
         req: &HttpRequest,
-        body: web::Payload,
         query: Query,
         version: ProtocolVersion,
         websocket: bool,
-    ) -> Result<HttpResponse, EngineError> {
+    ) -> Result<Routed<H>, EngineError> {
         if websocket && !is_ws_upgrade(req) {
             return Err(EngineError::BadRequest);
         }
@@ -300,19 +335,20 @@ impl<H: EngineHandler> Engine<H> {
         let addr = session.start();
         self.inner.registry.insert(sid, addr.clone());
         if websocket {
-            return self.start_ws(req, body, addr, false, version);
+            return self.accept_ws(req, addr, false, version);
         }
-        Ok(polling::ok_text(encode_payload(&[open], version)))
+        Ok(Routed::Response(polling::ok_text(encode_payload(
+            &[open], version,
+        ))))
     }
 
-    fn start_ws(
+    fn accept_ws(
         &self,
         req: &HttpRequest,
-        body: web::Payload,
         session: Addr<EngineSession<H>>,
         probe: bool,
         version: ProtocolVersion,
-    ) -> Result<HttpResponse, EngineError> {
+    ) -> Result<Routed<H>, EngineError> {
         let config = &self.inner.config;
         let setup = websocket::WsSetup {
             session,
@@ -322,7 +358,30 @@ impl<H: EngineHandler> Engine<H> {
             max_payload: config.max_payload,
             deflate: config.per_message_deflate.clone(),
         };
-        websocket::start(req, body, setup)
+        websocket::accept(req, setup).map(Routed::WebSocket)
+    }
+}
+
+/// What a request to the endpoint comes to.
+enum Routed<H: EngineHandler> {
+    Response(HttpResponse),
+    WebSocket(websocket::Accepted<H>),
+}
+
+/// An engine mounted at a path, as [`WsEndpoint`].
+struct Mounted<H: EngineHandler> {
+    engine: Engine<H>,
+    path: String,
+}
+
+impl<H: EngineHandler> WsEndpoint for Mounted<H> {
+    fn serves(&self, path: &str) -> bool {
+        path == self.path || path == self.path.trim_end_matches('/')
+    }
+
+    fn upgrade(&self, req: HttpRequest) -> LocalBoxFuture<'static, Result<WsConnection, HttpResponse>> {
+        let engine = self.engine.clone();
+        Box::pin(async move { engine.upgrade(&req).await })
     }
 }
 

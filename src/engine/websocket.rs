@@ -12,7 +12,7 @@ use std::task::{Context as TaskContext, Poll, Waker};
 
 use actix::prelude::*;
 use actix_web::error::PayloadError;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use actix_web_actors::ws;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
@@ -149,23 +149,62 @@ impl SinkState {
     }
 }
 
-/// The response body: what the sink holds, until it is closed and drained.
-struct SinkStream(WsSink);
-
-impl Stream for SinkStream {
-    type Item = Result<Bytes, actix_web::Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        let mut s = self.0.state();
-        if let Some(chunk) = s.chunks.pop_front() {
-            s.bytes -= chunk.len();
-            return Poll::Ready(Some(Ok(chunk)));
+impl WsSink {
+    /// Takes what `take` picks from the waiting chunks; `None` once the sink
+    /// is closed and drained; `Pending` (woken on the next push) when empty.
+    fn poll_take<R>(
+        &self,
+        cx: &mut TaskContext<'_>,
+        take: impl FnOnce(&mut SinkState) -> R,
+    ) -> Poll<Option<R>> {
+        let mut s = self.state();
+        if !s.chunks.is_empty() {
+            return Poll::Ready(Some(take(&mut s)));
         }
         if s.closed {
             return Poll::Ready(None);
         }
         s.waker = Some(cx.waker().clone());
         Poll::Pending
+    }
+
+    /// Moves up to `max` waiting chunks into `out`, for one vectored write.
+    pub(super) fn poll_drain(
+        &self,
+        cx: &mut TaskContext<'_>,
+        out: &mut VecDeque<Bytes>,
+        max: usize,
+    ) -> Poll<Option<()>> {
+        self.poll_take(cx, |s| {
+            let n = s.chunks.len().min(max);
+            for chunk in s.chunks.drain(..n) {
+                s.bytes -= chunk.len();
+                out.push_back(chunk);
+            }
+        })
+    }
+
+    /// Drops what waits and stops taking more: the connection is gone.
+    pub(super) fn abandon(&self) {
+        let mut s = self.state();
+        s.closed = true;
+        s.chunks.clear();
+        s.bytes = 0;
+    }
+}
+
+/// The response body over actix-web: what the sink holds, until it is closed and drained.
+struct SinkStream(WsSink);
+
+impl Stream for SinkStream {
+    type Item = Result<Bytes, actix_web::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_take(cx, |s| {
+            let chunk = s.chunks.pop_front().expect("not empty");
+            s.bytes -= chunk.len();
+            Ok(chunk)
+        })
     }
 }
 
@@ -191,41 +230,83 @@ pub(super) struct WsSetup<H: EngineHandler> {
     pub deflate: DeflateSettings,
 }
 
-/// Accepts the WebSocket handshake in `req` and starts its transport actor.
-pub(super) fn start<H: EngineHandler>(
+/// A WebSocket handshake that was accepted: the `101` response to send and
+/// the transport to start once the connection's two directions are wired.
+pub(super) struct Accepted<H: EngineHandler> {
+    response: HttpResponseBuilder,
+    transport: WsTransport<H>,
+}
+
+impl<H: EngineHandler> Accepted<H> {
+    /// Over actix-web: the request payload in, the response body out.
+    pub fn into_response(self, body: web::Payload) -> HttpResponse {
+        let Accepted {
+            mut response,
+            transport,
+        } = self;
+        response.streaming(SinkStream(transport.start(body)))
+    }
+
+    /// Over a connection taken from the HTTP layer: the response head to
+    /// write, then the transport started on the connection's reading half.
+    pub fn into_upgrade(self) -> super::upgrade::WsConnection {
+        let Accepted {
+            mut response,
+            transport,
+        } = self;
+        super::upgrade::WsConnection::new(
+            response.finish(),
+            Box::new(move |input| transport.start(input)),
+        )
+    }
+}
+
+/// Accepts the WebSocket handshake in `req`; the transport is not started yet.
+pub(super) fn accept<H: EngineHandler>(
     req: &HttpRequest,
-    body: web::Payload,
     setup: WsSetup<H>,
-) -> Result<HttpResponse, EngineError> {
-    let mut res = ws::handshake(req).map_err(|_| EngineError::BadRequest)?;
+) -> Result<Accepted<H>, EngineError> {
+    let mut response = ws::handshake(req).map_err(|_| EngineError::BadRequest)?;
     let offer = req
         .headers()
         .get("sec-websocket-extensions")
         .and_then(|v| v.to_str().ok());
     let deflate = ws_codec::negotiate(offer, &setup.deflate);
     if let Some(d) = &deflate {
-        res.insert_header(("sec-websocket-extensions", d.response_header()));
+        response.insert_header(("sec-websocket-extensions", d.response_header()));
     }
     let (inflater, deflater) = deflate.map(|d| d.split()).unzip();
-    let sink = WsSink::new(Encoder::new(deflater));
     let transport = WsTransport {
         session: setup.session,
         conn: setup.conn,
         probe: setup.probe,
         version: setup.version,
-        sink: sink.clone(),
+        sink: WsSink::new(Encoder::new(deflater)),
         decoder: Decoder::new(setup.max_payload, inflater),
         buf: BytesMut::new(),
         reason: CloseReason::TransportClose,
     };
-    WsTransport::create(move |ctx| {
-        ctx.add_stream(body);
-        transport
-    });
-    Ok(res.streaming(SinkStream(sink)))
+    Ok(Accepted {
+        response,
+        transport,
+    })
 }
 
 impl<H: EngineHandler> WsTransport<H> {
+    /// Starts the actor reading `input`; it and its session write into the
+    /// returned sink.
+    fn start<S>(self, input: S) -> WsSink
+    where
+        S: Stream<Item = Result<Bytes, PayloadError>> + 'static,
+    {
+        let sink = self.sink.clone();
+        WsTransport::create(move |ctx| {
+            ctx.add_stream(input);
+            self
+        });
+        sink
+    }
+
     fn deliver(&mut self, decoded: Result<Packet, DecodeError>, ctx: &mut Context<Self>) {
         let packet = match decoded {
             Ok(packet) => packet,

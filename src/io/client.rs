@@ -107,6 +107,7 @@ impl Client {
             auth: packet.data.unwrap_or_else(|| json!({})),
             request: s.request().clone(),
             arbiter: Arbiter::current(),
+            thread: std::thread::current().id(),
         });
     }
 

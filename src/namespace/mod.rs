@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 
 use actix::prelude::*;
 use futures_util::future::LocalBoxFuture;
@@ -64,12 +65,34 @@ pub struct Handlers {
     pub error: Option<Recipient<SocketError>>,
 }
 
+impl Handlers {
+    /// Connect, event and disconnect go to `addr`; the others stay as they are.
+    fn with_actor<A>(self, addr: Addr<A>) -> Handlers
+    where
+        A: Actor + Handler<Connect> + Handler<Event> + Handler<Disconnect>,
+        A::Context: actix::dev::ToEnvelope<A, Connect>
+            + actix::dev::ToEnvelope<A, Event>
+            + actix::dev::ToEnvelope<A, Disconnect>,
+    {
+        Handlers {
+            connect: Some(addr.clone().recipient()),
+            event: Some(addr.clone().recipient()),
+            disconnect: Some(addr.recipient()),
+            ..self
+        }
+    }
+}
+
+/// Starts a worker's own handler actor in that worker's arbiter.
+type WorkerHandlers = Arc<dyn Fn(&ArbiterHandle, Handlers) -> Handlers + Send + Sync>;
+
 /// How a namespace (or a family of dynamic namespaces) behaves.
 #[derive(Default, Clone)]
 pub struct NamespaceBuilder {
     connect_middleware: Vec<ConnectMiddleware>,
     packet_middleware: Vec<PacketMiddleware>,
     handlers: Handlers,
+    per_worker: Option<WorkerHandlers>,
 }
 
 impl NamespaceBuilder {
@@ -104,9 +127,53 @@ impl NamespaceBuilder {
             + actix::dev::ToEnvelope<A, Event>
             + actix::dev::ToEnvelope<A, Disconnect>,
     {
-        self.handlers.connect = Some(addr.clone().recipient());
-        self.handlers.event = Some(addr.clone().recipient());
-        self.handlers.disconnect = Some(addr.recipient());
+        self.handlers = self.handlers.with_actor(addr);
+        self
+    }
+
+    /// Like [`handler`](Self::handler), with one handler actor per server
+    /// worker thread, built by `factory` in that worker when its first socket
+    /// connects: each socket's connect, event and disconnect messages go to
+    /// the actor beside it, so an event costs no hop between threads (the
+    /// way actix-web builds one `App` per worker). Handler state is per
+    /// worker; share what must be shared through an `Arc` or another actor.
+    ///
+    /// ```no_run
+    /// use actix::prelude::*;
+    /// use switchyard::namespace::NamespaceBuilder;
+    /// use switchyard::socket::{Connect, Disconnect, Event};
+    ///
+    /// struct Echo;
+    /// impl Actor for Echo {
+    ///     type Context = Context<Self>;
+    /// }
+    /// impl Handler<Connect> for Echo {
+    ///     type Result = ();
+    ///     fn handle(&mut self, _: Connect, _: &mut Context<Self>) {}
+    /// }
+    /// impl Handler<Disconnect> for Echo {
+    ///     type Result = ();
+    ///     fn handle(&mut self, _: Disconnect, _: &mut Context<Self>) {}
+    /// }
+    /// impl Handler<Event> for Echo {
+    ///     type Result = ();
+    ///     fn handle(&mut self, ev: Event, _: &mut Context<Self>) {
+    ///         let _ = ev.socket.emit(&ev.name, ev.payload);
+    ///     }
+    /// }
+    ///
+    /// let builder = NamespaceBuilder::default().handler_per_worker(|| Echo);
+    /// ```
+    pub fn handler_per_worker<A, F>(mut self, factory: F) -> Self
+    where
+        F: Fn() -> A + Send + Sync + 'static,
+        A: Actor<Context = Context<A>> + Handler<Connect> + Handler<Event> + Handler<Disconnect>,
+    {
+        let factory = Arc::new(factory);
+        self.per_worker = Some(Arc::new(move |arbiter, base| {
+            let factory = factory.clone();
+            base.with_actor(A::start_in_arbiter(arbiter, move |_| factory()))
+        }));
         self
     }
 
@@ -146,6 +213,8 @@ pub(crate) struct JoinRequest {
     pub request: Arc<RequestInfo>,
     /// Where the socket actor runs: beside its session.
     pub arbiter: ArbiterHandle,
+    /// The thread of that arbiter, which picks the per-worker handler.
+    pub thread: ThreadId,
 }
 
 /// A socket of this namespace has finished disconnecting.
@@ -161,6 +230,8 @@ pub struct Namespace {
     core: Arc<NamespaceCore>,
     setup: Arc<NamespaceBuilder>,
     handlers: Arc<Handlers>,
+    /// With `handler_per_worker`: the handlers of each worker thread so far.
+    worker_handlers: HashMap<ThreadId, Arc<Handlers>>,
     sockets: HashMap<Arc<str>, SocketRef>,
     live: Arc<LiveCount>,
 }
@@ -193,10 +264,25 @@ impl Namespace {
             core: core.clone(),
             setup,
             handlers,
+            worker_handlers: HashMap::new(),
             sockets: HashMap::new(),
             live,
         };
         (Actor::start(ns), NamespaceRef { core })
+    }
+}
+
+impl Namespace {
+    /// The handlers for a socket on `thread`: the namespace's own, or that
+    /// worker's, started on first use.
+    fn handlers_for(&mut self, thread: ThreadId, arbiter: &ArbiterHandle) -> Arc<Handlers> {
+        let Some(start) = &self.setup.per_worker else {
+            return self.handlers.clone();
+        };
+        self.worker_handlers
+            .entry(thread)
+            .or_insert_with(|| Arc::new(start(arbiter, (*self.handlers).clone())))
+            .clone()
     }
 }
 
@@ -233,7 +319,8 @@ impl Handler<JoinRequest> for Namespace {
             if !join.session.connected() {
                 return;
             }
-            let (session, handlers) = (join.session.clone(), act.handlers.clone());
+            let handlers = act.handlers_for(join.thread, &join.arbiter);
+            let session = join.session.clone();
             let (gone, middleware) = (
                 ctx.address().recipient(),
                 act.setup.packet_middleware.clone(),

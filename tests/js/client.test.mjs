@@ -448,3 +448,29 @@ describe("socket details", () => {
     b.disconnect();
   });
 });
+
+describe("handler per worker", () => {
+  it("connect, events, acks and disconnect reach the worker's own handler actor", T, async () => {
+    // Enough clients that both server workers get some, over both transports.
+    const clients = Array.from({ length: 8 }, (_, i) =>
+      client("/per-worker", { transports: [i % 2 ? "polling" : "websocket"], auth: { n: i } }),
+    );
+    await Promise.all(clients.map((c) => connected(c)));
+    for (const [i, c] of clients.entries()) {
+      assert.deepEqual(await c.event("auth"), [{ n: i }]);
+      await server.waitForLine(new RegExp(`^connect /per-worker ${escape(c.id)}$`));
+    }
+    await Promise.all(
+      clients.map(async (c, i) => {
+        c.emit("message", i, "x");
+        assert.deepEqual(await c.event("message-back"), [i, "x"]);
+        assert.deepEqual(await c.timeout(5000).emitWithAck("message-with-ack", { i }), { i });
+      }),
+    );
+    for (const c of clients) {
+      const id = c.id;
+      c.disconnect();
+      await server.waitForLine(new RegExp(`^disconnect /per-worker ${escape(id)} client namespace disconnect$`));
+    }
+  });
+});

@@ -1,0 +1,191 @@
+//! WebSocket connections taken over from the HTTP layer. actix-http hands a
+//! request with `Connection: upgrade` to an upgrade service together with
+//! the raw connection ([`serve`](crate::server::serve) installs one); from
+//! then on no HTTP dispatcher holds the connection, so an idle WebSocket
+//! keeps no 8 KiB read and write buffers, and outgoing frames go to the
+//! socket in one vectored write straight from the bytes a broadcast shares.
+//!
+//! An [`Engine`](super::Engine) mounted in an actix-web app serves WebSockets
+//! through the app as well (`Engine::configure`); this path is the lean one.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use actix_codec::{Framed, FramedParts};
+use actix_http::body::{BodySize, MessageBody};
+use actix_http::{Request, h1};
+use actix_web::error::PayloadError;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use bytes::{Buf, Bytes};
+use futures_util::future::LocalBoxFuture;
+use futures_util::{SinkExt, Stream};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+use super::websocket::WsSink;
+
+/// An Engine.IO endpoint that can take WebSocket connections over.
+pub trait WsEndpoint: Send + Sync {
+    /// Whether requests to `path` are this endpoint's.
+    fn serves(&self, path: &str) -> bool;
+
+    /// Runs the endpoint's checks and handshake for `req`: a connection to
+    /// run, or the response that refuses it.
+    fn upgrade(&self, req: HttpRequest)
+    -> LocalBoxFuture<'static, Result<WsConnection, HttpResponse>>;
+}
+
+/// An accepted WebSocket: the `101` response, then the transport to start
+/// on the connection's reading half.
+pub struct WsConnection {
+    response: HttpResponse,
+    start: Box<dyn FnOnce(RawInput) -> WsSink>,
+}
+
+impl WsConnection {
+    pub(super) fn new(response: HttpResponse, start: Box<dyn FnOnce(RawInput) -> WsSink>) -> Self {
+        WsConnection { response, start }
+    }
+}
+
+/// Serves one connection actix-http handed over with `req`: to the endpoint
+/// whose path it names (404 for any other path). A connection that fails
+/// is simply gone (its session hears so from its transport); nothing to report.
+pub async fn serve_upgraded(
+    endpoints: &[Arc<dyn WsEndpoint>],
+    head: Request,
+    framed: Framed<TcpStream, h1::Codec>,
+) {
+    let path = head.path().to_string();
+    // The request's header values share the HTTP read buffer (8 KiB): let it
+    // go now rather than hold it for the connection's life.
+    let req = http_request(&head);
+    drop(head);
+    let outcome = match endpoints.iter().find(|e| e.serves(&path)) {
+        Some(endpoint) => endpoint.upgrade(req).await,
+        None => Err(HttpResponse::NotFound().finish()),
+    };
+    let result = match outcome {
+        Ok(conn) => run(framed, conn).await,
+        Err(res) => refuse(framed, res).await,
+    };
+    if let Err(e) = result {
+        log::debug!("upgraded connection to {path}: {e}");
+    }
+}
+
+/// The engine's checks take an actix-web `HttpRequest` (so does the
+/// `allow_request` hook); actix-http hands over a bare `Request`, so one is
+/// built from its head with actix-web's request builder.
+fn http_request(req: &Request) -> HttpRequest {
+    let mut builder = actix_web::test::TestRequest::default()
+        .method(req.method().clone())
+        .uri(&req.uri().to_string())
+        .version(req.version());
+    if let Some(addr) = req.peer_addr() {
+        builder = builder.peer_addr(addr);
+    }
+    for (name, value) in req.headers() {
+        builder = builder.append_header((name.clone(), value.clone()));
+    }
+    builder.to_http_request()
+}
+
+/// Writes a refusal (e.g. `400 {"code":1,...}`) and closes the connection.
+async fn refuse(mut framed: Framed<TcpStream, h1::Codec>, res: HttpResponse) -> io::Result<()> {
+    let (head, body) = actix_http::Response::from(res).into_parts();
+    let body = body.try_into_bytes().unwrap_or_default();
+    let size = BodySize::Sized(body.len() as u64);
+    framed.send(h1::Message::Item((head, size))).await?;
+    if !body.is_empty() {
+        framed.send(h1::Message::Chunk(Some(body))).await?;
+    }
+    framed.send(h1::Message::Chunk(None)).await?;
+    framed.into_parts().io.shutdown().await
+}
+
+async fn run(mut framed: Framed<TcpStream, h1::Codec>, conn: WsConnection) -> io::Result<()> {
+    let (head, _) = actix_http::Response::from(conn.response).into_parts();
+    framed
+        .send(h1::Message::Item((head, BodySize::None)))
+        .await?;
+    // What the client sent after its request head (its first frames, if it
+    // did not wait for the 101) is the start of the WebSocket stream.
+    // The HTTP codec and its buffers are dropped here, not kept for the connection's life.
+    let FramedParts { io, read_buf, .. } = framed.into_parts();
+    let leftover = (!read_buf.is_empty()).then(|| read_buf.freeze());
+    let (read, mut write) = io.into_split();
+    let sink = (conn.start)(RawInput { leftover, read });
+    let mut batch = VecDeque::new();
+    while std::future::poll_fn(|cx| sink.poll_drain(cx, &mut batch, MAX_SLICES))
+        .await
+        .is_some()
+    {
+        if let Err(e) = write_all(&mut write, &mut batch).await {
+            // The client is gone; its reading half sees that and closes the session.
+            sink.abandon();
+            return Err(e);
+        }
+    }
+    write.shutdown().await
+}
+
+/// Most chunks one vectored write takes.
+const MAX_SLICES: usize = 64;
+
+async fn write_all(write: &mut OwnedWriteHalf, batch: &mut VecDeque<Bytes>) -> io::Result<()> {
+    while !batch.is_empty() {
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let n = batch.len().min(MAX_SLICES);
+        for (slot, chunk) in slices.iter_mut().zip(batch.iter()) {
+            *slot = IoSlice::new(chunk);
+        }
+        let mut written = write.write_vectored(&slices[..n]).await?;
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        while written > 0 {
+            let front = batch.front_mut().expect("written bytes came from the batch");
+            if written >= front.len() {
+                written -= front.len();
+                batch.pop_front();
+            } else {
+                front.advance(written);
+                written = 0;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The reading half as the transport's input: each read copied into a
+/// buffer of its own size, so an idle connection holds no read buffer.
+pub struct RawInput {
+    leftover: Option<Bytes>,
+    read: OwnedReadHalf,
+}
+
+/// Largest single read.
+const READ_CHUNK: usize = 8 * 1024;
+
+impl Stream for RawInput {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(bytes) = self.leftover.take() {
+            return Poll::Ready(Some(Ok(bytes)));
+        }
+        let mut buf = [0u8; READ_CHUNK];
+        let mut read = ReadBuf::new(&mut buf);
+        match Pin::new(&mut self.read).poll_read(cx, &mut read) {
+            Poll::Ready(Ok(())) if read.filled().is_empty() => Poll::Ready(None),
+            Poll::Ready(Ok(())) => Poll::Ready(Some(Ok(Bytes::copy_from_slice(read.filled())))),
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(PayloadError::Io(e)))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
