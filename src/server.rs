@@ -74,9 +74,10 @@ where
 {
     let mount = io.configure(&options.path);
     let static_dir = options.static_dir.clone();
-    let endpoints: Arc<[Arc<dyn WsEndpoint>]> = std::iter::once(io.engine().endpoint(&options.path))
-        .chain(options.ws_endpoints.iter().cloned())
-        .collect();
+    let endpoints: Arc<[Arc<dyn WsEndpoint>]> =
+        std::iter::once(io.engine().endpoint(&options.path))
+            .chain(options.ws_endpoints.iter().cloned())
+            .collect();
     let listener = std::net::TcpListener::bind(&options.addr)?;
     let addr = listener.local_addr()?;
     let server = actix_server::Server::build()
@@ -88,13 +89,15 @@ where
                 app = app.service(actix_files::Files::new("/", dir).index_file("index.html"));
             }
             let endpoints = endpoints.clone();
-            let upgrade = fn_service(move |(req, framed): (Request, Framed<TcpStream, h1::Codec>)| {
-                let endpoints = endpoints.clone();
-                Box::pin(async move {
-                    serve_upgraded(&endpoints, req, framed).await;
-                    Ok(())
-                }) as LocalBoxFuture<'static, Result<(), actix_web::Error>>
-            });
+            let upgrade = fn_service(
+                move |(req, framed): (Request, Framed<TcpStream, h1::Codec>)| {
+                    let endpoints = endpoints.clone();
+                    Box::pin(async move {
+                        serve_upgraded(&endpoints, req, framed).await;
+                        Ok(())
+                    }) as LocalBoxFuture<'static, Result<(), actix_web::Error>>
+                },
+            );
             let app = app
                 .into_factory()
                 .map_err(|e: actix_web::Error| e.error_response());

@@ -338,7 +338,8 @@ impl<H: EngineHandler> Engine<H> {
             return self.accept_ws(req, addr, false, version);
         }
         Ok(Routed::Response(polling::ok_text(encode_payload(
-            &[open], version,
+            &[open],
+            version,
         ))))
     }
 
@@ -379,7 +380,10 @@ impl<H: EngineHandler> WsEndpoint for Mounted<H> {
         path == self.path || path == self.path.trim_end_matches('/')
     }
 
-    fn upgrade(&self, req: HttpRequest) -> LocalBoxFuture<'static, Result<WsConnection, HttpResponse>> {
+    fn upgrade(
+        &self,
+        req: HttpRequest,
+    ) -> LocalBoxFuture<'static, Result<WsConnection, HttpResponse>> {
         let engine = self.engine.clone();
         Box::pin(async move { engine.upgrade(&req).await })
     }

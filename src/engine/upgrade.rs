@@ -9,6 +9,7 @@
 //! through the app as well (`Engine::configure`); this path is the lean one.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use bytes::{Buf, Bytes};
 use futures_util::future::LocalBoxFuture;
 use futures_util::{SinkExt, Stream};
-use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
@@ -35,8 +36,10 @@ pub trait WsEndpoint: Send + Sync {
 
     /// Runs the endpoint's checks and handshake for `req`: a connection to
     /// run, or the response that refuses it.
-    fn upgrade(&self, req: HttpRequest)
-    -> LocalBoxFuture<'static, Result<WsConnection, HttpResponse>>;
+    fn upgrade(
+        &self,
+        req: HttpRequest,
+    ) -> LocalBoxFuture<'static, Result<WsConnection, HttpResponse>>;
 }
 
 /// An accepted WebSocket: the `101` response, then the transport to start
@@ -52,7 +55,7 @@ impl WsConnection {
     }
 }
 
-/// Serves one connection actix-http handed over with `req`: to the endpoint
+/// Serves one connection actix-http handed over with `head`: to the endpoint
 /// whose path it names (404 for any other path). A connection that fails
 /// is simply gone (its session hears so from its transport); nothing to report.
 pub async fn serve_upgraded(
@@ -60,6 +63,27 @@ pub async fn serve_upgraded(
     head: Request,
     framed: Framed<TcpStream, h1::Codec>,
 ) {
+    let path = head.path().to_string();
+    match handshake(endpoints, head, framed).await {
+        // The connection lives on in a task of its own that holds only the
+        // small `Writer`, so the HTTP dispatcher's task (about 3 KiB) ends here.
+        Ok(Some(writer)) => drop(actix_web::rt::spawn(async move {
+            if let Err(e) = writer.await {
+                log::debug!("WebSocket to {path}: {e}");
+            }
+        })),
+        Ok(None) => {}
+        Err(e) => log::debug!("upgrade to {path}: {e}"),
+    }
+}
+
+/// Answers the upgrade request: the `101` and a started transport with the
+/// writer that feeds the client, or a refusal written and the connection closed.
+async fn handshake(
+    endpoints: &[Arc<dyn WsEndpoint>],
+    head: Request,
+    mut framed: Framed<TcpStream, h1::Codec>,
+) -> io::Result<Option<Writer>> {
     let path = head.path().to_string();
     // The request's header values share the HTTP read buffer (8 KiB): let it
     // go now rather than hold it for the connection's life.
@@ -69,13 +93,26 @@ pub async fn serve_upgraded(
         Some(endpoint) => endpoint.upgrade(req).await,
         None => Err(HttpResponse::NotFound().finish()),
     };
-    let result = match outcome {
-        Ok(conn) => run(framed, conn).await,
-        Err(res) => refuse(framed, res).await,
+    let conn = match outcome {
+        Ok(conn) => conn,
+        Err(res) => return refuse(framed, res).await.map(|()| None),
     };
-    if let Err(e) = result {
-        log::debug!("upgraded connection to {path}: {e}");
-    }
+    let (head, _) = actix_http::Response::from(conn.response).into_parts();
+    framed
+        .send(h1::Message::Item((head, BodySize::None)))
+        .await?;
+    // The HTTP codec and its buffers are dropped here. What the client sent
+    // after its request head (its first frames, if it did not wait for the
+    // 101) is the start of the WebSocket stream.
+    let FramedParts { io, read_buf, .. } = framed.into_parts();
+    let leftover = (!read_buf.is_empty()).then(|| read_buf.freeze());
+    let (read, write) = io.into_split();
+    let sink = (conn.start)(RawInput { leftover, read });
+    Ok(Some(Writer {
+        sink,
+        write,
+        batch: VecDeque::new(),
+    }))
 }
 
 /// The engine's checks take an actix-web `HttpRequest` (so does the
@@ -108,58 +145,70 @@ async fn refuse(mut framed: Framed<TcpStream, h1::Codec>, res: HttpResponse) -> 
     framed.into_parts().io.shutdown().await
 }
 
-async fn run(mut framed: Framed<TcpStream, h1::Codec>, conn: WsConnection) -> io::Result<()> {
-    let (head, _) = actix_http::Response::from(conn.response).into_parts();
-    framed
-        .send(h1::Message::Item((head, BodySize::None)))
-        .await?;
-    // What the client sent after its request head (its first frames, if it
-    // did not wait for the 101) is the start of the WebSocket stream.
-    // The HTTP codec and its buffers are dropped here, not kept for the connection's life.
-    let FramedParts { io, read_buf, .. } = framed.into_parts();
-    let leftover = (!read_buf.is_empty()).then(|| read_buf.freeze());
-    let (read, mut write) = io.into_split();
-    let sink = (conn.start)(RawInput { leftover, read });
-    let mut batch = VecDeque::new();
-    while std::future::poll_fn(|cx| sink.poll_drain(cx, &mut batch, MAX_SLICES))
-        .await
-        .is_some()
-    {
-        if let Err(e) = write_all(&mut write, &mut batch).await {
-            // The client is gone; its reading half sees that and closes the session.
-            sink.abandon();
-            return Err(e);
-        }
-    }
-    write.shutdown().await
-}
-
 /// Most chunks one vectored write takes.
 const MAX_SLICES: usize = 64;
 
-async fn write_all(write: &mut OwnedWriteHalf, batch: &mut VecDeque<Bytes>) -> io::Result<()> {
-    while !batch.is_empty() {
-        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-        let n = batch.len().min(MAX_SLICES);
-        for (slot, chunk) in slices.iter_mut().zip(batch.iter()) {
-            *slot = IoSlice::new(chunk);
-        }
-        let mut written = write.write_vectored(&slices[..n]).await?;
-        if written == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        while written > 0 {
-            let front = batch.front_mut().expect("written bytes came from the batch");
-            if written >= front.len() {
-                written -= front.len();
-                batch.pop_front();
-            } else {
-                front.advance(written);
-                written = 0;
+/// Moves what the sink holds to the socket, many chunks per write, until
+/// the sink is closed and drained; then ends the sending direction.
+struct Writer {
+    sink: WsSink,
+    write: OwnedWriteHalf,
+    batch: VecDeque<Bytes>,
+}
+
+impl Future for Writer {
+    type Output = io::Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        loop {
+            if this.batch.is_empty() {
+                if this.batch.capacity() > MAX_SLICES {
+                    // A burst grew it; an idle connection does not keep that.
+                    this.batch = VecDeque::new();
+                }
+                match this.sink.poll_drain(cx, &mut this.batch, MAX_SLICES) {
+                    Poll::Ready(Some(())) => continue,
+                    Poll::Ready(None) => return Pin::new(&mut this.write).poll_shutdown(cx),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let n = this.batch.len().min(MAX_SLICES);
+            for (slot, chunk) in slices.iter_mut().zip(this.batch.iter()) {
+                *slot = IoSlice::new(chunk);
+            }
+            let written = match Pin::new(&mut this.write).poll_write_vectored(cx, &slices[..n]) {
+                Poll::Ready(Ok(0)) => Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(result) => result,
+                Poll::Pending => return Poll::Pending,
+            };
+            match written {
+                Ok(n) => advance(&mut this.batch, n),
+                Err(e) => {
+                    // The client is gone; its reading half sees that and closes the session.
+                    this.sink.abandon();
+                    return Poll::Ready(Err(e));
+                }
             }
         }
     }
-    Ok(())
+}
+
+/// Drops `n` written bytes from the front of `batch`.
+fn advance(batch: &mut VecDeque<Bytes>, mut n: usize) {
+    while n > 0 {
+        let front = batch
+            .front_mut()
+            .expect("written bytes came from the batch");
+        if n >= front.len() {
+            n -= front.len();
+            batch.pop_front();
+        } else {
+            front.advance(n);
+            n = 0;
+        }
+    }
 }
 
 /// The reading half as the transport's input: each read copied into a

@@ -181,6 +181,10 @@ impl WsSink {
                 s.bytes -= chunk.len();
                 out.push_back(chunk);
             }
+            if s.chunks.is_empty() && s.chunks.capacity() > max {
+                // A burst grew it; an idle connection does not keep that.
+                s.chunks = VecDeque::new();
+            }
         })
     }
 
@@ -377,6 +381,9 @@ impl<H: EngineHandler> Actor for WsTransport<H> {
     }
 }
 
+/// Most read-buffer capacity a connection keeps between messages.
+const IDLE_READ_BUF: usize = 1024;
+
 impl<H: EngineHandler> StreamHandler<Result<Bytes, PayloadError>> for WsTransport<H> {
     fn handle(&mut self, chunk: Result<Bytes, PayloadError>, ctx: &mut Context<Self>) {
         // A read error is the peer going away without a close frame: as
@@ -395,6 +402,10 @@ impl<H: EngineHandler> StreamHandler<Result<Bytes, PayloadError>> for WsTranspor
             if !ctx.state().alive() {
                 break;
             }
+        }
+        if self.buf.is_empty() && self.buf.capacity() > IDLE_READ_BUF {
+            // A big message grew it; an idle connection does not keep that.
+            self.buf = BytesMut::new();
         }
     }
 

@@ -294,7 +294,7 @@ impl Handler<JoinRequest> for Namespace {
     type Result = ();
 
     fn handle(&mut self, join: JoinRequest, ctx: &mut Context<Self>) {
-        let handshake = Arc::new(Handshake::new(&join.request, join.auth));
+        let handshake = Arc::new(Handshake::new(join.request.clone(), join.auth));
         let info = Arc::new(SocketInfo::new(
             crate::id::random_id().into(),
             handshake,
