@@ -215,7 +215,26 @@ impl<H: EngineHandler> SessionHandle<H> {
     /// On a WebSocket this writes straight into the connection's sink, with
     /// the session's own rules: volatile drops and the outgoing bound.
     pub fn try_send(&self, out: Outgoing) -> Result<(), SendError> {
-        let route = self.outlet.send_or(out, |out| {
+        self.route(out, None)
+    }
+
+    /// Like [`try_send`](Self::try_send) for a fan-out: a WebSocket writer
+    /// that needs waking is added to `wakes` instead, so the caller can wake
+    /// each once after queueing several packets (one write carries them all).
+    pub fn try_send_deferred(
+        &self,
+        out: Outgoing,
+        wakes: &mut Vec<std::task::Waker>,
+    ) -> Result<(), SendError> {
+        self.route(out, Some(wakes))
+    }
+
+    fn route(
+        &self,
+        out: Outgoing,
+        wakes: Option<&mut Vec<std::task::Waker>>,
+    ) -> Result<(), SendError> {
+        let route = self.outlet.send_or(out, wakes, |out| {
             self.addr.try_send(out).map_err(|e| match e {
                 actix::prelude::SendError::Full(_) => SendError::Full,
                 actix::prelude::SendError::Closed(_) => SendError::Closed,

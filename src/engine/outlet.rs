@@ -9,6 +9,7 @@
 //! All of this happens under one lock, so nothing can slip in between.
 
 use std::sync::{Mutex, MutexGuard};
+use std::task::Waker;
 
 use super::outgoing::Outgoing;
 use super::websocket::WsSink;
@@ -95,27 +96,26 @@ impl Outlet {
         s.waiting += 1;
     }
 
-    /// Writes `out` into the sink when that keeps the order, else `enqueue`s it.
+    /// Writes `out` into the sink when that keeps the order, else `enqueue`s
+    /// it. With `wakes`, the sink's writer is not woken but its waker added there.
     pub fn send_or<E>(
         &self,
         out: Outgoing,
+        wakes: Option<&mut Vec<Waker>>,
         enqueue: impl FnOnce(Outgoing) -> Result<(), E>,
     ) -> Result<Route, E> {
         let mut s = self.state();
         if s.waiting == 0
             && let Some(sink) = &s.sink
         {
-            let buffered = sink.buffered();
-            let verdict = admit(
-                buffered < WS_WRITABLE_BYTES,
-                buffered,
-                &out,
-                self.max_buffer,
-            );
-            match verdict {
-                Admit::Send => sink.send_outgoing(&out),
-                Admit::Overflow => s.sink = None,
-                Admit::DropVolatile => {}
+            let (verdict, waker) = sink.offer(&out, self.max_buffer);
+            match (waker, wakes) {
+                (Some(waker), Some(wakes)) => wakes.push(waker),
+                (Some(waker), None) => waker.wake(),
+                (None, _) => {}
+            }
+            if verdict == Admit::Overflow {
+                s.sink = None;
             }
             return Ok(Route::Direct(verdict));
         }

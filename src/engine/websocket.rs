@@ -20,6 +20,7 @@ use futures_util::Stream;
 use super::error::EngineError;
 use super::handler::{CloseReason, EngineHandler};
 use super::outgoing::Outgoing;
+use super::outlet::{Admit, WS_WRITABLE_BYTES, admit};
 use super::packet::{DecodeError, Frame, Packet, ProtocolVersion};
 use super::session::{EngineSession, WsClosed, WsIn, WsOpened};
 use super::ws_codec::{self, Decoder, DeflateSettings, Encoder, Message, OpCode};
@@ -78,25 +79,55 @@ impl WsSink {
             s.push(Bytes::copy_from_slice(&header[..n]));
             s.push(data.clone());
         }
+        wake(s);
     }
 
     /// Queues each of `out`'s frames as one WebSocket message; uncompressed
     /// ones are the shared, already framed bytes of every recipient.
     pub fn send_outgoing(&self, out: &Outgoing) {
-        let mut s = self.state();
-        if s.closed {
-            return;
-        }
-        for (i, frame) in out.frames.frames().iter().enumerate() {
-            let (opcode, data) = frame_parts(frame);
-            if s.encoder.will_compress(data.len(), out.compress) {
-                s.push_compressed(opcode, data);
-            } else {
-                s.push(out.frames.ws_messages()[i].clone());
-            }
+        if let Some(w) = self.send_outgoing_deferred(out) {
+            w.wake();
         }
     }
 
+    /// Queues `out` if [`admit`](super::outlet::admit) lets it in, under one
+    /// lock, and hands back the writer's waker instead of waking it, so a
+    /// fan-out can wake each writer once after queueing several broadcasts
+    /// (one write for all).
+    pub(super) fn offer(&self, out: &Outgoing, max_buffer: usize) -> (Admit, Option<Waker>) {
+        let mut s = self.state();
+        let verdict = admit(s.bytes < WS_WRITABLE_BYTES, s.bytes, out, max_buffer);
+        if verdict != Admit::Send || s.closed {
+            return (verdict, None);
+        }
+        s.push_outgoing(out);
+        (verdict, s.waker.take())
+    }
+
+    fn send_outgoing_deferred(&self, out: &Outgoing) -> Option<Waker> {
+        let mut s = self.state();
+        if s.closed {
+            return None;
+        }
+        s.push_outgoing(out);
+        s.waker.take()
+    }
+}
+
+impl SinkState {
+    fn push_outgoing(&mut self, out: &Outgoing) {
+        for (i, frame) in out.frames.frames().iter().enumerate() {
+            let (opcode, data) = frame_parts(frame);
+            if self.encoder.will_compress(data.len(), out.compress) {
+                self.push_compressed(opcode, data);
+            } else {
+                self.push(out.frames.ws_messages()[i].clone());
+            }
+        }
+    }
+}
+
+impl WsSink {
     fn send_control(&self, opcode: OpCode, payload: &[u8]) {
         let mut s = self.state();
         if s.closed {
@@ -105,6 +136,7 @@ impl WsSink {
         let mut out = BytesMut::new();
         s.encoder.encode_control(opcode, payload, &mut out);
         s.push(out.freeze());
+        wake(s);
     }
 
     /// Queues a close frame; the connection ends once it is written.
@@ -117,9 +149,16 @@ impl WsSink {
         s.encoder.encode_close(code, "", &mut out);
         s.push(out.freeze());
         s.closed = true;
-        if let Some(w) = s.waker.take() {
-            w.wake();
-        }
+        wake(s);
+    }
+}
+
+/// Wakes the writer, if it waits, once the lock is released.
+fn wake(mut s: MutexGuard<'_, SinkState>) {
+    let waker = s.waker.take();
+    drop(s);
+    if let Some(w) = waker {
+        w.wake();
     }
 }
 
@@ -143,9 +182,6 @@ impl SinkState {
     fn push(&mut self, chunk: Bytes) {
         self.bytes += chunk.len();
         self.chunks.push_back(chunk);
-        if let Some(w) = self.waker.take() {
-            w.wake();
-        }
     }
 }
 

@@ -11,6 +11,7 @@ mod operator;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::task::Waker;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -90,7 +91,17 @@ pub struct RoomRegistry {
     members: HashMap<Arc<str>, Member>,
     adapter: Box<dyn Adapter>,
     stats: Arc<RoomStats>,
+    /// WebSocket writers with broadcasts queued and not yet woken: woken
+    /// together once the mailbox is drained, so a writer that several
+    /// broadcasts reached sends them in one write. At most one per socket.
+    wakes: Vec<Waker>,
+    /// Broadcasts queued since the writers were last woken.
+    deferred: usize,
 }
+
+/// Most broadcasts queued before the writers are woken even though more
+/// wait in the mailbox: batching without letting a busy mailbox starve them.
+const MAX_DEFERRED_BROADCASTS: usize = 16;
 
 impl RoomRegistry {
     pub(crate) fn new(nsp: Arc<str>, stats: Arc<RoomStats>) -> Self {
@@ -100,6 +111,8 @@ impl RoomRegistry {
             members: HashMap::new(),
             adapter: Box::new(LocalAdapter),
             stats,
+            wakes: Vec::new(),
+            deferred: 0,
         }
     }
 
@@ -131,61 +144,93 @@ impl RoomRegistry {
 
     /// The ids of the sockets `opts` selects, each once.
     fn targets(&self, opts: &BroadcastOptions) -> Vec<Arc<str>> {
-        let mut excluded: HashSet<&str> = HashSet::new();
-        for room in &opts.except {
-            if let Some(ids) = self.rooms.get(room.as_str()) {
-                excluded.extend(ids.iter().map(|id| &**id));
-            }
-        }
-        if let Some(id) = &opts.except_id {
-            excluded.insert(id);
-        }
-        let keep = |id: &&Arc<str>| !excluded.contains(&***id);
-        match opts.rooms.as_slice() {
-            [] => self.members.keys().filter(keep).cloned().collect(),
-            [room] => self
-                .rooms
-                .get(room.as_str())
-                .map(|ids| ids.iter().filter(keep).cloned().collect())
-                .unwrap_or_default(),
-            rooms => {
-                let mut seen = HashSet::new();
-                rooms
-                    .iter()
-                    .filter_map(|room| self.rooms.get(room.as_str()))
-                    .flat_map(|ids| ids.iter())
-                    .filter(keep)
-                    .filter(|id| seen.insert(Arc::clone(id)))
-                    .cloned()
-                    .collect()
-            }
+        let mut ids = Vec::new();
+        for_each_target(&self.rooms, &self.members, opts, |id, _| {
+            ids.push(id.clone())
+        });
+        ids
+    }
+
+    fn wake_writers(&mut self) {
+        self.deferred = 0;
+        for waker in self.wakes.drain(..) {
+            waker.wake();
         }
     }
 
-    fn deliver(&self, member: &Member, encoded: &Encoded, opts: &BroadcastOptions) {
-        let out = Outgoing::shared(encoded.frames(member.session.version()))
-            .volatile(opts.volatile)
-            .compress(opts.compress);
-        match member.session.try_send(out) {
-            Ok(()) => {
-                self.stats.delivered.fetch_add(1, Relaxed);
-                member.socket.notify_outgoing(&encoded.packet);
-            }
-            Err(SendError::Full) if opts.volatile => {
-                self.stats.volatile_dropped.fetch_add(1, Relaxed);
-            }
-            Err(SendError::Full) => {
-                self.stats.slow_consumers.fetch_add(1, Relaxed);
-                log::warn!(
-                    "socket {}: session mailbox full, disconnecting slow consumer",
-                    member.socket.id()
-                );
-                member
-                    .session
-                    .close(crate::engine::CloseReason::TransportError);
-            }
-            Err(SendError::Closed) => {}
+}
+
+/// Calls `f` once for each member `opts` selects.
+fn for_each_target<'a>(
+    rooms: &'a HashMap<Arc<str>, HashSet<Arc<str>>>,
+    members: &'a HashMap<Arc<str>, Member>,
+    opts: &BroadcastOptions,
+    mut f: impl FnMut(&'a Arc<str>, &'a Member),
+) {
+    let mut excluded: HashSet<&str> = HashSet::new();
+    for room in &opts.except {
+        if let Some(ids) = rooms.get(room.as_str()) {
+            excluded.extend(ids.iter().map(|id| &**id));
         }
+    }
+    if let Some(id) = &opts.except_id {
+        excluded.insert(id);
+    }
+    let mut visit = |id: &'a Arc<str>| {
+        if !excluded.contains(&**id)
+            && let Some(member) = members.get(id)
+        {
+            f(id, member);
+        }
+    };
+    match opts.rooms.as_slice() {
+        [] => members.keys().for_each(visit),
+        [room] => rooms.get(room.as_str()).into_iter().flatten().for_each(visit),
+        several => {
+            let mut seen: HashSet<&str> = HashSet::new();
+            for id in several
+                .iter()
+                .filter_map(|room| rooms.get(room.as_str()))
+                .flatten()
+            {
+                if seen.insert(id) {
+                    visit(id);
+                }
+            }
+        }
+    }
+}
+
+/// Hands one broadcast to one member's session, counting the outcome.
+fn deliver(
+    member: &Member,
+    encoded: &Encoded,
+    opts: &BroadcastOptions,
+    stats: &RoomStats,
+    wakes: &mut Vec<Waker>,
+) {
+    let out = Outgoing::shared(encoded.frames(member.session.version()))
+        .volatile(opts.volatile)
+        .compress(opts.compress);
+    match member.session.try_send_deferred(out, wakes) {
+        Ok(()) => {
+            stats.delivered.fetch_add(1, Relaxed);
+            member.socket.notify_outgoing(&encoded.packet);
+        }
+        Err(SendError::Full) if opts.volatile => {
+            stats.volatile_dropped.fetch_add(1, Relaxed);
+        }
+        Err(SendError::Full) => {
+            stats.slow_consumers.fetch_add(1, Relaxed);
+            log::warn!(
+                "socket {}: session mailbox full, disconnecting slow consumer",
+                member.socket.id()
+            );
+            member
+                .session
+                .close(crate::engine::CloseReason::TransportError);
+        }
+        Err(SendError::Closed) => {}
     }
 }
 
@@ -280,18 +325,44 @@ pub(crate) struct Broadcast {
 
 impl Handler<Broadcast> for RoomRegistry {
     type Result = usize;
-    fn handle(&mut self, msg: Broadcast, _: &mut Context<Self>) -> usize {
-        let targets = self.targets(&msg.opts);
-        for id in &targets {
-            if let Some(member) = self.members.get(id) {
-                self.deliver(member, &msg.encoded, &msg.opts);
-            }
+    fn handle(&mut self, msg: Broadcast, ctx: &mut Context<Self>) -> usize {
+        let RoomRegistry {
+            rooms,
+            members,
+            wakes,
+            stats,
+            ..
+        } = self;
+        let mut targets = 0;
+        for_each_target(rooms, members, &msg.opts, |_, member| {
+            targets += 1;
+            deliver(member, &msg.encoded, &msg.opts, stats, wakes);
+        });
+        self.deferred += 1;
+        if self.deferred >= MAX_DEFERRED_BROADCASTS {
+            self.wake_writers();
+        } else if !self.wakes.is_empty() {
+            // Handled once the mailbox is drained (actix runs notified
+            // messages when no mailbox message is waiting).
+            ctx.notify(WakeWriters);
         }
         if !msg.opts.local {
             self.adapter
                 .publish_broadcast(&self.nsp, &msg.event, &msg.payload, &msg.opts);
         }
-        targets.len()
+        targets
+    }
+}
+
+/// Wakes the writers that broadcasts have queued for.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct WakeWriters;
+
+impl Handler<WakeWriters> for RoomRegistry {
+    type Result = ();
+    fn handle(&mut self, _: WakeWriters, _: &mut Context<Self>) {
+        self.wake_writers();
     }
 }
 
