@@ -157,7 +157,6 @@ impl RoomRegistry {
             waker.wake();
         }
     }
-
 }
 
 /// Calls `f` once for each member `opts` selects.
@@ -185,7 +184,11 @@ fn for_each_target<'a>(
     };
     match opts.rooms.as_slice() {
         [] => members.keys().for_each(visit),
-        [room] => rooms.get(room.as_str()).into_iter().flatten().for_each(visit),
+        [room] => rooms
+            .get(room.as_str())
+            .into_iter()
+            .flatten()
+            .for_each(visit),
         several => {
             let mut seen: HashSet<&str> = HashSet::new();
             for id in several
