@@ -215,7 +215,7 @@ impl<H: EngineHandler> SessionHandle<H> {
     /// On a WebSocket this writes straight into the connection's sink, with
     /// the session's own rules: volatile drops and the outgoing bound.
     pub fn try_send(&self, out: Outgoing) -> Result<(), SendError> {
-        self.route(out, None)
+        self.route(&out, None)
     }
 
     /// Like [`try_send`](Self::try_send) for a fan-out: a WebSocket writer
@@ -223,7 +223,7 @@ impl<H: EngineHandler> SessionHandle<H> {
     /// each once after queueing several packets (one write carries them all).
     pub fn try_send_deferred(
         &self,
-        out: Outgoing,
+        out: &Outgoing,
         wakes: &mut Vec<std::task::Waker>,
     ) -> Result<(), SendError> {
         self.route(out, Some(wakes))
@@ -231,11 +231,11 @@ impl<H: EngineHandler> SessionHandle<H> {
 
     fn route(
         &self,
-        out: Outgoing,
+        out: &Outgoing,
         wakes: Option<&mut Vec<std::task::Waker>>,
     ) -> Result<(), SendError> {
         let route = self.outlet.send_or(out, wakes, |out| {
-            self.addr.try_send(out).map_err(|e| match e {
+            self.addr.try_send(out.clone()).map_err(|e| match e {
                 actix::prelude::SendError::Full(_) => SendError::Full,
                 actix::prelude::SendError::Closed(_) => SendError::Closed,
             })

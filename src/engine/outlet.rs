@@ -100,15 +100,15 @@ impl Outlet {
     /// it. With `wakes`, the sink's writer is not woken but its waker added there.
     pub fn send_or<E>(
         &self,
-        out: Outgoing,
+        out: &Outgoing,
         wakes: Option<&mut Vec<Waker>>,
-        enqueue: impl FnOnce(Outgoing) -> Result<(), E>,
+        enqueue: impl FnOnce(&Outgoing) -> Result<(), E>,
     ) -> Result<Route, E> {
         let mut s = self.state();
         if s.waiting == 0
             && let Some(sink) = &s.sink
         {
-            let (verdict, waker) = sink.offer(&out, self.max_buffer);
+            let (verdict, waker) = sink.offer(out, self.max_buffer);
             match (waker, wakes) {
                 (Some(waker), Some(wakes)) => wakes.push(waker),
                 (Some(waker), None) => waker.wake(),

@@ -8,7 +8,6 @@
 
 mod operator;
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::task::Waker;
@@ -18,6 +17,11 @@ use actix::prelude::*;
 use tokio::sync::mpsc;
 
 pub use operator::{BroadcastAckError, BroadcastError, BroadcastOperator, NamespaceRef};
+
+/// Fast hashing for the per-delivery lookups, randomly seeded: room names
+/// can come from clients, so no fixed hash function.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 use crate::adapter::{Adapter, LocalAdapter};
 use crate::engine::{Outgoing, ProtocolVersion, SendError, SessionHandle, SharedFrames};
@@ -107,8 +111,8 @@ impl RoomRegistry {
     pub(crate) fn new(nsp: Arc<str>, stats: Arc<RoomStats>) -> Self {
         RoomRegistry {
             nsp,
-            rooms: HashMap::new(),
-            members: HashMap::new(),
+            rooms: HashMap::default(),
+            members: HashMap::default(),
             adapter: Box::new(LocalAdapter),
             stats,
             wakes: Vec::new(),
@@ -166,7 +170,7 @@ fn for_each_target<'a>(
     opts: &BroadcastOptions,
     mut f: impl FnMut(&'a Arc<str>, &'a Member),
 ) {
-    let mut excluded: HashSet<&str> = HashSet::new();
+    let mut excluded: HashSet<&str> = HashSet::default();
     for room in &opts.except {
         if let Some(ids) = rooms.get(room.as_str()) {
             excluded.extend(ids.iter().map(|id| &**id));
@@ -190,7 +194,7 @@ fn for_each_target<'a>(
             .flatten()
             .for_each(visit),
         several => {
-            let mut seen: HashSet<&str> = HashSet::new();
+            let mut seen: HashSet<&str> = HashSet::default();
             for id in several
                 .iter()
                 .filter_map(|room| rooms.get(room.as_str()))
@@ -204,36 +208,54 @@ fn for_each_target<'a>(
     }
 }
 
-/// Hands one broadcast to one member's session, counting the outcome.
-fn deliver(
-    member: &Member,
-    encoded: &Encoded,
-    opts: &BroadcastOptions,
-    stats: &RoomStats,
-    wakes: &mut Vec<Waker>,
-) {
-    let out = Outgoing::shared(encoded.frames(member.session.version()))
-        .volatile(opts.volatile)
-        .compress(opts.compress);
-    match member.session.try_send_deferred(out, wakes) {
-        Ok(()) => {
-            stats.delivered.fetch_add(1, Relaxed);
-            member.socket.notify_outgoing(&encoded.packet);
+/// One broadcast on its way out: its packet for each protocol version that
+/// a target speaks, built on first use, and how many were handed over.
+struct Delivery<'a> {
+    encoded: &'a Encoded,
+    opts: &'a BroadcastOptions,
+    outgoing: [Option<Outgoing>; 2],
+    delivered: u64,
+}
+
+impl<'a> Delivery<'a> {
+    fn new(encoded: &'a Encoded, opts: &'a BroadcastOptions) -> Self {
+        Delivery {
+            encoded,
+            opts,
+            outgoing: [None, None],
+            delivered: 0,
         }
-        Err(SendError::Full) if opts.volatile => {
-            stats.volatile_dropped.fetch_add(1, Relaxed);
+    }
+
+    /// Hands the broadcast to one member's session, counting the outcome.
+    fn to(&mut self, member: &Member, stats: &RoomStats, wakes: &mut Vec<Waker>) {
+        let (encoded, opts) = (self.encoded, self.opts);
+        let version = member.session.version();
+        let out = self.outgoing[version as usize].get_or_insert_with(|| {
+            Outgoing::shared(encoded.frames(version))
+                .volatile(opts.volatile)
+                .compress(opts.compress)
+        });
+        match member.session.try_send_deferred(out, wakes) {
+            Ok(()) => {
+                self.delivered += 1;
+                member.socket.notify_outgoing(&encoded.packet);
+            }
+            Err(SendError::Full) if opts.volatile => {
+                stats.volatile_dropped.fetch_add(1, Relaxed);
+            }
+            Err(SendError::Full) => {
+                stats.slow_consumers.fetch_add(1, Relaxed);
+                log::warn!(
+                    "socket {}: session mailbox full, disconnecting slow consumer",
+                    member.socket.id()
+                );
+                member
+                    .session
+                    .close(crate::engine::CloseReason::TransportError);
+            }
+            Err(SendError::Closed) => {}
         }
-        Err(SendError::Full) => {
-            stats.slow_consumers.fetch_add(1, Relaxed);
-            log::warn!(
-                "socket {}: session mailbox full, disconnecting slow consumer",
-                member.socket.id()
-            );
-            member
-                .session
-                .close(crate::engine::CloseReason::TransportError);
-        }
-        Err(SendError::Closed) => {}
     }
 }
 
@@ -271,7 +293,7 @@ impl Handler<Register> for RoomRegistry {
             Member {
                 socket,
                 session,
-                rooms: HashSet::new(),
+                rooms: HashSet::default(),
             },
         );
         self.join(&id, &id);
@@ -337,10 +359,12 @@ impl Handler<Broadcast> for RoomRegistry {
             ..
         } = self;
         let mut targets = 0;
+        let mut delivery = Delivery::new(&msg.encoded, &msg.opts);
         for_each_target(rooms, members, &msg.opts, |_, member| {
             targets += 1;
-            deliver(member, &msg.encoded, &msg.opts, stats, wakes);
+            delivery.to(member, stats, wakes);
         });
+        stats.delivered.fetch_add(delivery.delivered, Relaxed);
         self.deferred += 1;
         if self.deferred >= MAX_DEFERRED_BROADCASTS {
             self.wake_writers();
