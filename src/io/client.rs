@@ -102,12 +102,11 @@ impl Client {
             return;
         };
         self.connecting.insert(nsp);
-        namespace.do_send(JoinRequest {
+        namespace.local().do_send(JoinRequest {
             session: s.handle(),
             auth: packet.data.unwrap_or_else(|| json!({})),
             request: s.request().clone(),
             arbiter: Arbiter::current(),
-            thread: std::thread::current().id(),
         });
     }
 

@@ -7,14 +7,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use actix::Addr;
 use actix_web::web;
 use regex::Regex;
 
 pub use client::{Client, ClientUpcall};
 
 use crate::engine::{CloseReason, Engine, EngineConfig};
-use crate::namespace::{LiveCount, Namespace, NamespaceBuilder};
+use crate::namespace::{LiveCount, NamespaceBuilder, NamespaceEntry};
 use crate::rooms::{BroadcastOperator, NamespaceRef};
 
 /// Decides whether a namespace name belongs to a family of dynamic namespaces.
@@ -43,25 +42,29 @@ impl Default for SocketIoConfig {
 pub(crate) struct IoShared {
     pub(crate) connect_timeout: Duration,
     pub(crate) max_attachments: usize,
-    namespaces: RwLock<HashMap<String, (Addr<Namespace>, NamespaceRef)>>,
+    namespaces: RwLock<HashMap<String, Arc<NamespaceEntry>>>,
     dynamic: Vec<(NamespaceMatcher, Arc<NamespaceBuilder>)>,
     live: Arc<LiveCount>,
 }
 
 impl IoShared {
     /// The namespace called `name`, creating it if a dynamic family matches.
-    pub(crate) fn namespace(&self, name: &str) -> Option<Addr<Namespace>> {
+    pub(crate) fn namespace(&self, name: &str) -> Option<Arc<NamespaceEntry>> {
         let map = self.namespaces.read().unwrap_or_else(|e| e.into_inner());
-        if let Some((ns, _)) = map.get(name) {
-            return Some(ns.clone());
+        if let Some(entry) = map.get(name) {
+            return Some(entry.clone());
         }
         drop(map);
         let (_, setup) = self.dynamic.iter().find(|(matches, _)| matches(name))?;
         let mut map = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
-        let (ns, _) = map
-            .entry(name.to_string())
-            .or_insert_with(|| Namespace::start(name, setup.clone(), self.live.clone()));
-        Some(ns.clone())
+        let entry = map.entry(name.to_string()).or_insert_with(|| {
+            Arc::new(NamespaceEntry::start(
+                name,
+                setup.clone(),
+                self.live.clone(),
+            ))
+        });
+        Some(entry.clone())
     }
 }
 
@@ -103,12 +106,12 @@ impl SocketIoBuilder {
         let live = Arc::new(LiveCount::default());
         let mut namespaces = HashMap::new();
         for (name, setup) in self.namespaces {
-            let ns = Namespace::start(&name, Arc::new(setup), live.clone());
-            namespaces.insert(name, ns);
+            let entry = NamespaceEntry::start(&name, Arc::new(setup), live.clone());
+            namespaces.insert(name, Arc::new(entry));
         }
         namespaces
             .entry("/".to_string())
-            .or_insert_with(|| Namespace::start("/", Arc::default(), live.clone()));
+            .or_insert_with(|| Arc::new(NamespaceEntry::start("/", Arc::default(), live.clone())));
         let shared = Arc::new(IoShared {
             connect_timeout: self.config.connect_timeout,
             max_attachments: self.config.max_attachments,
@@ -198,7 +201,7 @@ impl SocketIo {
             .namespaces
             .read()
             .unwrap_or_else(|e| e.into_inner());
-        map.get(name).map(|(_, ns)| ns.clone())
+        map.get(name).map(|entry| entry.handle())
     }
 
     /// The main namespace, `/`.

@@ -5,7 +5,7 @@
 //! A namespace never writes to a transport; the sockets it starts do, through
 //! their session.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
@@ -213,8 +213,6 @@ pub(crate) struct JoinRequest {
     pub request: Arc<RequestInfo>,
     /// Where the socket actor runs: beside its session.
     pub arbiter: ArbiterHandle,
-    /// The thread of that arbiter, which picks the per-worker handler.
-    pub thread: ThreadId,
 }
 
 /// A socket of this namespace has finished disconnecting.
@@ -224,16 +222,64 @@ pub(crate) struct SocketGone {
     pub id: Arc<str>,
 }
 
-/// The supervisor of one namespace: admits sockets through the connect
-/// middleware, starts their actors and tracks them until they are gone.
+/// The supervisor of one namespace on one worker thread: admits that
+/// thread's clients through the connect middleware, starts their socket
+/// actors beside them and counts them until they are gone. Each worker has
+/// its own (see [`NamespaceEntry`]), so joining costs no hop between threads;
+/// the namespace's rooms live in its one RoomRegistry, shared by all.
 pub struct Namespace {
     core: Arc<NamespaceCore>,
     setup: Arc<NamespaceBuilder>,
-    handlers: Arc<Handlers>,
-    /// With `handler_per_worker`: the handlers of each worker thread so far.
-    worker_handlers: HashMap<ThreadId, Arc<Handlers>>,
-    sockets: HashMap<Arc<str>, SocketRef>,
+    /// This worker's handlers: the namespace's own, or with
+    /// `handler_per_worker` its own actor's, started on first use.
+    handlers: Option<Arc<Handlers>>,
+    sockets: HashSet<Arc<str>>,
     live: Arc<LiveCount>,
+}
+
+/// One namespace: its shared core and set-up, and its supervisor on each
+/// worker thread that has had a client for it.
+pub(crate) struct NamespaceEntry {
+    core: Arc<NamespaceCore>,
+    setup: Arc<NamespaceBuilder>,
+    live: Arc<LiveCount>,
+    supervisors: Mutex<HashMap<ThreadId, Addr<Namespace>>>,
+}
+
+impl NamespaceEntry {
+    /// Starts the namespace's shared actors (its RoomRegistry).
+    pub(crate) fn start(name: &str, setup: Arc<NamespaceBuilder>, live: Arc<LiveCount>) -> Self {
+        NamespaceEntry {
+            core: NamespaceCore::start(name),
+            setup,
+            live,
+            supervisors: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn handle(&self) -> NamespaceRef {
+        NamespaceRef {
+            core: self.core.clone(),
+        }
+    }
+
+    /// The supervisor on the calling thread, started in its arbiter on first use.
+    pub(crate) fn local(&self) -> Addr<Namespace> {
+        let mut supervisors = self.supervisors.lock().unwrap_or_else(|e| e.into_inner());
+        supervisors
+            .entry(std::thread::current().id())
+            .or_insert_with(|| {
+                Namespace {
+                    core: self.core.clone(),
+                    setup: self.setup.clone(),
+                    handlers: None,
+                    sockets: HashSet::new(),
+                    live: self.live.clone(),
+                }
+                .start()
+            })
+            .clone()
+    }
 }
 
 /// Sockets alive across all namespaces, for a graceful shutdown to wait on.
@@ -252,36 +298,17 @@ impl LiveCount {
 }
 
 impl Namespace {
-    /// Starts the namespace's actors; returns its supervisor and its handle.
-    pub(crate) fn start(
-        name: &str,
-        setup: Arc<NamespaceBuilder>,
-        live: Arc<LiveCount>,
-    ) -> (Addr<Namespace>, NamespaceRef) {
-        let core = NamespaceCore::start(name);
-        let handlers = Arc::new(setup.handlers.clone());
-        let ns = Namespace {
-            core: core.clone(),
-            setup,
-            handlers,
-            worker_handlers: HashMap::new(),
-            sockets: HashMap::new(),
-            live,
-        };
-        (Actor::start(ns), NamespaceRef { core })
-    }
-}
-
-impl Namespace {
-    /// The handlers for a socket on `thread`: the namespace's own, or that
-    /// worker's, started on first use.
-    fn handlers_for(&mut self, thread: ThreadId, arbiter: &ArbiterHandle) -> Arc<Handlers> {
-        let Some(start) = &self.setup.per_worker else {
-            return self.handlers.clone();
-        };
-        self.worker_handlers
-            .entry(thread)
-            .or_insert_with(|| Arc::new(start(arbiter, (*self.handlers).clone())))
+    /// The handlers for this worker's sockets.
+    fn handlers(&mut self, arbiter: &ArbiterHandle) -> Arc<Handlers> {
+        let setup = &self.setup;
+        self.handlers
+            .get_or_insert_with(|| {
+                let base = setup.handlers.clone();
+                Arc::new(match &setup.per_worker {
+                    Some(start) => start(arbiter, base),
+                    None => base,
+                })
+            })
             .clone()
     }
 }
@@ -319,7 +346,7 @@ impl Handler<JoinRequest> for Namespace {
             if !join.session.connected() {
                 return;
             }
-            let handlers = act.handlers_for(join.thread, &join.arbiter);
+            let handlers = act.handlers(&join.arbiter);
             let session = join.session.clone();
             let (gone, middleware) = (
                 ctx.address().recipient(),
@@ -339,7 +366,7 @@ impl Handler<JoinRequest> for Namespace {
                 session: join.session.clone(),
             };
             act.core.registry.do_send(register);
-            act.sockets.insert(info.id.clone(), socket);
+            act.sockets.insert(info.id.clone());
             act.live.add(1);
             // Queued before the socket can emit anything: CONNECT goes first.
             join.session.upcall(ClientUpcall::Connected {
@@ -355,7 +382,7 @@ impl Handler<JoinRequest> for Namespace {
 impl Handler<SocketGone> for Namespace {
     type Result = ();
     fn handle(&mut self, gone: SocketGone, _: &mut Context<Self>) {
-        if self.sockets.remove(&gone.id).is_some() {
+        if self.sockets.remove(&gone.id) {
             self.live.add(-1);
         }
     }
