@@ -119,7 +119,10 @@ pub async fn run(target: Arc<Target>, o: &ConnectOpts) -> Value {
     let (cpu_ramp, my_cpu_ramp, _) = cpu.since(pid);
     let ok = counts.ok.load(Ordering::Relaxed);
     let failed = counts.failed.load(Ordering::Relaxed);
-    eprintln!("[connect] {ok} sessions in {ramp:.2}s, holding {:?}", o.settle);
+    eprintln!(
+        "[connect] {ok} sessions in {ramp:.2}s, holding {:?}",
+        o.settle
+    );
     tokio::time::sleep(o.settle).await;
     let rss_after = rss_kib(pid);
     let dropped_while_held = counts.dropped.load(Ordering::Relaxed);

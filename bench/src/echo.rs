@@ -7,14 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::procfs::CpuMark;
 use crate::proto::{echo_frame, first_numbers, now_ns, pad};
-use crate::util::{Target, Ws, histogram, latency_summary, open_many, progress, round1, round3};
+use crate::util::{ClientResult, Target, Ws, latency_summary, open_many, progress, round1, round3};
 
 pub struct EchoOpts {
     pub clients: usize,
@@ -32,12 +31,6 @@ struct Counts {
     errors: AtomicU64,
 }
 
-struct ClientResult {
-    lat: Histogram<u64>,
-    max_lag_ns: u64,
-    last_rx: Option<Instant>,
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn client(
     mut ws: Ws,
@@ -51,11 +44,7 @@ async fn client(
 ) -> ClientResult {
     let mut ticker = tokio::time::interval_at(first_tick, period);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
-    let mut res = ClientResult {
-        lat: histogram(3),
-        max_lag_ns: 0,
-        last_rx: None,
-    };
+    let mut res = ClientResult::new();
     let (mut sent, mut received) = (0u64, 0u64);
     let mut next_id = 0u64;
     let mut nums = [0u64; 1];
@@ -150,22 +139,19 @@ pub async fn run(target: Arc<Target>, o: &EchoOpts, label: &'static str) -> Valu
             ))
         })
         .collect();
-    let mut lat = histogram(3);
-    let mut max_lag_ns = 0;
-    let mut last_rx = start;
-    for t in tasks {
-        if let Ok(r) = t.await {
-            let _ = lat.add(&r.lat);
-            max_lag_ns = max_lag_ns.max(r.max_lag_ns);
-            if let Some(at) = r.last_rx {
-                last_rx = last_rx.max(at);
-            }
-        }
-    }
+    let ClientResult {
+        lat,
+        max_lag_ns,
+        last_rx,
+    } = ClientResult::gather(tasks).await;
+    let last_rx = last_rx.map_or(start, |at| at.max(start));
     let (server_cpu, my_cpu, wall) = cpu.since(pid);
     let sent = counts.sent.load(Ordering::Relaxed);
     let received = counts.received.load(Ordering::Relaxed);
-    let active = last_rx.duration_since(start).as_secs_f64().max(o.duration.as_secs_f64());
+    let active = last_rx
+        .duration_since(start)
+        .as_secs_f64()
+        .max(o.duration.as_secs_f64());
     json!({
         "clients": o.clients,
         "connect_failed": connect_failed,

@@ -232,7 +232,10 @@ pub async fn run(target: Arc<Target>, o: &FanoutOpts, label: &'static str) -> Va
             return json!({ "error": format!("sender connect: {e}") });
         }
     };
-    eprintln!("[{label}] {joined} receivers joined ({join_failed} failed); sending for {:?} with window {}", o.duration, o.window);
+    eprintln!(
+        "[{label}] {joined} receivers joined ({join_failed} failed); sending for {:?} with window {}",
+        o.duration, o.window
+    );
     let _p = {
         let c = counts.clone();
         progress(label, move || {

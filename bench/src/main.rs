@@ -24,7 +24,10 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Map, Value, json};
 
 #[derive(Parser)]
-#[command(version, about = "Socket.IO benchmark load generator (raw Engine.IO v4 frames)")]
+#[command(
+    version,
+    about = "Socket.IO benchmark load generator (raw Engine.IO v4 frames)"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -57,7 +60,11 @@ struct RunArgs {
     #[arg(long, default_value = "server")]
     name: String,
     /// Comma-separated: connect, echo, echo-ack, fanout, polling.
-    #[arg(long, default_value = "connect,echo,echo-ack,fanout,polling", value_delimiter = ',')]
+    #[arg(
+        long,
+        default_value = "connect,echo,echo-ack,fanout,polling",
+        value_delimiter = ','
+    )]
     scenarios: Vec<String>,
     /// Worker threads of the one tokio runtime (0: current_thread).
     #[arg(long, default_value_t = 1)]
@@ -166,7 +173,10 @@ async fn run(a: RunArgs) -> Value {
     let mut out = Map::new();
     out.insert("server".into(), json!(a.name));
     out.insert("loadgen_threads".into(), json!(a.threads));
-    out.insert("server_rss_start_kib".into(), json!(procfs::rss_kib(a.server_pid)));
+    out.insert(
+        "server_rss_start_kib".into(),
+        json!(procfs::rss_kib(a.server_pid)),
+    );
     let pause = Duration::from_millis(a.pause_ms);
     let drain = Duration::from_secs(5);
     let mut first = true;
@@ -197,7 +207,10 @@ async fn run(a: RunArgs) -> Value {
                     drain,
                 };
                 let key = if ack { "echo_ack" } else { "echo" };
-                out.insert(key.into(), echo::run(target.clone(), &o, leaked(scenario)).await);
+                out.insert(
+                    key.into(),
+                    echo::run(target.clone(), &o, leaked(scenario)).await,
+                );
             }
             "fanout" => {
                 for (i, &w) in a.fanout_windows.iter().enumerate() {
@@ -240,7 +253,10 @@ async fn run(a: RunArgs) -> Value {
             break;
         }
     }
-    out.insert("server_rss_end_kib".into(), json!(procfs::rss_kib(a.server_pid)));
+    out.insert(
+        "server_rss_end_kib".into(),
+        json!(procfs::rss_kib(a.server_pid)),
+    );
     out.insert(
         "loadgen_cpu_s".into(),
         json!(util::round3(procfs::cpu_seconds(None).unwrap_or(0.0))),

@@ -19,7 +19,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::procfs::CpuMark;
 use crate::proto::{echo_frame, first_numbers, now_ns, pad, sid};
-use crate::util::{Target, histogram, latency_summary, progress, round1, round3};
+use crate::util::{ClientResult, Target, histogram, latency_summary, progress, round1, round3};
 
 pub struct PollingOpts {
     pub clients: usize,
@@ -64,7 +64,10 @@ async fn request(
         .header("content-type", "text/plain;charset=UTF-8")
         .body(Full::new(body))
         .map_err(|e| e.to_string())?;
-    let resp = c.send_request(req).await.map_err(|e| format!("request: {e}"))?;
+    let resp = c
+        .send_request(req)
+        .await
+        .map_err(|e| format!("request: {e}"))?;
     let status = resp.status();
     let bytes = resp
         .into_body()
@@ -73,7 +76,10 @@ async fn request(
         .map_err(|e| format!("body: {e}"))?
         .to_bytes();
     if !status.is_success() {
-        return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)));
+        return Err(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        ));
     }
     Ok(bytes)
 }
@@ -94,7 +100,14 @@ async fn open(target: &Target) -> Result<Session, String> {
     let open = String::from_utf8_lossy(&open).to_string();
     let sid = sid(&open).ok_or_else(|| format!("no sid in {open:?}"))?;
     let q = format!("&sid={sid}");
-    request(&mut post, target, Method::POST, &q, Bytes::from_static(b"40")).await?;
+    request(
+        &mut post,
+        target,
+        Method::POST,
+        &q,
+        Bytes::from_static(b"40"),
+    )
+    .await?;
     let mut early = Vec::new();
     for _ in 0..4 {
         let body = request(&mut get, target, Method::GET, &q, Bytes::new()).await?;
@@ -119,12 +132,6 @@ async fn open(target: &Target) -> Result<Session, String> {
         }
     }
     Err("no CONNECT answer".into())
-}
-
-struct ClientResult {
-    lat: Histogram<u64>,
-    max_lag_ns: u64,
-    last_rx: Option<Instant>,
 }
 
 /// Long-polls until `stop`, recording echoes and forwarding pings to the poster.
@@ -255,7 +262,13 @@ async fn client(
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(
         Duration::from_secs(2),
-        request(&mut post, &target, Method::POST, &q, Bytes::from_static(b"1")),
+        request(
+            &mut post,
+            &target,
+            Method::POST,
+            &q,
+            Bytes::from_static(b"1"),
+        ),
     )
     .await;
     let (lat, last_rx) = match tokio::time::timeout(Duration::from_secs(3), poll).await {
@@ -324,22 +337,19 @@ pub async fn run(target: Arc<Target>, o: &PollingOpts) -> Value {
             ))
         })
         .collect();
-    let mut lat = histogram(3);
-    let mut max_lag_ns = 0;
-    let mut last_rx = start;
-    for t in tasks {
-        if let Ok(r) = t.await {
-            let _ = lat.add(&r.lat);
-            max_lag_ns = max_lag_ns.max(r.max_lag_ns);
-            if let Some(at) = r.last_rx {
-                last_rx = last_rx.max(at);
-            }
-        }
-    }
+    let ClientResult {
+        lat,
+        max_lag_ns,
+        last_rx,
+    } = ClientResult::gather(tasks).await;
+    let last_rx = last_rx.map_or(start, |at| at.max(start));
     let (server_cpu, my_cpu, wall) = cpu.since(pid);
     let sent = counts.sent.load(Ordering::Relaxed);
     let received = counts.received.load(Ordering::Relaxed);
-    let active = last_rx.duration_since(start).as_secs_f64().max(o.duration.as_secs_f64());
+    let active = last_rx
+        .duration_since(start)
+        .as_secs_f64()
+        .max(o.duration.as_secs_f64());
     json!({
         "clients": o.clients,
         "connect_failed": connect_failed,

@@ -115,6 +115,9 @@ mod tests {
         assert_eq!(out, [7, 8]);
         assert_eq!(ack_id("4317[[99]]"), Some(17));
         assert_eq!(ack_id("42[\"x\"]"), None);
-        assert_eq!(sid("0{\"sid\":\"abc\",\"upgrades\":[]}").as_deref(), Some("abc"));
+        assert_eq!(
+            sid("0{\"sid\":\"abc\",\"upgrades\":[]}").as_deref(),
+            Some("abc")
+        );
     }
 }

@@ -63,25 +63,69 @@ fn rows(first: &Value) -> Vec<Row> {
     use Better::*;
     let mut r = vec![
         row("connect: sessions opened (of N)", "connect.ok", Info),
-        row("connect: failed + dropped while held", "connect.failed", Zero),
+        row(
+            "connect: failed + dropped while held",
+            "connect.failed",
+            Zero,
+        ),
         row("connect: sessions/s ↑", "connect.sessions_per_s", Higher),
-        row("connect: server CPU µs/session ↓", "connect.server_cpu_us_per_session", Lower),
-        row("idle WS session: server RSS KiB/session ↓", "connect.rss_per_session_kib", Lower),
+        row(
+            "connect: server CPU µs/session ↓",
+            "connect.server_cpu_us_per_session",
+            Lower,
+        ),
+        row(
+            "idle WS session: server RSS KiB/session ↓",
+            "connect.rss_per_session_kib",
+            Lower,
+        ),
     ];
     for (key, name) in [("echo", "echo"), ("echo_ack", "echo+ack")] {
         if first.get(key).is_none() {
             continue;
         }
         r.extend([
-            row(format!("{name}: achieved msg/s"), format!("{key}.achieved_rate"), Info),
-            row(format!("{name}: p50 µs ↓"), format!("{key}.latency.p50_us"), Lower),
-            row(format!("{name}: p90 µs ↓"), format!("{key}.latency.p90_us"), Lower),
-            row(format!("{name}: p99 µs ↓"), format!("{key}.latency.p99_us"), Lower),
-            row(format!("{name}: max µs ↓"), format!("{key}.latency.max_us"), Lower),
-            row(format!("{name}: server CPU % ↓"), format!("{key}.server_cpu_pct"), Lower),
-            row(format!("{name}: server CPU µs/msg ↓"), format!("{key}.server_cpu_us_per_msg"), Lower),
+            row(
+                format!("{name}: achieved msg/s"),
+                format!("{key}.achieved_rate"),
+                Info,
+            ),
+            row(
+                format!("{name}: p50 µs ↓"),
+                format!("{key}.latency.p50_us"),
+                Lower,
+            ),
+            row(
+                format!("{name}: p90 µs ↓"),
+                format!("{key}.latency.p90_us"),
+                Lower,
+            ),
+            row(
+                format!("{name}: p99 µs ↓"),
+                format!("{key}.latency.p99_us"),
+                Lower,
+            ),
+            row(
+                format!("{name}: max µs ↓"),
+                format!("{key}.latency.max_us"),
+                Lower,
+            ),
+            row(
+                format!("{name}: server CPU % ↓"),
+                format!("{key}.server_cpu_pct"),
+                Lower,
+            ),
+            row(
+                format!("{name}: server CPU µs/msg ↓"),
+                format!("{key}.server_cpu_us_per_msg"),
+                Lower,
+            ),
             row(format!("{name}: lost"), format!("{key}.lost"), Zero),
-            row(format!("{name}: load generator CPU %"), format!("{key}.loadgen_cpu_pct"), Info),
+            row(
+                format!("{name}: load generator CPU %"),
+                format!("{key}.loadgen_cpu_pct"),
+                Info,
+            ),
         ]);
     }
     let mut fans: Vec<&String> = first
@@ -92,15 +136,51 @@ fn rows(first: &Value) -> Vec<Row> {
     for key in fans {
         let name = format!("fan-out W={}", &key["fanout_w".len()..]);
         r.extend([
-            row(format!("{name}: broadcasts acked/s ↑"), format!("{key}.broadcasts_per_s"), Higher),
-            row(format!("{name}: delivered msgs/s ↑"), format!("{key}.delivered_per_s"), Higher),
-            row(format!("{name}: latency p50 µs ↓"), format!("{key}.latency.p50_us"), Lower),
-            row(format!("{name}: latency p99 µs ↓"), format!("{key}.latency.p99_us"), Lower),
-            row(format!("{name}: server CPU ns/delivery ↓"), format!("{key}.server_cpu_ns_per_delivery"), Lower),
-            row(format!("{name}: server CPU %"), format!("{key}.server_cpu_pct"), Info),
-            row(format!("{name}: lost (expected − delivered)"), format!("{key}.lost"), Zero),
-            row(format!("{name}: out of order"), format!("{key}.out_of_order"), Zero),
-            row(format!("{name}: load generator CPU %"), format!("{key}.loadgen_cpu_pct"), Info),
+            row(
+                format!("{name}: broadcasts acked/s ↑"),
+                format!("{key}.broadcasts_per_s"),
+                Higher,
+            ),
+            row(
+                format!("{name}: delivered msgs/s ↑"),
+                format!("{key}.delivered_per_s"),
+                Higher,
+            ),
+            row(
+                format!("{name}: latency p50 µs ↓"),
+                format!("{key}.latency.p50_us"),
+                Lower,
+            ),
+            row(
+                format!("{name}: latency p99 µs ↓"),
+                format!("{key}.latency.p99_us"),
+                Lower,
+            ),
+            row(
+                format!("{name}: server CPU ns/delivery ↓"),
+                format!("{key}.server_cpu_ns_per_delivery"),
+                Lower,
+            ),
+            row(
+                format!("{name}: server CPU %"),
+                format!("{key}.server_cpu_pct"),
+                Info,
+            ),
+            row(
+                format!("{name}: lost (expected − delivered)"),
+                format!("{key}.lost"),
+                Zero,
+            ),
+            row(
+                format!("{name}: out of order"),
+                format!("{key}.out_of_order"),
+                Zero,
+            ),
+            row(
+                format!("{name}: load generator CPU %"),
+                format!("{key}.loadgen_cpu_pct"),
+                Info,
+            ),
         ]);
     }
     if first.get("polling").is_some() {
@@ -109,7 +189,11 @@ fn rows(first: &Value) -> Vec<Row> {
             row("polling: p50 µs ↓", "polling.latency.p50_us", Lower),
             row("polling: p99 µs ↓", "polling.latency.p99_us", Lower),
             row("polling: max µs ↓", "polling.latency.max_us", Lower),
-            row("polling: server CPU µs/msg ↓", "polling.server_cpu_us_per_msg", Lower),
+            row(
+                "polling: server CPU µs/msg ↓",
+                "polling.server_cpu_us_per_msg",
+                Lower,
+            ),
             row("polling: lost", "polling.lost", Zero),
             row("polling: errors", "polling.errors", Zero),
         ]);
@@ -124,8 +208,7 @@ fn combine(runs: &[Value], worst: bool) -> Value {
         Value::Object(map) => Value::Object(
             map.keys()
                 .map(|k| {
-                    let parts: Vec<Value> =
-                        runs.iter().filter_map(|r| r.get(k).cloned()).collect();
+                    let parts: Vec<Value> = runs.iter().filter_map(|r| r.get(k).cloned()).collect();
                     (k.clone(), combine(&parts, worst))
                 })
                 .collect(),
@@ -164,22 +247,24 @@ pub fn render(args: &[String]) -> Result<String, String> {
         let (name, paths) = a
             .split_once('=')
             .ok_or_else(|| format!("expected NAME=FILE[,FILE...], got {a:?}"))?;
-        let runs = paths
-            .split(',')
-            .map(load)
-            .collect::<Result<Vec<_>, _>>()?;
+        let runs = paths.split(',').map(load).collect::<Result<Vec<_>, _>>()?;
         let runs: Vec<Value> = runs.into_iter().filter(|v| v.is_object()).collect();
         if runs.is_empty() {
             all.push((name.to_string(), Value::Null, Value::Null));
             continue;
         }
         rounds = rounds.max(runs.len());
-        all.push((name.to_string(), combine(&runs, false), combine(&runs, true)));
+        all.push((
+            name.to_string(),
+            combine(&runs, false),
+            combine(&runs, true),
+        ));
     }
     if all.is_empty() {
         return Err("no results".into());
     }
-    let servers: Vec<(String, Value)> = all.iter().map(|(n, m, _)| (n.clone(), m.clone())).collect();
+    let servers: Vec<(String, Value)> =
+        all.iter().map(|(n, m, _)| (n.clone(), m.clone())).collect();
     let worst: Vec<&Value> = all.iter().map(|(_, _, w)| w).collect();
     let subject = &servers[0];
     let peers = &servers[1..];
@@ -203,9 +288,16 @@ pub fn render(args: &[String]) -> Result<String, String> {
     for r in rows(&subject.1) {
         md.push_str(&format!("| {} |", r.label));
         for (i, (_, v)) in servers.iter().enumerate() {
-            let v = if r.better == Better::Zero { worst[i] } else { v };
+            let v = if r.better == Better::Zero {
+                worst[i]
+            } else {
+                v
+            };
             let cell = match r.path.as_str() {
-                "connect.failed" => match (num(v, "connect.failed"), num(v, "connect.dropped_while_held")) {
+                "connect.failed" => match (
+                    num(v, "connect.failed"),
+                    num(v, "connect.dropped_while_held"),
+                ) {
                     (Some(a), Some(b)) => fmt(a + b),
                     _ => "–".into(),
                 },
@@ -239,14 +331,15 @@ pub fn render(args: &[String]) -> Result<String, String> {
 /// Issue 4's targets, against the peer named like `socketioxide`.
 fn targets(subject: &(String, Value), worst: &Value, peers: &[(String, Value)]) -> String {
     let s = &subject.1;
-    let sio = peers.iter().find(|(n, _)| n.contains("socketioxide")).map(|(_, v)| v);
+    let sio = peers
+        .iter()
+        .find(|(n, _)| n.contains("socketioxide"))
+        .map(|(_, v)| v);
     let ratio = |path: &str| -> Option<f64> {
         let (a, b) = (num(s, path)?, num(sio?, path)?);
         (b != 0.0).then_some(a / b)
     };
-    let mut out = String::from(
-        "| target (issue 4) | measured | met |\n|---|---|---|\n",
-    );
+    let mut out = String::from("| target (issue 4) | measured | met |\n|---|---|---|\n");
     let mut line = |what: String, measured: String, met: Option<bool>| {
         let met = match met {
             Some(true) => "yes",
@@ -258,7 +351,12 @@ fn targets(subject: &(String, Value), worst: &Value, peers: &[(String, Value)]) 
     let show = |r: Option<f64>| r.map(|r| format!("{r:.2}×")).unwrap_or_else(|| "–".into());
     let mut fans: Vec<String> = s
         .as_object()
-        .map(|o| o.keys().filter(|k| k.starts_with("fanout_w")).cloned().collect())
+        .map(|o| {
+            o.keys()
+                .filter(|k| k.starts_with("fanout_w"))
+                .cloned()
+                .collect()
+        })
         .unwrap_or_default();
     fans.sort_by_key(|k| k["fanout_w".len()..].parse::<u64>().unwrap_or(0));
     for key in &fans {
@@ -266,13 +364,19 @@ fn targets(subject: &(String, Value), worst: &Value, peers: &[(String, Value)]) 
         let n = num(s, &format!("{key}.receivers")).unwrap_or(0.0);
         let r = ratio(&format!("{key}.server_cpu_ns_per_delivery"));
         line(
-            format!("fan-out {} receivers, W={w}: server CPU per delivery ≤ 0.6× socketioxide", fmt(n)),
+            format!(
+                "fan-out {} receivers, W={w}: server CPU per delivery ≤ 0.6× socketioxide",
+                fmt(n)
+            ),
             show(r),
             r.map(|r| r <= 0.6),
         );
         let r = ratio(&format!("{key}.delivered_per_s"));
         line(
-            format!("fan-out {} receivers, W={w}: delivered msgs/s ≥ 1.3× socketioxide", fmt(n)),
+            format!(
+                "fan-out {} receivers, W={w}: delivered msgs/s ≥ 1.3× socketioxide",
+                fmt(n)
+            ),
             show(r),
             r.map(|r| r >= 1.3),
         );
@@ -280,7 +384,8 @@ fn targets(subject: &(String, Value), worst: &Value, peers: &[(String, Value)]) 
     let m = num(s, "connect.rss_per_session_kib");
     line(
         "memory per idle WebSocket session ≤ 10 KB".into(),
-        m.map(|m| format!("{} KiB", fmt(m))).unwrap_or_else(|| "–".into()),
+        m.map(|m| format!("{} KiB", fmt(m)))
+            .unwrap_or_else(|| "–".into()),
         m.map(|m| m * 1024.0 <= 10_000.0),
     );
     let rate = num(s, "echo.target_rate").unwrap_or(0.0);
@@ -292,7 +397,10 @@ fn targets(subject: &(String, Value), worst: &Value, peers: &[(String, Value)]) 
     );
     let r = ratio("echo.server_cpu_us_per_msg");
     line(
-        format!("echo at {} msg/s: server CPU ≤ 0.6× socketioxide", fmt(rate)),
+        format!(
+            "echo at {} msg/s: server CPU ≤ 0.6× socketioxide",
+            fmt(rate)
+        ),
         show(r),
         r.map(|r| r <= 0.6),
     );
@@ -318,7 +426,11 @@ fn targets(subject: &(String, Value), worst: &Value, peers: &[(String, Value)]) 
     }
     line(
         "zero lost deliveries (all scenarios)".into(),
-        if parts.is_empty() { format!("{} lost", fmt(lost)) } else { parts.join(", ") },
+        if parts.is_empty() {
+            format!("{} lost", fmt(lost))
+        } else {
+            parts.join(", ")
+        },
         Some(lost == 0.0),
     );
     let held = num(s, "connect.ok").unwrap_or(0.0)

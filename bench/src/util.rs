@@ -9,6 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio::net::{TcpSocket, TcpStream};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{WebSocketStream, client_async_with_config};
@@ -64,7 +65,9 @@ impl Target {
             bind_address_no_port(&socket);
             socket.bind(SocketAddr::new(self.sources[i], 0))?;
         }
-        let stream = socket.connect(SocketAddr::new(self.host, self.port)).await?;
+        let stream = socket
+            .connect(SocketAddr::new(self.host, self.port))
+            .await?;
         stream.set_nodelay(true)?;
         Ok(stream)
     }
@@ -220,4 +223,35 @@ pub async fn open_many(
         }
     }
     (ok, errors, samples)
+}
+
+/// What one echo client measured: its round trips, how late its sends ran,
+/// and when it last heard back.
+pub struct ClientResult {
+    pub lat: Histogram<u64>,
+    pub max_lag_ns: u64,
+    pub last_rx: Option<Instant>,
+}
+
+impl ClientResult {
+    pub fn new() -> ClientResult {
+        ClientResult {
+            lat: histogram(3),
+            max_lag_ns: 0,
+            last_rx: None,
+        }
+    }
+
+    /// Merges every client's result (a client task that failed is left out).
+    pub async fn gather(tasks: Vec<tokio::task::JoinHandle<ClientResult>>) -> ClientResult {
+        let mut all = ClientResult::new();
+        for task in tasks {
+            if let Ok(r) = task.await {
+                let _ = all.lat.add(&r.lat);
+                all.max_lag_ns = all.max_lag_ns.max(r.max_lag_ns);
+                all.last_rx = all.last_rx.max(r.last_rx);
+            }
+        }
+        all
+    }
 }

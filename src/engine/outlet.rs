@@ -124,3 +124,30 @@ impl Outlet {
         Ok(Route::Mailbox)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::packet::{Packet, ProtocolVersion};
+
+    fn out(len: usize, volatile: bool) -> Outgoing {
+        let frame = Packet::Message("x".repeat(len - 1)).encode(ProtocolVersion::V4);
+        Outgoing::new(vec![frame]).volatile(volatile)
+    }
+
+    #[test]
+    fn volatile_is_dropped_only_when_not_writable() {
+        assert_eq!(admit(false, 0, &out(10, true), 100), Admit::DropVolatile);
+        assert_eq!(admit(true, 0, &out(10, true), 100), Admit::Send);
+        // A packet that must arrive is queued even when the transport is busy.
+        assert_eq!(admit(false, 0, &out(10, false), 100), Admit::Send);
+    }
+
+    #[test]
+    fn the_bound_counts_what_waits_plus_the_packet() {
+        assert_eq!(admit(true, 90, &out(10, false), 100), Admit::Send);
+        assert_eq!(admit(true, 91, &out(10, false), 100), Admit::Overflow);
+        // A volatile packet that would cross the bound is refused the same way.
+        assert_eq!(admit(true, 95, &out(10, true), 100), Admit::Overflow);
+    }
+}

@@ -238,3 +238,23 @@ impl Stream for RawInput {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(chunks: &[&'static [u8]]) -> VecDeque<Bytes> {
+        chunks.iter().map(|c| Bytes::from_static(c)).collect()
+    }
+
+    #[test]
+    fn advance_drops_whole_chunks_and_trims_a_partial_one() {
+        let mut b = batch(&[b"abc", b"de", b"fgh"]);
+        advance(&mut b, 4);
+        assert_eq!(b, batch(&[b"e", b"fgh"]));
+        advance(&mut b, 1);
+        assert_eq!(b, batch(&[b"fgh"]));
+        advance(&mut b, 3);
+        assert!(b.is_empty());
+    }
+}
