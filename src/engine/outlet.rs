@@ -3,12 +3,16 @@
 //! into its sink directly instead of through the session's mailbox, so a
 //! broadcast costs one sink write per recipient, not an actor message.
 //!
-//! Order is kept: a direct write is taken only when no message that may write
-//! to the client (an `Outgoing`, an upcall) waits in the session's mailbox,
-//! and the session counts such a message as waiting until it has handled it.
-//! All of this happens under one lock, so nothing can slip in between.
+//! Order is kept: a sender takes the direct path only when no message that
+//! may write to the client (an `Outgoing`, an upcall) waits in the session's
+//! mailbox. A sender counts its mailbox message as waiting before sending it
+//! and the session uncounts it once handled, so a sender's later packet can
+//! never overtake its earlier one. Whether the sink takes direct writes at
+//! all (not before the upgrade, not once closing) is decided under the
+//! sink's own lock, the one lock a direct write takes.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::task::Waker;
 
 use super::outgoing::Outgoing;
@@ -49,51 +53,46 @@ pub(super) enum Route {
 }
 
 pub(crate) struct Outlet {
-    state: Mutex<State>,
-    max_buffer: usize,
-}
-
-#[derive(Default)]
-struct State {
-    sink: Option<WsSink>,
+    /// The session's WebSocket, once it has one (a session upgrades once).
+    sink: OnceLock<WsSink>,
     /// Messages in the session's mailbox that may write to the client.
-    waiting: usize,
+    waiting: AtomicUsize,
+    max_buffer: usize,
 }
 
 impl Outlet {
     pub fn new(max_buffer: usize) -> Outlet {
         Outlet {
-            state: Mutex::default(),
+            sink: OnceLock::new(),
+            waiting: AtomicUsize::new(0),
             max_buffer,
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The session's transport is now this WebSocket, with nothing queued.
-    pub fn attach(&self, sink: WsSink) {
-        self.state().sink = Some(sink);
+    pub fn attach(&self, sink: &WsSink) {
+        let sink = self.sink.get_or_init(|| sink.clone());
+        sink.set_direct(true);
     }
 
-    /// Direct writes stop (the session is closing or over its bound).
+    /// Direct writes stop (the session is closing).
     pub fn detach(&self) {
-        self.state().sink = None;
+        if let Some(sink) = self.sink.get() {
+            sink.set_direct(false);
+        }
     }
 
     /// The session has handled one counted mailbox message.
     pub fn handled(&self) {
-        let mut s = self.state();
-        s.waiting = s.waiting.saturating_sub(1);
+        let _ = self
+            .waiting
+            .fetch_update(SeqCst, SeqCst, |n| Some(n.saturating_sub(1)));
     }
 
-    /// Runs `enqueue` (a mailbox send that may write to the client) and
-    /// counts it as waiting.
+    /// Counts a mailbox send that may write to the client, then runs it.
     pub fn counted(&self, enqueue: impl FnOnce()) {
-        let mut s = self.state();
+        self.waiting.fetch_add(1, SeqCst);
         enqueue();
-        s.waiting += 1;
     }
 
     /// Writes `out` into the sink when that keeps the order, else `enqueue`s
@@ -104,23 +103,19 @@ impl Outlet {
         wakes: Option<&mut Vec<Waker>>,
         enqueue: impl FnOnce(&Outgoing) -> Result<(), E>,
     ) -> Result<Route, E> {
-        let mut s = self.state();
-        if s.waiting == 0
-            && let Some(sink) = &s.sink
+        if self.waiting.load(SeqCst) == 0
+            && let Some(sink) = self.sink.get()
+            && let Some((verdict, waker)) = sink.offer(out, self.max_buffer)
         {
-            let (verdict, waker) = sink.offer(out, self.max_buffer);
             match (waker, wakes) {
                 (Some(waker), Some(wakes)) => wakes.push(waker),
                 (Some(waker), None) => waker.wake(),
                 (None, _) => {}
             }
-            if verdict == Admit::Overflow {
-                s.sink = None;
-            }
             return Ok(Route::Direct(verdict));
         }
-        enqueue(out)?;
-        s.waiting += 1;
+        self.waiting.fetch_add(1, SeqCst);
+        enqueue(out).inspect_err(|_| self.handled())?;
         Ok(Route::Mailbox)
     }
 }

@@ -400,7 +400,7 @@ impl Core {
             && !self.closing
             && self.queue.is_empty()
         {
-            self.outlet.attach(sink.clone());
+            self.outlet.attach(sink);
         }
     }
 

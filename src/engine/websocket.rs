@@ -41,6 +41,8 @@ struct SinkState {
     bytes: usize,
     waker: Option<Waker>,
     closed: bool,
+    /// Taking writes from other threads, not only from its session.
+    direct: bool,
     encoder: Encoder,
 }
 
@@ -51,6 +53,7 @@ impl WsSink {
             bytes: 0,
             waker: None,
             closed: false,
+            direct: false,
             encoder,
         })))
     }
@@ -94,14 +97,35 @@ impl WsSink {
     /// lock, and hands back the writer's waker instead of waking it, so a
     /// fan-out can wake each writer once after queueing several broadcasts
     /// (one write for all).
-    pub(super) fn offer(&self, out: &Outgoing, max_buffer: usize) -> (Admit, Option<Waker>) {
+    /// `None` while the sink takes no direct writes (see [`set_direct`](Self::set_direct)).
+    /// Going over the bound also ends direct writes: the session is closing.
+    pub(super) fn offer(
+        &self,
+        out: &Outgoing,
+        max_buffer: usize,
+    ) -> Option<(Admit, Option<Waker>)> {
         let mut s = self.state();
-        let verdict = admit(s.bytes < WS_WRITABLE_BYTES, s.bytes, out, max_buffer);
-        if verdict != Admit::Send || s.closed {
-            return (verdict, None);
+        if !s.direct {
+            return None;
         }
-        s.push_outgoing(out);
-        (verdict, s.waker.take())
+        let verdict = admit(s.bytes < WS_WRITABLE_BYTES, s.bytes, out, max_buffer);
+        match verdict {
+            Admit::Send if !s.closed => {
+                s.push_outgoing(out);
+                Some((verdict, s.waker.take()))
+            }
+            Admit::Overflow => {
+                s.direct = false;
+                Some((verdict, None))
+            }
+            _ => Some((verdict, None)),
+        }
+    }
+
+    /// Whether handles outside the session may write here directly
+    /// ([`outlet`](super::outlet)).
+    pub(super) fn set_direct(&self, direct: bool) {
+        self.state().direct = direct;
     }
 
     fn send_outgoing_deferred(&self, out: &Outgoing) -> Option<Waker> {
