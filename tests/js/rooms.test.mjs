@@ -709,6 +709,57 @@ describe("rooms and broadcasting", () => {
       assert.deepEqual(summary, { rooms: [[normal.id, 1]], sockets: 1 });
     }, ["--ping-interval", "2000", "--ping-timeout", "20000"]),
   );
+
+  it(
+    "10. volatile packets for a WebSocket client that is not reading are dropped and counted; it stays connected",
+    { timeout: 120000 },
+    withServer(async ({ srv, client, defer }) => {
+      const emitter = await client({ transports: ["websocket"] });
+      const slow = openWs(`${toWsUrl(srv.url)}/socket.io/?EIO=4&transport=websocket`, { autoPong: true });
+      defer(() => slow.close());
+      await slow.opened;
+      assert.ok(String(await slow.next(10000)).startsWith("0{"), "open packet");
+      slow.send("40");
+      const connect = String(await slow.next(10000));
+      assert.ok(connect.startsWith("40{"), `CONNECT answer, got ${connect}`);
+      const slowId = JSON.parse(connect.slice(2)).sid;
+      await srv.waitForLine(new RegExp(`^connect / ${escapeRe(slowId)}$`));
+      slow.ws._socket.pause();
+
+      // 80 MB of volatile packets for the slow client alone: more than the loopback buffers of a
+      // paused reader absorb, so the rest meets a full sink (and far more than the 1 MiB bound
+      // that would cut off a client for packets that must arrive).
+      const before = await call(emitter, "counters");
+      const COUNT = 4000;
+      const sent = await emitter
+        .timeout(60000)
+        .emitWithAck("burst", { count: COUNT, size: 20000, volatile: true, rooms: [slowId] });
+      assert.equal(sent, COUNT);
+      let after = await call(emitter, "counters");
+      for (let i = 0; i < 50 && after.engine.volatile_dropped === before.engine.volatile_dropped; i++) {
+        await sleep(100);
+        after = await call(emitter, "counters");
+      }
+      const counters = `before ${JSON.stringify(before)} after ${JSON.stringify(after)}`;
+      assert.ok(after.engine.volatile_dropped > before.engine.volatile_dropped, `volatile drops counted; ${counters}`);
+      assert.equal(after.engine.overflow_closed, before.engine.overflow_closed, `nobody cut off; ${counters}`);
+
+      // Reading again, the client gets what was not dropped, then a packet that must arrive.
+      assert.equal(await call(emitter, "to", { rooms: [slowId], data: "kept" }), 1);
+      slow.ws._socket.resume();
+      let bursts = 0;
+      for (;;) {
+        const msg = String(await slow.next(20000));
+        if (msg.startsWith('42["burst"')) bursts++;
+        else if (msg === '42["room-msg","kept"]') break;
+      }
+      assert.ok(bursts > 0 && bursts < COUNT, `some bursts arrived and some were dropped: ${bursts} of ${COUNT}`);
+      assert.ok(
+        !srv.lines.some((l) => l.startsWith(`disconnect / ${slowId}`)),
+        "the slow client was not disconnected",
+      );
+    }, ["--ping-interval", "2000", "--ping-timeout", "20000"]),
+  );
 });
 
 /** room-summary's order: by room name (byte order), as the server sorts it. */
