@@ -424,6 +424,7 @@ impl Handler<BroadcastWithAck> for RoomRegistry {
             // The socket actor records the pending ack before the packet leaves.
             if member.socket.expect_ack(expect) {
                 sent += 1;
+                member.socket.notify_outgoing(&msg.encoded.packet);
             }
         }
         sent

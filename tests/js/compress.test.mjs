@@ -881,6 +881,12 @@ describe("catch-all listeners (onAny / onAnyOutgoing)", () => {
     await plainServer.waitForLine(new RegExp(`^any-out / ${escape(a.id)} room-msg$`), 10000);
     assert.deepEqual(plainServer.lines.filter(forB), [], "b registered no catch-all listener");
 
+    // A broadcast that asks every client for an ack is an outgoing event too.
+    a.once("poll", (_question, answer) => answer("yes"));
+    const votes = await b.timeout(10000).emitWithAck("broadcast-ack", { timeout: 5000 });
+    assert.deepEqual(votes, { ok: [["yes"]] });
+    await plainServer.waitForLine(new RegExp(`^any-out / ${escape(a.id)} poll$`), 10000);
+
     assert.deepEqual(await a.timeout(10000).emitWithAck("off-any", {}), [0, 0]);
     await sleep(300); // let anything printed for the off-any event itself land first
     const linesBefore = plainServer.lines.length;
