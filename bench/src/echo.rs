@@ -3,7 +3,7 @@
 //! moment a frame is written to the moment its echo (or ack) is read.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::procfs::CpuMark;
 use crate::proto::{echo_frame, first_numbers, now_ns, pad};
-use crate::util::{ClientResult, Target, Ws, latency_summary, open_many, progress, round1, round3};
+use crate::util::{ClientResult, EchoCounts, EchoReport, Target, Ws, open_many, progress};
 
 pub struct EchoOpts {
     pub clients: usize,
@@ -22,13 +22,6 @@ pub struct EchoOpts {
     pub ack: bool,
     pub pad: usize,
     pub drain: Duration,
-}
-
-#[derive(Default)]
-struct Counts {
-    sent: AtomicU64,
-    received: AtomicU64,
-    errors: AtomicU64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -40,7 +33,7 @@ async fn client(
     drain_until: Instant,
     ack: bool,
     pad: Arc<str>,
-    counts: Arc<Counts>,
+    counts: Arc<EchoCounts>,
 ) -> ClientResult {
     let mut ticker = tokio::time::interval_at(first_tick, period);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
@@ -105,7 +98,7 @@ pub async fn run(target: Arc<Target>, o: &EchoOpts, label: &'static str) -> Valu
         open_many(&target, o.clients, 64, Duration::from_secs(10)).await;
     let c = sessions.len().max(1);
     let period = Duration::from_secs_f64(c as f64 / o.rate);
-    let counts = Arc::new(Counts::default());
+    let counts = Arc::new(EchoCounts::default());
     let _p = {
         let c = counts.clone();
         progress(label, move || {
@@ -139,36 +132,17 @@ pub async fn run(target: Arc<Target>, o: &EchoOpts, label: &'static str) -> Valu
             ))
         })
         .collect();
-    let ClientResult {
-        lat,
-        max_lag_ns,
-        last_rx,
-    } = ClientResult::gather(tasks).await;
-    let last_rx = last_rx.map_or(start, |at| at.max(start));
-    let (server_cpu, my_cpu, wall) = cpu.since(pid);
-    let sent = counts.sent.load(Ordering::Relaxed);
-    let received = counts.received.load(Ordering::Relaxed);
-    let active = last_rx
-        .duration_since(start)
-        .as_secs_f64()
-        .max(o.duration.as_secs_f64());
-    json!({
-        "clients": o.clients,
-        "connect_failed": connect_failed,
-        "connect_errors": connect_errors,
-        "ack": o.ack,
-        "target_rate": o.rate,
-        "duration_s": o.duration.as_secs_f64(),
-        "sent": sent,
-        "received": received,
-        "lost": sent.saturating_sub(received),
-        "errors": counts.errors.load(Ordering::Relaxed),
-        "achieved_rate": round1(received as f64 / active),
-        "max_send_lag_us": round1(max_lag_ns as f64 / 1000.0),
-        "latency": latency_summary(&lat),
-        "server_cpu_s": server_cpu.map(round3),
-        "server_cpu_pct": server_cpu.map(|s| round1(s * 100.0 / wall)),
-        "server_cpu_us_per_msg": server_cpu.filter(|_| received > 0).map(|s| round1(s * 1e6 / received as f64)),
-        "loadgen_cpu_pct": round1(my_cpu * 100.0 / wall),
-    })
+    let report = EchoReport {
+        clients: o.clients,
+        target_rate: o.rate,
+        duration: o.duration,
+        connect_failed,
+        connect_errors,
+        start,
+        cpu,
+        server_pid: pid,
+    };
+    let mut json = report.finish(&counts, ClientResult::gather(tasks).await);
+    json["ack"] = json!(o.ack);
+    json
 }

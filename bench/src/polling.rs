@@ -13,13 +13,13 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::procfs::CpuMark;
 use crate::proto::{echo_frame, first_numbers, now_ns, pad, sid};
-use crate::util::{ClientResult, Target, histogram, latency_summary, progress, round1, round3};
+use crate::util::{ClientResult, EchoCounts, EchoReport, Target, histogram, progress};
 
 pub struct PollingOpts {
     pub clients: usize,
@@ -27,13 +27,6 @@ pub struct PollingOpts {
     pub duration: Duration,
     pub pad: usize,
     pub drain: Duration,
-}
-
-#[derive(Default)]
-struct Counts {
-    sent: AtomicU64,
-    received: AtomicU64,
-    errors: AtomicU64,
 }
 
 type Conn = SendRequest<Full<Bytes>>;
@@ -144,7 +137,7 @@ async fn poller(
     pongs: mpsc::UnboundedSender<()>,
     mut stop: watch::Receiver<bool>,
     mine: Arc<AtomicU64>,
-    counts: Arc<Counts>,
+    counts: Arc<EchoCounts>,
 ) -> (Histogram<u64>, Option<Instant>) {
     let mut lat = histogram(3);
     let mut last_rx = None;
@@ -201,7 +194,7 @@ async fn client(
     end: Instant,
     drain_until: Instant,
     pad: Arc<str>,
-    counts: Arc<Counts>,
+    counts: Arc<EchoCounts>,
 ) -> ClientResult {
     let q = format!("&sid={}", s.sid);
     let (pong_tx, mut pong_rx) = mpsc::unbounded_channel();
@@ -303,7 +296,7 @@ pub async fn run(target: Arc<Target>, o: &PollingOpts) -> Value {
     connect_errors.truncate(5);
     let c = sessions.len().max(1);
     let period = Duration::from_secs_f64(c as f64 / o.rate);
-    let counts = Arc::new(Counts::default());
+    let counts = Arc::new(EchoCounts::default());
     let _p = {
         let c = counts.clone();
         progress("polling", move || {
@@ -337,35 +330,15 @@ pub async fn run(target: Arc<Target>, o: &PollingOpts) -> Value {
             ))
         })
         .collect();
-    let ClientResult {
-        lat,
-        max_lag_ns,
-        last_rx,
-    } = ClientResult::gather(tasks).await;
-    let last_rx = last_rx.map_or(start, |at| at.max(start));
-    let (server_cpu, my_cpu, wall) = cpu.since(pid);
-    let sent = counts.sent.load(Ordering::Relaxed);
-    let received = counts.received.load(Ordering::Relaxed);
-    let active = last_rx
-        .duration_since(start)
-        .as_secs_f64()
-        .max(o.duration.as_secs_f64());
-    json!({
-        "clients": o.clients,
-        "connect_failed": connect_failed,
-        "connect_errors": connect_errors,
-        "target_rate": o.rate,
-        "duration_s": o.duration.as_secs_f64(),
-        "sent": sent,
-        "received": received,
-        "lost": sent.saturating_sub(received),
-        "errors": counts.errors.load(Ordering::Relaxed),
-        "achieved_rate": round1(received as f64 / active),
-        "max_send_lag_us": round1(max_lag_ns as f64 / 1000.0),
-        "latency": latency_summary(&lat),
-        "server_cpu_s": server_cpu.map(round3),
-        "server_cpu_pct": server_cpu.map(|s| round1(s * 100.0 / wall)),
-        "server_cpu_us_per_msg": server_cpu.filter(|_| received > 0).map(|s| round1(s * 1e6 / received as f64)),
-        "loadgen_cpu_pct": round1(my_cpu * 100.0 / wall),
-    })
+    let report = EchoReport {
+        clients: o.clients,
+        target_rate: o.rate,
+        duration: o.duration,
+        connect_failed,
+        connect_errors,
+        start,
+        cpu,
+        server_pid: pid,
+    };
+    report.finish(&counts, ClientResult::gather(tasks).await)
 }

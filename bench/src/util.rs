@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -10,6 +10,8 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
+
+use crate::procfs::CpuMark;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{WebSocketStream, client_async_with_config};
@@ -253,5 +255,58 @@ impl ClientResult {
             }
         }
         all
+    }
+}
+
+/// What an echo client counts as it goes (shared by all clients of a run).
+#[derive(Default)]
+pub struct EchoCounts {
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+/// An echo-style run (over WebSocket or long-polling), for its JSON report.
+pub struct EchoReport {
+    pub clients: usize,
+    pub target_rate: f64,
+    pub duration: std::time::Duration,
+    pub connect_failed: usize,
+    pub connect_errors: Vec<String>,
+    pub start: Instant,
+    pub cpu: CpuMark,
+    pub server_pid: Option<u32>,
+}
+
+impl EchoReport {
+    /// The figures of the run, from its counts and its clients' merged results.
+    pub fn finish(self, counts: &EchoCounts, result: ClientResult) -> Value {
+        let start = self.start;
+        let last_rx = result.last_rx.map_or(start, |at| at.max(start));
+        let (server_cpu, my_cpu, wall) = self.cpu.since(self.server_pid);
+        let sent = counts.sent.load(Ordering::Relaxed);
+        let received = counts.received.load(Ordering::Relaxed);
+        let active = last_rx
+            .duration_since(start)
+            .as_secs_f64()
+            .max(self.duration.as_secs_f64());
+        json!({
+            "clients": self.clients,
+            "connect_failed": self.connect_failed,
+            "connect_errors": self.connect_errors,
+            "target_rate": self.target_rate,
+            "duration_s": self.duration.as_secs_f64(),
+            "sent": sent,
+            "received": received,
+            "lost": sent.saturating_sub(received),
+            "errors": counts.errors.load(Ordering::Relaxed),
+            "achieved_rate": round1(received as f64 / active),
+            "max_send_lag_us": round1(result.max_lag_ns as f64 / 1000.0),
+            "latency": latency_summary(&result.lat),
+            "server_cpu_s": server_cpu.map(round3),
+            "server_cpu_pct": server_cpu.map(|s| round1(s * 100.0 / wall)),
+            "server_cpu_us_per_msg": server_cpu.filter(|_| received > 0).map(|s| round1(s * 1e6 / received as f64)),
+            "loadgen_cpu_pct": round1(my_cpu * 100.0 / wall),
+        })
     }
 }
