@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::procfs::CpuMark;
 use crate::proto::{echo_frame, first_numbers, now_ns, pad};
-use crate::util::{ClientResult, EchoCounts, EchoReport, Target, Ws, open_many, progress};
+use crate::util::{ClientResult, EchoCounts, EchoReport, Target, Ws, open_many};
 
 pub struct EchoOpts {
     pub clients: usize,
@@ -99,17 +99,7 @@ pub async fn run(target: Arc<Target>, o: &EchoOpts, label: &'static str) -> Valu
     let c = sessions.len().max(1);
     let period = Duration::from_secs_f64(c as f64 / o.rate);
     let counts = Arc::new(EchoCounts::default());
-    let _p = {
-        let c = counts.clone();
-        progress(label, move || {
-            format!(
-                "sent={} received={} errors={}",
-                c.sent.load(Ordering::Relaxed),
-                c.received.load(Ordering::Relaxed),
-                c.errors.load(Ordering::Relaxed)
-            )
-        })
-    };
+    let _p = counts.progress(label);
     let pad: Arc<str> = pad(o.pad).into();
     let start = Instant::now() + Duration::from_millis(50);
     let end = start + o.duration;

@@ -19,7 +19,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::procfs::CpuMark;
 use crate::proto::{echo_frame, first_numbers, now_ns, pad, sid};
-use crate::util::{ClientResult, EchoCounts, EchoReport, Target, histogram, progress};
+use crate::util::{ClientResult, EchoCounts, EchoReport, Target, histogram};
 
 pub struct PollingOpts {
     pub clients: usize,
@@ -297,17 +297,7 @@ pub async fn run(target: Arc<Target>, o: &PollingOpts) -> Value {
     let c = sessions.len().max(1);
     let period = Duration::from_secs_f64(c as f64 / o.rate);
     let counts = Arc::new(EchoCounts::default());
-    let _p = {
-        let c = counts.clone();
-        progress("polling", move || {
-            format!(
-                "sent={} received={} errors={}",
-                c.sent.load(Ordering::Relaxed),
-                c.received.load(Ordering::Relaxed),
-                c.errors.load(Ordering::Relaxed)
-            )
-        })
-    };
+    let _p = counts.progress("polling");
     let pad: Arc<str> = pad(o.pad).into();
     let start = Instant::now() + Duration::from_millis(50);
     let end = start + o.duration;

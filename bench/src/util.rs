@@ -266,6 +266,21 @@ pub struct EchoCounts {
     pub errors: AtomicU64,
 }
 
+impl EchoCounts {
+    /// Progress lines with the counts so far, until the returned value is dropped.
+    pub fn progress(self: &Arc<Self>, label: &'static str) -> Progress {
+        let c = self.clone();
+        progress(label, move || {
+            format!(
+                "sent={} received={} errors={}",
+                c.sent.load(Ordering::Relaxed),
+                c.received.load(Ordering::Relaxed),
+                c.errors.load(Ordering::Relaxed)
+            )
+        })
+    }
+}
+
 /// An echo-style run (over WebSocket or long-polling), for its JSON report.
 pub struct EchoReport {
     pub clients: usize,
