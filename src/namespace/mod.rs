@@ -225,8 +225,8 @@ pub(crate) struct SocketGone {
 /// The supervisor of one namespace on one worker thread: admits that
 /// thread's clients through the connect middleware, starts their socket
 /// actors beside them and counts them until they are gone. Each worker has
-/// its own (see [`NamespaceEntry`]), so joining costs no hop between threads;
-/// the namespace's rooms live in its one RoomRegistry, shared by all.
+/// its own, so joining costs no hop between threads; the namespace's rooms
+/// live in its one RoomRegistry, shared by all.
 pub struct Namespace {
     core: Arc<NamespaceCore>,
     setup: Arc<NamespaceBuilder>,
