@@ -1,6 +1,7 @@
-//! Namespaces: the Namespace supervisor actor (connect middleware, socket
-//! creation, the live sockets of one namespace) and the builder that sets
-//! a namespace up (middleware and handler actors).
+//! Namespaces: the Namespace supervisor actor, one per worker thread
+//! (connect middleware, socket creation, the live sockets of one namespace
+//! on that thread) and the builder that sets a namespace up (middleware and
+//! handler actors).
 //!
 //! A namespace never writes to a transport; the sockets it starts do, through
 //! their session.
