@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use actix::{Actor, Addr};
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use futures_util::future::LocalBoxFuture;
 
 use super::config::EngineConfig;
 use super::error::EngineError;
@@ -18,7 +19,6 @@ use super::session::{Close, EngineSession, SessionInit};
 use super::stats::EngineStats;
 use super::upgrade::{WsConnection, WsEndpoint};
 use super::{polling, websocket};
-use futures_util::future::LocalBoxFuture;
 
 /// Live sessions by sid.
 pub(super) struct Registry<H: EngineHandler>(Arc<Mutex<SessionMap<H>>>);

@@ -30,9 +30,10 @@ use super::ws_codec::{self, Decoder, DeflateSettings, Encoder, Message, OpCode};
 #[rtype(result = "()")]
 pub struct WsStop;
 
-/// The outgoing side of one WebSocket: encoded frames waiting for the
-/// HTTP layer to write them. Shared by the session (writer) and the
-/// response body stream (reader).
+/// The outgoing side of one WebSocket: encoded frames waiting to be written
+/// to the client. Shared by the session and the handles that write directly
+/// (producers) and the writer, the response body stream or the upgraded
+/// connection's `Writer` (consumer).
 #[derive(Clone)]
 pub struct WsSink(Arc<Mutex<SinkState>>);
 
@@ -62,7 +63,7 @@ impl WsSink {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Bytes encoded but not yet taken by the HTTP layer.
+    /// Bytes encoded but not yet taken by the writer.
     pub fn buffered(&self) -> usize {
         self.state().bytes
     }
@@ -88,17 +89,22 @@ impl WsSink {
     /// Queues each of `out`'s frames as one WebSocket message; uncompressed
     /// ones are the shared, already framed bytes of every recipient.
     pub fn send_outgoing(&self, out: &Outgoing) {
-        if let Some(w) = self.send_outgoing_deferred(out) {
-            w.wake();
+        let mut s = self.state();
+        if s.closed {
+            return;
         }
+        s.push_outgoing(out);
+        wake(s);
     }
 
-    /// Queues `out` if [`admit`](super::outlet::admit) lets it in, under one
-    /// lock, and hands back the writer's waker instead of waking it, so a
-    /// fan-out can wake each writer once after queueing several broadcasts
-    /// (one write for all).
-    /// `None` while the sink takes no direct writes (see [`set_direct`](Self::set_direct)).
-    /// Going over the bound also ends direct writes: the session is closing.
+    /// For a handle writing directly ([`outlet`](super::outlet)): queues
+    /// `out` if [`admit`] lets it in, all under one lock, and hands back the
+    /// writer's waker instead of waking it, so a fan-out can wake each writer
+    /// once after queueing several broadcasts (one write for all).
+    ///
+    /// `None` while the sink takes no direct writes (see
+    /// [`set_direct`](Self::set_direct)). Going over the bound also ends
+    /// direct writes: the session is closing.
     pub(super) fn offer(
         &self,
         out: &Outgoing,
@@ -122,36 +128,11 @@ impl WsSink {
         }
     }
 
-    /// Whether handles outside the session may write here directly
-    /// ([`outlet`](super::outlet)).
+    /// Whether handles outside the session may write here directly.
     pub(super) fn set_direct(&self, direct: bool) {
         self.state().direct = direct;
     }
 
-    fn send_outgoing_deferred(&self, out: &Outgoing) -> Option<Waker> {
-        let mut s = self.state();
-        if s.closed {
-            return None;
-        }
-        s.push_outgoing(out);
-        s.waker.take()
-    }
-}
-
-impl SinkState {
-    fn push_outgoing(&mut self, out: &Outgoing) {
-        for (i, frame) in out.frames.frames().iter().enumerate() {
-            let (opcode, data) = frame_parts(frame);
-            if self.encoder.will_compress(data.len(), out.compress) {
-                self.push_compressed(opcode, data);
-            } else {
-                self.push(out.frames.ws_messages()[i].clone());
-            }
-        }
-    }
-}
-
-impl WsSink {
     fn send_control(&self, opcode: OpCode, payload: &[u8]) {
         let mut s = self.state();
         if s.closed {
@@ -175,41 +156,7 @@ impl WsSink {
         s.closed = true;
         wake(s);
     }
-}
 
-/// Wakes the writer, if it waits, once the lock is released.
-fn wake(mut s: MutexGuard<'_, SinkState>) {
-    let waker = s.waker.take();
-    drop(s);
-    if let Some(w) = waker {
-        w.wake();
-    }
-}
-
-fn frame_parts(frame: &Frame) -> (OpCode, &Bytes) {
-    match frame {
-        Frame::Text(text) => (OpCode::Text, text.as_bytes()),
-        Frame::Binary(data) => (OpCode::Binary, data),
-    }
-}
-
-impl SinkState {
-    fn push_compressed(&mut self, opcode: OpCode, data: &[u8]) {
-        let mut out = BytesMut::new();
-        match opcode {
-            OpCode::Text => self.encoder.encode_text(data, true, &mut out),
-            _ => self.encoder.encode_binary(data, true, &mut out),
-        }
-        self.push(out.freeze());
-    }
-
-    fn push(&mut self, chunk: Bytes) {
-        self.bytes += chunk.len();
-        self.chunks.push_back(chunk);
-    }
-}
-
-impl WsSink {
     /// Takes what `take` picks from the waiting chunks; `None` once the sink
     /// is closed and drained; `Pending` (woken on the next push) when empty.
     fn poll_take<R>(
@@ -254,6 +201,49 @@ impl WsSink {
         s.closed = true;
         s.chunks.clear();
         s.bytes = 0;
+    }
+}
+
+impl SinkState {
+    fn push_outgoing(&mut self, out: &Outgoing) {
+        for (i, frame) in out.frames.frames().iter().enumerate() {
+            let (opcode, data) = frame_parts(frame);
+            if self.encoder.will_compress(data.len(), out.compress) {
+                self.push_compressed(opcode, data);
+            } else {
+                self.push(out.frames.ws_messages()[i].clone());
+            }
+        }
+    }
+
+    fn push_compressed(&mut self, opcode: OpCode, data: &[u8]) {
+        let mut out = BytesMut::new();
+        match opcode {
+            OpCode::Text => self.encoder.encode_text(data, true, &mut out),
+            _ => self.encoder.encode_binary(data, true, &mut out),
+        }
+        self.push(out.freeze());
+    }
+
+    fn push(&mut self, chunk: Bytes) {
+        self.bytes += chunk.len();
+        self.chunks.push_back(chunk);
+    }
+}
+
+/// Wakes the writer, if it waits, once the lock is released.
+fn wake(mut s: MutexGuard<'_, SinkState>) {
+    let waker = s.waker.take();
+    drop(s);
+    if let Some(w) = waker {
+        w.wake();
+    }
+}
+
+fn frame_parts(frame: &Frame) -> (OpCode, &Bytes) {
+    match frame {
+        Frame::Text(text) => (OpCode::Text, text.as_bytes()),
+        Frame::Binary(data) => (OpCode::Binary, data),
     }
 }
 
