@@ -232,8 +232,8 @@ pub struct Namespace {
     core: Arc<NamespaceCore>,
     setup: Arc<NamespaceBuilder>,
     /// This worker's handlers: the namespace's own, or with
-    /// `handler_per_worker` its own actor's, started on first use.
-    handlers: Option<Arc<Handlers>>,
+    /// `handler_per_worker` this worker's own actor's.
+    handlers: Arc<Handlers>,
     sockets: HashSet<Arc<str>>,
     live: Arc<LiveCount>,
 }
@@ -264,16 +264,22 @@ impl NamespaceEntry {
         }
     }
 
-    /// The supervisor on the calling thread, started in its arbiter on first use.
+    /// The supervisor on the calling thread, started in its arbiter (with
+    /// that worker's handler actor, if per worker) on first use.
     pub(crate) fn local(&self) -> Addr<Namespace> {
         let mut supervisors = self.supervisors.lock().unwrap_or_else(|e| e.into_inner());
         supervisors
             .entry(std::thread::current().id())
             .or_insert_with(|| {
+                let base = self.setup.handlers.clone();
+                let handlers = match &self.setup.per_worker {
+                    Some(start) => start(&Arbiter::current(), base),
+                    None => base,
+                };
                 Namespace {
                     core: self.core.clone(),
                     setup: self.setup.clone(),
-                    handlers: None,
+                    handlers: Arc::new(handlers),
                     sockets: HashSet::new(),
                     live: self.live.clone(),
                 }
@@ -295,22 +301,6 @@ impl LiveCount {
 
     pub(crate) fn get(&self) -> usize {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Namespace {
-    /// The handlers for this worker's sockets.
-    fn handlers(&mut self, arbiter: &ArbiterHandle) -> Arc<Handlers> {
-        let setup = &self.setup;
-        self.handlers
-            .get_or_insert_with(|| {
-                let base = setup.handlers.clone();
-                Arc::new(match &setup.per_worker {
-                    Some(start) => start(arbiter, base),
-                    None => base,
-                })
-            })
-            .clone()
     }
 }
 
@@ -347,8 +337,7 @@ impl Handler<JoinRequest> for Namespace {
             if !join.session.connected() {
                 return;
             }
-            let handlers = act.handlers(&join.arbiter);
-            let session = join.session.clone();
+            let (session, handlers) = (join.session.clone(), act.handlers.clone());
             let (gone, middleware) = (
                 ctx.address().recipient(),
                 act.setup.packet_middleware.clone(),
