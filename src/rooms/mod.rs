@@ -407,12 +407,8 @@ pub(crate) struct BroadcastWithAck {
 impl Handler<BroadcastWithAck> for RoomRegistry {
     type Result = usize;
     fn handle(&mut self, msg: BroadcastWithAck, _: &mut Context<Self>) -> usize {
-        let targets = self.targets(&msg.opts);
         let mut sent = 0;
-        for id in &targets {
-            let Some(member) = self.members.get(id) else {
-                continue;
-            };
+        for_each_target(&self.rooms, &self.members, &msg.opts, |_, member| {
             let expect = ExpectAck {
                 id: msg.id,
                 out: Outgoing::shared(msg.encoded.frames(member.session.version()))
@@ -426,7 +422,7 @@ impl Handler<BroadcastWithAck> for RoomRegistry {
                 sent += 1;
                 member.socket.notify_outgoing(&msg.encoded.packet);
             }
-        }
+        });
         sent
     }
 }
@@ -441,11 +437,11 @@ pub(crate) struct Fetch {
 impl Handler<Fetch> for RoomRegistry {
     type Result = Vec<SocketRef>;
     fn handle(&mut self, Fetch { opts }: Fetch, _: &mut Context<Self>) -> Vec<SocketRef> {
-        self.targets(&opts)
-            .iter()
-            .filter_map(|id| self.members.get(id))
-            .map(|m| m.socket.clone())
-            .collect()
+        let mut sockets = Vec::new();
+        for_each_target(&self.rooms, &self.members, &opts, |_, member| {
+            sockets.push(member.socket.clone())
+        });
+        sockets
     }
 }
 
