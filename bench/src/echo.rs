@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::procfs::CpuMark;
 use crate::proto::{echo_frame, first_numbers, now_ns, pad};
-use crate::util::{ClientResult, EchoCounts, EchoReport, Target, Ws, open_many};
+use crate::util::{ClientResult, EchoCounts, EchoReport, Schedule, Target, Ws, open_many};
 
 pub struct EchoOpts {
     pub clients: usize,
@@ -24,17 +24,20 @@ pub struct EchoOpts {
     pub drain: Duration,
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn client(
     mut ws: Ws,
     first_tick: Instant,
-    period: Duration,
-    end: Instant,
-    drain_until: Instant,
+    schedule: Schedule,
     ack: bool,
     pad: Arc<str>,
     counts: Arc<EchoCounts>,
 ) -> ClientResult {
+    let Schedule {
+        period,
+        end,
+        drain_until,
+        ..
+    } = schedule;
     let mut ticker = tokio::time::interval_at(first_tick, period);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let mut res = ClientResult::new();
@@ -96,26 +99,19 @@ pub async fn run(target: Arc<Target>, o: &EchoOpts, label: &'static str) -> Valu
     let pid = target.server_pid;
     let (sessions, connect_failed, connect_errors) =
         open_many(&target, o.clients, 64, Duration::from_secs(10)).await;
-    let c = sessions.len().max(1);
-    let period = Duration::from_secs_f64(c as f64 / o.rate);
+    let schedule = Schedule::new(sessions.len(), o.rate, o.duration, o.drain);
     let counts = Arc::new(EchoCounts::default());
     let _p = counts.progress(label);
     let pad: Arc<str> = pad(o.pad).into();
-    let start = Instant::now() + Duration::from_millis(50);
-    let end = start + o.duration;
-    let drain_until = end + o.drain;
     let cpu = CpuMark::now(pid);
     let tasks: Vec<_> = sessions
         .into_iter()
         .enumerate()
         .map(|(i, ws)| {
-            let offset = period.mul_f64(i as f64 / c as f64);
             tokio::spawn(client(
                 ws,
-                start + offset,
-                period,
-                end,
-                drain_until,
+                schedule.first_tick(i),
+                schedule,
                 o.ack,
                 pad.clone(),
                 counts.clone(),
@@ -128,7 +124,7 @@ pub async fn run(target: Arc<Target>, o: &EchoOpts, label: &'static str) -> Valu
         duration: o.duration,
         connect_failed,
         connect_errors,
-        start,
+        start: schedule.start,
         cpu,
         server_pid: pid,
     };

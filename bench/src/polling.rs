@@ -19,7 +19,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::procfs::CpuMark;
 use crate::proto::{echo_frame, first_numbers, now_ns, pad, sid};
-use crate::util::{ClientResult, EchoCounts, EchoReport, Target, histogram};
+use crate::util::{ClientResult, EchoCounts, EchoReport, Schedule, Target, histogram};
 
 pub struct PollingOpts {
     pub clients: usize,
@@ -185,14 +185,11 @@ async fn poller(
     (lat, last_rx)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn client(
     s: Session,
     target: Arc<Target>,
     first_tick: Instant,
-    period: Duration,
-    end: Instant,
-    drain_until: Instant,
+    schedule: Schedule,
     pad: Arc<str>,
     counts: Arc<EchoCounts>,
 ) -> ClientResult {
@@ -211,6 +208,12 @@ async fn client(
         counts.clone(),
     ));
     let mut post = s.post;
+    let Schedule {
+        period,
+        end,
+        drain_until,
+        ..
+    } = schedule;
     let mut ticker = tokio::time::interval_at(first_tick, period);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let mut sent = 0u64;
@@ -294,27 +297,20 @@ pub async fn run(target: Arc<Target>, o: &PollingOpts) -> Value {
         }
     }
     connect_errors.truncate(5);
-    let c = sessions.len().max(1);
-    let period = Duration::from_secs_f64(c as f64 / o.rate);
+    let schedule = Schedule::new(sessions.len(), o.rate, o.duration, o.drain);
     let counts = Arc::new(EchoCounts::default());
     let _p = counts.progress("polling");
     let pad: Arc<str> = pad(o.pad).into();
-    let start = Instant::now() + Duration::from_millis(50);
-    let end = start + o.duration;
-    let drain_until = end + o.drain;
     let cpu = CpuMark::now(pid);
     let tasks: Vec<_> = sessions
         .into_iter()
         .enumerate()
         .map(|(i, s)| {
-            let offset = period.mul_f64(i as f64 / c as f64);
             tokio::spawn(client(
                 s,
                 target.clone(),
-                start + offset,
-                period,
-                end,
-                drain_until,
+                schedule.first_tick(i),
+                schedule,
                 pad.clone(),
                 counts.clone(),
             ))
@@ -326,7 +322,7 @@ pub async fn run(target: Arc<Target>, o: &PollingOpts) -> Value {
         duration: o.duration,
         connect_failed,
         connect_errors,
-        start,
+        start: schedule.start,
         cpu,
         server_pid: pid,
     };

@@ -325,3 +325,40 @@ impl EchoReport {
         })
     }
 }
+
+/// When the clients of an echo run send: `rate` messages/s in total, each
+/// client on its own period, their first ticks evenly staggered over one
+/// period; sending stops at `end`, answers are awaited until `drain_until`.
+#[derive(Clone, Copy)]
+pub struct Schedule {
+    pub start: Instant,
+    pub period: std::time::Duration,
+    pub end: Instant,
+    pub drain_until: Instant,
+    clients: usize,
+}
+
+impl Schedule {
+    pub fn new(
+        clients: usize,
+        rate: f64,
+        duration: std::time::Duration,
+        drain: std::time::Duration,
+    ) -> Schedule {
+        let clients = clients.max(1);
+        let start = Instant::now() + std::time::Duration::from_millis(50);
+        let end = start + duration;
+        Schedule {
+            start,
+            period: std::time::Duration::from_secs_f64(clients as f64 / rate),
+            end,
+            drain_until: end + drain,
+            clients,
+        }
+    }
+
+    /// Client `i`'s first send.
+    pub fn first_tick(&self, i: usize) -> Instant {
+        self.start + self.period.mul_f64(i as f64 / self.clients as f64)
+    }
+}
