@@ -64,8 +64,13 @@ impl Handler<Event> for TestHandler {
                 let timeout = Duration::from_millis(first.as_u64().unwrap_or(1000));
                 actix::spawn(ask(socket, timeout));
             }
-            ("disconnect-me", _) => socket.disconnect(false),
-            ("close-me", _) => socket.disconnect(true),
+            ("disconnect-me", _) => {
+                socket.disconnect(false);
+            }
+            ("close-me", _) => {
+                socket.disconnect(true);
+            }
+            ("order", Some(ack)) => order(socket, ack),
             (name, ack) => {
                 actix::spawn(rooms_event(socket, name.to_string(), ev.payload, ack));
             }
@@ -113,12 +118,12 @@ async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Opt
     let ns = socket.namespace();
     let reply = match name.as_str() {
         "join" => {
-            socket.join(strings(&spec));
+            let _ = socket.join(strings(&spec)).await;
             json!(socket.rooms().await)
         }
         "leave" => {
             for room in strings(&spec) {
-                socket.leave(room);
+                let _ = socket.leave(room).await;
             }
             json!(socket.rooms().await)
         }
@@ -180,18 +185,22 @@ async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Opt
             json!(list)
         }
         "sockets-join" => {
-            operator(ns.to_all(), &spec).sockets_join(strings(&spec["join"]));
+            let _ = operator(ns.to_all(), &spec)
+                .sockets_join(strings(&spec["join"]))
+                .await;
             json!(socket.rooms().await)
         }
         "sockets-leave" => {
-            operator(ns.to_all(), &spec).sockets_leave(strings(&spec["leave"]));
+            let _ = operator(ns.to_all(), &spec)
+                .sockets_leave(strings(&spec["leave"]))
+                .await;
             json!(socket.rooms().await)
         }
         "disconnect-sockets" => {
-            operator(ns.to_all(), &spec)
+            let applied = operator(ns.to_all(), &spec)
                 .disconnect_sockets(spec["close"] == json!(true))
                 .await;
-            json!(true)
+            json!(applied.is_ok())
         }
         "room-summary" => json!(ns.rooms().await),
         "listen-any" => {
@@ -214,8 +223,7 @@ async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Opt
                 socket
                     .compress(compress)
                     .emit("big", json!("x".repeat(size)))
-                    .await
-                    .ok()
+                    .is_ok()
             )
         }
         "counters" => {
@@ -233,6 +241,23 @@ async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Opt
     if let Some(ack) = ack {
         ack.send(reply);
     }
+}
+
+/// Writes to the client along every path there is, in an order the client
+/// checks: emit, ack, emit in the handler, then from a task an emit with
+/// compress off, a volatile emit, a room operator aimed at the socket's own
+/// id, and a plain emit. Each `order` event carries its step.
+fn order(socket: SocketRef, ack: AckSender) {
+    let _ = socket.emit("order", json!(0));
+    ack.send(json!("ack"));
+    let _ = socket.emit("order", json!(1));
+    actix::spawn(async move {
+        let _ = socket.compress(false).emit("order", json!(2));
+        let _ = socket.volatile().emit("order", json!(3));
+        let own = socket.id().to_string();
+        let _ = socket.namespace().to(own).emit("order", json!(4)).await;
+        let _ = socket.emit("order", json!(5));
+    });
 }
 
 /// Emits `question` with an ack and reports how it went.

@@ -14,7 +14,7 @@ use crate::engine::{
 };
 use crate::namespace::JoinRequest;
 use crate::protocol::{Decoder, Packet, PacketKind};
-use crate::socket::{Closed, DisconnectReason, Inbound, MiddlewareError, SocketActor};
+use crate::socket::{Closed, DisconnectReason, Inbound, MiddlewareError, SocketActor, SocketRef};
 
 /// Encodes a Socket.IO packet as the Engine.IO frames that carry it.
 pub(crate) fn frames(packet: &Packet, version: ProtocolVersion) -> Vec<Frame> {
@@ -31,22 +31,31 @@ pub(crate) fn frames(packet: &Packet, version: ProtocolVersion) -> Vec<Frame> {
 
 /// What namespaces and sockets tell the client.
 pub enum ClientUpcall {
-    /// The namespace admitted the client; `socket` is its new socket actor.
+    /// The namespace admitted the client: `socket` is its new socket, run by `actor`.
     Connected {
-        nsp: String,
-        id: Arc<str>,
-        socket: Addr<SocketActor>,
+        socket: SocketRef,
+        actor: Addr<SocketActor>,
     },
     /// A connect middleware refused the client.
     ConnectFailed { nsp: String, error: MiddlewareError },
-    /// The server disconnects the socket of `nsp` (`close`: every socket and the connection).
-    Disconnect { nsp: String, close: bool },
+    /// The server disconnects socket `id` of `nsp` (`close`: every socket and the connection).
+    Disconnect {
+        nsp: String,
+        id: Arc<str>,
+        close: bool,
+    },
+}
+
+/// One namespace the client is connected to.
+struct Joined {
+    id: Arc<str>,
+    actor: Addr<SocketActor>,
 }
 
 pub struct Client {
     io: Arc<IoShared>,
     decoder: Decoder,
-    sockets: HashMap<String, Addr<SocketActor>>,
+    sockets: HashMap<String, Joined>,
     connecting: HashSet<String>,
     connect_timer: Option<SpawnHandle>,
 }
@@ -73,7 +82,10 @@ impl Client {
             PacketKind::Connect => self.connect(packet, s),
             PacketKind::Disconnect => {
                 if let Some(socket) = self.sockets.remove(&packet.nsp) {
-                    socket.do_send(Closed(DisconnectReason::ClientNamespaceDisconnect));
+                    // Bounded: once per socket, which has just left the map.
+                    socket
+                        .actor
+                        .do_send(Closed(DisconnectReason::ClientNamespaceDisconnect));
                 }
             }
             PacketKind::Event
@@ -83,7 +95,7 @@ impl Client {
                 let Some(socket) = self.sockets.get(&packet.nsp) else {
                     return;
                 };
-                if socket.try_send(Inbound(packet)).is_err() {
+                if socket.actor.try_send(Inbound(packet)).is_err() {
                     log::warn!("session {}: socket mailbox full, closing", s.sid());
                     s.close(CloseReason::TransportError);
                 }
@@ -101,19 +113,31 @@ impl Client {
             self.send(&Packet::connect_error(nsp, "Invalid namespace"), s);
             return;
         };
-        self.connecting.insert(nsp);
-        namespace.local().do_send(JoinRequest {
+        let join = JoinRequest {
             session: s.handle(),
             auth: packet.data.unwrap_or_else(|| json!({})),
             request: s.request().clone(),
             arbiter: Arbiter::current(),
-        });
+        };
+        if namespace.local().try_send(join).is_err() {
+            log::warn!(
+                "session {}: namespace {nsp} is overloaded, refusing",
+                s.sid()
+            );
+            let packet = Packet::connect_error(nsp, "Server overloaded, try again later");
+            self.send(&packet, s);
+            return;
+        }
+        self.connecting.insert(nsp);
     }
 
     fn disconnect(&mut self, nsp: &str, s: &mut SessionCtx<'_, Self>) {
         if let Some(socket) = self.sockets.remove(nsp) {
             self.send(&Packet::disconnect(nsp), s);
-            socket.do_send(Closed(DisconnectReason::ServerNamespaceDisconnect));
+            // Bounded: once per socket, which has just left the map.
+            socket
+                .actor
+                .do_send(Closed(DisconnectReason::ServerNamespaceDisconnect));
         }
     }
 }
@@ -148,7 +172,9 @@ impl EngineHandler for Client {
 
     fn on_upcall(&mut self, upcall: ClientUpcall, s: &mut SessionCtx<'_, Self>) {
         match upcall {
-            ClientUpcall::Connected { nsp, id, socket } => {
+            ClientUpcall::Connected { socket, actor } => {
+                let nsp = socket.nsp().to_string();
+                let id: Arc<str> = socket.id().into();
                 self.connecting.remove(&nsp);
                 if let Some(timer) = self.connect_timer.take() {
                     s.cancel(timer);
@@ -157,7 +183,10 @@ impl EngineHandler for Client {
                     &Packet::connect(nsp.clone(), Some(json!({ "sid": &*id }))),
                     s,
                 );
-                self.sockets.insert(nsp, socket);
+                // Targetable from now on: whatever a broadcast writes is queued
+                // after CONNECT, since this upcall holds the direct path shut.
+                socket.register();
+                self.sockets.insert(nsp, Joined { id, actor });
             }
             ClientUpcall::ConnectFailed { nsp, error } => {
                 self.connecting.remove(&nsp);
@@ -173,8 +202,14 @@ impl EngineHandler for Client {
                     s,
                 );
             }
-            ClientUpcall::Disconnect { nsp, close: false } => self.disconnect(&nsp, s),
-            ClientUpcall::Disconnect { close: true, .. } => {
+            ClientUpcall::Disconnect { nsp, id, close } => {
+                // Only the socket that asked: the client may have reconnected since.
+                if self.sockets.get(&nsp).is_none_or(|j| j.id != id) {
+                    return;
+                }
+                if !close {
+                    return self.disconnect(&nsp, s);
+                }
                 let all: Vec<String> = self.sockets.keys().cloned().collect();
                 for nsp in all {
                     self.disconnect(&nsp, s);
@@ -186,7 +221,7 @@ impl EngineHandler for Client {
 
     fn on_close(&mut self, reason: CloseReason, _: &mut SessionCtx<'_, Self>) {
         for (_, socket) in self.sockets.drain() {
-            socket.do_send(Closed(reason.into()));
+            socket.actor.do_send(Closed(reason.into()));
         }
     }
 }

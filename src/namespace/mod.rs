@@ -15,10 +15,11 @@ use actix::prelude::*;
 use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
 
+use crate::engine::session::MAILBOX_CAPACITY;
 use crate::engine::{RequestInfo, SessionHandle};
 use crate::io::Client;
 use crate::io::client::ClientUpcall;
-use crate::rooms::{NamespaceCore, NamespaceRef, Register};
+use crate::rooms::{NamespaceCore, NamespaceRef};
 use crate::socket::{
     Connect, Disconnect, Disconnecting, Event, Handshake, MiddlewareError, PacketMiddleware,
     SocketActor, SocketError, SocketInfo, SocketRef,
@@ -306,6 +307,11 @@ impl LiveCount {
 
 impl Actor for Namespace {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Clients ask with `try_send`: a full mailbox refuses the CONNECT.
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+    }
 }
 
 impl Handler<JoinRequest> for Namespace {
@@ -317,6 +323,8 @@ impl Handler<JoinRequest> for Namespace {
             crate::id::random_id().into(),
             handshake,
             self.core.clone(),
+            join.session.clone(),
+            self.setup.packet_middleware.clone().into(),
         ));
         let chain = self.setup.connect_middleware.clone();
         let req = ConnectRequest { info: info.clone() };
@@ -329,40 +337,29 @@ impl Handler<JoinRequest> for Namespace {
         .into_actor(self)
         .map(move |result: Result<(), MiddlewareError>, act, ctx| {
             let nsp = act.core.name.to_string();
+            let session = join.session;
             if let Err(error) = result {
-                join.session
-                    .upcall(ClientUpcall::ConnectFailed { nsp, error });
+                session.upcall(ClientUpcall::ConnectFailed { nsp, error });
                 return;
             }
-            if !join.session.connected() {
+            if !session.connected() {
                 return;
             }
-            let (session, handlers) = (join.session.clone(), act.handlers.clone());
-            let (gone, middleware) = (
-                ctx.address().recipient(),
-                act.setup.packet_middleware.clone(),
-            );
-            let actor_info = info.clone();
-            let addr = SocketActor::start_in_arbiter(&join.arbiter, move |_| {
-                SocketActor::new(actor_info, session, gone, handlers, middleware)
-            });
-            let socket = SocketRef {
-                info: info.clone(),
-                addr: addr.clone(),
-            };
-            // Targetable before the client hears CONNECT.
-            let register = Register {
-                socket: socket.clone(),
-                session: join.session.clone(),
-            };
-            act.core.registry.do_send(register);
             act.sockets.insert(info.id.clone());
             act.live.add(1);
-            // Queued before the socket can emit anything: CONNECT goes first.
-            join.session.upcall(ClientUpcall::Connected {
-                nsp,
-                id: info.id.clone(),
-                socket: addr,
+            // The client queues CONNECT and registers the socket in its
+            // rooms before the socket actor starts: CONNECT goes out before
+            // anything the `connection` handler or a broadcast writes.
+            let (tx, rx) = actix::dev::channel::channel(MAILBOX_CAPACITY);
+            let addr = Addr::new(tx);
+            session.upcall(ClientUpcall::Connected {
+                socket: SocketRef { info: info.clone() },
+                actor: addr,
+            });
+            let actor = SocketActor::new(info, ctx.address().recipient(), act.handlers.clone());
+            join.arbiter.spawn_fn(move || {
+                let ctx = Context::with_receiver(rx);
+                actix::spawn(ctx.into_future(actor));
             });
         })
         .spawn(ctx);

@@ -11,10 +11,9 @@ mod operator;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::task::Waker;
-use std::time::Duration;
 
 use actix::prelude::*;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub use operator::{BroadcastAckError, BroadcastError, BroadcastOperator, NamespaceRef};
 
@@ -24,9 +23,8 @@ type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 use crate::adapter::{Adapter, LocalAdapter};
-use crate::engine::{Outgoing, ProtocolVersion, SendError, SessionHandle, SharedFrames};
-use crate::io::Client;
-use crate::socket::{ExpectAck, Payload, SocketRef};
+use crate::engine::{Outgoing, ProtocolVersion, SendError, SharedFrames};
+use crate::socket::{Payload, SocketRef, Waiter};
 
 /// Which sockets a broadcast (or a bulk operation) is for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,11 +79,13 @@ pub struct RoomStats {
     pub delivered: AtomicU64,
     pub volatile_dropped: AtomicU64,
     pub slow_consumers: AtomicU64,
+    /// Requests (join, leave, server-side emit, ...) refused because the
+    /// registry's mailbox was full.
+    pub overloaded: AtomicU64,
 }
 
 struct Member {
     socket: SocketRef,
-    session: SessionHandle<Client>,
     rooms: HashSet<Arc<str>>,
 }
 
@@ -230,13 +230,14 @@ impl<'a> Delivery<'a> {
     /// Hands the broadcast to one member's session, counting the outcome.
     fn to(&mut self, member: &Member, stats: &RoomStats, wakes: &mut Vec<Waker>) {
         let (encoded, opts) = (self.encoded, self.opts);
-        let version = member.session.version();
+        let session = &member.socket.info.session;
+        let version = session.version();
         let out = self.outgoing[version as usize].get_or_insert_with(|| {
             Outgoing::shared(encoded.frames(version))
                 .volatile(opts.volatile)
                 .compress(opts.compress)
         });
-        match member.session.try_send_deferred(out, wakes) {
+        match session.try_send_deferred(out, wakes) {
             Ok(()) => {
                 self.delivered += 1;
                 member.socket.notify_outgoing(&encoded.packet);
@@ -250,9 +251,7 @@ impl<'a> Delivery<'a> {
                     "socket {}: session mailbox full, disconnecting slow consumer",
                     member.socket.id()
                 );
-                member
-                    .session
-                    .close(crate::engine::CloseReason::TransportError);
+                session.close(crate::engine::CloseReason::TransportError);
             }
             Err(SendError::Closed) => {}
         }
@@ -281,18 +280,16 @@ impl Actor for RoomRegistry {
 #[rtype(result = "()")]
 pub(crate) struct Register {
     pub socket: SocketRef,
-    pub session: SessionHandle<Client>,
 }
 
 impl Handler<Register> for RoomRegistry {
     type Result = ();
-    fn handle(&mut self, Register { socket, session }: Register, _: &mut Context<Self>) {
+    fn handle(&mut self, Register { socket }: Register, _: &mut Context<Self>) {
         let id: Arc<str> = socket.id().into();
         self.members.insert(
             id.clone(),
             Member {
                 socket,
-                session,
                 rooms: HashSet::default(),
             },
         );
@@ -400,8 +397,7 @@ pub(crate) struct BroadcastWithAck {
     pub encoded: Encoded,
     pub opts: BroadcastOptions,
     pub id: u64,
-    pub timeout: Duration,
-    pub tx: mpsc::Sender<Payload>,
+    pub tx: mpsc::UnboundedSender<Payload>,
 }
 
 impl Handler<BroadcastWithAck> for RoomRegistry {
@@ -409,18 +405,20 @@ impl Handler<BroadcastWithAck> for RoomRegistry {
     fn handle(&mut self, msg: BroadcastWithAck, _: &mut Context<Self>) -> usize {
         let mut sent = 0;
         for_each_target(&self.rooms, &self.members, &msg.opts, |_, member| {
-            let expect = ExpectAck {
-                id: msg.id,
-                out: Outgoing::shared(msg.encoded.frames(member.session.version()))
-                    .volatile(msg.opts.volatile)
-                    .compress(msg.opts.compress),
-                timeout: msg.timeout,
-                tx: msg.tx.clone(),
-            };
-            // The socket actor records the pending ack before the packet leaves.
-            if member.socket.expect_ack(expect) {
-                sent += 1;
-                member.socket.notify_outgoing(&msg.encoded.packet);
+            let info = &member.socket.info;
+            // The wait is recorded before the packet leaves, so no answer is missed.
+            if !info.acks.insert(msg.id, Waiter::Broadcast(msg.tx.clone())) {
+                return;
+            }
+            let out = Outgoing::shared(msg.encoded.frames(info.session.version()))
+                .volatile(msg.opts.volatile)
+                .compress(msg.opts.compress);
+            match info.session.try_send(out) {
+                Ok(()) => {
+                    sent += 1;
+                    member.socket.notify_outgoing(&msg.encoded.packet);
+                }
+                Err(_) => info.acks.forget(msg.id),
             }
         });
         sent
@@ -445,13 +443,14 @@ impl Handler<Fetch> for RoomRegistry {
     }
 }
 
-/// Make (or stop) the sockets `opts` selects join `rooms`.
+/// Make (or stop) the sockets `opts` selects join `rooms`; `done` fires once applied.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct BulkRooms {
     pub opts: BroadcastOptions,
     pub rooms: Vec<String>,
     pub join: bool,
+    pub done: oneshot::Sender<()>,
 }
 
 impl Handler<BulkRooms> for RoomRegistry {
@@ -466,10 +465,33 @@ impl Handler<BulkRooms> for RoomRegistry {
                 }
             }
         }
+        let _ = msg.done.send(());
     }
 }
 
-/// Room names with their sizes, and the number of sockets.
+/// Disconnect the sockets `opts` selects; answers with a watch on each one's departure.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct DisconnectSockets {
+    pub opts: BroadcastOptions,
+    pub close: bool,
+    pub done: oneshot::Sender<Vec<watch::Receiver<bool>>>,
+}
+
+impl Handler<DisconnectSockets> for RoomRegistry {
+    type Result = ();
+    fn handle(&mut self, msg: DisconnectSockets, _: &mut Context<Self>) {
+        let mut gone = Vec::new();
+        for_each_target(&self.rooms, &self.members, &msg.opts, |_, member| {
+            // The DISCONNECT takes its place in the client's outbound order.
+            member.socket.request_disconnect(msg.close);
+            gone.push(member.socket.info.gone.subscribe());
+        });
+        let _ = msg.done.send(gone);
+    }
+}
+
+/// Named rooms with their sizes, and the number of sockets.
 #[derive(Message)]
 #[rtype(result = "RoomSummary")]
 pub(crate) struct Summary;
@@ -477,8 +499,10 @@ pub(crate) struct Summary;
 /// What a namespace's rooms look like right now.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RoomSummary {
-    /// Every room, sockets' own-id rooms included, with its member count.
+    /// The rooms sockets joined, with their member counts, by name. Each
+    /// socket's own-id room is not listed: there is one per socket.
     pub rooms: Vec<(String, usize)>,
+    /// How many sockets the namespace has (and so own-id rooms).
     pub sockets: usize,
 }
 
@@ -488,6 +512,8 @@ impl Handler<Summary> for RoomRegistry {
         let mut rooms: Vec<(String, usize)> = self
             .rooms
             .iter()
+            // A socket's own-id room is the one named after a member, with it inside.
+            .filter(|(r, ids)| !(self.members.contains_key(*r) && ids.contains(*r)))
             .map(|(r, ids)| (r.to_string(), ids.len()))
             .collect();
         rooms.sort();

@@ -5,24 +5,27 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::MailboxError;
-use tokio::sync::mpsc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use actix::dev::ToEnvelope;
+use actix::prelude::*;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, Encoded, Fetch, NamespaceCore,
-    RoomSummary, ServerSideEmit, Summary,
+    Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, DisconnectSockets, Encoded, Fetch,
+    NamespaceCore, RoomRegistry, RoomSummary, ServerSideEmit, Summary,
 };
-use crate::socket::{EmitError, Payload, SocketRef, check_event};
+use crate::socket::{Applied, EffectError, EmitError, Payload, SocketRef, check_event};
 
 /// Why a broadcast could not be handed to the registry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BroadcastError {
+    /// The event could not be emitted (a reserved name).
     #[error(transparent)]
     Emit(#[from] EmitError),
-    #[error("the namespace's room registry is overloaded; broadcast dropped")]
-    Overloaded,
-    #[error("the namespace's room registry is gone")]
-    Gone,
+    /// The namespace's room registry did not take the request.
+    #[error(transparent)]
+    Refused(#[from] EffectError),
 }
 
 /// Why a broadcast with ack did not collect every answer.
@@ -140,12 +143,12 @@ impl BroadcastOperator {
         check_event(event).map_err(BroadcastError::from)?;
         let id = self.ns.next_ack_id();
         let encoded = Encoded::new(payload.into().into_event(&self.ns.name, event).with_id(id));
-        let (tx, mut rx) = mpsc::channel(1024);
+        // Bounded by the targets: each answers once (see `Waiter::Broadcast`).
+        let (tx, mut rx) = mpsc::unbounded_channel();
         let msg = BroadcastWithAck {
             encoded,
             opts: self.opts,
             id,
-            timeout,
             tx,
         };
         let expected = self.ns.registry.send(msg).await.map_err(mailbox)?;
@@ -178,39 +181,76 @@ impl BroadcastOperator {
             .unwrap_or_default()
     }
 
-    /// Makes the selected sockets join `rooms`.
-    pub fn sockets_join(self, rooms: impl IntoIterator<Item = impl Into<String>>) {
-        let rooms = rooms.into_iter().map(Into::into).collect();
-        self.ns.registry.do_send(BulkRooms {
-            opts: self.opts,
-            rooms,
-            join: true,
-        });
+    /// Makes the selected sockets join `rooms`; resolves once they are in.
+    pub fn sockets_join(self, rooms: impl IntoIterator<Item = impl Into<String>>) -> Applied {
+        self.bulk_rooms(rooms, true)
     }
 
-    /// Makes the selected sockets leave `rooms`.
-    pub fn sockets_leave(self, rooms: impl IntoIterator<Item = impl Into<String>>) {
-        let rooms = rooms.into_iter().map(Into::into).collect();
-        self.ns.registry.do_send(BulkRooms {
-            opts: self.opts,
-            rooms,
-            join: false,
-        });
+    /// Makes the selected sockets leave `rooms`; resolves once they are out.
+    pub fn sockets_leave(self, rooms: impl IntoIterator<Item = impl Into<String>>) -> Applied {
+        self.bulk_rooms(rooms, false)
     }
 
-    /// Disconnects the selected sockets (`close`: their whole connections).
-    pub async fn disconnect_sockets(self, close: bool) {
-        for socket in self.fetch_sockets().await {
-            socket.disconnect(close);
+    fn bulk_rooms(self, rooms: impl IntoIterator<Item = impl Into<String>>, join: bool) -> Applied {
+        let rooms = rooms.into_iter().map(Into::into).collect();
+        let (done, applied) = oneshot::channel();
+        let msg = BulkRooms {
+            opts: self.opts,
+            rooms,
+            join,
+            done,
+        };
+        Applied::when(request(&self.ns, msg).map(|()| applied))
+    }
+
+    /// Disconnects the selected sockets (`close`: their whole connections);
+    /// resolves once every one of them has left its rooms.
+    pub fn disconnect_sockets(self, close: bool) -> Applied {
+        let (done, watches) = oneshot::channel();
+        let msg = DisconnectSockets {
+            opts: self.opts,
+            close,
+            done,
+        };
+        if let Err(e) = request(&self.ns, msg) {
+            return Applied::ready(Err(e));
         }
+        Applied::from_future(async move {
+            let watches = watches.await.map_err(|_| EffectError::Gone)?;
+            for mut gone in watches {
+                // An error means the socket's state was dropped: it is gone too.
+                let _ = gone.wait_for(|g| *g).await;
+            }
+            Ok(())
+        })
     }
 }
 
-fn mailbox(e: MailboxError) -> BroadcastError {
-    match e {
-        MailboxError::Closed => BroadcastError::Gone,
-        MailboxError::Timeout => BroadcastError::Overloaded,
-    }
+/// Hands `msg` to the registry now, without waiting: a full mailbox refuses
+/// it (logged, and counted in the namespace's `overloaded`).
+fn request<M>(ns: &NamespaceCore, msg: M) -> Result<(), EffectError>
+where
+    M: Message + Send + 'static,
+    M::Result: Send,
+    RoomRegistry: Handler<M>,
+    <RoomRegistry as Actor>::Context: ToEnvelope<RoomRegistry, M>,
+{
+    ns.registry.try_send(msg).map_err(|e| match e {
+        SendError::Full(_) => {
+            ns.stats.overloaded.fetch_add(1, Relaxed);
+            log::warn!(
+                "namespace {}: room registry mailbox full, request dropped",
+                ns.name
+            );
+            EffectError::Overloaded
+        }
+        SendError::Closed(_) => EffectError::Gone,
+    })
+}
+
+fn mailbox(_: MailboxError) -> BroadcastError {
+    // `send` without a timeout fails only when the registry has stopped.
+    BroadcastError::Refused(EffectError::Gone)
 }
 
 /// A handle to one namespace: its operators, bulk operations and introspection.
@@ -270,16 +310,19 @@ impl NamespaceRef {
         self.to_all().fetch_sockets().await
     }
 
-    pub fn sockets_join(&self, rooms: impl IntoIterator<Item = impl Into<String>>) {
+    /// Makes every socket of the namespace join `rooms`.
+    pub fn sockets_join(&self, rooms: impl IntoIterator<Item = impl Into<String>>) -> Applied {
         self.to_all().sockets_join(rooms)
     }
 
-    pub fn sockets_leave(&self, rooms: impl IntoIterator<Item = impl Into<String>>) {
+    /// Makes every socket of the namespace leave `rooms`.
+    pub fn sockets_leave(&self, rooms: impl IntoIterator<Item = impl Into<String>>) -> Applied {
         self.to_all().sockets_leave(rooms)
     }
 
-    pub async fn disconnect_sockets(&self, close: bool) {
-        self.to_all().disconnect_sockets(close).await
+    /// Disconnects every socket of the namespace.
+    pub fn disconnect_sockets(&self, close: bool) -> Applied {
+        self.to_all().disconnect_sockets(close)
     }
 
     /// Rooms with their sizes, and the socket count.
@@ -294,13 +337,13 @@ impl NamespaceRef {
         &self,
         event: &str,
         payload: impl Into<Payload>,
-    ) -> Result<(), EmitError> {
+    ) -> Result<(), BroadcastError> {
         check_event(event)?;
-        self.core.registry.do_send(ServerSideEmit {
+        let msg = ServerSideEmit {
             event: event.to_string(),
             payload: payload.into(),
-        });
-        Ok(())
+        };
+        Ok(request(&self.core, msg)?)
     }
 
     /// Counters of this namespace's fan-out: (delivered, volatile dropped, slow consumers cut off).

@@ -1,19 +1,28 @@
 //! [`SocketRef`]: the cheap, cloneable handle through which application
-//! code talks to one socket actor.
+//! code talks to one socket, and [`Emitter`], one emit with its flags.
+//!
+//! A handle writes to its client itself, through the client's session:
+//! never through the socket actor, whose mailbox would let an ack or a
+//! broadcast overtake an emit made before it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use actix::{Addr, Recipient};
+use actix::Recipient;
+use futures_util::future::BoxFuture;
 use serde_json::Value;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
-use super::actor::{Emit, ExpectAck, ServerDisconnect, SocketActor, UsePacket};
+use super::acks::{Acks, Waiter};
+use super::applied::Applied;
 use super::events::{AnyEvent, AnyOutgoing};
 use super::{Handshake, MiddlewareError, Payload};
+use crate::engine::{Outgoing, SessionHandle};
+use crate::io::Client;
+use crate::io::client::{ClientUpcall, frames};
 use crate::protocol::{Packet, RESERVED_EVENTS};
-use crate::rooms::{BroadcastOperator, NamespaceCore, NamespaceRef, RoomsOf};
+use crate::rooms::{BroadcastOperator, NamespaceCore, NamespaceRef, Register, RoomsOf};
 
 /// What every handle of one socket shares.
 pub(crate) struct SocketInfo {
@@ -22,21 +31,51 @@ pub(crate) struct SocketInfo {
     pub handshake: Arc<Handshake>,
     pub data: Mutex<Value>,
     pub ns: Arc<NamespaceCore>,
+    /// The client's session: the one ordered, bounded way to the client.
+    pub session: SessionHandle<Client>,
+    pub acks: Acks,
+    /// Per-packet middleware, the namespace's then the socket's own; swapped
+    /// whole when one is added, so a packet runs against one snapshot.
+    pub middleware: RwLock<Arc<[PacketMiddleware]>>,
+    /// Set when the socket starts disconnecting.
+    pub closed: AtomicBool,
+    /// Becomes true once the socket has left every room.
+    pub gone: watch::Sender<bool>,
     pub any_incoming: Listeners<AnyEvent>,
     pub any_outgoing: Listeners<AnyOutgoing>,
 }
 
 impl SocketInfo {
-    pub fn new(id: Arc<str>, handshake: Arc<Handshake>, ns: Arc<NamespaceCore>) -> SocketInfo {
+    pub fn new(
+        id: Arc<str>,
+        handshake: Arc<Handshake>,
+        ns: Arc<NamespaceCore>,
+        session: SessionHandle<Client>,
+        middleware: Arc<[PacketMiddleware]>,
+    ) -> SocketInfo {
         SocketInfo {
             id,
             nsp: ns.name.clone(),
             handshake,
-            data: Mutex::new(Value::Null),
+            // socket.io's `socket.data` starts as an empty object.
+            data: Mutex::new(Value::Object(Default::default())),
             ns,
+            session,
+            acks: Acks::default(),
+            middleware: RwLock::new(middleware),
+            closed: AtomicBool::new(false),
+            gone: watch::Sender::new(false),
             any_incoming: Listeners::default(),
             any_outgoing: Listeners::default(),
         }
+    }
+
+    /// The middleware to run a packet through.
+    pub fn middleware(&self) -> Arc<[PacketMiddleware]> {
+        self.middleware
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -87,10 +126,15 @@ impl<M: actix::Message<Result = ()> + Send + Clone + 'static> Listeners<M> {
 
 /// A handle to one socket. Clone it freely; it stays valid (and its sends
 /// become no-ops) after the socket disconnects.
+///
+/// Writes to the client leave in the order they are made: an emit, an ack
+/// and a disconnect go straight into the client's one outbound queue on the
+/// caller's thread, before the call returns. Operators that go through the
+/// namespace's room registry (`to`, `broadcast`, `namespace()`) are in that
+/// queue once their future resolves.
 #[derive(Clone)]
 pub struct SocketRef {
     pub(crate) info: Arc<SocketInfo>,
-    pub(crate) addr: Addr<SocketActor>,
 }
 
 impl std::fmt::Debug for SocketRef {
@@ -105,21 +149,24 @@ impl std::fmt::Debug for SocketRef {
 /// Why an emit was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EmitError {
+    /// socket.io reserves this name (`connect`, `disconnect`, ...).
     #[error("\"{0}\" is a reserved event name")]
     Reserved(String),
+    /// The socket has disconnected; nothing was sent.
     #[error("the socket is disconnected")]
     Disconnected,
-    #[error("the socket's mailbox is full; the emit was dropped")]
-    Overloaded,
 }
 
 /// Why an emit with ack did not get its answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AckError {
+    /// No answer within the timeout.
     #[error("operation has timed out")]
     Timeout,
+    /// The socket disconnected before answering.
     #[error("the socket disconnected before answering")]
     Disconnected,
+    /// The emit itself was refused.
     #[error(transparent)]
     Emit(#[from] EmitError),
 }
@@ -127,7 +174,9 @@ pub enum AckError {
 /// An incoming event as per-packet middleware sees it (and may change it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventPacket {
+    /// The event name.
     pub name: String,
+    /// Its arguments.
     pub payload: Payload,
 }
 
@@ -137,21 +186,110 @@ pub struct EventPacket {
 pub type PacketMiddleware =
     Arc<dyn Fn(&SocketRef, &mut EventPacket) -> Result<(), MiddlewareError> + Send + Sync>;
 
+/// The client's answer to an emit, or why there is none. The packet was
+/// written when the emit was called; this only waits.
+pub type AckFuture = BoxFuture<'static, Result<Payload, AckError>>;
+
+/// One emit to one socket with its flags (`socket.volatile()`,
+/// `socket.compress(false)`), written straight to the client like
+/// [`SocketRef::emit`].
+#[derive(Clone, Debug)]
+pub struct Emitter {
+    socket: SocketRef,
+    volatile: bool,
+    compress: bool,
+}
+
+impl Emitter {
+    /// Drop the packet (counted) if the client cannot take it right now.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+
+    /// Whether the packet may be compressed (permessage-deflate / HTTP).
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.compress = compress;
+        self
+    }
+
+    /// Emits `event` with `payload` to this client, now.
+    pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> Result<(), EmitError> {
+        check_event(event)?;
+        let packet = payload.into().into_event(&self.socket.info.nsp, event);
+        self.write(&packet)
+    }
+
+    /// Emits `event` now and waits up to `timeout` for the client's ack.
+    /// The packet is written when this is called, not when it is awaited.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        payload: impl Into<Payload>,
+        timeout: Duration,
+    ) -> AckFuture {
+        let info = self.socket.info.clone();
+        let sent = check_event(event).map_err(AckError::from).and_then(|()| {
+            let id = info.ns.next_ack_id();
+            let (tx, rx) = oneshot::channel();
+            if !info.acks.insert(id, Waiter::Single(tx)) {
+                return Err(AckError::Disconnected);
+            }
+            let packet = payload.into().into_event(&info.nsp, event).with_id(id);
+            self.write(&packet)?;
+            Ok((id, rx))
+        });
+        Box::pin(async move {
+            let (id, rx) = sent?;
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(answer)) => Ok(answer),
+                Ok(Err(_)) => Err(AckError::Disconnected),
+                Err(_) => {
+                    info.acks.forget(id);
+                    Err(AckError::Timeout)
+                }
+            }
+        })
+    }
+
+    fn write(&self, packet: &Packet) -> Result<(), EmitError> {
+        let info = &self.socket.info;
+        if !self.socket.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        let out = Outgoing::new(frames(packet, info.session.version()))
+            .volatile(self.volatile)
+            .compress(self.compress);
+        if self.volatile {
+            // A full mailbox means the client cannot take it now: dropped, counted.
+            if info.session.try_send(out).is_err() {
+                info.ns.stats.volatile_dropped.fetch_add(1, Relaxed);
+            }
+        } else {
+            info.session.send(out);
+        }
+        self.socket.notify_outgoing(packet);
+        Ok(())
+    }
+}
+
 impl SocketRef {
     /// The socket id: 20 random base64url characters.
     pub fn id(&self) -> &str {
         &self.info.id
     }
 
+    /// The namespace's name.
     pub fn nsp(&self) -> &str {
         &self.info.nsp
     }
 
+    /// What the client's first request and CONNECT packet said.
     pub fn handshake(&self) -> &Handshake {
         &self.info.handshake
     }
 
-    /// A copy of the application's data for this socket (`null` until set).
+    /// A copy of the application's data for this socket (`{}` until set).
     pub fn data(&self) -> Value {
         self.info
             .data
@@ -160,42 +298,37 @@ impl SocketRef {
             .clone()
     }
 
+    /// Replaces the application's data for this socket.
     pub fn set_data(&self, value: Value) {
         *self.info.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
     }
 
+    /// False once the socket has started disconnecting.
     pub fn connected(&self) -> bool {
-        self.addr.connected()
+        !self.info.closed.load(Ordering::Acquire)
     }
 
-    /// Emits `event` with `payload` to this client.
+    fn emitter(&self) -> Emitter {
+        Emitter {
+            socket: self.clone(),
+            volatile: false,
+            compress: true,
+        }
+    }
+
+    /// Emits `event` with `payload` to this client, now.
     pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> Result<(), EmitError> {
-        check_event(event)?;
-        self.addr
-            .try_send(Emit {
-                name: event.to_string(),
-                payload: payload.into(),
-                ack: None,
-            })
-            .map_err(emit_error)
+        self.emitter().emit(event, payload)
     }
 
-    /// Emits `event` and waits up to `timeout` for the client's ack.
-    pub async fn emit_with_ack(
+    /// Emits `event` now and waits up to `timeout` for the client's ack.
+    pub fn emit_with_ack(
         &self,
         event: &str,
         payload: impl Into<Payload>,
         timeout: Duration,
-    ) -> Result<Payload, AckError> {
-        check_event(event)?;
-        let (tx, rx) = oneshot::channel();
-        let emit = Emit {
-            name: event.to_string(),
-            payload: payload.into(),
-            ack: Some((tx, timeout)),
-        };
-        self.addr.try_send(emit).map_err(emit_error)?;
-        rx.await.unwrap_or(Err(AckError::Disconnected))
+    ) -> AckFuture {
+        self.emitter().emit_with_ack(event, payload, timeout)
     }
 
     /// socket.io's `send`: emits a `message` event.
@@ -203,12 +336,24 @@ impl SocketRef {
         self.emit("message", payload)
     }
 
-    pub fn join(&self, rooms: impl IntoIterator<Item = impl Into<String>>) {
-        self.only().sockets_join(rooms);
+    /// The next emit is dropped (and counted) if this client cannot take it now.
+    pub fn volatile(&self) -> Emitter {
+        self.emitter().volatile()
     }
 
-    pub fn leave(&self, room: impl Into<String>) {
-        self.only().sockets_leave([room.into()]);
+    /// Whether the next emit may be compressed (permessage-deflate / HTTP).
+    pub fn compress(&self, compress: bool) -> Emitter {
+        self.emitter().compress(compress)
+    }
+
+    /// Joins `rooms`; the returned [`Applied`] resolves once the socket is in them.
+    pub fn join(&self, rooms: impl IntoIterator<Item = impl Into<String>>) -> Applied {
+        self.only().sockets_join(rooms)
+    }
+
+    /// Leaves `room`; the returned [`Applied`] resolves once it is out.
+    pub fn leave(&self, room: impl Into<String>) -> Applied {
+        self.only().sockets_leave([room.into()])
     }
 
     /// The rooms this socket is in (its own id included); empty once disconnected.
@@ -245,20 +390,9 @@ impl SocketRef {
         }
     }
 
-    /// This socket alone, through the operators: `socket.volatile().emit(..)`
-    /// and `socket.compress(false).emit(..)` as in socket.io.
+    /// This socket alone, for the bulk room operations.
     fn only(&self) -> BroadcastOperator {
         BroadcastOperator::new(self.info.ns.clone(), None).to(self.id())
-    }
-
-    /// The next emit is dropped (and counted) if this client cannot take it now.
-    pub fn volatile(&self) -> BroadcastOperator {
-        self.only().volatile()
-    }
-
-    /// Whether the next emit may be compressed (permessage-deflate / HTTP).
-    pub fn compress(&self, compress: bool) -> BroadcastOperator {
-        self.only().compress(compress)
     }
 
     /// Everyone in the namespace but this socket (socket.io's `socket.broadcast`).
@@ -321,28 +455,48 @@ impl SocketRef {
         });
     }
 
-    /// Has the socket actor record a broadcast's pending ack and send its packet.
-    pub(crate) fn expect_ack(&self, expect: ExpectAck) -> bool {
-        self.addr.try_send(expect).is_ok()
-    }
-
     /// Adds a per-packet middleware to this socket's pipeline, for packets
     /// that arrive from now on. Namespace-wide middleware is set on the namespace.
     pub fn use_packet(&self, middleware: PacketMiddleware) {
-        self.addr.do_send(UsePacket(middleware));
+        let mut list = self
+            .info
+            .middleware
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut grown = list.to_vec();
+        grown.push(middleware);
+        *list = grown.into();
     }
 
     /// Disconnects this socket from its namespace; with `close`, closes the
-    /// whole connection (every namespace of this client).
-    pub fn disconnect(&self, close: bool) {
-        self.addr.do_send(ServerDisconnect { close });
+    /// whole connection (every namespace of this client). The DISCONNECT
+    /// packet takes its place after what was written before; the returned
+    /// [`Applied`] resolves once the socket has left its rooms.
+    pub fn disconnect(&self, close: bool) -> Applied {
+        self.request_disconnect(close);
+        Applied::gone(&self.info)
     }
-}
 
-fn emit_error<M>(e: actix::prelude::SendError<M>) -> EmitError {
-    match e {
-        actix::prelude::SendError::Full(_) => EmitError::Overloaded,
-        actix::prelude::SendError::Closed(_) => EmitError::Disconnected,
+    /// Makes the socket targetable in its namespace's rooms (its own-id room).
+    /// Sent by the client once per admitted socket, right after CONNECT.
+    pub(crate) fn register(&self) {
+        // Bounded: one per admitted socket, and admissions wait in the
+        // namespace supervisor's bounded mailbox first.
+        self.info.ns.registry.do_send(Register {
+            socket: self.clone(),
+        });
+    }
+
+    /// Asks the client to send DISCONNECT and close this socket, in order
+    /// after everything written to it before.
+    pub(crate) fn request_disconnect(&self, close: bool) {
+        if self.connected() {
+            self.info.session.upcall(ClientUpcall::Disconnect {
+                nsp: self.info.nsp.to_string(),
+                id: self.info.id.clone(),
+                close,
+            });
+        }
     }
 }
 

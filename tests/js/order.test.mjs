@@ -1,0 +1,111 @@
+// socket.io's first promise: what the server writes to one client arrives in the order it was
+// written, whichever path wrote it (emit, ack, emit with flags, room operators, broadcasts).
+// socket.io-client v4 over each transport, and a raw WebSocket client that reads slowly.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { io } from "socket.io-client";
+import { openWs, sleep, startServer, toWsUrl } from "./helpers.mjs";
+
+const T = { timeout: 60000 };
+
+let server;
+const sockets = [];
+
+before(async () => {
+  // Long heartbeats: the slow reader below stops reading for a while on purpose.
+  server = await startServer("test_server", ["--ping-interval", "5000", "--ping-timeout", "5000"]);
+});
+
+after(async () => {
+  for (const s of sockets.splice(0)) s.disconnect();
+  if (server) await server.stop();
+});
+
+function connect(transports) {
+  const socket = io(server.url, { forceNew: true, reconnection: false, transports, timeout: 10000 });
+  sockets.push(socket);
+  return new Promise((resolve, reject) => {
+    socket.once("connect", () => resolve(socket));
+    socket.once("connect_error", reject);
+  });
+}
+
+/** Resolves once `check()` is true, polling every few ms; rejects after `timeoutMs`. */
+async function until(check, what, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+for (const transport of ["websocket", "polling"]) {
+  describe(`order over ${transport}`, () => {
+    it("emit, ack, flagged emits, a room operator and emits from a task arrive as written", T, async () => {
+      const socket = await connect([transport]);
+      for (let round = 0; round < 20; round++) {
+        const seen = [];
+        const onOrder = (step) => seen.push(step);
+        socket.on("order", onOrder);
+        socket.emit("order", () => seen.push("ack"));
+        await until(() => seen.includes(5), `step 5 of round ${round} (seen ${JSON.stringify(seen)})`);
+        socket.off("order", onOrder);
+        const expected = [0, "ack", 1, 2, 3, 4, 5];
+        // A volatile packet may be dropped when the transport cannot take it at once (a
+        // polling client between two GETs); what arrives must still be in order.
+        const want = seen.includes(3) ? expected : expected.filter((s) => s !== 3);
+        if (transport === "websocket") assert.ok(seen.includes(3), `volatile dropped on an idle WebSocket: ${seen}`);
+        assert.deepEqual(seen, want, `round ${round}`);
+      }
+    });
+
+    it("a burst of 2,000 client emits is echoed back in order", T, async () => {
+      const socket = await connect([transport]);
+      const got = [];
+      socket.on("message-back", (i) => got.push(i));
+      for (let i = 0; i < 2000; i++) socket.emit("message", i);
+      await until(() => got.length >= 2000, `2000 echoes (got ${got.length})`);
+      assert.deepEqual(
+        got,
+        Array.from({ length: 2000 }, (_, i) => i),
+      );
+    });
+  });
+}
+
+describe("order under a client that reads slowly", () => {
+  it("2,000 echoes to a WebSocket client that pauses reading arrive complete and in order", T, async () => {
+    const client = openWs(`${toWsUrl(server.url)}/socket.io/?EIO=4&transport=websocket`, { autoPong: true });
+    await client.opened;
+    try {
+      assert.ok((await client.next()).startsWith("0"), "open packet");
+      client.send("40");
+      const connect = await client.nextData();
+      assert.ok(connect.startsWith("40{"), `CONNECT answer: ${connect}`);
+      const tcp = client.ws._socket;
+      // Stop reading, send the whole burst, and resume in short bursts of reading.
+      tcp.pause();
+      for (let i = 0; i < 2000; i++) client.send(`42["message",${i}]`);
+      const got = [];
+      const deadline = Date.now() + 30000;
+      while (got.length < 2000) {
+        assert.ok(Date.now() < deadline, `only ${got.length} echoes arrived`);
+        await sleep(100);
+        tcp.resume();
+        await sleep(20);
+        tcp.pause();
+        while (client.queue.length) {
+          const msg = client.queue.shift();
+          if (typeof msg === "string" && msg.startsWith('42["message-back"')) got.push(JSON.parse(msg.slice(2))[1]);
+        }
+      }
+      tcp.resume();
+      assert.deepEqual(
+        got,
+        Array.from({ length: 2000 }, (_, i) => i),
+      );
+    } finally {
+      client.close();
+    }
+  });
+});
