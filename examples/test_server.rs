@@ -6,7 +6,8 @@
 //! Namespaces: `/` and `/custom` (echo, acks, handshake, rooms, data, server
 //! acks, server disconnects; `/` also has per-packet middleware), `/private`
 //! (connect middleware wants `auth.token == "secret"`), dynamic
-//! `/dyn-<digits>`, and `/per-worker` (the echo handler, one per worker thread).
+//! `/dyn-<digits>`, `/per-worker` (the echo handler, one per worker thread)
+//! and `/per-worker-all` (the same, also taking `disconnecting` and middleware errors).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -401,6 +402,12 @@ async fn main() -> std::io::Result<()> {
         .ns(
             "/per-worker",
             NamespaceBuilder::default().handler_per_worker(|| TestHandler),
+        )
+        .ns(
+            "/per-worker-all",
+            NamespaceBuilder::default()
+                .use_packet(packet_middleware)
+                .handler_per_worker_all(|| TestHandler),
         )
         .build();
     let _ = IO.set(io.clone());

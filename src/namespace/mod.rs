@@ -179,6 +179,33 @@ impl NamespaceBuilder {
         self
     }
 
+    /// Like [`handler_per_worker`](Self::handler_per_worker) for an actor
+    /// that also takes `Disconnecting` and `SocketError`: each worker's own
+    /// actor receives every message a namespace sends a handler.
+    pub fn handler_per_worker_all<A, F>(mut self, factory: F) -> Self
+    where
+        F: Fn() -> A + Send + Sync + 'static,
+        A: Actor<Context = Context<A>>
+            + Handler<Connect>
+            + Handler<Event>
+            + Handler<Disconnect>
+            + Handler<Disconnecting>
+            + Handler<SocketError>,
+    {
+        let factory = Arc::new(factory);
+        self.per_worker = Some(Arc::new(move |arbiter, base| {
+            let factory = factory.clone();
+            let addr = A::start_in_arbiter(arbiter, move |_| factory());
+            Handlers {
+                disconnecting: Some(addr.clone().recipient()),
+                error: Some(addr.clone().recipient()),
+                ..base.with_actor(addr)
+            }
+        }));
+        self
+    }
+
+    /// Receives every socket's `connection` (socket.io's `connection` event).
     pub fn on_connect(mut self, r: Recipient<Connect>) -> Self {
         self.handlers.connect = Some(r);
         self

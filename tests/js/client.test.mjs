@@ -473,4 +473,21 @@ describe("handler per worker", () => {
       await server.waitForLine(new RegExp(`^disconnect /per-worker ${escape(id)} client namespace disconnect$`));
     }
   });
+
+  it("handler_per_worker_all: the worker's actor also gets disconnecting and middleware errors", T, async () => {
+    const clients = Array.from({ length: 4 }, (_, i) =>
+      client("/per-worker-all", { transports: [i % 2 ? "polling" : "websocket"] }),
+    );
+    await Promise.all(clients.map((c) => connected(c)));
+    for (const c of clients) {
+      c.emit("forbidden", 1);
+      assert.deepEqual(await c.event("middleware-error"), ["forbidden event"]);
+      const id = c.id;
+      c.disconnect();
+      await server.waitForLine(
+        new RegExp(`^disconnecting /per-worker-all ${escape(id)} client namespace disconnect rooms=1$`),
+      );
+      await server.waitForLine(new RegExp(`^disconnect /per-worker-all ${escape(id)} client namespace disconnect$`));
+    }
+  });
 });
