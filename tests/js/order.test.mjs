@@ -109,3 +109,24 @@ describe("order under a client that reads slowly", () => {
     }
   });
 });
+
+describe("broadcast acks", () => {
+  it("1,200 clients answering a broadcast at once are all counted", T, async () => {
+    const voters = [];
+    try {
+      for (let batch = 0; batch < 12; batch++) {
+        const more = await Promise.all(Array.from({ length: 100 }, () => connect(["websocket"])));
+        for (const s of more) s.on("poll", (_q, cb) => cb(s.id));
+        await Promise.all(more.map((s) => s.timeout(10000).emitWithAck("join", "voters")));
+        voters.push(...more);
+      }
+      const sender = await connect(["websocket"]);
+      const answer = await sender.timeout(30000).emitWithAck("broadcast-ack", { rooms: ["voters"], timeout: 20000 });
+      assert.ok(Array.isArray(answer.ok), JSON.stringify(answer).slice(0, 300));
+      assert.equal(answer.ok.length, voters.length);
+      assert.deepEqual(new Set(answer.ok.map(([id]) => id)), new Set(voters.map((s) => s.id)));
+    } finally {
+      for (const s of voters) s.disconnect();
+    }
+  });
+});
