@@ -19,12 +19,12 @@ use serde_json::{Value, json};
 use switchyard::engine::{Cors, DeflateSettings, EngineConfig};
 use switchyard::io::{SocketIo, SocketIoConfig};
 use switchyard::namespace::NamespaceBuilder;
-use switchyard::rooms::{BroadcastAckError, BroadcastOperator};
 use switchyard::server::{ServeOptions, serve};
 use switchyard::socket::{
     AckSender, AnyEvent, AnyOutgoing, Connect, Disconnect, Disconnecting, Event, EventPacket,
     MiddlewareError, Payload, SocketError, SocketRef,
 };
+use switchyard::socket::{BroadcastAckError, BroadcastOperator};
 
 struct TestHandler;
 

@@ -1,12 +1,11 @@
 //! The adapter seam: how a namespace's rooms reach other nodes. A
-//! [`RoomRegistry`](crate::rooms::RoomRegistry) always delivers to its own
+//! namespace's room registry always delivers to its own
 //! node's sockets; what it also hands to the adapter reaches the rest of the
 //! cluster. The default, [`LocalAdapter`], is a single node: nothing to reach.
 //!
 //! The Redis adapter implements this trait; nothing above the registry changes.
 
-use crate::rooms::BroadcastOptions;
-use crate::socket::Payload;
+use crate::socket::{BroadcastOptions, Payload};
 
 /// What a registry tells the rest of the cluster.
 pub trait Adapter: Send + 'static {

@@ -1,8 +1,6 @@
 //! The Socket.IO server: [`SocketIo`] ties namespaces to an Engine.IO
 //! endpoint. Built once at start-up; cloned into every actix-web worker.
 
-pub(crate) mod client;
-
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -10,11 +8,10 @@ use std::time::{Duration, Instant};
 use actix_web::web;
 use regex::Regex;
 
-pub use client::{Client, ClientUpcall};
-
+use crate::client::{Client, ClientConfig, JoinRefused, JoinRequest, Namespaces};
 use crate::engine::{CloseReason, Engine, EngineConfig};
 use crate::namespace::{LiveCount, NamespaceBuilder, NamespaceEntry};
-use crate::rooms::{BroadcastOperator, NamespaceRef};
+use crate::socket::{BroadcastOperator, NamespaceRef};
 
 /// Decides whether a namespace name belongs to a family of dynamic namespaces.
 pub type NamespaceMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
@@ -40,8 +37,6 @@ impl Default for SocketIoConfig {
 }
 
 pub(crate) struct IoShared {
-    pub(crate) connect_timeout: Duration,
-    pub(crate) max_attachments: usize,
     namespaces: RwLock<HashMap<String, Arc<NamespaceEntry>>>,
     dynamic: Vec<(NamespaceMatcher, Arc<NamespaceBuilder>)>,
     live: Arc<LiveCount>,
@@ -65,6 +60,16 @@ impl IoShared {
             ))
         });
         Some(entry.clone())
+    }
+}
+
+impl Namespaces for IoShared {
+    fn join(&self, nsp: &str, join: JoinRequest) -> Result<(), JoinRefused> {
+        let namespace = self.namespace(nsp).ok_or(JoinRefused::Unknown)?;
+        namespace
+            .local()
+            .try_send(join)
+            .map_err(|_| JoinRefused::Overloaded)
     }
 }
 
@@ -113,14 +118,18 @@ impl SocketIoBuilder {
             .entry("/".to_string())
             .or_insert_with(|| Arc::new(NamespaceEntry::start("/", Arc::default(), live.clone())));
         let shared = Arc::new(IoShared {
-            connect_timeout: self.config.connect_timeout,
-            max_attachments: self.config.max_attachments,
             namespaces: RwLock::new(namespaces),
             dynamic: self.dynamic,
             live,
         });
-        let io = shared.clone();
-        let engine = Engine::new(self.config.engine, move || Client::new(io.clone()));
+        let client = ClientConfig {
+            connect_timeout: self.config.connect_timeout,
+            max_attachments: self.config.max_attachments,
+        };
+        let namespaces: Arc<dyn Namespaces> = shared.clone();
+        let engine = Engine::new(self.config.engine, move || {
+            Client::new(namespaces.clone(), client)
+        });
         SocketIo { shared, engine }
     }
 }

@@ -15,14 +15,11 @@ use actix::prelude::*;
 use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
 
+use crate::client::{Admitted, ClientUpcall, JoinRequest};
 use crate::engine::session::MAILBOX_CAPACITY;
-use crate::engine::{RequestInfo, SessionHandle};
-use crate::io::Client;
-use crate::io::client::ClientUpcall;
-use crate::rooms::{NamespaceCore, NamespaceRef};
 use crate::socket::{
-    Connect, Disconnect, Disconnecting, Event, Handshake, MiddlewareError, PacketMiddleware,
-    SocketActor, SocketError, SocketInfo, SocketRef,
+    Connect, Disconnect, Disconnecting, Event, Handlers, Handshake, MiddlewareError, NamespaceCore,
+    NamespaceRef, PacketMiddleware, SocketActor, SocketError, SocketGone, SocketInfo, SocketRef,
 };
 
 /// What a connect middleware sees: the socket-to-be's handshake, and its
@@ -56,34 +53,6 @@ impl ConnectRequest {
 pub type ConnectMiddleware = Arc<
     dyn Fn(ConnectRequest) -> LocalBoxFuture<'static, Result<(), MiddlewareError>> + Send + Sync,
 >;
-
-/// The handler actors of a namespace, each optional.
-#[derive(Default, Clone)]
-pub struct Handlers {
-    pub connect: Option<Recipient<Connect>>,
-    pub event: Option<Recipient<Event>>,
-    pub disconnecting: Option<Recipient<Disconnecting>>,
-    pub disconnect: Option<Recipient<Disconnect>>,
-    pub error: Option<Recipient<SocketError>>,
-}
-
-impl Handlers {
-    /// Connect, event and disconnect go to `addr`; the others stay as they are.
-    fn with_actor<A>(self, addr: Addr<A>) -> Handlers
-    where
-        A: Actor + Handler<Connect> + Handler<Event> + Handler<Disconnect>,
-        A::Context: actix::dev::ToEnvelope<A, Connect>
-            + actix::dev::ToEnvelope<A, Event>
-            + actix::dev::ToEnvelope<A, Disconnect>,
-    {
-        Handlers {
-            connect: Some(addr.clone().recipient()),
-            event: Some(addr.clone().recipient()),
-            disconnect: Some(addr.recipient()),
-            ..self
-        }
-    }
-}
 
 /// Starts a worker's own handler actor in that worker's arbiter.
 type WorkerHandlers = Arc<dyn Fn(&ArbiterHandle, Handlers) -> Handlers + Send + Sync>;
@@ -233,24 +202,6 @@ impl NamespaceBuilder {
     }
 }
 
-/// A client asks to join the namespace.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct JoinRequest {
-    pub session: SessionHandle<Client>,
-    pub auth: Value,
-    pub request: Arc<RequestInfo>,
-    /// Where the socket actor runs: beside its session.
-    pub arbiter: ArbiterHandle,
-}
-
-/// A socket of this namespace has finished disconnecting.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct SocketGone {
-    pub id: Arc<str>,
-}
-
 /// The supervisor of one namespace on one worker thread: admits that
 /// thread's clients through the connect middleware, starts their socket
 /// actors beside them and counts them until they are gone. Each worker has
@@ -279,7 +230,7 @@ impl NamespaceEntry {
     /// Starts the namespace's shared actors (its RoomRegistry).
     pub(crate) fn start(name: &str, setup: Arc<NamespaceBuilder>, live: Arc<LiveCount>) -> Self {
         NamespaceEntry {
-            core: NamespaceCore::start(name),
+            core: crate::rooms::start(name),
             setup,
             live,
             supervisors: Mutex::default(),
@@ -366,7 +317,11 @@ impl Handler<JoinRequest> for Namespace {
             let nsp = act.core.name.to_string();
             let session = join.session;
             if let Err(error) = result {
-                session.upcall(ClientUpcall::ConnectFailed { nsp, error });
+                session.upcall(ClientUpcall::ConnectFailed {
+                    nsp,
+                    message: error.message,
+                    data: error.data,
+                });
                 return;
             }
             if !session.connected() {
@@ -379,10 +334,14 @@ impl Handler<JoinRequest> for Namespace {
             // anything the `connection` handler or a broadcast writes.
             let (tx, rx) = actix::dev::channel::channel(MAILBOX_CAPACITY);
             let addr = Addr::new(tx);
-            session.upcall(ClientUpcall::Connected {
-                socket: SocketRef { info: info.clone() },
-                actor: addr,
-            });
+            let socket = SocketRef { info: info.clone() };
+            session.upcall(ClientUpcall::Connected(Admitted {
+                nsp,
+                id: info.id.clone(),
+                inbound: addr.clone().recipient(),
+                closed: addr.recipient(),
+                register: Box::new(move || socket.register()),
+            }));
             let actor = SocketActor::new(info, ctx.address().recipient(), act.handlers.clone());
             join.arbiter.spawn_fn(move || {
                 let ctx = Context::with_receiver(rx);

@@ -14,12 +14,13 @@ use actix::prelude::*;
 
 use super::Payload;
 use super::events::{
-    AckSender, AnyEvent, Connect, Disconnect, DisconnectReason, Disconnecting, Event, SocketError,
+    AckSender, AnyEvent, Connect, Disconnect, Disconnecting, Event, Handlers, SocketError,
+    SocketGone,
 };
 use super::handle::{EventPacket, SocketInfo, SocketRef};
-use crate::namespace::{Handlers, SocketGone};
+use super::requests::{RoomsOf, Unregister};
+use crate::client::{Closed, DisconnectReason, Inbound};
 use crate::protocol::{Packet, PacketKind};
-use crate::rooms::{RoomsOf, Unregister};
 
 /// How long a socket waits for the handler's `disconnecting` before it
 /// leaves its rooms anyway.
@@ -109,11 +110,13 @@ impl SocketActor {
         self.info.closed.store(true, Ordering::Release);
         self.info.acks.close();
         let socket = self.socket_ref();
-        let registry = self.info.ns.registry.clone();
+        let ns = self.info.ns.clone();
         let (id, handlers) = (self.info.id.clone(), self.handlers.clone());
         async move {
             if let Some(r) = handlers.disconnecting.clone() {
-                let rooms = registry
+                let rooms = ns
+                    .rooms
+                    .rooms_of
                     .send(RoomsOf { id: id.clone() })
                     .await
                     .unwrap_or_default();
@@ -124,7 +127,7 @@ impl SocketActor {
                 };
                 let _ = r.send(msg).timeout(DISCONNECTING_WAIT).await;
             }
-            let _ = registry.send(Unregister { id }).await;
+            let _ = ns.rooms.unregister.send(Unregister { id }).await;
             socket.info.gone.send_replace(true);
             if let Some(r) = handlers.disconnect.clone() {
                 let _ = r.send(Disconnect { socket, reason }).await;
@@ -172,7 +175,7 @@ impl Actor for SocketActor {
         // ended before it took the socket. Nothing may wait forever.
         self.info.closed.store(true, Ordering::Release);
         self.info.acks.close();
-        self.info.ns.registry.do_send(Unregister {
+        self.info.ns.rooms.unregister.do_send(Unregister {
             id: self.info.id.clone(),
         });
         self.info.gone.send_replace(true);
@@ -181,11 +184,6 @@ impl Actor for SocketActor {
         });
     }
 }
-
-/// A packet from the client for this socket (EVENT, ACK; DISCONNECT is a [`Closed`]).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Inbound(pub Packet);
 
 impl Handler<Inbound> for SocketActor {
     type Result = ();
@@ -204,11 +202,6 @@ impl Handler<Inbound> for SocketActor {
         }
     }
 }
-
-/// The connection (or the client, for this namespace) is gone.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Closed(pub DisconnectReason);
 
 impl Handler<Closed> for SocketActor {
     type Result = ();

@@ -3,59 +3,12 @@
 
 use std::sync::Arc;
 
-use actix::Message;
+use actix::prelude::*;
 use serde_json::Value;
 
 use super::{Payload, SocketRef};
-use crate::engine::{CloseReason, Outgoing, SessionHandle};
-use crate::io::Client;
-
-/// Why a socket disconnected; the strings are socket.io's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DisconnectReason {
-    TransportError,
-    TransportClose,
-    ServerNamespaceDisconnect,
-    ClientNamespaceDisconnect,
-    PingTimeout,
-    ParseError,
-    ForcedClose,
-    ServerShutdown,
-}
-
-impl DisconnectReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DisconnectReason::TransportError => "transport error",
-            DisconnectReason::TransportClose => "transport close",
-            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
-            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
-            DisconnectReason::PingTimeout => "ping timeout",
-            DisconnectReason::ParseError => "parse error",
-            DisconnectReason::ForcedClose => "forced close",
-            DisconnectReason::ServerShutdown => "server shutting down",
-        }
-    }
-}
-
-impl From<CloseReason> for DisconnectReason {
-    fn from(reason: CloseReason) -> Self {
-        match reason {
-            CloseReason::TransportError => DisconnectReason::TransportError,
-            CloseReason::TransportClose => DisconnectReason::TransportClose,
-            CloseReason::PingTimeout => DisconnectReason::PingTimeout,
-            CloseReason::ParseError => DisconnectReason::ParseError,
-            CloseReason::ForcedClose => DisconnectReason::ForcedClose,
-            CloseReason::ServerShutdown => DisconnectReason::ServerShutdown,
-        }
-    }
-}
-
-impl std::fmt::Display for DisconnectReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::client::{Client, DisconnectReason, frames};
+use crate::engine::{Outgoing, SessionHandle};
 
 /// A socket joined the namespace (socket.io's `connection` event).
 #[derive(Message, Clone)]
@@ -151,9 +104,47 @@ impl AckSender {
     /// Sends the ack with `payload` as its arguments.
     pub fn send(self, payload: impl Into<Payload>) {
         let packet = payload.into().into_ack(&self.nsp, self.id);
-        self.session.send(Outgoing::new(crate::io::client::frames(
-            &packet,
-            self.session.version(),
-        )));
+        self.session
+            .send(Outgoing::new(frames(&packet, self.session.version())));
     }
+}
+
+/// The handler actors of a namespace, each optional.
+#[derive(Default, Clone)]
+pub struct Handlers {
+    /// Hears [`Connect`].
+    pub connect: Option<Recipient<Connect>>,
+    /// Hears [`Event`].
+    pub event: Option<Recipient<Event>>,
+    /// Hears [`Disconnecting`].
+    pub disconnecting: Option<Recipient<Disconnecting>>,
+    /// Hears [`Disconnect`].
+    pub disconnect: Option<Recipient<Disconnect>>,
+    /// Hears [`SocketError`].
+    pub error: Option<Recipient<SocketError>>,
+}
+
+impl Handlers {
+    /// Connect, event and disconnect go to `addr`; the others stay as they are.
+    pub(crate) fn with_actor<A>(self, addr: Addr<A>) -> Handlers
+    where
+        A: Actor + Handler<Connect> + Handler<Event> + Handler<Disconnect>,
+        A::Context: actix::dev::ToEnvelope<A, Connect>
+            + actix::dev::ToEnvelope<A, Event>
+            + actix::dev::ToEnvelope<A, Disconnect>,
+    {
+        Handlers {
+            connect: Some(addr.clone().recipient()),
+            event: Some(addr.clone().recipient()),
+            disconnect: Some(addr.recipient()),
+            ..self
+        }
+    }
+}
+
+/// A socket of this namespace has finished disconnecting.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct SocketGone {
+    pub id: Arc<str>,
 }

@@ -17,12 +17,12 @@ use tokio::sync::{oneshot, watch};
 use super::acks::{Acks, Waiter};
 use super::applied::Applied;
 use super::events::{AnyEvent, AnyOutgoing};
+use super::operator::{BroadcastOperator, NamespaceRef};
+use super::requests::{NamespaceCore, Register, RoomsOf};
 use super::{Handshake, MiddlewareError, Payload};
+use crate::client::{Client, ClientUpcall, frames};
 use crate::engine::{Outgoing, SessionHandle};
-use crate::io::Client;
-use crate::io::client::{ClientUpcall, frames};
 use crate::protocol::{Packet, RESERVED_EVENTS};
-use crate::rooms::{BroadcastOperator, NamespaceCore, NamespaceRef, Register, RoomsOf};
 
 /// What every handle of one socket shares.
 pub(crate) struct SocketInfo {
@@ -360,7 +360,8 @@ impl SocketRef {
     pub async fn rooms(&self) -> Vec<String> {
         self.info
             .ns
-            .registry
+            .rooms
+            .rooms_of
             .send(RoomsOf {
                 id: self.info.id.clone(),
             })
@@ -482,7 +483,7 @@ impl SocketRef {
     pub(crate) fn register(&self) {
         // Bounded: one per admitted socket, and admissions wait in the
         // namespace supervisor's bounded mailbox first.
-        self.info.ns.registry.do_send(Register {
+        self.info.ns.rooms.register.do_send(Register {
             socket: self.clone(),
         });
     }

@@ -1,28 +1,39 @@
-//! Sockets: one actor per client per namespace, the [`SocketRef`] handle
-//! the application uses, and the messages handler actors receive.
+//! The Socket.IO object model: one socket per client per namespace (the
+//! [`SocketRef`] handle, its actor, its pending acks), the messages handler
+//! actors receive, and the operators that reach many sockets at once
+//! ([`BroadcastOperator`], [`NamespaceRef`]).
 //!
 //! A socket never touches a transport: it hands encoded packets to the
-//! Engine.IO session it belongs to.
+//! client's Engine.IO session, in order. Operators reach a namespace's rooms
+//! only through the request messages of `requests`, which the `rooms` layer answers.
 mod acks;
 mod actor;
 mod applied;
 mod events;
 mod handle;
 mod handshake;
+mod operator;
 mod payload;
+pub(crate) mod requests;
 
+pub use crate::client::DisconnectReason;
 pub(crate) use acks::Waiter;
 pub use actor::SocketActor;
-pub(crate) use actor::{Closed, Inbound};
 pub use applied::{Applied, EffectError};
+pub(crate) use events::SocketGone;
 pub use events::{
-    AckSender, AnyEvent, AnyOutgoing, Connect, Disconnect, DisconnectReason, Disconnecting, Event,
+    AckSender, AnyEvent, AnyOutgoing, Connect, Disconnect, Disconnecting, Event, Handlers,
     MiddlewareError, SocketError,
 };
 pub(crate) use handle::SocketInfo;
-pub(crate) use handle::check_event;
 pub use handle::{
     AckError, AckFuture, EmitError, Emitter, EventPacket, PacketMiddleware, SocketRef,
 };
 pub use handshake::Handshake;
+pub use operator::{BroadcastAckError, BroadcastError, BroadcastOperator, NamespaceRef};
 pub use payload::Payload;
+pub(crate) use requests::{
+    Broadcast, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch, NamespaceCore, Register,
+    RoomStats, Rooms, RoomsOf, ServerSideEmit, Summary, Unregister,
+};
+pub use requests::{BroadcastOptions, RoomSummary};

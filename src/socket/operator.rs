@@ -3,19 +3,20 @@
 //! same from a socket, a namespace or the server.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use std::sync::atomic::Ordering::Relaxed;
-
-use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{
-    Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, DisconnectSockets, Encoded, Fetch,
-    NamespaceCore, RoomRegistry, RoomSummary, ServerSideEmit, Summary,
+use super::Payload;
+use super::applied::{Applied, EffectError};
+use super::handle::{EmitError, SocketRef, check_event};
+use super::requests::{
+    Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch,
+    NamespaceCore, RoomSummary, ServerSideEmit, Summary,
 };
-use crate::socket::{Applied, EffectError, EmitError, Payload, SocketRef, check_event};
+use crate::client::Encoded;
 
 /// Why a broadcast could not be handed to the registry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,7 +125,7 @@ impl BroadcastOperator {
             encoded,
             opts: self.opts,
         };
-        self.ns.registry.send(msg).await.map_err(mailbox)
+        self.ns.rooms.broadcast.send(msg).await.map_err(mailbox)
     }
 
     /// socket.io's `send`: emits `message`.
@@ -151,7 +152,13 @@ impl BroadcastOperator {
             id,
             tx,
         };
-        let expected = self.ns.registry.send(msg).await.map_err(mailbox)?;
+        let expected = self
+            .ns
+            .rooms
+            .broadcast_with_ack
+            .send(msg)
+            .await
+            .map_err(mailbox)?;
         let mut responses = Vec::with_capacity(expected);
         let deadline = tokio::time::Instant::now() + timeout;
         while responses.len() < expected {
@@ -175,7 +182,8 @@ impl BroadcastOperator {
     /// Handles to the selected sockets (socket.io's `fetchSockets`).
     pub async fn fetch_sockets(self) -> Vec<SocketRef> {
         self.ns
-            .registry
+            .rooms
+            .fetch
             .send(Fetch { opts: self.opts })
             .await
             .unwrap_or_default()
@@ -200,7 +208,7 @@ impl BroadcastOperator {
             join,
             done,
         };
-        Applied::when(request(&self.ns, msg).map(|()| applied))
+        Applied::when(request(&self.ns, &self.ns.rooms.bulk, msg).map(|()| applied))
     }
 
     /// Disconnects the selected sockets (`close`: their whole connections);
@@ -212,7 +220,7 @@ impl BroadcastOperator {
             close,
             done,
         };
-        if let Err(e) = request(&self.ns, msg) {
+        if let Err(e) = request(&self.ns, &self.ns.rooms.disconnect, msg) {
             return Applied::ready(Err(e));
         }
         Applied::from_future(async move {
@@ -228,14 +236,12 @@ impl BroadcastOperator {
 
 /// Hands `msg` to the registry now, without waiting: a full mailbox refuses
 /// it (logged, and counted in the namespace's `overloaded`).
-fn request<M>(ns: &NamespaceCore, msg: M) -> Result<(), EffectError>
+fn request<M>(ns: &NamespaceCore, to: &Recipient<M>, msg: M) -> Result<(), EffectError>
 where
     M: Message + Send + 'static,
     M::Result: Send,
-    RoomRegistry: Handler<M>,
-    <RoomRegistry as Actor>::Context: ToEnvelope<RoomRegistry, M>,
 {
-    ns.registry.try_send(msg).map_err(|e| match e {
+    to.try_send(msg).map_err(|e| match e {
         SendError::Full(_) => {
             ns.stats.overloaded.fetch_add(1, Relaxed);
             log::warn!(
@@ -327,7 +333,12 @@ impl NamespaceRef {
 
     /// Rooms with their sizes, and the socket count.
     pub async fn rooms(&self) -> RoomSummary {
-        self.core.registry.send(Summary).await.unwrap_or_default()
+        self.core
+            .rooms
+            .summary
+            .send(Summary)
+            .await
+            .unwrap_or_default()
     }
 
     /// socket.io's `serverSideEmit`: reaches the handlers of the *other*
@@ -343,7 +354,7 @@ impl NamespaceRef {
             event: event.to_string(),
             payload: payload.into(),
         };
-        Ok(request(&self.core, msg)?)
+        Ok(request(&self.core, &self.core.rooms.server_side_emit, msg)?)
     }
 
     /// Counters of this namespace's fan-out: (delivered, volatile dropped, slow consumers cut off).

@@ -1,0 +1,360 @@
+//! The Socket.IO client: one per Engine.IO session, running inside it as its
+//! [`EngineHandler`]. Decodes Socket.IO packets, routes them to the socket
+//! of their namespace, writes CONNECT, CONNECT_ERROR and DISCONNECT, and
+//! owns the connect timeout.
+//!
+//! The bottom of the Socket.IO layer: it knows sockets and namespaces only
+//! as the messages it sends them ([`Inbound`], [`Closed`], [`JoinRequest`])
+//! and the [`Namespaces`] it is given, so it imports nothing above it.
+
+mod encode;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Arbiter, ArbiterHandle, Recipient, SpawnHandle};
+use serde_json::{Value, json};
+
+pub(crate) use encode::{Encoded, frames};
+
+use crate::engine::{
+    CloseReason, EngineHandler, Message, Outgoing, RequestInfo, SessionCtx, SessionHandle,
+};
+use crate::protocol::{Decoder, Packet, PacketKind};
+
+/// Why a socket disconnected; the strings are socket.io's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The transport failed or fell behind its outgoing bound.
+    TransportError,
+    /// The client closed the connection.
+    TransportClose,
+    /// The server disconnected the socket (`socket.disconnect()`).
+    ServerNamespaceDisconnect,
+    /// The client disconnected the socket (`socket.disconnect()` on its side).
+    ClientNamespaceDisconnect,
+    /// The client did not answer a ping in time.
+    PingTimeout,
+    /// The client sent a packet that could not be parsed.
+    ParseError,
+    /// The server closed the whole connection.
+    ForcedClose,
+    /// The server is stopping.
+    ServerShutdown,
+}
+
+impl DisconnectReason {
+    /// socket.io's name for the reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::TransportError => "transport error",
+            DisconnectReason::TransportClose => "transport close",
+            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
+            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
+            DisconnectReason::PingTimeout => "ping timeout",
+            DisconnectReason::ParseError => "parse error",
+            DisconnectReason::ForcedClose => "forced close",
+            DisconnectReason::ServerShutdown => "server shutting down",
+        }
+    }
+}
+
+impl From<CloseReason> for DisconnectReason {
+    fn from(reason: CloseReason) -> Self {
+        match reason {
+            CloseReason::TransportError => DisconnectReason::TransportError,
+            CloseReason::TransportClose => DisconnectReason::TransportClose,
+            CloseReason::PingTimeout => DisconnectReason::PingTimeout,
+            CloseReason::ParseError => DisconnectReason::ParseError,
+            CloseReason::ForcedClose => DisconnectReason::ForcedClose,
+            CloseReason::ServerShutdown => DisconnectReason::ServerShutdown,
+        }
+    }
+}
+
+impl std::fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A packet from the client for one socket (EVENT, ACK; DISCONNECT is a [`Closed`]).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub(crate) struct Inbound(pub Packet);
+
+/// The connection (or the client, for this namespace) is gone.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub(crate) struct Closed(pub DisconnectReason);
+
+/// A client asks to join a namespace.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub(crate) struct JoinRequest {
+    pub session: SessionHandle<Client>,
+    pub auth: Value,
+    pub request: Arc<RequestInfo>,
+    /// Where the socket actor runs: beside its session.
+    pub arbiter: ArbiterHandle,
+}
+
+/// Why a namespace did not take a [`JoinRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JoinRefused {
+    /// No such namespace (and no dynamic family matches).
+    Unknown,
+    /// Its supervisor's mailbox is full.
+    Overloaded,
+}
+
+/// The server's namespaces, as the client reaches them.
+pub(crate) trait Namespaces: Send + Sync + 'static {
+    /// Hands `join` to namespace `nsp` without waiting.
+    fn join(&self, nsp: &str, join: JoinRequest) -> Result<(), JoinRefused>;
+}
+
+/// What a client needs to know besides its namespaces.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientConfig {
+    pub connect_timeout: Duration,
+    pub max_attachments: usize,
+}
+
+/// What namespaces and sockets tell the client.
+pub enum ClientUpcall {
+    /// The namespace admitted the client to `nsp` as socket `id`.
+    Connected(Admitted),
+    /// A connect middleware refused the client.
+    ConnectFailed {
+        /// The namespace.
+        nsp: String,
+        /// The error's message, for the CONNECT_ERROR packet.
+        message: String,
+        /// The error's data, if any.
+        data: Option<Value>,
+    },
+    /// The server disconnects socket `id` of `nsp` (`close`: every socket and the connection).
+    Disconnect {
+        /// The namespace.
+        nsp: String,
+        /// The socket; ignored if the namespace has another socket by now.
+        id: Arc<str>,
+        /// Whether to close the whole connection.
+        close: bool,
+    },
+}
+
+/// A socket the client now routes packets to.
+pub struct Admitted {
+    pub(crate) nsp: String,
+    pub(crate) id: Arc<str>,
+    pub(crate) inbound: Recipient<Inbound>,
+    pub(crate) closed: Recipient<Closed>,
+    /// Makes the socket targetable in its rooms; run right after CONNECT is queued.
+    pub(crate) register: Box<dyn FnOnce() + Send>,
+}
+
+/// One namespace the client is connected to.
+struct Joined {
+    id: Arc<str>,
+    inbound: Recipient<Inbound>,
+    closed: Recipient<Closed>,
+}
+
+/// The Socket.IO side of one Engine.IO session.
+pub struct Client {
+    namespaces: Arc<dyn Namespaces>,
+    config: ClientConfig,
+    decoder: Decoder,
+    sockets: HashMap<String, Joined>,
+    connecting: HashSet<String>,
+    connect_timer: Option<SpawnHandle>,
+}
+
+impl Client {
+    pub(crate) fn new(namespaces: Arc<dyn Namespaces>, config: ClientConfig) -> Client {
+        Client {
+            namespaces,
+            config,
+            decoder: Decoder::new(config.max_attachments),
+            sockets: HashMap::new(),
+            connecting: HashSet::new(),
+            connect_timer: None,
+        }
+    }
+
+    fn send(&self, packet: &Packet, s: &mut SessionCtx<'_, Self>) {
+        let out = Outgoing::new(frames(packet, s.version()));
+        s.send_frames(out);
+    }
+
+    fn on_packet(&mut self, packet: Packet, s: &mut SessionCtx<'_, Self>) {
+        match packet.kind {
+            PacketKind::Connect => self.connect(packet, s),
+            PacketKind::Disconnect => {
+                if let Some(socket) = self.sockets.remove(&packet.nsp) {
+                    // Bounded: once per socket, which has just left the map.
+                    socket
+                        .closed
+                        .do_send(Closed(DisconnectReason::ClientNamespaceDisconnect));
+                }
+            }
+            PacketKind::Event
+            | PacketKind::BinaryEvent
+            | PacketKind::Ack
+            | PacketKind::BinaryAck => {
+                let Some(socket) = self.sockets.get(&packet.nsp) else {
+                    return;
+                };
+                if socket.inbound.try_send(Inbound(packet)).is_err() {
+                    log::warn!("session {}: socket mailbox full, closing", s.sid());
+                    s.close(CloseReason::TransportError);
+                }
+            }
+            PacketKind::ConnectError => s.close(CloseReason::ParseError),
+        }
+    }
+
+    fn connect(&mut self, packet: Packet, s: &mut SessionCtx<'_, Self>) {
+        let nsp = packet.nsp;
+        if self.sockets.contains_key(&nsp) || self.connecting.contains(&nsp) {
+            return;
+        }
+        let join = JoinRequest {
+            session: s.handle(),
+            auth: packet.data.unwrap_or_else(|| json!({})),
+            request: s.request().clone(),
+            arbiter: Arbiter::current(),
+        };
+        match self.namespaces.join(&nsp, join) {
+            Ok(()) => {}
+            Err(JoinRefused::Unknown) => {
+                return self.send(&Packet::connect_error(nsp, "Invalid namespace"), s);
+            }
+            Err(JoinRefused::Overloaded) => {
+                log::warn!(
+                    "session {}: namespace {nsp} is overloaded, refusing",
+                    s.sid()
+                );
+                let packet = Packet::connect_error(nsp, "Server overloaded, try again later");
+                return self.send(&packet, s);
+            }
+        }
+        self.connecting.insert(nsp);
+    }
+
+    fn disconnect(&mut self, nsp: &str, s: &mut SessionCtx<'_, Self>) {
+        if let Some(socket) = self.sockets.remove(nsp) {
+            self.send(&Packet::disconnect(nsp), s);
+            // Bounded: once per socket, which has just left the map.
+            socket
+                .closed
+                .do_send(Closed(DisconnectReason::ServerNamespaceDisconnect));
+        }
+    }
+}
+
+impl EngineHandler for Client {
+    type Upcall = ClientUpcall;
+
+    fn on_open(&mut self, s: &mut SessionCtx<'_, Self>) {
+        let timeout = self.config.connect_timeout;
+        self.connect_timer = Some(s.run_later(timeout, move |client, s| {
+            if client.sockets.is_empty() {
+                log::debug!("session {}: no namespace joined in {timeout:?}", s.sid());
+                s.close(CloseReason::ForcedClose);
+            }
+        }));
+    }
+
+    fn on_message(&mut self, message: Message, s: &mut SessionCtx<'_, Self>) {
+        let decoded = match message {
+            Message::Text(text) => self.decoder.feed_text(&text),
+            Message::Binary(data) => self.decoder.feed_binary(data),
+        };
+        match decoded {
+            Ok(Some(packet)) => self.on_packet(packet, s),
+            Ok(None) => {}
+            Err(e) => {
+                log::debug!("session {}: parse error: {e}", s.sid());
+                s.close(CloseReason::ParseError);
+            }
+        }
+    }
+
+    fn on_upcall(&mut self, upcall: ClientUpcall, s: &mut SessionCtx<'_, Self>) {
+        match upcall {
+            ClientUpcall::Connected(Admitted {
+                nsp,
+                id,
+                inbound,
+                closed,
+                register,
+            }) => {
+                self.connecting.remove(&nsp);
+                if let Some(timer) = self.connect_timer.take() {
+                    s.cancel(timer);
+                }
+                self.send(
+                    &Packet::connect(nsp.clone(), Some(json!({ "sid": &*id }))),
+                    s,
+                );
+                // Targetable from now on: whatever a broadcast writes is queued
+                // after CONNECT, since this upcall holds the direct path shut.
+                register();
+                self.sockets.insert(
+                    nsp,
+                    Joined {
+                        id,
+                        inbound,
+                        closed,
+                    },
+                );
+            }
+            ClientUpcall::ConnectFailed { nsp, message, data } => {
+                self.connecting.remove(&nsp);
+                let mut body = json!({ "message": message });
+                if let Some(data) = data {
+                    body["data"] = data;
+                }
+                self.send(
+                    &Packet {
+                        data: Some(body),
+                        ..Packet::new(PacketKind::ConnectError, nsp)
+                    },
+                    s,
+                );
+            }
+            ClientUpcall::Disconnect { nsp, id, close } => {
+                // Only the socket that asked: the client may have reconnected since.
+                if self.sockets.get(&nsp).is_none_or(|j| j.id != id) {
+                    return;
+                }
+                if !close {
+                    return self.disconnect(&nsp, s);
+                }
+                let all: Vec<String> = self.sockets.keys().cloned().collect();
+                for nsp in all {
+                    self.disconnect(&nsp, s);
+                }
+                s.close(CloseReason::ForcedClose);
+            }
+        }
+    }
+
+    fn on_close(&mut self, reason: CloseReason, _: &mut SessionCtx<'_, Self>) {
+        for (_, socket) in self.sockets.drain() {
+            socket.closed.do_send(Closed(reason.into()));
+        }
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("namespaces", &self.sockets.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}

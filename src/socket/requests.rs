@@ -1,0 +1,218 @@
+//! What the Socket.IO layer asks of a namespace's rooms: the request
+//! messages, the [`Rooms`] handle that carries them, and the namespace state
+//! every socket and operator shares ([`NamespaceCore`]).
+//!
+//! Requests are plain data; whoever answers them (the RoomRegistry actor in
+//! `rooms`, later one behind an adapter spanning nodes) plugs in through
+//! [`Rooms::new`], so this layer never names it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use actix::dev::ToEnvelope;
+use actix::prelude::*;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::{Payload, SocketRef};
+use crate::client::Encoded;
+
+/// Which sockets a broadcast (or a bulk operation) is for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BroadcastOptions {
+    /// Only sockets in any of these rooms (all sockets when empty).
+    pub rooms: Vec<String>,
+    /// Not sockets in any of these rooms.
+    pub except: Vec<String>,
+    /// Not this socket (the sender, for `socket.broadcast` / `socket.to`).
+    pub except_id: Option<String>,
+    /// Drop for clients that cannot take the packet right now (counted).
+    pub volatile: bool,
+    /// Compress where the transport negotiated it.
+    pub compress: bool,
+    /// This node only, even once an adapter spans several.
+    pub local: bool,
+}
+
+/// Counters of one namespace's fan-out.
+#[derive(Debug, Default)]
+pub(crate) struct RoomStats {
+    /// Packets handed to a client's session by broadcasts.
+    pub delivered: AtomicU64,
+    /// Volatile packets dropped because the client could not take them.
+    pub volatile_dropped: AtomicU64,
+    /// Clients disconnected because their session's mailbox was full.
+    pub slow_consumers: AtomicU64,
+    /// Requests (join, leave, server-side emit, ...) refused because the
+    /// registry's mailbox was full.
+    pub overloaded: AtomicU64,
+}
+
+/// A socket is live: it can be targeted, and is in the room of its own id.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Register {
+    pub socket: SocketRef,
+}
+
+/// A socket is gone: out of every room.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Unregister {
+    pub id: Arc<str>,
+}
+
+/// The rooms one socket is in.
+#[derive(Message)]
+#[rtype(result = "Vec<String>")]
+pub(crate) struct RoomsOf {
+    pub id: Arc<str>,
+}
+
+/// Deliver an encoded event to the sockets `opts` selects.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub(crate) struct Broadcast {
+    pub event: String,
+    pub payload: Payload,
+    pub encoded: Encoded,
+    pub opts: BroadcastOptions,
+}
+
+/// Deliver an event that expects an ack from every target; answers go to `tx`.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub(crate) struct BroadcastWithAck {
+    pub encoded: Encoded,
+    pub opts: BroadcastOptions,
+    pub id: u64,
+    pub tx: mpsc::UnboundedSender<Payload>,
+}
+
+/// The sockets `opts` selects.
+#[derive(Message)]
+#[rtype(result = "Vec<SocketRef>")]
+pub(crate) struct Fetch {
+    pub opts: BroadcastOptions,
+}
+
+/// Make (or stop) the sockets `opts` selects join `rooms`; `done` fires once applied.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct BulkRooms {
+    pub opts: BroadcastOptions,
+    pub rooms: Vec<String>,
+    pub join: bool,
+    pub done: oneshot::Sender<()>,
+}
+
+/// Disconnect the sockets `opts` selects; answers with a watch on each one's departure.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct DisconnectSockets {
+    pub opts: BroadcastOptions,
+    pub close: bool,
+    pub done: oneshot::Sender<Vec<watch::Receiver<bool>>>,
+}
+
+/// Named rooms with their sizes, and the number of sockets.
+#[derive(Message)]
+#[rtype(result = "RoomSummary")]
+pub(crate) struct Summary;
+
+/// `serverSideEmit`: for the other nodes' handlers, through the adapter.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct ServerSideEmit {
+    pub event: String,
+    pub payload: Payload,
+}
+
+/// What a namespace's rooms look like right now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RoomSummary {
+    /// The rooms sockets joined, with their member counts, by name. Each
+    /// socket's own-id room is not listed: there is one per socket.
+    pub rooms: Vec<(String, usize)>,
+    /// How many sockets the namespace has (and so own-id rooms).
+    pub sockets: usize,
+}
+
+/// The way to a namespace's rooms: one recipient per request.
+pub(crate) struct Rooms {
+    pub register: Recipient<Register>,
+    pub unregister: Recipient<Unregister>,
+    pub rooms_of: Recipient<RoomsOf>,
+    pub broadcast: Recipient<Broadcast>,
+    pub broadcast_with_ack: Recipient<BroadcastWithAck>,
+    pub fetch: Recipient<Fetch>,
+    pub bulk: Recipient<BulkRooms>,
+    pub disconnect: Recipient<DisconnectSockets>,
+    pub summary: Recipient<Summary>,
+    pub server_side_emit: Recipient<ServerSideEmit>,
+}
+
+impl Rooms {
+    /// The requests go to actor `addr`.
+    pub fn new<A>(addr: Addr<A>) -> Rooms
+    where
+        A: Actor
+            + Handler<Register>
+            + Handler<Unregister>
+            + Handler<RoomsOf>
+            + Handler<Broadcast>
+            + Handler<BroadcastWithAck>
+            + Handler<Fetch>
+            + Handler<BulkRooms>
+            + Handler<DisconnectSockets>
+            + Handler<Summary>
+            + Handler<ServerSideEmit>,
+        A::Context: ToEnvelope<A, Register>
+            + ToEnvelope<A, Unregister>
+            + ToEnvelope<A, RoomsOf>
+            + ToEnvelope<A, Broadcast>
+            + ToEnvelope<A, BroadcastWithAck>
+            + ToEnvelope<A, Fetch>
+            + ToEnvelope<A, BulkRooms>
+            + ToEnvelope<A, DisconnectSockets>
+            + ToEnvelope<A, Summary>
+            + ToEnvelope<A, ServerSideEmit>,
+    {
+        Rooms {
+            register: addr.clone().recipient(),
+            unregister: addr.clone().recipient(),
+            rooms_of: addr.clone().recipient(),
+            broadcast: addr.clone().recipient(),
+            broadcast_with_ack: addr.clone().recipient(),
+            fetch: addr.clone().recipient(),
+            bulk: addr.clone().recipient(),
+            disconnect: addr.clone().recipient(),
+            summary: addr.clone().recipient(),
+            server_side_emit: addr.recipient(),
+        }
+    }
+}
+
+/// What every handle of a namespace shares: its name, its rooms, its
+/// counters, and the ack id counter its sockets and broadcasts draw from
+/// (one counter, so a broadcast's ack id never collides with a socket's own).
+pub(crate) struct NamespaceCore {
+    pub name: Arc<str>,
+    pub rooms: Rooms,
+    pub stats: Arc<RoomStats>,
+    ack_ids: AtomicU64,
+}
+
+impl NamespaceCore {
+    pub fn new(name: Arc<str>, rooms: Rooms, stats: Arc<RoomStats>) -> NamespaceCore {
+        NamespaceCore {
+            name,
+            rooms,
+            stats,
+            ack_ids: AtomicU64::new(0),
+        }
+    }
+
+    pub fn next_ack_id(&self) -> u64 {
+        self.ack_ids.fetch_add(1, Relaxed)
+    }
+}
