@@ -46,12 +46,19 @@ impl Handler<Event> for Bench {
             ("echo", Some(ack)) => ack.send(ev.payload),
             ("echo", None) => drop(socket.emit("echo", ev.payload)),
             ("join", ack) => {
-                if let Some(Value::String(room)) = ev.payload.args.first() {
-                    socket.join([room.clone()]);
-                }
-                if let Some(ack) = ack {
-                    ack.send(json!("ok"));
-                }
+                let joined = match ev.payload.args.first() {
+                    Some(Value::String(room)) => Some(socket.join([room.clone()])),
+                    _ => None,
+                };
+                // Acks once the socket is in the room, as socket.io does.
+                actix::spawn(async move {
+                    if let Some(joined) = joined {
+                        let _ = joined.await;
+                    }
+                    if let Some(ack) = ack {
+                        ack.send(json!("ok"));
+                    }
+                });
             }
             ("fanout", ack) => {
                 let mut args = ev.payload.args.into_iter();

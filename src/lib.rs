@@ -1,5 +1,83 @@
 //! Switchyard: a Socket.IO server on actix actors.
 //!
+//! Each client connection is an Engine.IO session; each namespace it joins
+//! gives it a socket. Your application is ordinary actix actors that receive
+//! typed messages ([`socket::Connect`], [`socket::Event`],
+//! [`socket::Disconnecting`], [`socket::Disconnect`]) and answer through the
+//! [`socket::SocketRef`] in each: emit, ack, join rooms, broadcast with the
+//! operators. A [`namespace::NamespaceBuilder`] wires handlers and middleware
+//! to a namespace, [`io::SocketIo`] ties namespaces to an endpoint, and
+//! [`server::serve`] runs it all:
+//!
+//! ```no_run
+//! use actix::prelude::*;
+//! use serde_json::json;
+//! use switchyard::io::{SocketIo, SocketIoConfig};
+//! use switchyard::namespace::NamespaceBuilder;
+//! use switchyard::server::{serve, ServeOptions};
+//! use switchyard::socket::{Connect, Disconnect, Event, MiddlewareError};
+//!
+//! struct Chat;
+//! impl Actor for Chat { type Context = Context<Self>; }
+//!
+//! impl Handler<Connect> for Chat {
+//!     type Result = ();
+//!     fn handle(&mut self, Connect { socket }: Connect, _: &mut Context<Self>) {
+//!         let _ = socket.emit("welcome", json!({ "id": socket.id() }));
+//!     }
+//! }
+//!
+//! impl Handler<Event> for Chat {
+//!     type Result = ();
+//!     fn handle(&mut self, ev: Event, _: &mut Context<Self>) {
+//!         match (ev.name.as_str(), ev.ack) {
+//!             // client: socket.emit("echo", ...args, (reply) => ...)
+//!             ("echo", Some(ack)) => ack.send(ev.payload),
+//!             // server-to-client emit with an ack and a timeout
+//!             ("ask", _) => {
+//!                 let socket = ev.socket.clone();
+//!                 actix::spawn(async move {
+//!                     let answer = socket
+//!                         .emit_with_ack("question", json!("ready?"), std::time::Duration::from_secs(5))
+//!                         .await;
+//!                     log::info!("answer: {answer:?}");
+//!                 });
+//!             }
+//!             ("leave", _) => {
+//!                 ev.socket.disconnect(false);
+//!             }
+//!             _ => {}
+//!         }
+//!     }
+//! }
+//!
+//! impl Handler<Disconnect> for Chat {
+//!     type Result = ();
+//!     fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
+//!         log::info!("{} left: {}", msg.socket.id(), msg.reason);
+//!     }
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let chat = NamespaceBuilder::default()
+//!         .use_connect(|req| {
+//!             let ok = req.auth().get("token").is_some();
+//!             async move { if ok { Ok(()) } else { Err(MiddlewareError::new("unauthorized")) } }
+//!         })
+//!         .handler(Chat.start());
+//!     let io = SocketIo::builder(SocketIoConfig::default()).ns("/chat", chat).build();
+//!     let options = ServeOptions {
+//!         addr: "127.0.0.1:3000".into(),
+//!         path: "/socket.io/".into(),
+//!         static_dir: None,
+//!         shutdown_timeout: std::time::Duration::from_secs(5),
+//!         ws_endpoints: Vec::new(),
+//!     };
+//!     serve(io, options, |_| {}).await
+//! }
+//! ```
+//!
 //! # Layers
 //!
 //! Modules import only from those listed before them:
