@@ -19,6 +19,8 @@ pub type NamespaceMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 /// Socket.IO settings on top of the Engine.IO ones.
 #[derive(Debug, Clone)]
 pub struct SocketIoConfig {
+    /// The Engine.IO settings underneath: ping, payload and buffer limits,
+    /// transports, CORS, compression.
     pub engine: EngineConfig,
     /// Close a connection that joins no namespace within this time.
     pub connect_timeout: Duration,
@@ -185,6 +187,7 @@ pub struct SocketIo {
 }
 
 impl SocketIo {
+    /// Starts describing a server: add namespaces, then [`SocketIoBuilder::build`].
     pub fn builder(config: SocketIoConfig) -> SocketIoBuilder {
         SocketIoBuilder {
             config,

@@ -30,10 +30,12 @@ pub struct ConnectRequest {
 }
 
 impl ConnectRequest {
+    /// The namespace the client is joining (for a dynamic family, its concrete name).
     pub fn nsp(&self) -> &str {
         &self.info.nsp
     }
 
+    /// The socket-to-be's `socket.handshake`.
     pub fn handshake(&self) -> &Handshake {
         &self.info.handshake
     }
@@ -43,6 +45,7 @@ impl ConnectRequest {
         &self.info.handshake.auth
     }
 
+    /// Sets the socket-to-be's `socket.data`, read later with [`SocketRef::data`].
     pub fn set_data(&self, value: Value) {
         *self.info.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
     }
@@ -180,16 +183,20 @@ impl NamespaceBuilder {
         self
     }
 
+    /// Receives every event a client emits (socket.io's `socket.on(name, ...)`,
+    /// one message for all names).
     pub fn on_event(mut self, r: Recipient<Event>) -> Self {
         self.handlers.event = Some(r);
         self
     }
 
+    /// Receives every socket's `disconnecting`, while its rooms are still known.
     pub fn on_disconnecting(mut self, r: Recipient<Disconnecting>) -> Self {
         self.handlers.disconnecting = Some(r);
         self
     }
 
+    /// Receives every socket's `disconnect`, once it has left its rooms.
     pub fn on_disconnect(mut self, r: Recipient<Disconnect>) -> Self {
         self.handlers.disconnect = Some(r);
         self

@@ -32,12 +32,20 @@ use serde_json::Value;
 /// Socket.IO packet types, with their wire digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PacketKind {
+    /// CONNECT: the client joins a namespace (data: its `auth` object); the
+    /// server answers with one carrying the socket id.
     Connect = 0,
+    /// DISCONNECT: either side leaves a namespace; no data.
     Disconnect = 1,
+    /// EVENT: an emit, data `[name, ...args]`, with an id when it wants an ack.
     Event = 2,
+    /// ACK: the answer to an EVENT with an id, data `[...args]`.
     Ack = 3,
+    /// CONNECT_ERROR: the server refused a CONNECT (data: `{message, data}`).
     ConnectError = 4,
+    /// BINARY_EVENT: an EVENT whose binary arguments follow as attachments.
     BinaryEvent = 5,
+    /// BINARY_ACK: an ACK whose binary arguments follow as attachments.
     BinaryAck = 6,
 }
 
@@ -49,11 +57,17 @@ pub enum PacketKind {
 /// `kind` says for Event / Ack.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packet {
+    /// The packet type.
     pub kind: PacketKind,
     /// Namespace, `"/"` by default (omitted on the wire when it is `/`).
     pub nsp: String,
+    /// Ack id: set on an EVENT that expects an answer and on the ACK that
+    /// gives it.
     pub id: Option<u64>,
+    /// The JSON payload (CONNECT's auth, EVENT's `[name, ...args]`, ACK's
+    /// args, CONNECT_ERROR's error); `None` when the packet carries none.
     pub data: Option<Value>,
+    /// Binary attachments; placeholder `num: N` in `data` stands for `attachments[N]`.
     pub attachments: Vec<Bytes>,
 }
 
@@ -61,24 +75,39 @@ pub struct Packet {
 /// with reason "parse error".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
+    /// The message was empty.
     #[error("empty packet")]
     Empty,
+    /// The first character is not a packet type digit (0 to 6).
     #[error("unknown packet type")]
     UnknownType,
+    /// A malformed attachment count, attachments on a non-binary packet, or
+    /// a placeholder that points at no attachment.
     #[error("invalid attachment count")]
     Attachments,
+    /// A binary packet announced more attachments than the limit it carries;
+    /// the limit bounds what one client can make the server buffer.
     #[error("too many attachments (max {0})")]
     TooManyAttachments(usize),
+    /// A namespace without its leading `/` or with a `,` in it; only
+    /// [`Packet::validate`] reports it, the decoder taking any namespace as
+    /// socket.io-parser does.
     #[error("invalid namespace")]
     Namespace,
+    /// An ack id that does not fit in a `u64`.
     #[error("invalid ack id")]
     AckId,
+    /// The payload is not valid JSON.
     #[error("invalid JSON payload")]
     Json,
+    /// The JSON does not have the shape the packet type requires (for
+    /// instance an EVENT that is not `[name, ...]`, or a reserved event name).
     #[error("payload not allowed for this packet type")]
     InvalidPayload,
+    /// A binary message arrived while no binary packet was waiting for one.
     #[error("unexpected binary attachment")]
     UnexpectedBinary,
+    /// A text message arrived before the pending packet had all its attachments.
     #[error("text packet received while attachments were pending")]
     PendingAttachments,
 }
@@ -279,6 +308,8 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// A decoder refusing packets that announce more than `max_attachments`
+    /// binary attachments ([`ParseError::TooManyAttachments`]).
     pub fn new(max_attachments: usize) -> Decoder {
         Decoder {
             max_attachments,

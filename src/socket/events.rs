@@ -14,6 +14,7 @@ use crate::engine::{Outgoing, SessionHandle};
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
 pub struct Connect {
+    /// The new socket, already registered in its namespace.
     pub socket: SocketRef,
 }
 
@@ -21,9 +22,13 @@ pub struct Connect {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Event {
+    /// The socket the event came from.
     pub socket: SocketRef,
+    /// The event name (the first element of the emit).
     pub name: String,
+    /// The arguments after the name, binary attachments included.
     pub payload: Payload,
+    /// The client's ack callback (its emit's last argument), to answer once.
     pub ack: Option<AckSender>,
 }
 
@@ -31,8 +36,11 @@ pub struct Event {
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
 pub struct AnyEvent {
+    /// The socket the event came from.
     pub socket: SocketRef,
+    /// The event name.
     pub name: String,
+    /// The arguments after the name.
     pub payload: Payload,
 }
 
@@ -40,8 +48,11 @@ pub struct AnyEvent {
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
 pub struct AnyOutgoing {
+    /// The socket the event was sent to.
     pub socket: SocketRef,
+    /// The event name.
     pub name: String,
+    /// The arguments after the name.
     pub payload: Payload,
 }
 
@@ -49,8 +60,11 @@ pub struct AnyOutgoing {
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
 pub struct Disconnecting {
+    /// The leaving socket; it can no longer emit, but its rooms are still known.
     pub socket: SocketRef,
+    /// Why it is leaving (socket.io's disconnect reason).
     pub reason: DisconnectReason,
+    /// The rooms it is still in (socket.io's `socket.rooms` at `disconnecting`).
     pub rooms: Vec<String>,
 }
 
@@ -58,7 +72,9 @@ pub struct Disconnecting {
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
 pub struct Disconnect {
+    /// The socket that left; it is out of every room.
     pub socket: SocketRef,
+    /// Why it left (socket.io's disconnect reason).
     pub reason: DisconnectReason,
 }
 
@@ -66,7 +82,9 @@ pub struct Disconnect {
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
 pub struct SocketError {
+    /// The socket whose packet was rejected.
     pub socket: SocketRef,
+    /// The middleware's refusal.
     pub error: MiddlewareError,
 }
 
@@ -74,11 +92,14 @@ pub struct SocketError {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct MiddlewareError {
+    /// The error message (socket.io's `err.message`).
     pub message: String,
+    /// Extra details for the client (socket.io's `err.data`).
     pub data: Option<Value>,
 }
 
 impl MiddlewareError {
+    /// A refusal with `message` and no data.
     pub fn new(message: impl Into<String>) -> Self {
         MiddlewareError {
             message: message.into(),
@@ -86,6 +107,7 @@ impl MiddlewareError {
         }
     }
 
+    /// Attaches `data`, which a refused client reads as `err.data`.
     pub fn with_data(mut self, data: Value) -> Self {
         self.data = Some(data);
         self

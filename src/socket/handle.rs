@@ -132,6 +132,36 @@ impl<M: actix::Message<Result = ()> + Send + Clone + 'static> Listeners<M> {
 /// caller's thread, before the call returns. Operators that go through the
 /// namespace's room registry (`to`, `broadcast`, `namespace()`) are in that
 /// queue once their future resolves.
+///
+/// ```no_run
+/// use actix::prelude::*;
+/// use serde_json::json;
+/// use switchyard::socket::Event;
+///
+/// struct Chat;
+/// impl Actor for Chat {
+///     type Context = Context<Self>;
+/// }
+/// impl Handler<Event> for Chat {
+///     type Result = ();
+///     fn handle(&mut self, ev: Event, _: &mut Context<Self>) {
+///         let socket = ev.socket;
+///         // socket.io's `socket.emit("echo", ...args)`
+///         let _ = socket.emit("echo", ev.payload);
+///         // socket.io's `callback(...)` for an emit that asked for an ack
+///         if let Some(ack) = ev.ack {
+///             ack.send(json!("ok"));
+///         }
+///         // socket.io's `socket.join("lobby")`, then a broadcast to the others there
+///         let joined = socket.join(["lobby"]);
+///         actix::spawn(async move {
+///             if joined.await.is_ok() {
+///                 let _ = socket.to("lobby").emit("joined", json!(socket.id())).await;
+///             }
+///         });
+///     }
+/// }
+/// ```
 #[derive(Clone)]
 pub struct SocketRef {
     pub(crate) info: Arc<SocketInfo>,
@@ -429,10 +459,12 @@ impl SocketRef {
         self.info.any_outgoing.edit(|l| l.push(r));
     }
 
+    /// Adds an outgoing listener before the others (`prependAnyOutgoing`).
     pub fn prepend_any_outgoing(&self, r: Recipient<AnyOutgoing>) {
         self.info.any_outgoing.edit(|l| l.insert(0, r));
     }
 
+    /// Removes one outgoing listener, or all with `None` (`offAnyOutgoing`).
     pub fn off_any_outgoing(&self, r: Option<&Recipient<AnyOutgoing>>) {
         self.info.any_outgoing.edit(|l| match r {
             Some(r) => l.retain(|x| x != r),
@@ -440,6 +472,7 @@ impl SocketRef {
         });
     }
 
+    /// How many outgoing listeners there are (`listenersAnyOutgoing().length`).
     pub fn listeners_any_outgoing(&self) -> usize {
         self.info.any_outgoing.len()
     }

@@ -63,6 +63,7 @@ impl Handshake {
             .unwrap_or(0)
     }
 
+    /// The first request's path and query, as requested (`handshake.url`).
     pub fn url(&self) -> &str {
         &self.request.url
     }
@@ -80,6 +81,7 @@ impl Handshake {
         self.request.header("origin").is_some()
     }
 
+    /// Whether the connection came in over TLS (`https`/`wss`).
     pub fn secure(&self) -> bool {
         self.request.secure
     }

@@ -18,13 +18,13 @@ pub(crate) mod requests;
 
 pub use crate::client::DisconnectReason;
 pub(crate) use acks::Waiter;
-pub use actor::SocketActor;
+pub(crate) use actor::SocketActor;
 pub use applied::{Applied, EffectError};
-pub(crate) use events::SocketGone;
 pub use events::{
-    AckSender, AnyEvent, AnyOutgoing, Connect, Disconnect, Disconnecting, Event, Handlers,
-    MiddlewareError, SocketError,
+    AckSender, AnyEvent, AnyOutgoing, Connect, Disconnect, Disconnecting, Event, MiddlewareError,
+    SocketError,
 };
+pub(crate) use events::{Handlers, SocketGone};
 pub(crate) use handle::SocketInfo;
 pub use handle::{
     AckError, AckFuture, EmitError, Emitter, EventPacket, PacketMiddleware, SocketRef,

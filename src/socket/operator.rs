@@ -32,19 +32,50 @@ pub enum BroadcastError {
 /// Why a broadcast with ack did not collect every answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BroadcastAckError {
+    /// No [`BroadcastOperator::timeout`] was set: without one, a client that
+    /// never answers would keep the broadcast waiting forever.
     #[error("an ack on a broadcast needs a timeout: call .timeout(d) first")]
     NoTimeout,
+    /// The timeout passed (or targeted sockets left) before every client
+    /// answered (socket.io's `operation has timed out`).
     #[error("{missing} of {expected} clients did not answer in time")]
     Timeout {
+        /// How many sockets the broadcast reached.
         expected: usize,
+        /// How many of them did not answer.
         missing: usize,
+        /// The answers that did arrive, in arrival order.
         responses: Vec<Payload>,
     },
+    /// The broadcast itself was not sent.
     #[error(transparent)]
     Broadcast(#[from] BroadcastError),
 }
 
 /// A broadcast being described; consumed by an emit or a bulk operation.
+///
+/// Start one from a socket ([`SocketRef::to`], [`SocketRef::broadcast`]), a
+/// namespace ([`NamespaceRef::to`]) or the server
+/// ([`SocketIo::to`](crate::io::SocketIo::to)), as in socket.io:
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use serde_json::json;
+/// use switchyard::socket::{Payload, SocketRef};
+///
+/// async fn examples(socket: SocketRef) {
+///     // socket.to("lobby").except("muted").emit("news", "hello")
+///     let _ = socket.to("lobby").except("muted").emit("news", json!("hello")).await;
+///     // io.timeout(5000).emitWithAck("ping"): every answer, or a Timeout error
+///     let answers = socket
+///         .namespace()
+///         .timeout(Duration::from_secs(5))
+///         .emit_with_ack("ping", Payload::default())
+///         .await;
+///     // io.in("lobby").socketsJoin("game")
+///     let _ = socket.namespace().within("lobby").sockets_join(["game"]).await;
+/// }
+/// ```
 #[derive(Clone)]
 pub struct BroadcastOperator {
     ns: Arc<NamespaceCore>,
@@ -89,12 +120,14 @@ impl BroadcastOperator {
         self
     }
 
+    /// Whether the packets may be compressed where the transport negotiated
+    /// it (socket.io's `compress`; on by default).
     pub fn compress(mut self, compress: bool) -> Self {
         self.opts.compress = compress;
         self
     }
 
-    /// This node only.
+    /// This node only (socket.io's `local`), even once an adapter spans several.
     pub fn local(mut self) -> Self {
         self.opts.local = true;
         self
@@ -106,6 +139,7 @@ impl BroadcastOperator {
         self
     }
 
+    /// The selection and flags described so far.
     pub fn options(&self) -> &BroadcastOptions {
         &self.opts
     }
@@ -260,12 +294,29 @@ fn mailbox(_: MailboxError) -> BroadcastError {
 }
 
 /// A handle to one namespace: its operators, bulk operations and introspection.
+///
+/// ```no_run
+/// use serde_json::json;
+/// use switchyard::io::SocketIo;
+///
+/// async fn announce(io: &SocketIo) {
+///     if let Some(chat) = io.of("/chat") {
+///         // socket.io's `io.of("/chat").emit("news", ...)`
+///         let _ = chat.emit("news", json!({ "text": "hello" })).await;
+///         // `io.of("/chat").fetchSockets()`
+///         for socket in chat.fetch_sockets().await {
+///             println!("{} is connected", socket.id());
+///         }
+///     }
+/// }
+/// ```
 #[derive(Clone)]
 pub struct NamespaceRef {
     pub(crate) core: Arc<NamespaceCore>,
 }
 
 impl NamespaceRef {
+    /// The namespace's name, such as `/` or `/chat` (socket.io's `nsp.name`).
     pub fn name(&self) -> &str {
         &self.core.name
     }
@@ -275,30 +326,39 @@ impl NamespaceRef {
         BroadcastOperator::new(self.core.clone(), None)
     }
 
+    /// The sockets in `room` (socket.io's `nsp.to(room)`).
     pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
         self.to_all().to(room)
     }
 
+    /// Same as [`Self::to`] (socket.io's `nsp.in(room)`).
     pub fn within(&self, room: impl Into<String>) -> BroadcastOperator {
         self.to_all().to(room)
     }
 
+    /// Every socket not in `room` (socket.io's `nsp.except(room)`).
     pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
         self.to_all().except(room)
     }
 
+    /// Every socket, dropping the packet for clients that cannot take it
+    /// right now (socket.io's `nsp.volatile`).
     pub fn volatile(&self) -> BroadcastOperator {
         self.to_all().volatile()
     }
 
+    /// Every socket, with compression allowed or not (socket.io's `nsp.compress`).
     pub fn compress(&self, compress: bool) -> BroadcastOperator {
         self.to_all().compress(compress)
     }
 
+    /// Every socket on this node only (socket.io's `nsp.local`).
     pub fn local(&self) -> BroadcastOperator {
         self.to_all().local()
     }
 
+    /// Every socket, with `timeout` for [`BroadcastOperator::emit_with_ack`]
+    /// (socket.io's `nsp.timeout(ms)`).
     pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
         self.to_all().timeout(timeout)
     }
@@ -312,6 +372,7 @@ impl NamespaceRef {
         self.to_all().emit(event, payload).await
     }
 
+    /// Handles to every socket of the namespace (socket.io's `nsp.fetchSockets()`).
     pub async fn fetch_sockets(&self) -> Vec<SocketRef> {
         self.to_all().fetch_sockets().await
     }

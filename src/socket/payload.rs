@@ -20,11 +20,14 @@ use crate::protocol::Packet;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Payload {
+    /// The arguments as JSON, binary ones as placeholders.
     pub args: Vec<Value>,
+    /// The attachments: `binary[N]` is what placeholder `num: N` stands for.
     pub binary: Vec<Bytes>,
 }
 
 impl Payload {
+    /// A payload of JSON arguments, with no binary ones.
     pub fn new(args: Vec<Value>) -> Payload {
         Payload {
             args,
