@@ -196,8 +196,8 @@ pub enum ConfigError {
     },
 
     /// The merged values did not deserialize into [`Config`] for a reason
-    /// other than a bad value, e.g. a missing field: `Config` and
-    /// `config/default.toml` disagree, which is a bug.
+    /// other than an operator's bad value, e.g. a missing field or a bad
+    /// default: `Config` and `config/default.toml` disagree, which is a bug.
     #[error("config: internal error: {0}")]
     Internal(String),
 }
@@ -516,7 +516,11 @@ fn command(defaults: &Dict) -> Command {
             .next()
             .unwrap_or_default()
             .trim_end_matches('.');
-        let details = format!("[env: {}] [default: {}]", env_var(key), as_text(default));
+        let default_text = match as_text(default) {
+            text if text.is_empty() => "\"\"".to_owned(),
+            text => text,
+        };
+        let details = format!("[env: {}] [default: {default_text}]", env_var(key));
         command = command.arg(
             Arg::new(key)
                 .long(key.replace('_', "-"))
@@ -677,11 +681,10 @@ fn extract(figment: &Figment) -> Result<Config, ConfigError> {
             .ok()
             .and_then(|v| serde_json::to_string(&v).ok())
             .unwrap_or_default();
-        let origin = error
-            .metadata
-            .as_ref()
-            .and_then(|m| origin(m, key))
-            .unwrap_or_else(|| "built-in defaults".to_owned());
+        // A bad default is a bug in config/default.toml, not an operator's.
+        let Some(origin) = error.metadata.as_ref().and_then(|m| origin(m, key)) else {
+            return ConfigError::Internal(error.to_string());
+        };
         ConfigError::InvalidValue {
             key: key.clone(),
             value,
