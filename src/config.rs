@@ -212,7 +212,7 @@ fn from_suffix(origin: &Option<String>) -> String {
 impl Default for Config {
     /// The embedded defaults from `config/default.toml`.
     fn default() -> Self {
-        extract(&Figment::from(Layer::defaults()))
+        extract(&Figment::from(Layer::defaults(default_values())))
             .expect("embedded config/default.toml does not match Config")
     }
 }
@@ -260,7 +260,7 @@ impl Config {
         // Each layer is type-checked as it is added, so a bad value is
         // reported even when a higher layer overrides it: an operator who
         // typed it meant something, and it would bite once the override goes.
-        let mut figment = Figment::from(Layer::defaults());
+        let mut figment = Figment::from(Layer::defaults(defaults));
         let mut config = extract(&figment)?;
         for layer in file.into_iter().chain([env.layer, flags]) {
             figment = figment.merge(layer);
@@ -599,10 +599,11 @@ struct Layer {
 const DEFAULTS: &str = "defaults";
 
 impl Layer {
-    fn defaults() -> Layer {
+    /// The defaults, as parsed by [`default_values`].
+    fn defaults(values: Dict) -> Layer {
         Layer {
             metadata: Metadata::named(DEFAULTS),
-            values: default_values(),
+            values,
         }
     }
 
