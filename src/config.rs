@@ -11,7 +11,8 @@
 //!    `SWITCHYARD_CONFIG` environment variable (ignored when empty). It sets
 //!    only the keys it lists; a key the defaults do not have is an error;
 //! 3. environment variables `SWITCHYARD_<KEY>` (key in upper case, e.g.
-//!    `SWITCHYARD_PING_INTERVAL_MS`);
+//!    `SWITCHYARD_PING_INTERVAL_MS`); any other `SWITCHYARD_*` variable is an
+//!    error, so a misspelt one is not silently ignored;
 //! 4. command-line flags `--<key>` with `_` written as `-` (e.g.
 //!    `--ping-interval-ms`).
 //!
@@ -19,21 +20,34 @@
 //! `transports`) are comma-separated; blank items are dropped, so an empty
 //! value means the empty list. Every value is type-checked where it is read,
 //! even one a higher layer later overrides; the merged result is then
-//! validated as a whole. Each error names the offending key, or the file.
+//! validated as a whole. Each error names the offending key and its source
+//! (file path, variable or flag), or the file.
+//!
+//! # One definition per key
+//!
+//! A key is declared once, as a field of [`Config`] (its name and type), and
+//! documented once, with its default, in `config/default.toml`. Everything
+//! else is derived from those two: the environment variable and flag names
+//! from the key, the flags and their help text from the keys and comments of
+//! `config/default.toml`, and how text from the environment or a flag is read
+//! from the type of the key's default (a list default means a comma-separated
+//! value). The layering itself is [figment]'s: each source is one provider
+//! whose metadata names the source, and serde does the type checking.
 //!
 //! This module must not touch server code: it opens no sockets, starts no
 //! actors and serves nothing. It only reads its inputs (arguments, the
-//! environment through a caller-supplied function, and the config file) and
-//! hands back a validated [`Config`] or a [`ConfigError`].
+//! environment as a caller-supplied list of variables, and the config file)
+//! and hands back a validated [`Config`] or a [`ConfigError`].
 
-use std::collections::HashMap;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Arg, ArgMatches, Command, value_parser};
+use figment::error::Kind;
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider, Source};
 use serde::Deserialize;
-use toml::{Table, Value};
 
 /// The embedded defaults; see `config/default.toml`.
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -51,9 +65,13 @@ pub const KNOWN_TRANSPORTS: [&str; 2] = ["polling", "websocket"];
 /// `ping_interval_ms + ping_timeout_ms`.
 const JS_TIMER_MAX_MS: u64 = i32::MAX as u64;
 
+/// Id of the `--config` flag. No key may have this name; a test checks.
+const CONFIG_FLAG: &str = "config";
+
 /// The server's settings, after all sources are merged and validated.
 ///
-/// Every key is documented, with its default, in `config/default.toml`.
+/// Every key is documented, with its default, in `config/default.toml`;
+/// adding a field here and a documented entry there is all a new key needs.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -75,20 +93,25 @@ pub struct Config {
     /// see [`Config::connect_timeout`].
     pub connect_timeout_ms: u64,
     /// Largest accepted message or HTTP request body, in bytes.
-    pub max_payload: u64,
+    pub max_payload: usize,
     /// Bound, in bytes, of one client's queue of undelivered outgoing packets.
-    pub max_buffer_bytes: u64,
+    pub max_buffer_bytes: usize,
     /// Largest number of binary attachments in one Socket.IO packet.
     pub max_attachments: usize,
     /// Allowed cross-origin request origins; `["*"]` allows any origin and
-    /// `[]` none. See [`Config::allows_origin`].
+    /// `[]` none. The server applies them through
+    /// [`Cors::from_list`](crate::engine::Cors::from_list), which owns the
+    /// matching rule.
     pub cors_origins: Vec<String>,
     /// Enabled transports, a non-empty subset of [`KNOWN_TRANSPORTS`].
     pub transports: Vec<String>,
     /// Milliseconds to wait on shutdown for connections to close; see
     /// [`Config::shutdown_timeout`].
     pub shutdown_timeout_ms: u64,
+    /// Whether WebSocket messages are compressed (permessage-deflate) when
+    /// the client offers it.
     pub per_message_deflate: bool,
+    /// Polling responses of at least this many bytes are compressed; 0 never.
     pub http_compression_threshold: usize,
 }
 
@@ -129,16 +152,35 @@ pub enum ConfigError {
         key: String,
     },
 
+    /// `SWITCHYARD_*` environment variables that name no key.
+    #[error(
+        "unknown environment variable{} {} (known: {})",
+        if .names.len() == 1 { "" } else { "s" },
+        .names.join(", "),
+        known_env_vars().join(", ")
+    )]
+    UnknownEnv {
+        /// Every unknown variable, sorted.
+        names: Vec<String>,
+    },
+
+    /// A `SWITCHYARD_<KEY>` variable whose value is not UTF-8.
+    #[error("environment variable {name}: value is not valid UTF-8")]
+    NotUnicode {
+        /// The variable.
+        name: String,
+    },
+
     /// A value has the wrong type or is out of range for its key.
-    #[error("config key '{key}': invalid value {value} (from {origin}): {expected}")]
+    #[error("config key '{key}': invalid value {value} (from {origin}): expected {expected}")]
     InvalidValue {
         /// The key being set.
-        key: &'static str,
+        key: String,
         /// The offending value, quoted if it is text.
         value: String,
         /// Where it came from: `config file PATH`, `SWITCHYARD_<KEY>` or `--<key>`.
         origin: String,
-        /// What the key accepts, e.g. `expected an integer 0..=65535`.
+        /// What the key accepts, e.g. `an integer 0..=65535`.
         expected: String,
     },
 
@@ -153,11 +195,11 @@ pub enum ConfigError {
         origin: Option<String>,
     },
 
-    /// The merged table did not deserialize into [`Config`]. Values are
-    /// type-checked before merging, so this means the key table in this
-    /// module and the `Config` struct disagree: a bug.
-    #[error("config: internal error: {}", .0.to_string().trim_end())]
-    Internal(toml::de::Error),
+    /// The merged values did not deserialize into [`Config`] for a reason
+    /// other than an operator's bad value, e.g. a missing field or a bad
+    /// default: `Config` and `config/default.toml` disagree, which is a bug.
+    #[error("config: internal error: {0}")]
+    Internal(String),
 }
 
 fn from_suffix(origin: &Option<String>) -> String {
@@ -170,8 +212,7 @@ fn from_suffix(origin: &Option<String>) -> String {
 impl Default for Config {
     /// The embedded defaults from `config/default.toml`.
     fn default() -> Self {
-        Value::Table(default_table())
-            .try_into()
+        extract(&Figment::from(Layer::defaults(default_values())))
             .expect("embedded config/default.toml does not match Config")
     }
 }
@@ -182,8 +223,9 @@ impl Config {
     /// the [module docs](self)), then validates it.
     ///
     /// `args` is the full command line including the program name, as from
-    /// [`std::env::args_os`]. `env` looks up an environment variable by name;
-    /// pass `|k| std::env::var(k).ok()` for the process environment.
+    /// [`std::env::args_os`]. `env` is the whole environment, as from
+    /// [`std::env::vars_os`]: all of it is needed to report unknown
+    /// `SWITCHYARD_*` variables; other variables are ignored.
     ///
     /// On `--help`, `--version` or a malformed command line this returns
     /// [`ConfigError::Cli`]; call `exit()` on the clap error to print it and
@@ -192,11 +234,7 @@ impl Config {
     /// ```
     /// use switchyard::config::Config;
     ///
-    /// let env = |name: &str| match name {
-    ///     "SWITCHYARD_HOST" => Some("0.0.0.0".to_owned()),
-    ///     "SWITCHYARD_PORT" => Some("4000".to_owned()),
-    ///     _ => None,
-    /// };
+    /// let env = [("SWITCHYARD_HOST", "0.0.0.0"), ("SWITCHYARD_PORT", "4000"), ("HOME", "/root")];
     /// let config = Config::load(["switchyard", "--port", "8080", "--transports", "websocket"], env)?;
     /// assert_eq!(config.socket_addr(), "0.0.0.0:8080"); // the flag beats the environment
     /// assert!(config.allows_transport("websocket"));
@@ -206,33 +244,37 @@ impl Config {
     /// ```
     pub fn load(
         args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
-        env: impl Fn(&str) -> Option<String>,
+        env: impl IntoIterator<Item = (impl Into<OsString>, impl Into<OsString>)>,
     ) -> Result<Config, ConfigError> {
-        let cli = Cli::try_parse_from(args)?;
-        let mut layers = Layers::new();
+        let defaults = default_values();
+        let matches = command(&defaults).try_get_matches_from(args)?;
+        let env = EnvVars::read(env, &defaults)?;
 
-        let file = cli
-            .config
-            .clone()
-            .or_else(|| env(CONFIG_ENV).filter(|p| !p.is_empty()).map(PathBuf::from));
-        if let Some(path) = file {
-            layers.apply_file(&path)?;
+        let file = matches
+            .get_one::<PathBuf>(CONFIG_FLAG)
+            .cloned()
+            .or(env.config_file);
+        let file = file.map(|path| Layer::file(path, &defaults)).transpose()?;
+        let flags = Layer::flags(&matches, &defaults);
+
+        // Each layer is type-checked as it is added, so a bad value is
+        // reported even when a higher layer overrides it: an operator who
+        // typed it meant something, and it would bite once the override goes.
+        let mut figment = Figment::from(Layer::defaults(defaults));
+        let mut config = extract(&figment)?;
+        for layer in file.into_iter().chain([env.layer, flags]) {
+            figment = figment.merge(layer);
+            config = extract(&figment)?;
         }
 
-        for &(key, kind) in KEYS {
-            let var = env_var(key);
-            if let Some(raw) = env(&var) {
-                layers.apply_text(key, kind, &raw, var)?;
-            }
-        }
-
-        for (key, raw) in cli.values() {
-            if let Some(raw) = raw {
-                layers.apply_text(key, kind_of(key), raw, flag(key))?;
-            }
-        }
-
-        layers.finish()
+        config
+            .check()
+            .map_err(|(key, message)| ConfigError::Invalid {
+                key,
+                message,
+                origin: figment.find_metadata(key).and_then(|m| origin(m, key)),
+            })?;
+        Ok(config)
     }
 
     /// Checks the rules every key must meet. [`Config::load`] already does
@@ -253,15 +295,6 @@ impl Config {
     /// Whether the transport `name` (`"polling"` or `"websocket"`) is enabled.
     pub fn allows_transport(&self, name: &str) -> bool {
         self.transports.iter().any(|t| t == name)
-    }
-
-    /// Whether a cross-origin request from `origin` (an `Origin` header value,
-    /// e.g. `https://app.example.com`) is allowed: true if `cors_origins`
-    /// holds `"*"` or the origin itself (compared ignoring ASCII case).
-    pub fn allows_origin(&self, origin: &str) -> bool {
-        self.cors_origins
-            .iter()
-            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
     }
 
     /// [`Config::ping_interval_ms`] as a [`Duration`].
@@ -315,8 +348,8 @@ impl Config {
             ("ping_timeout_ms", self.ping_timeout_ms),
             ("upgrade_timeout_ms", self.upgrade_timeout_ms),
             ("connect_timeout_ms", self.connect_timeout_ms),
-            ("max_payload", self.max_payload),
-            ("max_buffer_bytes", self.max_buffer_bytes),
+            ("max_payload", self.max_payload as u64),
+            ("max_buffer_bytes", self.max_buffer_bytes as u64),
         ] {
             if value == 0 {
                 return fail(key, "must be greater than 0");
@@ -375,102 +408,6 @@ fn valid_origin(origin: &str) -> bool {
     }
 }
 
-/// The shape of a key's value, used to convert text from the environment and
-/// the command line and to type-check config-file values before merging.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Bool,
-    Str,
-    U16,
-    U64,
-    Usize,
-    List,
-}
-
-impl Kind {
-    /// Largest value of an integer kind that TOML (i64) can hold.
-    fn max(self) -> i64 {
-        match self {
-            Kind::U16 => i64::from(u16::MAX),
-            Kind::Usize => i64::try_from(usize::MAX).unwrap_or(i64::MAX),
-            Kind::U64 | Kind::Str | Kind::List | Kind::Bool => i64::MAX,
-        }
-    }
-
-    fn expected(self) -> String {
-        match self {
-            Kind::Bool => "expected true or false".to_owned(),
-            Kind::Str => "expected a string".to_owned(),
-            Kind::List => "expected an array of strings".to_owned(),
-            Kind::U16 | Kind::U64 | Kind::Usize => {
-                format!("expected an integer 0..={}", self.max())
-            }
-        }
-    }
-
-    /// Converts text from the environment or a flag; `None` if it does not fit.
-    fn parse_text(self, raw: &str) -> Option<Value> {
-        match self {
-            Kind::Bool => raw.trim().parse::<bool>().ok().map(Value::Boolean),
-            Kind::Str => Some(Value::String(raw.to_owned())),
-            Kind::List => Some(Value::Array(
-                raw.split(',')
-                    .map(str::trim)
-                    .filter(|item| !item.is_empty())
-                    .map(|item| Value::String(item.to_owned()))
-                    .collect(),
-            )),
-            Kind::U16 | Kind::U64 | Kind::Usize => raw
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (0..=self.max()).contains(n))
-                .map(Value::Integer),
-        }
-    }
-
-    /// Whether a config-file value has this shape.
-    fn accepts(self, value: &Value) -> bool {
-        match (self, value) {
-            (Kind::Bool, Value::Boolean(_)) => true,
-            (Kind::Str, Value::String(_)) => true,
-            (Kind::List, Value::Array(items)) => items.iter().all(Value::is_str),
-            (Kind::U16 | Kind::U64 | Kind::Usize, Value::Integer(n)) => {
-                (0..=self.max()).contains(n)
-            }
-            _ => false,
-        }
-    }
-}
-
-/// Every key, in the order of `config/default.toml`, with its shape. Tests
-/// check this against the defaults, the `Config` struct and the flags.
-const KEYS: &[(&str, Kind)] = &[
-    ("host", Kind::Str),
-    ("port", Kind::U16),
-    ("path", Kind::Str),
-    ("static_dir", Kind::Str),
-    ("ping_interval_ms", Kind::U64),
-    ("ping_timeout_ms", Kind::U64),
-    ("upgrade_timeout_ms", Kind::U64),
-    ("connect_timeout_ms", Kind::U64),
-    ("max_payload", Kind::U64),
-    ("max_buffer_bytes", Kind::U64),
-    ("max_attachments", Kind::Usize),
-    ("cors_origins", Kind::List),
-    ("transports", Kind::List),
-    ("shutdown_timeout_ms", Kind::U64),
-    ("per_message_deflate", Kind::Bool),
-    ("http_compression_threshold", Kind::Usize),
-];
-
-fn kind_of(key: &str) -> Kind {
-    KEYS.iter()
-        .find(|(k, _)| *k == key)
-        .map(|&(_, kind)| kind)
-        .unwrap_or_else(|| panic!("config key {key:?} missing from KEYS"))
-}
-
 fn env_var(key: &str) -> String {
     format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
 }
@@ -479,189 +416,297 @@ fn flag(key: &str) -> String {
     format!("--{}", key.replace('_', "-"))
 }
 
-fn default_table() -> Table {
-    DEFAULT_TOML
-        .parse()
-        .expect("embedded config/default.toml is not valid TOML")
+/// Every environment variable [`Config::load`] reads, for error messages.
+fn known_env_vars() -> Vec<String> {
+    std::iter::once(CONFIG_ENV.to_owned())
+        .chain(documented_keys().into_iter().map(|(key, _)| env_var(key)))
+        .collect()
 }
 
-/// The merged table being built, and which source last set each key.
-struct Layers {
-    table: Table,
-    origins: HashMap<&'static str, String>,
+/// The parsed `config/default.toml`: every key with its default value.
+fn default_values() -> Dict {
+    toml::from_str(DEFAULT_TOML).expect("embedded config/default.toml is not valid TOML")
 }
 
-impl Layers {
-    fn new() -> Self {
-        Layers {
-            table: default_table(),
-            origins: HashMap::new(),
+/// Each key of `config/default.toml` with its documentation (the comment
+/// block right above it, joined into one line), in file order. This is where
+/// flag help comes from, so the file stays the one place keys are explained;
+/// a test checks it finds exactly the keys the TOML parser does.
+fn documented_keys() -> Vec<(&'static str, String)> {
+    let mut keys = Vec::new();
+    let mut comment: Vec<&str> = Vec::new();
+    for line in DEFAULT_TOML.lines() {
+        if let Some(text) = line.strip_prefix('#') {
+            comment.push(text.trim());
+        } else if let Some((key, _)) = line.split_once('=') {
+            keys.push((key.trim(), comment.join(" ")));
+            comment.clear();
+        } else {
+            comment.clear();
         }
     }
+    keys
+}
 
-    fn set(&mut self, key: &'static str, value: Value, origin: String) {
-        self.table.insert(key.to_owned(), value);
-        self.origins.insert(key, origin);
+/// Reads a value given as text (an environment variable or a flag) as the
+/// type of the key's default: the defaults are the only per-key type
+/// information outside [`Config`], and text that does not fit is kept as a
+/// string so that serde reports it against the field's real type.
+fn parse_text(default: &Value, raw: &str) -> Value {
+    match default {
+        Value::Array(..) => raw
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(Value::from)
+            .collect::<Vec<_>>()
+            .into(),
+        Value::Num(..) => raw
+            .trim()
+            .parse::<u64>()
+            .map_or_else(|_| raw.into(), Value::from),
+        Value::Bool(..) => raw
+            .trim()
+            .parse::<bool>()
+            .map_or_else(|_| raw.into(), Value::from),
+        _ => raw.into(),
     }
+}
 
-    /// Overlays the keys the file sets, type-checking each.
-    fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Io {
-            path: path.to_owned(),
-            error,
-        })?;
-        let file: Table = text.parse().map_err(|error| ConfigError::Parse {
-            path: path.to_owned(),
-            error,
-        })?;
-        let origin = format!("config file {}", path.display());
-        for (name, value) in file {
-            let Some(&(key, kind)) = KEYS.iter().find(|(k, _)| *k == name) else {
-                return Err(ConfigError::UnknownKey {
-                    path: path.to_owned(),
-                    key: name,
-                });
+/// A value as an operator would type it after a flag, for `--help`.
+fn as_text(value: &Value) -> String {
+    match value {
+        Value::String(_, s) => s.clone(),
+        Value::Array(_, items) => items.iter().map(as_text).collect::<Vec<_>>().join(","),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+/// The command line: `--config` plus one flag per key, built from
+/// `config/default.toml` so a key needs no flag declaration of its own.
+/// Flags take text, read like environment values by [`parse_text`], so their
+/// errors read the same.
+fn command(defaults: &Dict) -> Command {
+    let mut command = Command::new("switchyard")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Socket.IO server")
+        .after_help(
+            "Precedence, lowest to highest: built-in defaults, config file, \
+             SWITCHYARD_<KEY> environment variables, flags. Lists are comma-separated.",
+        )
+        .arg(
+            Arg::new(CONFIG_FLAG)
+                .long(CONFIG_FLAG)
+                .value_name("PATH")
+                .value_parser(value_parser!(PathBuf))
+                .help(format!(
+                    "TOML file whose keys override the built-in defaults [env: {CONFIG_ENV}]"
+                )),
+        );
+    for (key, doc) in documented_keys() {
+        let default = &defaults[key];
+        let value_name = match default {
+            Value::Num(..) => "N",
+            Value::Bool(..) => "BOOL",
+            Value::Array(..) => "LIST",
+            _ => "TEXT",
+        };
+        let summary = doc
+            .split(". ")
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('.');
+        let default_text = match as_text(default) {
+            text if text.is_empty() => "\"\"".to_owned(),
+            text => text,
+        };
+        let details = format!("[env: {}] [default: {default_text}]", env_var(key));
+        command = command.arg(
+            Arg::new(key)
+                .long(key.replace('_', "-"))
+                .value_name(value_name)
+                .help(format!("{summary} {details}"))
+                .long_help(format!("{doc}\n\n{details}")),
+        );
+    }
+    command
+}
+
+/// What [`Config::load`] takes from the environment.
+struct EnvVars {
+    /// `SWITCHYARD_CONFIG`, unless unset or empty.
+    config_file: Option<PathBuf>,
+    /// The `SWITCHYARD_<KEY>` values.
+    layer: Layer,
+}
+
+impl EnvVars {
+    /// Picks the `SWITCHYARD_*` variables out of `env`. Every unknown one is
+    /// an error, all named at once, so an operator fixes them in one go.
+    fn read(
+        env: impl IntoIterator<Item = (impl Into<OsString>, impl Into<OsString>)>,
+        defaults: &Dict,
+    ) -> Result<EnvVars, ConfigError> {
+        let mut config_file = None;
+        let mut values = Dict::new();
+        let mut unknown = Vec::new();
+        for (name, value) in env {
+            let (name, value) = (name.into(), value.into());
+            // A name that is not UTF-8 cannot be one of ours.
+            let Some(name) = name.to_str().filter(|n| n.starts_with(ENV_PREFIX)) else {
+                continue;
             };
-            if !kind.accepts(&value) {
-                return Err(ConfigError::InvalidValue {
-                    key,
-                    value: value.to_string(),
-                    origin,
-                    expected: kind.expected(),
-                });
+            if name == CONFIG_ENV {
+                config_file = Some(PathBuf::from(value)).filter(|p| !p.as_os_str().is_empty());
+                continue;
             }
-            self.set(key, value, origin.clone());
-        }
-        Ok(())
-    }
-
-    /// Overlays one value given as text (environment or flag).
-    fn apply_text(
-        &mut self,
-        key: &'static str,
-        kind: Kind,
-        raw: &str,
-        origin: String,
-    ) -> Result<(), ConfigError> {
-        match kind.parse_text(raw) {
-            Some(value) => {
-                self.set(key, value, origin);
-                Ok(())
+            let key = name[ENV_PREFIX.len()..].to_ascii_lowercase();
+            // Exact spelling only: SWITCHYARD_Port is not SWITCHYARD_PORT.
+            match defaults.get(&key).filter(|_| env_var(&key) == name) {
+                Some(default) => {
+                    let raw = value.into_string().map_err(|_| ConfigError::NotUnicode {
+                        name: name.to_owned(),
+                    })?;
+                    values.insert(key, parse_text(default, &raw));
+                }
+                None => unknown.push(name.to_owned()),
             }
-            None => Err(ConfigError::InvalidValue {
-                key,
-                value: format!("{raw:?}"),
-                origin,
-                expected: kind.expected(),
-            }),
         }
-    }
-
-    /// Deserializes the merged table and validates the result.
-    fn finish(self) -> Result<Config, ConfigError> {
-        let config: Config = Value::Table(self.table)
-            .try_into()
-            .map_err(ConfigError::Internal)?;
-        config
-            .check()
-            .map_err(|(key, message)| ConfigError::Invalid {
-                key,
-                message,
-                origin: self.origins.get(key).cloned(),
-            })?;
-        Ok(config)
+        if !unknown.is_empty() {
+            unknown.sort();
+            return Err(ConfigError::UnknownEnv { names: unknown });
+        }
+        Ok(EnvVars {
+            config_file,
+            layer: Layer {
+                metadata: Metadata::named("environment")
+                    .interpolater(|_: &Profile, keys: &[&str]| env_var(keys[0])),
+                values,
+            },
+        })
     }
 }
 
-/// Command-line flags: one per config key (taken as text and converted like
-/// environment values, so errors read the same), plus `--config`.
-#[derive(Debug, Parser)]
-#[command(
-    name = "switchyard",
-    version,
-    about = "Socket.IO server",
-    after_help = "Precedence, lowest to highest: built-in defaults, config file, \
-                  SWITCHYARD_<KEY> environment variables, flags. \
-                  Lists are comma-separated."
-)]
-struct Cli {
-    /// TOML file whose keys override the built-in defaults [env: SWITCHYARD_CONFIG]
-    #[arg(long, value_name = "PATH")]
-    config: Option<PathBuf>,
-    /// Address to listen on [env: SWITCHYARD_HOST]
-    #[arg(long, value_name = "HOST")]
-    host: Option<String>,
-    /// TCP port to listen on; 0 picks a free port [env: SWITCHYARD_PORT]
-    #[arg(long, value_name = "PORT")]
-    port: Option<String>,
-    /// HTTP path of the Socket.IO endpoint, starting and ending with '/' [env: SWITCHYARD_PATH]
-    #[arg(long, value_name = "PATH")]
-    path: Option<String>,
-    /// Directory of static files [env: SWITCHYARD_STATIC_DIR]
-    #[arg(long, value_name = "DIR")]
-    static_dir: Option<String>,
-    /// Milliseconds between heartbeat pings [env: SWITCHYARD_PING_INTERVAL_MS]
-    #[arg(long, value_name = "MS")]
-    ping_interval_ms: Option<String>,
-    /// Milliseconds to wait for a pong [env: SWITCHYARD_PING_TIMEOUT_MS]
-    #[arg(long, value_name = "MS")]
-    ping_timeout_ms: Option<String>,
-    /// Milliseconds allowed for a transport upgrade [env: SWITCHYARD_UPGRADE_TIMEOUT_MS]
-    #[arg(long, value_name = "MS")]
-    upgrade_timeout_ms: Option<String>,
-    /// Milliseconds allowed to connect to a namespace [env: SWITCHYARD_CONNECT_TIMEOUT_MS]
-    #[arg(long, value_name = "MS")]
-    connect_timeout_ms: Option<String>,
-    /// Largest accepted message or request body, in bytes [env: SWITCHYARD_MAX_PAYLOAD]
-    #[arg(long, value_name = "BYTES")]
-    max_payload: Option<String>,
-    /// Bound of one client's outgoing queue, in bytes [env: SWITCHYARD_MAX_BUFFER_BYTES]
-    #[arg(long, value_name = "BYTES")]
-    max_buffer_bytes: Option<String>,
-    /// Largest number of binary attachments per packet [env: SWITCHYARD_MAX_ATTACHMENTS]
-    #[arg(long, value_name = "N")]
-    max_attachments: Option<String>,
-    /// Allowed CORS origins, comma-separated; '*' allows any [env: SWITCHYARD_CORS_ORIGINS]
-    #[arg(long, value_name = "ORIGINS")]
-    cors_origins: Option<String>,
-    /// Enabled transports, comma-separated: polling, websocket [env: SWITCHYARD_TRANSPORTS]
-    #[arg(long, value_name = "LIST")]
-    transports: Option<String>,
-    /// Milliseconds to wait for connections to close on shutdown [env: SWITCHYARD_SHUTDOWN_TIMEOUT_MS]
-    #[arg(long, value_name = "MS")]
-    shutdown_timeout_ms: Option<String>,
-    /// Compress WebSocket messages (permessage-deflate) when the client offers it [env: SWITCHYARD_PER_MESSAGE_DEFLATE]
-    #[arg(long, value_name = "BOOL")]
-    per_message_deflate: Option<String>,
-    /// Compress polling responses from this many bytes; 0 never [env: SWITCHYARD_HTTP_COMPRESSION_THRESHOLD]
-    #[arg(long, value_name = "BYTES")]
-    http_compression_threshold: Option<String>,
+/// One source of values: a figment provider whose metadata says, for a key,
+/// where its value came from (`config file PATH`, `SWITCHYARD_PORT`,
+/// `--port`), which is how errors name their source.
+struct Layer {
+    metadata: Metadata,
+    values: Dict,
 }
 
-impl Cli {
-    /// The per-key flags, in the order of [`KEYS`].
-    fn values(&self) -> [(&'static str, Option<&str>); 16] {
-        [
-            ("host", self.host.as_deref()),
-            ("port", self.port.as_deref()),
-            ("path", self.path.as_deref()),
-            ("static_dir", self.static_dir.as_deref()),
-            ("ping_interval_ms", self.ping_interval_ms.as_deref()),
-            ("ping_timeout_ms", self.ping_timeout_ms.as_deref()),
-            ("upgrade_timeout_ms", self.upgrade_timeout_ms.as_deref()),
-            ("connect_timeout_ms", self.connect_timeout_ms.as_deref()),
-            ("max_payload", self.max_payload.as_deref()),
-            ("max_buffer_bytes", self.max_buffer_bytes.as_deref()),
-            ("max_attachments", self.max_attachments.as_deref()),
-            ("cors_origins", self.cors_origins.as_deref()),
-            ("transports", self.transports.as_deref()),
-            ("shutdown_timeout_ms", self.shutdown_timeout_ms.as_deref()),
-            ("per_message_deflate", self.per_message_deflate.as_deref()),
-            (
-                "http_compression_threshold",
-                self.http_compression_threshold.as_deref(),
-            ),
-        ]
+/// Name of the defaults' metadata; values from there get no "(from ...)".
+const DEFAULTS: &str = "defaults";
+
+impl Layer {
+    /// The defaults, as parsed by [`default_values`].
+    fn defaults(values: Dict) -> Layer {
+        Layer {
+            metadata: Metadata::named(DEFAULTS),
+            values,
+        }
+    }
+
+    /// The config file at `path`; a key the defaults lack is an error.
+    fn file(path: PathBuf, defaults: &Dict) -> Result<Layer, ConfigError> {
+        let text = std::fs::read_to_string(&path).map_err(|error| ConfigError::Io {
+            path: path.clone(),
+            error,
+        })?;
+        let values: Dict = toml::from_str(&text).map_err(|error| ConfigError::Parse {
+            path: path.clone(),
+            error,
+        })?;
+        if let Some(key) = values.keys().find(|k| !defaults.contains_key(*k)) {
+            return Err(ConfigError::UnknownKey {
+                path,
+                key: key.clone(),
+            });
+        }
+        let origin = format!("config file {}", path.display());
+        Ok(Layer {
+            metadata: Metadata::named("config file")
+                .source(Source::File(path))
+                .interpolater(move |_: &Profile, _: &[&str]| origin.clone()),
+            values,
+        })
+    }
+
+    /// The per-key flags given on the command line.
+    fn flags(matches: &ArgMatches, defaults: &Dict) -> Layer {
+        let values = defaults
+            .iter()
+            .filter_map(|(key, default)| {
+                let raw = matches.get_one::<String>(key)?;
+                Some((key.clone(), parse_text(default, raw)))
+            })
+            .collect();
+        Layer {
+            metadata: Metadata::named("command line")
+                .interpolater(|_: &Profile, keys: &[&str]| flag(keys[0])),
+            values,
+        }
+    }
+}
+
+impl Provider for Layer {
+    fn metadata(&self) -> Metadata {
+        self.metadata.clone()
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.values.clone()))
+    }
+}
+
+/// Where the value of `key` came from, per its layer's metadata; `None` for
+/// a default.
+fn origin(metadata: &Metadata, key: &str) -> Option<String> {
+    (metadata.name != DEFAULTS).then(|| metadata.interpolate(&Profile::Default, &[key]))
+}
+
+/// Deserializes the merged values, turning serde's complaint about a value
+/// into an error naming the key, the value, its source and what was expected.
+fn extract(figment: &Figment) -> Result<Config, ConfigError> {
+    figment.extract().map_err(|error| {
+        let (Kind::InvalidType(_, expected) | Kind::InvalidValue(_, expected)) = &error.kind else {
+            return ConfigError::Internal(error.to_string());
+        };
+        // The config is flat, so the first path element is the key; a
+        // second one is the index of a bad list item.
+        let Some(key) = error.path.first() else {
+            return ConfigError::Internal(error.to_string());
+        };
+        let value = figment
+            .find_value(key)
+            .ok()
+            .and_then(|v| serde_json::to_string(&v).ok())
+            .unwrap_or_default();
+        // A bad default is a bug in config/default.toml, not an operator's.
+        let Some(origin) = error.metadata.as_ref().and_then(|m| origin(m, key)) else {
+            return ConfigError::Internal(error.to_string());
+        };
+        ConfigError::InvalidValue {
+            key: key.clone(),
+            value,
+            origin,
+            expected: describe(expected, error.path.len() > 1),
+        }
+    })
+}
+
+/// Serde's name for an expected type, in words an operator reads. The
+/// integer types are spelt out as ranges, which is what matters for a port
+/// or a byte count; every list in [`Config`] is a list of strings.
+fn describe(expected: &str, in_list: bool) -> String {
+    match expected {
+        _ if in_list => "an array of strings".to_owned(),
+        "a sequence" => "an array of strings".to_owned(),
+        "u16" => format!("an integer 0..={}", u16::MAX),
+        "u64" => format!("an integer 0..={}", u64::MAX),
+        "usize" => format!("an integer 0..={}", usize::MAX),
+        "path string" => "a string".to_owned(),
+        other => other.to_owned(),
     }
 }
 

@@ -6,7 +6,7 @@ use switchyard::config::{Config, ConfigError};
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let config = match Config::load(std::env::args_os(), |k| std::env::var(k).ok()) {
+    let config = match Config::load(std::env::args_os(), std::env::vars_os()) {
         Ok(config) => config,
         Err(ConfigError::Cli(e)) => e.exit(),
         Err(e) => {

@@ -7,10 +7,16 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// The binary, without any SWITCHYARD_* variable of the test's own
+/// environment: each is a config source, and an unknown one is an error.
 fn switchyard() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("SWITCHYARD_CONFIG");
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SWITCHYARD_") {
+            cmd.env_remove(name);
+        }
+    }
     cmd
 }
 
@@ -33,17 +39,35 @@ fn missing_config_file_is_named() {
 fn bad_env_value_names_the_key() {
     fails_with(
         switchyard().env("SWITCHYARD_PORT", "abc"),
-        "config key 'port'",
+        "config key 'port': invalid value \"abc\" (from SWITCHYARD_PORT): \
+         expected an integer 0..=65535",
     );
 }
 
 #[test]
-fn unknown_key_in_file_is_named() {
+fn unknown_env_var_is_named() {
+    fails_with(
+        switchyard().env("SWITCHYARD_PORTT", "1"),
+        "unknown environment variable SWITCHYARD_PORTT (known: SWITCHYARD_CONFIG, ",
+    );
+}
+
+#[test]
+fn unknown_key_and_bad_value_in_file_are_named() {
     let path = std::env::temp_dir().join(format!("switchyard-cli-{}.toml", std::process::id()));
     std::fs::write(&path, "prot = 3000\n").unwrap();
     fails_with(
         switchyard().arg("--config").arg(&path),
         "unknown key 'prot'",
+    );
+    std::fs::write(&path, "port = \"abc\"\n").unwrap();
+    fails_with(
+        switchyard().env("SWITCHYARD_CONFIG", &path),
+        &format!(
+            "config key 'port': invalid value \"abc\" (from config file {}): \
+             expected an integer 0..=65535",
+            path.display()
+        ),
     );
     std::fs::remove_file(path).ok();
 }
@@ -52,8 +76,27 @@ fn unknown_key_in_file_is_named() {
 fn bad_flag_value_names_the_key() {
     fails_with(
         switchyard().args(["--ping-interval-ms", "0"]),
-        "config key 'ping_interval_ms'",
+        "config key 'ping_interval_ms': must be greater than 0 (from --ping-interval-ms)",
     );
+    fails_with(
+        switchyard().args(["--port", "http"]),
+        "config key 'port': invalid value \"http\" (from --port): expected an integer 0..=65535",
+    );
+}
+
+#[test]
+fn help_lists_every_source() {
+    let out = switchyard().arg("--help").output().expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "--config <PATH>",
+        "[env: SWITCHYARD_CONFIG]",
+        "--ping-interval-ms <N>",
+        "[env: SWITCHYARD_PING_INTERVAL_MS] [default: 25000]",
+    ] {
+        assert!(help.contains(needle), "{needle:?} not in {help}");
+    }
 }
 
 struct Server(Child);

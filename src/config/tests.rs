@@ -1,5 +1,4 @@
 use super::*;
-use clap::CommandFactory;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A config file in the temp directory, removed on drop.
@@ -30,13 +29,9 @@ impl Drop for TempFile {
 
 /// Loads with `args` after the program name and exactly `env` set.
 fn load(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    let env: HashMap<String, String> = env
-        .iter()
-        .map(|&(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
     Config::load(
         std::iter::once("switchyard").chain(args.iter().copied()),
-        |k| env.get(k).cloned(),
+        env.iter().copied(),
     )
 }
 
@@ -77,38 +72,51 @@ fn load_without_overrides_is_default() {
 }
 
 #[test]
-fn key_table_matches_defaults_and_flags() {
-    let default_keys: Vec<String> = default_table().keys().cloned().collect();
-    let mut table_keys: Vec<String> = KEYS.iter().map(|(k, _)| k.to_string()).collect();
-    let mut sorted_defaults = default_keys.clone();
-    sorted_defaults.sort();
-    table_keys.sort();
-    assert_eq!(sorted_defaults, table_keys);
-    for (key, value) in default_table() {
+fn every_key_is_documented_and_has_a_flag() {
+    let defaults = default_values();
+    let mut documented: Vec<&str> = documented_keys().iter().map(|(k, _)| *k).collect();
+    documented.sort();
+    let parsed: Vec<&str> = defaults.keys().map(String::as_str).collect();
+    assert_eq!(documented, parsed, "documented_keys() must find every key");
+    for (key, doc) in documented_keys() {
         assert!(
-            kind_of(&key).accepts(&value),
-            "default for {key} has the wrong kind"
+            !doc.is_empty(),
+            "{key} has no comment in config/default.toml"
         );
+        assert_ne!(key, CONFIG_FLAG, "a key may not be named like --config");
     }
 
-    let cli = Cli::try_parse_from(["switchyard"]).unwrap();
-    let flag_keys: Vec<&str> = cli.values().iter().map(|(k, _)| *k).collect();
-    let key_order: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
-    assert_eq!(flag_keys, key_order);
-
-    let command = Cli::command();
-    for (key, _) in KEYS {
+    let command = command(&defaults);
+    for key in defaults.keys() {
         let arg = command
             .get_arguments()
-            .find(|a| a.get_id() == *key)
+            .find(|a| a.get_id() == key.as_str())
             .unwrap_or_else(|| panic!("no flag for {key}"));
         assert_eq!(format!("--{}", arg.get_long().unwrap()), flag(key));
     }
+    // Config::default() extracts the defaults with deny_unknown_fields, so
+    // this also checks that Config and config/default.toml have the same keys.
+    Config::default();
 }
 
 #[test]
 fn cli_definition_is_consistent() {
-    Cli::command().debug_assert();
+    command(&default_values()).debug_assert();
+}
+
+#[test]
+fn help_shows_docs_env_and_default() {
+    let help = command(&default_values()).render_help().to_string();
+    assert!(help.contains("--ping-interval-ms <N>"), "{help}");
+    assert!(
+        help.contains(
+            "Milliseconds between heartbeat pings the server sends to each client \
+             [env: SWITCHYARD_PING_INTERVAL_MS] [default: 25000]"
+        ),
+        "{help}"
+    );
+    assert!(help.contains("[env: SWITCHYARD_TRANSPORTS] [default: polling,websocket]"));
+    assert!(help.contains("[env: SWITCHYARD_CONFIG]"));
 }
 
 #[test]
@@ -294,15 +302,38 @@ fn bad_type_in_file_is_named() {
     assert_eq!(
         load_err(&["--config", file.path()], &[]),
         format!(
-            "config key 'transports': invalid value [\"polling\", 1] (from config file {}): \
+            "config key 'transports': invalid value [\"polling\",1] (from config file {}): \
+             expected an array of strings",
+            file.path()
+        )
+    );
+    let file = TempFile::new("transports = \"polling\"\n");
+    assert_eq!(
+        load_err(&["--config", file.path()], &[]),
+        format!(
+            "config key 'transports': invalid value \"polling\" (from config file {}): \
              expected an array of strings",
             file.path()
         )
     );
     let file = TempFile::new("max_payload = -1\n");
-    assert!(
-        load_err(&["--config", file.path()], &[])
-            .starts_with("config key 'max_payload': invalid value -1 (from config file ")
+    assert_eq!(
+        load_err(&["--config", file.path()], &[]),
+        format!(
+            "config key 'max_payload': invalid value -1 (from config file {}): \
+             expected an integer 0..={}",
+            file.path(),
+            usize::MAX
+        )
+    );
+    let file = TempFile::new("per_message_deflate = 1\n");
+    assert_eq!(
+        load_err(&["--config", file.path()], &[]),
+        format!(
+            "config key 'per_message_deflate': invalid value 1 (from config file {}): \
+             expected a boolean",
+            file.path()
+        )
     );
 }
 
@@ -332,7 +363,7 @@ fn bad_env_value_is_named() {
     );
     assert_eq!(
         load_err(&[], &[("SWITCHYARD_PORT", "65536")]),
-        "config key 'port': invalid value \"65536\" (from SWITCHYARD_PORT): \
+        "config key 'port': invalid value 65536 (from SWITCHYARD_PORT): \
          expected an integer 0..=65535"
     );
     assert_eq!(
@@ -340,8 +371,13 @@ fn bad_env_value_is_named() {
         format!(
             "config key 'max_payload': invalid value \"-5\" (from SWITCHYARD_MAX_PAYLOAD): \
              expected an integer 0..={}",
-            i64::MAX
+            usize::MAX
         )
+    );
+    assert_eq!(
+        load_err(&[], &[("SWITCHYARD_PER_MESSAGE_DEFLATE", "yes")]),
+        "config key 'per_message_deflate': invalid value \"yes\" \
+         (from SWITCHYARD_PER_MESSAGE_DEFLATE): expected a boolean"
     );
 }
 
@@ -352,9 +388,62 @@ fn bad_cli_value_is_named() {
         format!(
             "config key 'ping_timeout_ms': invalid value \"soon\" (from --ping-timeout-ms): \
              expected an integer 0..={}",
-            i64::MAX
+            u64::MAX
         )
     );
+}
+
+#[test]
+fn unknown_env_vars_are_all_named() {
+    assert_eq!(
+        load_err(&[], &[("SWITCHYARD_PORTT", "1")]),
+        format!(
+            "unknown environment variable SWITCHYARD_PORTT (known: {})",
+            known_env_vars().join(", ")
+        )
+    );
+    let message = load_err(
+        &[],
+        &[
+            ("SWITCHYARD_Z", "1"),
+            ("SWITCHYARD_PORT", "4000"),
+            ("SWITCHYARD_Port", "4000"),
+            ("SWITCHYARD_", ""),
+        ],
+    );
+    assert!(
+        message.starts_with(
+            "unknown environment variables SWITCHYARD_, SWITCHYARD_Port, SWITCHYARD_Z (known: \
+             SWITCHYARD_CONFIG, SWITCHYARD_HOST, SWITCHYARD_PORT, "
+        ),
+        "{message}"
+    );
+    // Every key's variable and SWITCHYARD_CONFIG are known; others are not ours.
+    assert_eq!(known_env_vars().len(), default_values().len() + 1);
+    let c = load(
+        &[],
+        &[(CONFIG_ENV, ""), ("HOME", "/root"), ("SWITCHYARDX", "1")],
+    )
+    .unwrap();
+    assert_eq!(c.port, 3000);
+}
+
+#[test]
+fn non_utf8_env_value_is_named() {
+    use std::os::unix::ffi::OsStringExt;
+    let bad = OsString::from_vec(vec![0xff, b'1']);
+    let err = Config::load(
+        ["switchyard"],
+        [(OsString::from("SWITCHYARD_HOST"), bad.clone())],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "environment variable SWITCHYARD_HOST: value is not valid UTF-8"
+    );
+    // A variable whose name is not UTF-8 cannot be ours.
+    let c = Config::load(["switchyard"], [(bad, OsString::from("x"))]).unwrap();
+    assert_eq!(c.host, "127.0.0.1");
 }
 
 #[test]
@@ -362,6 +451,15 @@ fn shadowed_bad_value_is_still_reported() {
     assert!(
         load_err(&["--port", "80"], &[("SWITCHYARD_PORT", "abc")])
             .starts_with("config key 'port': invalid value \"abc\" (from SWITCHYARD_PORT)")
+    );
+    let file = TempFile::new("port = true\n");
+    assert_eq!(
+        load_err(&["--config", file.path()], &[("SWITCHYARD_PORT", "80")]),
+        format!(
+            "config key 'port': invalid value true (from config file {}): \
+             expected an integer 0..=65535",
+            file.path()
+        )
     );
 }
 
@@ -486,12 +584,7 @@ fn helpers() {
     assert_eq!(c.socket_addr(), "0.0.0.0:8080");
     assert!(c.allows_transport("websocket"));
     assert!(!c.allows_transport("polling"));
-    assert!(c.allows_origin("https://app.example"));
-    assert!(c.allows_origin("HTTPS://APP.EXAMPLE"));
-    assert!(!c.allows_origin("https://evil.example"));
-    assert!(!Config::default().allows_origin("https://app.example"));
-    let any = load(&["--cors-origins", "*"], &[]).unwrap();
-    assert!(any.allows_origin("https://anything.example"));
+    assert_eq!(c.cors_origins, strings(&["https://app.example"]));
 
     let d = Config::default();
     assert_eq!(d.ping_interval(), Duration::from_secs(25));
