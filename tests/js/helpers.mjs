@@ -10,9 +10,10 @@ import WebSocket from "ws";
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 // Directory holding the server executables: cargo's debug examples (honouring CARGO_TARGET_DIR),
-// or any directory named by SWITCHYARD_EXAMPLES_DIR (e.g. a reference implementation).
-const EXAMPLES_DIR = process.env.SWITCHYARD_EXAMPLES_DIR
-  ? path.resolve(process.env.SWITCHYARD_EXAMPLES_DIR)
+// or any directory named by E2E_EXAMPLES_DIR (e.g. a reference implementation; not SWITCHYARD_*,
+// which the server reserves for its own settings and rejects when unknown).
+const EXAMPLES_DIR = process.env.E2E_EXAMPLES_DIR
+  ? path.resolve(process.env.E2E_EXAMPLES_DIR)
   : path.join(path.resolve(REPO_ROOT, process.env.CARGO_TARGET_DIR || "target"), "debug", "examples");
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
