@@ -24,7 +24,7 @@ pub(super) const WS_WRITABLE_BYTES: usize = 64 * 1024;
 
 /// What to do with an outgoing packet, given the client's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Admit {
+pub(crate) enum Admit {
     Send,
     /// Volatile, and the transport cannot write now: dropped (counted).
     DropVolatile,
@@ -45,7 +45,7 @@ pub(super) fn admit(writable: bool, buffered: usize, out: &Outgoing, max_buffer:
 
 /// Where [`Outlet::send_or`] put a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Route {
+pub(crate) enum Route {
     /// Written into the WebSocket sink, or refused there as `Admit` says.
     Direct(Admit),
     /// Handed to the session's mailbox.
@@ -89,10 +89,11 @@ impl Outlet {
             .fetch_update(SeqCst, SeqCst, |n| Some(n.saturating_sub(1)));
     }
 
-    /// Counts a mailbox send that may write to the client, then runs it.
-    pub fn counted(&self, enqueue: impl FnOnce()) {
+    /// Counts a mailbox send that may write to the client, then runs it;
+    /// a send that failed is uncounted.
+    pub fn counted<E>(&self, enqueue: impl FnOnce() -> Result<(), E>) -> Result<(), E> {
         self.waiting.fetch_add(1, SeqCst);
-        enqueue();
+        enqueue().inspect_err(|_| self.handled())
     }
 
     /// Writes `out` into the sink when that keeps the order, else `enqueue`s
@@ -114,8 +115,7 @@ impl Outlet {
             }
             return Ok(Route::Direct(verdict));
         }
-        self.waiting.fetch_add(1, SeqCst);
-        enqueue(out).inspect_err(|_| self.handled())?;
+        self.counted(|| enqueue(out))?;
         Ok(Route::Mailbox)
     }
 }

@@ -32,10 +32,15 @@ pub(super) async fn get<H: EngineHandler>(
     let body = match session.send(PollGet).await {
         Ok(Ok(Poll::Ready(body))) => body,
         // A dropped sender means the session ended without a word: say close.
-        Ok(Ok(Poll::Wait(rx))) => rx.await.unwrap_or_else(|_| PollBody {
-            body: encode_payload(&[Packet::Close.encode(version)], version),
-            compress: false,
-        }),
+        Ok(Ok(Poll::Wait(rx))) => match rx.await {
+            Ok(Ok(body)) => body,
+            // Sent after an upgrade that was decided while it waited.
+            Ok(Err(_)) => return Err(EngineError::BadRequest),
+            Err(_) => PollBody {
+                body: encode_payload(&[Packet::Close.encode(version)], version),
+                compress: false,
+            },
+        },
         Ok(Err(_)) => return Err(EngineError::BadRequest),
         Err(_) => return Err(EngineError::UnknownSid),
     };

@@ -20,8 +20,9 @@ use super::stats::EngineStats;
 use super::upgrade::{WsConnection, WsEndpoint};
 use super::{polling, websocket};
 
-/// Live sessions by sid.
-pub(super) struct Registry<H: EngineHandler>(Arc<Mutex<SessionMap<H>>>);
+/// Live sessions by sid. A session leaves it through the callback it is
+/// given at its start, so the session layer never names this type.
+struct Registry<H: EngineHandler>(Arc<Mutex<SessionMap<H>>>);
 
 type SessionMap<H> = HashMap<Arc<str>, Addr<EngineSession<H>>>;
 
@@ -37,11 +38,11 @@ impl<H: EngineHandler> Registry<H> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(super) fn get(&self, sid: &str) -> Option<Addr<EngineSession<H>>> {
+    fn get(&self, sid: &str) -> Option<Addr<EngineSession<H>>> {
         self.map().get(sid).cloned()
     }
 
-    pub(super) fn remove(&self, sid: &str) {
+    fn remove(&self, sid: &str) {
         self.map().remove(sid);
     }
 
@@ -323,7 +324,11 @@ impl<H: EngineHandler> Engine<H> {
             request: Arc::new(request_info(req, query)),
             config: config.clone(),
             stats: self.inner.stats.clone(),
-            registry: self.inner.registry.clone(),
+            unregister: {
+                let registry = self.inner.registry.clone();
+                let sid = sid.clone();
+                Box::new(move || registry.remove(&sid))
+            },
             handler: (self.inner.factory)(),
             websocket,
         };

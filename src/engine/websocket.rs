@@ -22,7 +22,7 @@ use super::handler::{CloseReason, EngineHandler};
 use super::outgoing::Outgoing;
 use super::outlet::{Admit, WS_WRITABLE_BYTES, admit};
 use super::packet::{DecodeError, Frame, Packet, ProtocolVersion};
-use super::session::{EngineSession, WsClosed, WsIn, WsOpened};
+use super::session::{EngineSession, WsEvent, WsIn};
 use super::ws_codec::{self, Decoder, DeflateSettings, Encoder, Message, OpCode};
 
 /// Tells a transport actor to stop reading (its session is done with it).
@@ -44,6 +44,10 @@ struct SinkState {
     closed: bool,
     /// Taking writes from other threads, not only from its session.
     direct: bool,
+    /// The answer to the latest ping frame, not yet queued. One at most: a
+    /// client that pings without reading must not grow the sink (RFC 6455
+    /// §5.5.3 lets a pong answer only the most recent ping).
+    pong: Option<Bytes>,
     encoder: Encoder,
 }
 
@@ -55,6 +59,7 @@ impl WsSink {
             waker: None,
             closed: false,
             direct: false,
+            pong: None,
             encoder,
         })))
     }
@@ -133,14 +138,17 @@ impl WsSink {
         self.state().direct = direct;
     }
 
-    fn send_control(&self, opcode: OpCode, payload: &[u8]) {
+    /// Answers a ping frame. The pong waits in a slot of its own, replaced
+    /// by the next ping's, and goes out once what was queued before it has
+    /// been taken (a message boundary): N pings leave at most one pong.
+    fn send_pong(&self, payload: &[u8]) {
         let mut s = self.state();
         if s.closed {
             return;
         }
         let mut out = BytesMut::new();
-        s.encoder.encode_control(opcode, payload, &mut out);
-        s.push(out.freeze());
+        s.encoder.encode_control(OpCode::Pong, payload, &mut out);
+        s.pong = Some(out.freeze());
         wake(s);
     }
 
@@ -149,6 +157,9 @@ impl WsSink {
         let mut s = self.state();
         if s.closed {
             return;
+        }
+        if let Some(pong) = s.pong.take() {
+            s.push(pong);
         }
         let mut out = BytesMut::new();
         s.encoder.encode_close(code, "", &mut out);
@@ -165,6 +176,11 @@ impl WsSink {
         take: impl FnOnce(&mut SinkState) -> R,
     ) -> Poll<Option<R>> {
         let mut s = self.state();
+        if s.chunks.is_empty()
+            && let Some(pong) = s.pong.take()
+        {
+            s.push(pong);
+        }
         if !s.chunks.is_empty() {
             return Poll::Ready(Some(take(&mut s)));
         }
@@ -200,6 +216,7 @@ impl WsSink {
         let mut s = self.state();
         s.closed = true;
         s.chunks.clear();
+        s.pong = None;
         s.bytes = 0;
     }
 }
@@ -270,6 +287,12 @@ pub struct WsTransport<H: EngineHandler> {
     sink: WsSink,
     decoder: Decoder,
     buf: BytesMut,
+    /// Events for the session that wait behind one the full mailbox would
+    /// not take; sent in order once it has room. Reading stops meanwhile,
+    /// so this holds at most one read chunk's worth.
+    backlog: VecDeque<WsEvent>,
+    /// A send to the session is being waited for (`backlog` goes after it).
+    blocked: bool,
     /// Why the connection ended, once it has.
     reason: CloseReason,
 }
@@ -338,6 +361,8 @@ pub(super) fn accept<H: EngineHandler>(
         sink: WsSink::new(Encoder::new(deflater)),
         decoder: Decoder::new(setup.max_payload, inflater),
         buf: BytesMut::new(),
+        backlog: VecDeque::new(),
+        blocked: false,
         reason: CloseReason::TransportClose,
     };
     Ok(Accepted {
@@ -362,21 +387,57 @@ impl<H: EngineHandler> WsTransport<H> {
     }
 
     fn deliver(&mut self, decoded: Result<Packet, DecodeError>, ctx: &mut Context<Self>) {
-        let packet = match decoded {
-            Ok(packet) => packet,
+        match decoded {
+            Ok(packet) => self.forward(WsEvent::Packet(packet), ctx),
             Err(e) => {
                 log::debug!("ws {}: undecodable packet: {e}", self.conn);
-                return self.fail(CloseReason::ParseError, 1002, ctx);
+                self.fail(CloseReason::ParseError, 1002, ctx)
             }
-        };
+        }
+    }
+
+    /// Hands `event` to the session, in the order events happened. The fast
+    /// path is `try_send`; when the session's mailbox is full, the event is
+    /// sent with back-pressure (reading the socket stops until it is taken)
+    /// and later events queue behind it. One wait at a time: actix polls
+    /// several `ctx.wait` futures newest first, which would reorder packets.
+    fn forward(&mut self, event: WsEvent, ctx: &mut Context<Self>) {
+        if self.blocked || !self.backlog.is_empty() {
+            self.backlog.push_back(event);
+            return;
+        }
+        self.try_forward(event, ctx);
+    }
+
+    fn try_forward(&mut self, event: WsEvent, ctx: &mut Context<Self>) {
         let msg = WsIn {
             conn: self.conn,
-            packet,
+            event,
         };
-        // Fast path; when the session's mailbox is full, stop reading the
-        // socket until it has room (back-pressure instead of growth).
-        if let Err(SendError::Full(msg)) = self.session.try_send(msg) {
-            ctx.wait(self.session.send(msg).into_actor(self).map(|_, _, _| ()));
+        match self.session.try_send(msg) {
+            Ok(()) => {}
+            Err(SendError::Full(msg)) => {
+                self.blocked = true;
+                ctx.wait(
+                    self.session
+                        .send(msg)
+                        .into_actor(self)
+                        .map(|sent, act, ctx| {
+                            act.blocked = false;
+                            if sent.is_err() {
+                                // The session is gone.
+                                return ctx.stop();
+                            }
+                            while !act.blocked
+                                && let Some(event) = act.backlog.pop_front()
+                            {
+                                act.try_forward(event, ctx);
+                            }
+                        }),
+                );
+            }
+            // The session is gone: nothing to read for.
+            Err(SendError::Closed(_)) => ctx.stop(),
         }
     }
 
@@ -384,7 +445,7 @@ impl<H: EngineHandler> WsTransport<H> {
         match msg {
             Message::Text(text) => self.deliver(Packet::decode_text(&text), ctx),
             Message::Binary(data) => self.deliver(Packet::decode_binary(data, self.version), ctx),
-            Message::Ping(data) => self.sink.send_control(OpCode::Pong, &data),
+            Message::Ping(data) => self.sink.send_pong(&data),
             Message::Pong(_) => {}
             Message::Close(_) => {
                 self.sink.close(1000);
@@ -404,29 +465,30 @@ impl<H: EngineHandler> Actor for WsTransport<H> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let open = WsOpened {
-            conn: self.conn,
+        // Registers without waiting for an answer, so frames are read (and
+        // reach the session in order behind this) at once. A session that
+        // refuses the connection closes its sink and stops it.
+        let open = WsEvent::Opened {
             sink: self.sink.clone(),
             stop: ctx.address().recipient(),
             probe: self.probe,
         };
-        self.session
-            .send(open)
-            .into_actor(self)
-            .map(|accepted, act, ctx| {
-                if !matches!(accepted, Ok(true)) {
-                    act.sink.close(1000);
-                    ctx.stop();
-                }
-            })
-            .wait(ctx);
+        self.forward(open, ctx);
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.sink.close(1000);
-        self.session.do_send(WsClosed {
+        // No more waiting: what is left goes now, bounded as above, and the
+        // session must hear the connection ended.
+        for event in self.backlog.drain(..) {
+            self.session.do_send(WsIn {
+                conn: self.conn,
+                event,
+            });
+        }
+        self.session.do_send(WsIn {
             conn: self.conn,
-            reason: self.reason,
+            event: WsEvent::Closed(self.reason),
         });
     }
 }

@@ -1,19 +1,37 @@
-//! The EngineSession actor: one per Engine.IO session. Owns the heartbeat,
-//! the bounded outgoing queue, the current transport and the upgrade probe,
-//! and runs the [`EngineHandler`] of the layer above in its own context.
+//! The EngineSession actor: one per Engine.IO session, a thin shell around
+//! the pure [`core::SessionState`]. It feeds the state machine events
+//! (requests, packets, transports coming and going), runs ONE timer for the
+//! state's next deadline, carries out the [`Action`]s it returns (answer a
+//! GET, write to a WebSocket sink, close a transport, finish), and runs the
+//! [`EngineHandler`] of the layer above in its own context.
+//!
+//! Owns: the session's I/O resources (the waiting GET's channel, the
+//! WebSocket sinks) and its mailbox. Must not touch: session logic (that is
+//! the core's), the registry of sessions (it is handed a callback to leave
+//! it), anything Socket.IO.
+//!
+//! Every entry point (a mailbox message, a timer, the handler's own
+//! `run_later`) ends with [`EngineSession::after`], the one place that acts
+//! on a close requested from elsewhere, tells the handler the session
+//! closed, carries out pending actions and re-arms the timer.
+
+pub(crate) mod core;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
+use std::time::Instant;
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use self::core::{Action, ConnId, GetOutcome, HeartbeatMode, Limits, SessionState};
+pub use self::core::TransportMismatch;
 use super::config::EngineConfig;
 use super::handler::{CloseReason, EngineHandler, Message as Msg, RequestInfo, SessionCtx};
 use super::outgoing::Outgoing;
-use super::outlet::{Admit, Outlet, WS_WRITABLE_BYTES, admit};
+use super::outlet::{Admit, Outlet};
 use super::packet::{Frame, Packet, ProtocolVersion};
-use super::queue::{OutQueue, PollBody, payload};
-use super::server::Registry;
+use super::queue::{PollBody, payload};
 use super::stats::EngineStats;
 use super::websocket::{WsSink, WsStop};
 
@@ -21,6 +39,11 @@ use super::websocket::{WsSink, WsStop};
 #[derive(actix::Message)]
 #[rtype(result = "()")]
 pub struct Close(pub CloseReason);
+
+/// Makes the session look at its shared state (a close was requested).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub(crate) struct Wake;
 
 /// A value for the handler from another actor.
 #[derive(actix::Message)]
@@ -32,17 +55,14 @@ pub struct Upcall<U: Send + 'static>(pub U);
 #[rtype(result = "Result<Poll, TransportMismatch>")]
 pub struct PollGet;
 
+/// What a waiting GET is eventually answered with.
+pub type PollAnswer = Result<PollBody, TransportMismatch>;
+
 /// The answer to a GET: data now, or a receiver that yields it later.
 pub enum Poll {
     Ready(PollBody),
-    Wait(oneshot::Receiver<PollBody>),
+    Wait(oneshot::Receiver<PollAnswer>),
 }
-
-/// A request that does not fit the session's state: a second concurrent
-/// GET or POST, or a polling request to a session that is not polling. The
-/// session is closed (`transport error`) when this is returned.
-#[derive(Debug)]
-pub struct TransportMismatch;
 
 /// A long-polling POST starts; refused if another is in flight.
 #[derive(actix::Message)]
@@ -54,73 +74,117 @@ pub struct PostStart;
 #[rtype(result = "()")]
 pub struct PostDone(pub Result<Vec<Packet>, CloseReason>);
 
-/// A WebSocket transport has started (probe: it came for an existing session).
-#[derive(actix::Message)]
-#[rtype(result = "bool")]
-pub struct WsOpened {
-    pub conn: u64,
-    pub sink: WsSink,
-    pub stop: Recipient<WsStop>,
-    pub probe: bool,
-}
-
-/// A packet arrived on WebSocket `conn`.
+/// Something that happened on WebSocket `conn`, in the order it happened.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
 pub struct WsIn {
-    pub conn: u64,
-    pub packet: Packet,
+    pub conn: ConnId,
+    pub event: WsEvent,
 }
 
-/// WebSocket `conn` ended, and why.
-#[derive(actix::Message)]
-#[rtype(result = "()")]
-pub struct WsClosed {
-    pub conn: u64,
-    pub reason: CloseReason,
-}
-
-enum Transport {
-    /// A WebSocket handshake whose actor has not started yet.
-    Pending,
-    Polling {
-        get: Option<oneshot::Sender<PollBody>>,
-        post: bool,
-    },
-    WebSocket {
-        conn: u64,
+pub enum WsEvent {
+    /// The transport started (probe: it came for an existing polling session).
+    Opened {
         sink: WsSink,
         stop: Recipient<WsStop>,
+        probe: bool,
     },
+    Packet(Packet),
+    /// The connection ended, and why.
+    Closed(CloseReason),
 }
 
-struct Probe {
-    conn: u64,
+/// What the session shares with every [`SessionHandle`](super::SessionHandle)
+/// on any thread: identity, counters, the direct path to a WebSocket, and
+/// the close-request flag.
+pub(crate) struct SessionShared {
+    pub sid: Arc<str>,
+    pub version: ProtocolVersion,
+    pub request: Arc<RequestInfo>,
+    pub stats: Arc<EngineStats>,
+    pub outlet: Outlet,
+    /// 0, or 1 + the index of the first requested [`CloseReason`]. A flag,
+    /// not a mailbox message: a close must get through a full mailbox and
+    /// cannot pile up.
+    close_request: AtomicU8,
+}
+
+/// Why a session is cut off for falling behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CutOff {
+    /// Its outgoing bytes would go over `max_buffer_bytes`, or its mailbox
+    /// was full for an outgoing packet.
+    Outgoing,
+    /// Its mailbox was full for an upcall.
+    Upcall,
+}
+
+const REASONS: [CloseReason; 6] = [
+    CloseReason::TransportError,
+    CloseReason::TransportClose,
+    CloseReason::PingTimeout,
+    CloseReason::ParseError,
+    CloseReason::ForcedClose,
+    CloseReason::ServerShutdown,
+];
+
+impl SessionShared {
+    /// Asks the session to close with `reason`; `true` for the first request
+    /// (the caller then wakes the session).
+    pub fn request_close(&self, reason: CloseReason) -> bool {
+        let code = REASONS.iter().position(|r| *r == reason).expect("listed") as u8 + 1;
+        self.close_request
+            .compare_exchange(0, code, SeqCst, SeqCst)
+            .is_ok()
+    }
+
+    fn close_requested(&self) -> Option<CloseReason> {
+        match self.close_request.load(SeqCst) {
+            0 => None,
+            n => Some(REASONS[usize::from(n - 1)]),
+        }
+    }
+
+    /// The one slow-consumer policy, wherever it is detected: request a
+    /// `transport error` close, and log and count it once per session.
+    /// `true` when this was the first close request (wake the session).
+    pub fn cut_off(&self, why: CutOff) -> bool {
+        let first = self.request_close(CloseReason::TransportError);
+        if first {
+            log::warn!("session {}: slow consumer ({why:?}), closing", self.sid);
+            match why {
+                CutOff::Outgoing => self.stats.count_overflow(),
+                CutOff::Upcall => self.stats.count_upcall_overflow(),
+            }
+        }
+        first
+    }
+}
+
+/// A WebSocket the session writes to: its transport or its upgrade probe.
+struct WsIo {
+    conn: ConnId,
     sink: WsSink,
     stop: Recipient<WsStop>,
-    timeout: SpawnHandle,
 }
 
-/// The session's state apart from its handler (so both can be borrowed at once).
-pub struct Core {
-    pub(super) sid: Arc<str>,
-    pub(super) version: ProtocolVersion,
-    pub(super) request: Arc<RequestInfo>,
-    config: Arc<EngineConfig>,
-    pub(super) stats: Arc<EngineStats>,
-    transport: Transport,
-    probe: Option<Probe>,
-    queue: OutQueue,
-    /// Shared with every handle: the direct path while on a WebSocket.
-    pub(super) outlet: Arc<Outlet>,
-    heartbeat: Option<SpawnHandle>,
-    closing: bool,
+/// Everything of the session but its handler (so both can be borrowed at once).
+pub struct Shell {
+    pub(crate) shared: Arc<SessionShared>,
+    state: SessionState,
+    /// The waiting GET's answer channel.
+    get: Option<oneshot::Sender<PollAnswer>>,
+    /// At most two: the transport and a probe.
+    ws: Vec<WsIo>,
+    /// The one timer, and the deadline it was armed for.
+    timer: Option<(Instant, SpawnHandle)>,
+    /// Takes the session out of the endpoint's registry.
+    unregister: Option<Box<dyn FnOnce() + Send>>,
 }
 
 pub struct EngineSession<H: EngineHandler> {
-    core: Core,
+    shell: Shell,
     handler: H,
-    registry: Registry<H>,
 }
 
 /// What a new session starts from.
@@ -130,43 +194,44 @@ pub(super) struct SessionInit<H: EngineHandler> {
     pub request: Arc<RequestInfo>,
     pub config: Arc<EngineConfig>,
     pub stats: Arc<EngineStats>,
-    pub registry: Registry<H>,
+    pub unregister: Box<dyn FnOnce() + Send>,
     pub handler: H,
     pub websocket: bool,
 }
 
 impl<H: EngineHandler> EngineSession<H> {
     pub(super) fn new(init: SessionInit<H>) -> Self {
-        let transport = if init.websocket {
-            Transport::Pending
-        } else {
-            Transport::Polling {
-                get: None,
-                post: false,
-            }
+        let state = SessionState::new(
+            Instant::now(),
+            init.version,
+            HeartbeatMode::ServerPings,
+            Limits::from_config(&init.config),
+            init.websocket,
+        );
+        let shared = SessionShared {
+            sid: init.sid,
+            version: init.version,
+            request: init.request,
+            stats: init.stats,
+            outlet: Outlet::new(init.config.max_buffer_bytes),
+            close_request: AtomicU8::new(0),
         };
         EngineSession {
-            core: Core {
-                sid: init.sid,
-                version: init.version,
-                request: init.request,
-                outlet: Arc::new(Outlet::new(init.config.max_buffer_bytes)),
-                config: init.config,
-                stats: init.stats,
-                transport,
-                probe: None,
-                queue: OutQueue::default(),
-                heartbeat: None,
-                closing: false,
+            shell: Shell {
+                shared: Arc::new(shared),
+                state,
+                get: None,
+                ws: Vec::new(),
+                timer: None,
+                unregister: Some(init.unregister),
             },
             handler: init.handler,
-            registry: init.registry,
         }
     }
 
     /// Queues a frame before the session starts (the WebSocket handshake's open packet).
     pub(super) fn queue_first(&mut self, frame: Frame) {
-        self.core.enqueue(frame);
+        self.shell.state.enqueue_first(frame);
     }
 
     pub(super) fn with_handler<F>(&mut self, ctx: &mut Context<Self>, f: F)
@@ -174,185 +239,53 @@ impl<H: EngineHandler> EngineSession<H> {
         F: FnOnce(&mut H, &mut SessionCtx<'_, H>),
     {
         let mut sctx = SessionCtx {
-            core: &mut self.core,
+            shell: &mut self.shell,
             ctx,
         };
         f(&mut self.handler, &mut sctx);
     }
 
-    /// Ends the session once: the handler hears why, what is queued is
-    /// flushed where the transport can take it, and the actor stops.
-    fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
-        if self.core.closing {
-            return;
-        }
-        self.core.closing = true;
-        self.core.outlet.detach();
-        if let Some(h) = self.core.heartbeat.take() {
-            ctx.cancel_future(h);
-        }
-        log::debug!("session {} closing: {reason}", self.core.sid);
-        // A client mid-upgrade may already have moved to the probe: close it
-        // too, so it sees the close rather than silence.
-        if let Some(probe) = self.core.probe.take() {
-            ctx.cancel_future(probe.timeout);
-            probe.sink.close(1000);
-            let _ = probe.stop.try_send(WsStop);
-        }
-        self.with_handler(ctx, |h, s| h.on_close(reason, s));
-        let server_side = matches!(
-            reason,
-            CloseReason::ForcedClose | CloseReason::ServerShutdown
-        );
-        match &self.core.transport {
-            // The client said close itself: its pending GET just ends (noop).
-            Transport::Polling { .. } if reason == CloseReason::TransportClose => {
-                self.core.enqueue(Packet::Noop.encode(self.core.version));
-                self.core.flush();
-            }
-            Transport::Polling { .. } => {
-                self.core.enqueue(Packet::Close.encode(self.core.version));
-                if server_side && !self.core.writable() {
-                    // Hold the close (and the sid) until the client's next GET
-                    // collects it and what is queued, as engine.io does.
-                    let grace = self.core.config.ping_interval + self.core.config.ping_timeout;
-                    ctx.run_later(grace, |_, ctx| ctx.stop());
-                    return;
-                }
-                self.core.flush();
-            }
-            Transport::WebSocket { .. } => {
-                if server_side {
-                    self.core.flush();
-                }
-                if let Transport::WebSocket { sink, stop, .. } = &self.core.transport {
-                    sink.close(1000);
-                    let _ = stop.try_send(WsStop);
-                }
-            }
-            Transport::Pending => {}
-        }
-        // Unknown from now on, as engine.io forgets a closed sid at once.
-        self.registry.remove(&self.core.sid);
-        ctx.stop();
-    }
-
-    fn schedule_ping(&mut self, ctx: &mut Context<Self>) {
-        if self.core.version == ProtocolVersion::V3 {
-            // v3 clients ping; the server only waits for them.
-            let wait = self.core.config.ping_interval + self.core.config.ping_timeout;
-            self.core.heartbeat =
-                Some(ctx.run_later(wait, |s, ctx| s.close(CloseReason::PingTimeout, ctx)));
-            return;
-        }
-        let interval = self.core.config.ping_interval;
-        self.core.heartbeat = Some(ctx.run_later(interval, |s, ctx| {
-            s.core
-                .enqueue(Packet::Ping(String::new()).encode(s.core.version));
-            s.core.flush();
-            let timeout = s.core.config.ping_timeout;
-            s.core.heartbeat =
-                Some(ctx.run_later(timeout, |s, ctx| s.close(CloseReason::PingTimeout, ctx)));
-        }));
-    }
-
-    fn on_packet(&mut self, packet: Packet, ctx: &mut Context<Self>) {
-        match packet {
-            Packet::Message(text) => {
-                self.with_handler(ctx, |h, s| h.on_message(Msg::Text(text), s))
-            }
-            Packet::Binary(data) => {
-                self.with_handler(ctx, |h, s| h.on_message(Msg::Binary(data), s))
-            }
-            Packet::Pong(_) if self.core.version == ProtocolVersion::V4 => {
-                self.reset_heartbeat(ctx)
-            }
-            Packet::Ping(data) if self.core.version == ProtocolVersion::V3 => {
-                self.core
-                    .enqueue(Packet::Pong(data).encode(self.core.version));
-                self.core.flush();
-                self.reset_heartbeat(ctx);
-            }
-            Packet::Close => self.close(CloseReason::TransportClose, ctx),
-            other => log::debug!("session {}: ignoring {other:?}", self.core.sid),
+    fn deliver(&mut self, message: Option<Msg>, ctx: &mut Context<Self>) {
+        if let Some(message) = message {
+            self.with_handler(ctx, |h, s| h.on_message(message, s));
         }
     }
 
-    fn reset_heartbeat(&mut self, ctx: &mut Context<Self>) {
-        if let Some(h) = self.core.heartbeat.take() {
-            ctx.cancel_future(h);
+    /// Ends every entry point: acts on a close requested from elsewhere,
+    /// tells the handler once that the session closed, carries out what the
+    /// core asked for and re-arms the timer.
+    pub(super) fn after(&mut self, ctx: &mut Context<Self>) {
+        if let Some(reason) = self.shell.shared.close_requested() {
+            self.shell.state.close(Instant::now(), reason);
         }
-        self.schedule_ping(ctx);
+        if let Some(reason) = self.shell.state.take_closed() {
+            log::debug!("session {} closing: {reason}", self.shell.shared.sid);
+            self.with_handler(ctx, |h, s| h.on_close(reason, s));
+        }
+        self.shell.run_actions(ctx);
+        self.shell.rearm(ctx);
     }
 
-    /// A probe WebSocket sent a packet: answer `2probe`, switch on `5`.
-    fn on_probe_packet(&mut self, packet: Packet, ctx: &mut Context<Self>) {
-        let Some(probe) = &self.core.probe else {
-            return;
-        };
-        match packet {
-            Packet::Ping(data) if data == "probe" => {
-                probe
-                    .sink
-                    .send(&Packet::Pong(data).encode(self.core.version), false);
-                // Complete the client's pending GET so it can pause polling.
-                if self.core.queue.is_empty() && self.core.writable_poll() {
-                    self.core.enqueue(Packet::Noop.encode(self.core.version));
-                }
-                self.core.flush();
-            }
-            Packet::Upgrade => {
-                let probe = self.core.probe.take().expect("checked above");
-                ctx.cancel_future(probe.timeout);
-                if let Transport::Polling { get: Some(get), .. } = std::mem::replace(
-                    &mut self.core.transport,
-                    Transport::WebSocket {
-                        conn: probe.conn,
-                        sink: probe.sink,
-                        stop: probe.stop,
-                    },
-                ) {
-                    let noop = Packet::Noop.encode(self.core.version);
-                    let _ = get.send(payload(&[(noop, false)], self.core.version));
-                }
-                self.core.flush();
-                self.core.attach_outlet();
-            }
-            other => log::debug!(
-                "session {}: unexpected probe packet {other:?}",
-                self.core.sid
-            ),
+    /// Whether the waiting GET's client is still there.
+    fn sync_get(&mut self) {
+        if self.shell.get.as_ref().is_some_and(|g| g.is_closed()) {
+            self.shell.get = None;
+            self.shell.state.get_gone();
         }
     }
 }
 
-impl Core {
-    /// Queues an Engine.IO control frame (never compressed).
-    fn enqueue(&mut self, frame: Frame) {
-        self.queue.push(frame, false);
+impl Shell {
+    /// Bytes waiting in the transport WebSocket's sink.
+    fn ws_buffered(&self) -> usize {
+        self.state
+            .ws_conn()
+            .and_then(|c| self.ws(c))
+            .map_or(0, |w| w.sink.buffered())
     }
 
-    /// Bytes waiting for this client: in the queue and in the WebSocket sink.
-    fn buffered(&self) -> usize {
-        let sink = match &self.transport {
-            Transport::WebSocket { sink, .. } => sink.buffered(),
-            _ => 0,
-        };
-        self.queue.bytes() + sink
-    }
-
-    /// Whether a polling GET is waiting for data.
-    fn writable_poll(&self) -> bool {
-        matches!(&self.transport, Transport::Polling { get: Some(g), .. } if !g.is_closed())
-    }
-
-    /// Whether a volatile packet would go out now rather than wait.
-    fn writable(&self) -> bool {
-        match &self.transport {
-            Transport::Polling { .. } => self.writable_poll() && self.probe.is_none(),
-            Transport::WebSocket { sink, .. } => sink.buffered() < WS_WRITABLE_BYTES,
-            Transport::Pending => false,
-        }
+    fn ws(&self, conn: ConnId) -> Option<&WsIo> {
+        self.ws.iter().find(|w| w.conn == conn)
     }
 
     /// Queues frames from the layer above, honouring the volatile flag and the bound.
@@ -361,71 +294,91 @@ impl Core {
         out: Outgoing,
         ctx: &mut Context<EngineSession<H>>,
     ) {
-        if self.closing {
-            return;
-        }
-        match admit(
-            self.writable(),
-            self.buffered(),
-            &out,
-            self.config.max_buffer_bytes,
-        ) {
+        match self.state.push(out, self.ws_buffered()) {
             Admit::Send => {}
-            Admit::DropVolatile => return self.stats.count_volatile_drop(),
-            Admit::Overflow => {
-                log::warn!(
-                    "session {}: outgoing queue over {} bytes, closing",
-                    self.sid,
-                    self.config.max_buffer_bytes
-                );
-                self.stats.count_overflow();
-                ctx.address().do_send(Close(CloseReason::TransportError));
+            Admit::DropVolatile => self.shared.stats.count_volatile_drop(),
+            // Acted on in `after`, which every entry point ends with.
+            Admit::Overflow => drop(self.shared.cut_off(CutOff::Outgoing)),
+        }
+        self.run_actions(ctx);
+    }
+
+    /// Carries out what the core asked for, in order.
+    fn run_actions<H: EngineHandler>(&mut self, ctx: &mut Context<EngineSession<H>>) {
+        while let Some(action) = self.state.poll_action() {
+            match action {
+                Action::AnswerGet(frames) => {
+                    let body = payload(&frames, self.state.version());
+                    let sent = self.get.take().is_some_and(|tx| tx.send(Ok(body)).is_ok());
+                    if !sent {
+                        // The GET went away before we answered: keep the frames.
+                        self.state.restore(frames);
+                    }
+                }
+                Action::RefuseGet => {
+                    if let Some(tx) = self.get.take() {
+                        let _ = tx.send(Err(TransportMismatch));
+                    }
+                }
+                Action::WsWrite { conn, frames } => {
+                    if let Some(ws) = self.ws(conn) {
+                        for (frame, compress) in &frames {
+                            ws.sink.send(frame, *compress);
+                        }
+                    }
+                }
+                Action::WsOutgoing { conn, out } => {
+                    if let Some(ws) = self.ws(conn) {
+                        ws.sink.send_outgoing(&out);
+                    }
+                }
+                Action::WsClose { conn } => {
+                    if let Some(i) = self.ws.iter().position(|w| w.conn == conn) {
+                        let ws = self.ws.swap_remove(i);
+                        ws.sink.close(1000);
+                        ws.stop.do_send(WsStop);
+                    }
+                }
+                Action::Attach { conn } => {
+                    if let Some(ws) = self.ws(conn) {
+                        self.shared.outlet.attach(&ws.sink);
+                    }
+                }
+                Action::Detach => self.shared.outlet.detach(),
+                Action::Finish => {
+                    if let Some(unregister) = self.unregister.take() {
+                        unregister();
+                    }
+                    ctx.stop();
+                }
+            }
+        }
+    }
+
+    /// Keeps the one timer armed for the core's next deadline. A deadline
+    /// that moved later needs nothing: the timer fires early, finds nothing
+    /// due and is armed again.
+    fn rearm<H: EngineHandler>(&mut self, ctx: &mut Context<EngineSession<H>>) {
+        let Some(next) = self.state.poll_timeout() else {
+            if let Some((_, handle)) = self.timer.take() {
+                ctx.cancel_future(handle);
+            }
+            return;
+        };
+        if let Some((armed, handle)) = self.timer {
+            if armed <= next {
                 return;
             }
+            ctx.cancel_future(handle);
         }
-        if let Transport::WebSocket { sink, .. } = &self.transport
-            && self.queue.is_empty()
-        {
-            return sink.send_outgoing(&out);
-        }
-        for frame in out.frames.frames() {
-            self.queue.push(frame.clone(), out.compress);
-        }
-        self.flush();
-    }
-
-    /// Opens the direct path once the WebSocket has taken everything queued.
-    fn attach_outlet(&self) {
-        if let Transport::WebSocket { sink, .. } = &self.transport
-            && !self.closing
-            && self.queue.is_empty()
-        {
-            self.outlet.attach(sink);
-        }
-    }
-
-    /// Hands queued frames to the transport if it can take them now.
-    fn flush(&mut self) {
-        if self.queue.is_empty() {
-            return;
-        }
-        match &mut self.transport {
-            Transport::Polling { get, .. } => {
-                let Some(sender) = get.take() else { return };
-                let frames = self.queue.take();
-                if sender.send(payload(&frames, self.version)).is_err() {
-                    // The GET went away before we answered: keep the frames.
-                    log::debug!("session {}: poll dropped, requeueing", self.sid);
-                    self.queue.restore(frames);
-                }
-            }
-            Transport::WebSocket { sink, .. } => {
-                for (frame, compress) in self.queue.take() {
-                    sink.send(&frame, compress);
-                }
-            }
-            Transport::Pending => {}
-        }
+        let delay = next.saturating_duration_since(Instant::now());
+        let handle = ctx.run_later(delay, |s, ctx| {
+            s.shell.timer = None;
+            s.sync_get();
+            s.shell.state.handle_timeout(Instant::now());
+            s.after(ctx);
+        });
+        self.timer = Some((next, handle));
     }
 }
 
@@ -434,15 +387,21 @@ impl<H: EngineHandler> Actor for EngineSession<H> {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-        self.schedule_ping(ctx);
         self.with_handler(ctx, |h, s| h.on_open(s));
+        self.after(ctx);
     }
 
     fn stopped(&mut self, ctx: &mut Context<Self>) {
-        self.registry.remove(&self.core.sid);
-        // Reached without close() when the system stops under us.
-        if !self.core.closing {
-            self.close(CloseReason::ServerShutdown, ctx);
+        // Reached without a close when the system stops under us.
+        self.shell
+            .state
+            .close(Instant::now(), CloseReason::ServerShutdown);
+        if let Some(reason) = self.shell.state.take_closed() {
+            self.with_handler(ctx, |h, s| h.on_close(reason, s));
+        }
+        self.shell.run_actions(ctx);
+        if let Some(unregister) = self.shell.unregister.take() {
+            unregister();
         }
     }
 }
@@ -453,159 +412,119 @@ pub const MAILBOX_CAPACITY: usize = 4096;
 impl<H: EngineHandler> Handler<Outgoing> for EngineSession<H> {
     type Result = ();
     fn handle(&mut self, out: Outgoing, ctx: &mut Context<Self>) {
-        self.core.push(out, ctx);
-        self.core.outlet.handled();
+        self.sync_get();
+        self.shell.push(out, ctx);
+        self.shell.shared.outlet.handled();
+        self.after(ctx);
     }
 }
 
 impl<H: EngineHandler> Handler<Close> for EngineSession<H> {
     type Result = ();
     fn handle(&mut self, Close(reason): Close, ctx: &mut Context<Self>) {
-        self.close(reason, ctx);
+        self.sync_get();
+        self.shell.state.close(Instant::now(), reason);
+        self.after(ctx);
+    }
+}
+
+impl<H: EngineHandler> Handler<Wake> for EngineSession<H> {
+    type Result = ();
+    fn handle(&mut self, _: Wake, ctx: &mut Context<Self>) {
+        self.sync_get();
+        self.after(ctx);
     }
 }
 
 impl<H: EngineHandler> Handler<Upcall<H::Upcall>> for EngineSession<H> {
     type Result = ();
     fn handle(&mut self, Upcall(up): Upcall<H::Upcall>, ctx: &mut Context<Self>) {
-        if !self.core.closing {
+        if !self.shell.state.is_closing() {
             self.with_handler(ctx, |h, s| h.on_upcall(up, s));
         }
-        self.core.outlet.handled();
+        self.shell.shared.outlet.handled();
+        self.after(ctx);
     }
 }
 
 impl<H: EngineHandler> Handler<PollGet> for EngineSession<H> {
     type Result = Result<Poll, TransportMismatch>;
     fn handle(&mut self, _: PollGet, ctx: &mut Context<Self>) -> Self::Result {
-        let upgrading = self.core.probe.is_some();
-        let Transport::Polling { get, .. } = &mut self.core.transport else {
-            return Err(TransportMismatch);
+        self.sync_get();
+        let result = match self.shell.state.poll_get(Instant::now()) {
+            Ok(GetOutcome::Ready(frames)) => Ok(Poll::Ready(payload(
+                &frames,
+                self.shell.state.version(),
+            ))),
+            Ok(GetOutcome::Wait) => {
+                let (tx, rx) = oneshot::channel();
+                self.shell.get = Some(tx);
+                Ok(Poll::Wait(rx))
+            }
+            Err(e) => Err(e),
         };
-        if get.as_ref().is_some_and(|g| !g.is_closed()) {
-            self.close(CloseReason::TransportError, ctx);
-            return Err(TransportMismatch);
-        }
-        if !self.core.queue.is_empty() || upgrading {
-            if self.core.queue.is_empty() {
-                // Upgrading: let the client finish this poll and pause.
-                self.core.enqueue(Packet::Noop.encode(self.core.version));
-            }
-            let body = payload(&self.core.queue.take(), self.core.version);
-            if self.core.closing {
-                ctx.stop();
-            }
-            return Ok(Poll::Ready(body));
-        }
-        let (tx, rx) = oneshot::channel();
-        *get = Some(tx);
-        Ok(Poll::Wait(rx))
+        self.after(ctx);
+        result
     }
 }
 
 impl<H: EngineHandler> Handler<PostStart> for EngineSession<H> {
     type Result = Result<(), TransportMismatch>;
     fn handle(&mut self, _: PostStart, ctx: &mut Context<Self>) -> Self::Result {
-        match &mut self.core.transport {
-            Transport::Polling { post, .. } if !*post => {
-                *post = true;
-                Ok(())
-            }
-            _ => {
-                self.close(CloseReason::TransportError, ctx);
-                Err(TransportMismatch)
-            }
-        }
+        self.sync_get();
+        let result = self.shell.state.post_started(Instant::now());
+        self.after(ctx);
+        result
     }
 }
 
 impl<H: EngineHandler> Handler<PostDone> for EngineSession<H> {
     type Result = ();
     fn handle(&mut self, PostDone(body): PostDone, ctx: &mut Context<Self>) {
-        if let Transport::Polling { post, .. } = &mut self.core.transport {
-            *post = false;
-        }
+        self.sync_get();
+        self.shell.state.post_finished();
+        // One instant for the whole payload: a packet costs no clock read.
+        let now = Instant::now();
         match body {
             Ok(packets) => {
                 for packet in packets {
-                    if self.core.closing {
+                    if self.shell.state.is_closing() {
                         break;
                     }
-                    self.on_packet(packet, ctx);
+                    let message = self.shell.state.on_packet(now, packet);
+                    self.deliver(message, ctx);
                 }
             }
-            Err(reason) => self.close(reason, ctx),
+            Err(reason) => self.shell.state.close(now, reason),
         }
-    }
-}
-
-impl<H: EngineHandler> Handler<WsOpened> for EngineSession<H> {
-    type Result = bool;
-    fn handle(&mut self, open: WsOpened, ctx: &mut Context<Self>) -> bool {
-        if self.core.closing {
-            return false;
-        }
-        let WsOpened {
-            conn,
-            sink,
-            stop,
-            probe,
-        } = open;
-        match (&self.core.transport, probe) {
-            (Transport::Pending, false) => {
-                self.core.transport = Transport::WebSocket { conn, sink, stop };
-                self.core.flush();
-                self.core.attach_outlet();
-                true
-            }
-            (Transport::Polling { .. }, true) if self.core.probe.is_none() => {
-                let timeout = ctx.run_later(self.core.config.upgrade_timeout, move |s, _| {
-                    if s.core.probe.as_ref().is_some_and(|p| p.conn == conn) {
-                        let probe = s.core.probe.take().expect("checked");
-                        probe.sink.close(1000);
-                        let _ = probe.stop.try_send(WsStop);
-                    }
-                });
-                self.core.probe = Some(Probe {
-                    conn,
-                    sink,
-                    stop,
-                    timeout,
-                });
-                true
-            }
-            // Already upgraded or upgrading: the new WebSocket is ignored.
-            _ => false,
-        }
+        self.after(ctx);
     }
 }
 
 impl<H: EngineHandler> Handler<WsIn> for EngineSession<H> {
     type Result = ();
-    fn handle(&mut self, WsIn { conn, packet }: WsIn, ctx: &mut Context<Self>) {
-        if self.core.closing {
-            return;
-        }
-        match &self.core.transport {
-            Transport::WebSocket { conn: c, .. } if *c == conn => self.on_packet(packet, ctx),
-            _ if self.core.probe.as_ref().is_some_and(|p| p.conn == conn) => {
-                self.on_probe_packet(packet, ctx)
+    fn handle(&mut self, WsIn { conn, event }: WsIn, ctx: &mut Context<Self>) {
+        self.sync_get();
+        let now = Instant::now();
+        match event {
+            WsEvent::Opened { sink, stop, probe } => {
+                // Known before the core's actions (the open packet) need it.
+                self.shell.ws.push(WsIo { conn, sink, stop });
+                if !self.shell.state.ws_opened(now, conn, probe) {
+                    let ws = self.shell.ws.pop().expect("just pushed");
+                    ws.sink.close(1000);
+                    ws.stop.do_send(WsStop);
+                }
             }
-            _ => {}
+            WsEvent::Packet(packet) => {
+                let message = self.shell.state.ws_packet(now, conn, packet);
+                self.deliver(message, ctx);
+            }
+            WsEvent::Closed(reason) => {
+                self.shell.state.ws_closed(now, conn, reason);
+                self.shell.ws.retain(|w| w.conn != conn);
+            }
         }
-    }
-}
-
-impl<H: EngineHandler> Handler<WsClosed> for EngineSession<H> {
-    type Result = ();
-    fn handle(&mut self, WsClosed { conn, reason }: WsClosed, ctx: &mut Context<Self>) {
-        if let Transport::WebSocket { conn: c, .. } = &self.core.transport
-            && *c == conn
-        {
-            self.close(reason, ctx);
-        } else if self.core.probe.as_ref().is_some_and(|p| p.conn == conn) {
-            let probe = self.core.probe.take().expect("checked");
-            ctx.cancel_future(probe.timeout);
-        }
+        self.after(ctx);
     }
 }
