@@ -139,6 +139,17 @@ mod tests {
     }
 
     #[test]
+    fn a_counted_send_that_fails_is_uncounted() {
+        let outlet = Outlet::new(100);
+        assert_eq!(outlet.counted(|| Err::<(), _>("full")), Err("full"));
+        assert_eq!(outlet.waiting.load(SeqCst), 0);
+        assert_eq!(outlet.counted(|| Ok::<_, ()>(())), Ok(()));
+        assert_eq!(outlet.waiting.load(SeqCst), 1);
+        outlet.handled();
+        assert_eq!(outlet.waiting.load(SeqCst), 0);
+    }
+
+    #[test]
     fn the_bound_counts_what_waits_plus_the_packet() {
         assert_eq!(admit(true, 90, &out(10, false), 100), Admit::Send);
         assert_eq!(admit(true, 91, &out(10, false), 100), Admit::Overflow);

@@ -532,3 +532,61 @@ impl<H: EngineHandler> Handler<WsStop> for WsTransport<H> {
         ctx.stop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink() -> WsSink {
+        WsSink::new(Encoder::new(None))
+    }
+
+    /// What the writer would take, `max` chunks per drain, until the sink is empty.
+    fn drain(sink: &WsSink, max: usize) -> Vec<Bytes> {
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        let mut out = VecDeque::new();
+        let mut taken = Vec::new();
+        while let Poll::Ready(Some(())) = sink.poll_drain(&mut cx, &mut out, max) {
+            taken.extend(out.drain(..));
+        }
+        taken
+    }
+
+    #[test]
+    fn many_pings_leave_one_pong_the_latest() {
+        let sink = sink();
+        for i in 0..100_000u32 {
+            sink.send_pong(&i.to_be_bytes());
+        }
+        let taken = drain(&sink, 64);
+        assert_eq!(taken.len(), 1);
+        let last = 99_999u32.to_be_bytes();
+        assert_eq!(&taken[0][..], &[0x8a, 4, last[0], last[1], last[2], last[3]]);
+        assert_eq!(sink.buffered(), 0);
+    }
+
+    #[test]
+    fn a_pong_goes_out_at_a_message_boundary() {
+        let sink = sink();
+        let frame = Packet::Message("hello".into()).encode(ProtocolVersion::V4);
+        // Header and payload are two chunks: the pong must not land between them.
+        sink.send(&frame, false);
+        sink.send_pong(b"p");
+        let taken = drain(&sink, 1);
+        let bytes: Vec<u8> = taken.iter().flat_map(|b| b.to_vec()).collect();
+        assert_eq!(bytes, b"\x81\x064hello\x8a\x01p");
+    }
+
+    #[test]
+    fn a_pending_pong_goes_before_the_close_frame() {
+        let sink = sink();
+        sink.send_pong(b"p");
+        sink.close(1000);
+        let taken = drain(&sink, 64);
+        assert_eq!(&taken[0][..], b"\x8a\x01p");
+        assert_eq!(taken[1][0], 0x88);
+        // Nothing after the close frame.
+        sink.send_pong(b"q");
+        assert!(drain(&sink, 64).is_empty());
+    }
+}

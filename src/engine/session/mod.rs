@@ -528,3 +528,6 @@ impl<H: EngineHandler> Handler<WsIn> for EngineSession<H> {
         self.after(ctx);
     }
 }
+
+#[cfg(test)]
+mod tests;
