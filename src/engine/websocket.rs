@@ -561,7 +561,10 @@ mod tests {
         let taken = drain(&sink, 64);
         assert_eq!(taken.len(), 1);
         let last = 99_999u32.to_be_bytes();
-        assert_eq!(&taken[0][..], &[0x8a, 4, last[0], last[1], last[2], last[3]]);
+        assert_eq!(
+            &taken[0][..],
+            &[0x8a, 4, last[0], last[1], last[2], last[3]]
+        );
         assert_eq!(sink.buffered(), 0);
     }
 

@@ -91,15 +91,22 @@ enum Get {
     Waiting,
     /// Came while the upgrade probe was answered: held until then (see
     /// [`PROBE_GET_HOLD`]); refused if the upgrade completes first.
-    Held { until: Instant },
+    Held {
+        until: Instant,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Transport {
     /// A WebSocket handshake whose transport has not registered yet.
     Pending,
-    Polling { get: Get, post: bool },
-    WebSocket { conn: ConnId },
+    Polling {
+        get: Get,
+        post: bool,
+    },
+    WebSocket {
+        conn: ConnId,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +123,9 @@ enum Phase {
     Open,
     /// Closed server-side while polling: the close packet waits for the
     /// client's next GET until then.
-    Draining { until: Instant },
+    Draining {
+        until: Instant,
+    },
     Closed,
 }
 
@@ -497,7 +506,8 @@ impl SessionState {
                         get: Get::Waiting, ..
                     } => {
                         let noop = Packet::Noop.encode(self.version);
-                        self.actions.push_back(Action::AnswerGet(vec![(noop, false)]));
+                        self.actions
+                            .push_back(Action::AnswerGet(vec![(noop, false)]));
                     }
                     // Sent after the `5`, whatever order it was read in.
                     Transport::Polling {

@@ -1,7 +1,7 @@
 //! The EngineSession actor: one per Engine.IO session, a thin shell around
-//! the pure [`core::SessionState`]. It feeds the state machine events
+//! the pure `core::SessionState`. It feeds the state machine events
 //! (requests, packets, transports coming and going), runs ONE timer for the
-//! state's next deadline, carries out the [`Action`]s it returns (answer a
+//! state's next deadline, carries out the `Action`s it returns (answer a
 //! GET, write to a WebSocket sink, close a transport, finish), and runs the
 //! [`EngineHandler`] of the layer above in its own context.
 //!
@@ -11,7 +11,7 @@
 //! it), anything Socket.IO.
 //!
 //! Every entry point (a mailbox message, a timer, the handler's own
-//! `run_later`) ends with [`EngineSession::after`], the one place that acts
+//! `run_later`) ends with `EngineSession::after`, the one place that acts
 //! on a close requested from elsewhere, tells the handler the session
 //! closed, carries out pending actions and re-arms the timer.
 
@@ -24,8 +24,8 @@ use std::time::Instant;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
-use self::core::{Action, ConnId, GetOutcome, HeartbeatMode, Limits, SessionState};
 pub use self::core::TransportMismatch;
+use self::core::{Action, ConnId, GetOutcome, HeartbeatMode, Limits, SessionState};
 use super::config::EngineConfig;
 use super::handler::{CloseReason, EngineHandler, Message as Msg, RequestInfo, SessionCtx};
 use super::outgoing::Outgoing;
@@ -452,10 +452,9 @@ impl<H: EngineHandler> Handler<PollGet> for EngineSession<H> {
     fn handle(&mut self, _: PollGet, ctx: &mut Context<Self>) -> Self::Result {
         self.sync_get();
         let result = match self.shell.state.poll_get(Instant::now()) {
-            Ok(GetOutcome::Ready(frames)) => Ok(Poll::Ready(payload(
-                &frames,
-                self.shell.state.version(),
-            ))),
+            Ok(GetOutcome::Ready(frames)) => {
+                Ok(Poll::Ready(payload(&frames, self.shell.state.version())))
+            }
             Ok(GetOutcome::Wait) => {
                 let (tx, rx) = oneshot::channel();
                 self.shell.get = Some(tx);

@@ -92,10 +92,16 @@ fn upcalls_past_a_full_mailbox_close_the_session_as_a_slow_consumer() {
         for _ in 0..MAILBOX_CAPACITY + 100 {
             s.handle.upcall(());
         }
-        let closed = wait_for(&s.seen, |seen| (!seen.closed.is_empty()).then(|| seen.closed.clone())).await;
+        let closed = wait_for(&s.seen, |seen| {
+            (!seen.closed.is_empty()).then(|| seen.closed.clone())
+        })
+        .await;
         assert_eq!(closed, vec![CloseReason::TransportError]);
         let upcalls = s.seen.lock().unwrap().upcalls;
-        assert!(upcalls < MAILBOX_CAPACITY + 100, "{upcalls} upcalls: the mailbox grew");
+        assert!(
+            upcalls < MAILBOX_CAPACITY + 100,
+            "{upcalls} upcalls: the mailbox grew"
+        );
         // Counted (and logged) once, however many upcalls found it full.
         assert_eq!(s.stats.snapshot().upcall_overflow_closed, 1);
         assert!(s.unregistered.load(SeqCst));
@@ -114,7 +120,10 @@ fn a_close_gets_through_a_full_mailbox_exactly_once() {
         for _ in 0..1000 {
             s.handle.close(CloseReason::ForcedClose);
         }
-        let closed = wait_for(&s.seen, |seen| (!seen.closed.is_empty()).then(|| seen.closed.clone())).await;
+        let closed = wait_for(&s.seen, |seen| {
+            (!seen.closed.is_empty()).then(|| seen.closed.clone())
+        })
+        .await;
         assert_eq!(closed, vec![CloseReason::ForcedClose]);
         assert_eq!(s.stats.snapshot().upcall_overflow_closed, 0);
         // A polling session closed server-side keeps its close packet for a

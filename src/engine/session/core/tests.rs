@@ -35,7 +35,9 @@ fn ms(n: u64) -> Duration {
 }
 
 fn out(text: &str) -> Outgoing {
-    Outgoing::new(vec![Packet::Message(text.into()).encode(ProtocolVersion::V4)])
+    Outgoing::new(vec![
+        Packet::Message(text.into()).encode(ProtocolVersion::V4),
+    ])
 }
 
 /// A payload as the client would read it.
@@ -51,7 +53,10 @@ fn actions(s: &mut SessionState) -> Vec<String> {
             Action::RefuseGet => "refuse get".into(),
             Action::WsWrite { conn, frames } => format!("ws{conn} {}", body(&frames)),
             Action::WsOutgoing { conn, out } => {
-                format!("ws{conn} out {}", body(&[(out.frames.frames()[0].clone(), false)]))
+                format!(
+                    "ws{conn} out {}",
+                    body(&[(out.frames.frames()[0].clone(), false)])
+                )
             }
             Action::WsClose { conn } => format!("ws{conn} close"),
             Action::Attach { conn } => format!("attach ws{conn}"),
@@ -98,7 +103,10 @@ fn an_unrequested_pong_does_nothing_at_all() {
     let t0 = Instant::now();
     let mut s = polling(t0);
     for i in 0..100_000 {
-        assert_eq!(s.on_packet(t0 + ms(i % 250), Packet::Pong(String::new())), None);
+        assert_eq!(
+            s.on_packet(t0 + ms(i % 250), Packet::Pong(String::new())),
+            None
+        );
     }
     // No timer work: the deadline did not move, nothing to carry out.
     assert_eq!(s.poll_timeout(), Some(t0 + INTERVAL));
@@ -414,7 +422,10 @@ fn a_websocket_session_sends_its_open_packet_once_the_transport_registers() {
     assert_eq!(actions(&mut s), vec!["ws1 2"]);
     // The sink's bytes count against the bound.
     assert_eq!(s.push(out("x"), 99), Admit::Overflow);
-    assert_eq!(s.push(out("x").volatile(true), 64 * 1024), Admit::DropVolatile);
+    assert_eq!(
+        s.push(out("x").volatile(true), 64 * 1024),
+        Admit::DropVolatile
+    );
     // A client-side end closes the session.
     s.ws_closed(t0, 1, CloseReason::TransportClose);
     assert_eq!(s.take_closed(), Some(CloseReason::TransportClose));
