@@ -1,85 +1,23 @@
 //! The seam between the Engine.IO layer and whatever runs on top of it:
-//! the [`EngineHandler`] trait, the context a handler acts through, and the
-//! plain data it is given (messages, close reasons, the handshake request).
+//! the [`EngineHandler`] trait, the context a handler acts through
+//! ([`SessionCtx`]) and the handle other actors keep ([`SessionHandle`]).
+//!
+//! Owns: the public API of a session, and how a handle reaches it (direct
+//! WebSocket writes through the outlet, a bounded mailbox, the close flag).
+//! Must not touch: session logic (the session core's) or the transports.
+//! The plain data it passes along lives in [`data`](super::data).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use actix::{Addr, AsyncContext, Context, SpawnHandle};
-use bytes::Bytes;
 
+pub use super::data::{CloseReason, Message, RequestInfo};
+use super::outgoing::Admit;
 use super::outgoing::Outgoing;
-use super::outlet::{Admit, Route};
+use super::outlet::Route;
 use super::packet::{Frame, Packet, ProtocolVersion};
 use super::session::{CutOff, EngineSession, SessionShared, Shell, Upcall, Wake};
-
-/// A message a client sent, as the layer above sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Message {
-    Text(String),
-    Binary(Bytes),
-}
-
-/// Why a session ended. The strings are socket.io's disconnect reasons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseReason {
-    /// The transport failed, sent something unreadable, or fell behind its outgoing bound.
-    TransportError,
-    /// The client closed the connection (or sent a `close` packet).
-    TransportClose,
-    /// No pong within `pingTimeout`.
-    PingTimeout,
-    /// The layer above found a message it could not parse.
-    ParseError,
-    /// The server closed the session on purpose.
-    ForcedClose,
-    /// The server is stopping.
-    ServerShutdown,
-}
-
-impl CloseReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CloseReason::TransportError => "transport error",
-            CloseReason::TransportClose => "transport close",
-            CloseReason::PingTimeout => "ping timeout",
-            CloseReason::ParseError => "parse error",
-            CloseReason::ForcedClose => "forced close",
-            CloseReason::ServerShutdown => "server shutting down",
-        }
-    }
-}
-
-impl std::fmt::Display for CloseReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What the handshake request looked like; the Socket.IO layer builds
-/// `socket.handshake` from it.
-#[derive(Debug, Clone)]
-pub struct RequestInfo {
-    /// Header names lower-cased, in request order.
-    pub headers: Vec<(String, String)>,
-    /// Decoded query pairs, in request order.
-    pub query: Vec<(String, String)>,
-    pub remote_addr: Option<SocketAddr>,
-    /// Path and query as requested.
-    pub url: String,
-    pub secure: bool,
-    pub issued: SystemTime,
-}
-
-impl RequestInfo {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 /// Application logic on top of one Engine.IO session. It runs inside the
 /// session actor, so its methods are called in order and never concurrently.

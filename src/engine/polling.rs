@@ -10,8 +10,9 @@ use flate2::Compression;
 use flate2::write::{GzEncoder, ZlibEncoder};
 use futures_util::StreamExt;
 
+use super::data::CloseReason;
 use super::error::EngineError;
-use super::handler::{CloseReason, EngineHandler};
+use super::handler::EngineHandler;
 use super::packet::{Packet, ProtocolVersion, decode_payload, encode_payload};
 use super::queue::PollBody;
 use super::session::{EngineSession, Poll, PollGet, PostDone, PostStart};

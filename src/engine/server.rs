@@ -12,8 +12,9 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use futures_util::future::LocalBoxFuture;
 
 use super::config::EngineConfig;
+use super::data::{CloseReason, RequestInfo};
 use super::error::EngineError;
-use super::handler::{CloseReason, EngineHandler, RequestInfo};
+use super::handler::EngineHandler;
 use super::packet::{Packet, ProtocolVersion, encode_payload};
 use super::session::{Close, EngineSession, SessionInit};
 use super::stats::EngineStats;

@@ -32,7 +32,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
-use super::websocket::WsSink;
+use super::sink::WsSink;
 
 /// An Engine.IO endpoint that can take WebSocket connections over.
 pub trait WsEndpoint: Send + Sync {

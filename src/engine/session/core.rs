@@ -16,9 +16,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::engine::config::EngineConfig;
-use crate::engine::handler::{CloseReason, Message};
-use crate::engine::outgoing::Outgoing;
-use crate::engine::outlet::{Admit, WS_WRITABLE_BYTES, admit};
+use crate::engine::data::{CloseReason, Message};
+use crate::engine::outgoing::{Admit, Outgoing, WS_WRITABLE_BYTES, admit};
 use crate::engine::packet::{Frame, Packet, ProtocolVersion};
 use crate::engine::queue::OutQueue;
 

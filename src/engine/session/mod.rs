@@ -27,18 +27,25 @@ use tokio::sync::oneshot;
 pub use self::core::TransportMismatch;
 use self::core::{Action, ConnId, GetOutcome, HeartbeatMode, Limits, SessionState};
 use super::config::EngineConfig;
-use super::handler::{CloseReason, EngineHandler, Message as Msg, RequestInfo, SessionCtx};
+use super::data::{CloseReason, Message as Msg, RequestInfo};
+use super::handler::{EngineHandler, SessionCtx};
+use super::outgoing::Admit;
 use super::outgoing::Outgoing;
-use super::outlet::{Admit, Outlet};
+use super::outlet::Outlet;
 use super::packet::{Frame, Packet, ProtocolVersion};
 use super::queue::{PollBody, payload};
+use super::sink::WsSink;
 use super::stats::EngineStats;
-use super::websocket::{WsSink, WsStop};
 
 /// Closes the session with a reason.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
 pub struct Close(pub CloseReason);
+
+/// Tells a transport actor to stop reading (its session is done with it).
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+pub struct WsStop;
 
 /// Makes the session look at its shared state (a close was requested).
 #[derive(actix::Message)]
