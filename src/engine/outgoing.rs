@@ -1,6 +1,11 @@
 //! What the layer above hands a session to send: [`Outgoing`], frames shared
 //! by every recipient of one emit, with their WebSocket framing computed at
-//! most once however many sockets receive them.
+//! most once however many sockets receive them — and `admit`, the one
+//! rule (volatile drop, outgoing bound) every outgoing packet passes,
+//! whichever path it takes.
+//!
+//! Owns: the outgoing unit and its admission rule. Must not touch: queues,
+//! sinks or sessions; it is pure data under them all.
 
 use std::sync::{Arc, OnceLock};
 

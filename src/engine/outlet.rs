@@ -10,6 +10,9 @@
 //! never overtake its earlier one. Whether the sink takes direct writes at
 //! all (not before the upgrade, not once closing) is decided under the
 //! sink's own lock, the one lock a direct write takes.
+//!
+//! Owns: the direct path and the `waiting` count. Must not touch: session
+//! logic; what a refused packet leads to (drop, cut-off) is the caller's.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};

@@ -1,5 +1,9 @@
 //! The HTTP long-polling transport: a GET waits for queued packets, a POST
 //! carries a payload of packets from the client.
+//!
+//! Owns: the HTTP side (body limits, payload decoding, response
+//! compression). Must not touch: session state; it only asks the session
+//! (`PollGet`, `PostStart`, `PostDone`) and writes what it is told.
 
 use std::io::Write;
 

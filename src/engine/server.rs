@@ -1,5 +1,9 @@
 //! The Engine.IO endpoint: request routing (handshake, polling, WebSocket),
 //! the session registry, CORS, and shutdown. One [`Engine`] serves one path.
+//!
+//! Owns: which request goes where, the handshake, the registry. Must not
+//! touch: a session's state; sessions leave the registry through the
+//! callback they are started with, so nothing below names this module.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,5 +1,7 @@
 //! Counters of one Engine.IO endpoint: what was opened, and what was
 //! dropped or cut off and why. Nothing is lost without a counter saying so.
+//!
+//! Owns: the counters. Must not touch: the decisions they count.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 

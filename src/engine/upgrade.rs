@@ -7,6 +7,10 @@
 //!
 //! An [`Engine`](super::Engine) mounted in an actix-web app serves WebSockets
 //! through the app as well (`Engine::configure`); this path is the lean one.
+//!
+//! Owns: the taken-over connection (handshake response, reader, vectored
+//! writer). Must not touch: Engine.IO logic; the endpoint decides through
+//! [`WsEndpoint`].
 
 use std::cell::RefCell;
 use std::collections::VecDeque;

@@ -1,9 +1,14 @@
 //! The WebSocket transport. actix-web-actors answers the opening handshake;
 //! framing (and permessage-deflate, which actix's own codec cannot carry) is
 //! [`ws_codec`](super::ws_codec). One actor per connection reads frames and
-//! hands packets to its session; the session writes straight into a
-//! [`WsSink`], a byte queue whose size it can see, so volatile drops and the
-//! slow-consumer bound are decided on what is really waiting to be written.
+//! hands packets to its session, in the order received; the session writes
+//! straight into a `WsSink` (see `sink`), a byte queue whose size it can
+//! see, so volatile drops and the slow-consumer bound are decided on what is
+//! really waiting to be written.
+//!
+//! Owns: reading and decoding one connection, answering its ping frames,
+//! back-pressure towards the session. Must not touch: session state; it
+//! registers with the session and hands it events, nothing more.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
