@@ -83,11 +83,10 @@ impl<H: EngineHandler> SessionCtx<'_, H> {
         self.shell.push(out, self.ctx);
     }
 
-    /// Closes the session; `on_close` follows with `reason` once the
-    /// handler method that asked returns.
+    /// Closes the session once what already waits in its mailbox has been
+    /// handled; `on_close` follows with `reason`.
     pub fn close(&mut self, reason: CloseReason) {
-        // Every entry point of the session ends by acting on the flag.
-        self.shell.shared.request_close(reason);
+        self.shell.shared.close(&self.ctx.address(), reason);
     }
 
     /// Runs `f` on the handler after `delay`, unless cancelled.
@@ -224,13 +223,11 @@ impl<H: EngineHandler> SessionHandle<H> {
             .counted(|| self.addr.try_send(Upcall(upcall)).map_err(send_error))
     }
 
-    /// Closes the session with `reason` after flushing what is queued. Never
-    /// lost to a full mailbox, and never queued twice: a flag the session
-    /// checks after every message, plus one wake.
+    /// Closes the session with `reason` after flushing what is queued. In
+    /// order with what this handle sent before; never lost to a full
+    /// mailbox, and never queued twice.
     pub fn close(&self, reason: CloseReason) {
-        if self.shared.request_close(reason) {
-            self.wake();
-        }
+        self.shared.close(&self.addr, reason);
     }
 
     pub fn connected(&self) -> bool {

@@ -18,7 +18,7 @@
 pub(crate) mod core;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
 use std::time::Instant;
 
 use actix::prelude::*;
@@ -110,10 +110,12 @@ pub(crate) struct SessionShared {
     pub request: Arc<RequestInfo>,
     pub stats: Arc<EngineStats>,
     pub outlet: Outlet,
-    /// 0, or 1 + the index of the first requested [`CloseReason`]. A flag,
-    /// not a mailbox message: a close must get through a full mailbox and
-    /// cannot pile up.
+    /// 0, or 1 + the index of the first requested [`CloseReason`]: a close
+    /// that must get through a full mailbox (or need not wait its turn). The
+    /// session checks it after every message.
     close_request: AtomicU8,
+    /// A `Close` has been put in the mailbox: one per session, never more.
+    close_sent: AtomicBool,
 }
 
 /// Why a session is cut off for falling behind.
@@ -143,6 +145,19 @@ impl SessionShared {
         self.close_request
             .compare_exchange(0, code, SeqCst, SeqCst)
             .is_ok()
+    }
+
+    /// Closes the session with `reason` once what is already in its mailbox
+    /// has been handled (a `Close` message, in order); when the mailbox is
+    /// full, through the flag instead, which cannot be lost. Bounded either
+    /// way: one message per session, then nothing.
+    pub fn close<H: EngineHandler>(&self, addr: &Addr<EngineSession<H>>, reason: CloseReason) {
+        if self.close_sent.swap(true, SeqCst) {
+            return;
+        }
+        if let Err(SendError::Full(_)) = addr.try_send(Close(reason)) {
+            self.request_close(reason);
+        }
     }
 
     fn close_requested(&self) -> Option<CloseReason> {
@@ -222,6 +237,7 @@ impl<H: EngineHandler> EngineSession<H> {
             stats: init.stats,
             outlet: Outlet::new(init.config.max_buffer_bytes),
             close_request: AtomicU8::new(0),
+            close_sent: AtomicBool::new(false),
         };
         EngineSession {
             shell: Shell {

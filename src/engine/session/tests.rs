@@ -35,6 +35,7 @@ impl EngineHandler for Recorder {
 }
 
 struct Started {
+    addr: Addr<EngineSession<Recorder>>,
     seen: Arc<Mutex<Seen>>,
     stats: Arc<EngineStats>,
     unregistered: Arc<AtomicBool>,
@@ -63,9 +64,10 @@ async fn start() -> Started {
         handler: Recorder(seen.clone()),
         websocket: false,
     });
-    session.start();
+    let addr = session.start();
     let handle = wait_for(&seen, |s| s.handle.clone()).await;
     Started {
+        addr,
         seen,
         stats,
         unregistered,
@@ -130,5 +132,24 @@ fn a_close_gets_through_a_full_mailbox_exactly_once() {
         // GET; the session is closing, its handler heard it once.
         actix::clock::sleep(Duration::from_millis(20)).await;
         assert_eq!(s.seen.lock().unwrap().closed.len(), 1);
+    });
+}
+
+#[test]
+fn a_close_from_a_handle_comes_after_what_it_sent_before() {
+    actix::System::new().block_on(async {
+        let s = start().await;
+        let frame = Packet::Message("last".into()).encode(ProtocolVersion::V4);
+        s.handle.try_send(Outgoing::new(vec![frame])).unwrap();
+        s.handle.close(CloseReason::ForcedClose);
+        // No GET waits: the message and the close packet wait for the next one.
+        let _ = wait_for(&s.seen, |seen| (!seen.closed.is_empty()).then_some(())).await;
+        match s.addr.send(PollGet).await {
+            Ok(Ok(Poll::Ready(body))) => assert_eq!(body.body, "4last\x1e1"),
+            _ => panic!("expected the queued message and the close packet"),
+        }
+        // Collected: the session is gone.
+        actix::clock::sleep(Duration::from_millis(20)).await;
+        assert!(s.unregistered.load(SeqCst));
     });
 }
