@@ -7,7 +7,9 @@
 //!   arguments; `message-with-ack` → ack with the same arguments.
 //! - A bare Engine.IO echo server at `/engine.io/`.
 //!
-//! `cargo run --example conformance [-- --port N]` (default 3000; 0 picks a free port).
+//! `cargo run --example conformance [-- --port N]` (default 3000; 0 picks a
+//! free port); `--ping-interval MS` and `--ping-timeout MS` change the
+//! heartbeat (the default is what the official suites expect).
 
 use std::time::Duration;
 
@@ -60,20 +62,21 @@ impl EngineHandler for Echo {
     fn on_close(&mut self, _: CloseReason, _: &mut SessionCtx<'_, Self>) {}
 }
 
-fn port() -> u16 {
+/// The value of flag `name` (`--port`, `--ping-interval`, `--ping-timeout`), or `default`.
+fn flag(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
     args.windows(2)
-        .find(|w| w[0] == "--port")
+        .find(|w| w[0] == name)
         .and_then(|w| w[1].parse().ok())
-        .unwrap_or(3000)
+        .unwrap_or(default)
 }
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     env_logger::init();
     let engine = EngineConfig {
-        ping_interval: Duration::from_millis(300),
-        ping_timeout: Duration::from_millis(200),
+        ping_interval: Duration::from_millis(flag("--ping-interval", 300)),
+        ping_timeout: Duration::from_millis(flag("--ping-timeout", 200)),
         max_payload: 1_000_000,
         cors: Cors::Any,
         ..EngineConfig::default()
@@ -91,7 +94,7 @@ async fn main() -> std::io::Result<()> {
         .build();
     let echo = Engine::new(engine, || Echo);
     let options = ServeOptions {
-        addr: format!("127.0.0.1:{}", port()),
+        addr: format!("127.0.0.1:{}", flag("--port", 3000)),
         path: "/socket.io/".into(),
         static_dir: None,
         shutdown_timeout: Duration::from_secs(2),

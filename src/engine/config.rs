@@ -1,5 +1,8 @@
 //! Engine.IO settings: timings, limits, transports, CORS and the
 //! `allowRequest` hook. Plain data, built by the application.
+//!
+//! Owns: the settings and their defaults. Must not touch: anything that acts
+//! on them (the session core reads its timings through `Limits`).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,4 +1,7 @@
 //! The HTTP errors of the Engine.IO endpoint, with engine.io's codes and messages.
+//!
+//! Owns: the error codes, messages and statuses. Must not touch: when they
+//! are raised (the endpoint and the transports decide).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};

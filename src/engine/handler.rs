@@ -1,85 +1,23 @@
 //! The seam between the Engine.IO layer and whatever runs on top of it:
-//! the [`EngineHandler`] trait, the context a handler acts through, and the
-//! plain data it is given (messages, close reasons, the handshake request).
+//! the [`EngineHandler`] trait, the context a handler acts through
+//! ([`SessionCtx`]) and the handle other actors keep ([`SessionHandle`]).
+//!
+//! Owns: the public API of a session, and how a handle reaches it (direct
+//! WebSocket writes through the outlet, a bounded mailbox, the close flag).
+//! Must not touch: session logic (the session core's) or the transports.
+//! The plain data it passes along lives in [`data`](super::data).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use actix::{Addr, AsyncContext, Context, SpawnHandle};
-use bytes::Bytes;
 
+pub use super::data::{CloseReason, Message, RequestInfo};
+use super::outgoing::Admit;
 use super::outgoing::Outgoing;
-use super::outlet::{Admit, Outlet, Route};
+use super::outlet::Route;
 use super::packet::{Frame, Packet, ProtocolVersion};
-use super::session::EngineSession;
-
-/// A message a client sent, as the layer above sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Message {
-    Text(String),
-    Binary(Bytes),
-}
-
-/// Why a session ended. The strings are socket.io's disconnect reasons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseReason {
-    /// The transport failed, sent something unreadable, or fell behind its outgoing bound.
-    TransportError,
-    /// The client closed the connection (or sent a `close` packet).
-    TransportClose,
-    /// No pong within `pingTimeout`.
-    PingTimeout,
-    /// The layer above found a message it could not parse.
-    ParseError,
-    /// The server closed the session on purpose.
-    ForcedClose,
-    /// The server is stopping.
-    ServerShutdown,
-}
-
-impl CloseReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CloseReason::TransportError => "transport error",
-            CloseReason::TransportClose => "transport close",
-            CloseReason::PingTimeout => "ping timeout",
-            CloseReason::ParseError => "parse error",
-            CloseReason::ForcedClose => "forced close",
-            CloseReason::ServerShutdown => "server shutting down",
-        }
-    }
-}
-
-impl std::fmt::Display for CloseReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What the handshake request looked like; the Socket.IO layer builds
-/// `socket.handshake` from it.
-#[derive(Debug, Clone)]
-pub struct RequestInfo {
-    /// Header names lower-cased, in request order.
-    pub headers: Vec<(String, String)>,
-    /// Decoded query pairs, in request order.
-    pub query: Vec<(String, String)>,
-    pub remote_addr: Option<SocketAddr>,
-    /// Path and query as requested.
-    pub url: String,
-    pub secure: bool,
-    pub issued: SystemTime,
-}
-
-impl RequestInfo {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
+use super::session::{CutOff, EngineSession, SessionShared, Shell, Upcall, Wake};
 
 /// Application logic on top of one Engine.IO session. It runs inside the
 /// session actor, so its methods are called in order and never concurrently.
@@ -105,31 +43,28 @@ pub trait EngineHandler: Unpin + Sized + 'static {
 
 /// What a handler can do with its session while one of its methods runs.
 pub struct SessionCtx<'a, H: EngineHandler> {
-    pub(super) core: &'a mut super::session::Core,
+    pub(super) shell: &'a mut Shell,
     pub(super) ctx: &'a mut Context<EngineSession<H>>,
 }
 
 impl<H: EngineHandler> SessionCtx<'_, H> {
     pub fn sid(&self) -> &Arc<str> {
-        &self.core.sid
+        &self.shell.shared.sid
     }
 
     pub fn version(&self) -> ProtocolVersion {
-        self.core.version
+        self.shell.shared.version
     }
 
     pub fn request(&self) -> &Arc<RequestInfo> {
-        &self.core.request
+        &self.shell.shared.request
     }
 
     /// A handle other actors can keep to send to this session.
     pub fn handle(&self) -> SessionHandle<H> {
         SessionHandle {
-            stats: self.core.stats.clone(),
-            sid: self.core.sid.clone(),
-            version: self.core.version,
+            shared: self.shell.shared.clone(),
             addr: self.ctx.address(),
-            outlet: self.core.outlet.clone(),
         }
     }
 
@@ -139,18 +74,19 @@ impl<H: EngineHandler> SessionCtx<'_, H> {
             Message::Text(text) => Packet::Message(text),
             Message::Binary(data) => Packet::Binary(data),
         };
-        let frame = packet.encode(self.core.version);
+        let frame = packet.encode(self.shell.shared.version);
         self.send_frames(Outgoing::new(vec![frame]));
     }
 
     /// Queues already-encoded frames (kept together, e.g. a packet and its attachments).
     pub fn send_frames(&mut self, out: Outgoing) {
-        self.core.push(out, self.ctx);
+        self.shell.push(out, self.ctx);
     }
 
-    /// Closes the session; `on_close` follows with `reason`.
+    /// Closes the session once what already waits in its mailbox has been
+    /// handled; `on_close` follows with `reason`.
     pub fn close(&mut self, reason: CloseReason) {
-        self.ctx.address().do_send(super::session::Close(reason));
+        self.shell.shared.close(&self.ctx.address(), reason);
     }
 
     /// Runs `f` on the handler after `delay`, unless cancelled.
@@ -158,8 +94,10 @@ impl<H: EngineHandler> SessionCtx<'_, H> {
     where
         F: FnOnce(&mut H, &mut SessionCtx<'_, H>) + 'static,
     {
-        self.ctx
-            .run_later(delay, move |session, ctx| session.with_handler(ctx, f))
+        self.ctx.run_later(delay, move |session, ctx| {
+            session.with_handler(ctx, f);
+            session.after(ctx);
+        })
     }
 
     pub fn cancel(&mut self, handle: SpawnHandle) {
@@ -169,21 +107,15 @@ impl<H: EngineHandler> SessionCtx<'_, H> {
 
 /// A cloneable, thread-safe handle to one session.
 pub struct SessionHandle<H: EngineHandler> {
-    stats: Arc<super::stats::EngineStats>,
-    sid: Arc<str>,
-    version: ProtocolVersion,
+    shared: Arc<SessionShared>,
     addr: Addr<EngineSession<H>>,
-    outlet: Arc<Outlet>,
 }
 
 impl<H: EngineHandler> Clone for SessionHandle<H> {
     fn clone(&self) -> Self {
         SessionHandle {
-            stats: self.stats.clone(),
-            sid: self.sid.clone(),
-            version: self.version,
+            shared: self.shared.clone(),
             addr: self.addr.clone(),
-            outlet: self.outlet.clone(),
         }
     }
 }
@@ -197,18 +129,25 @@ pub enum SendError {
     Closed,
 }
 
+fn send_error<M>(e: actix::prelude::SendError<M>) -> SendError {
+    match e {
+        actix::prelude::SendError::Full(_) => SendError::Full,
+        actix::prelude::SendError::Closed(_) => SendError::Closed,
+    }
+}
+
 impl<H: EngineHandler> SessionHandle<H> {
     pub fn sid(&self) -> &Arc<str> {
-        &self.sid
+        &self.shared.sid
     }
 
     pub fn version(&self) -> ProtocolVersion {
-        self.version
+        self.shared.version
     }
 
     /// Encodes `packet` for this session's protocol version.
     pub fn encode(&self, packet: &Packet) -> Frame {
-        packet.encode(self.version)
+        packet.encode(self.shared.version)
     }
 
     /// Queues frames without waiting; a full mailbox is reported, never grown.
@@ -234,22 +173,28 @@ impl<H: EngineHandler> SessionHandle<H> {
         out: &Outgoing,
         wakes: Option<&mut Vec<std::task::Waker>>,
     ) -> Result<(), SendError> {
-        let route = self.outlet.send_or(out, wakes, |out| {
-            self.addr.try_send(out.clone()).map_err(|e| match e {
-                actix::prelude::SendError::Full(_) => SendError::Full,
-                actix::prelude::SendError::Closed(_) => SendError::Closed,
-            })
+        let route = self.shared.outlet.send_or(out, wakes, |out| {
+            self.addr.try_send(out.clone()).map_err(send_error)
         })?;
         match route {
-            Route::Direct(Admit::DropVolatile) => self.stats.count_volatile_drop(),
-            Route::Direct(Admit::Overflow) => {
-                log::warn!("session {}: outgoing bound exceeded, closing", self.sid);
-                self.stats.count_overflow();
-                self.close(CloseReason::TransportError);
-            }
+            Route::Direct(Admit::DropVolatile) => self.shared.stats.count_volatile_drop(),
+            Route::Direct(Admit::Overflow) => self.cut_off(CutOff::Outgoing),
             Route::Direct(Admit::Send) | Route::Mailbox => {}
         }
         Ok(())
+    }
+
+    /// Closes the session as a slow consumer (logged and counted once).
+    fn cut_off(&self, why: CutOff) {
+        if self.shared.cut_off(why) {
+            self.wake();
+        }
+    }
+
+    /// Makes the session act on its close-request flag. A full mailbox
+    /// needs no wake: the session checks the flag after every message.
+    fn wake(&self) {
+        let _ = self.addr.try_send(Wake);
     }
 
     /// Queues frames for one client: delivered, or, when the session's
@@ -257,22 +202,32 @@ impl<H: EngineHandler> SessionHandle<H> {
     /// as a slow consumer and counted. Never grows a queue past its bound.
     pub fn send(&self, out: Outgoing) {
         if let Err(SendError::Full) = self.try_send(out) {
-            log::warn!("session {}: mailbox full, closing slow consumer", self.sid);
-            self.stats.count_overflow();
-            self.close(CloseReason::TransportError);
+            self.cut_off(CutOff::Outgoing);
         }
     }
 
-    /// Delivers `upcall` to the session's handler.
+    /// Delivers `upcall` to the session's handler; when the session's
+    /// mailbox is full, the session is closed as a slow consumer (counted)
+    /// rather than the mailbox grown.
     pub fn upcall(&self, upcall: H::Upcall) {
-        // Counted like an `Outgoing`: what it writes must not be overtaken.
-        self.outlet
-            .counted(|| self.addr.do_send(super::session::Upcall(upcall)));
+        if let Err(SendError::Full) = self.try_upcall(upcall) {
+            self.cut_off(CutOff::Upcall);
+        }
     }
 
-    /// Closes the session with `reason` after flushing what is queued.
+    /// Delivers `upcall` if the session's mailbox has room.
+    pub fn try_upcall(&self, upcall: H::Upcall) -> Result<(), SendError> {
+        // Counted like an `Outgoing`: what it writes must not be overtaken.
+        self.shared
+            .outlet
+            .counted(|| self.addr.try_send(Upcall(upcall)).map_err(send_error))
+    }
+
+    /// Closes the session with `reason` after flushing what is queued. In
+    /// order with what this handle sent before; never lost to a full
+    /// mailbox, and never queued twice.
     pub fn close(&self, reason: CloseReason) {
-        self.addr.do_send(super::session::Close(reason));
+        self.shared.close(&self.addr, reason);
     }
 
     pub fn connected(&self) -> bool {

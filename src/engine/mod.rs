@@ -3,8 +3,23 @@
 //!
 //! Knows nothing of Socket.IO: the layer above plugs in through
 //! [`EngineHandler`], which receives decoded messages and sends frames back.
-//! The codec ([`packet`]) is pure; the actors are a thin shell around it.
+//!
+//! Modules depend on each other bottom-up only:
+//!
+//! 1. pure data and codecs: [`data`], [`config`], [`packet`], [`ws_codec`],
+//!    [`outgoing`] (what the layer above sends, and the admit rule),
+//!    `queue` (a session's outgoing frames), `sink` (a WebSocket's outgoing
+//!    bytes), [`stats`], [`error`];
+//! 2. the session core, `session::core`: the whole session logic as a state
+//!    machine, no actix, no I/O, no clock;
+//! 3. the session actor ([`session`], with its public face in [`handler`]
+//!    and the direct WebSocket path in `outlet`): a thin shell that feeds the
+//!    core and carries out what it asks;
+//! 4. the transports: `polling`, `websocket`, [`upgrade`] (connections
+//!    taken over from the HTTP layer);
+//! 5. the endpoint, [`server`]: routing, handshake, the session registry.
 pub mod config;
+pub mod data;
 pub mod error;
 pub mod handler;
 pub mod outgoing;
@@ -14,6 +29,7 @@ mod polling;
 mod queue;
 pub mod server;
 pub mod session;
+mod sink;
 pub mod stats;
 pub mod upgrade;
 mod websocket;

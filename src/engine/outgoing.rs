@@ -1,6 +1,11 @@
 //! What the layer above hands a session to send: [`Outgoing`], frames shared
 //! by every recipient of one emit, with their WebSocket framing computed at
-//! most once however many sockets receive them.
+//! most once however many sockets receive them — and `admit`, the one
+//! rule (volatile drop, outgoing bound) every outgoing packet passes,
+//! whichever path it takes.
+//!
+//! Owns: the outgoing unit and its admission rule. Must not touch: queues,
+//! sinks or sessions; it is pure data under them all.
 
 use std::sync::{Arc, OnceLock};
 
@@ -58,6 +63,31 @@ fn ws_message(frame: &Frame) -> Bytes {
     out.freeze()
 }
 
+/// Below this many bytes waiting in its sink, a WebSocket counts as writable
+/// for volatile packets.
+pub(super) const WS_WRITABLE_BYTES: usize = 64 * 1024;
+
+/// What to do with an outgoing packet, given the client's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admit {
+    Send,
+    /// Volatile, and the transport cannot write now: dropped (counted).
+    DropVolatile,
+    /// It would take the client past its outgoing bound: close the session.
+    Overflow,
+}
+
+/// The one rule for every outgoing packet, whichever path it takes.
+pub(super) fn admit(writable: bool, buffered: usize, out: &Outgoing, max_buffer: usize) -> Admit {
+    if out.volatile && !writable {
+        Admit::DropVolatile
+    } else if buffered + out.len() > max_buffer {
+        Admit::Overflow
+    } else {
+        Admit::Send
+    }
+}
+
 /// Frames for one client with their delivery flags. A broadcast builds one
 /// [`SharedFrames`] and every recipient's `Outgoing` points at it.
 #[derive(Debug, Clone)]
@@ -106,6 +136,26 @@ mod tests {
     use super::*;
     use crate::engine::packet::{Packet, ProtocolVersion};
 
+    fn out(len: usize, volatile: bool) -> Outgoing {
+        let frame = Packet::Message("x".repeat(len - 1)).encode(ProtocolVersion::V4);
+        Outgoing::new(vec![frame]).volatile(volatile)
+    }
+
+    #[test]
+    fn volatile_is_dropped_only_when_not_writable() {
+        assert_eq!(admit(false, 0, &out(10, true), 100), Admit::DropVolatile);
+        assert_eq!(admit(true, 0, &out(10, true), 100), Admit::Send);
+        // A packet that must arrive is queued even when the transport is busy.
+        assert_eq!(admit(false, 0, &out(10, false), 100), Admit::Send);
+    }
+
+    #[test]
+    fn the_bound_counts_what_waits_plus_the_packet() {
+        assert_eq!(admit(true, 90, &out(10, false), 100), Admit::Send);
+        assert_eq!(admit(true, 91, &out(10, false), 100), Admit::Overflow);
+        // A volatile packet that would cross the bound is refused the same way.
+        assert_eq!(admit(true, 95, &out(10, true), 100), Admit::Overflow);
+    }
     #[test]
     fn ws_messages_are_framed_once_and_shared() {
         let frames = SharedFrames::new(vec![

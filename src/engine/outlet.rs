@@ -10,42 +10,20 @@
 //! never overtake its earlier one. Whether the sink takes direct writes at
 //! all (not before the upgrade, not once closing) is decided under the
 //! sink's own lock, the one lock a direct write takes.
+//!
+//! Owns: the direct path and the `waiting` count. Must not touch: session
+//! logic; what a refused packet leads to (drop, cut-off) is the caller's.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::task::Waker;
 
-use super::outgoing::Outgoing;
-use super::websocket::WsSink;
-
-/// Below this many bytes waiting in its sink, a WebSocket counts as writable
-/// for volatile packets.
-pub(super) const WS_WRITABLE_BYTES: usize = 64 * 1024;
-
-/// What to do with an outgoing packet, given the client's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Admit {
-    Send,
-    /// Volatile, and the transport cannot write now: dropped (counted).
-    DropVolatile,
-    /// It would take the client past its outgoing bound: close the session.
-    Overflow,
-}
-
-/// The one rule for every outgoing packet, whichever path it takes.
-pub(super) fn admit(writable: bool, buffered: usize, out: &Outgoing, max_buffer: usize) -> Admit {
-    if out.volatile && !writable {
-        Admit::DropVolatile
-    } else if buffered + out.len() > max_buffer {
-        Admit::Overflow
-    } else {
-        Admit::Send
-    }
-}
+use super::outgoing::{Admit, Outgoing};
+use super::sink::WsSink;
 
 /// Where [`Outlet::send_or`] put a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Route {
+pub(crate) enum Route {
     /// Written into the WebSocket sink, or refused there as `Admit` says.
     Direct(Admit),
     /// Handed to the session's mailbox.
@@ -89,10 +67,11 @@ impl Outlet {
             .fetch_update(SeqCst, SeqCst, |n| Some(n.saturating_sub(1)));
     }
 
-    /// Counts a mailbox send that may write to the client, then runs it.
-    pub fn counted(&self, enqueue: impl FnOnce()) {
+    /// Counts a mailbox send that may write to the client, then runs it;
+    /// a send that failed is uncounted.
+    pub fn counted<E>(&self, enqueue: impl FnOnce() -> Result<(), E>) -> Result<(), E> {
         self.waiting.fetch_add(1, SeqCst);
-        enqueue();
+        enqueue().inspect_err(|_| self.handled())
     }
 
     /// Writes `out` into the sink when that keeps the order, else `enqueue`s
@@ -114,8 +93,7 @@ impl Outlet {
             }
             return Ok(Route::Direct(verdict));
         }
-        self.waiting.fetch_add(1, SeqCst);
-        enqueue(out).inspect_err(|_| self.handled())?;
+        self.counted(|| enqueue(out))?;
         Ok(Route::Mailbox)
     }
 }
@@ -123,26 +101,15 @@ impl Outlet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::packet::{Packet, ProtocolVersion};
-
-    fn out(len: usize, volatile: bool) -> Outgoing {
-        let frame = Packet::Message("x".repeat(len - 1)).encode(ProtocolVersion::V4);
-        Outgoing::new(vec![frame]).volatile(volatile)
-    }
 
     #[test]
-    fn volatile_is_dropped_only_when_not_writable() {
-        assert_eq!(admit(false, 0, &out(10, true), 100), Admit::DropVolatile);
-        assert_eq!(admit(true, 0, &out(10, true), 100), Admit::Send);
-        // A packet that must arrive is queued even when the transport is busy.
-        assert_eq!(admit(false, 0, &out(10, false), 100), Admit::Send);
-    }
-
-    #[test]
-    fn the_bound_counts_what_waits_plus_the_packet() {
-        assert_eq!(admit(true, 90, &out(10, false), 100), Admit::Send);
-        assert_eq!(admit(true, 91, &out(10, false), 100), Admit::Overflow);
-        // A volatile packet that would cross the bound is refused the same way.
-        assert_eq!(admit(true, 95, &out(10, true), 100), Admit::Overflow);
+    fn a_counted_send_that_fails_is_uncounted() {
+        let outlet = Outlet::new(100);
+        assert_eq!(outlet.counted(|| Err::<(), _>("full")), Err("full"));
+        assert_eq!(outlet.waiting.load(SeqCst), 0);
+        assert_eq!(outlet.counted(|| Ok::<_, ()>(())), Ok(()));
+        assert_eq!(outlet.waiting.load(SeqCst), 1);
+        outlet.handled();
+        assert_eq!(outlet.waiting.load(SeqCst), 0);
     }
 }

@@ -1,5 +1,9 @@
 //! The HTTP long-polling transport: a GET waits for queued packets, a POST
 //! carries a payload of packets from the client.
+//!
+//! Owns: the HTTP side (body limits, payload decoding, response
+//! compression). Must not touch: session state; it only asks the session
+//! (`PollGet`, `PostStart`, `PostDone`) and writes what it is told.
 
 use std::io::Write;
 
@@ -10,8 +14,9 @@ use flate2::Compression;
 use flate2::write::{GzEncoder, ZlibEncoder};
 use futures_util::StreamExt;
 
+use super::data::CloseReason;
 use super::error::EngineError;
-use super::handler::{CloseReason, EngineHandler};
+use super::handler::EngineHandler;
 use super::packet::{Packet, ProtocolVersion, decode_payload, encode_payload};
 use super::queue::PollBody;
 use super::session::{EngineSession, Poll, PollGet, PostDone, PostStart};
@@ -32,10 +37,15 @@ pub(super) async fn get<H: EngineHandler>(
     let body = match session.send(PollGet).await {
         Ok(Ok(Poll::Ready(body))) => body,
         // A dropped sender means the session ended without a word: say close.
-        Ok(Ok(Poll::Wait(rx))) => rx.await.unwrap_or_else(|_| PollBody {
-            body: encode_payload(&[Packet::Close.encode(version)], version),
-            compress: false,
-        }),
+        Ok(Ok(Poll::Wait(rx))) => match rx.await {
+            Ok(Ok(body)) => body,
+            // Sent after an upgrade that was decided while it waited.
+            Ok(Err(_)) => return Err(EngineError::BadRequest),
+            Err(_) => PollBody {
+                body: encode_payload(&[Packet::Close.encode(version)], version),
+                compress: false,
+            },
+        },
         Ok(Err(_)) => return Err(EngineError::BadRequest),
         Err(_) => return Err(EngineError::UnknownSid),
     };

@@ -1,5 +1,8 @@
 //! A session's outgoing queue: encoded frames waiting for a transport,
 //! with their compress flags and a byte count for the bound. Pure data.
+//!
+//! Owns: the frames and their order. Must not touch: when they are sent
+//! (the session core decides).
 
 use std::collections::VecDeque;
 

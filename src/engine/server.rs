@@ -1,5 +1,9 @@
 //! The Engine.IO endpoint: request routing (handshake, polling, WebSocket),
 //! the session registry, CORS, and shutdown. One [`Engine`] serves one path.
+//!
+//! Owns: which request goes where, the handshake, the registry. Must not
+//! touch: a session's state; sessions leave the registry through the
+//! callback they are started with, so nothing below names this module.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,16 +16,18 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use futures_util::future::LocalBoxFuture;
 
 use super::config::EngineConfig;
+use super::data::{CloseReason, RequestInfo};
 use super::error::EngineError;
-use super::handler::{CloseReason, EngineHandler, RequestInfo};
+use super::handler::EngineHandler;
 use super::packet::{Packet, ProtocolVersion, encode_payload};
 use super::session::{Close, EngineSession, SessionInit};
 use super::stats::EngineStats;
 use super::upgrade::{WsConnection, WsEndpoint};
 use super::{polling, websocket};
 
-/// Live sessions by sid.
-pub(super) struct Registry<H: EngineHandler>(Arc<Mutex<SessionMap<H>>>);
+/// Live sessions by sid. A session leaves it through the callback it is
+/// given at its start, so the session layer never names this type.
+struct Registry<H: EngineHandler>(Arc<Mutex<SessionMap<H>>>);
 
 type SessionMap<H> = HashMap<Arc<str>, Addr<EngineSession<H>>>;
 
@@ -37,11 +43,11 @@ impl<H: EngineHandler> Registry<H> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(super) fn get(&self, sid: &str) -> Option<Addr<EngineSession<H>>> {
+    fn get(&self, sid: &str) -> Option<Addr<EngineSession<H>>> {
         self.map().get(sid).cloned()
     }
 
-    pub(super) fn remove(&self, sid: &str) {
+    fn remove(&self, sid: &str) {
         self.map().remove(sid);
     }
 
@@ -323,7 +329,11 @@ impl<H: EngineHandler> Engine<H> {
             request: Arc::new(request_info(req, query)),
             config: config.clone(),
             stats: self.inner.stats.clone(),
-            registry: self.inner.registry.clone(),
+            unregister: {
+                let registry = self.inner.registry.clone();
+                let sid = sid.clone();
+                Box::new(move || registry.remove(&sid))
+            },
             handler: (self.inner.factory)(),
             websocket,
         };

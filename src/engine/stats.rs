@@ -1,5 +1,7 @@
 //! Counters of one Engine.IO endpoint: what was opened, and what was
 //! dropped or cut off and why. Nothing is lost without a counter saying so.
+//!
+//! Owns: the counters. Must not touch: the decisions they count.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -8,6 +10,7 @@ pub struct EngineStats {
     sessions_opened: AtomicU64,
     volatile_dropped: AtomicU64,
     overflow_closed: AtomicU64,
+    upcall_overflow_closed: AtomicU64,
 }
 
 /// A point-in-time copy of [`EngineStats`].
@@ -16,8 +19,11 @@ pub struct StatsSnapshot {
     pub sessions_opened: u64,
     /// Volatile packets dropped because the transport was not writable.
     pub volatile_dropped: u64,
-    /// Sessions closed because their outgoing queue went over its bound.
+    /// Sessions closed because their outgoing queue went over its bound (or
+    /// their mailbox was full for an outgoing packet).
     pub overflow_closed: u64,
+    /// Sessions closed because their mailbox was full for an upcall.
+    pub upcall_overflow_closed: u64,
 }
 
 impl EngineStats {
@@ -33,11 +39,16 @@ impl EngineStats {
         self.overflow_closed.fetch_add(1, Relaxed);
     }
 
+    pub(super) fn count_upcall_overflow(&self) {
+        self.upcall_overflow_closed.fetch_add(1, Relaxed);
+    }
+
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
             sessions_opened: self.sessions_opened.load(Relaxed),
             volatile_dropped: self.volatile_dropped.load(Relaxed),
             overflow_closed: self.overflow_closed.load(Relaxed),
+            upcall_overflow_closed: self.upcall_overflow_closed.load(Relaxed),
         }
     }
 }

@@ -7,19 +7,28 @@
 //!
 //! An [`Engine`](super::Engine) mounted in an actix-web app serves WebSockets
 //! through the app as well (`Engine::configure`); this path is the lean one.
+//!
+//! Owns: the taken-over connection (handshake response, reader, vectored
+//! writer). Must not touch: Engine.IO logic; the endpoint decides through
+//! [`WsEndpoint`].
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use actix_codec::{Framed, FramedParts};
 use actix_http::body::{BodySize, MessageBody};
 use actix_http::{Request, h1};
+use actix_service::boxed::{self, BoxService};
+use actix_service::{IntoServiceFactory, Service, ServiceFactory};
+use actix_web::dev::{AppConfig, ServiceRequest, ServiceResponse, fn_service};
 use actix_web::error::PayloadError;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{App, HttpRequest, HttpResponse};
 use bytes::{Buf, Bytes};
 use futures_util::future::LocalBoxFuture;
 use futures_util::{SinkExt, Stream};
@@ -27,7 +36,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
-use super::websocket::WsSink;
+use super::sink::WsSink;
 
 /// An Engine.IO endpoint that can take WebSocket connections over.
 pub trait WsEndpoint: Send + Sync {
@@ -85,10 +94,10 @@ async fn handshake(
     mut framed: Framed<TcpStream, h1::Codec>,
 ) -> io::Result<Option<Writer>> {
     let path = head.path().to_string();
-    // The request's header values share the HTTP read buffer (8 KiB): let it
-    // go now rather than hold it for the connection's life.
-    let req = http_request(&head);
-    drop(head);
+    // The request's header values share the HTTP read buffer (8 KiB): the
+    // request is moved into the endpoint's check and dropped with it, never
+    // held for the connection's life.
+    let req = http_request(head).await?;
     let outcome = match endpoints.iter().find(|e| e.serves(&path)) {
         Some(endpoint) => endpoint.upgrade(req).await,
         None => Err(HttpResponse::NotFound().finish()),
@@ -115,21 +124,42 @@ async fn handshake(
     }))
 }
 
+/// An empty actix-web app whose one service answers with the request it was
+/// given: how an `HttpRequest` is made from a bare actix-http `Request`.
+type RequestService = BoxService<Request, ServiceResponse, actix_web::Error>;
+
+thread_local! {
+    /// One per worker thread, built on its first upgrade (the app is `!Send`).
+    static REQUESTS: RefCell<Option<Rc<RequestService>>> = const { RefCell::new(None) };
+}
+
 /// The engine's checks take an actix-web `HttpRequest` (so does the
-/// `allow_request` hook); actix-http hands over a bare `Request`, so one is
-/// built from its head with actix-web's request builder.
-fn http_request(req: &Request) -> HttpRequest {
-    let mut builder = actix_web::test::TestRequest::default()
-        .method(req.method().clone())
-        .uri(&req.uri().to_string())
-        .version(req.version());
-    if let Some(addr) = req.peer_addr() {
-        builder = builder.peer_addr(addr);
-    }
-    for (name, value) in req.headers() {
-        builder = builder.append_header((name.clone(), value.clone()));
-    }
-    builder.to_http_request()
+/// `allow_request` hook); actix-http hands over a bare `Request`. actix-web
+/// offers no constructor for one outside its test helpers, so the request is
+/// passed through an (empty) app, which builds it exactly as it does for
+/// every request it serves: headers, peer address, connection info.
+async fn http_request(head: Request) -> io::Result<HttpRequest> {
+    let service = match REQUESTS.with(|s| s.borrow().clone()) {
+        Some(service) => service,
+        None => {
+            let app = App::new().default_service(fn_service(|req: ServiceRequest| async {
+                Ok(req.into_response(HttpResponse::Ok().finish()))
+            }));
+            let service = app
+                .into_factory()
+                .new_service(AppConfig::default())
+                .await
+                .map_err(|()| io::Error::other("building the request app failed"))?;
+            let service = Rc::new(boxed::service(service));
+            REQUESTS.with(|s| *s.borrow_mut() = Some(service.clone()));
+            service
+        }
+    };
+    let res = service
+        .call(head)
+        .await
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(res.request().clone())
 }
 
 /// Writes a refusal (e.g. `400 {"code":1,...}`) and closes the connection.

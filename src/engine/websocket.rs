@@ -1,14 +1,18 @@
 //! The WebSocket transport. actix-web-actors answers the opening handshake;
 //! framing (and permessage-deflate, which actix's own codec cannot carry) is
 //! [`ws_codec`](super::ws_codec). One actor per connection reads frames and
-//! hands packets to its session; the session writes straight into a
-//! [`WsSink`], a byte queue whose size it can see, so volatile drops and the
-//! slow-consumer bound are decided on what is really waiting to be written.
+//! hands packets to its session, in the order received; the session writes
+//! straight into a `WsSink` (see `sink`), a byte queue whose size it can
+//! see, so volatile drops and the slow-consumer bound are decided on what is
+//! really waiting to be written.
+//!
+//! Owns: reading and decoding one connection, answering its ping frames,
+//! back-pressure towards the session. Must not touch: session state; it
+//! registers with the session and hands it events, nothing more.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context as TaskContext, Poll, Waker};
+use std::task::{Context as TaskContext, Poll};
 
 use actix::prelude::*;
 use actix_web::error::PayloadError;
@@ -17,235 +21,13 @@ use actix_web_actors::ws;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 
+use super::data::CloseReason;
 use super::error::EngineError;
-use super::handler::{CloseReason, EngineHandler};
-use super::outgoing::Outgoing;
-use super::outlet::{Admit, WS_WRITABLE_BYTES, admit};
-use super::packet::{DecodeError, Frame, Packet, ProtocolVersion};
-use super::session::{EngineSession, WsClosed, WsIn, WsOpened};
-use super::ws_codec::{self, Decoder, DeflateSettings, Encoder, Message, OpCode};
-
-/// Tells a transport actor to stop reading (its session is done with it).
-#[derive(Debug, actix::Message)]
-#[rtype(result = "()")]
-pub struct WsStop;
-
-/// The outgoing side of one WebSocket: encoded frames waiting to be written
-/// to the client. Shared by the session and the handles that write directly
-/// (producers) and the writer, the response body stream or the upgraded
-/// connection's `Writer` (consumer).
-#[derive(Clone)]
-pub struct WsSink(Arc<Mutex<SinkState>>);
-
-struct SinkState {
-    chunks: VecDeque<Bytes>,
-    bytes: usize,
-    waker: Option<Waker>,
-    closed: bool,
-    /// Taking writes from other threads, not only from its session.
-    direct: bool,
-    encoder: Encoder,
-}
-
-impl WsSink {
-    fn new(encoder: Encoder) -> WsSink {
-        WsSink(Arc::new(Mutex::new(SinkState {
-            chunks: VecDeque::new(),
-            bytes: 0,
-            waker: None,
-            closed: false,
-            direct: false,
-            encoder,
-        })))
-    }
-
-    fn state(&self) -> MutexGuard<'_, SinkState> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Bytes encoded but not yet taken by the writer.
-    pub fn buffered(&self) -> usize {
-        self.state().bytes
-    }
-
-    /// Queues one Engine.IO frame as one WebSocket message.
-    pub fn send(&self, frame: &Frame, compress: bool) {
-        let mut s = self.state();
-        if s.closed {
-            return;
-        }
-        let (opcode, data) = frame_parts(frame);
-        if s.encoder.will_compress(data.len(), compress) {
-            s.push_compressed(opcode, data);
-        } else {
-            // Header alone, then the shared payload bytes: no copy of the payload.
-            let (header, n) = ws_codec::header(opcode, data.len(), false);
-            s.push(Bytes::copy_from_slice(&header[..n]));
-            s.push(data.clone());
-        }
-        wake(s);
-    }
-
-    /// Queues each of `out`'s frames as one WebSocket message; uncompressed
-    /// ones are the shared, already framed bytes of every recipient.
-    pub fn send_outgoing(&self, out: &Outgoing) {
-        let mut s = self.state();
-        if s.closed {
-            return;
-        }
-        s.push_outgoing(out);
-        wake(s);
-    }
-
-    /// For a handle writing directly ([`outlet`](super::outlet)): queues
-    /// `out` if [`admit`] lets it in, all under one lock, and hands back the
-    /// writer's waker instead of waking it, so a fan-out can wake each writer
-    /// once after queueing several broadcasts (one write for all).
-    ///
-    /// `None` while the sink takes no direct writes (see
-    /// [`set_direct`](Self::set_direct)). Going over the bound also ends
-    /// direct writes: the session is closing.
-    pub(super) fn offer(
-        &self,
-        out: &Outgoing,
-        max_buffer: usize,
-    ) -> Option<(Admit, Option<Waker>)> {
-        let mut s = self.state();
-        if !s.direct {
-            return None;
-        }
-        let verdict = admit(s.bytes < WS_WRITABLE_BYTES, s.bytes, out, max_buffer);
-        match verdict {
-            Admit::Send if !s.closed => {
-                s.push_outgoing(out);
-                Some((verdict, s.waker.take()))
-            }
-            Admit::Overflow => {
-                s.direct = false;
-                Some((verdict, None))
-            }
-            _ => Some((verdict, None)),
-        }
-    }
-
-    /// Whether handles outside the session may write here directly.
-    pub(super) fn set_direct(&self, direct: bool) {
-        self.state().direct = direct;
-    }
-
-    fn send_control(&self, opcode: OpCode, payload: &[u8]) {
-        let mut s = self.state();
-        if s.closed {
-            return;
-        }
-        let mut out = BytesMut::new();
-        s.encoder.encode_control(opcode, payload, &mut out);
-        s.push(out.freeze());
-        wake(s);
-    }
-
-    /// Queues a close frame; the connection ends once it is written.
-    pub fn close(&self, code: u16) {
-        let mut s = self.state();
-        if s.closed {
-            return;
-        }
-        let mut out = BytesMut::new();
-        s.encoder.encode_close(code, "", &mut out);
-        s.push(out.freeze());
-        s.closed = true;
-        wake(s);
-    }
-
-    /// Takes what `take` picks from the waiting chunks; `None` once the sink
-    /// is closed and drained; `Pending` (woken on the next push) when empty.
-    fn poll_take<R>(
-        &self,
-        cx: &mut TaskContext<'_>,
-        take: impl FnOnce(&mut SinkState) -> R,
-    ) -> Poll<Option<R>> {
-        let mut s = self.state();
-        if !s.chunks.is_empty() {
-            return Poll::Ready(Some(take(&mut s)));
-        }
-        if s.closed {
-            return Poll::Ready(None);
-        }
-        s.waker = Some(cx.waker().clone());
-        Poll::Pending
-    }
-
-    /// Moves up to `max` waiting chunks into `out`, for one vectored write.
-    pub(super) fn poll_drain(
-        &self,
-        cx: &mut TaskContext<'_>,
-        out: &mut VecDeque<Bytes>,
-        max: usize,
-    ) -> Poll<Option<()>> {
-        self.poll_take(cx, |s| {
-            let n = s.chunks.len().min(max);
-            for chunk in s.chunks.drain(..n) {
-                s.bytes -= chunk.len();
-                out.push_back(chunk);
-            }
-            if s.chunks.is_empty() && s.chunks.capacity() > max {
-                // A burst grew it; an idle connection does not keep that.
-                s.chunks = VecDeque::new();
-            }
-        })
-    }
-
-    /// Drops what waits and stops taking more: the connection is gone.
-    pub(super) fn abandon(&self) {
-        let mut s = self.state();
-        s.closed = true;
-        s.chunks.clear();
-        s.bytes = 0;
-    }
-}
-
-impl SinkState {
-    fn push_outgoing(&mut self, out: &Outgoing) {
-        for (i, frame) in out.frames.frames().iter().enumerate() {
-            let (opcode, data) = frame_parts(frame);
-            if self.encoder.will_compress(data.len(), out.compress) {
-                self.push_compressed(opcode, data);
-            } else {
-                self.push(out.frames.ws_messages()[i].clone());
-            }
-        }
-    }
-
-    fn push_compressed(&mut self, opcode: OpCode, data: &[u8]) {
-        let mut out = BytesMut::new();
-        match opcode {
-            OpCode::Text => self.encoder.encode_text(data, true, &mut out),
-            _ => self.encoder.encode_binary(data, true, &mut out),
-        }
-        self.push(out.freeze());
-    }
-
-    fn push(&mut self, chunk: Bytes) {
-        self.bytes += chunk.len();
-        self.chunks.push_back(chunk);
-    }
-}
-
-/// Wakes the writer, if it waits, once the lock is released.
-fn wake(mut s: MutexGuard<'_, SinkState>) {
-    let waker = s.waker.take();
-    drop(s);
-    if let Some(w) = waker {
-        w.wake();
-    }
-}
-
-fn frame_parts(frame: &Frame) -> (OpCode, &Bytes) {
-    match frame {
-        Frame::Text(text) => (OpCode::Text, text.as_bytes()),
-        Frame::Binary(data) => (OpCode::Binary, data),
-    }
-}
+use super::handler::EngineHandler;
+use super::packet::{DecodeError, Packet, ProtocolVersion};
+use super::session::{EngineSession, WsEvent, WsIn, WsStop};
+use super::sink::WsSink;
+use super::ws_codec::{self, Decoder, DeflateSettings, Encoder, Message};
 
 /// The response body over actix-web: what the sink holds, until it is closed and drained.
 struct SinkStream(WsSink);
@@ -270,6 +52,12 @@ pub struct WsTransport<H: EngineHandler> {
     sink: WsSink,
     decoder: Decoder,
     buf: BytesMut,
+    /// Events for the session that wait behind one the full mailbox would
+    /// not take; sent in order once it has room. Reading stops meanwhile,
+    /// so this holds at most one read chunk's worth.
+    backlog: VecDeque<WsEvent>,
+    /// A send to the session is being waited for (`backlog` goes after it).
+    blocked: bool,
     /// Why the connection ended, once it has.
     reason: CloseReason,
 }
@@ -338,6 +126,8 @@ pub(super) fn accept<H: EngineHandler>(
         sink: WsSink::new(Encoder::new(deflater)),
         decoder: Decoder::new(setup.max_payload, inflater),
         buf: BytesMut::new(),
+        backlog: VecDeque::new(),
+        blocked: false,
         reason: CloseReason::TransportClose,
     };
     Ok(Accepted {
@@ -362,21 +152,57 @@ impl<H: EngineHandler> WsTransport<H> {
     }
 
     fn deliver(&mut self, decoded: Result<Packet, DecodeError>, ctx: &mut Context<Self>) {
-        let packet = match decoded {
-            Ok(packet) => packet,
+        match decoded {
+            Ok(packet) => self.forward(WsEvent::Packet(packet), ctx),
             Err(e) => {
                 log::debug!("ws {}: undecodable packet: {e}", self.conn);
-                return self.fail(CloseReason::ParseError, 1002, ctx);
+                self.fail(CloseReason::ParseError, 1002, ctx)
             }
-        };
+        }
+    }
+
+    /// Hands `event` to the session, in the order events happened. The fast
+    /// path is `try_send`; when the session's mailbox is full, the event is
+    /// sent with back-pressure (reading the socket stops until it is taken)
+    /// and later events queue behind it. One wait at a time: actix polls
+    /// several `ctx.wait` futures newest first, which would reorder packets.
+    fn forward(&mut self, event: WsEvent, ctx: &mut Context<Self>) {
+        if self.blocked || !self.backlog.is_empty() {
+            self.backlog.push_back(event);
+            return;
+        }
+        self.try_forward(event, ctx);
+    }
+
+    fn try_forward(&mut self, event: WsEvent, ctx: &mut Context<Self>) {
         let msg = WsIn {
             conn: self.conn,
-            packet,
+            event,
         };
-        // Fast path; when the session's mailbox is full, stop reading the
-        // socket until it has room (back-pressure instead of growth).
-        if let Err(SendError::Full(msg)) = self.session.try_send(msg) {
-            ctx.wait(self.session.send(msg).into_actor(self).map(|_, _, _| ()));
+        match self.session.try_send(msg) {
+            Ok(()) => {}
+            Err(SendError::Full(msg)) => {
+                self.blocked = true;
+                ctx.wait(
+                    self.session
+                        .send(msg)
+                        .into_actor(self)
+                        .map(|sent, act, ctx| {
+                            act.blocked = false;
+                            if sent.is_err() {
+                                // The session is gone.
+                                return ctx.stop();
+                            }
+                            while !act.blocked
+                                && let Some(event) = act.backlog.pop_front()
+                            {
+                                act.try_forward(event, ctx);
+                            }
+                        }),
+                );
+            }
+            // The session is gone: nothing to read for.
+            Err(SendError::Closed(_)) => ctx.stop(),
         }
     }
 
@@ -384,7 +210,7 @@ impl<H: EngineHandler> WsTransport<H> {
         match msg {
             Message::Text(text) => self.deliver(Packet::decode_text(&text), ctx),
             Message::Binary(data) => self.deliver(Packet::decode_binary(data, self.version), ctx),
-            Message::Ping(data) => self.sink.send_control(OpCode::Pong, &data),
+            Message::Ping(data) => self.sink.send_pong(&data),
             Message::Pong(_) => {}
             Message::Close(_) => {
                 self.sink.close(1000);
@@ -404,29 +230,30 @@ impl<H: EngineHandler> Actor for WsTransport<H> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let open = WsOpened {
-            conn: self.conn,
+        // Registers without waiting for an answer, so frames are read (and
+        // reach the session in order behind this) at once. A session that
+        // refuses the connection closes its sink and stops it.
+        let open = WsEvent::Opened {
             sink: self.sink.clone(),
             stop: ctx.address().recipient(),
             probe: self.probe,
         };
-        self.session
-            .send(open)
-            .into_actor(self)
-            .map(|accepted, act, ctx| {
-                if !matches!(accepted, Ok(true)) {
-                    act.sink.close(1000);
-                    ctx.stop();
-                }
-            })
-            .wait(ctx);
+        self.forward(open, ctx);
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.sink.close(1000);
-        self.session.do_send(WsClosed {
+        // No more waiting: what is left goes now, bounded as above, and the
+        // session must hear the connection ended.
+        for event in self.backlog.drain(..) {
+            self.session.do_send(WsIn {
+                conn: self.conn,
+                event,
+            });
+        }
+        self.session.do_send(WsIn {
             conn: self.conn,
-            reason: self.reason,
+            event: WsEvent::Closed(self.reason),
         });
     }
 }

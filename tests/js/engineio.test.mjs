@@ -43,6 +43,17 @@ after(async () => {
   if (server) await server.stop();
 });
 
+// Waits (bounded) until the session `sid` is gone: a noop POST, which leaves its heartbeat alone,
+// is refused.
+async function waitGone(sid, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((await httpPost(pollUrl(base, sid), "6")).status === 400) return;
+    await sleep(25);
+  }
+  throw new Error(`session ${sid} still open after ${timeoutMs} ms`);
+}
+
 async function expectHttpError(res, code, message) {
   assert.equal(res.status, 400, `status (body ${JSON.stringify(res.text)})`);
   const body = parseError(res);
@@ -303,8 +314,8 @@ describe("Engine.IO heartbeat", () => {
       const poll = await httpGet(pollUrl(base, sid));
       assert.equal(poll.status, 200);
       assert.equal(poll.text, "2");
-      // never answer: the session must be gone after pingTimeout (generous margin)
-      await sleep((PING_INTERVAL + PING_TIMEOUT) * 3);
+      // never answer: the session must be gone after pingTimeout (waited for, generous bound)
+      await waitGone(sid);
       const after = await httpGet(pollUrl(base, sid));
       assert.equal(after.status, 400);
       assert.equal(parseError(after).code, 1);
@@ -312,7 +323,7 @@ describe("Engine.IO heartbeat", () => {
 
     it("closes the session when the client never polls at all", T, async () => {
       const { sid } = await eioHandshake(base);
-      await sleep((PING_INTERVAL + PING_TIMEOUT) * 3);
+      await waitGone(sid);
       const after = await httpGet(pollUrl(base, sid));
       assert.equal(after.status, 400);
     });

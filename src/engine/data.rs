@@ -1,0 +1,78 @@
+//! Plain data every layer of the engine passes around: a client's message,
+//! why a session ended, what the handshake request looked like.
+//!
+//! Owns: these types and their strings. Must not touch: anything else — it
+//! sits at the bottom, so the session core can use it without knowing the
+//! actor or the handler trait.
+
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+/// A message a client sent, as the layer above sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    Text(String),
+    Binary(Bytes),
+}
+
+/// Why a session ended. The strings are socket.io's disconnect reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The transport failed, sent something unreadable, or fell behind its outgoing bound.
+    TransportError,
+    /// The client closed the connection (or sent a `close` packet).
+    TransportClose,
+    /// No pong within `pingTimeout`.
+    PingTimeout,
+    /// The layer above found a message it could not parse.
+    ParseError,
+    /// The server closed the session on purpose.
+    ForcedClose,
+    /// The server is stopping.
+    ServerShutdown,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::TransportError => "transport error",
+            CloseReason::TransportClose => "transport close",
+            CloseReason::PingTimeout => "ping timeout",
+            CloseReason::ParseError => "parse error",
+            CloseReason::ForcedClose => "forced close",
+            CloseReason::ServerShutdown => "server shutting down",
+        }
+    }
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the handshake request looked like; the Socket.IO layer builds
+/// `socket.handshake` from it.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    /// Header names lower-cased, in request order.
+    pub headers: Vec<(String, String)>,
+    /// Decoded query pairs, in request order.
+    pub query: Vec<(String, String)>,
+    pub remote_addr: Option<SocketAddr>,
+    /// Path and query as requested.
+    pub url: String,
+    pub secure: bool,
+    pub issued: SystemTime,
+}
+
+impl RequestInfo {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}

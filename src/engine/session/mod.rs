@@ -1,0 +1,555 @@
+//! The EngineSession actor: one per Engine.IO session, a thin shell around
+//! the pure `core::SessionState`. It feeds the state machine events
+//! (requests, packets, transports coming and going), runs ONE timer for the
+//! state's next deadline, carries out the `Action`s it returns (answer a
+//! GET, write to a WebSocket sink, close a transport, finish), and runs the
+//! [`EngineHandler`] of the layer above in its own context.
+//!
+//! Owns: the session's I/O resources (the waiting GET's channel, the
+//! WebSocket sinks) and its mailbox. Must not touch: session logic (that is
+//! the core's), the registry of sessions (it is handed a callback to leave
+//! it), anything Socket.IO.
+//!
+//! Every entry point (a mailbox message, a timer, the handler's own
+//! `run_later`) ends with `EngineSession::after`, the one place that acts
+//! on a close requested from elsewhere, tells the handler the session
+//! closed, carries out pending actions and re-arms the timer.
+
+pub(crate) mod core;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
+use std::time::Instant;
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+pub use self::core::TransportMismatch;
+use self::core::{Action, ConnId, GetOutcome, HeartbeatMode, Limits, SessionState};
+use super::config::EngineConfig;
+use super::data::{CloseReason, Message as Msg, RequestInfo};
+use super::handler::{EngineHandler, SessionCtx};
+use super::outgoing::Admit;
+use super::outgoing::Outgoing;
+use super::outlet::Outlet;
+use super::packet::{Frame, Packet, ProtocolVersion};
+use super::queue::{PollBody, payload};
+use super::sink::WsSink;
+use super::stats::EngineStats;
+
+/// Closes the session with a reason.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Close(pub CloseReason);
+
+/// Tells a transport actor to stop reading (its session is done with it).
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+pub struct WsStop;
+
+/// Makes the session look at its shared state (a close was requested).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub(crate) struct Wake;
+
+/// A value for the handler from another actor.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Upcall<U: Send + 'static>(pub U);
+
+/// A long-polling GET asks for data.
+#[derive(actix::Message)]
+#[rtype(result = "Result<Poll, TransportMismatch>")]
+pub struct PollGet;
+
+/// What a waiting GET is eventually answered with.
+pub type PollAnswer = Result<PollBody, TransportMismatch>;
+
+/// The answer to a GET: data now, or a receiver that yields it later.
+pub enum Poll {
+    Ready(PollBody),
+    Wait(oneshot::Receiver<PollAnswer>),
+}
+
+/// A long-polling POST starts; refused if another is in flight.
+#[derive(actix::Message)]
+#[rtype(result = "Result<(), TransportMismatch>")]
+pub struct PostStart;
+
+/// The decoded body of a POST, or why it could not be read.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct PostDone(pub Result<Vec<Packet>, CloseReason>);
+
+/// Something that happened on WebSocket `conn`, in the order it happened.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct WsIn {
+    pub conn: ConnId,
+    pub event: WsEvent,
+}
+
+pub enum WsEvent {
+    /// The transport started (probe: it came for an existing polling session).
+    Opened {
+        sink: WsSink,
+        stop: Recipient<WsStop>,
+        probe: bool,
+    },
+    Packet(Packet),
+    /// The connection ended, and why.
+    Closed(CloseReason),
+}
+
+/// What the session shares with every [`SessionHandle`](super::SessionHandle)
+/// on any thread: identity, counters, the direct path to a WebSocket, and
+/// the close-request flag.
+pub(crate) struct SessionShared {
+    pub sid: Arc<str>,
+    pub version: ProtocolVersion,
+    pub request: Arc<RequestInfo>,
+    pub stats: Arc<EngineStats>,
+    pub outlet: Outlet,
+    /// 0, or 1 + the index of the first requested [`CloseReason`]: a close
+    /// that must get through a full mailbox (or need not wait its turn). The
+    /// session checks it after every message.
+    close_request: AtomicU8,
+    /// A `Close` has been put in the mailbox: one per session, never more.
+    close_sent: AtomicBool,
+}
+
+/// Why a session is cut off for falling behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CutOff {
+    /// Its outgoing bytes would go over `max_buffer_bytes`, or its mailbox
+    /// was full for an outgoing packet.
+    Outgoing,
+    /// Its mailbox was full for an upcall.
+    Upcall,
+}
+
+const REASONS: [CloseReason; 6] = [
+    CloseReason::TransportError,
+    CloseReason::TransportClose,
+    CloseReason::PingTimeout,
+    CloseReason::ParseError,
+    CloseReason::ForcedClose,
+    CloseReason::ServerShutdown,
+];
+
+impl SessionShared {
+    /// Asks the session to close with `reason`; `true` for the first request
+    /// (the caller then wakes the session).
+    pub fn request_close(&self, reason: CloseReason) -> bool {
+        let code = REASONS.iter().position(|r| *r == reason).expect("listed") as u8 + 1;
+        self.close_request
+            .compare_exchange(0, code, SeqCst, SeqCst)
+            .is_ok()
+    }
+
+    /// Closes the session with `reason` once what is already in its mailbox
+    /// has been handled (a `Close` message, in order); when the mailbox is
+    /// full, through the flag instead, which cannot be lost. Bounded either
+    /// way: one message per session, then nothing.
+    pub fn close<H: EngineHandler>(&self, addr: &Addr<EngineSession<H>>, reason: CloseReason) {
+        if self.close_sent.swap(true, SeqCst) {
+            return;
+        }
+        if let Err(SendError::Full(_)) = addr.try_send(Close(reason)) {
+            self.request_close(reason);
+        }
+    }
+
+    fn close_requested(&self) -> Option<CloseReason> {
+        match self.close_request.load(SeqCst) {
+            0 => None,
+            n => Some(REASONS[usize::from(n - 1)]),
+        }
+    }
+
+    /// The one slow-consumer policy, wherever it is detected: request a
+    /// `transport error` close, and log and count it once per session.
+    /// `true` when this was the first close request (wake the session).
+    pub fn cut_off(&self, why: CutOff) -> bool {
+        let first = self.request_close(CloseReason::TransportError);
+        if first {
+            log::warn!("session {}: slow consumer ({why:?}), closing", self.sid);
+            match why {
+                CutOff::Outgoing => self.stats.count_overflow(),
+                CutOff::Upcall => self.stats.count_upcall_overflow(),
+            }
+        }
+        first
+    }
+}
+
+/// A WebSocket the session writes to: its transport or its upgrade probe.
+struct WsIo {
+    conn: ConnId,
+    sink: WsSink,
+    stop: Recipient<WsStop>,
+}
+
+/// Everything of the session but its handler (so both can be borrowed at once).
+pub struct Shell {
+    pub(crate) shared: Arc<SessionShared>,
+    state: SessionState,
+    /// The waiting GET's answer channel.
+    get: Option<oneshot::Sender<PollAnswer>>,
+    /// At most two: the transport and a probe.
+    ws: Vec<WsIo>,
+    /// The one timer, and the deadline it was armed for.
+    timer: Option<(Instant, SpawnHandle)>,
+    /// Takes the session out of the endpoint's registry.
+    unregister: Option<Box<dyn FnOnce() + Send>>,
+}
+
+pub struct EngineSession<H: EngineHandler> {
+    shell: Shell,
+    handler: H,
+}
+
+/// What a new session starts from.
+pub(super) struct SessionInit<H: EngineHandler> {
+    pub sid: Arc<str>,
+    pub version: ProtocolVersion,
+    pub request: Arc<RequestInfo>,
+    pub config: Arc<EngineConfig>,
+    pub stats: Arc<EngineStats>,
+    pub unregister: Box<dyn FnOnce() + Send>,
+    pub handler: H,
+    pub websocket: bool,
+}
+
+impl<H: EngineHandler> EngineSession<H> {
+    pub(super) fn new(init: SessionInit<H>) -> Self {
+        let state = SessionState::new(
+            Instant::now(),
+            init.version,
+            HeartbeatMode::ServerPings,
+            Limits::from_config(&init.config),
+            init.websocket,
+        );
+        let shared = SessionShared {
+            sid: init.sid,
+            version: init.version,
+            request: init.request,
+            stats: init.stats,
+            outlet: Outlet::new(init.config.max_buffer_bytes),
+            close_request: AtomicU8::new(0),
+            close_sent: AtomicBool::new(false),
+        };
+        EngineSession {
+            shell: Shell {
+                shared: Arc::new(shared),
+                state,
+                get: None,
+                ws: Vec::new(),
+                timer: None,
+                unregister: Some(init.unregister),
+            },
+            handler: init.handler,
+        }
+    }
+
+    /// Queues a frame before the session starts (the WebSocket handshake's open packet).
+    pub(super) fn queue_first(&mut self, frame: Frame) {
+        self.shell.state.enqueue_first(frame);
+    }
+
+    pub(super) fn with_handler<F>(&mut self, ctx: &mut Context<Self>, f: F)
+    where
+        F: FnOnce(&mut H, &mut SessionCtx<'_, H>),
+    {
+        let mut sctx = SessionCtx {
+            shell: &mut self.shell,
+            ctx,
+        };
+        f(&mut self.handler, &mut sctx);
+    }
+
+    fn deliver(&mut self, message: Option<Msg>, ctx: &mut Context<Self>) {
+        if let Some(message) = message {
+            self.with_handler(ctx, |h, s| h.on_message(message, s));
+        }
+    }
+
+    /// Ends every entry point: acts on a close requested from elsewhere,
+    /// tells the handler once that the session closed, carries out what the
+    /// core asked for and re-arms the timer.
+    pub(super) fn after(&mut self, ctx: &mut Context<Self>) {
+        if let Some(reason) = self.shell.shared.close_requested() {
+            self.shell.state.close(Instant::now(), reason);
+        }
+        if let Some(reason) = self.shell.state.take_closed() {
+            log::debug!("session {} closing: {reason}", self.shell.shared.sid);
+            self.with_handler(ctx, |h, s| h.on_close(reason, s));
+        }
+        self.shell.run_actions(ctx);
+        self.shell.rearm(ctx);
+    }
+
+    /// Whether the waiting GET's client is still there.
+    fn sync_get(&mut self) {
+        if self.shell.get.as_ref().is_some_and(|g| g.is_closed()) {
+            self.shell.get = None;
+            self.shell.state.get_gone();
+        }
+    }
+}
+
+impl Shell {
+    /// Bytes waiting in the transport WebSocket's sink.
+    fn ws_buffered(&self) -> usize {
+        self.state
+            .ws_conn()
+            .and_then(|c| self.ws(c))
+            .map_or(0, |w| w.sink.buffered())
+    }
+
+    fn ws(&self, conn: ConnId) -> Option<&WsIo> {
+        self.ws.iter().find(|w| w.conn == conn)
+    }
+
+    /// Queues frames from the layer above, honouring the volatile flag and the bound.
+    pub(super) fn push<H: EngineHandler>(
+        &mut self,
+        out: Outgoing,
+        ctx: &mut Context<EngineSession<H>>,
+    ) {
+        match self.state.push(out, self.ws_buffered()) {
+            Admit::Send => {}
+            Admit::DropVolatile => self.shared.stats.count_volatile_drop(),
+            // Acted on in `after`, which every entry point ends with.
+            Admit::Overflow => drop(self.shared.cut_off(CutOff::Outgoing)),
+        }
+        self.run_actions(ctx);
+    }
+
+    /// Carries out what the core asked for, in order.
+    fn run_actions<H: EngineHandler>(&mut self, ctx: &mut Context<EngineSession<H>>) {
+        while let Some(action) = self.state.poll_action() {
+            match action {
+                Action::AnswerGet(frames) => {
+                    let body = payload(&frames, self.state.version());
+                    let sent = self.get.take().is_some_and(|tx| tx.send(Ok(body)).is_ok());
+                    if !sent {
+                        // The GET went away before we answered: keep the frames.
+                        self.state.restore(frames);
+                    }
+                }
+                Action::RefuseGet => {
+                    if let Some(tx) = self.get.take() {
+                        let _ = tx.send(Err(TransportMismatch));
+                    }
+                }
+                Action::WsWrite { conn, frames } => {
+                    if let Some(ws) = self.ws(conn) {
+                        for (frame, compress) in &frames {
+                            ws.sink.send(frame, *compress);
+                        }
+                    }
+                }
+                Action::WsOutgoing { conn, out } => {
+                    if let Some(ws) = self.ws(conn) {
+                        ws.sink.send_outgoing(&out);
+                    }
+                }
+                Action::WsClose { conn } => {
+                    if let Some(i) = self.ws.iter().position(|w| w.conn == conn) {
+                        let ws = self.ws.swap_remove(i);
+                        ws.sink.close(1000);
+                        ws.stop.do_send(WsStop);
+                    }
+                }
+                Action::Attach { conn } => {
+                    if let Some(ws) = self.ws(conn) {
+                        self.shared.outlet.attach(&ws.sink);
+                    }
+                }
+                Action::Detach => self.shared.outlet.detach(),
+                Action::Finish => {
+                    if let Some(unregister) = self.unregister.take() {
+                        unregister();
+                    }
+                    ctx.stop();
+                }
+            }
+        }
+    }
+
+    /// Keeps the one timer armed for the core's next deadline. A deadline
+    /// that moved later needs nothing: the timer fires early, finds nothing
+    /// due and is armed again.
+    fn rearm<H: EngineHandler>(&mut self, ctx: &mut Context<EngineSession<H>>) {
+        let Some(next) = self.state.poll_timeout() else {
+            if let Some((_, handle)) = self.timer.take() {
+                ctx.cancel_future(handle);
+            }
+            return;
+        };
+        if let Some((armed, handle)) = self.timer {
+            if armed <= next {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let delay = next.saturating_duration_since(Instant::now());
+        let handle = ctx.run_later(delay, |s, ctx| {
+            s.shell.timer = None;
+            s.sync_get();
+            s.shell.state.handle_timeout(Instant::now());
+            s.after(ctx);
+        });
+        self.timer = Some((next, handle));
+    }
+}
+
+impl<H: EngineHandler> Actor for EngineSession<H> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        self.with_handler(ctx, |h, s| h.on_open(s));
+        self.after(ctx);
+    }
+
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
+        // Reached without a close when the system stops under us.
+        self.shell
+            .state
+            .close(Instant::now(), CloseReason::ServerShutdown);
+        if let Some(reason) = self.shell.state.take_closed() {
+            self.with_handler(ctx, |h, s| h.on_close(reason, s));
+        }
+        self.shell.run_actions(ctx);
+        if let Some(unregister) = self.shell.unregister.take() {
+            unregister();
+        }
+    }
+}
+
+/// Bound of the session's mailbox; fan-out senders use `try_send` against it.
+pub const MAILBOX_CAPACITY: usize = 4096;
+
+impl<H: EngineHandler> Handler<Outgoing> for EngineSession<H> {
+    type Result = ();
+    fn handle(&mut self, out: Outgoing, ctx: &mut Context<Self>) {
+        self.sync_get();
+        self.shell.push(out, ctx);
+        self.shell.shared.outlet.handled();
+        self.after(ctx);
+    }
+}
+
+impl<H: EngineHandler> Handler<Close> for EngineSession<H> {
+    type Result = ();
+    fn handle(&mut self, Close(reason): Close, ctx: &mut Context<Self>) {
+        self.sync_get();
+        self.shell.state.close(Instant::now(), reason);
+        self.after(ctx);
+    }
+}
+
+impl<H: EngineHandler> Handler<Wake> for EngineSession<H> {
+    type Result = ();
+    fn handle(&mut self, _: Wake, ctx: &mut Context<Self>) {
+        self.sync_get();
+        self.after(ctx);
+    }
+}
+
+impl<H: EngineHandler> Handler<Upcall<H::Upcall>> for EngineSession<H> {
+    type Result = ();
+    fn handle(&mut self, Upcall(up): Upcall<H::Upcall>, ctx: &mut Context<Self>) {
+        if !self.shell.state.is_closing() {
+            self.with_handler(ctx, |h, s| h.on_upcall(up, s));
+        }
+        self.shell.shared.outlet.handled();
+        self.after(ctx);
+    }
+}
+
+impl<H: EngineHandler> Handler<PollGet> for EngineSession<H> {
+    type Result = Result<Poll, TransportMismatch>;
+    fn handle(&mut self, _: PollGet, ctx: &mut Context<Self>) -> Self::Result {
+        self.sync_get();
+        let result = match self.shell.state.poll_get(Instant::now()) {
+            Ok(GetOutcome::Ready(frames)) => {
+                Ok(Poll::Ready(payload(&frames, self.shell.state.version())))
+            }
+            Ok(GetOutcome::Wait) => {
+                let (tx, rx) = oneshot::channel();
+                self.shell.get = Some(tx);
+                Ok(Poll::Wait(rx))
+            }
+            Err(e) => Err(e),
+        };
+        self.after(ctx);
+        result
+    }
+}
+
+impl<H: EngineHandler> Handler<PostStart> for EngineSession<H> {
+    type Result = Result<(), TransportMismatch>;
+    fn handle(&mut self, _: PostStart, ctx: &mut Context<Self>) -> Self::Result {
+        self.sync_get();
+        let result = self.shell.state.post_started(Instant::now());
+        self.after(ctx);
+        result
+    }
+}
+
+impl<H: EngineHandler> Handler<PostDone> for EngineSession<H> {
+    type Result = ();
+    fn handle(&mut self, PostDone(body): PostDone, ctx: &mut Context<Self>) {
+        self.sync_get();
+        self.shell.state.post_finished();
+        // One instant for the whole payload: a packet costs no clock read.
+        let now = Instant::now();
+        match body {
+            Ok(packets) => {
+                for packet in packets {
+                    if self.shell.state.is_closing() {
+                        break;
+                    }
+                    let message = self.shell.state.on_packet(now, packet);
+                    self.deliver(message, ctx);
+                }
+            }
+            Err(reason) => self.shell.state.close(now, reason),
+        }
+        self.after(ctx);
+    }
+}
+
+impl<H: EngineHandler> Handler<WsIn> for EngineSession<H> {
+    type Result = ();
+    fn handle(&mut self, WsIn { conn, event }: WsIn, ctx: &mut Context<Self>) {
+        self.sync_get();
+        let now = Instant::now();
+        match event {
+            WsEvent::Opened { sink, stop, probe } => {
+                // Known before the core's actions (the open packet) need it.
+                self.shell.ws.push(WsIo { conn, sink, stop });
+                if !self.shell.state.ws_opened(now, conn, probe) {
+                    let ws = self.shell.ws.pop().expect("just pushed");
+                    ws.sink.close(1000);
+                    ws.stop.do_send(WsStop);
+                }
+            }
+            WsEvent::Packet(packet) => {
+                let message = self.shell.state.ws_packet(now, conn, packet);
+                self.deliver(message, ctx);
+            }
+            WsEvent::Closed(reason) => {
+                self.shell.state.ws_closed(now, conn, reason);
+                self.shell.ws.retain(|w| w.conn != conn);
+            }
+        }
+        self.after(ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests;
