@@ -462,7 +462,9 @@ describe("rooms and broadcasting", () => {
 
       // disconnect-sockets with except: everybody but the caller's room
       const bReason = disconnected(b);
-      await call(caller, "disconnect-sockets", { except: [caller.id] });
+      assert.equal(await call(caller, "disconnect-sockets", { except: [caller.id] }), true);
+      // disconnect_sockets resolves once the sockets have left their rooms: no waiting needed
+      assert.deepEqual(await call(caller, "room-summary"), { rooms: [["vip", 1]], sockets: 1 });
       assert.equal(await bReason, "io server disconnect");
       await sleep(QUIET_MS);
       assert.ok(caller.connected);
