@@ -1,3 +1,4 @@
+#![deny(missing_docs)]
 //! Switchyard: a Socket.IO server on actix actors.
 //!
 //! Each client connection is an Engine.IO session; each namespace it joins

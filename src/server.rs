@@ -54,6 +54,7 @@ pub struct ServeOptions {
     pub path: String,
     /// Files served at `/` (with `index.html`), if any.
     pub static_dir: Option<PathBuf>,
+    /// How long a graceful shutdown waits for sessions to close.
     pub shutdown_timeout: Duration,
     /// Other Engine.IO endpoints that `extra` mounts (`Engine::endpoint`),
     /// so their WebSocket connections are taken over too; a WebSocket

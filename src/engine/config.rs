@@ -54,7 +54,10 @@ impl Cors {
 /// Settings of one Engine.IO endpoint.
 #[derive(Clone)]
 pub struct EngineConfig {
+    /// How often the server sends a ping (`pingInterval` in the handshake).
     pub ping_interval: Duration,
+    /// How long the server waits for the pong before closing the session
+    /// with "ping timeout" (`pingTimeout` in the handshake).
     pub ping_timeout: Duration,
     /// How long a WebSocket probe may take to send `5` (upgrade).
     pub upgrade_timeout: Duration,
@@ -62,9 +65,13 @@ pub struct EngineConfig {
     pub max_payload: usize,
     /// Bound of one session's outgoing queue, in bytes.
     pub max_buffer_bytes: usize,
+    /// Whether the HTTP long-polling transport is offered.
     pub polling: bool,
+    /// Whether the WebSocket transport is offered (directly or as an upgrade).
     pub websocket: bool,
+    /// CORS headers on polling responses.
     pub cors: Cors,
+    /// A check run on every handshake request before a session opens.
     pub allow_request: Option<AllowRequest>,
     /// permessage-deflate on WebSocket (off by default, as in socket.io).
     pub per_message_deflate: DeflateSettings,

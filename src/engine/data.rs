@@ -13,7 +13,9 @@ use bytes::Bytes;
 /// A message a client sent, as the layer above sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
+    /// A text message (packet type `4`).
     Text(String),
+    /// A binary message (a binary WebSocket frame, or `b` + base64 in a polling payload).
     Binary(Bytes),
 }
 
@@ -35,6 +37,7 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// The reason as socket.io spells it, e.g. `"ping timeout"`.
     pub fn as_str(self) -> &'static str {
         match self {
             CloseReason::TransportError => "transport error",
@@ -61,14 +64,18 @@ pub struct RequestInfo {
     pub headers: Vec<(String, String)>,
     /// Decoded query pairs, in request order.
     pub query: Vec<(String, String)>,
+    /// The peer's address, when the connection has one.
     pub remote_addr: Option<SocketAddr>,
     /// Path and query as requested.
     pub url: String,
+    /// Whether the request came over TLS.
     pub secure: bool,
+    /// When the handshake request arrived.
     pub issued: SystemTime,
 }
 
 impl RequestInfo {
+    /// The first value of header `name`, which must be lower-case.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

@@ -48,14 +48,17 @@ pub struct SessionCtx<'a, H: EngineHandler> {
 }
 
 impl<H: EngineHandler> SessionCtx<'_, H> {
+    /// The session id (`sid` in the handshake).
     pub fn sid(&self) -> &Arc<str> {
         &self.shell.shared.sid
     }
 
+    /// The Engine.IO protocol revision the client speaks.
     pub fn version(&self) -> ProtocolVersion {
         self.shell.shared.version
     }
 
+    /// The handshake request that opened the session.
     pub fn request(&self) -> &Arc<RequestInfo> {
         &self.shell.shared.request
     }
@@ -100,6 +103,7 @@ impl<H: EngineHandler> SessionCtx<'_, H> {
         })
     }
 
+    /// Cancels a [`run_later`](Self::run_later) that has not run yet.
     pub fn cancel(&mut self, handle: SpawnHandle) {
         self.ctx.cancel_future(handle);
     }
@@ -123,8 +127,10 @@ impl<H: EngineHandler> Clone for SessionHandle<H> {
 /// Why [`SessionHandle::try_send`] did not queue the frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
+    /// The session's mailbox is at its bound: the client is that far behind.
     #[error("the session's mailbox is full")]
     Full,
+    /// The session has ended.
     #[error("the session is closed")]
     Closed,
 }
@@ -137,10 +143,12 @@ fn send_error<M>(e: actix::prelude::SendError<M>) -> SendError {
 }
 
 impl<H: EngineHandler> SessionHandle<H> {
+    /// The session id (`sid` in the handshake).
     pub fn sid(&self) -> &Arc<str> {
         &self.shared.sid
     }
 
+    /// The Engine.IO protocol revision the client speaks.
     pub fn version(&self) -> ProtocolVersion {
         self.shared.version
     }
@@ -230,6 +238,7 @@ impl<H: EngineHandler> SessionHandle<H> {
         self.shared.close(&self.addr, reason);
     }
 
+    /// Whether the session is still running (its actor has not stopped).
     pub fn connected(&self) -> bool {
         self.addr.connected()
     }

@@ -6,13 +6,13 @@
 //!
 //! Modules depend on each other bottom-up only:
 //!
-//! 1. pure data and codecs: [`data`], [`config`], [`packet`], [`ws_codec`],
+//! 1. pure data and codecs: [`data`], [`config`], [`packet`], `ws_codec`,
 //!    [`outgoing`] (what the layer above sends, and the admit rule),
 //!    `queue` (a session's outgoing frames), `sink` (a WebSocket's outgoing
-//!    bytes), [`stats`], [`error`];
+//!    bytes), [`stats`], `error`;
 //! 2. the session core, `session::core`: the whole session logic as a state
 //!    machine, no actix, no I/O, no clock;
-//! 3. the session actor ([`session`], with its public face in [`handler`]
+//! 3. the session actor (`session`, with its public face in [`handler`]
 //!    and the direct WebSocket path in `outlet`): a thin shell that feeds the
 //!    core and carries out what it asks;
 //! 4. the transports: `polling`, `websocket`, [`upgrade`] (connections
@@ -20,7 +20,7 @@
 //! 5. the endpoint, [`server`]: routing, handshake, the session registry.
 pub mod config;
 pub mod data;
-pub mod error;
+pub(crate) mod error;
 pub mod handler;
 pub mod outgoing;
 mod outlet;
@@ -28,15 +28,14 @@ pub mod packet;
 mod polling;
 mod queue;
 pub mod server;
-pub mod session;
+pub(crate) mod session;
 mod sink;
 pub mod stats;
 pub mod upgrade;
 mod websocket;
-pub mod ws_codec;
+pub(crate) mod ws_codec;
 
 pub use config::{AllowRequest, Cors, DeflateSettings, EngineConfig};
-pub use error::EngineError;
 pub use handler::{
     CloseReason, EngineHandler, Message, RequestInfo, SendError, SessionCtx, SessionHandle,
 };

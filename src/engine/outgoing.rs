@@ -23,6 +23,7 @@ pub struct SharedFrames {
 }
 
 impl SharedFrames {
+    /// Frames to send together, in order.
     pub fn new(frames: Vec<Frame>) -> SharedFrames {
         SharedFrames {
             frames: frames.into(),
@@ -30,6 +31,7 @@ impl SharedFrames {
         }
     }
 
+    /// The frames, in order.
     pub fn frames(&self) -> &[Frame] {
         &self.frames
     }
@@ -46,6 +48,7 @@ impl SharedFrames {
         self.frames.iter().map(Frame::len).sum()
     }
 
+    /// Whether there are no frames.
     pub fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
@@ -92,6 +95,7 @@ pub(super) fn admit(writable: bool, buffered: usize, out: &Outgoing, max_buffer:
 /// [`SharedFrames`] and every recipient's `Outgoing` points at it.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
+    /// The frames, shared with the other recipients of the same emit.
     pub frames: Arc<SharedFrames>,
     /// Drop rather than queue when the transport cannot write right now.
     pub volatile: bool,
@@ -100,10 +104,12 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
+    /// Frames for one recipient, neither volatile nor uncompressed.
     pub fn new(frames: Vec<Frame>) -> Outgoing {
         Outgoing::shared(Arc::new(SharedFrames::new(frames)))
     }
 
+    /// Frames shared with other recipients, neither volatile nor uncompressed.
     pub fn shared(frames: Arc<SharedFrames>) -> Outgoing {
         Outgoing {
             frames,
@@ -112,11 +118,13 @@ impl Outgoing {
         }
     }
 
+    /// Sets [`volatile`](Self::volatile).
     pub fn volatile(mut self, volatile: bool) -> Outgoing {
         self.volatile = volatile;
         self
     }
 
+    /// Sets [`compress`](Self::compress).
     pub fn compress(mut self, compress: bool) -> Outgoing {
         self.compress = compress;
         self

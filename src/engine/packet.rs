@@ -12,7 +12,11 @@ use bytestring::ByteString;
 /// The Engine.IO protocol revision a session speaks (`EIO=` query parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolVersion {
+    /// `EIO=3` (socket.io 2.x clients): length-prefixed polling payloads,
+    /// binary frames behind a type byte. Codec only: the endpoint refuses
+    /// v3 handshakes.
     V3,
+    /// `EIO=4` (socket.io 3.x and later), the revision sessions speak.
     V4,
 }
 
@@ -41,13 +45,15 @@ pub enum Packet {
 /// session queues hold: encoded once, cheap to clone, shared across recipients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
+    /// A text frame: the packet type digit and its data.
     Text(ByteString),
+    /// A binary frame: a binary message (in v3, behind its type byte).
     Binary(Bytes),
 }
 
 /// Why some bytes are not a valid packet or payload.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
+pub(crate) enum DecodeError {
     #[error("empty packet")]
     Empty,
     #[error("unknown packet type {0:?}")]
@@ -98,7 +104,7 @@ impl Packet {
     }
 
     /// Decodes a text WebSocket frame (or one packet of a polling payload).
-    pub fn decode_text(text: &str) -> Result<Packet, DecodeError> {
+    pub(crate) fn decode_text(text: &str) -> Result<Packet, DecodeError> {
         let mut chars = text.chars();
         let kind = chars.next().ok_or(DecodeError::Empty)?;
         let data = chars.as_str();
@@ -118,7 +124,10 @@ impl Packet {
     }
 
     /// Decodes a binary WebSocket frame for `version`.
-    pub fn decode_binary(data: Bytes, version: ProtocolVersion) -> Result<Packet, DecodeError> {
+    pub(crate) fn decode_binary(
+        data: Bytes,
+        version: ProtocolVersion,
+    ) -> Result<Packet, DecodeError> {
         match version {
             ProtocolVersion::V4 => Ok(Packet::Binary(data)),
             ProtocolVersion::V3 => match data.first() {
@@ -138,6 +147,7 @@ impl Frame {
         }
     }
 
+    /// Whether the encoded frame has no bytes (never true for a valid packet).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -147,7 +157,7 @@ impl Frame {
 ///
 /// V3 binary frames are expected as produced by [`Packet::encode`], i.e. with
 /// the leading type byte; it becomes the digit after `b` in the string form.
-pub fn encode_payload(frames: &[Frame], version: ProtocolVersion) -> String {
+pub(crate) fn encode_payload(frames: &[Frame], version: ProtocolVersion) -> String {
     let mut out = String::with_capacity(frames.iter().map(|f| f.len() * 4 / 3 + 8).sum());
     match version {
         ProtocolVersion::V4 => {
@@ -194,7 +204,10 @@ pub fn encode_payload(frames: &[Frame], version: ProtocolVersion) -> String {
 }
 
 /// Decodes an HTTP long-polling request body into packets.
-pub fn decode_payload(body: &str, version: ProtocolVersion) -> Result<Vec<Packet>, DecodeError> {
+pub(crate) fn decode_payload(
+    body: &str,
+    version: ProtocolVersion,
+) -> Result<Vec<Packet>, DecodeError> {
     if body.is_empty() {
         return Err(DecodeError::Payload("empty payload"));
     }

@@ -145,10 +145,12 @@ impl<H: EngineHandler> Engine<H> {
         }
     }
 
+    /// The settings the endpoint was created with.
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
     }
 
+    /// The endpoint's counters.
     pub fn stats(&self) -> &EngineStats {
         &self.inner.stats
     }

@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+/// The counters, updated by the sessions; read them with [`snapshot`](Self::snapshot).
 #[derive(Debug, Default)]
 pub struct EngineStats {
     sessions_opened: AtomicU64,
@@ -16,6 +17,7 @@ pub struct EngineStats {
 /// A point-in-time copy of [`EngineStats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct StatsSnapshot {
+    /// Sessions opened (handshakes answered) since the endpoint started.
     pub sessions_opened: u64,
     /// Volatile packets dropped because the transport was not writable.
     pub volatile_dropped: u64,
@@ -43,6 +45,7 @@ impl EngineStats {
         self.upcall_overflow_closed.fetch_add(1, Relaxed);
     }
 
+    /// The current values.
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
             sessions_opened: self.sessions_opened.load(Relaxed),

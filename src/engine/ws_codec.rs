@@ -4,8 +4,7 @@
 //! set, so it cannot carry compressed messages. This module is the replacement
 //! for the wire format only.
 //!
-//! What it owns:
-//! - the opening-handshake helpers ([`accept_key`], [`valid_client_key`]);
+//! What it owns (the opening handshake itself is actix-web-actors'):
 //! - `Sec-WebSocket-Extensions` negotiation of permessage-deflate
 //!   ([`negotiate`], [`Deflate::response_header`]);
 //! - frame decoding with every RFC 6455 check a server must make
@@ -24,8 +23,8 @@
 //! ```text
 //! // handshake
 //! let deflate = negotiate(req_header("Sec-WebSocket-Extensions"), &settings);
-//! respond 101 with Sec-WebSocket-Accept: accept_key(key)
-//!          and, if deflate is Some, Sec-WebSocket-Extensions: deflate.response_header()
+//! respond 101 (actix-web-actors' handshake) and, if deflate is Some,
+//!          Sec-WebSocket-Extensions: deflate.response_header()
 //! let (inflater, deflater) = deflate.map(Deflate::split).unzip();
 //! let mut decoder = Decoder::new(max_message, inflater);
 //! let mut encoder = Encoder::new(deflater);
@@ -38,14 +37,8 @@
 
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use bytes::{Buf, Bytes, BytesMut};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
-use sha1::{Digest, Sha1};
-
-/// The GUID RFC 6455 §1.3 appends to the client's key to compute the accept key.
-pub const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// The largest payload a control frame may carry (RFC 6455 §5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -59,38 +52,14 @@ const DEFLATE_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 const COMPRESSION_LEVEL: u32 = 6;
 
 // ---------------------------------------------------------------------------
-// Handshake
-// ---------------------------------------------------------------------------
-
-/// The `Sec-WebSocket-Accept` value for a client's `Sec-WebSocket-Key`:
-/// base64(SHA-1(key + GUID)) (RFC 6455 §4.2.2).
-pub fn accept_key(client_key: &str) -> String {
-    let mut sha = Sha1::new();
-    sha.update(client_key.as_bytes());
-    sha.update(WS_GUID.as_bytes());
-    STANDARD.encode(sha.finalize())
-}
-
-/// Whether a `Sec-WebSocket-Key` is well formed: base64 of 16 bytes, i.e.
-/// 22 base64 characters and `==` (RFC 6455 §4.2.1 item 5; the same check
-/// as `ws`). A server should answer 400 otherwise.
-pub fn valid_client_key(client_key: &str) -> bool {
-    let bytes = client_key.as_bytes();
-    bytes.len() == 24
-        && bytes.ends_with(b"==")
-        && bytes[..22]
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
-}
-
-// ---------------------------------------------------------------------------
 // permessage-deflate negotiation
 // ---------------------------------------------------------------------------
 
 /// Server configuration for permessage-deflate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeflateSettings {
-    /// Offer-acceptance switch: when false, [`negotiate`] always declines.
+    /// Offer-acceptance switch: when false, every client offer of
+    /// permessage-deflate is declined.
     pub enabled: bool,
     /// Messages smaller than this many bytes are sent uncompressed: for tiny
     /// payloads the deflate overhead costs more CPU than the bytes it saves.
@@ -104,8 +73,8 @@ pub struct DeflateSettings {
     pub client_no_context_takeover: bool,
     /// Announce `server_max_window_bits`. flate2's default (miniz_oxide)
     /// backend always compresses with a 15-bit window, so only `Some(15)`
-    /// can be honoured; any other value makes [`negotiate`] decline every
-    /// offer rather than promise a window we would not keep to.
+    /// can be honoured; any other value declines every client offer
+    /// rather than promise a window we would not keep to.
     pub server_max_window_bits: Option<u8>,
 }
 
@@ -215,6 +184,7 @@ impl Deflate {
     }
 
     /// The agreed parameters.
+    #[cfg(test)]
     pub fn params(&self) -> &DeflateParams {
         &self.params
     }
@@ -237,11 +207,13 @@ impl Deflate {
     }
 
     /// Compresses one outgoing message payload (see [`Deflater::compress`]).
+    #[cfg(test)]
     pub fn compress(&mut self, payload: &[u8]) -> Vec<u8> {
         self.deflater.compress(payload)
     }
 
     /// Decompresses one incoming message payload (see [`Inflater::decompress`]).
+    #[cfg(test)]
     pub fn decompress(&mut self, payload: &[u8], max_size: usize) -> Result<Vec<u8>, WsError> {
         self.inflater.decompress(payload, max_size)
     }
@@ -280,11 +252,6 @@ impl Deflater {
             no_context_takeover,
             threshold,
         }
-    }
-
-    /// Messages shorter than this are sent uncompressed by the [`Encoder`].
-    pub fn threshold(&self) -> usize {
-        self.threshold
     }
 
     /// Compresses one whole message: raw DEFLATE, sync flush, trailing
@@ -870,11 +837,6 @@ impl Decoder {
             inflater,
             partial: None,
         }
-    }
-
-    /// The configured message size limit.
-    pub fn max_message(&self) -> usize {
-        self.max_message
     }
 
     /// Consumes complete frames from the front of `buf` until one completes

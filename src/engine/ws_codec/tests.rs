@@ -85,27 +85,6 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-// --- handshake -------------------------------------------------------
-
-#[test]
-fn accept_key_matches_rfc6455_example() {
-    assert_eq!(
-        accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
-        "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-    );
-}
-
-#[test]
-fn client_key_validation() {
-    assert!(valid_client_key("dGhlIHNhbXBsZSBub25jZQ=="));
-    assert!(!valid_client_key(""));
-    assert!(!valid_client_key("dGhlIHNhbXBsZSBub25jZQ")); // unpadded
-    assert!(!valid_client_key("dGhlIHNhbXBsZSBub25jZQ==="));
-    assert!(!valid_client_key("dGhlIHNhbXBsZSBub25j!Q=="));
-    assert!(!valid_client_key("dGhlIHNhbXBsZSBub25jZQ=A"));
-    assert!(!valid_client_key("aGVsbG8=")); // 5 bytes
-}
-
 // --- negotiation -----------------------------------------------------
 
 fn response(header: Option<&str>, settings: &DeflateSettings) -> Option<String> {
