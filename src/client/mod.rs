@@ -4,7 +4,7 @@
 //! owns the connect timeout.
 //!
 //! The bottom of the Socket.IO layer: it knows sockets and namespaces only
-//! as the messages it sends them ([`Inbound`], [`Closed`], [`JoinRequest`])
+//! as the messages it sends them ([`ToSocket`], [`JoinRequest`])
 //! and the [`Namespaces`] it is given, so it imports nothing above it.
 
 mod encode;
@@ -79,15 +79,16 @@ impl std::fmt::Display for DisconnectReason {
     }
 }
 
-/// A packet from the client for one socket (EVENT, ACK; DISCONNECT is a [`Closed`]).
+/// What the client tells one of its sockets. One message type, so the
+/// client keeps one recipient per socket.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
-pub(crate) struct Inbound(pub Packet);
-
-/// The connection (or the client, for this namespace) is gone.
-#[derive(actix::Message)]
-#[rtype(result = "()")]
-pub(crate) struct Closed(pub DisconnectReason);
+pub(crate) enum ToSocket {
+    /// A packet for the socket: EVENT or ACK (DISCONNECT is `Closed`).
+    Inbound(Packet),
+    /// The connection (or the client, for this namespace) is gone.
+    Closed(DisconnectReason),
+}
 
 /// A client asks to join a namespace.
 #[derive(actix::Message)]
@@ -150,8 +151,7 @@ pub enum ClientUpcall {
 pub struct Admitted {
     pub(crate) nsp: String,
     pub(crate) id: Arc<str>,
-    pub(crate) inbound: Recipient<Inbound>,
-    pub(crate) closed: Recipient<Closed>,
+    pub(crate) socket: Recipient<ToSocket>,
     /// Makes the socket targetable in its rooms; run right after CONNECT is queued.
     pub(crate) register: Box<dyn FnOnce() + Send>,
 }
@@ -159,8 +159,7 @@ pub struct Admitted {
 /// One namespace the client is connected to.
 struct Joined {
     id: Arc<str>,
-    inbound: Recipient<Inbound>,
-    closed: Recipient<Closed>,
+    socket: Recipient<ToSocket>,
 }
 
 /// The Socket.IO side of one Engine.IO session.
@@ -196,9 +195,9 @@ impl Client {
             PacketKind::Disconnect => {
                 if let Some(socket) = self.sockets.remove(&packet.nsp) {
                     // Bounded: once per socket, which has just left the map.
-                    socket
-                        .closed
-                        .do_send(Closed(DisconnectReason::ClientNamespaceDisconnect));
+                    socket.socket.do_send(ToSocket::Closed(
+                        DisconnectReason::ClientNamespaceDisconnect,
+                    ));
                 }
             }
             PacketKind::Event
@@ -208,7 +207,7 @@ impl Client {
                 let Some(socket) = self.sockets.get(&packet.nsp) else {
                     return;
                 };
-                if socket.inbound.try_send(Inbound(packet)).is_err() {
+                if socket.socket.try_send(ToSocket::Inbound(packet)).is_err() {
                     log::warn!("session {}: socket mailbox full, closing", s.sid());
                     s.close(CloseReason::TransportError);
                 }
@@ -249,9 +248,9 @@ impl Client {
         if let Some(socket) = self.sockets.remove(nsp) {
             self.send(&Packet::disconnect(nsp), s);
             // Bounded: once per socket, which has just left the map.
-            socket
-                .closed
-                .do_send(Closed(DisconnectReason::ServerNamespaceDisconnect));
+            socket.socket.do_send(ToSocket::Closed(
+                DisconnectReason::ServerNamespaceDisconnect,
+            ));
         }
     }
 }
@@ -289,8 +288,7 @@ impl EngineHandler for Client {
             ClientUpcall::Connected(Admitted {
                 nsp,
                 id,
-                inbound,
-                closed,
+                socket,
                 register,
             }) => {
                 self.connecting.remove(&nsp);
@@ -304,14 +302,7 @@ impl EngineHandler for Client {
                 // Targetable from now on: whatever a broadcast writes is queued
                 // after CONNECT, since this upcall holds the direct path shut.
                 register();
-                self.sockets.insert(
-                    nsp,
-                    Joined {
-                        id,
-                        inbound,
-                        closed,
-                    },
-                );
+                self.sockets.insert(nsp, Joined { id, socket });
             }
             ClientUpcall::ConnectFailed { nsp, message, data } => {
                 self.connecting.remove(&nsp);
@@ -346,7 +337,7 @@ impl EngineHandler for Client {
 
     fn on_close(&mut self, reason: CloseReason, _: &mut SessionCtx<'_, Self>) {
         for (_, socket) in self.sockets.drain() {
-            socket.closed.do_send(Closed(reason.into()));
+            socket.socket.do_send(ToSocket::Closed(reason.into()));
         }
     }
 }

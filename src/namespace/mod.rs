@@ -220,6 +220,8 @@ pub struct Namespace {
     /// This worker's handlers: the namespace's own, or with
     /// `handler_per_worker` this worker's own actor's.
     handlers: Arc<Handlers>,
+    /// The namespace's per-packet middleware, shared by its sockets.
+    middleware: Arc<[PacketMiddleware]>,
     sockets: HashSet<Arc<str>>,
     live: Arc<LiveCount>,
 }
@@ -266,6 +268,7 @@ impl NamespaceEntry {
                     core: self.core.clone(),
                     setup: self.setup.clone(),
                     handlers: Arc::new(handlers),
+                    middleware: self.setup.packet_middleware.clone().into(),
                     sockets: HashSet::new(),
                     live: self.live.clone(),
                 }
@@ -309,7 +312,7 @@ impl Handler<JoinRequest> for Namespace {
             handshake,
             self.core.clone(),
             join.session.clone(),
-            self.setup.packet_middleware.clone().into(),
+            self.middleware.clone(),
         ));
         let chain = self.setup.connect_middleware.clone();
         let req = ConnectRequest { info: info.clone() };
@@ -345,8 +348,7 @@ impl Handler<JoinRequest> for Namespace {
             session.upcall(ClientUpcall::Connected(Admitted {
                 nsp,
                 id: info.id.clone(),
-                inbound: addr.clone().recipient(),
-                closed: addr.recipient(),
+                socket: addr.recipient(),
                 register: Box::new(move || socket.register()),
             }));
             let actor = SocketActor::new(info, ctx.address().recipient(), act.handlers.clone());

@@ -19,7 +19,7 @@ use super::events::{
 };
 use super::handle::{EventPacket, SocketInfo, SocketRef};
 use super::requests::{RoomsOf, Unregister};
-use crate::client::{Closed, DisconnectReason, Inbound};
+use crate::client::{DisconnectReason, ToSocket};
 use crate::protocol::{Packet, PacketKind};
 
 /// How long a socket waits for the handler's `disconnecting` before it
@@ -128,7 +128,7 @@ impl SocketActor {
                 let _ = r.send(msg).timeout(DISCONNECTING_WAIT).await;
             }
             let _ = ns.rooms.unregister.send(Unregister { id }).await;
-            socket.info.gone.send_replace(true);
+            socket.info.gone.mark();
             if let Some(r) = handlers.disconnect.clone() {
                 let _ = r.send(Disconnect { socket, reason }).await;
             }
@@ -178,19 +178,21 @@ impl Actor for SocketActor {
         self.info.ns.rooms.unregister.do_send(Unregister {
             id: self.info.id.clone(),
         });
-        self.info.gone.send_replace(true);
+        self.info.gone.mark();
         self.namespace.do_send(SocketGone {
             id: self.info.id.clone(),
         });
     }
 }
 
-impl Handler<Inbound> for SocketActor {
+impl Handler<ToSocket> for SocketActor {
     type Result = ();
-    fn handle(&mut self, Inbound(packet): Inbound, ctx: &mut Context<Self>) {
-        if self.closing {
-            return;
-        }
+    fn handle(&mut self, msg: ToSocket, ctx: &mut Context<Self>) {
+        let packet = match msg {
+            ToSocket::Closed(reason) => return self.close(reason, ctx),
+            _ if self.closing => return,
+            ToSocket::Inbound(packet) => packet,
+        };
         match packet.kind {
             PacketKind::Event | PacketKind::BinaryEvent => self.on_event(packet, ctx),
             PacketKind::Ack | PacketKind::BinaryAck => {
@@ -200,12 +202,5 @@ impl Handler<Inbound> for SocketActor {
             }
             _ => {}
         }
-    }
-}
-
-impl Handler<Closed> for SocketActor {
-    type Result = ();
-    fn handle(&mut self, Closed(reason): Closed, ctx: &mut Context<Self>) {
-        self.close(reason, ctx);
     }
 }

@@ -7,10 +7,48 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::sync::Mutex;
+
 use futures_util::future::BoxFuture;
 use tokio::sync::oneshot;
 
 use super::handle::SocketInfo;
+
+/// Whether a socket has left its rooms for good, and who waits to know.
+/// Lighter than a watch channel (a few words per socket, nothing allocated
+/// until somebody waits), which matters when it sits in every idle socket.
+#[derive(Default)]
+pub(crate) struct Departure(Mutex<(bool, Vec<oneshot::Sender<()>>)>);
+
+impl Departure {
+    /// The socket has left: every waiter hears it, and later ones at once.
+    pub fn mark(&self) {
+        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 = true;
+        for waiter in state.1.drain(..) {
+            let _ = waiter.send(());
+        }
+    }
+
+    /// A receiver that fires when the socket leaves; `None` if it has already.
+    pub fn subscribe(&self) -> Option<oneshot::Receiver<()>> {
+        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if state.0 {
+            return None;
+        }
+        let (tx, rx) = oneshot::channel();
+        state.1.push(tx);
+        Some(rx)
+    }
+
+    /// Waits on what [`subscribe`](Self::subscribe) gave. A dropped sender
+    /// means the socket's state is gone: it has left too.
+    pub async fn wait(left: Option<oneshot::Receiver<()>>) {
+        if let Some(rx) = left {
+            let _ = rx.await;
+        }
+    }
+}
 
 /// Why an effect did not take place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -38,10 +76,9 @@ impl Applied {
 
     /// Resolves once the socket has left every room.
     pub(crate) fn gone(info: &SocketInfo) -> Applied {
-        let mut gone = info.gone.subscribe();
+        let left = info.gone.subscribe();
         Applied(Box::pin(async move {
-            // An error means the socket's state was dropped: it is gone too.
-            let _ = gone.wait_for(|g| *g).await;
+            Departure::wait(left).await;
             Ok(())
         }))
     }
@@ -69,5 +106,21 @@ impl Future for Applied {
 impl std::fmt::Debug for Applied {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Applied")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_departure_reaches_waiters_before_and_after_it() {
+        let gone = Departure::default();
+        let mut early = gone.subscribe().expect("not gone yet");
+        assert!(early.try_recv().is_err());
+        gone.mark();
+        assert!(early.try_recv().is_ok());
+        // Asked after the fact: nothing to wait for.
+        assert!(gone.subscribe().is_none());
     }
 }

@@ -12,10 +12,10 @@ use std::time::Duration;
 use actix::Recipient;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 use super::acks::{Acks, Waiter};
-use super::applied::Applied;
+use super::applied::{Applied, Departure};
 use super::events::{AnyEvent, AnyOutgoing};
 use super::operator::{BroadcastOperator, NamespaceRef};
 use super::requests::{NamespaceCore, Register, RoomsOf};
@@ -39,8 +39,8 @@ pub(crate) struct SocketInfo {
     pub middleware: RwLock<Arc<[PacketMiddleware]>>,
     /// Set when the socket starts disconnecting.
     pub closed: AtomicBool,
-    /// Becomes true once the socket has left every room.
-    pub gone: watch::Sender<bool>,
+    /// Fires once the socket has left every room.
+    pub gone: Departure,
     pub any_incoming: Listeners<AnyEvent>,
     pub any_outgoing: Listeners<AnyOutgoing>,
 }
@@ -64,7 +64,7 @@ impl SocketInfo {
             acks: Acks::default(),
             middleware: RwLock::new(middleware),
             closed: AtomicBool::new(false),
-            gone: watch::Sender::new(false),
+            gone: Departure::default(),
             any_incoming: Listeners::default(),
             any_outgoing: Listeners::default(),
         }

@@ -10,7 +10,7 @@ use actix::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Payload;
-use super::applied::{Applied, EffectError};
+use super::applied::{Applied, Departure, EffectError};
 use super::handle::{EmitError, SocketRef, check_event};
 use super::requests::{
     Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch,
@@ -259,9 +259,8 @@ impl BroadcastOperator {
         }
         Applied::from_future(async move {
             let watches = watches.await.map_err(|_| EffectError::Gone)?;
-            for mut gone in watches {
-                // An error means the socket's state was dropped: it is gone too.
-                let _ = gone.wait_for(|g| *g).await;
+            for left in watches {
+                Departure::wait(left).await;
             }
             Ok(())
         })

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use actix::dev::ToEnvelope;
 use actix::prelude::*;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{Payload, SocketRef};
 use crate::client::Encoded;
@@ -105,13 +105,13 @@ pub(crate) struct BulkRooms {
     pub done: oneshot::Sender<()>,
 }
 
-/// Disconnect the sockets `opts` selects; answers with a watch on each one's departure.
+/// Disconnect the sockets `opts` selects; answers with a receiver for each one's departure.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct DisconnectSockets {
     pub opts: BroadcastOptions,
     pub close: bool,
-    pub done: oneshot::Sender<Vec<watch::Receiver<bool>>>,
+    pub done: oneshot::Sender<Vec<Option<oneshot::Receiver<()>>>>,
 }
 
 /// Named rooms with their sizes, and the number of sockets.

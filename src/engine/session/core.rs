@@ -235,7 +235,12 @@ impl SessionState {
 
     /// The next thing to carry out.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        let action = self.actions.pop_front();
+        if action.is_none() && self.actions.capacity() > 0 {
+            // Drained: an idle session keeps no action buffer.
+            self.actions = VecDeque::new();
+        }
+        action
     }
 
     /// Why the session closed, once, so the shell tells its handler exactly once.

@@ -531,6 +531,8 @@ impl<H: EngineHandler> Handler<WsIn> for EngineSession<H> {
         match event {
             WsEvent::Opened { sink, stop, probe } => {
                 // Known before the core's actions (the open packet) need it.
+                // Exact: an idle session keeps one slot, not a grown Vec's four.
+                self.shell.ws.reserve_exact(1);
                 self.shell.ws.push(WsIo { conn, sink, stop });
                 if !self.shell.state.ws_opened(now, conn, probe) {
                     let ws = self.shell.ws.pop().expect("just pushed");
