@@ -17,8 +17,8 @@ use std::task::Waker;
 use actix::prelude::*;
 
 use crate::adapter::{Adapter, LocalAdapter};
-use crate::client::Encoded;
-use crate::engine::{CloseReason, Outgoing, SendError};
+use crate::client::{Client, Encoded};
+use crate::engine::{CloseReason, Outgoing, SendError, SessionHandle};
 use crate::socket::{
     Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch,
     NamespaceCore, Register, RoomStats, Rooms, RoomsOf, ServerSideEmit, SocketRef, Summary,
@@ -34,10 +34,17 @@ pub(crate) fn start(name: &str) -> Arc<NamespaceCore> {
     Arc::new(NamespaceCore::new(name, Rooms::new(registry), stats))
 }
 
+/// A socket as the registry keeps it: its session beside it, so a
+/// broadcast reaches each target's queue without another pointer hop.
+struct Member {
+    socket: SocketRef,
+    session: SessionHandle<Client>,
+}
+
 /// The rooms of one namespace, as an actor.
 pub(crate) struct RoomRegistry {
     nsp: Arc<str>,
-    index: RoomIndex<SocketRef>,
+    index: RoomIndex<Member>,
     adapter: Box<dyn Adapter>,
     stats: Arc<RoomStats>,
     /// WebSocket writers with broadcasts queued and not yet woken: woken
@@ -92,9 +99,9 @@ impl<'a> Delivery<'a> {
     }
 
     /// Hands the broadcast to one member's session, counting the outcome.
-    fn to(&mut self, socket: &SocketRef, stats: &RoomStats, wakes: &mut Vec<Waker>) {
+    fn to(&mut self, member: &Member, stats: &RoomStats, wakes: &mut Vec<Waker>) {
         let (encoded, opts) = (self.encoded, self.opts);
-        let session = &socket.info.session;
+        let Member { socket, session } = member;
         let version = session.version();
         let out = self.outgoing[version as usize].get_or_insert_with(|| {
             Outgoing::shared(encoded.frames(version))
@@ -133,7 +140,9 @@ impl Actor for RoomRegistry {
 impl Handler<Register> for RoomRegistry {
     type Result = ();
     fn handle(&mut self, Register { socket }: Register, _: &mut Context<Self>) {
-        self.index.insert(socket.id().into(), socket);
+        let session = socket.info.session.clone();
+        self.index
+            .insert(socket.id().into(), Member { socket, session });
     }
 }
 
@@ -162,9 +171,9 @@ impl Handler<Broadcast> for RoomRegistry {
         } = self;
         let mut targets = 0;
         let mut delivery = Delivery::new(&msg.encoded, &msg.opts);
-        index.for_each_target(&msg.opts, |_, socket| {
+        index.for_each_target(&msg.opts, |_, member| {
             targets += 1;
-            delivery.to(socket, stats, wakes);
+            delivery.to(member, stats, wakes);
         });
         stats.delivered.fetch_add(delivery.delivered, Relaxed);
         self.deferred += 1;
@@ -199,23 +208,24 @@ impl Handler<BroadcastWithAck> for RoomRegistry {
     type Result = usize;
     fn handle(&mut self, msg: BroadcastWithAck, _: &mut Context<Self>) -> usize {
         let mut sent = 0;
-        self.index.for_each_target(&msg.opts, |_, socket| {
-            let info = &socket.info;
-            // The wait is recorded before the packet leaves, so no answer is missed.
-            if !info.acks.insert(msg.id, Waiter::Broadcast(msg.tx.clone())) {
-                return;
-            }
-            let out = Outgoing::shared(msg.encoded.frames(info.session.version()))
-                .volatile(msg.opts.volatile)
-                .compress(msg.opts.compress);
-            match info.session.try_send(out) {
-                Ok(()) => {
-                    sent += 1;
-                    socket.notify_outgoing(&msg.encoded.packet);
+        self.index
+            .for_each_target(&msg.opts, |_, Member { socket, .. }| {
+                let info = &socket.info;
+                // The wait is recorded before the packet leaves, so no answer is missed.
+                if !info.acks.insert(msg.id, Waiter::Broadcast(msg.tx.clone())) {
+                    return;
                 }
-                Err(_) => info.acks.forget(msg.id),
-            }
-        });
+                let out = Outgoing::shared(msg.encoded.frames(info.session.version()))
+                    .volatile(msg.opts.volatile)
+                    .compress(msg.opts.compress);
+                match info.session.try_send(out) {
+                    Ok(()) => {
+                        sent += 1;
+                        socket.notify_outgoing(&msg.encoded.packet);
+                    }
+                    Err(_) => info.acks.forget(msg.id),
+                }
+            });
         sent
     }
 }
@@ -225,7 +235,7 @@ impl Handler<Fetch> for RoomRegistry {
     fn handle(&mut self, Fetch { opts }: Fetch, _: &mut Context<Self>) -> Vec<SocketRef> {
         let mut sockets = Vec::new();
         self.index
-            .for_each_target(&opts, |_, socket| sockets.push(socket.clone()));
+            .for_each_target(&opts, |_, m| sockets.push(m.socket.clone()));
         sockets
     }
 }
@@ -250,11 +260,12 @@ impl Handler<DisconnectSockets> for RoomRegistry {
     type Result = ();
     fn handle(&mut self, msg: DisconnectSockets, _: &mut Context<Self>) {
         let mut gone = Vec::new();
-        self.index.for_each_target(&msg.opts, |_, socket| {
-            // The DISCONNECT takes its place in the client's outbound order.
-            socket.request_disconnect(msg.close);
-            gone.push(socket.info.gone.subscribe());
-        });
+        self.index
+            .for_each_target(&msg.opts, |_, Member { socket, .. }| {
+                // The DISCONNECT takes its place in the client's outbound order.
+                socket.request_disconnect(msg.close);
+                gone.push(socket.info.gone.subscribe());
+            });
         let _ = msg.done.send(gone);
     }
 }
