@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use actix::prelude::*;
+use futures_util::future::LocalBoxFuture;
 
 use super::Payload;
 use super::events::{
@@ -18,6 +19,7 @@ use super::events::{
     SocketGone,
 };
 use super::handle::{EventPacket, SocketInfo, SocketRef};
+use super::lifecycle::{Lifecycle, Listening, Step};
 use super::requests::{RoomsOf, Unregister};
 use crate::client::{DisconnectReason, ToSocket};
 use crate::protocol::{Packet, PacketKind};
@@ -31,7 +33,7 @@ pub struct SocketActor {
     info: Arc<SocketInfo>,
     namespace: Recipient<SocketGone>,
     handlers: Arc<Handlers>,
-    closing: bool,
+    life: Lifecycle,
 }
 
 impl SocketActor {
@@ -40,11 +42,15 @@ impl SocketActor {
         namespace: Recipient<SocketGone>,
         handlers: Arc<Handlers>,
     ) -> Self {
+        let life = Lifecycle::new(Listening {
+            disconnecting: handlers.disconnecting.is_some(),
+            disconnect: handlers.disconnect.is_some(),
+        });
         SocketActor {
             info,
             namespace,
             handlers,
-            closing: false,
+            life,
         }
     }
 
@@ -100,48 +106,62 @@ impl SocketActor {
         );
     }
 
-    /// Runs `disconnecting` (rooms still visible), then leaves every room,
-    /// runs `disconnect` and stops.
+    /// Starts the way out (once): `disconnecting`, leave the rooms,
+    /// `disconnect`, stop, as [`Lifecycle`] orders them.
     fn close(&mut self, reason: DisconnectReason, ctx: &mut Context<Self>) {
-        if self.closing {
+        let Some(first) = self.life.close(reason) else {
             return;
-        }
-        self.closing = true;
+        };
         self.info.closed.store(true, Ordering::Release);
         self.info.acks.close();
+        self.run(first, ctx);
+    }
+
+    /// Carries out `step`, then the next, until the actor stops.
+    fn run(&mut self, step: Step, ctx: &mut Context<Self>) {
         let socket = self.socket_ref();
         let ns = self.info.ns.clone();
-        let (id, handlers) = (self.info.id.clone(), self.handlers.clone());
-        async move {
-            if let Some(r) = handlers.disconnecting.clone() {
-                let rooms = ns
-                    .rooms
-                    .rooms_of
-                    .send(RoomsOf { id: id.clone() })
-                    .await
-                    .unwrap_or_default();
-                let msg = Disconnecting {
-                    socket: socket.clone(),
-                    reason,
-                    rooms,
+        let handlers = self.handlers.clone();
+        let work: LocalBoxFuture<'static, ()> = match step {
+            Step::Disconnecting(reason) => Box::pin(async move {
+                let Some(r) = handlers.disconnecting.clone() else {
+                    return;
                 };
+                let id = socket.info.id.clone();
+                let rooms = ns.rooms.rooms_of.send(RoomsOf { id }).await;
+                let msg = Disconnecting {
+                    socket,
+                    reason,
+                    rooms: rooms.unwrap_or_default(),
+                };
+                // A handler that never answers does not keep the socket in its rooms.
                 let _ = r.send(msg).timeout(DISCONNECTING_WAIT).await;
+            }),
+            Step::LeaveRooms => Box::pin(async move {
+                let id = socket.info.id.clone();
+                let _ = ns.rooms.unregister.send(Unregister { id }).await;
+                socket.info.gone.mark();
+            }),
+            Step::Disconnect(reason) => Box::pin(async move {
+                if let Some(r) = handlers.disconnect.clone() {
+                    let _ = r.send(Disconnect { socket, reason }).await;
+                }
+            }),
+            Step::Stop => {
+                // Bounded: once per socket, to the supervisor that started it.
+                self.namespace.do_send(SocketGone {
+                    id: self.info.id.clone(),
+                });
+                return ctx.stop();
             }
-            let _ = ns.rooms.unregister.send(Unregister { id }).await;
-            socket.info.gone.mark();
-            if let Some(r) = handlers.disconnect.clone() {
-                let _ = r.send(Disconnect { socket, reason }).await;
-            }
-        }
-        .into_actor(self)
-        .map(|_, act, ctx| {
-            // Bounded: once per socket, to the supervisor that started it.
-            act.namespace.do_send(SocketGone {
-                id: act.info.id.clone(),
-            });
-            ctx.stop();
-        })
-        .wait(ctx);
+        };
+        work.into_actor(self)
+            .map(|(), act, ctx| {
+                if let Some(next) = act.life.next() {
+                    act.run(next, ctx);
+                }
+            })
+            .wait(ctx);
     }
 }
 
@@ -168,11 +188,11 @@ impl Actor for SocketActor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        if self.closing {
+        if self.life.finished() {
             return;
         }
-        // Stopped without close(): the system is stopping, or the session
-        // ended before it took the socket. Nothing may wait forever.
+        // Stopped before the way out was done: the system is stopping, or
+        // the session ended before it took the socket. Nothing may wait forever.
         self.info.closed.store(true, Ordering::Release);
         self.info.acks.close();
         self.info.ns.rooms.unregister.do_send(Unregister {
@@ -190,7 +210,7 @@ impl Handler<ToSocket> for SocketActor {
     fn handle(&mut self, msg: ToSocket, ctx: &mut Context<Self>) {
         let packet = match msg {
             ToSocket::Closed(reason) => return self.close(reason, ctx),
-            _ if self.closing => return,
+            _ if !self.life.connected() => return,
             ToSocket::Inbound(packet) => packet,
         };
         match packet.kind {

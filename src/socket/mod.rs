@@ -12,6 +12,7 @@ mod applied;
 mod events;
 mod handle;
 mod handshake;
+mod lifecycle;
 mod operator;
 mod payload;
 pub(crate) mod requests;
