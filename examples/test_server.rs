@@ -228,14 +228,10 @@ async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Opt
             )
         }
         "counters" => {
-            let (delivered, volatile_dropped, slow_consumers) = ns.fanout_counters();
+            let mut counters = json!(ns.counters());
             let engine = IO.get().map(|io| io.engine().stats().snapshot());
-            json!({
-                "delivered": delivered,
-                "volatile_dropped": volatile_dropped,
-                "slow_consumers": slow_consumers,
-                "engine": engine,
-            })
+            counters["engine"] = json!(engine);
+            counters
         }
         _ => return,
     };

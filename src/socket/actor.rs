@@ -66,7 +66,8 @@ impl SocketActor {
             return;
         };
         let socket = self.socket_ref();
-        self.info.any_incoming.notify(|| {
+        let dropped = &self.info.ns.stats.listener_dropped;
+        self.info.any_incoming.notify(dropped, || {
             Some(AnyEvent {
                 socket: socket.clone(),
                 name: name.clone(),

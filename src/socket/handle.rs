@@ -5,7 +5,7 @@
 //! never through the socket actor, whose mailbox would let an ack or a
 //! broadcast overtake an emit made before it.
 
-use std::sync::atomic::{AtomicBool, Ordering, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -111,15 +111,18 @@ impl<M: actix::Message<Result = ()> + Send + Clone + 'static> Listeners<M> {
         self.list.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    /// Tells every listener; `make` runs only when there is one.
-    pub fn notify(&self, make: impl FnOnce() -> Option<M>) {
+    /// Tells every listener; `make` runs only when there is one. A listener
+    /// that cannot keep up misses the event rather than growing a queue; the
+    /// miss is counted in `dropped`.
+    pub fn notify(&self, dropped: &AtomicU64, make: impl FnOnce() -> Option<M>) {
         if !self.any.load(Ordering::Acquire) {
             return;
         }
         let Some(msg) = make() else { return };
         for r in self.list.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            // A listener that cannot keep up misses events rather than growing a queue.
-            let _ = r.try_send(msg.clone());
+            if r.try_send(msg.clone()).is_err() {
+                dropped.fetch_add(1, Relaxed);
+            }
         }
     }
 }
@@ -479,7 +482,8 @@ impl SocketRef {
 
     /// Tells the outgoing listeners about an EVENT packet sent to this socket.
     pub(crate) fn notify_outgoing(&self, packet: &Packet) {
-        self.info.any_outgoing.notify(|| {
+        let dropped = &self.info.ns.stats.listener_dropped;
+        self.info.any_outgoing.notify(dropped, || {
             let (name, payload) = Payload::from_event(packet.clone())?;
             Some(AnyOutgoing {
                 socket: self.clone(),
@@ -539,4 +543,38 @@ pub(crate) fn check_event(event: &str) -> Result<(), EmitError> {
         return Err(EmitError::Reserved(event.to_string()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix::prelude::*;
+
+    #[derive(Message, Clone)]
+    #[rtype(result = "()")]
+    struct Seen;
+
+    struct Listener;
+    impl Actor for Listener {
+        type Context = Context<Self>;
+    }
+    impl Handler<Seen> for Listener {
+        type Result = ();
+        fn handle(&mut self, _: Seen, _: &mut Context<Self>) {}
+    }
+
+    #[test]
+    fn a_listener_that_cannot_keep_up_misses_events_and_each_miss_is_counted() {
+        actix::System::new().block_on(async {
+            let listeners = Listeners::<Seen>::default();
+            listeners.edit(|l| l.push(Listener.start().recipient()));
+            let dropped = AtomicU64::new(0);
+            // Nothing yields to the listener meanwhile: its mailbox (16) fills up.
+            for _ in 0..100 {
+                listeners.notify(&dropped, || Some(Seen));
+            }
+            let dropped = dropped.load(Relaxed);
+            assert!((80..100).contains(&dropped), "{dropped} dropped");
+        });
+    }
 }

@@ -31,7 +31,9 @@ pub use handle::{
     AckError, AckFuture, EmitError, Emitter, EventPacket, PacketMiddleware, SocketRef,
 };
 pub use handshake::Handshake;
-pub use operator::{BroadcastAckError, BroadcastError, BroadcastOperator, NamespaceRef};
+pub use operator::{
+    BroadcastAckError, BroadcastError, BroadcastOperator, NamespaceCounters, NamespaceRef,
+};
 pub use payload::Payload;
 pub(crate) use requests::{
     Broadcast, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch, NamespaceCore, Register,

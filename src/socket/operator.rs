@@ -292,6 +292,21 @@ fn mailbox(_: MailboxError) -> BroadcastError {
     BroadcastError::Refused(EffectError::Gone)
 }
 
+/// A namespace's counters: nothing it drops goes uncounted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NamespaceCounters {
+    /// Packets broadcasts handed to clients' sessions.
+    pub delivered: u64,
+    /// Volatile packets dropped because a client could not take them.
+    pub volatile_dropped: u64,
+    /// Clients disconnected because their session's mailbox was full.
+    pub slow_consumers: u64,
+    /// Room requests refused because the room registry's mailbox was full.
+    pub overloaded: u64,
+    /// Events catch-all listeners missed because their mailbox was full.
+    pub listener_dropped: u64,
+}
+
 /// A handle to one namespace: its operators, bulk operations and introspection.
 ///
 /// ```no_run
@@ -417,14 +432,15 @@ impl NamespaceRef {
         Ok(request(&self.core, &self.core.rooms.server_side_emit, msg)?)
     }
 
-    /// Counters of this namespace's fan-out: (delivered, volatile dropped, slow consumers cut off).
-    pub fn fanout_counters(&self) -> (u64, u64, u64) {
-        use std::sync::atomic::Ordering::Relaxed;
+    /// What this namespace has delivered, and what it dropped or refused and why.
+    pub fn counters(&self) -> NamespaceCounters {
         let s = &self.core.stats;
-        (
-            s.delivered.load(Relaxed),
-            s.volatile_dropped.load(Relaxed),
-            s.slow_consumers.load(Relaxed),
-        )
+        NamespaceCounters {
+            delivered: s.delivered.load(Relaxed),
+            volatile_dropped: s.volatile_dropped.load(Relaxed),
+            slow_consumers: s.slow_consumers.load(Relaxed),
+            overloaded: s.overloaded.load(Relaxed),
+            listener_dropped: s.listener_dropped.load(Relaxed),
+        }
     }
 }

@@ -45,6 +45,9 @@ pub(crate) struct RoomStats {
     /// Requests (join, leave, server-side emit, ...) refused because the
     /// registry's mailbox was full.
     pub overloaded: AtomicU64,
+    /// Events a catch-all listener (`on_any`, `on_any_outgoing`) missed
+    /// because its mailbox was full.
+    pub listener_dropped: AtomicU64,
 }
 
 /// A socket is live: it can be targeted, and is in the room of its own id.
