@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { io, Manager } from "socket.io-client";
-import { notReceived, once, sleep, startServer } from "./helpers.mjs";
+import { notReceived, once, startServer } from "./helpers.mjs";
 
 const T = { timeout: 30000 };
 
@@ -106,6 +106,25 @@ function connectError(socket, timeoutMs = 10000) {
   });
 }
 
+/** Resolves once the client has answered `n` more server pings; rejects after `timeoutMs`. */
+function heartbeats(socket, n, timeoutMs = 10000) {
+  const engine = socket.io.engine;
+  return new Promise((resolve, reject) => {
+    let seen = 0;
+    const timer = setTimeout(() => {
+      engine.off("ping", onPing);
+      reject(new Error(`only ${seen} of ${n} pings within ${timeoutMs} ms`));
+    }, timeoutMs);
+    function onPing() {
+      if (++seen < n) return;
+      clearTimeout(timer);
+      engine.off("ping", onPing);
+      resolve();
+    }
+    engine.on("ping", onPing);
+  });
+}
+
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
 const isBinary = (x) => Buffer.isBuffer(x) || x instanceof ArrayBuffer || ArrayBuffer.isView(x);
@@ -124,7 +143,7 @@ describe("transports", () => {
       socket.emit("message", "hello", 1, { a: [true, null] });
       assert.deepEqual(await socket.event("message-back"), ["hello", 1, { a: [true, null] }]);
       // survives several heartbeats (pingInterval 300 ms, pingTimeout 200 ms)
-      await sleep(1500);
+      await heartbeats(socket, 3);
       assert.ok(socket.connected);
       assert.equal(socket.io.engine.transport.name, transports[0]);
       socket.emit("message", "still here");
@@ -141,7 +160,7 @@ describe("transports", () => {
     assert.equal(socket.io.engine.transport.name, "websocket");
     socket.emit("message", "after upgrade");
     assert.deepEqual(await socket.event("message-back"), ["after upgrade"]);
-    await sleep(1000);
+    await heartbeats(socket, 2);
     assert.ok(socket.connected, "still connected after heartbeats on the upgraded transport");
     socket.disconnect();
   });

@@ -33,7 +33,8 @@ const track = (client) => {
 };
 
 before(async () => {
-  server = await startServer("conformance");
+  // The session's trace line "GET waits for data" tells a test that its GET is pending.
+  server = await startServer("conformance", [], { env: { RUST_LOG: "switchyard::engine::session=trace" } });
   base = `${server.url}/engine.io/`;
   wsBase = toWsUrl(base);
 });
@@ -42,6 +43,9 @@ after(async () => {
   for (const c of cleanups.splice(0)) c();
   if (server) await server.stop();
 });
+
+/** Resolves once the server holds a GET of session `sid` open (call it before sending the GET). */
+const getPending = (sid) => server.waitForStderr(new RegExp(`session ${sid}: GET waits for data`), 10000);
 
 // Waits (bounded) until the session `sid` is gone: a noop POST, which leaves its heartbeat alone,
 // is refused.
@@ -193,8 +197,9 @@ describe("Engine.IO messages", () => {
 
     it("holds a GET open until there is something to send (long-polling)", T, async () => {
       const { sid } = await eioHandshake(base);
+      const pendingWaiting = getPending(sid);
       const pending = httpGet(pollUrl(base, sid));
-      await sleep(50);
+      await pendingWaiting;
       const push = await httpPost(pollUrl(base, sid), "4late");
       assert.equal(push.status, 200);
       const res = await pending;
@@ -219,8 +224,9 @@ describe("Engine.IO messages", () => {
 
     it("closes the session upon duplicate poll requests (pending GET gets a close packet)", T, async () => {
       const { sid } = await eioHandshake(base);
+      const firstWaiting = getPending(sid);
       const first = httpGet(pollUrl(base, sid));
-      await sleep(50);
+      await firstWaiting;
       const second = await httpGet(`${pollUrl(base, sid)}&t=burst`);
       assert.equal(second.status, 400);
       const firstRes = await first;
@@ -353,8 +359,9 @@ describe("Engine.IO heartbeat", () => {
 describe("Engine.IO close", () => {
   it("forcefully closes a polling session (close packet)", T, async () => {
     const { sid } = await eioHandshake(base);
+    const pendingWaiting = getPending(sid);
     const pending = httpGet(pollUrl(base, sid));
-    await sleep(50);
+    await pendingWaiting;
     const push = await httpPost(pollUrl(base, sid), "1");
     assert.equal(push.status, 200);
     const poll = await pending;
@@ -395,8 +402,9 @@ describe("Engine.IO upgrade", () => {
 
   it("ends a GET already pending during the upgrade with a noop", T, async () => {
     const { sid } = await eioHandshake(base);
+    const pendingWaiting = getPending(sid);
     const pending = httpGet(pollUrl(base, sid));
-    await sleep(50);
+    await pendingWaiting;
     const ws = await upgrade(sid);
     const res = await pending;
     assert.equal(res.status, 200);

@@ -62,10 +62,32 @@ export async function startServer(example, args = [], { timeoutMs = 20000, env =
     stderr += `\nspawn error: ${err.message}`;
   });
   proc.stderr.setEncoding("utf8");
+  // stderr is kept as text (the tail) and also read line by line for `waitForStderr`.
+  const stderrWaiters = new Set();
   proc.stderr.on("data", (chunk) => {
     stderr += chunk;
     if (stderr.length > 200000) stderr = stderr.slice(-100000);
   });
+  createInterface({ input: proc.stderr }).on("line", (line) => {
+    for (const w of stderrWaiters) w(line);
+  });
+
+  /** Resolve with the next stderr line (from now on) matching `regex`; reject after timeoutMs. */
+  function waitForStderr(regex, timeoutMs = 5000) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        stderrWaiters.delete(waiter);
+        reject(new Error(`no stderr line matching ${regex} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      function waiter(line) {
+        if (!regex.test(line)) return;
+        clearTimeout(timer);
+        stderrWaiters.delete(waiter);
+        resolve(line);
+      }
+      stderrWaiters.add(waiter);
+    });
+  }
   createInterface({ input: proc.stdout }).on("line", (line) => {
     lines.push(line);
     for (const w of waiters) w.onLine(line);
@@ -150,6 +172,7 @@ export async function startServer(example, args = [], { timeoutMs = 20000, env =
     proc,
     lines,
     waitForLine,
+    waitForStderr,
     stop,
     exited,
     stderr: () => stderr,
@@ -249,6 +272,7 @@ export function openWs(url, { autoPong = false, headers } = {}) {
   const waiters = [];
   let closeInfo = null;
   let errorInfo = null;
+  let pongs = 0; // pings answered by autoPong
 
   const opened = new Promise((resolve, reject) => {
     ws.once("open", resolve);
@@ -270,6 +294,7 @@ export function openWs(url, { autoPong = false, headers } = {}) {
     const msg = isBinary ? Buffer.from(data) : data.toString();
     if (autoPong && msg === "2") {
       if (ws.readyState === WebSocket.OPEN) ws.send("3");
+      pongs++;
       return;
     }
     const w = waiters.shift();
@@ -341,6 +366,7 @@ export function openWs(url, { autoPong = false, headers } = {}) {
     send: (data) => ws.send(data),
     isOpen: () => ws.readyState === WebSocket.OPEN,
     error: () => errorInfo,
+    pongs: () => pongs,
     close() {
       if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) {
         try {

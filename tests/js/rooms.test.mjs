@@ -320,7 +320,12 @@ describe("rooms and broadcasting", () => {
       const gone = disconnected(other2);
       other2.disconnect();
       await gone;
-      await sleep(200);
+      // wait (bounded) until the registry has let the socket go: fetching its id finds nobody
+      const deadline = Date.now() + 10000;
+      while ((await call(sender, "fetch", { rooms: [goneId] })).length > 0) {
+        assert.ok(Date.now() < deadline, `${goneId} still in the registry`);
+        await sleep(20);
+      }
       resetMsgs(all);
       assert.equal(await call(sender, "to", { rooms: [goneId], data: "ghost" }), 0);
       await expectDelivery(all, [], "ghost");

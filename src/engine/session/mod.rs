@@ -479,6 +479,8 @@ impl<H: EngineHandler> Handler<PollGet> for EngineSession<H> {
                 Ok(Poll::Ready(payload(&frames, self.shell.state.version())))
             }
             Ok(GetOutcome::Wait) => {
+                // Per-request detail: tests wait for this line to know a GET is pending.
+                log::trace!("session {}: GET waits for data", self.shell.shared.sid);
                 let (tx, rx) = oneshot::channel();
                 self.shell.get = Some(tx);
                 Ok(Poll::Wait(rx))
