@@ -71,6 +71,20 @@ impl RoomRegistry {
         }
     }
 
+    /// Counts a broadcast's deliveries and wakes the writers it queued for:
+    /// at once every few broadcasts, else once the mailbox is drained.
+    fn delivered(&mut self, delivery: Delivery<'_>, ctx: &mut Context<Self>) {
+        self.stats.delivered.fetch_add(delivery.delivered, Relaxed);
+        self.deferred += 1;
+        if self.deferred >= MAX_DEFERRED_BROADCASTS {
+            self.wake_writers();
+        } else if !self.wakes.is_empty() {
+            // Handled once the mailbox is drained (actix runs notified
+            // messages when no mailbox message is waiting).
+            ctx.notify(WakeWriters);
+        }
+    }
+
     fn wake_writers(&mut self) {
         self.deferred = 0;
         for waker in self.wakes.drain(..) {
@@ -98,8 +112,9 @@ impl<'a> Delivery<'a> {
         }
     }
 
-    /// Hands the broadcast to one member's session, counting the outcome.
-    fn to(&mut self, member: &Member, stats: &RoomStats, wakes: &mut Vec<Waker>) {
+    /// Hands the broadcast to one member's session, counting the outcome;
+    /// `true` if it was handed over.
+    fn to(&mut self, member: &Member, stats: &RoomStats, wakes: &mut Vec<Waker>) -> bool {
         let (encoded, opts) = (self.encoded, self.opts);
         let Member { socket, session } = member;
         let version = session.version();
@@ -112,6 +127,7 @@ impl<'a> Delivery<'a> {
             Ok(()) => {
                 self.delivered += 1;
                 socket.notify_outgoing(&encoded.packet);
+                return true;
             }
             Err(SendError::Full) if opts.volatile => {
                 stats.volatile_dropped.fetch_add(1, Relaxed);
@@ -126,6 +142,7 @@ impl<'a> Delivery<'a> {
             }
             Err(SendError::Closed) => {}
         }
+        false
     }
 }
 
@@ -175,15 +192,7 @@ impl Handler<Broadcast> for RoomRegistry {
             targets += 1;
             delivery.to(member, stats, wakes);
         });
-        stats.delivered.fetch_add(delivery.delivered, Relaxed);
-        self.deferred += 1;
-        if self.deferred >= MAX_DEFERRED_BROADCASTS {
-            self.wake_writers();
-        } else if !self.wakes.is_empty() {
-            // Handled once the mailbox is drained (actix runs notified
-            // messages when no mailbox message is waiting).
-            ctx.notify(WakeWriters);
-        }
+        self.delivered(delivery, ctx);
         if !msg.opts.local {
             self.adapter
                 .publish_broadcast(&self.nsp, &msg.event, &msg.payload, &msg.opts);
@@ -206,26 +215,25 @@ impl Handler<WakeWriters> for RoomRegistry {
 
 impl Handler<BroadcastWithAck> for RoomRegistry {
     type Result = usize;
-    fn handle(&mut self, msg: BroadcastWithAck, _: &mut Context<Self>) -> usize {
-        let mut sent = 0;
-        self.index
-            .for_each_target(&msg.opts, |_, Member { socket, .. }| {
-                let info = &socket.info;
-                // The wait is recorded before the packet leaves, so no answer is missed.
-                if !info.acks.insert(msg.id, Waiter::Broadcast(msg.tx.clone())) {
-                    return;
-                }
-                let out = Outgoing::shared(msg.encoded.frames(info.session.version()))
-                    .volatile(msg.opts.volatile)
-                    .compress(msg.opts.compress);
-                match info.session.try_send(out) {
-                    Ok(()) => {
-                        sent += 1;
-                        socket.notify_outgoing(&msg.encoded.packet);
-                    }
-                    Err(_) => info.acks.forget(msg.id),
-                }
-            });
+    fn handle(&mut self, msg: BroadcastWithAck, ctx: &mut Context<Self>) -> usize {
+        let RoomRegistry {
+            index,
+            wakes,
+            stats,
+            ..
+        } = self;
+        let mut delivery = Delivery::new(&msg.encoded, &msg.opts);
+        index.for_each_target(&msg.opts, |_, member| {
+            let acks = &member.socket.info.acks;
+            // The wait is recorded before the packet leaves, so no answer is missed.
+            if acks.insert(msg.id, Waiter::Broadcast(msg.tx.clone()))
+                && !delivery.to(member, stats, wakes)
+            {
+                acks.forget(msg.id);
+            }
+        });
+        let sent = delivery.delivered as usize;
+        self.delivered(delivery, ctx);
         sent
     }
 }
