@@ -122,6 +122,18 @@ impl Packet {
         })
     }
 
+    /// Decodes a text WebSocket frame for `version`: a v3 client that
+    /// cannot send binary (`forceBase64`) spells a binary message `b4<base64>`.
+    pub(crate) fn decode_frame_text(
+        text: &str,
+        version: ProtocolVersion,
+    ) -> Result<Packet, DecodeError> {
+        match version {
+            ProtocolVersion::V3 => decode_v3_record(text),
+            ProtocolVersion::V4 => Packet::decode_text(text),
+        }
+    }
+
     /// Decodes a binary WebSocket frame for `version`.
     pub(crate) fn decode_binary(
         data: Bytes,

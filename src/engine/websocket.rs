@@ -208,7 +208,9 @@ impl<H: EngineHandler> WsTransport<H> {
 
     fn on_message(&mut self, msg: Message, ctx: &mut Context<Self>) {
         match msg {
-            Message::Text(text) => self.deliver(Packet::decode_text(&text), ctx),
+            Message::Text(text) => {
+                self.deliver(Packet::decode_frame_text(&text, self.version), ctx)
+            }
             Message::Binary(data) => self.deliver(Packet::decode_binary(data, self.version), ctx),
             Message::Ping(data) => self.sink.send_pong(&data),
             Message::Pong(_) => {}

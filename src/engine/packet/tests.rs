@@ -409,3 +409,19 @@ fn bad_v3_binary_payloads_are_refused() {
         Ok(vec![Packet::Noop, Packet::Ping(String::new())])
     );
 }
+
+#[test]
+fn a_v3_text_frame_may_carry_base64_binary() {
+    assert_eq!(
+        Packet::decode_frame_text("b4BwD/", V3),
+        Ok(Packet::Binary(vec![7, 0, 255].into()))
+    );
+    assert_eq!(
+        Packet::decode_frame_text("bAQI=", V4),
+        Ok(Packet::Binary(vec![1, 2].into()))
+    );
+    assert_eq!(
+        Packet::decode_frame_text("4hi", V3),
+        Ok(Packet::Message("hi".into()))
+    );
+}

@@ -350,6 +350,10 @@ impl SessionState {
         if self.phase != Phase::Open {
             return None;
         }
+        // A v3 client is alive while anything arrives, as engine.io 3 counts it.
+        if let Heartbeat::PingBy(_) = self.heartbeat {
+            self.heartbeat = Heartbeat::start(self.mode, now, &self.limits);
+        }
         match packet {
             Packet::Message(text) => Some(Message::Text(text)),
             Packet::Binary(data) => Some(Message::Binary(data)),
@@ -358,7 +362,6 @@ impl SessionState {
                 None
             }
             Packet::Ping(data) if self.mode == HeartbeatMode::ClientPings => {
-                self.heartbeat = Heartbeat::start(self.mode, now, &self.limits);
                 self.answer_ping(data);
                 None
             }

@@ -442,8 +442,10 @@ fn a_v3_session_never_pings_and_answers_the_client_s_ping() {
     assert!(actions(&mut s).is_empty());
     assert!(s.on_packet(t0 + ms(100), ping()).is_none());
     assert_eq!(ready(s.poll_get(t0 + ms(100))), "3");
-    // Each ping moves the deadline.
+    // Each ping moves the deadline, and so does any other packet.
     assert_eq!(s.poll_timeout(), Some(t0 + ms(100) + INTERVAL + TIMEOUT));
+    s.on_packet(t0 + ms(200), Packet::Message("x".into()));
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(200) + INTERVAL + TIMEOUT));
 }
 
 #[test]
@@ -479,7 +481,8 @@ fn a_v3_pong_is_ignored_and_a_v4_ping_too() {
     let t0 = Instant::now();
     let mut s = v3(t0, false);
     s.on_packet(t0 + ms(100), Packet::Pong(String::new()));
-    assert_eq!(s.poll_timeout(), Some(t0 + INTERVAL + TIMEOUT));
+    waits(s.poll_get(t0 + ms(100)));
+    assert!(actions(&mut s).is_empty());
     let mut s = polling(t0);
     s.on_packet(t0, ping());
     waits(s.poll_get(t0));
