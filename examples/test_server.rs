@@ -336,7 +336,8 @@ fn packet_middleware(_: &SocketRef, packet: &mut EventPacket) -> Result<(), Midd
     }
 }
 
-/// The value of flag `name` (`--port`, `--ping-interval`, `--ping-timeout`), or `default`.
+/// The value of flag `name` (`--port`, `--ping-interval`, `--ping-timeout`,
+/// `--deflate`, `--allow-eio3`), or `default`.
 fn flag(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
     args.windows(2)
@@ -366,6 +367,7 @@ async fn main() -> std::io::Result<()> {
                 enabled: flag("--deflate", 0) == 1,
                 ..DeflateSettings::default()
             },
+            allow_eio3: flag("--allow-eio3", 1) == 1,
             ..EngineConfig::default()
         },
         connect_timeout: Duration::from_millis(1000),

@@ -113,6 +113,8 @@ pub struct Config {
     pub per_message_deflate: bool,
     /// Polling responses of at least this many bytes are compressed; 0 never.
     pub http_compression_threshold: usize,
+    /// Whether Engine.IO v3 clients (socket.io-client 2.x, sails.io.js) may connect.
+    pub allow_eio3: bool,
 }
 
 /// Why a [`Config`] could not be loaded. The `Display` text is a complete,

@@ -39,6 +39,7 @@ impl From<&Config> for SocketIoConfig {
                 },
                 http_compression_threshold: (c.http_compression_threshold > 0)
                     .then_some(c.http_compression_threshold),
+                allow_eio3: c.allow_eio3,
             },
             connect_timeout: c.connect_timeout(),
             max_attachments: c.max_attachments,

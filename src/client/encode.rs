@@ -68,9 +68,17 @@ mod tests {
 
     #[test]
     fn a_broadcast_is_encoded_once_per_version() {
-        let encoded = Encoded::new(Packet::event("/", json!(["hi", 1])));
-        let a = encoded.frames(ProtocolVersion::V4);
-        let b = encoded.frames(ProtocolVersion::V4);
-        assert!(Arc::ptr_eq(&a, &b));
+        let mut packet = Packet::event("/", json!(["up", {"_placeholder": true, "num": 0}]));
+        packet.kind = crate::protocol::PacketKind::BinaryEvent;
+        packet.attachments = vec![Bytes::from_static(&[7])];
+        let encoded = Encoded::new(packet);
+        let v4 = encoded.frames(ProtocolVersion::V4);
+        assert!(Arc::ptr_eq(&v4, &encoded.frames(ProtocolVersion::V4)));
+        let v3 = encoded.frames(ProtocolVersion::V3);
+        assert!(Arc::ptr_eq(&v3, &encoded.frames(ProtocolVersion::V3)));
+        // The text is the same; a v3 attachment carries its type byte.
+        assert_eq!(v3.frames()[0], v4.frames()[0]);
+        assert_eq!(v4.frames()[1], Frame::Binary(Bytes::from_static(&[7])));
+        assert_eq!(v3.frames()[1], Frame::Binary(Bytes::from_static(&[4, 7])));
     }
 }

@@ -19,7 +19,8 @@ use serde_json::{Value, json};
 pub(crate) use encode::{Encoded, frames};
 
 use crate::engine::{
-    CloseReason, EngineHandler, Message, Outgoing, RequestInfo, SessionCtx, SessionHandle,
+    CloseReason, EngineHandler, Message, Outgoing, ProtocolVersion, RequestInfo, SessionCtx,
+    SessionHandle,
 };
 use crate::protocol::{Decoder, Packet, PacketKind};
 
@@ -217,31 +218,62 @@ impl Client {
     }
 
     fn connect(&mut self, packet: Packet, s: &mut SessionCtx<'_, Self>) {
-        let nsp = packet.nsp;
+        let (nsp, auth) = match s.version() {
+            // Protocol v4 clients put their query in the namespace; it is their auth.
+            ProtocolVersion::V3 => legacy_connect(&packet.nsp),
+            ProtocolVersion::V4 => (packet.nsp, packet.data.unwrap_or_else(|| json!({}))),
+        };
         if self.sockets.contains_key(&nsp) || self.connecting.contains(&nsp) {
             return;
         }
         let join = JoinRequest {
             session: s.handle(),
-            auth: packet.data.unwrap_or_else(|| json!({})),
+            auth,
             request: s.request().clone(),
             arbiter: Arbiter::current(),
         };
         match self.namespaces.join(&nsp, join) {
             Ok(()) => {}
             Err(JoinRefused::Unknown) => {
-                return self.send(&Packet::connect_error(nsp, "Invalid namespace"), s);
+                return self.connect_error(nsp, "Invalid namespace".into(), None, s);
             }
             Err(JoinRefused::Overloaded) => {
                 log::warn!(
                     "session {}: namespace {nsp} is overloaded, refusing",
                     s.sid()
                 );
-                let packet = Packet::connect_error(nsp, "Server overloaded, try again later");
-                return self.send(&packet, s);
+                let message = "Server overloaded, try again later".into();
+                return self.connect_error(nsp, message, None, s);
             }
         }
         self.connecting.insert(nsp);
+    }
+
+    /// CONNECT_ERROR in the client's protocol: `{message, data}` (v5), or
+    /// the data, else the message, alone (v4, as socket.io does for
+    /// Engine.IO v3 clients).
+    fn connect_error(
+        &self,
+        nsp: String,
+        message: String,
+        data: Option<Value>,
+        s: &mut SessionCtx<'_, Self>,
+    ) {
+        let body = match s.version() {
+            ProtocolVersion::V3 => data.unwrap_or(Value::String(message)),
+            ProtocolVersion::V4 => {
+                let mut body = json!({ "message": message });
+                if let Some(data) = data {
+                    body["data"] = data;
+                }
+                body
+            }
+        };
+        let packet = Packet {
+            data: Some(body),
+            ..Packet::new(PacketKind::ConnectError, nsp)
+        };
+        self.send(&packet, s);
     }
 
     fn disconnect(&mut self, nsp: &str, s: &mut SessionCtx<'_, Self>) {
@@ -266,6 +298,10 @@ impl EngineHandler for Client {
                 s.close(CloseReason::ForcedClose);
             }
         }));
+        // A protocol v4 client is in `/` without asking (socket.io 2 did that).
+        if s.version() == ProtocolVersion::V3 {
+            self.connect(Packet::connect("/", None), s);
+        }
     }
 
     fn on_message(&mut self, message: Message, s: &mut SessionCtx<'_, Self>) {
@@ -295,10 +331,9 @@ impl EngineHandler for Client {
                 if let Some(timer) = self.connect_timer.take() {
                     s.cancel(timer);
                 }
-                self.send(
-                    &Packet::connect(nsp.clone(), Some(json!({ "sid": &*id }))),
-                    s,
-                );
+                // Protocol v4 clients derive their id themselves.
+                let data = (s.version() == ProtocolVersion::V4).then(|| json!({ "sid": &*id }));
+                self.send(&Packet::connect(nsp.clone(), data), s);
                 // Targetable from now on: whatever a broadcast writes is queued
                 // after CONNECT, since this upcall holds the direct path shut.
                 register();
@@ -306,17 +341,7 @@ impl EngineHandler for Client {
             }
             ClientUpcall::ConnectFailed { nsp, message, data } => {
                 self.connecting.remove(&nsp);
-                let mut body = json!({ "message": message });
-                if let Some(data) = data {
-                    body["data"] = data;
-                }
-                self.send(
-                    &Packet {
-                        data: Some(body),
-                        ..Packet::new(PacketKind::ConnectError, nsp)
-                    },
-                    s,
-                );
+                self.connect_error(nsp, message, data, s);
             }
             ClientUpcall::Disconnect { nsp, id, close } => {
                 // Only the socket that asked: the client may have reconnected since.
@@ -342,10 +367,47 @@ impl EngineHandler for Client {
     }
 }
 
+/// A protocol v4 CONNECT's namespace, `/nsp?query`, as the namespace and
+/// the query as an object (a repeated key gives an array), as socket.io
+/// reads it for Engine.IO v3 clients.
+fn legacy_connect(nsp: &str) -> (String, Value) {
+    let (path, query) = nsp.split_once('?').unwrap_or((nsp, ""));
+    let pairs = actix_web::web::Query::<Vec<(String, String)>>::from_query(query)
+        .map(|q| q.into_inner())
+        .unwrap_or_default();
+    let mut auth = serde_json::Map::new();
+    for (key, value) in pairs {
+        match auth.get_mut(&key) {
+            None => drop(auth.insert(key, Value::String(value))),
+            Some(Value::Array(values)) => values.push(Value::String(value)),
+            Some(first) => *first = json!([first.take(), value]),
+        }
+    }
+    (path.to_owned(), Value::Object(auth))
+}
+
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("namespaces", &self.sockets.keys().collect::<Vec<_>>())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::legacy_connect;
+    use serde_json::json;
+
+    #[test]
+    fn a_legacy_connect_query_becomes_the_auth() {
+        assert_eq!(legacy_connect("/"), ("/".into(), json!({})));
+        assert_eq!(
+            legacy_connect("/private?token=s%20t&a=1&a=2&a=3"),
+            (
+                "/private".into(),
+                json!({"token": "s t", "a": ["1", "2", "3"]})
+            )
+        );
     }
 }

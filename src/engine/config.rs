@@ -75,6 +75,10 @@ pub struct EngineConfig {
     pub allow_request: Option<AllowRequest>,
     /// permessage-deflate on WebSocket (off by default, as in socket.io).
     pub per_message_deflate: DeflateSettings,
+    /// Whether Engine.IO v3 clients (socket.io-client 2.x, sails.io.js) may
+    /// connect, beside v4 ones (socket.io's `allowEIO3`; on by default, as
+    /// in Sails).
+    pub allow_eio3: bool,
     /// Polling responses at least this big are gzip/deflate-compressed when
     /// the client accepts it and a packet asked for compression; `None` never.
     pub http_compression_threshold: Option<usize>,
@@ -93,6 +97,7 @@ impl Default for EngineConfig {
             cors: Cors::Off,
             allow_request: None,
             per_message_deflate: DeflateSettings::default(),
+            allow_eio3: true,
             http_compression_threshold: Some(1024),
         }
     }
@@ -111,6 +116,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("cors", &self.cors)
             .field("allow_request", &self.allow_request.is_some())
             .field("per_message_deflate", &self.per_message_deflate)
+            .field("allow_eio3", &self.allow_eio3)
             .field(
                 "http_compression_threshold",
                 &self.http_compression_threshold,

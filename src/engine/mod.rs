@@ -15,13 +15,14 @@
 //! 3. the session actor (`session`, with its public face in [`handler`]
 //!    and the direct WebSocket path in `outlet`): a thin shell that feeds the
 //!    core and carries out what it asks;
-//! 4. the transports: `polling`, `websocket`, [`upgrade`] (connections
+//! 4. the transports: `polling` (with `jsonp`), `websocket`, [`upgrade`] (connections
 //!    taken over from the HTTP layer);
 //! 5. the endpoint, [`server`]: routing, handshake, the session registry.
 pub mod config;
 pub mod data;
 pub(crate) mod error;
 pub mod handler;
+mod jsonp;
 pub mod outgoing;
 mod outlet;
 pub mod packet;

@@ -12,11 +12,10 @@ use bytestring::ByteString;
 /// The Engine.IO protocol revision a session speaks (`EIO=` query parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolVersion {
-    /// `EIO=3` (socket.io 2.x clients): length-prefixed polling payloads,
-    /// binary frames behind a type byte. Codec only: the endpoint refuses
-    /// v3 handshakes.
+    /// `EIO=3` (socket.io 2.x clients, sails.io.js): length-prefixed polling
+    /// payloads, binary frames behind a type byte, the client pings.
     V3,
-    /// `EIO=4` (socket.io 3.x and later), the revision sessions speak.
+    /// `EIO=4` (socket.io 3.x and later).
     V4,
 }
 
@@ -215,6 +214,70 @@ pub(crate) fn decode_payload(
         ProtocolVersion::V4 => body.split(SEPARATOR).map(Packet::decode_text).collect(),
         ProtocolVersion::V3 => decode_v3_payload(body),
     }
+}
+
+/// Marks a record of a v3 binary payload: a string packet or a binary one.
+const RECORD_STRING: u8 = 0;
+const RECORD_BINARY: u8 = 1;
+/// Ends a record's length digits.
+const RECORD_LENGTH_END: u8 = 0xff;
+
+/// Encodes frames as a v3 binary payload (engine.io-parser 2's
+/// `encodePayloadAsBinary`, for XHR2 clients): per record, 0 (string) or 1
+/// (binary), the byte length as one byte per decimal digit, 255, then the
+/// UTF-8 text or the binary frame with its type byte.
+pub(crate) fn encode_binary_payload(frames: &[Frame]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(frames.iter().map(|f| f.len() + 12).sum());
+    for frame in frames {
+        let (kind, data): (u8, &[u8]) = match frame {
+            Frame::Text(text) => (RECORD_STRING, text.as_bytes()),
+            Frame::Binary(data) => (RECORD_BINARY, data),
+        };
+        out.push(kind);
+        out.extend(data.len().to_string().bytes().map(|d| d - b'0'));
+        out.push(RECORD_LENGTH_END);
+        out.extend_from_slice(data);
+    }
+    out
+}
+
+/// Decodes a v3 binary payload (an XHR2 client's POST body); see
+/// [`encode_binary_payload`].
+pub(crate) fn decode_binary_payload(mut rest: &[u8]) -> Result<Vec<Packet>, DecodeError> {
+    if rest.is_empty() {
+        return Err(DecodeError::Payload("empty payload"));
+    }
+    let mut packets = Vec::new();
+    while let Some((&kind, after)) = rest.split_first() {
+        let end = after
+            .iter()
+            .position(|&b| b == RECORD_LENGTH_END)
+            .ok_or(DecodeError::Payload("missing length end"))?;
+        let digits = &after[..end];
+        // More digits than any length a body can hold is garbage, not a number.
+        if digits.is_empty() || digits.len() > 12 || digits.iter().any(|&d| d > 9) {
+            return Err(DecodeError::Payload("invalid length"));
+        }
+        let len = digits.iter().fold(0usize, |n, &d| n * 10 + d as usize);
+        let body = &after[end + 1..];
+        if len > body.len() {
+            return Err(DecodeError::Payload("length exceeds payload"));
+        }
+        let (record, tail) = body.split_at(len);
+        packets.push(match kind {
+            RECORD_STRING => {
+                let text = std::str::from_utf8(record)
+                    .map_err(|_| DecodeError::Payload("invalid UTF-8"))?;
+                Packet::decode_text(text)?
+            }
+            RECORD_BINARY => {
+                Packet::decode_binary(Bytes::copy_from_slice(record), ProtocolVersion::V3)?
+            }
+            _ => return Err(DecodeError::Payload("invalid record type")),
+        });
+        rest = tail;
+    }
+    Ok(packets)
 }
 
 fn decode_base64(data: &str) -> Result<Bytes, DecodeError> {

@@ -17,20 +17,66 @@ use futures_util::StreamExt;
 use super::data::CloseReason;
 use super::error::EngineError;
 use super::handler::EngineHandler;
-use super::packet::{Packet, ProtocolVersion, decode_payload, encode_payload};
+use super::jsonp;
+use super::packet::{
+    DecodeError, Frame, Packet, ProtocolVersion, decode_binary_payload, decode_payload,
+    encode_binary_payload, encode_payload,
+};
 use super::queue::PollBody;
 use super::session::{EngineSession, Poll, PollGet, PostDone, PostStart};
 
-pub(super) fn ok_text(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; charset=UTF-8")
-        .body(body)
+/// How one polling request wants its payloads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PollFormat {
+    /// The session's protocol revision.
+    pub version: ProtocolVersion,
+    /// A v3 client that reads binary payloads (XHR2: no `b64=1` at its
+    /// handshake); it gets one whenever a response holds binary data.
+    pub binary: bool,
+    /// JSONP polling: the request's `j`, the index of the client's callback.
+    pub jsonp: Option<String>,
+}
+
+impl PollFormat {
+    /// The response body for `frames`, and its content type.
+    fn encode(&self, frames: &[Frame]) -> (Vec<u8>, &'static str) {
+        if let Some(index) = &self.jsonp {
+            let script = jsonp::wrap(index, &encode_payload(frames, self.version));
+            return (script.into_bytes(), "text/javascript; charset=UTF-8");
+        }
+        if self.binary && frames.iter().any(|f| matches!(f, Frame::Binary(_))) {
+            return (encode_binary_payload(frames), "application/octet-stream");
+        }
+        let text = encode_payload(frames, self.version);
+        (text.into_bytes(), "text/plain; charset=UTF-8")
+    }
+
+    /// The packets of a POST body. v3 XHR2 clients post binary payloads
+    /// (as `application/octet-stream`), JSONP clients a form.
+    fn decode(&self, body: &[u8], content_type: &str) -> Result<Vec<Packet>, DecodeError> {
+        let text = || std::str::from_utf8(body).map_err(|_| DecodeError::Payload("invalid UTF-8"));
+        if self.jsonp.is_some() {
+            return decode_payload(&jsonp::unwrap(text()?)?, self.version);
+        }
+        if self.version == ProtocolVersion::V3
+            && content_type.starts_with("application/octet-stream")
+        {
+            return decode_binary_payload(body);
+        }
+        decode_payload(text()?, self.version)
+    }
+
+    /// A response carrying `frames`, uncompressed.
+    pub(super) fn respond(&self, frames: &[Frame]) -> HttpResponse {
+        let (body, content_type) = self.encode(frames);
+        HttpResponse::Ok().content_type(content_type).body(body)
+    }
 }
 
 /// Answers a GET with what the session has queued, waiting for data if it has none.
 pub(super) async fn get<H: EngineHandler>(
     session: Addr<EngineSession<H>>,
-    version: ProtocolVersion,
+    format: &PollFormat,
     req: &HttpRequest,
     compress_from: Option<usize>,
 ) -> Result<HttpResponse, EngineError> {
@@ -42,45 +88,52 @@ pub(super) async fn get<H: EngineHandler>(
             // Sent after an upgrade that was decided while it waited.
             Ok(Err(_)) => return Err(EngineError::BadRequest),
             Err(_) => PollBody {
-                body: encode_payload(&[Packet::Close.encode(version)], version),
+                frames: vec![Packet::Close.encode(format.version)],
                 compress: false,
             },
         },
         Ok(Err(_)) => return Err(EngineError::BadRequest),
         Err(_) => return Err(EngineError::UnknownSid),
     };
-    Ok(respond(body, req, compress_from))
+    Ok(respond(format, body, req, compress_from))
 }
 
 /// The GET response, compressed when a packet asked for it, the body is at
 /// least `compress_from` bytes and the client accepts gzip or deflate.
-fn respond(body: PollBody, req: &HttpRequest, compress_from: Option<usize>) -> HttpResponse {
-    let big_enough = compress_from.is_some_and(|t| body.body.len() >= t);
+fn respond(
+    format: &PollFormat,
+    body: PollBody,
+    req: &HttpRequest,
+    compress_from: Option<usize>,
+) -> HttpResponse {
+    let (data, content_type) = format.encode(&body.frames);
+    let plain = |data| HttpResponse::Ok().content_type(content_type).body(data);
+    let big_enough = compress_from.is_some_and(|t| data.len() >= t);
     if !(body.compress && big_enough) {
-        return ok_text(body.body);
+        return plain(data);
     }
     let header = req
         .headers()
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok());
     let accepts = |coding: &str| header.is_some_and(|h| accepts_coding(h, coding));
-    let (coding, data) = if accepts("gzip") {
+    let (coding, compressed) = if accepts("gzip") {
         let mut enc = GzEncoder::new(Vec::new(), Compression::default());
-        let _ = enc.write_all(body.body.as_bytes());
+        let _ = enc.write_all(&data);
         ("gzip", enc.finish())
     } else if accepts("deflate") {
         let mut enc = ZlibEncoder::new(Vec::new(), Compression::default());
-        let _ = enc.write_all(body.body.as_bytes());
+        let _ = enc.write_all(&data);
         ("deflate", enc.finish())
     } else {
-        return ok_text(body.body);
+        return plain(data);
     };
-    match data {
-        Ok(data) => HttpResponse::Ok()
-            .content_type("text/plain; charset=UTF-8")
+    match compressed {
+        Ok(compressed) => HttpResponse::Ok()
+            .content_type(content_type)
             .insert_header((header::CONTENT_ENCODING, coding))
-            .body(data),
-        Err(_) => ok_text(body.body),
+            .body(compressed),
+        Err(_) => plain(data),
     }
 }
 
@@ -108,9 +161,10 @@ fn accepts_coding(header: &str, coding: &str) -> bool {
 /// Reads a POST body (bounded by `max_payload`) and hands its packets to the session.
 pub(super) async fn post<H: EngineHandler>(
     session: Addr<EngineSession<H>>,
+    req: &HttpRequest,
     mut body: web::Payload,
     max_payload: usize,
-    version: ProtocolVersion,
+    format: &PollFormat,
 ) -> Result<HttpResponse, EngineError> {
     match session.send(PostStart).await {
         Ok(Ok(())) => {}
@@ -129,10 +183,12 @@ pub(super) async fn post<H: EngineHandler>(
         }
         data.extend_from_slice(&chunk);
     }
-    let packets = std::str::from_utf8(&data)
-        .ok()
-        .and_then(|text| decode_payload(text, version).ok());
-    match packets {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match format.decode(&data, content_type).ok() {
         Some(packets) => {
             session.do_send(PostDone(Ok(packets)));
             Ok(HttpResponse::Ok().content_type("text/html").body("ok"))

@@ -6,18 +6,21 @@
 
 use std::collections::VecDeque;
 
-use super::packet::{Frame, ProtocolVersion, encode_payload};
+use super::packet::Frame;
 
 #[derive(Debug, Default)]
 pub(super) struct OutQueue {
     frames: VecDeque<(Frame, bool)>,
     bytes: usize,
+    /// A pong is queued and not yet taken (see [`push_pong`](Self::push_pong)).
+    pong: bool,
 }
 
-/// A polling response body, and whether any of its packets asked for compression.
+/// The frames of one polling response, and whether any of them asked for
+/// compression. The transport encodes them in the format the request wants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollBody {
-    pub body: String,
+    pub frames: Vec<Frame>,
     pub compress: bool,
 }
 
@@ -25,6 +28,15 @@ impl OutQueue {
     pub fn push(&mut self, frame: Frame, compress: bool) {
         self.bytes += frame.len();
         self.frames.push_back((frame, compress));
+    }
+
+    /// Queues the answer to a client's ping unless one already waits: a
+    /// client pinging faster than it reads gets one pong, not one per ping.
+    pub fn push_pong(&mut self, frame: Frame) {
+        if !self.pong {
+            self.pong = true;
+            self.push(frame, false);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -39,6 +51,7 @@ impl OutQueue {
     /// Takes everything, oldest first.
     pub fn take(&mut self) -> Vec<(Frame, bool)> {
         self.bytes = 0;
+        self.pong = false;
         self.frames.drain(..).collect()
     }
 
@@ -51,21 +64,21 @@ impl OutQueue {
     }
 }
 
-/// Frames as one polling payload. As engine.io does, the whole response is
-/// compressed if any packet in it asked to be.
-pub(super) fn payload(frames: &[(Frame, bool)], version: ProtocolVersion) -> PollBody {
-    let compress = frames.iter().any(|(_, c)| *c);
-    let frames: Vec<Frame> = frames.iter().map(|(f, _)| f.clone()).collect();
-    PollBody {
-        body: encode_payload(&frames, version),
-        compress,
+impl PollBody {
+    /// Frames as one polling response. As engine.io does, the whole response
+    /// is compressed if any packet in it asked to be.
+    pub(super) fn new(frames: &[(Frame, bool)]) -> PollBody {
+        PollBody {
+            frames: frames.iter().map(|(f, _)| f.clone()).collect(),
+            compress: frames.iter().any(|(_, c)| *c),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::packet::Packet;
+    use crate::engine::packet::{Packet, ProtocolVersion};
 
     fn text(s: &str) -> Frame {
         Packet::Message(s.into()).encode(ProtocolVersion::V4)
@@ -77,11 +90,11 @@ mod tests {
         q.push(text("a"), false);
         q.push(text("bc"), true);
         assert_eq!(q.bytes(), 5);
-        let body = payload(&q.take(), ProtocolVersion::V4);
+        let body = PollBody::new(&q.take());
         assert_eq!(
             body,
             PollBody {
-                body: "4a\x1e4bc".into(),
+                frames: vec![text("a"), text("bc")],
                 compress: true
             }
         );
@@ -93,7 +106,20 @@ mod tests {
     fn uncompressed_when_no_packet_asks() {
         let mut q = OutQueue::default();
         q.push(text("a"), false);
-        assert!(!payload(&q.take(), ProtocolVersion::V4).compress);
+        assert!(!PollBody::new(&q.take()).compress);
+    }
+
+    #[test]
+    fn one_pong_waits_at_most() {
+        let mut q = OutQueue::default();
+        let pong = Packet::Pong(String::new()).encode(ProtocolVersion::V3);
+        for _ in 0..1000 {
+            q.push_pong(pong.clone());
+        }
+        assert_eq!(q.take().len(), 1);
+        // Once taken, the next ping is answered again.
+        q.push_pong(pong.clone());
+        assert_eq!(q.bytes(), 1);
     }
 
     #[test]

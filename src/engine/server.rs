@@ -19,7 +19,8 @@ use super::config::EngineConfig;
 use super::data::{CloseReason, RequestInfo};
 use super::error::EngineError;
 use super::handler::EngineHandler;
-use super::packet::{Packet, ProtocolVersion, encode_payload};
+use super::packet::{Packet, ProtocolVersion};
+use super::polling::PollFormat;
 use super::session::{Close, EngineSession, SessionInit};
 use super::stats::EngineStats;
 use super::upgrade::{WsConnection, WsEndpoint};
@@ -29,7 +30,25 @@ use super::{polling, websocket};
 /// given at its start, so the session layer never names this type.
 struct Registry<H: EngineHandler>(Arc<Mutex<SessionMap<H>>>);
 
-type SessionMap<H> = HashMap<Arc<str>, Addr<EngineSession<H>>>;
+type SessionMap<H> = HashMap<Arc<str>, Entry<H>>;
+
+/// A live session and what its requests need to know of it.
+struct Entry<H: EngineHandler> {
+    addr: Addr<EngineSession<H>>,
+    version: ProtocolVersion,
+    /// A v3 client that reads binary polling payloads (see [`PollFormat`]).
+    binary: bool,
+}
+
+impl<H: EngineHandler> Clone for Entry<H> {
+    fn clone(&self) -> Self {
+        Entry {
+            addr: self.addr.clone(),
+            version: self.version,
+            binary: self.binary,
+        }
+    }
+}
 
 impl<H: EngineHandler> Clone for Registry<H> {
     fn clone(&self) -> Self {
@@ -43,7 +62,7 @@ impl<H: EngineHandler> Registry<H> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn get(&self, sid: &str) -> Option<Addr<EngineSession<H>>> {
+    fn get(&self, sid: &str) -> Option<Entry<H>> {
         self.map().get(sid).cloned()
     }
 
@@ -51,12 +70,12 @@ impl<H: EngineHandler> Registry<H> {
         self.map().remove(sid);
     }
 
-    fn insert(&self, sid: Arc<str>, addr: Addr<EngineSession<H>>) {
-        self.map().insert(sid, addr);
+    fn insert(&self, sid: Arc<str>, entry: Entry<H>) {
+        self.map().insert(sid, entry);
     }
 
     fn all(&self) -> Vec<Addr<EngineSession<H>>> {
-        self.map().values().cloned().collect()
+        self.map().values().map(|e| e.addr.clone()).collect()
     }
 
     fn len(&self) -> usize {
@@ -263,12 +282,17 @@ impl<H: EngineHandler> Engine<H> {
                 .registry
                 .get(sid)
                 .ok_or(EngineError::UnknownSid)?;
+            let format = PollFormat {
+                version: session.version,
+                binary: session.binary,
+                jsonp: query.get("j").map(str::to_owned),
+            };
             return if websocket {
-                self.accept_ws(req, session, true, ProtocolVersion::V4)
+                self.accept_ws(req, session.addr, true, session.version)
             } else if req.method() == Method::GET {
                 polling::get(
-                    session,
-                    ProtocolVersion::V4,
+                    session.addr,
+                    &format,
                     req,
                     config.http_compression_threshold,
                 )
@@ -277,7 +301,7 @@ impl<H: EngineHandler> Engine<H> {
             } else if req.method() == Method::POST
                 && let Some(body) = body.take()
             {
-                polling::post(session, body, config.max_payload, ProtocolVersion::V4)
+                polling::post(session.addr, req, body, config.max_payload, &format)
                     .await
                     .map(Routed::Response)
             } else {
@@ -289,7 +313,19 @@ impl<H: EngineHandler> Engine<H> {
         }
         let version = match query.get("EIO") {
             Some("4") => ProtocolVersion::V4,
-            _ => return Err(EngineError::UnsupportedProtocolVersion),
+            Some("3") if config.allow_eio3 => ProtocolVersion::V3,
+            eio => {
+                log::info!(
+                    "handshake from {} refused: {}",
+                    peer(req),
+                    match eio {
+                        Some("3") => "Engine.IO v3 (EIO=3) and allow_eio3 is off".to_string(),
+                        Some(v) => format!("unsupported protocol version EIO={v:.8}"),
+                        None => "no protocol version (EIO) given".to_string(),
+                    }
+                );
+                return Err(EngineError::UnsupportedProtocolVersion);
+            }
         };
         if let Some(allow) = &config.allow_request {
             allow(req).map_err(EngineError::Forbidden)?;
@@ -314,17 +350,23 @@ impl<H: EngineHandler> Engine<H> {
         } else {
             &[]
         };
-        let open = Packet::Open(
-            serde_json::json!({
-                "sid": &*sid,
-                "upgrades": upgrades,
-                "pingInterval": config.ping_interval.as_millis() as u64,
-                "pingTimeout": config.ping_timeout.as_millis() as u64,
-                "maxPayload": config.max_payload,
-            })
-            .to_string(),
-        )
-        .encode(version);
+        let mut open = serde_json::json!({
+            "sid": &*sid,
+            "upgrades": upgrades,
+            "pingInterval": config.ping_interval.as_millis() as u64,
+            "pingTimeout": config.ping_timeout.as_millis() as u64,
+        });
+        // v3 has no maxPayload: its clients do not split their POSTs.
+        if version == ProtocolVersion::V4 {
+            open["maxPayload"] = config.max_payload.into();
+        }
+        let open = Packet::Open(open.to_string()).encode(version);
+        let format = PollFormat {
+            version,
+            // Only v3 has binary payloads; Node's v3 client says `b64=1`.
+            binary: version == ProtocolVersion::V3 && query.get("b64").is_none(),
+            jsonp: query.get("j").map(str::to_owned),
+        };
         let init = SessionInit {
             sid: sid.clone(),
             version,
@@ -345,14 +387,16 @@ impl<H: EngineHandler> Engine<H> {
             session.queue_first(open.clone());
         }
         let addr = session.start();
-        self.inner.registry.insert(sid, addr.clone());
+        let entry = Entry {
+            addr: addr.clone(),
+            version,
+            binary: format.binary,
+        };
+        self.inner.registry.insert(sid, entry);
         if websocket {
             return self.accept_ws(req, addr, false, version);
         }
-        Ok(Routed::Response(polling::ok_text(encode_payload(
-            &[open],
-            version,
-        ))))
+        Ok(Routed::Response(format.respond(&[open])))
     }
 
     fn accept_ws(
@@ -399,6 +443,12 @@ impl<H: EngineHandler> WsEndpoint for Mounted<H> {
         let engine = self.engine.clone();
         Box::pin(async move { engine.upgrade(&req).await })
     }
+}
+
+/// The client's address, for log lines.
+fn peer(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map_or_else(|| "an unknown address".to_string(), |a| a.to_string())
 }
 
 fn is_ws_upgrade(req: &HttpRequest) -> bool {

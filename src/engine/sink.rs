@@ -36,6 +36,10 @@ pub(super) struct SinkState {
     /// client that pings without reading must not grow the sink (RFC 6455
     /// §5.5.3 lets a pong answer only the most recent ping).
     pong: Option<Bytes>,
+    /// Bytes ever queued, and where the last Engine.IO pong packet ends in
+    /// that count: it still waits while fewer bytes than that were taken.
+    pushed: u64,
+    pong_packet_end: u64,
     encoder: Encoder,
 }
 
@@ -48,6 +52,8 @@ impl WsSink {
             closed: false,
             direct: false,
             pong: None,
+            pushed: 0,
+            pong_packet_end: 0,
             encoder,
         })))
     }
@@ -67,15 +73,20 @@ impl WsSink {
         if s.closed {
             return;
         }
-        let (opcode, data) = frame_parts(frame);
-        if s.encoder.will_compress(data.len(), compress) {
-            s.push_compressed(opcode, data);
-        } else {
-            // Header alone, then the shared payload bytes: no copy of the payload.
-            let (header, n) = ws_codec::header(opcode, data.len(), false);
-            s.push(Bytes::copy_from_slice(&header[..n]));
-            s.push(data.clone());
+        s.push_frame(frame, compress);
+        wake(s);
+    }
+
+    /// Queues an Engine.IO pong packet (a v3 client's ping answered) unless
+    /// the previous one has not been written yet: then that one answers,
+    /// and a client pinging without reading gets one pong, not one per ping.
+    pub(super) fn send_pong_packet(&self, frame: &Frame) {
+        let mut s = self.state();
+        if s.closed || s.pushed - (s.bytes as u64) < s.pong_packet_end {
+            return;
         }
+        s.push_frame(frame, false);
+        s.pong_packet_end = s.pushed;
         wake(s);
     }
 
@@ -210,6 +221,18 @@ impl WsSink {
 }
 
 impl SinkState {
+    fn push_frame(&mut self, frame: &Frame, compress: bool) {
+        let (opcode, data) = frame_parts(frame);
+        if self.encoder.will_compress(data.len(), compress) {
+            self.push_compressed(opcode, data);
+        } else {
+            // Header alone, then the shared payload bytes: no copy of the payload.
+            let (header, n) = ws_codec::header(opcode, data.len(), false);
+            self.push(Bytes::copy_from_slice(&header[..n]));
+            self.push(data.clone());
+        }
+    }
+
     fn push_outgoing(&mut self, out: &Outgoing) {
         for (i, frame) in out.frames.frames().iter().enumerate() {
             let (opcode, data) = frame_parts(frame);
@@ -232,6 +255,7 @@ impl SinkState {
 
     fn push(&mut self, chunk: Bytes) {
         self.bytes += chunk.len();
+        self.pushed += chunk.len() as u64;
         self.chunks.push_back(chunk);
     }
 }
@@ -298,6 +322,19 @@ mod tests {
         let taken = drain(&sink, 1);
         let bytes: Vec<u8> = taken.iter().flat_map(|b| b.to_vec()).collect();
         assert_eq!(bytes, b"\x81\x064hello\x8a\x01p");
+    }
+
+    #[test]
+    fn pong_packets_wait_one_at_a_time() {
+        let sink = sink();
+        let pong = Packet::Pong(String::new()).encode(ProtocolVersion::V3);
+        for _ in 0..10_000 {
+            sink.send_pong_packet(&pong);
+        }
+        assert_eq!(drain(&sink, 64).concat(), b"\x81\x013");
+        // Written: the next ping is answered again.
+        sink.send_pong_packet(&pong);
+        assert_eq!(sink.buffered(), 3);
     }
 
     #[test]

@@ -358,3 +358,54 @@ fn random_packets_round_trip_through_payloads() {
         }
     }
 }
+
+// ----- v3 binary payloads (XHR2 clients) ------------------------------------
+
+#[test]
+fn v3_binary_payloads_are_what_engine_io_parser_2_writes() {
+    let frames = vec![
+        Packet::Message("é".into()).encode(V3),
+        Packet::Binary(vec![1, 2, 3].into()).encode(V3),
+    ];
+    // 0 = string, length 3 in UTF-8 bytes ("4é"), 255; 1 = binary, 4 bytes with the type byte.
+    let body = encode_binary_payload(&frames);
+    assert_eq!(
+        body,
+        [&[0, 3, 255][..], "4é".as_bytes(), &[1, 4, 255, 4, 1, 2, 3]].concat()
+    );
+    assert_eq!(
+        decode_binary_payload(&body),
+        Ok(vec![
+            Packet::Message("é".into()),
+            Packet::Binary(vec![1, 2, 3].into())
+        ])
+    );
+    // Lengths of several digits, one byte per digit.
+    let long = Packet::Message("x".repeat(120)).encode(V3);
+    let body = encode_binary_payload(std::slice::from_ref(&long));
+    assert_eq!(&body[..5], &[0, 1, 2, 1, 255]);
+}
+
+#[test]
+fn bad_v3_binary_payloads_are_refused() {
+    for (bad, why) in [
+        (&[][..], "empty"),
+        (&[0, 1][..], "no length end"),
+        (&[0, 255, b'6'][..], "no digits"),
+        (&[0, 10, 255, b'6'][..], "a digit above 9"),
+        (&[0, 5, 255, b'6'][..], "longer than the body"),
+        (&[2, 1, 255, b'6'][..], "unknown record type"),
+        (&[1, 1, 255, 3][..], "binary record that is not a message"),
+        (&[0, 1, 255, 0xff][..], "invalid UTF-8"),
+        (
+            &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 4, 255][..],
+            "absurd length",
+        ),
+    ] {
+        assert!(decode_binary_payload(bad).is_err(), "{why}");
+    }
+    assert_eq!(
+        decode_binary_payload(&[0, 1, 255, b'6', 0, 1, 255, b'2']),
+        Ok(vec![Packet::Noop, Packet::Ping(String::new())])
+    );
+}

@@ -50,35 +50,58 @@ impl Limits {
     }
 
     /// How long a session closed server-side keeps its close packet for the
-    /// client's next GET, as engine.io does.
+    /// client's next GET, as engine.io does; and how long a v3 client may go
+    /// without pinging.
     fn grace(&self) -> Duration {
         self.ping_interval + self.ping_timeout
     }
 }
 
-/// Who drives the heartbeat. Engine.IO v4: the server pings every
-/// `pingInterval` and wants a pong within `pingTimeout`. (v3, not served
-/// yet, would be a second mode: the client pings, the server answers with a
-/// pong and closes when no ping came within interval + timeout. It fits in
-/// [`Heartbeat`] and the three places that match on the mode.)
+/// Who drives the heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeartbeatMode {
+    /// Engine.IO v4: the server pings every `pingInterval` and wants a pong
+    /// within `pingTimeout`.
     ServerPings,
+    /// Engine.IO v3: the client pings, the server answers with a pong and
+    /// closes the session when no ping came within interval + timeout.
+    ClientPings,
+}
+
+impl HeartbeatMode {
+    /// The mode a protocol revision uses.
+    fn of(version: ProtocolVersion) -> HeartbeatMode {
+        match version {
+            ProtocolVersion::V3 => HeartbeatMode::ClientPings,
+            ProtocolVersion::V4 => HeartbeatMode::ServerPings,
+        }
+    }
 }
 
 /// The heartbeat's state: one deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Heartbeat {
-    /// The next ping is due then.
+    /// The server's next ping is due then.
     PingAt(Instant),
     /// A ping is out; its pong is due by then.
     PongBy(Instant),
+    /// The client's next ping is due by then.
+    PingBy(Instant),
 }
 
 impl Heartbeat {
+    /// How the heartbeat starts (at the handshake) or restarts (after the
+    /// pong or ping that kept the session alive).
+    fn start(mode: HeartbeatMode, now: Instant, limits: &Limits) -> Heartbeat {
+        match mode {
+            HeartbeatMode::ServerPings => Heartbeat::PingAt(now + limits.ping_interval),
+            HeartbeatMode::ClientPings => Heartbeat::PingBy(now + limits.grace()),
+        }
+    }
+
     fn deadline(self) -> Instant {
         match self {
-            Heartbeat::PingAt(t) | Heartbeat::PongBy(t) => t,
+            Heartbeat::PingAt(t) | Heartbeat::PongBy(t) | Heartbeat::PingBy(t) => t,
         }
     }
 }
@@ -141,6 +164,9 @@ pub enum Action {
         conn: ConnId,
         frames: Vec<(Frame, bool)>,
     },
+    /// Write a pong to WebSocket `conn` unless an earlier one is still
+    /// waiting there (then that one answers).
+    WsPong { conn: ConnId, frame: Frame },
     /// Write the layer above's frames to WebSocket `conn` (shared framing).
     WsOutgoing { conn: ConnId, out: Outgoing },
     /// Close WebSocket `conn` and stop its transport.
@@ -187,10 +213,10 @@ pub struct SessionState {
 impl SessionState {
     /// A session opened at `now` (the handshake), on polling or, when
     /// `websocket`, on a WebSocket that registers with [`ws_opened`](Self::ws_opened).
+    /// The heartbeat follows `version` (see [`HeartbeatMode`]).
     pub fn new(
         now: Instant,
         version: ProtocolVersion,
-        mode: HeartbeatMode,
         limits: Limits,
         websocket: bool,
     ) -> SessionState {
@@ -202,22 +228,19 @@ impl SessionState {
                 post: false,
             }
         };
+        let mode = HeartbeatMode::of(version);
         SessionState {
             version,
             mode,
             limits,
             transport,
             probe: None,
-            heartbeat: Heartbeat::PingAt(now + limits.ping_interval),
+            heartbeat: Heartbeat::start(mode, now, &limits),
             queue: OutQueue::default(),
             phase: Phase::Open,
             closed: None,
             actions: VecDeque::new(),
         }
-    }
-
-    pub fn version(&self) -> ProtocolVersion {
-        self.version
     }
 
     /// The WebSocket that is the session's transport, if it is on one.
@@ -302,14 +325,14 @@ impl SessionState {
             }
             self.flush();
         }
-        match (self.mode, self.heartbeat) {
-            (HeartbeatMode::ServerPings, Heartbeat::PingAt(t)) if t <= now => {
+        match self.heartbeat {
+            Heartbeat::PingAt(t) if t <= now => {
                 self.enqueue(Packet::Ping(String::new()));
                 self.flush();
                 // Counted from when the ping goes out, as engine.io does.
                 self.heartbeat = Heartbeat::PongBy(now + self.limits.ping_timeout);
             }
-            (HeartbeatMode::ServerPings, Heartbeat::PongBy(t)) if t <= now => {
+            Heartbeat::PongBy(t) | Heartbeat::PingBy(t) if t <= now => {
                 self.close(now, CloseReason::PingTimeout);
             }
             _ => {}
@@ -334,6 +357,11 @@ impl SessionState {
                 self.on_pong(now);
                 None
             }
+            Packet::Ping(data) if self.mode == HeartbeatMode::ClientPings => {
+                self.heartbeat = Heartbeat::start(self.mode, now, &self.limits);
+                self.answer_ping(data);
+                None
+            }
             Packet::Close => {
                 self.close(now, CloseReason::TransportClose);
                 None
@@ -348,11 +376,23 @@ impl SessionState {
     /// Only a pong that answers the outstanding ping counts; any other is
     /// ignored without work (a storm of them must cost nothing).
     fn on_pong(&mut self, now: Instant) {
-        match (self.mode, self.heartbeat) {
-            (HeartbeatMode::ServerPings, Heartbeat::PongBy(_)) => {
-                self.heartbeat = Heartbeat::PingAt(now + self.limits.ping_interval);
+        if let Heartbeat::PongBy(_) = self.heartbeat {
+            self.heartbeat = Heartbeat::start(self.mode, now, &self.limits);
+        }
+    }
+
+    /// A v3 client's ping gets its pong, but never more than one waiting:
+    /// a client that pings without reading must not grow its queue.
+    fn answer_ping(&mut self, data: String) {
+        let pong = Packet::Pong(data).encode(self.version);
+        match self.transport {
+            Transport::WebSocket { conn } if self.queue.is_empty() => {
+                self.actions.push_back(Action::WsPong { conn, frame: pong });
             }
-            (HeartbeatMode::ServerPings, Heartbeat::PingAt(_)) => {}
+            _ => {
+                self.queue.push_pong(pong);
+                self.flush();
+            }
         }
     }
 

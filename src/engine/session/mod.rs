@@ -25,7 +25,7 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 
 pub use self::core::TransportMismatch;
-use self::core::{Action, ConnId, GetOutcome, HeartbeatMode, Limits, SessionState};
+use self::core::{Action, ConnId, GetOutcome, Limits, SessionState};
 use super::config::EngineConfig;
 use super::data::{CloseReason, Message as Msg, RequestInfo};
 use super::handler::{EngineHandler, SessionCtx};
@@ -33,7 +33,7 @@ use super::outgoing::Admit;
 use super::outgoing::Outgoing;
 use super::outlet::Outlet;
 use super::packet::{Frame, Packet, ProtocolVersion};
-use super::queue::{PollBody, payload};
+use super::queue::PollBody;
 use super::sink::WsSink;
 use super::stats::EngineStats;
 
@@ -226,7 +226,6 @@ impl<H: EngineHandler> EngineSession<H> {
         let state = SessionState::new(
             Instant::now(),
             init.version,
-            HeartbeatMode::ServerPings,
             Limits::from_config(&init.config),
             init.websocket,
         );
@@ -331,7 +330,7 @@ impl Shell {
         while let Some(action) = self.state.poll_action() {
             match action {
                 Action::AnswerGet(frames) => {
-                    let body = payload(&frames, self.state.version());
+                    let body = PollBody::new(&frames);
                     let sent = self.get.take().is_some_and(|tx| tx.send(Ok(body)).is_ok());
                     if !sent {
                         // The GET went away before we answered: keep the frames.
@@ -348,6 +347,11 @@ impl Shell {
                         for (frame, compress) in &frames {
                             ws.sink.send(frame, *compress);
                         }
+                    }
+                }
+                Action::WsPong { conn, frame } => {
+                    if let Some(ws) = self.ws(conn) {
+                        ws.sink.send_pong_packet(&frame);
                     }
                 }
                 Action::WsOutgoing { conn, out } => {
@@ -475,9 +479,7 @@ impl<H: EngineHandler> Handler<PollGet> for EngineSession<H> {
     fn handle(&mut self, _: PollGet, ctx: &mut Context<Self>) -> Self::Result {
         self.sync_get();
         let result = match self.shell.state.poll_get(Instant::now()) {
-            Ok(GetOutcome::Ready(frames)) => {
-                Ok(Poll::Ready(payload(&frames, self.shell.state.version())))
-            }
+            Ok(GetOutcome::Ready(frames)) => Ok(Poll::Ready(PollBody::new(&frames))),
             Ok(GetOutcome::Wait) => {
                 // Per-request detail: tests wait for this line to know a GET is pending.
                 log::trace!("session {}: GET waits for data", self.shell.shared.sid);

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::engine::queue::payload;
+use crate::engine::packet::encode_payload;
 
 const INTERVAL: Duration = Duration::from_millis(300);
 const TIMEOUT: Duration = Duration::from_millis(200);
@@ -21,13 +21,7 @@ fn limits() -> Limits {
 }
 
 fn polling(t0: Instant) -> SessionState {
-    SessionState::new(
-        t0,
-        ProtocolVersion::V4,
-        HeartbeatMode::ServerPings,
-        limits(),
-        false,
-    )
+    SessionState::new(t0, ProtocolVersion::V4, limits(), false)
 }
 
 fn ms(n: u64) -> Duration {
@@ -40,9 +34,10 @@ fn out(text: &str) -> Outgoing {
     ])
 }
 
-/// A payload as the client would read it.
+/// A payload as a v4 client would read it (v3 sessions print the same way).
 fn body(frames: &[(Frame, bool)]) -> String {
-    payload(frames, ProtocolVersion::V4).body
+    let frames: Vec<Frame> = frames.iter().map(|(f, _)| f.clone()).collect();
+    encode_payload(&frames, ProtocolVersion::V4)
 }
 
 /// Every pending action, summarised for comparison.
@@ -52,6 +47,7 @@ fn actions(s: &mut SessionState) -> Vec<String> {
             Action::AnswerGet(frames) => format!("get {}", body(&frames)),
             Action::RefuseGet => "refuse get".into(),
             Action::WsWrite { conn, frames } => format!("ws{conn} {}", body(&frames)),
+            Action::WsPong { conn, frame } => format!("ws{conn} pong {}", body(&[(frame, false)])),
             Action::WsOutgoing { conn, out } => {
                 format!(
                     "ws{conn} out {}",
@@ -406,13 +402,7 @@ fn the_probe_closing_leaves_the_session_polling() {
 #[test]
 fn a_websocket_session_sends_its_open_packet_once_the_transport_registers() {
     let t0 = Instant::now();
-    let mut s = SessionState::new(
-        t0,
-        ProtocolVersion::V4,
-        HeartbeatMode::ServerPings,
-        limits(),
-        true,
-    );
+    let mut s = SessionState::new(t0, ProtocolVersion::V4, limits(), true);
     s.enqueue_first(Packet::Open("{}".into()).encode(ProtocolVersion::V4));
     assert_eq!(s.poll_get(t0).unwrap_err(), TransportMismatch);
     assert!(s.ws_opened(t0, 1, false));
@@ -430,4 +420,68 @@ fn a_websocket_session_sends_its_open_packet_once_the_transport_registers() {
     s.ws_closed(t0, 1, CloseReason::TransportClose);
     assert_eq!(s.take_closed(), Some(CloseReason::TransportClose));
     assert_eq!(actions(&mut s), vec!["detach", "ws1 close", "finish"]);
+}
+
+// ----- Engine.IO v3: the client pings -----------------------------------
+
+fn v3(t0: Instant, websocket: bool) -> SessionState {
+    SessionState::new(t0, ProtocolVersion::V3, limits(), websocket)
+}
+
+fn ping() -> Packet {
+    Packet::Ping(String::new())
+}
+
+#[test]
+fn a_v3_session_never_pings_and_answers_the_client_s_ping() {
+    let t0 = Instant::now();
+    let mut s = v3(t0, false);
+    // The first deadline is the client's: interval + timeout after the handshake.
+    assert_eq!(s.poll_timeout(), Some(t0 + INTERVAL + TIMEOUT));
+    s.handle_timeout(t0 + INTERVAL);
+    assert!(actions(&mut s).is_empty());
+    assert!(s.on_packet(t0 + ms(100), ping()).is_none());
+    assert_eq!(ready(s.poll_get(t0 + ms(100))), "3");
+    // Each ping moves the deadline.
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(100) + INTERVAL + TIMEOUT));
+}
+
+#[test]
+fn a_v3_session_without_pings_times_out() {
+    let t0 = Instant::now();
+    let mut s = v3(t0, false);
+    waits(s.poll_get(t0));
+    s.handle_timeout(t0 + INTERVAL + TIMEOUT - ms(1));
+    assert!(!s.is_closing());
+    s.handle_timeout(t0 + INTERVAL + TIMEOUT);
+    assert_eq!(s.take_closed(), Some(CloseReason::PingTimeout));
+    assert_eq!(actions(&mut s), vec!["detach", "get 1", "finish"]);
+}
+
+#[test]
+fn a_ping_storm_leaves_one_pong() {
+    let t0 = Instant::now();
+    let mut s = v3(t0, false);
+    for _ in 0..100_000 {
+        s.on_packet(t0, ping());
+    }
+    assert_eq!(ready(s.poll_get(t0)), "3");
+    // Over a WebSocket the sink keeps the one pong: the core asks each time.
+    let mut s = v3(t0, true);
+    assert!(s.ws_opened(t0, 1, false));
+    actions(&mut s);
+    s.ws_packet(t0, 1, ping());
+    assert_eq!(actions(&mut s), vec!["ws1 pong 3"]);
+}
+
+#[test]
+fn a_v3_pong_is_ignored_and_a_v4_ping_too() {
+    let t0 = Instant::now();
+    let mut s = v3(t0, false);
+    s.on_packet(t0 + ms(100), Packet::Pong(String::new()));
+    assert_eq!(s.poll_timeout(), Some(t0 + INTERVAL + TIMEOUT));
+    let mut s = polling(t0);
+    s.on_packet(t0, ping());
+    waits(s.poll_get(t0));
+    assert!(actions(&mut s).is_empty());
 }
