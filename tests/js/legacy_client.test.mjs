@@ -290,12 +290,8 @@ for (const mode of MODES) {
 describe("v2 and v4 clients together", () => {
   it("a v2 and a v4 client in one room both get the same broadcasts", T, async () => {
     const v2 = await connectV2(server, "/", MODES[1]);
-    const v4 = io4(["websocket"]);
     const v2Polling = await connectV2(server, "/", MODES[0]);
-    await new Promise((resolve, reject) => {
-      v4.once("connect", resolve);
-      v4.once("connect_error", reject);
-    });
+    const v4 = await io4(["websocket"]);
     const v4Room = await v4.timeout(10000).emitWithAck("join", "mixed");
     assert.ok(v4Room.includes("mixed"));
     const [v2Room] = await ackV2(v2, "join", ["mixed"]);
@@ -321,10 +317,21 @@ describe("v2 and v4 clients together", () => {
     v4.disconnect();
   });
 
+  /** A connected socket.io-client 4 socket. */
   function io4(transports) {
     const socket = ioV4(server.url, { forceNew: true, reconnection: false, transports, timeout: 10000 });
     sockets.push(socket);
-    return socket;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("v4 client not connected within 15 s")), 15000);
+      socket.once("connect", () => {
+        clearTimeout(timer);
+        resolve(socket);
+      });
+      socket.once("connect_error", (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
   }
 });
 
