@@ -411,6 +411,18 @@ describe("binary over Engine.IO v3 polling", () => {
   });
 });
 
+describe("Engine.IO v3 polling limits", () => {
+  it("a POST larger than maxPayload (100 kB in test_server) gets 413 and ends the session", T, async () => {
+    const session = await connectedSession();
+    const big = encodeTextPayloadV3([{ type: "message", data: `2["message","${"x".repeat(150000)}"]` }]);
+    const res = await rawRequest(session.url(), { method: "POST", body: big, headers: { "Content-Type": "text/plain;charset=UTF-8" } });
+    assert.equal(res.status, 413, `status (body ${JSON.stringify(res.text.slice(0, 200))})`);
+    const after = await session.get();
+    assert.equal(after.status, 400, "the session is gone");
+    assert.equal(parseError(after).code, 1);
+  });
+});
+
 describe("binary over Engine.IO v3 WebSocket", () => {
   it("binary frames carry a leading type byte 4, both ways", T, async () => {
     const client = await wsV3();
@@ -460,7 +472,7 @@ describe("JSONP polling (j=N)", () => {
 
   it("a form POST d=... carries messages with newlines and backslashes, escaped as engine.io-client 3 does", T, async () => {
     const session = await connectedSession("", { jsonp: 0 });
-    const args = ["line1\nline2", "back\\slash", "C:\\new\\name", "tab\t\"quote\"", "\\\\n", "é ✓ \u{1F600}"];
+    const args = ["line1\nline2", "back\\slash", "C:\\new\\name", "tab\t\"quote\"", "\\\\n", "é ✓ \u{1F600}", "ls\u2028ps\u2029"];
     // a JSON text with escape sequences (\n, \\, \\n) and a raw newline as whitespace
     const packet = `2[\n"message",${args.map((a) => JSON.stringify(a)).join(",")}]`;
     const payload = encodeTextPayloadV3([{ type: "message", data: packet }]);
@@ -468,7 +480,10 @@ describe("JSONP polling (j=N)", () => {
     assert.equal(jsonpUnescape(jsonpEscape(payload)), payload);
     assert.ok(jsonpEscape(payload).includes("\\\\n"), "the escaping under test is exercised");
     await session.send(packet);
-    const echoed = await session.next();
+    const { packets, responses } = await session.collect(1);
+    const echoed = packets[0].data;
+    // U+2028 / U+2029 are escaped in the script (they end a line in pre-ES2019 JavaScript)
+    for (const r of responses) assert.ok(!/[\u2028\u2029]/.test(r.text), `raw U+2028/9 in ${JSON.stringify(r.text)}`);
     assert.equal(echoed.slice(0, 1), "2");
     assert.deepEqual(JSON.parse(echoed.slice(1)), ["message-back", ...args]);
     // and an ack through JSONP
