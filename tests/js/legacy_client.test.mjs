@@ -4,7 +4,8 @@
 // acks both ways, binary both ways (nested, and in acks), namespaces (/custom, dynamic /dyn-N,
 // two namespaces over one connection), the /private connect middleware (the v3 CONNECT's query
 // is the auth), an unknown namespace, and every disconnect reason a client can provoke, read from
-// the server's "disconnect <nsp> <id> <reason>" line. Then a room shared by a v2 and a v4 client,
+// the server's "disconnect <nsp> <id> <reason>" line. Binary with forceBase64 (`b4...` packets, on
+// the WebSocket too). Then a room shared by a v2 and a v4 client,
 // and the order guarantee (port of order.test.mjs) for the v2 client over websocket and polling.
 //
 // The v2 client's socket.id is derived from the engine id and is not the server's socket id
@@ -286,6 +287,31 @@ for (const mode of MODES) {
     });
   });
 }
+
+describe("socket.io-client 2 with forceBase64", () => {
+  // engine.io-client 3's forceBase64 option: binary goes as base64 `b4...` packets (b64=1 in the
+  // handshake), over polling and over the WebSocket, where they are text frames.
+  for (const transports of [["websocket"], ["polling"]]) {
+    it(`round-trips binary and acks with binary (${transports[0]})`, T, async () => {
+      const socket = clientV2(server, "/", { transports, forceBase64: true });
+      await connectedV2(socket);
+      const id = await serverIdV2(socket);
+      socket.emit("message", Buffer.from([1, 2, 3]), { nested: Buffer.from([255]) });
+      const echoed = await Promise.race([
+        socket.event("message-back"),
+        disconnectedV2(socket).then((why) => {
+          const line = server.lines.find((l) => l.startsWith(`disconnect / ${id} `));
+          throw new Error(`disconnected (${why}) instead of echoing; server: ${line}`);
+        }),
+      ]);
+      assert.deepEqual(bytes(echoed[0]), [1, 2, 3]);
+      assert.deepEqual(bytes(echoed[1].nested), [255]);
+      const [res] = await ackV2(socket, "message-with-ack", [{ bin: Buffer.from("b64") }]);
+      assert.equal(Buffer.from(bytes(res.bin)).toString(), "b64");
+      socket.disconnect();
+    });
+  }
+});
 
 describe("v2 and v4 clients together", () => {
   it("a v2 and a v4 client in one room both get the same broadcasts", T, async () => {

@@ -4,7 +4,7 @@
 // sid) and CONNECT / CONNECT_ERROR for other namespaces, the client-driven heartbeat (`2` is
 // answered by `3`; a session that never pings is closed after pingInterval + pingTimeout),
 // binary over polling (base64 `b4...` with b64=1, else the XHR2 binary payload format, both ways)
-// and over WebSocket (a leading type byte 4), JSONP polling (`___eio[N]("...");` and form POSTs
+// and over WebSocket (a leading type byte 4; base64 `b4...` text frames from b64=1 clients), JSONP polling (`___eio[N]("...");` and form POSTs
 // `d=...` escaped as engine.io-client 3 escapes them), the upgrade, a storm of 100,000 pings in
 // one POST (against examples/conformance, whose maxPayload of 1 MB takes it; test_server's is
 // 100 kB), and a server with allow_eio3 off (test_server --allow-eio3 0) refusing EIO=3.
@@ -437,6 +437,35 @@ describe("binary over Engine.IO v3 WebSocket", () => {
     assert.ok(Buffer.isBuffer(frame), `binary frame expected, got ${JSON.stringify(frame)}`);
     assert.equal(frame[0], 4, "leading Engine.IO message type byte");
     assert.ok(frame.subarray(1).equals(data));
+    client.close();
+  });
+});
+
+describe("base64 binary over an Engine.IO v3 WebSocket (b64=1, as engine.io-client 3 with forceBase64)", () => {
+  it("a `b4...` text frame is a binary attachment", T, async () => {
+    const client = await wsV3("&b64=1");
+    assert.ok((await client.next()).startsWith("0{"));
+    assert.equal(await nextWs(client), "40");
+    assert.equal(await nextWs(client), '42["auth",{}]');
+    const data = Buffer.from([7, 0, 255]);
+    client.send(`4${BIN_EVENT("message")}`);
+    client.send(`b4${data.toString("base64")}`);
+    let echo;
+    try {
+      echo = await nextWs(client);
+    } catch (err) {
+      throw new Error(`no echo (${err.message}); close ${JSON.stringify(await client.waitClose(1000).catch(() => null))}`);
+    }
+    assert.equal(echo, `4${BIN_EVENT("message-back")}`);
+    // the attachment back: a `b4...` text frame (as the reference sends to b64 clients) or a binary frame
+    const frame = await nextWs(client);
+    if (Buffer.isBuffer(frame)) {
+      assert.equal(frame[0], 4);
+      assert.ok(frame.subarray(1).equals(data));
+    } else {
+      assert.ok(frame.startsWith("b4"), `a b4 text frame or a binary frame, got ${frame}`);
+      assert.ok(Buffer.from(frame.slice(2), "base64").equals(data));
+    }
     client.close();
   });
 });
