@@ -2,7 +2,8 @@
 // playwright-core, against examples/test_server: a page of the server's own origin connects with
 // transports ['polling'] (XHR2: binary payloads, application/octet-stream, both ways) and with
 // forceJSONP (script tags for GETs, hidden-form POSTs `d=...`, binary as base64), and on each does
-// a binary round trip, a client ack (with binary) and answers a server ack.
+// a binary round trip, a client ack (with binary) and answers a server ack; and with the default
+// transports, the upgrade to a WebSocket carrying binary frames.
 // The file is skipped when /usr/bin/chromium is not installed.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
@@ -122,14 +123,14 @@ if (skip) {
       }, opts);
     }
 
-    const expected = (out) => {
+    const expected = (out, transport = "polling") => {
       assert.deepEqual(out.auth, {});
       assert.deepEqual(out.echo, [[1, 2, 3, 255], [0, 128], "text"]);
       assert.deepEqual(out.ack, [[9, 8, 7], "plain"]);
       assert.deepEqual(out.answer, ["ready?", [42]]);
       assert.equal(out.query.EIO, "3");
       assert.equal(out.query.transport, "polling");
-      assert.equal(out.still, "polling");
+      assert.equal(out.still, transport);
     };
 
     it("transports ['polling']: XHR2 with binary payloads (application/octet-stream) both ways", T, async () => {
@@ -145,6 +146,43 @@ if (skip) {
         assert.ok(binary.length >= 1, `a binary payload GET expected: ${JSON.stringify(responses)}`);
         const binaryPosts = responses.filter((r) => r.method === "POST" && r.requestType.startsWith("application/octet-stream"));
         assert.ok(binaryPosts.length >= 1, `a binary payload POST expected: ${JSON.stringify(responses)}`);
+        for (const r of responses) assert.equal(r.status, 200, JSON.stringify(r));
+        assert.deepEqual(errors, []);
+      } finally {
+        await page.close();
+      }
+    });
+
+    it("default transports: polling, upgraded to a WebSocket that carries the binary frames", T, async () => {
+      const { page, responses, errors } = await openPage();
+      try {
+        const exercised = await page.evaluate(async () => {
+          const within = (promise, what, ms = 15000) =>
+            Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms))]);
+          const socket = io(location.origin, { forceNew: true, reconnection: false, timeout: 15000 });
+          try {
+            // wait for the upgrade, so that the events below go over the WebSocket
+            await within(
+              new Promise((resolve, reject) => {
+                socket.io.engine.once("upgrade", resolve);
+                socket.io.engine.once("upgradeError", (e) => reject(new Error(`upgrade error: ${e && e.message}`)));
+              }),
+              "no upgrade",
+            );
+            const echoed = new Promise((resolve) => socket.once("message-back", (...args) => resolve(args)));
+            socket.emit("message", new Uint8Array([5, 6, 7]).buffer, "ws");
+            const [bin, text] = await within(echoed, "no message-back");
+            const acked = await within(
+              new Promise((resolve) => socket.emit("message-with-ack", new Uint8Array([8]).buffer, (a) => resolve(a))),
+              "no ack",
+            );
+            const transport = socket.io.engine.transport.name;
+            return { bin: Array.from(new Uint8Array(bin)), text, acked: Array.from(new Uint8Array(acked)), transport };
+          } finally {
+            socket.close();
+          }
+        });
+        assert.deepEqual(exercised, { bin: [5, 6, 7], text: "ws", acked: [8], transport: "websocket" });
         for (const r of responses) assert.equal(r.status, 200, JSON.stringify(r));
         assert.deepEqual(errors, []);
       } finally {

@@ -285,6 +285,29 @@ for (const mode of MODES) {
       assert.equal(socket.connected, false);
       await expectServerDisconnect(server, "/", id, "server namespace disconnect");
     });
+
+    it("server close-me closes the whole connection: every namespace on it ends", T, async () => {
+      const manager = new ioV2.Manager(server.url, { reconnection: false, timeout: 15000, ...mode.opts });
+      const upgraded = mode.upgrade ? upgradedV2({ io: manager }) : null;
+      upgraded?.catch(() => {}); // awaited below, once connected
+      const main = recordV2(manager.socket("/"));
+      const custom = recordV2(manager.socket("/custom"));
+      sockets.push(main, custom);
+      await Promise.all([connectedV2(main), connectedV2(custom)]);
+      if (upgraded) await upgraded;
+      const mainId = await serverIdV2(main);
+      const customId = await serverIdV2(custom);
+      const mainReason = disconnectedV2(main);
+      const customReason = disconnectedV2(custom);
+      const engineClosed = new Promise((resolve) => manager.engine.once("close", resolve));
+      main.emit("close-me");
+      assert.equal(await mainReason, "io server disconnect");
+      // the other namespace goes down with the connection (socket.io-client 2 reports how it saw it)
+      await customReason;
+      await engineClosed;
+      await expectServerDisconnect(server, "/", mainId, "server namespace disconnect");
+      await expectServerDisconnect(server, "/custom", customId, "server namespace disconnect");
+    });
   });
 }
 
