@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { io, Manager } from "socket.io-client";
-import { notReceived, once, startServer } from "./helpers.mjs";
+import { closeSocket, eventRecorder, notReceived, once, startServer } from "./helpers.mjs";
 
 const T = { timeout: 30000 };
 
@@ -19,54 +19,15 @@ after(async () => {
   if (server) await server.stop();
 });
 
-function closeSocket(socket) {
-  try {
-    socket.disconnect();
-  } catch {
-    // ignore
-  }
-  try {
-    socket.io.engine?.close();
-  } catch {
-    // ignore
-  }
-}
-
 /**
  * A socket.io-client socket that records every event it receives (so nothing emitted right after
  * connect is missed). `socket.event(name)` resolves with the args of the next unseen `name` event.
  */
 function record(socket) {
-  const seen = new Map();
-  const waiters = new Map();
-  socket.onAny((event, ...args) => {
-    const w = waiters.get(event);
-    if (w && w.length) {
-      w.shift()(args);
-      return;
-    }
-    if (!seen.has(event)) seen.set(event, []);
-    seen.get(event).push(args);
-  });
-  socket.event = (name, timeoutMs = 5000) => {
-    const queued = seen.get(name);
-    if (queued && queued.length) return Promise.resolve(queued.shift());
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const list = waiters.get(name) || [];
-        const i = list.indexOf(done);
-        if (i >= 0) list.splice(i, 1);
-        reject(new Error(`event "${name}" not received within ${timeoutMs} ms`));
-      }, timeoutMs);
-      function done(args) {
-        clearTimeout(timer);
-        resolve(args);
-      }
-      if (!waiters.has(name)) waiters.set(name, []);
-      waiters.get(name).push(done);
-    });
-  };
-  socket.hasSeen = (name) => (seen.get(name) || []).length > 0;
+  const recorder = eventRecorder();
+  socket.onAny((event, ...args) => recorder.push(event, args));
+  socket.event = recorder.event;
+  socket.hasSeen = recorder.hasSeen;
   sockets.push(socket);
   return socket;
 }

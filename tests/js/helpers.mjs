@@ -423,3 +423,56 @@ export function notReceived(emitter, event, ms) {
     emitter.once(event, handler);
   });
 }
+
+/**
+ * Records events as they arrive so that none emitted right after the connection is missed.
+ * Feed it with `push(name, args)`; `event(name, timeoutMs)` resolves with the arguments of the
+ * next unseen `name` event; `hasSeen(name)` says whether one waits unread.
+ */
+export function eventRecorder() {
+  const seen = new Map();
+  const waiters = new Map();
+  const push = (name, args) => {
+    const w = waiters.get(name);
+    if (w && w.length) {
+      w.shift()(args);
+      return;
+    }
+    if (!seen.has(name)) seen.set(name, []);
+    seen.get(name).push(args);
+  };
+  const event = (name, timeoutMs = 5000) => {
+    const queued = seen.get(name);
+    if (queued && queued.length) return Promise.resolve(queued.shift());
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const list = waiters.get(name) || [];
+        const i = list.indexOf(done);
+        if (i >= 0) list.splice(i, 1);
+        reject(new Error(`event "${name}" not received within ${timeoutMs} ms`));
+      }, timeoutMs);
+      function done(args) {
+        clearTimeout(timer);
+        resolve(args);
+      }
+      if (!waiters.has(name)) waiters.set(name, []);
+      waiters.get(name).push(done);
+    });
+  };
+  const hasSeen = (name) => (seen.get(name) || []).length > 0;
+  return { push, event, hasSeen };
+}
+
+/** Close a socket.io-client (2 or 4) socket and its engine, ignoring errors. */
+export function closeSocket(socket) {
+  try {
+    socket.disconnect();
+  } catch {
+    // ignore
+  }
+  try {
+    socket.io.engine?.close();
+  } catch {
+    // ignore
+  }
+}

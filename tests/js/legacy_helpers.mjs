@@ -3,7 +3,9 @@
 // of engine.io-parser 2.2.1 (the parser those clients really use) the raw protocol tests need.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { sleep } from "./helpers.mjs";
+import { closeSocket, eventRecorder, sleep } from "./helpers.mjs";
+
+export { closeSocket };
 
 const require = createRequire(import.meta.url);
 
@@ -42,41 +44,17 @@ export function bytes(x) {
  * this wraps the socket's own `onevent`.
  */
 export function recordV2(socket) {
-  const seen = new Map();
-  const waiters = new Map();
+  const recorder = eventRecorder();
   const original = socket.onevent;
   socket.onevent = function onevent(packet) {
     original.call(this, packet); // appends the ack callback to packet.data when there is one
     const args = (packet.data || []).slice();
     const name = args.shift();
     if (packet.id != null && typeof args[args.length - 1] === "function") args.pop();
-    const w = waiters.get(name);
-    if (w && w.length) {
-      w.shift()(args);
-      return;
-    }
-    if (!seen.has(name)) seen.set(name, []);
-    seen.get(name).push(args);
+    recorder.push(name, args);
   };
-  socket.event = (name, timeoutMs = 5000) => {
-    const queued = seen.get(name);
-    if (queued && queued.length) return Promise.resolve(queued.shift());
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const list = waiters.get(name) || [];
-        const i = list.indexOf(done);
-        if (i >= 0) list.splice(i, 1);
-        reject(new Error(`event "${name}" not received within ${timeoutMs} ms`));
-      }, timeoutMs);
-      function done(args) {
-        clearTimeout(timer);
-        resolve(args);
-      }
-      if (!waiters.has(name)) waiters.set(name, []);
-      waiters.get(name).push(done);
-    });
-  };
-  socket.hasSeen = (name) => (seen.get(name) || []).length > 0;
+  socket.event = recorder.event;
+  socket.hasSeen = recorder.hasSeen;
   return socket;
 }
 
@@ -239,19 +217,6 @@ export function stopHeartbeatV3(engine) {
   engine.off("heartbeat", engine.onHeartbeat);
 }
 
-/** Close a socket.io-client (2 or 4) socket and its engine, ignoring errors. */
-export function closeSocket(socket) {
-  try {
-    socket.disconnect();
-  } catch {
-    // ignore
-  }
-  try {
-    socket.io.engine?.close();
-  } catch {
-    // ignore
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Engine.IO v3 codec (engine.io-parser 2.2.1), promisified
