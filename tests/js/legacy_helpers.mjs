@@ -3,9 +3,9 @@
 // of engine.io-parser 2.2.1 (the parser those clients really use) the raw protocol tests need.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { closeSocket, eventRecorder, sleep } from "./helpers.mjs";
+import { closeSocket, eventRecorder, until } from "./helpers.mjs";
 
-export { closeSocket };
+export { closeSocket, until };
 
 const require = createRequire(import.meta.url);
 
@@ -19,15 +19,6 @@ export const eioParserV3 = require("socket.io-client-v2/node_modules/engine.io-p
 export const v2PackagePath = (rel) => require.resolve(`socket.io-client-v2/${rel}`);
 
 export const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-
-/** Resolves once `check()` is true, polling every few ms; rejects after `timeoutMs`. */
-export async function until(check, what, timeoutMs = 20000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 export const isBinary = (x) => Buffer.isBuffer(x) || x instanceof ArrayBuffer || ArrayBuffer.isView(x);
 

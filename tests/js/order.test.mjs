@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { io } from "socket.io-client";
-import { openWs, sleep, startServer, toWsUrl } from "./helpers.mjs";
+import { checkOrderRounds, openWs, sleep, startServer, toWsUrl, until } from "./helpers.mjs";
 
 const T = { timeout: 60000 };
 
@@ -30,33 +30,11 @@ function connect(transports) {
   });
 }
 
-/** Resolves once `check()` is true, polling every few ms; rejects after `timeoutMs`. */
-async function until(check, what, timeoutMs = 20000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
 for (const transport of ["websocket", "polling"]) {
   describe(`order over ${transport}`, () => {
     it("emit, ack, flagged emits, a room operator and emits from a task arrive as written", T, async () => {
       const socket = await connect([transport]);
-      for (let round = 0; round < 20; round++) {
-        const seen = [];
-        const onOrder = (step) => seen.push(step);
-        socket.on("order", onOrder);
-        socket.emit("order", () => seen.push("ack"));
-        await until(() => seen.includes(5), `step 5 of round ${round} (seen ${JSON.stringify(seen)})`);
-        socket.off("order", onOrder);
-        const expected = [0, "ack", 1, 2, 3, 4, 5];
-        // A volatile packet may be dropped when the transport cannot take it at once (a
-        // polling client between two GETs); what arrives must still be in order.
-        const want = seen.includes(3) ? expected : expected.filter((s) => s !== 3);
-        if (transport === "websocket") assert.ok(seen.includes(3), `volatile dropped on an idle WebSocket: ${seen}`);
-        assert.deepEqual(seen, want, `round ${round}`);
-      }
+      await checkOrderRounds(socket, transport);
     });
 
     it("a burst of 2,000 client emits is echoed back in order", T, async () => {

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { io } from "socket.io-client";
 import {
+  closeSocket,
   eioHandshake,
   httpGet,
   httpPost,
@@ -62,19 +63,6 @@ async function connectClient(srv, defer, opts = {}) {
   socket.on("disconnect", (reason) => socket.disconnectReasons.push(reason));
   await connected(socket);
   return socket;
-}
-
-function closeSocket(socket) {
-  try {
-    socket.disconnect();
-  } catch {
-    // ignore
-  }
-  try {
-    socket.io.engine?.close();
-  } catch {
-    // ignore
-  }
 }
 
 function connected(socket, timeoutMs = 10000) {
