@@ -3,7 +3,7 @@
 //! A client emits `get`, `post`, `put`, `patch`, `delete`, `options` or
 //! `head` (or `request` with a `method`) with `{url, data, headers}` and an
 //! ack, as sails.io.js's `io.socket.get(...)` does. The namespace hands the
-//! event to a per-worker [`dispatch`] actor, which turns it into a real
+//! event to a per-worker dispatcher actor, which turns it into a real
 //! actix-web request and runs it through the very `App` that serves HTTP on
 //! that worker: the same routes, `wrap` middleware, extractors and app data.
 //! The ack gets Sails' JWR, `{body, headers, statusCode}`.
