@@ -223,6 +223,8 @@ async fn run(
     config: Arc<VirtualRequestConfig>,
 ) -> Value {
     let parts = config.parts;
+    // As over HTTP, where the connection drops it: a HEAD answer has no body.
+    let head_only = req.method == actix_web::http::Method::HEAD;
     let body = req.body.map(Bytes::from).unwrap_or_default();
     let mut http = Request::with_payload(HttpPayload::from(body));
     let head = http.head_mut();
@@ -234,33 +236,46 @@ async fn run(
         head.headers.append(name, value);
     }
     http.extensions_mut().insert(SocketReq::new(socket.clone()));
-    // A handler that panics fails its request, not the socket or the worker.
-    let Ok(res) = AssertUnwindSafe(app(http)).catch_unwind().await else {
+    // A handler (or its body) that panics fails its request, not the
+    // socket, this dispatcher or the worker.
+    let answered = AssertUnwindSafe(respond(app, http, config.max_body)).catch_unwind();
+    let Ok((status, headers, body)) = answered.await else {
         log::error!(
             "a handler panicked serving a virtual request of {}",
             socket.id()
         );
         return jwr::text(500, "Internal Server Error", parts);
     };
-    let status = res.status().as_u16();
-    let headers: Vec<(String, String)> = res
-        .headers()
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into(),
-            )
-        })
-        .collect();
     if let Some((_, cookie)) = headers.iter().find(|(n, _)| n == "set-cookie") {
         let pair = cookie.split(';').next().unwrap_or_default().trim();
         socket.handshake().keep_cookie(pair.to_string());
     }
-    let body: BoxBody = res.into_body();
-    match to_bytes_limited(body, config.max_body).await {
-        Ok(Ok(bytes)) => jwr::jwr(status, &headers, &bytes, parts),
-        Ok(Err(_)) => jwr::text(500, "Could not read the response body", parts),
-        Err(_) => jwr::text(500, "Response body too large", parts),
+    match body {
+        Ok(_) if head_only => jwr::jwr(status, &headers, b"", parts),
+        Ok(bytes) => jwr::jwr(status, &headers, &bytes, parts),
+        Err(problem) => jwr::text(500, problem, parts),
     }
+}
+
+/// The app's answer to `http`: status, headers (lower-case names) and
+/// the body, read up to `max_body` bytes.
+async fn respond(
+    app: AppService,
+    http: Request,
+    max_body: usize,
+) -> (u16, Vec<(String, String)>, Result<Bytes, &'static str>) {
+    let res = app(http).await;
+    let status = res.status().as_u16();
+    let headers = res
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
+        .collect();
+    let body: BoxBody = res.into_body();
+    let body = match to_bytes_limited(body, max_body).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err("Could not read the response body"),
+        Err(_) => Err("Response body too large"),
+    };
+    (status, headers, body)
 }
