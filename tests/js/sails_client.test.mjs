@@ -3,8 +3,8 @@
 // with `io.sails.connect()` over polling. The server must see the SDK's handshake query
 // (__sails_io_sdk_version / _platform / _language, beside EIO=3), and the SDK socket must get the
 // server's pushes (the connect greeting "auth", emits from "ask" with an ack, room broadcasts).
-// Sails virtual requests (io.socket.get/post...) are not implemented by the server yet, so events
-// go through the raw socket.io socket (`socket._raw.emit`) and `socket.on`.
+// Here events go through the raw socket.io socket (`socket._raw.emit`) and `socket.on`; Sails
+// virtual requests (io.socket.get/post...) are tested in virtual_requests.test.mjs.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { after, before, describe, it } from "node:test";
