@@ -2,7 +2,7 @@
 // socket.io-client 2 (Engine.IO v3) and over socket.io-client 4, turning io.socket.get/post/...
 // into requests through the server's actix-web App, answered with a JWR {body, headers, statusCode};
 // raw socket.io-client 4 emits for the malformed requests; plain HTTP to the same routes.
-// The contract is /work/notes/sails-contract.md (routes /vr/*). Nothing here sleeps and hopes: every
+// The routes are those of examples/test_server/routes.rs (/vr/*). Nothing here sleeps and hopes: every
 // wait is for an ack, an event or a condition (helpers' until), with bounds of 15-20 s.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
