@@ -2,7 +2,7 @@
 // sails.io.js 1.2.1 sockets (over socket.io-client 2 and over socket.io-client 4) and by plain
 // HTTP. A lists /records, so it watches the model and is subscribed to every record; B makes the
 // changes. A gets the `record` events (created, updated, addedTo, removedFrom, destroyed), B, the
-// requester, never gets its own. The contract is /work/notes/sails-contract.md.
+// requester, never gets its own. The routes are documented in examples/record_store.rs.
 // An absence is proven by a later event on the same socket, never by waiting.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
