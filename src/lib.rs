@@ -103,6 +103,7 @@
 //! 10. [`sails`]: Sails' virtual requests (the app's routes answering
 //!     socket requests), `sails.sockets` and resourceful pubsub.
 //! 11. [`server`]: the runnable service.
+//! 12. [`demo`]: the chat demo the `switchyard` binary serves.
 //!
 //! # Order
 //!
@@ -133,3 +134,5 @@ pub mod config;
 pub mod sails;
 
 pub mod server;
+
+pub mod demo;

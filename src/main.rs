@@ -1,5 +1,5 @@
 //! The `switchyard` binary: loads the configuration (embedded default, file,
-//! `SWITCHYARD_*` environment, CLI flags) and runs the service.
+//! `SWITCHYARD_*` environment, CLI flags) and runs the service with the chat demo.
 
 use switchyard::config::{Config, ConfigError};
 
@@ -14,5 +14,5 @@ async fn main() -> std::io::Result<()> {
             std::process::exit(1);
         }
     };
-    switchyard::server::run(config).await
+    switchyard::demo::run(config).await
 }

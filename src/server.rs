@@ -196,21 +196,26 @@ fn client_bundle(path: &str) -> impl Fn(&mut web::ServiceConfig) + Clone + 'stat
     }
 }
 
-/// Runs the service described by `config`: Socket.IO at `config.path` with
-/// virtual requests on `/` (when `config.virtual_requests`), the files of
+/// Runs the service described by `config`: Socket.IO at `config.path`
+/// with `root` as its main namespace (plus virtual requests when
+/// `config.virtual_requests`), the `extra` routes, and the files of
 /// `config.static_dir` at `/`.
-pub async fn run(config: Config) -> std::io::Result<()> {
-    let mut root = NamespaceBuilder::default();
-    if config.virtual_requests {
-        root = root.virtual_requests(VirtualRequestConfig {
+pub async fn run<F>(config: Config, root: NamespaceBuilder, extra: F) -> std::io::Result<()>
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
+    let root = if config.virtual_requests {
+        root.virtual_requests(VirtualRequestConfig {
             max_in_flight: config.vr_max_in_flight,
             max_body: config.max_payload,
             parts: JwrParts {
                 headers: config.vr_send_response_headers,
                 status_code: config.vr_send_status_code,
             },
-        });
-    }
+        })
+    } else {
+        root
+    };
     let io = SocketIo::builder(SocketIoConfig::from(&config))
         .ns("/", root)
         .build();
@@ -221,5 +226,5 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         shutdown_timeout: config.shutdown_timeout(),
         ws_endpoints: Vec::new(),
     };
-    serve(io, options, |_| {}).await
+    serve(io, options, extra).await
 }

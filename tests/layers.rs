@@ -18,6 +18,7 @@ const ORDER: &[&str] = &[
     "config",
     "sails",
     "server",
+    "demo",
 ];
 
 fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {
