@@ -115,6 +115,14 @@ pub struct Config {
     pub http_compression_threshold: usize,
     /// Whether Engine.IO v3 clients (socket.io-client 2.x, sails.io.js) may connect.
     pub allow_eio3: bool,
+    /// Serve Sails' virtual requests on the main namespace.
+    pub virtual_requests: bool,
+    /// Most virtual requests one socket may have running at once.
+    pub vr_max_in_flight: usize,
+    /// Whether a virtual request's answer (JWR) carries the response headers.
+    pub vr_send_response_headers: bool,
+    /// Whether a virtual request's answer (JWR) carries the status code.
+    pub vr_send_status_code: bool,
 }
 
 /// Why a [`Config`] could not be loaded. The `Display` text is a complete,
@@ -352,6 +360,7 @@ impl Config {
             ("connect_timeout_ms", self.connect_timeout_ms),
             ("max_payload", self.max_payload as u64),
             ("max_buffer_bytes", self.max_buffer_bytes as u64),
+            ("vr_max_in_flight", self.vr_max_in_flight as u64),
         ] {
             if value == 0 {
                 return fail(key, "must be greater than 0");

@@ -99,7 +99,10 @@
 //! 7. [`namespace`]: namespace set-up and the per-worker supervisors that
 //!    admit clients and start their sockets.
 //! 8. [`io`]: [`io::SocketIo`], which ties namespaces to an Engine.IO endpoint.
-//! 9. [`config`] and [`server`]: the runnable service.
+//! 9. [`config`]: the service's settings.
+//! 10. [`sails`]: Sails' virtual requests (the app's routes answering
+//!     socket requests), `sails.sockets` and resourceful pubsub.
+//! 11. [`server`]: the runnable service.
 //!
 //! # Order
 //!
@@ -126,5 +129,7 @@ pub mod namespace;
 pub mod io;
 
 pub mod config;
+
+pub mod sails;
 
 pub mod server;

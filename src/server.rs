@@ -1,6 +1,7 @@
 //! The runnable service: binds an actix-web server around a [`SocketIo`],
-//! announces the bound address, and turns SIGINT/SIGTERM into a graceful
-//! shutdown (every client closed with "server shutting down" first).
+//! serves socket.io's browser client beside it, announces the bound
+//! address, and turns SIGINT/SIGTERM into a graceful shutdown (every client
+//! closed with "server shutting down" first).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,9 +9,9 @@ use std::time::Duration;
 
 use actix_codec::Framed;
 use actix_http::{HttpService, Request, h1};
-use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
-use actix_web::dev::AppConfig;
-use actix_web::{App, web};
+use actix_service::fn_service;
+use actix_web::http::header;
+use actix_web::{App, HttpRequest, HttpResponse, web};
 use futures_util::future::LocalBoxFuture;
 use tokio::net::TcpStream;
 
@@ -19,6 +20,7 @@ use crate::engine::upgrade::{WsEndpoint, serve_upgraded};
 use crate::engine::{Cors, DeflateSettings, EngineConfig};
 use crate::io::{SocketIo, SocketIoConfig};
 use crate::namespace::NamespaceBuilder;
+use crate::sails::{JwrParts, Sockets, VirtualRequestConfig, VirtualRequests, shared_app};
 
 impl From<&Config> for SocketIoConfig {
     fn from(c: &Config) -> Self {
@@ -69,12 +71,19 @@ pub struct ServeOptions {
 /// WebSocket connections to `io` (and to `options.ws_endpoints`) are taken
 /// over from actix-web's HTTP dispatcher once upgraded (see
 /// [`engine::upgrade`](crate::engine::upgrade)); every other request,
-/// polling included, goes through the actix-web app.
+/// polling included, goes through the actix-web app. Each worker's app also
+/// answers the virtual requests of the sockets on that worker
+/// ([`sails`](crate::sails)), and has the main namespace's
+/// [`Sockets`] in its app data. socket.io's browser client is served at
+/// `{path}socket.io.js` (and `.min.js`, `.esm.min.js`), as socket.io's
+/// `serveClient` does.
 pub async fn serve<F>(io: SocketIo, options: ServeOptions, extra: F) -> std::io::Result<()>
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
     let mount = io.configure(&options.path);
+    let bundle = client_bundle(&options.path);
+    let sockets = Sockets::new(io.main());
     let static_dir = options.static_dir.clone();
     let endpoints: Arc<[Arc<dyn WsEndpoint>]> =
         std::iter::once(io.engine().endpoint(&options.path))
@@ -86,7 +95,11 @@ where
         .disable_signals()
         .shutdown_timeout(options.shutdown_timeout.as_secs().max(1))
         .listen("switchyard", listener, move || {
-            let mut app = App::new().configure(mount.clone()).configure(extra.clone());
+            let mut app = App::new()
+                .app_data(sockets.clone())
+                .configure(bundle.clone())
+                .configure(mount.clone())
+                .configure(extra.clone());
             if let Some(dir) = &static_dir {
                 app = app.service(actix_files::Files::new("/", dir).index_file("index.html"));
             }
@@ -100,15 +113,12 @@ where
                     }) as LocalBoxFuture<'static, Result<(), actix_web::Error>>
                 },
             );
-            let app = app
-                .into_factory()
-                .map_err(|e: actix_web::Error| e.error_response());
             HttpService::build()
                 // Realtime frames are small: Nagle would hold each behind the previous one's ACK.
                 .tcp_nodelay(true)
                 .local_addr(addr)
                 .upgrade(upgrade)
-                .finish(map_config(app, |_| AppConfig::default()))
+                .finish(shared_app(app))
                 .tcp()
         })?;
     println!("listening on {addr}");
@@ -138,11 +148,71 @@ async fn wait_for_signal() {
     }
 }
 
-/// Runs the service described by `config`: Socket.IO at `config.path`, the
-/// files of `config.static_dir` at `/`.
+/// socket.io-client's browser bundles, vendored from npm (see
+/// `scripts/refresh-socket-io-client.sh`), as (file name, contents).
+const CLIENT_BUNDLES: [(&str, &str); 3] = [
+    (
+        "socket.io.js",
+        include_str!("../static/vendor/socket.io-client/socket.io.js"),
+    ),
+    (
+        "socket.io.min.js",
+        include_str!("../static/vendor/socket.io-client/socket.io.min.js"),
+    ),
+    (
+        "socket.io.esm.min.js",
+        include_str!("../static/vendor/socket.io-client/socket.io.esm.min.js"),
+    ),
+];
+
+/// The vendored client's version, which is also its ETag.
+const CLIENT_VERSION: &str = include_str!("../static/vendor/socket.io-client/VERSION");
+
+/// Routes serving [`CLIENT_BUNDLES`] under `path`, with socket.io's ETag
+/// (the version) so a browser revalidates with a 304.
+fn client_bundle(path: &str) -> impl Fn(&mut web::ServiceConfig) + Clone + 'static {
+    let base = path.to_string();
+    move |cfg: &mut web::ServiceConfig| {
+        for (name, body) in CLIENT_BUNDLES {
+            let etag = format!("\"{}\"", CLIENT_VERSION.trim());
+            cfg.route(
+                &format!("{base}{name}"),
+                web::get().to(move |req: HttpRequest| {
+                    let etag = etag.clone();
+                    async move {
+                        let fresh = req.headers().get(header::IF_NONE_MATCH);
+                        if fresh.is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
+                            return HttpResponse::NotModified().finish();
+                        }
+                        HttpResponse::Ok()
+                            .content_type("application/javascript; charset=utf-8")
+                            .insert_header((header::ETAG, etag))
+                            .insert_header((header::CACHE_CONTROL, "public, max-age=0"))
+                            .body(body)
+                    }
+                }),
+            );
+        }
+    }
+}
+
+/// Runs the service described by `config`: Socket.IO at `config.path` with
+/// virtual requests on `/` (when `config.virtual_requests`), the files of
+/// `config.static_dir` at `/`.
 pub async fn run(config: Config) -> std::io::Result<()> {
+    let mut root = NamespaceBuilder::default();
+    if config.virtual_requests {
+        root = root.virtual_requests(VirtualRequestConfig {
+            max_in_flight: config.vr_max_in_flight,
+            max_body: config.max_payload,
+            parts: JwrParts {
+                headers: config.vr_send_response_headers,
+                status_code: config.vr_send_status_code,
+            },
+        });
+    }
     let io = SocketIo::builder(SocketIoConfig::from(&config))
-        .ns("/", NamespaceBuilder::default())
+        .ns("/", root)
         .build();
     let options = ServeOptions {
         addr: config.socket_addr(),

@@ -16,6 +16,7 @@ const ORDER: &[&str] = &[
     "namespace",
     "io",
     "config",
+    "sails",
     "server",
 ];
 

@@ -203,12 +203,18 @@ fn every_key_settable_from_env_and_cli() {
         ("per_message_deflate", "true"),
         ("http_compression_threshold", "10"),
         ("allow_eio3", "false"),
+        ("virtual_requests", "false"),
+        ("vr_max_in_flight", "11"),
+        ("vr_send_response_headers", "false"),
+        ("vr_send_status_code", "false"),
     ];
     let expected = "Config { host: \"::1\", port: 1, path: \"/io/\", static_dir: \"public\", \
          ping_interval_ms: 2, ping_timeout_ms: 3, upgrade_timeout_ms: 4, \
          connect_timeout_ms: 5, max_payload: 6, max_buffer_bytes: 7, max_attachments: 8, \
          cors_origins: [\"*\"], transports: [\"websocket\"], shutdown_timeout_ms: 9, \
-         per_message_deflate: true, http_compression_threshold: 10, allow_eio3: false }";
+         per_message_deflate: true, http_compression_threshold: 10, allow_eio3: false, \
+         virtual_requests: false, vr_max_in_flight: 11, vr_send_response_headers: false, \
+         vr_send_status_code: false }";
 
     let env: Vec<(String, &str)> = values.iter().map(|&(k, v)| (env_var(k), v)).collect();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), *v)).collect();

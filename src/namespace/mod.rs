@@ -18,8 +18,9 @@ use serde_json::Value;
 use crate::client::{Admitted, ClientUpcall, JoinRequest};
 use crate::engine::session::MAILBOX_CAPACITY;
 use crate::socket::{
-    Connect, Disconnect, Disconnecting, Event, Handlers, Handshake, MiddlewareError, NamespaceCore,
-    NamespaceRef, PacketMiddleware, SocketActor, SocketError, SocketGone, SocketInfo, SocketRef,
+    Connect, Disconnect, Disconnecting, Event, EventRoute, Handlers, Handshake, MiddlewareError,
+    NamespaceCore, NamespaceRef, PacketMiddleware, SocketActor, SocketError, SocketGone,
+    SocketInfo, SocketRef,
 };
 
 /// What a connect middleware sees: the socket-to-be's handshake, and its
@@ -66,7 +67,8 @@ pub struct NamespaceBuilder {
     connect_middleware: Vec<ConnectMiddleware>,
     packet_middleware: Vec<PacketMiddleware>,
     handlers: Handlers,
-    per_worker: Option<WorkerHandlers>,
+    /// Applied in order to each worker's handlers.
+    per_worker: Vec<WorkerHandlers>,
 }
 
 impl NamespaceBuilder {
@@ -144,7 +146,7 @@ impl NamespaceBuilder {
         A: Actor<Context = Context<A>> + Handler<Connect> + Handler<Event> + Handler<Disconnect>,
     {
         let factory = Arc::new(factory);
-        self.per_worker = Some(Arc::new(move |arbiter, base| {
+        self.per_worker.push(Arc::new(move |arbiter, base| {
             let factory = factory.clone();
             base.with_actor(A::start_in_arbiter(arbiter, move |_| factory()))
         }));
@@ -165,7 +167,7 @@ impl NamespaceBuilder {
             + Handler<SocketError>,
     {
         let factory = Arc::new(factory);
-        self.per_worker = Some(Arc::new(move |arbiter, base| {
+        self.per_worker.push(Arc::new(move |arbiter, base| {
             let factory = factory.clone();
             let addr = A::start_in_arbiter(arbiter, move |_| factory());
             Handlers {
@@ -173,6 +175,26 @@ impl NamespaceBuilder {
                 error: Some(addr.clone().recipient()),
                 ..base.with_actor(addr)
             }
+        }));
+        self
+    }
+
+    /// Sends the events whose name `matches` to an actor of their own, one
+    /// per server worker thread built by `factory` in that worker, instead
+    /// of the event handler. They still pass the per-packet middleware and
+    /// the catch-all listeners first. This is how virtual requests
+    /// (`switchyard::sails`) take the `get`, `post`, ... events.
+    pub fn route_per_worker<A, F>(mut self, matches: fn(&str) -> bool, factory: F) -> Self
+    where
+        F: Fn() -> A + Send + Sync + 'static,
+        A: Actor<Context = Context<A>> + Handler<Event>,
+    {
+        let factory = Arc::new(factory);
+        self.per_worker.push(Arc::new(move |arbiter, mut base| {
+            let factory = factory.clone();
+            let to = A::start_in_arbiter(arbiter, move |_| factory()).recipient();
+            base.routes.push(EventRoute { matches, to });
+            base
         }));
         self
     }
@@ -259,11 +281,11 @@ impl NamespaceEntry {
         supervisors
             .entry(std::thread::current().id())
             .or_insert_with(|| {
-                let base = self.setup.handlers.clone();
-                let handlers = match &self.setup.per_worker {
-                    Some(start) => start(&Arbiter::current(), base),
-                    None => base,
-                };
+                let arbiter = Arbiter::current();
+                let handlers = (self.setup.per_worker.iter())
+                    .fold(self.setup.handlers.clone(), |base, start| {
+                        start(&arbiter, base)
+                    });
                 Namespace {
                     core: self.core.clone(),
                     setup: self.setup.clone(),

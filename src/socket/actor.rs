@@ -86,7 +86,7 @@ impl SocketActor {
             }
             return;
         }
-        let Some(r) = self.handlers.event.clone() else {
+        let Some(r) = self.handlers.event_for(&event.name).cloned() else {
             return;
         };
         let ack = id.map(|id| AckSender {

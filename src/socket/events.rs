@@ -144,9 +144,26 @@ pub struct Handlers {
     pub disconnect: Option<Recipient<Disconnect>>,
     /// Hears [`SocketError`].
     pub error: Option<Recipient<SocketError>>,
+    /// Events taken from `event` by name, first match wins (virtual requests).
+    pub(crate) routes: Vec<EventRoute>,
+}
+
+/// Events whose name `matches` go to `to` instead of the event handler.
+#[derive(Clone)]
+pub(crate) struct EventRoute {
+    pub matches: fn(&str) -> bool,
+    pub to: Recipient<Event>,
 }
 
 impl Handlers {
+    /// Who hears an event called `name`: its route, else the event handler.
+    pub(crate) fn event_for(&self, name: &str) -> Option<&Recipient<Event>> {
+        match self.routes.iter().find(|r| (r.matches)(name)) {
+            Some(route) => Some(&route.to),
+            None => self.event.as_ref(),
+        }
+    }
+
     /// Connect, event and disconnect go to `addr`; the others stay as they are.
     pub(crate) fn with_actor<A>(self, addr: Addr<A>) -> Handlers
     where

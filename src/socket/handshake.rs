@@ -1,7 +1,7 @@
 //! `socket.handshake`: what the client's first request and CONNECT packet said.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::UNIX_EPOCH;
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
@@ -17,11 +17,26 @@ pub struct Handshake {
     request: Arc<RequestInfo>,
     /// The CONNECT packet's payload (`{}` when it had none).
     pub auth: Value,
+    /// The `cookie` header when the request had none: the first cookie a
+    /// virtual request's response set, as Sails keeps it for the socket's life.
+    kept_cookie: OnceLock<String>,
 }
 
 impl Handshake {
     pub(crate) fn new(request: Arc<RequestInfo>, auth: Value) -> Handshake {
-        Handshake { request, auth }
+        Handshake {
+            request,
+            auth,
+            kept_cookie: OnceLock::new(),
+        }
+    }
+
+    /// Makes `cookie` (`name=value`) this handshake's `cookie` header if it
+    /// has none yet; the first one kept stays.
+    pub(crate) fn keep_cookie(&self, cookie: String) {
+        if self.request.header("cookie").is_none() {
+            let _ = self.kept_cookie.set(cookie);
+        }
     }
 
     /// Request headers, names lower-cased (repeated headers joined with ", ").
@@ -36,12 +51,18 @@ impl Handshake {
                 })
                 .or_insert_with(|| v.clone());
         }
+        if let Some(cookie) = self.kept_cookie.get() {
+            headers.insert("cookie".into(), cookie.clone());
+        }
         headers
     }
 
     /// One request header (the first, if repeated); `name` lower-case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.request.header(name)
+        match (self.request.header(name), name) {
+            (None, "cookie") => self.kept_cookie.get().map(String::as_str),
+            (found, _) => found,
+        }
     }
 
     /// Query parameters of the first request (the last value of a repeated one).
@@ -134,5 +155,26 @@ mod tests {
         assert_eq!(v["secure"], false);
         assert_eq!(v["url"], "/socket.io/?EIO=4&t=x");
         assert_eq!(hs.header("x-a"), Some("1"));
+    }
+
+    #[test]
+    fn keeps_the_first_cookie_only_when_the_request_had_none() {
+        let request = |headers: Vec<(String, String)>| RequestInfo {
+            headers,
+            query: Vec::new(),
+            remote_addr: None,
+            url: "/".into(),
+            secure: false,
+            issued: SystemTime::UNIX_EPOCH,
+        };
+        let bare = Handshake::new(Arc::new(request(Vec::new())), Value::Null);
+        bare.keep_cookie("sid=1".into());
+        bare.keep_cookie("sid=2".into());
+        assert_eq!(bare.header("cookie"), Some("sid=1"));
+        assert_eq!(bare.headers()["cookie"], "sid=1");
+        let had = vec![("cookie".to_string(), "a=b".to_string())];
+        let with = Handshake::new(Arc::new(request(had)), Value::Null);
+        with.keep_cookie("sid=1".into());
+        assert_eq!(with.header("cookie"), Some("a=b"));
     }
 }

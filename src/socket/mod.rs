@@ -25,7 +25,7 @@ pub use events::{
     AckSender, AnyEvent, AnyOutgoing, Connect, Disconnect, Disconnecting, Event, MiddlewareError,
     SocketError,
 };
-pub(crate) use events::{Handlers, SocketGone};
+pub(crate) use events::{EventRoute, Handlers, SocketGone};
 pub(crate) use handle::SocketInfo;
 pub use handle::{
     AckError, AckFuture, EmitError, Emitter, EventPacket, PacketMiddleware, SocketRef,

@@ -8,6 +8,12 @@
 //! (connect middleware wants `auth.token == "secret"`), dynamic
 //! `/dyn-<digits>`, `/per-worker` (the echo handler, one per worker thread)
 //! and `/per-worker-all` (the same, also taking `disconnecting` and middleware errors).
+//!
+//! `/` also serves Sails virtual requests through the routes of `routes.rs`
+//! (`--vr-max-in-flight N`, `--vr-max-body BYTES`); the repository's
+//! `static/` is served at `/`.
+
+mod routes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +25,7 @@ use serde_json::{Value, json};
 use switchyard::engine::{Cors, DeflateSettings, EngineConfig};
 use switchyard::io::{SocketIo, SocketIoConfig};
 use switchyard::namespace::NamespaceBuilder;
+use switchyard::sails::{VirtualRequestConfig, VirtualRequests};
 use switchyard::server::{ServeOptions, serve};
 use switchyard::socket::{
     AckSender, AnyEvent, AnyOutgoing, Connect, Disconnect, Disconnecting, Event, EventPacket,
@@ -337,7 +344,7 @@ fn packet_middleware(_: &SocketRef, packet: &mut EventPacket) -> Result<(), Midd
 }
 
 /// The value of flag `name` (`--port`, `--ping-interval`, `--ping-timeout`,
-/// `--deflate`, `--allow-eio3`), or `default`.
+/// `--deflate`, `--allow-eio3`, `--vr-max-in-flight`, `--vr-max-body`), or `default`.
 fn flag(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
     args.windows(2)
@@ -393,7 +400,15 @@ async fn main() -> std::io::Result<()> {
         }
     });
     let io = SocketIo::builder(config)
-        .ns("/", ns().use_packet(packet_middleware))
+        .ns(
+            "/",
+            ns().use_packet(packet_middleware)
+                .virtual_requests(VirtualRequestConfig {
+                    max_in_flight: flag("--vr-max-in-flight", 16) as usize,
+                    max_body: flag("--vr-max-body", 100_000) as usize,
+                    ..VirtualRequestConfig::default()
+                }),
+        )
         .ns("/custom", ns())
         .ns("/private", private)
         .dynamic_ns(regex::Regex::new(r"^/dyn-\d+$").expect("valid regex"), ns())
@@ -412,9 +427,9 @@ async fn main() -> std::io::Result<()> {
     let options = ServeOptions {
         addr: format!("127.0.0.1:{}", flag("--port", 3000)),
         path: "/socket.io/".into(),
-        static_dir: None,
+        static_dir: Some("static".into()),
         shutdown_timeout: Duration::from_secs(3),
         ws_endpoints: Vec::new(),
     };
-    serve(io, options, |_| {}).await
+    serve(io, options, routes::configure).await
 }
