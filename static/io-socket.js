@@ -135,7 +135,8 @@
       Object.defineProperty(self, option, {
         enumerable: true,
         get: function () {
-          if (option === 'url') return _opts.url || (self._raw && self._raw.io && self._raw.io.uri);
+          // never null: io(null, opts) would take null for the options and drop opts
+          if (option === 'url') return _opts.url || (self._raw && self._raw.io && self._raw.io.uri) || undefined;
           return _opts[option];
         },
         set: function (value) {
@@ -201,7 +202,7 @@
     // A new raw socket (after disconnect(), for reconnect()): the old one keeps nothing of ours.
     if (self._raw) self._release(self._raw);
 
-    var raw = io(self.url, opts);
+    var raw = io(self.url || undefined, opts);
     self._raw = raw;
     self._internal = {
       connect: function () {
