@@ -102,27 +102,34 @@ if (skip) {
     });
 
     /**
-     * A page of the server's origin at `pathname`, whose HTML (`html`) is fulfilled by the test;
-     * `routes` fulfils further URLs ({pathname: {body, contentType}}). Records page errors,
-     * console errors and the WebSocket frames the page sends.
+     * A page of the server's origin: its static/index.html at `/`, whose content is then replaced
+     * by `html` (document.write, so the document keeps the server's origin and its loopback
+     * address space: a document fulfilled by page.route would be "public" for Chromium's Local
+     * Network Access checks, which then block its WebSockets to 127.0.0.1). `routes` fulfils
+     * further URLs of the origin ({pathname: {body, contentType}}). Records page errors, console
+     * errors and the WebSocket frames the page sends.
      */
-    async function openPage(pathname, html, routes = {}) {
+    async function openPage(html, routes = {}) {
       const page = await browser.newPage();
       pages.push(page);
       const errors = [];
       const sentFrames = [];
       page.on("pageerror", (err) => errors.push(`pageerror: ${err.message}`));
       page.on("console", (msg) => {
-        if (msg.type() === "error") errors.push(`console.error: ${msg.text()}`);
+        if (msg.type() === "error") errors.push(`console.error: ${msg.text()} (${msg.location().url})`);
+      });
+      page.on("response", (res) => {
+        if (res.status() >= 400) errors.push(`HTTP ${res.status()} for ${res.request().method()} ${res.url()}`);
       });
       page.on("websocket", (ws) => ws.on("framesent", (frame) => sentFrames.push(frame.payload)));
-      await page.route(`${server.url}${pathname}`, (route) =>
-        route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: html }),
-      );
+      // static/index.html has no icon: Chromium would fetch /favicon.ico and log its 404 as a console error
+      await page.route(`${server.url}/favicon.ico`, (route) => route.fulfill({ status: 204, body: "" }));
       for (const [p, { body, contentType }] of Object.entries(routes)) {
         await page.route(`${server.url}${p}`, (route) => route.fulfill({ status: 200, contentType, body }));
       }
-      await page.goto(`${server.url}${pathname}`);
+      const landing = await page.goto(`${server.url}/`);
+      assert.equal(landing.status(), 200, "static/index.html is served at /");
+      await page.setContent(html);
       return { page, errors, sentFrames };
     }
 
@@ -155,7 +162,6 @@ if (skip) {
         // The inline script runs in the load tick: io.socket exists and has not connected yet,
         // settings made now apply, requests made now are queued.
         ({ page, errors, sentFrames } = await openPage(
-          "/__test/ours.html",
           pageHtml(
             ["/socket.io/socket.io.js", "/io-socket.js"],
             `
@@ -185,7 +191,7 @@ if (skip) {
             connected: io.socket.isConnected(),
             connecting: io.socket.isConnecting(),
             mightBe: io.socket.mightBeAboutToAutoConnect(),
-            protocol: io.protocol,
+            v4: typeof io.socket._raw.timeout === "function" && typeof io.socket._raw.onAnyOutgoing === "function",
             transport: io.socket._raw.io.engine.transport.name,
             handshake: await handshakeOf(io.socket),
             origin: location.origin,
@@ -199,7 +205,7 @@ if (skip) {
         assert.equal(out.connected, true);
         assert.equal(out.connecting, false);
         assert.equal(out.mightBe, false);
-        assert.equal(out.protocol, 5, "socket.io-client 4 (protocol 5)");
+        assert.equal(out.v4, true, "socket.io-client 4 (its Socket has timeout() and onAnyOutgoing())");
         assert.equal(out.transport, "websocket", "io.sails.transports defaults to ['websocket'], as sails.io.js");
         const q = out.handshake.query;
         assert.equal(q.__sails_io_sdk_version, "1.2.1");
@@ -354,6 +360,35 @@ if (skip) {
         assert.equal(res.text.error, null);
       });
 
+      it("headers reach the server's middleware; the first set-cookie of a virtual response is kept for the socket", T, async () => {
+        const res = await page.evaluate(async () => {
+          const E = io.sails.connect();
+          const out = {
+            refused: await call(E, "post", "/vr/guarded/echo", { x: 1 }),
+            allowed: await call(E, "request", {
+              method: "post",
+              url: "/vr/guarded/echo",
+              data: { x: 2 },
+              headers: { "x-csrf-token": "secret" },
+            }),
+            cookie1: await call(E, "get", "/vr/cookie"),
+            cookie2: await call(E, "get", "/vr/cookie"),
+          };
+          E.disconnect();
+          return out;
+        });
+        assert.equal(res.refused.statusCode, 403, JSON.stringify(res.refused));
+        assert.deepEqual(res.refused.body, { error: "invalid csrf token" });
+        assert.ok(res.refused.error && res.refused.error.isError);
+        assert.equal(res.allowed.statusCode, 200, JSON.stringify(res.allowed));
+        assert.deepEqual(res.allowed.body.body, { x: 2 });
+        assert.equal(res.allowed.body.headers["x-csrf-token"], "secret");
+        assert.equal(res.cookie1.statusCode, 200, JSON.stringify(res.cookie1));
+        assert.equal(res.cookie1.body.cookie, null, "the page has no cookie");
+        assert.equal(res.cookie1.headers["set-cookie"], undefined, "set-cookie is not in jwr.headers");
+        assert.match(String(res.cookie2.body.cookie), /^vrsid=[^;]+$/, JSON.stringify(res.cookie2));
+      });
+
       it("io.sails.connect() gives a second socket (here over polling) that joins, receives and leaves a room", T, async () => {
         const res = await page.evaluate(async () => {
           const A = io.socket;
@@ -377,6 +412,21 @@ if (skip) {
           await waitFor(() => bEvents.marker.length === 1, "B gets the marker");
           out.bEvents = bEvents;
           out.aEvents = aEvents;
+
+          // off() and removeAllListeners(): B's listeners are gone, a new one after them works;
+          // the second marker (sent after the first) proves the first one reached B already
+          let offCalls = 0;
+          const counted = () => offCalls++;
+          B.on("marker", counted);
+          B.off("marker", counted);
+          B.removeAllListeners();
+          const late = [];
+          B.on("marker2", (d) => late.push(d));
+          await call(A, "post", "/vr/rooms/M1/broadcast", { event: "marker", data: { n: 4 }, omitSelf: true });
+          await call(A, "post", "/vr/rooms/M1/broadcast", { event: "marker2", data: { n: 5 }, omitSelf: true });
+          await waitFor(() => late.length === 1, "B gets marker2");
+          out.afterRemoval = { markers: bEvents.marker.length, offCalls, late };
+          B.disconnect();
           return out;
         });
         assert.equal(res.bConnected, true);
@@ -394,6 +444,7 @@ if (skip) {
         assert.deepEqual(res.bEvents.news, [{ n: 1 }], "no news after leaving");
         assert.deepEqual(res.bEvents.marker, [{ n: 3 }]);
         assert.deepEqual(res.aEvents, { news: [], marker: [] }, "A is in neither room's audience");
+        assert.deepEqual(res.afterRemoval, { markers: 1, offCalls: 0, late: [{ n: 5 }] }, "off() and removeAllListeners()");
       });
 
       it("a request in flight when the socket disconnects is answered at once with statusCode 0; reconnect() works", T, async () => {
@@ -486,7 +537,6 @@ if (skip) {
 
     it("io.sails.autoConnect = false: no io.socket; io.sails.connect() still works", T, async () => {
       const { page, errors } = await openPage(
-        "/__test/manual.html",
         pageHtml(
           ["/socket.io/socket.io.js", "/io-socket.js"],
           `io.sails.autoConnect = false; io.sails.environment = "production";`,
@@ -510,7 +560,6 @@ if (skip) {
 
     it("the real sails.io.js 1.2.1 dist bundle (socket.io-client 2, Engine.IO v3): get, post and a broadcast", T, async () => {
       const { page, errors } = await openPage(
-        "/__test/sails-dist.html",
         pageHtml(
           ["/__test/sails.io.js"],
           `io.sails.headers = { "x-sdk": "sails.io.js" };
