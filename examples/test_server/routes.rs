@@ -17,6 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/vr")
             .route("/echo", web::route().to(echo))
             .route("/text", web::get().to(|| async { "hello" }))
+            .route("/page", web::get().to(page))
             .route("/status/{code}", web::get().to(status))
             .route("/panic", web::get().to(panics))
             .route("/slow", web::get().to(slow))
@@ -62,6 +63,15 @@ fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
         .map(|q| q.into_inner())
         .unwrap_or_default()
         .into_iter()
+}
+
+/// An empty page on the server's origin, for browser tests to fill.
+async fn page() -> HttpResponse {
+    let html = "<!doctype html><html><head><meta charset=\"utf-8\"><title>test</title>\
+                <link rel=\"icon\" href=\"data:,\"></head><body></body></html>";
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html)
 }
 
 async fn status(code: web::Path<u16>) -> HttpResponse {

@@ -102,8 +102,8 @@ if (skip) {
     });
 
     /**
-     * A page of the server's origin: its static/index.html at `/`, whose content is then replaced
-     * by `html` (document.write, so the document keeps the server's origin and its loopback
+     * A page of the server's origin: test_server's empty page at `/vr/page`, whose content is then
+     * replaced by `html` (setContent, so the document keeps the server's origin and its loopback
      * address space: a document fulfilled by page.route would be "public" for Chromium's Local
      * Network Access checks, which then block its WebSockets to 127.0.0.1). `routes` fulfils
      * further URLs of the origin ({pathname: {body, contentType}}). Records page errors, console
@@ -122,13 +122,11 @@ if (skip) {
         if (res.status() >= 400) errors.push(`HTTP ${res.status()} for ${res.request().method()} ${res.url()}`);
       });
       page.on("websocket", (ws) => ws.on("framesent", (frame) => sentFrames.push(frame.payload)));
-      // static/index.html has no icon: Chromium would fetch /favicon.ico and log its 404 as a console error
-      await page.route(`${server.url}/favicon.ico`, (route) => route.fulfill({ status: 204, body: "" }));
       for (const [p, { body, contentType }] of Object.entries(routes)) {
         await page.route(`${server.url}${p}`, (route) => route.fulfill({ status: 200, contentType, body }));
       }
-      const landing = await page.goto(`${server.url}/`);
-      assert.equal(landing.status(), 200, "static/index.html is served at /");
+      const landing = await page.goto(`${server.url}/vr/page`);
+      assert.equal(landing.status(), 200, "the empty page is served at /vr/page");
       await page.setContent(html);
       return { page, errors, sentFrames };
     }
