@@ -123,6 +123,9 @@ pub struct Config {
     pub vr_send_response_headers: bool,
     /// Whether a virtual request's answer (JWR) carries the status code.
     pub vr_send_status_code: bool,
+    /// The config file the settings were read from, if any; not a key.
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
 }
 
 /// Why a [`Config`] could not be loaded. The `Display` text is a complete,
@@ -260,11 +263,13 @@ impl Config {
         let matches = command(&defaults).try_get_matches_from(args)?;
         let env = EnvVars::read(env, &defaults)?;
 
-        let file = matches
+        let path = matches
             .get_one::<PathBuf>(CONFIG_FLAG)
             .cloned()
             .or(env.config_file);
-        let file = file.map(|path| Layer::file(path, &defaults)).transpose()?;
+        let file = (path.clone())
+            .map(|path| Layer::file(path, &defaults))
+            .transpose()?;
         let flags = Layer::flags(&matches, &defaults);
 
         // Each layer is type-checked as it is added, so a bad value is
@@ -277,6 +282,7 @@ impl Config {
             config = extract(&figment)?;
         }
 
+        config.file = path;
         config
             .check()
             .map_err(|(key, message)| ConfigError::Invalid {

@@ -4,7 +4,7 @@
 use switchyard::config::{Config, ConfigError};
 
 #[actix_web::main]
-async fn main() -> std::io::Result<()> {
+async fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let config = match Config::load(std::env::args_os(), std::env::vars_os()) {
         Ok(config) => config,
@@ -14,5 +14,8 @@ async fn main() -> std::io::Result<()> {
             std::process::exit(1);
         }
     };
-    switchyard::demo::run(config).await
+    if let Err(e) = switchyard::demo::run(config).await {
+        eprintln!("switchyard: {e}");
+        std::process::exit(1);
+    }
 }

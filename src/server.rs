@@ -65,8 +65,20 @@ pub struct ServeOptions {
     pub ws_endpoints: Vec<Arc<dyn WsEndpoint>>,
 }
 
+/// The address could not be listened on (in use, not local, not resolved).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {source}")]
+pub struct ListenError {
+    /// The address asked for.
+    pub addr: String,
+    /// Why it was refused.
+    pub source: std::io::Error,
+}
+
 /// Serves `io` (plus `extra` routes) until SIGINT/SIGTERM, then shuts down
-/// gracefully. Prints `listening on ADDR` once bound, for scripts and tests.
+/// gracefully. Prints `listening on ADDR` once bound, for scripts and
+/// tests, then the URL to open and what is served there. An address that
+/// cannot be bound is an error whose inner error is a [`ListenError`].
 ///
 /// WebSocket connections to `io` (and to `options.ws_endpoints`) are taken
 /// over from actix-web's HTTP dispatcher once upgraded (see
@@ -89,7 +101,11 @@ where
         std::iter::once(io.engine().endpoint(&options.path))
             .chain(options.ws_endpoints.iter().cloned())
             .collect();
-    let listener = std::net::TcpListener::bind(&options.addr)?;
+    let listener = std::net::TcpListener::bind(&options.addr).map_err(|source| {
+        let kind = source.kind();
+        let addr = options.addr.clone();
+        std::io::Error::new(kind, ListenError { addr, source })
+    })?;
     let addr = listener.local_addr()?;
     let server = actix_server::Server::build()
         .disable_signals()
@@ -122,6 +138,14 @@ where
                 .tcp()
         })?;
     println!("listening on {addr}");
+    let files = match &options.static_dir {
+        Some(dir) => format!("files from {}, ", dir.display()),
+        None => String::new(),
+    };
+    println!(
+        "open http://{addr}/ ({files}Socket.IO at {path}, its browser client at {path}socket.io.js)",
+        path = options.path
+    );
     let server = server.run();
     let handle = server.handle();
     actix_web::rt::spawn(async move {
@@ -219,12 +243,31 @@ where
     let io = SocketIo::builder(SocketIoConfig::from(&config))
         .ns("/", root)
         .build();
+    let static_dir = config
+        .static_dir
+        .is_dir()
+        .then(|| config.static_dir.clone());
+    if static_dir.is_none() {
+        log::warn!(
+            "static_dir {} is not a directory: nothing is served at / (set --static-dir or SWITCHYARD_STATIC_DIR)",
+            config.static_dir.display()
+        );
+    }
     let options = ServeOptions {
         addr: config.socket_addr(),
         path: config.path.clone(),
-        static_dir: Some(config.static_dir.clone()),
+        static_dir,
         shutdown_timeout: config.shutdown_timeout(),
         ws_endpoints: Vec::new(),
     };
-    serve(io, options, extra).await
+    serve(io, options, extra).await.map_err(|e| {
+        let listen = e.get_ref().and_then(|e| e.downcast_ref::<ListenError>());
+        match listen {
+            Some(listen) => std::io::Error::new(
+                e.kind(),
+                format!("{listen} (choose another with --host/--port, SWITCHYARD_HOST/SWITCHYARD_PORT or the config file)"),
+            ),
+            None => e,
+        }
+    })
 }

@@ -132,11 +132,21 @@ fn serves_socket_endpoint_and_static_files_then_stops_on_sigterm() {
         .expect("starts");
     let mut server = Server(child);
     let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
+    let banner = lines.next().expect("a line").unwrap();
+    assert!(
+        banner.contains("the chat demo, config from the built-in defaults"),
+        "{banner}"
+    );
     let line = lines.next().expect("a line").unwrap();
     let addr = line
         .strip_prefix("listening on ")
         .expect("announces its address")
         .to_string();
+    let open = lines.next().expect("a line").unwrap();
+    assert!(
+        open.starts_with(&format!("open http://{addr}/ (files from static")),
+        "{open}"
+    );
 
     let handshake = http_get(&addr, "/socket.io/?EIO=4&transport=polling");
     assert!(handshake.starts_with("HTTP/1.1 200"), "{handshake}");
@@ -153,4 +163,56 @@ fn serves_socket_endpoint_and_static_files_then_stops_on_sigterm() {
     assert!(kill.success());
     let status = server.0.wait().unwrap();
     assert!(status.success(), "exit status {status}");
+}
+
+#[test]
+fn a_busy_port_is_one_line_naming_the_address_and_the_flag() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    fails_with(
+        switchyard().args(["--port", &port]),
+        &format!("switchyard: cannot listen on 127.0.0.1:{port}: "),
+    );
+    let out = switchyard().args(["--port", &port]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--host/--port, SWITCHYARD_HOST/SWITCHYARD_PORT"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_missing_static_dir_is_one_warning_and_the_server_still_runs() {
+    let child = switchyard()
+        .args(["--port", "0", "--static-dir", "/nonexistent/static"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut server = Server(child);
+    let stdout = BufReader::new(server.0.stdout.take().unwrap());
+    let addr = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("listening on ").map(str::to_string))
+        .expect("announces its address");
+    let handshake = http_get(&addr, "/socket.io/?EIO=4&transport=polling");
+    assert!(handshake.starts_with("HTTP/1.1 200"), "{handshake}");
+    let _ = server.0.kill();
+    let mut stderr = String::new();
+    server
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("static_dir /nonexistent/static is not a directory"),
+        "{stderr}"
+    );
 }

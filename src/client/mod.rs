@@ -191,14 +191,19 @@ impl Client {
     }
 
     fn on_packet(&mut self, packet: Packet, s: &mut SessionCtx<'_, Self>) {
+        log::trace!(
+            "sid={} in: {:?} nsp={} id={:?}",
+            s.sid(),
+            packet.kind,
+            packet.nsp,
+            packet.id
+        );
         match packet.kind {
             PacketKind::Connect => self.connect(packet, s),
             PacketKind::Disconnect => {
                 if let Some(socket) = self.sockets.remove(&packet.nsp) {
-                    // Bounded: once per socket, which has just left the map.
-                    socket.socket.do_send(ToSocket::Closed(
-                        DisconnectReason::ClientNamespaceDisconnect,
-                    ));
+                    let reason = DisconnectReason::ClientNamespaceDisconnect;
+                    closed(&packet.nsp, socket, reason, s);
                 }
             }
             PacketKind::Event
@@ -259,6 +264,7 @@ impl Client {
         data: Option<Value>,
         s: &mut SessionCtx<'_, Self>,
     ) {
+        log::info!("namespace {nsp} refused to sid={}: {message}", s.sid());
         let body = match s.version() {
             ProtocolVersion::V3 => data.unwrap_or(Value::String(message)),
             ProtocolVersion::V4 => {
@@ -279,12 +285,22 @@ impl Client {
     fn disconnect(&mut self, nsp: &str, s: &mut SessionCtx<'_, Self>) {
         if let Some(socket) = self.sockets.remove(nsp) {
             self.send(&Packet::disconnect(nsp), s);
-            // Bounded: once per socket, which has just left the map.
-            socket.socket.do_send(ToSocket::Closed(
-                DisconnectReason::ServerNamespaceDisconnect,
-            ));
+            closed(nsp, socket, DisconnectReason::ServerNamespaceDisconnect, s);
         }
     }
+}
+
+/// Tells a socket that has just left the map that it is closed, and logs it.
+fn closed(nsp: &str, socket: Joined, reason: DisconnectReason, s: &SessionCtx<'_, Client>) {
+    log::info!(
+        "disconnect nsp={nsp} socket={} sid={} transport={} eio={} reason={reason}",
+        socket.id,
+        s.sid(),
+        s.transport(),
+        s.version()
+    );
+    // Bounded: once per socket, which has just left the map.
+    socket.socket.do_send(ToSocket::Closed(reason));
 }
 
 impl EngineHandler for Client {
@@ -331,6 +347,12 @@ impl EngineHandler for Client {
                 if let Some(timer) = self.connect_timer.take() {
                     s.cancel(timer);
                 }
+                log::info!(
+                    "connect nsp={nsp} socket={id} sid={} transport={} eio={}",
+                    s.sid(),
+                    s.transport(),
+                    s.version()
+                );
                 // Protocol v4 clients derive their id themselves.
                 let data = (s.version() == ProtocolVersion::V4).then(|| json!({ "sid": &*id }));
                 self.send(&Packet::connect(nsp.clone(), data), s);
@@ -360,9 +382,9 @@ impl EngineHandler for Client {
         }
     }
 
-    fn on_close(&mut self, reason: CloseReason, _: &mut SessionCtx<'_, Self>) {
-        for (_, socket) in self.sockets.drain() {
-            socket.socket.do_send(ToSocket::Closed(reason.into()));
+    fn on_close(&mut self, reason: CloseReason, s: &mut SessionCtx<'_, Self>) {
+        for (nsp, socket) in self.sockets.drain() {
+            closed(&nsp, socket, reason.into(), s);
         }
     }
 }

@@ -214,7 +214,7 @@ fn every_key_settable_from_env_and_cli() {
          cors_origins: [\"*\"], transports: [\"websocket\"], shutdown_timeout_ms: 9, \
          per_message_deflate: true, http_compression_threshold: 10, allow_eio3: false, \
          virtual_requests: false, vr_max_in_flight: 11, vr_send_response_headers: false, \
-         vr_send_status_code: false }";
+         vr_send_status_code: false, file: None }";
 
     let env: Vec<(String, &str)> = values.iter().map(|&(k, v)| (env_var(k), v)).collect();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), *v)).collect();

@@ -113,6 +113,14 @@ fn namespace(demo: Arc<Demo>) -> NamespaceBuilder {
 /// Runs the service described by `config` with the chat demo on it: the
 /// page from `config.static_dir`, its routes, and its handlers on `/`.
 pub async fn run(config: Config) -> std::io::Result<()> {
+    let source = match &config.file {
+        Some(file) => format!("{} over the built-in defaults", file.display()),
+        None => "the built-in defaults (config/default.toml)".to_string(),
+    };
+    println!(
+        "switchyard {}: the chat demo, config from {source}",
+        env!("CARGO_PKG_VERSION")
+    );
     let demo = Arc::new(Demo::default());
     let data = web::Data::from(demo.clone());
     let routes = move |cfg: &mut web::ServiceConfig| {

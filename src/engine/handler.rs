@@ -63,6 +63,11 @@ impl<H: EngineHandler> SessionCtx<'_, H> {
         &self.shell.shared.request
     }
 
+    /// The transport the session is on now: `polling` or `websocket`.
+    pub fn transport(&self) -> &'static str {
+        self.shell.transport_name()
+    }
+
     /// A handle other actors can keep to send to this session.
     pub fn handle(&self) -> SessionHandle<H> {
         SessionHandle {

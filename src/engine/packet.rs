@@ -19,6 +19,16 @@ pub enum ProtocolVersion {
     V4,
 }
 
+impl std::fmt::Display for ProtocolVersion {
+    /// As the `EIO` query parameter writes it: `3` or `4`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProtocolVersion::V3 => "3",
+            ProtocolVersion::V4 => "4",
+        })
+    }
+}
+
 /// One Engine.IO packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Packet {

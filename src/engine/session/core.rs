@@ -251,6 +251,14 @@ impl SessionState {
         }
     }
 
+    /// The transport's name, as Engine.IO writes it: `polling` or `websocket`.
+    pub fn transport_name(&self) -> &'static str {
+        match self.transport {
+            Transport::Polling { .. } => "polling",
+            Transport::Pending | Transport::WebSocket { .. } => "websocket",
+        }
+    }
+
     /// Whether the session has begun closing (sending is a no-op from then).
     pub fn is_closing(&self) -> bool {
         self.phase != Phase::Open

@@ -204,6 +204,13 @@ pub struct Shell {
     unregister: Option<Box<dyn FnOnce() + Send>>,
 }
 
+impl Shell {
+    /// The session's transport now: `polling` or `websocket`.
+    pub(crate) fn transport_name(&self) -> &'static str {
+        self.state.transport_name()
+    }
+}
+
 pub struct EngineSession<H: EngineHandler> {
     shell: Shell,
     handler: H,
