@@ -249,25 +249,28 @@ impl Store {
 
     /// Socket `id` joins channel `name`.
     pub fn join(&mut self, id: &str, name: &str) -> Result<(), ChatError> {
-        let user = self.users.get_mut(id).ok_or(ChatError::NoNick)?;
-        let channel = self
-            .channels
-            .get_mut(name)
-            .ok_or(ChatError::NotFound("no such channel"))?;
-        channel.members.insert(id.to_string());
-        user.channels.insert(name.to_string());
-        Ok(())
+        self.membership(id, name, true)
     }
 
     /// Socket `id` leaves channel `name`.
     pub fn leave(&mut self, id: &str, name: &str) -> Result<(), ChatError> {
+        self.membership(id, name, false)
+    }
+
+    /// Socket `id` is in channel `name` from now on, or not.
+    fn membership(&mut self, id: &str, name: &str, member: bool) -> Result<(), ChatError> {
         let user = self.users.get_mut(id).ok_or(ChatError::NoNick)?;
         let channel = self
             .channels
             .get_mut(name)
             .ok_or(ChatError::NotFound("no such channel"))?;
-        channel.members.remove(id);
-        user.channels.remove(name);
+        if member {
+            channel.members.insert(id.to_string());
+            user.channels.insert(name.to_string());
+        } else {
+            channel.members.remove(id);
+            user.channels.remove(name);
+        }
         Ok(())
     }
 

@@ -65,15 +65,7 @@ impl Model {
         req: &SocketReq,
         ids: impl IntoIterator<Item = Value>,
     ) -> Result<(), EffectError> {
-        let Some(socket) = req.id() else {
-            return Ok(());
-        };
-        let rooms: Vec<String> = ids.into_iter().map(|id| self.room(&id)).collect();
-        self.sockets
-            .namespace()
-            .to(socket)
-            .sockets_join(rooms)
-            .await
+        self.subscription(req, ids, true).await
     }
 
     /// Unsubscribes the requesting socket from the records `ids`.
@@ -82,15 +74,25 @@ impl Model {
         req: &SocketReq,
         ids: impl IntoIterator<Item = Value>,
     ) -> Result<(), EffectError> {
+        self.subscription(req, ids, false).await
+    }
+
+    /// The requesting socket joins (`join`) or leaves the rooms of `ids`.
+    async fn subscription(
+        &self,
+        req: &SocketReq,
+        ids: impl IntoIterator<Item = Value>,
+        join: bool,
+    ) -> Result<(), EffectError> {
         let Some(socket) = req.id() else {
             return Ok(());
         };
         let rooms: Vec<String> = ids.into_iter().map(|id| self.room(&id)).collect();
-        self.sockets
-            .namespace()
-            .to(socket)
-            .sockets_leave(rooms)
-            .await
+        let only = self.sockets.namespace().to(socket);
+        match join {
+            true => only.sockets_join(rooms).await,
+            false => only.sockets_leave(rooms).await,
+        }
     }
 
     /// The requesting socket hears of every new record (`Model._watch`),
