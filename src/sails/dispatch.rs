@@ -181,12 +181,11 @@ impl Handler<Event> for Dispatcher {
             }
         };
         let id: Arc<str> = ev.socket.id().into();
-        let running = self.in_flight.entry(id.clone()).or_default();
-        if *running >= self.config.max_in_flight {
+        if self.in_flight.get(&id).copied().unwrap_or(0) >= self.config.max_in_flight {
             let message = "Too many virtual requests in flight on this socket";
             return answer(ev.ack, jwr::text(429, message, parts));
         }
-        *running += 1;
+        *self.in_flight.entry(id.clone()).or_default() += 1;
         let Some(app) = APP.with(|slot| slot.borrow().clone()) else {
             log::error!(
                 "virtual request with no app on this thread: serve with switchyard::server::serve"
