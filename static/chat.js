@@ -424,6 +424,7 @@
       state.joined.set(name, ch);
       ch.messages = (res.body.messages || []).slice(-KEEP_MESSAGES);
       ch.members = res.body.members || [];
+      ch.unread = Math.min(ch.unread, ch.messages.length); // the history may be shorter now
       ch.ready = true;
       if (!opts.background) {
         state.current = name;
@@ -757,9 +758,10 @@
     renderTyping();
     setPmTarget(state.pmTarget);
     updateReady();
-    // the URL names the channel shown (kept: ?transport=...)
+    // the URL names the channel shown (kept: ?transport=...); before the nickname is accepted
+    // it is left alone: its channel is the one to join then
     var want = state.current ? '#' + state.current : '';
-    if (location.hash !== want && (want || location.hash)) {
+    if (location.hash !== want && (state.current || state.nick)) {
       history.replaceState(null, '', location.pathname + location.search + want);
     }
     document.title = (state.current ? '#' + state.current + ' · ' : '') + 'Switchyard chat';
