@@ -108,6 +108,7 @@
     typing: new Map(), // channel -> Map(nick -> timer)
     lastTypingSent: 0,
     nickRetry: null,
+    nickTyped: false, // wantedNick was typed while not connected (not remembered)
     sending: false
   };
   (load(STORE_CHANNELS, true) || []).forEach(function (name) {
@@ -196,7 +197,9 @@
     state.joined.forEach(function (c) { c.ready = false; });
     setConn('connected');
     refreshChannels();
-    if (state.wantedNick) register(state.wantedNick, { auto: true });
+    // a remembered nickname may still be held by our previous connection for a moment: retried;
+    // one just typed is not
+    if (state.wantedNick) register(state.wantedNick, { auto: !state.nickTyped });
     else showNickScreen();
   });
 
@@ -289,6 +292,7 @@
     if (state.conn !== 'connected') {
       // kept: sent as soon as the connection is up
       state.wantedNick = nick;
+      state.nickTyped = true;
       return nickError('Not connected yet: your nickname will be sent once connected.');
     }
     register(nick, { auto: false });
@@ -306,6 +310,7 @@
       $('nick-submit').disabled = false;
       if (res.stale || epoch !== state.epoch) return;
       if (res.status === 200) {
+        state.nickTyped = false;
         var renamed = !!state.nick;
         state.nick = res.body.nick;
         state.wantedNick = res.body.nick;
@@ -458,7 +463,8 @@
       return Promise.resolve(true);
     }
     if (!state.nick) {
-      state.current = name;
+      // not registered (yet, or reconnecting): the URL keeps it, joined once registered
+      if (CHANNEL_RE.test(name)) history.replaceState(null, '', location.pathname + location.search + '#' + name);
       return Promise.resolve(false);
     }
     return joinChannel(name).then(function (ok) {
