@@ -776,7 +776,7 @@
   function renderHeader() {
     var name = state.current;
     var ch = name && state.joined.get(name);
-    $('channel-title').textContent = name ? '#' + name : 'No channel';
+    $('channel-title').textContent = name ? '#' + name : state.nick ? 'No channel' : 'Welcome';
     $('current-count').textContent = ch && ch.ready ? ch.members.length + ' online' : '';
     $('leave-button').hidden = !name || !state.nick;
   }
@@ -914,7 +914,8 @@
     var hint = $('empty-hint');
     var empty = !$('message-list').firstChild;
     hint.hidden = !empty;
-    if (!state.current) hint.textContent = 'You are in no channel: pick one from the list.';
+    if (!state.current && !state.nick) hint.textContent = 'Pick a nickname to start chatting.';
+    else if (!state.current) hint.textContent = 'You are in no channel: pick one from the list.';
     else if (ch && !ch.ready) hint.textContent = 'Joining #' + state.current + '…';
     else hint.textContent = 'No messages in #' + state.current + ' yet. Say hello!';
   }
