@@ -2,7 +2,7 @@
 // against the real default binary (E2E_SWITCHYARD_BIN, else target/debug/switchyard), several
 // browser contexts at once (each its own localStorage, like separate people):
 //  - ada and bob pick nicknames (bad ones and a taken one refused inline), create and join a
-//    channel; presence lists and member counts update;
+//    channel, leave one; presence lists and member counts update;
 //  - bob sees "ada is typing…", which goes away by itself, then her message; `<b>` is literal;
 //  - private messages both ways (click a member; `/msg nick text`);
 //  - a reload keeps the nickname, the channel and its history;
@@ -447,6 +447,21 @@ if (skip) {
       await waitMembers(ada, ["ada", "bob", "cy", "pia"]);
       await close(pia);
       await waitMembers(ada, ["ada", "bob", "cy"]);
+    });
+
+    it("bob opens general, then leaves it: its member count drops for ada, bob is back in the room", T, async () => {
+      const general = (who) => who.page.locator('[data-testid="channel-item"][data-channel="general"]');
+      await waitIn(ada, () => document.querySelector('[data-testid="channel-item"][data-channel="general"]')?.dataset.members === "2");
+      await general(bob).locator("a").click();
+      await waitIn(bob, () => document.querySelector('[data-testid="channel-title"]').textContent === "#general");
+      await waitMembers(bob, ["ada", "bob"]);
+      await bob.page.getByTestId("leave-button").click();
+      await waitIn(bob, (room) => document.querySelector('[data-testid="channel-title"]').textContent === `#${room}`, ROOM);
+      await waitIn(bob, () => document.querySelector('[data-testid="channel-item"][data-channel="general"]')?.dataset.joined === "false");
+      await waitIn(ada, () => document.querySelector('[data-testid="channel-item"][data-channel="general"]')?.dataset.members === "1");
+      await waitMembers(bob, ["ada", "bob", "cy"]);
+      assert.equal(await bob.page.evaluate(() => location.hash), `#${ROOM}`);
+      await shot(bob, "left-general");
     });
 
     it("the server restarts on the same port: every page shows it, comes back by itself and can send", T, async () => {
