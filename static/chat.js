@@ -108,8 +108,7 @@
     typing: new Map(), // channel -> Map(nick -> timer)
     lastTypingSent: 0,
     nickRetry: null,
-    nickTyped: false, // wantedNick was typed while not connected (not remembered)
-    sending: false
+    nickTyped: false // wantedNick was typed while not connected (not remembered)
   };
   (load(STORE_CHANNELS, true) || []).forEach(function (name) {
     if (typeof name === 'string' && CHANNEL_RE.test(name)) state.joined.set(name, channelState());

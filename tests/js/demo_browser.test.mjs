@@ -86,7 +86,7 @@ if (skip) {
     });
 
     after(async () => {
-      for (const p of people) await p.ctx.close().catch(() => {});
+      for (const p of people) if (!p.closed) await p.ctx.close().catch(() => {});
       if (browser) await browser.close().catch(() => {});
       if (server) await server.stop();
     });
