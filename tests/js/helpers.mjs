@@ -13,9 +13,19 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 // Directory holding the server executables: cargo's debug examples (honouring CARGO_TARGET_DIR),
 // or any directory named by E2E_EXAMPLES_DIR (e.g. a reference implementation; not SWITCHYARD_*,
 // which the server reserves for its own settings and rejects when unknown).
+const TARGET_DIR = path.resolve(REPO_ROOT, process.env.CARGO_TARGET_DIR || "target");
 const EXAMPLES_DIR = process.env.E2E_EXAMPLES_DIR
   ? path.resolve(process.env.E2E_EXAMPLES_DIR)
-  : path.join(path.resolve(REPO_ROOT, process.env.CARGO_TARGET_DIR || "target"), "debug", "examples");
+  : path.join(TARGET_DIR, "debug", "examples");
+// The default binary (the chat demo): E2E_SWITCHYARD_BIN, else cargo's debug build.
+const SWITCHYARD_BIN = process.env.E2E_SWITCHYARD_BIN
+  ? path.resolve(process.env.E2E_SWITCHYARD_BIN)
+  : path.join(TARGET_DIR, "debug", "switchyard");
+
+/** The executable for `name`: "switchyard" is the default binary, anything else an example. */
+function serverBinary(name) {
+  return name === "switchyard" ? SWITCHYARD_BIN : path.join(EXAMPLES_DIR, name);
+}
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -33,14 +43,19 @@ process.on("exit", () => {
 
 /**
  * Spawn target/debug/examples/<example> --port 0 [...args] and wait for
- * "listening on 127.0.0.1:PORT" on its stdout.
+ * "listening on 127.0.0.1:PORT" on its stdout. `startServer("switchyard", ...)` runs the default
+ * binary instead (E2E_SWITCHYARD_BIN, else target/debug/switchyard), from the repo root so that it
+ * serves static/. When args name a `--port`, that port is used instead of 0 (to start a server
+ * again on the port it had).
  */
 export async function startServer(example, args = [], { timeoutMs = 20000, env = {} } = {}) {
-  const bin = path.join(EXAMPLES_DIR, example);
+  const bin = serverBinary(example);
   if (!existsSync(bin)) {
-    throw new Error(`server binary ${bin} not found (run "cargo build --examples" first)`);
+    const build = example === "switchyard" ? "cargo build" : "cargo build --examples";
+    throw new Error(`server binary ${bin} not found (run "${build}" first)`);
   }
-  const proc = spawn(bin, ["--port", "0", ...args], {
+  const portArgs = args.includes("--port") ? [] : ["--port", "0"];
+  const proc = spawn(bin, [...portArgs, ...args], {
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...env },
