@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use actix_web::error::InternalError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Deserialize;
@@ -34,9 +35,15 @@ impl ResponseError for ChatError {
 
 type Answer = Result<HttpResponse, ChatError>;
 
-/// Mounts the demo's routes.
+/// Mounts the demo's routes; a body that is not the JSON a route wants is
+/// answered 400 `{error}` like every other refusal.
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/me", web::put().to(set_nick))
+    let json = web::JsonConfig::default().error_handler(|err, _| {
+        let body = json!({ "error": err.to_string() });
+        InternalError::from_response(err, HttpResponse::BadRequest().json(body)).into()
+    });
+    cfg.app_data(json)
+        .route("/me", web::put().to(set_nick))
         .route("/channels", web::get().to(channels))
         .route("/channels", web::post().to(create))
         .route("/channels/{name}/join", web::post().to(join))

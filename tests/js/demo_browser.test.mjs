@@ -18,14 +18,13 @@
 // throw, except the browser's own network errors while the server is down. Every wait is for a
 // condition, bounded. Skipped when /usr/bin/chromium is not installed.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it, test } from "node:test";
-import { REPO_ROOT, sleep, startServer } from "./helpers.mjs";
+import { REPO_ROOT, sleep, startServer, chromiumMissing, launchChromium } from "./helpers.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
+const skip = chromiumMissing;
 const T = { timeout: 120000 };
 const WAIT = 20000; // bound of one wait on a page
 const SLOW_WAIT = 30000; // bound of waits that span a reconnection
@@ -77,12 +76,7 @@ if (skip) {
       mkdirSync(OUT, { recursive: true });
       port = await freePort();
       server = await startOnPort();
-      const { chromium } = await import("playwright-core");
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        timeout: 60000,
-      });
+      browser = await launchChromium();
     });
 
     after(async () => {

@@ -523,3 +523,19 @@ export async function checkOrderRounds(socket, transport) {
     assert.deepEqual(seen, want, `round ${round}`);
   }
 }
+
+/** Debian's Chromium, which the browser tests drive through playwright-core. */
+export const CHROMIUM = "/usr/bin/chromium";
+
+/** Why the browser tests are skipped here, or false when Chromium is installed. */
+export const chromiumMissing = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
+
+/** Headless Chromium with the flags every browser test uses. */
+export async function launchChromium() {
+  const { chromium } = await import("playwright-core");
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    timeout: 60000,
+  });
+}

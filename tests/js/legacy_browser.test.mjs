@@ -6,13 +6,12 @@
 // transports, the upgrade to a WebSocket carrying binary frames.
 // The file is skipped when /usr/bin/chromium is not installed.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { after, before, describe, it, test } from "node:test";
-import { startServer } from "./helpers.mjs";
+import { startServer, chromiumMissing, launchChromium } from "./helpers.mjs";
 import { v2PackagePath } from "./legacy_helpers.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
+const skip = chromiumMissing;
 const T = { timeout: 90000 };
 
 if (skip) {
@@ -27,12 +26,7 @@ if (skip) {
     before(async () => {
       // Long heartbeats: the page's timers may be throttled on a busy machine.
       server = await startServer("test_server", ["--ping-interval", "5000", "--ping-timeout", "5000"]);
-      const { chromium } = await import("playwright-core");
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        timeout: 60000,
-      });
+      browser = await launchChromium();
     });
 
     after(async () => {

@@ -12,15 +12,14 @@
 // Every page must end without page errors or console errors. Waits are for conditions, bounded.
 // The file is skipped when /usr/bin/chromium is not installed.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { after, before, describe, it, test } from "node:test";
-import { REPO_ROOT, httpGet, startServer } from "./helpers.mjs";
+import { REPO_ROOT, httpGet, startServer, chromiumMissing, launchChromium } from "./helpers.mjs";
 
 const require = createRequire(import.meta.url);
-const CHROMIUM = "/usr/bin/chromium";
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
+const skip = chromiumMissing;
 const T = { timeout: 90000 };
 const OUR_CLIENT = readFileSync(path.join(REPO_ROOT, "static", "io-socket.js"), "utf8");
 const SAILS_DIST = readFileSync(require.resolve("sails.io.js/dist/sails.io.js"), "utf8");
@@ -87,12 +86,7 @@ if (skip) {
     before(async () => {
       // Long heartbeats: the page's timers may be throttled on a busy machine.
       server = await startServer("test_server", ["--ping-interval", "5000", "--ping-timeout", "5000"]);
-      const { chromium } = await import("playwright-core");
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        timeout: 60000,
-      });
+      browser = await launchChromium();
     });
 
     after(async () => {
