@@ -137,15 +137,15 @@ where
                 .finish(shared_app(app))
                 .tcp()
         })?;
-    println!("listening on {addr}");
+    announce(&format!("listening on {addr}"));
     let files = match &options.static_dir {
         Some(dir) => format!("files from {}, ", dir.display()),
         None => String::new(),
     };
-    println!(
+    announce(&format!(
         "open http://{addr}/ ({files}Socket.IO at {path}, its browser client at {path}socket.io.js)",
         path = options.path
-    );
+    ));
     let server = server.run();
     let handle = server.handle();
     actix_web::rt::spawn(async move {
@@ -155,6 +155,14 @@ where
         handle.stop(true).await;
     });
     server.await
+}
+
+/// Prints one start-up line. A reader that has gone (`switchyard | head -1`)
+/// is no reason to stop serving, so a failed write is ignored, where
+/// `println!` would panic.
+pub(crate) fn announce(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 async fn wait_for_signal() {

@@ -192,15 +192,16 @@ fn a_missing_static_dir_is_one_warning_and_the_server_still_runs() {
         .spawn()
         .expect("starts");
     let mut server = Server(child);
-    let stdout = BufReader::new(server.0.stdout.take().unwrap());
-    let addr = stdout
-        .lines()
+    // Kept open to the end: a server printing to a closed pipe would die of it.
+    let mut stdout = BufReader::new(server.0.stdout.take().unwrap()).lines();
+    let addr = (stdout.by_ref())
         .map_while(Result::ok)
         .find_map(|l| l.strip_prefix("listening on ").map(str::to_string))
         .expect("announces its address");
     let handshake = http_get(&addr, "/socket.io/?EIO=4&transport=polling");
     assert!(handshake.starts_with("HTTP/1.1 200"), "{handshake}");
     let _ = server.0.kill();
+    drop(stdout);
     let mut stderr = String::new();
     server
         .0

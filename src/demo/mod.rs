@@ -117,10 +117,10 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         Some(file) => format!("{} over the built-in defaults", file.display()),
         None => "the built-in defaults (config/default.toml)".to_string(),
     };
-    println!(
+    crate::server::announce(&format!(
         "switchyard {}: the chat demo, config from {source}",
         env!("CARGO_PKG_VERSION")
-    );
+    ));
     let demo = Arc::new(Demo::default());
     let data = web::Data::from(demo.clone());
     let routes = move |cfg: &mut web::ServiceConfig| {
