@@ -11,6 +11,10 @@
 //! free port); `--ping-interval MS` and `--ping-timeout MS` change the
 //! heartbeat (the default is what the official suites expect).
 
+#[path = "common/flags.rs"]
+mod flags;
+
+use flags::flag;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -62,15 +66,6 @@ impl EngineHandler for Echo {
     fn on_close(&mut self, _: CloseReason, _: &mut SessionCtx<'_, Self>) {}
 }
 
-/// The value of flag `name` (`--port`, `--ping-interval`, `--ping-timeout`), or `default`.
-fn flag(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2)
-        .find(|w| w[0] == name)
-        .and_then(|w| w[1].parse().ok())
-        .unwrap_or(default)
-}
-
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     env_logger::init();
@@ -94,7 +89,7 @@ async fn main() -> std::io::Result<()> {
         .build();
     let echo = Engine::new(engine, || Echo);
     let options = ServeOptions {
-        addr: format!("127.0.0.1:{}", flag("--port", 3000)),
+        addr: format!("127.0.0.1:{}", flag("--port", 3000u16)),
         path: "/socket.io/".into(),
         static_dir: None,
         shutdown_timeout: Duration::from_secs(2),

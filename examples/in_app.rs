@@ -9,8 +9,12 @@
 //!
 //! `cargo run --example in_app [-- --port N]` (default 3000; 0 picks a free port).
 
+#[path = "common/flags.rs"]
+mod flags;
+
 use actix::prelude::*;
 use actix_web::{App, HttpServer, web};
+use flags::flag;
 use switchyard::io::{SocketIo, SocketIoConfig};
 use switchyard::namespace::NamespaceBuilder;
 use switchyard::socket::{Connect, Disconnect, Event};
@@ -42,14 +46,6 @@ impl Handler<Event> for Echo {
     }
 }
 
-fn port() -> u16 {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2)
-        .find(|w| w[0] == "--port")
-        .and_then(|w| w[1].parse().ok())
-        .unwrap_or(3000)
-}
-
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     env_logger::init();
@@ -62,7 +58,7 @@ async fn main() -> std::io::Result<()> {
             .configure(mount.clone())
             .route("/hello", web::get().to(|| async { "hello" }))
     })
-    .bind(("127.0.0.1", port()))?;
+    .bind(("127.0.0.1", flag("--port", 3000u16)))?;
     for addr in server.addrs() {
         println!("listening on {addr}");
     }

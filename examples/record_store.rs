@@ -15,6 +15,10 @@
 //! `cargo run --example record_store -- --port 3000`, then
 //! `curl -XPOST localhost:3000/records -H 'content-type: application/json' -d '{"name":"a"}'`.
 
+#[path = "common/flags.rs"]
+mod flags;
+
+use flags::flag;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -215,14 +219,6 @@ fn routes(store: Shared) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 's
     }
 }
 
-fn port() -> u16 {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2)
-        .find(|w| w[0] == "--port")
-        .and_then(|w| w[1].parse().ok())
-        .unwrap_or(3000)
-}
-
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     env_logger::init();
@@ -231,7 +227,7 @@ async fn main() -> std::io::Result<()> {
         .ns("/", root)
         .build();
     let options = ServeOptions {
-        addr: format!("127.0.0.1:{}", port()),
+        addr: format!("127.0.0.1:{}", flag("--port", 3000u16)),
         path: "/socket.io/".into(),
         static_dir: None,
         shutdown_timeout: std::time::Duration::from_secs(3),

@@ -15,6 +15,10 @@
 
 mod routes;
 
+#[path = "../common/flags.rs"]
+mod flags;
+
+use flags::flag;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -343,16 +347,6 @@ fn packet_middleware(_: &SocketRef, packet: &mut EventPacket) -> Result<(), Midd
     }
 }
 
-/// The value of flag `name` (`--port`, `--ping-interval`, `--ping-timeout`,
-/// `--deflate`, `--allow-eio3`, `--vr-max-in-flight`, `--vr-max-body`), or `default`.
-fn flag(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2)
-        .find(|w| w[0] == name)
-        .and_then(|w| w[1].parse().ok())
-        .unwrap_or(default)
-}
-
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     env_logger::init();
@@ -404,8 +398,8 @@ async fn main() -> std::io::Result<()> {
             "/",
             ns().use_packet(packet_middleware)
                 .virtual_requests(VirtualRequestConfig {
-                    max_in_flight: flag("--vr-max-in-flight", 16) as usize,
-                    max_body: flag("--vr-max-body", 100_000) as usize,
+                    max_in_flight: flag("--vr-max-in-flight", 16usize),
+                    max_body: flag("--vr-max-body", 100_000usize),
                     ..VirtualRequestConfig::default()
                 }),
         )
@@ -425,7 +419,7 @@ async fn main() -> std::io::Result<()> {
         .build();
     let _ = IO.set(io.clone());
     let options = ServeOptions {
-        addr: format!("127.0.0.1:{}", flag("--port", 3000)),
+        addr: format!("127.0.0.1:{}", flag("--port", 3000u16)),
         path: "/socket.io/".into(),
         static_dir: Some("static".into()),
         shutdown_timeout: Duration::from_secs(3),

@@ -4,7 +4,7 @@
 //! payloads (`{verb: "created", data, id}`, `updated`, `destroyed`,
 //! `addedTo`, `removedFrom`). Built on [`Sockets`] alone.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::{SocketReq, Sockets};
 use crate::socket::{BroadcastError, EffectError};
@@ -37,6 +37,15 @@ fn id_text(id: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// `payload` with `key` set to `value` when there is one: Sails leaves an
+/// undefined field out rather than sending `null`.
+fn with_optional(mut payload: Value, key: &str, value: Option<Value>) -> Value {
+    if let (Value::Object(fields), Some(value)) = (&mut payload, value) {
+        fields.insert(key.into(), value);
+    }
+    payload
 }
 
 impl Model {
@@ -153,14 +162,9 @@ impl Model {
         previous: Option<Value>,
         except: Option<&str>,
     ) -> Result<usize, BroadcastError> {
-        let mut payload = Map::new();
-        payload.insert("verb".into(), "updated".into());
-        payload.insert("data".into(), changes);
-        payload.insert("id".into(), id.clone());
-        if let Some(previous) = previous {
-            payload.insert("previous".into(), previous);
-        }
-        self.publish([id], Value::Object(payload), except).await
+        let payload = json!({ "verb": "updated", "data": changes, "id": id });
+        let payload = with_optional(payload, "previous", previous);
+        self.publish([id], payload, except).await
     }
 
     /// Record `id` is gone: its subscribers (but `except`) hear
@@ -171,14 +175,10 @@ impl Model {
         previous: Option<Value>,
         except: Option<&str>,
     ) -> Result<usize, BroadcastError> {
-        let mut payload = Map::new();
-        payload.insert("verb".into(), "destroyed".into());
-        payload.insert("id".into(), id.clone());
-        if let Some(previous) = previous {
-            payload.insert("previous".into(), previous);
-        }
+        let payload = json!({ "verb": "destroyed", "id": id });
+        let payload = with_optional(payload, "previous", previous);
         let room = self.room(&id);
-        let sent = self.publish([id], Value::Object(payload), except).await?;
+        let sent = self.publish([id], payload, except).await?;
         (self.sockets)
             .remove_room_members_from_rooms(&self.class_room(), [room])
             .await?;
@@ -195,15 +195,14 @@ impl Model {
         added: Option<Value>,
         except: Option<&str>,
     ) -> Result<usize, BroadcastError> {
-        let mut payload = Map::new();
-        payload.insert("id".into(), id.clone());
-        payload.insert("verb".into(), "addedTo".into());
-        payload.insert("attribute".into(), attribute.into());
-        payload.insert("addedId".into(), added_id);
-        if let Some(added) = added {
-            payload.insert("added".into(), added);
-        }
-        self.publish([id], Value::Object(payload), except).await
+        let payload = json!({
+            "id": id,
+            "verb": "addedTo",
+            "attribute": attribute,
+            "addedId": added_id,
+        });
+        let payload = with_optional(payload, "added", added);
+        self.publish([id], payload, except).await
     }
 
     /// `removed_id` left record `id`'s collection `attribute`: its subscribers
@@ -233,5 +232,16 @@ mod tests {
     fn ids_are_written_as_sails_writes_them() {
         assert_eq!(id_text(&json!(7)), "7");
         assert_eq!(id_text(&json!("abc")), "abc");
+    }
+
+    #[test]
+    fn an_absent_optional_field_is_left_out_not_null() {
+        let base = json!({ "verb": "destroyed", "id": 1 });
+        assert_eq!(with_optional(base.clone(), "previous", None), base);
+        let with = with_optional(base, "previous", Some(json!({ "a": 1 })));
+        assert_eq!(
+            with,
+            json!({ "verb": "destroyed", "id": 1, "previous": { "a": 1 } })
+        );
     }
 }

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { io, Manager } from "socket.io-client";
 import {
+  closeSocket,
   eioHandshake,
   eioWs,
   httpGet,
@@ -33,18 +34,7 @@ after(async () => {
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
 function trackSocket(socket) {
-  cleanups.push(() => {
-    try {
-      socket.disconnect();
-    } catch {
-      // ignore
-    }
-    try {
-      socket.io.engine?.close();
-    } catch {
-      // ignore
-    }
-  });
+  cleanups.push(() => closeSocket(socket));
   return socket;
 }
 

@@ -3,7 +3,7 @@
 // of the events a socket receives, and closing everything a test made.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { closeSocket, until } from "./helpers.mjs";
+import { closeSocket, httpRequest, until } from "./helpers.mjs";
 import { connectedV2, ioV2, serverIdV2 } from "./legacy_helpers.mjs";
 
 const require = createRequire(import.meta.url);
@@ -175,17 +175,15 @@ export function assertStatus(jwr, status, what = "") {
   assert.equal(jwr.statusCode, status, `${what} status ${jwr.statusCode} body ${JSON.stringify(jwr.body)}`);
 }
 
-/** fetch() with a timeout, resolving {status, headers, body} (JSON parsed when it is JSON). */
+/** An HTTP request with a timeout (helpers' httpRequest), resolving {status, headers, body, text}: the body JSON-parsed when it is JSON. */
 export async function http(method, url, { json, headers = {}, timeoutMs = 15000 } = {}) {
-  const init = { method, headers: { ...headers }, signal: AbortSignal.timeout(timeoutMs) };
+  const opts = { headers: { ...headers }, timeoutMs };
   if (json !== undefined) {
-    init.body = JSON.stringify(json);
-    init.headers["content-type"] = "application/json";
+    opts.body = JSON.stringify(json);
+    opts.headers["content-type"] = "application/json";
   }
-  const res = await fetch(url, init);
-  const text = await res.text();
+  const res = await httpRequest(method, url, opts);
   const type = res.headers.get("content-type") || "";
-  let body = text;
-  if (type.includes("json") && text !== "") body = JSON.parse(text);
-  return { status: res.status, headers: res.headers, body, text };
+  const body = type.includes("json") && res.text !== "" ? JSON.parse(res.text) : res.text;
+  return { ...res, body };
 }
