@@ -451,3 +451,40 @@ async fn send(
 fn lock(routes: &Routes) -> std::sync::MutexGuard<'_, HashMap<String, Route>> {
     routes.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::message;
+    use redis::{PushInfo, PushKind, Value};
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn messages_are_keyed_by_their_subscription() {
+        let push = |kind, data| PushInfo { kind, data };
+        let got = message(push(PushKind::Message, vec![bulk("c"), bulk("p")]));
+        assert_eq!(got, Some(("c".into(), "c".into(), b"p".to_vec())));
+        let got = message(push(PushKind::SMessage, vec![bulk("s"), bulk("p")]));
+        assert_eq!(got, Some(("s".into(), "s".into(), b"p".to_vec())));
+        let data = vec![bulk("socket.io#/#*"), bulk("socket.io#/#r#"), bulk("p")];
+        let got = message(push(PushKind::PMessage, data));
+        assert_eq!(
+            got,
+            Some((
+                "socket.io#/#*".into(),
+                "socket.io#/#r#".into(),
+                b"p".to_vec()
+            ))
+        );
+        // Confirmations and malformed pushes are not messages.
+        let confirmation = vec![bulk("c"), Value::Int(1)];
+        assert_eq!(message(push(PushKind::Subscribe, confirmation)), None);
+        assert_eq!(message(push(PushKind::Message, vec![bulk("c")])), None);
+        assert_eq!(
+            message(push(PushKind::Message, vec![bulk("c"), Value::Int(1)])),
+            None
+        );
+    }
+}
