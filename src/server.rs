@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use crate::adapter::redis::{RedisAdapter, RedisConfig, Variant};
 use crate::config::Config;
 use crate::engine::upgrade::{WsEndpoint, serve_upgraded};
-use crate::engine::{Cors, DeflateSettings, EngineConfig};
+use crate::engine::{AdmissionConfig, Cors, DeflateSettings, EngineConfig};
 use crate::io::{SocketIo, SocketIoConfig};
 use crate::namespace::NamespaceBuilder;
 use crate::sails::{JwrParts, Sockets, VirtualRequestConfig, VirtualRequests, shared_app};
@@ -43,6 +43,14 @@ impl From<&Config> for SocketIoConfig {
                 http_compression_threshold: (c.http_compression_threshold > 0)
                     .then_some(c.http_compression_threshold),
                 allow_eio3: c.allow_eio3,
+                ws_check_origin: c.ws_check_origin,
+                check_sid_address: c.check_sid_address,
+                admission: AdmissionConfig {
+                    max_sessions_per_ip: c.max_connections_per_ip,
+                    handshakes_per_second: c.handshakes_per_second_per_ip,
+                    handshake_burst: c.handshake_burst_per_ip,
+                    trusted_proxies: c.trusted_proxy_networks(),
+                },
             },
             connect_timeout: c.connect_timeout(),
             max_attachments: c.max_attachments,

@@ -182,11 +182,13 @@ impl BroadcastOperator {
             encoded,
             opts: self.opts.clone(),
         };
-        let targets = self.ns.rooms.broadcast.send(msg).await.map_err(mailbox)?;
+        // Queued for this node and published in one step, with no await
+        // between: concurrent emits reach every node in the same order.
+        let targets = self.ns.rooms.broadcast.send(msg);
         if let Some(payload) = remote {
             self.ns.adapter.broadcast(event, &payload, &self.opts);
         }
-        Ok(targets)
+        targets.await.map_err(mailbox)
     }
 
     /// socket.io's `send`: emits `message`.
