@@ -15,6 +15,8 @@
 #   bash bench/cluster.sh --no-build
 #   bash bench/cluster.sh --receivers 2000 --windows 64 --duration 5
 #   bash bench/cluster.sh --setups cross      # any of cross,redis-single,local
+#   bash bench/cluster.sh --drain 30 --drain-idle-ms 5000   # the defaults: after the last ack,
+#                                             # wait up to 30 s for deliveries, or until none came for 5 s
 #   bash bench/cluster.sh -- --pad 256        # anything after `--` goes to `loadgen run`
 #
 # Only the PIDs this script starts are ever signalled. Everything stays on 127.0.0.1.
@@ -28,6 +30,12 @@ receivers=1000
 windows="16,64"
 duration=10
 setups="cross,redis-single,local"
+# Across nodes the sender is not held back by the receivers' node, so backlogs (seconds of
+# deliveries) build up there, and receivers whose TCP window closed get the rest only at the
+# node's next zero-window probe (backing off past 1 s): wait longer than loadgen's defaults
+# (10 s, 1 s idle) so that "lost" means lost, not still on its way.
+drain=30
+drain_idle_ms=5000
 build=1
 extra=()
 while [ $# -gt 0 ]; do
@@ -36,14 +44,18 @@ while [ $# -gt 0 ]; do
     --windows) windows="$2"; shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
     --setups) setups="$2"; shift 2 ;;
+    --drain) drain="$2"; shift 2 ;;
+    --drain-idle-ms) drain_idle_ms="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 case "$receivers" in ''|*[!0-9]*) echo "--receivers: a count" >&2; exit 2 ;; esac
 case "$duration" in ''|*[!0-9.]*) echo "--duration: seconds" >&2; exit 2 ;; esac
+case "$drain" in ''|*[!0-9.]*) echo "--drain: seconds" >&2; exit 2 ;; esac
+case "$drain_idle_ms" in ''|*[!0-9]*) echo "--drain-idle-ms: milliseconds" >&2; exit 2 ;; esac
 
 # File descriptors: every session is one on each side.
 hard=$(ulimit -Hn)
@@ -145,8 +157,9 @@ start_node() {
 }
 
 n_windows=$(tr ',' '\n' <<<"$windows" | grep -c .)
-# Per window: connecting and joining (≤ 20 s), sending, acks (≤ 10 s), drain (≤ 10 s), pause.
-bound=$(awk -v d="$duration" -v n="$n_windows" 'BEGIN { printf "%d", n * (d + 60) + 30 }')
+# Per window: connecting and joining (≤ 20 s), sending, acks (≤ 10 s), drain, pause, closing.
+bound=$(awk -v d="$duration" -v n="$n_windows" -v r="$drain" \
+  'BEGIN { printf "%d", n * (d + r + 50) + 30 }')
 report_args=()
 failed=0
 IFS=, read -r -a setup_list <<<"$setups"
@@ -164,7 +177,8 @@ for setup in "${setup_list[@]}"; do
     nodes=("A:$pid_a" "B:$pid_b")
   fi
   args=(run --port "$port_a" --server-pid "$pid_a" --name "$setup" --scenarios fanout
-        --fanout-receivers "$receivers" --fanout-windows "$windows" --fanout-duration "$duration")
+        --fanout-receivers "$receivers" --fanout-windows "$windows" --fanout-duration "$duration"
+        --fanout-drain "$drain" --fanout-drain-idle-ms "$drain_idle_ms")
   if [ "$setup" = cross ]; then args+=(--sender-port "$port_b" --sender-server-pid "$pid_b"); fi
   out="$RESULTS/$setup.json"
   status=0
@@ -185,8 +199,9 @@ stop "$redis_pid"
 
 table=$("$LOADGEN" cluster-report "${report_args[@]}") || failed=1
 {
-  echo "fan-out: $receivers receivers on node A; windows $windows; $duration s each; $(nproc) CPUs shared by"
-  echo "redis-server, the nodes and the load generator (one worker thread)"
+  echo "fan-out: $receivers receivers on node A; windows $windows; $duration s each; drain ≤ $drain s"
+  echo "(ends after $drain_idle_ms ms without a delivery); $(nproc) CPUs shared by redis-server, the nodes"
+  echo "and the load generator (one worker thread)"
   echo
   echo "$table"
   echo

@@ -28,6 +28,8 @@ pub struct FanoutOpts {
     pub pad: usize,
     /// Longest wait for the last deliveries after the last ack.
     pub drain: Duration,
+    /// The wait ends earlier when no delivery came for this long.
+    pub drain_idle: Duration,
     pub room: String,
     /// The node the sender connects to, when not the receivers' one (`None`: the same).
     pub sender: Option<Arc<Target>>,
@@ -271,8 +273,8 @@ pub async fn run(target: Arc<Target>, o: &FanoutOpts, label: &'static str) -> Va
         counts.clone(),
     )
     .await;
-    // Wait for the deliveries still on their way: until all have come, or none came for a
-    // second, or the drain bound.
+    // Wait for the deliveries still on their way: until all have come, or none came for
+    // `drain_idle` (a second by default), or the drain bound.
     let expected = s.sent * joined;
     let drain_end = Instant::now() + o.drain;
     let mut last_seen = counts.delivered.load(Ordering::Relaxed);
@@ -283,7 +285,7 @@ pub async fn run(target: Arc<Target>, o: &FanoutOpts, label: &'static str) -> Va
         if d != last_seen {
             last_seen = d;
             last_change = Instant::now();
-        } else if last_change.elapsed() > Duration::from_secs(1) {
+        } else if last_change.elapsed() > o.drain_idle {
             break;
         }
     }

@@ -115,6 +115,14 @@ struct RunArgs {
     /// Fan-out: seconds per window.
     #[arg(long, default_value_t = 10.0)]
     fanout_duration: f64,
+    /// Fan-out: longest wait for the last deliveries after the last ack, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    fanout_drain: f64,
+    /// Fan-out: the wait for the last deliveries ends earlier when none came for this long, in
+    /// ms. A receiver whose TCP window closed under a backlog gets the rest only at the sender's
+    /// next zero-window probe, which backs off past a second: raise it when backlogs are large.
+    #[arg(long, default_value_t = 1000)]
+    fanout_drain_idle_ms: u64,
     /// Fan-out: the port of the node the sender connects to (another node of a cluster, same
     /// host); by default the receivers' node (`--port`).
     #[arg(long)]
@@ -258,7 +266,8 @@ async fn run(a: RunArgs) -> Value {
                         window: w.max(1),
                         duration: Duration::from_secs_f64(a.fanout_duration),
                         pad: a.pad,
-                        drain: Duration::from_secs(10),
+                        drain: Duration::from_secs_f64(a.fanout_drain),
+                        drain_idle: Duration::from_millis(a.fanout_drain_idle_ms),
                         room: format!("bench-w{w}"),
                         sender: sender_target.clone(),
                     };
