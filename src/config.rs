@@ -124,6 +124,12 @@ pub struct Config {
     pub http_compression_threshold: usize,
     /// Whether Engine.IO v3 clients (socket.io-client 2.x, sails.io.js) may connect.
     pub allow_eio3: bool,
+    /// Most namespaces one connection may join; 0 for no limit.
+    pub max_namespaces_per_client: usize,
+    /// Most rooms one socket may be in besides its own; 0 for no limit.
+    pub max_rooms_per_socket: usize,
+    /// Most acks the server may await from one socket at once; 0 for no limit.
+    pub max_pending_acks_per_socket: usize,
     /// Most live sessions per client address; 0 for no limit.
     pub max_connections_per_ip: usize,
     /// Handshakes per second per client address, on average; 0 for no limit.

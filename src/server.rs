@@ -22,6 +22,7 @@ use crate::engine::{AdmissionConfig, Cors, DeflateSettings, EngineConfig};
 use crate::io::{SocketIo, SocketIoConfig};
 use crate::namespace::NamespaceBuilder;
 use crate::sails::{JwrParts, Sockets, VirtualRequestConfig, VirtualRequests, shared_app};
+use crate::socket::SocketLimits;
 
 impl From<&Config> for SocketIoConfig {
     fn from(c: &Config) -> Self {
@@ -54,6 +55,11 @@ impl From<&Config> for SocketIoConfig {
             },
             connect_timeout: c.connect_timeout(),
             max_attachments: c.max_attachments,
+            max_namespaces_per_client: c.max_namespaces_per_client,
+            socket_limits: SocketLimits {
+                max_rooms_per_socket: c.max_rooms_per_socket,
+                max_pending_acks: c.max_pending_acks_per_socket,
+            },
         }
     }
 }

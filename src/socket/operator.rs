@@ -425,6 +425,10 @@ pub struct NamespaceCounters {
     pub overloaded: u64,
     /// Events catch-all listeners missed because their mailbox was full.
     pub listener_dropped: u64,
+    /// Room joins refused: the socket was at `max_rooms_per_socket`.
+    pub rooms_refused: u64,
+    /// Emits with an ack refused: the socket was at `max_pending_acks`.
+    pub acks_refused: u64,
 }
 
 /// A handle to one namespace: its operators, bulk operations and introspection.
@@ -593,6 +597,8 @@ impl NamespaceRef {
             slow_consumers: s.slow_consumers.load(Relaxed),
             overloaded: s.overloaded.load(Relaxed),
             listener_dropped: s.listener_dropped.load(Relaxed),
+            rooms_refused: s.rooms_refused.load(Relaxed),
+            acks_refused: s.acks_refused.load(Relaxed),
         }
     }
 }

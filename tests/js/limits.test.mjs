@@ -2,6 +2,7 @@
 // its config flags: each refusal is the spec's HTTP 403 {"code":4,...}, is counted, and is logged
 // at most once a second. Every wait is bounded; each server is stopped in after().
 import assert from "node:assert/strict";
+import { createRequire } from "node:module";
 import { after, describe, it } from "node:test";
 import { WebSocket } from "ws";
 import { httpGet, httpPost, parseError, pollUrl, startServer, until } from "./helpers.mjs";
@@ -124,5 +125,44 @@ describe("origins", () => {
     assert.equal(res.headers.get("access-control-allow-origin"), "*");
     assert.equal(res.headers.get("access-control-allow-credentials"), null);
     assert.equal(await wsStatus(s.base, { origin: "http://anywhere.example" }), 101);
+  });
+});
+
+describe("per-client and per-socket bounds", () => {
+  const { io } = createRequire(import.meta.url)("socket.io-client");
+  const connect = (url, nsp) =>
+    new Promise((resolve, reject) => {
+      const socket = io(`${url}${nsp}`, { transports: ["websocket"], forceNew: false, reconnection: false });
+      socket.once("connect", () => resolve(socket));
+      socket.once("connect_error", (err) => {
+        socket.close();
+        reject(err);
+      });
+    });
+  const ack = (socket, event, ...args) => socket.timeout(10000).emitWithAck(event, ...args);
+
+  it("refuses namespaces past max_namespaces_per_client with a CONNECT_ERROR, rooms past max_rooms, acks past max_acks", T, async () => {
+    const s = await startServer("test_server", ["--max-namespaces", "2", "--max-rooms", "3", "--max-acks", "2"]);
+    servers.push(s);
+    const main = await connect(s.url, "/");
+    const custom = await connect(s.url, "/custom");
+    await assert.rejects(connect(s.url, "/dyn-7"), { message: "Too many namespaces on one connection (at most 2)" });
+    assert.ok(main.connected && custom.connected, "the connection and its two namespaces are intact");
+
+    // Rooms: three besides the socket's own, the fourth refused.
+    const rooms = await ack(main, "join", ["a", "b", "c", "d"]);
+    assert.equal(rooms.length, 4, JSON.stringify(rooms));
+    assert.ok(rooms.includes(main.id));
+
+    // Acks: a client that never answers `question` holds two; the third emit is refused at once.
+    const refused = new Promise((resolve) => main.on("answer-timeout", (why) => why.includes("too many") && resolve(why)));
+    for (let i = 0; i < 3; i++) main.emit("ask", 20000);
+    assert.equal(await refused, "too many acks awaited from this socket; nothing was sent");
+
+    const counters = await ack(main, "counters");
+    assert.equal(counters.rooms_refused, 1);
+    assert.equal(counters.acks_refused, 1);
+    assert.equal(counters.namespaces_refused, 1);
+    main.close();
   });
 });
