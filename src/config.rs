@@ -124,6 +124,8 @@ pub struct Config {
     pub http_compression_threshold: usize,
     /// Whether Engine.IO v3 clients (socket.io-client 2.x, sails.io.js) may connect.
     pub allow_eio3: bool,
+    /// Deepest JSON nesting a packet may have, 1 to 128.
+    pub max_json_depth: usize,
     /// Most namespaces one connection may join; 0 for no limit.
     pub max_namespaces_per_client: usize,
     /// Most rooms one socket may be in besides its own; 0 for no limit.
@@ -430,6 +432,10 @@ impl Config {
             if value == 0 {
                 return fail(key, "must be greater than 0");
             }
+        }
+        if !(1..=crate::protocol::MAX_JSON_DEPTH).contains(&self.max_json_depth) {
+            let max = crate::protocol::MAX_JSON_DEPTH;
+            return fail("max_json_depth", format!("must be between 1 and {max}"));
         }
         if self.ping_interval_ms.saturating_add(self.ping_timeout_ms) > JS_TIMER_MAX_MS {
             return fail(

@@ -56,6 +56,7 @@ impl From<&Config> for SocketIoConfig {
             connect_timeout: c.connect_timeout(),
             max_attachments: c.max_attachments,
             max_namespaces_per_client: c.max_namespaces_per_client,
+            max_json_depth: c.max_json_depth,
             socket_limits: SocketLimits {
                 max_rooms_per_socket: c.max_rooms_per_socket,
                 max_pending_acks: c.max_pending_acks_per_socket,

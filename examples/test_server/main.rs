@@ -9,7 +9,7 @@
 //! `/dyn-<digits>`, `/per-worker` (the echo handler, one per worker thread)
 //! and `/per-worker-all` (the same, also taking `disconnecting` and middleware errors).
 //!
-//! `--max-namespaces N`, `--max-rooms N` and `--max-acks N` set the
+//! `--max-namespaces N`, `--max-rooms N`, `--max-acks N` and `--max-json-depth N` set the
 //! per-client and per-socket bounds (none by default).
 //!
 //! With `--adapter redis --redis-url URL` (and optionally
@@ -462,6 +462,7 @@ async fn main() -> std::io::Result<()> {
         },
         connect_timeout: Duration::from_millis(1000),
         max_namespaces_per_client: flag("--max-namespaces", 0),
+        max_json_depth: flag("--max-json-depth", switchyard::protocol::MAX_JSON_DEPTH),
         socket_limits: SocketLimits {
             max_rooms_per_socket: flag("--max-rooms", 0),
             max_pending_acks: flag("--max-acks", 0),

@@ -125,6 +125,8 @@ pub(crate) struct ClientConfig {
     pub max_attachments: usize,
     /// Most namespaces one connection may join (0: no bound).
     pub max_namespaces: usize,
+    /// Deepest JSON nesting a packet may have.
+    pub max_json_depth: usize,
     /// CONNECTs refused for `max_namespaces`, over every client.
     pub namespaces_refused: Arc<AtomicU64>,
 }
@@ -184,7 +186,7 @@ impl Client {
     pub(crate) fn new(namespaces: Arc<dyn Namespaces>, config: ClientConfig) -> Client {
         Client {
             namespaces,
-            decoder: Decoder::new(config.max_attachments),
+            decoder: Decoder::new(config.max_attachments).with_max_depth(config.max_json_depth),
             config,
             sockets: HashMap::new(),
             connecting: HashSet::new(),

@@ -30,6 +30,10 @@ pub struct SocketIoConfig {
     /// Most namespaces one connection may join; a CONNECT past it gets a
     /// CONNECT_ERROR (0: no bound).
     pub max_namespaces_per_client: usize,
+    /// Deepest nesting of arrays and objects a packet's JSON may have; a
+    /// deeper one is a parse error (at most
+    /// [`MAX_JSON_DEPTH`](crate::protocol::MAX_JSON_DEPTH)).
+    pub max_json_depth: usize,
     /// Per-socket bounds: rooms, acks awaited.
     pub socket_limits: SocketLimits,
 }
@@ -41,6 +45,7 @@ impl Default for SocketIoConfig {
             connect_timeout: Duration::from_millis(45_000),
             max_attachments: 10,
             max_namespaces_per_client: 0,
+            max_json_depth: crate::protocol::MAX_JSON_DEPTH,
             socket_limits: SocketLimits::default(),
         }
     }
@@ -158,6 +163,7 @@ impl SocketIoBuilder {
             connect_timeout: self.config.connect_timeout,
             max_attachments: self.config.max_attachments,
             max_namespaces: self.config.max_namespaces_per_client,
+            max_json_depth: self.config.max_json_depth,
             namespaces_refused: namespaces_refused.clone(),
         };
         let namespaces: Arc<dyn Namespaces> = shared.clone();

@@ -100,6 +100,9 @@ pub enum ParseError {
     /// The payload is not valid JSON.
     #[error("invalid JSON payload")]
     Json,
+    /// The payload nests arrays and objects deeper than the limit.
+    #[error("JSON payload nested deeper than {0}")]
+    TooDeep(usize),
     /// The JSON does not have the shape the packet type requires (for
     /// instance an EVENT that is not `[name, ...]`, or a reserved event name).
     #[error("payload not allowed for this packet type")]
@@ -304,8 +307,12 @@ impl Packet {
 #[derive(Debug)]
 pub struct Decoder {
     max_attachments: usize,
+    max_depth: usize,
     pending: Option<(Packet, usize)>,
 }
+
+/// Deepest nesting serde_json parses; a decoder's bound never exceeds it.
+pub const MAX_JSON_DEPTH: usize = 128;
 
 impl Decoder {
     /// A decoder refusing packets that announce more than `max_attachments`
@@ -313,8 +320,17 @@ impl Decoder {
     pub fn new(max_attachments: usize) -> Decoder {
         Decoder {
             max_attachments,
+            max_depth: MAX_JSON_DEPTH,
             pending: None,
         }
+    }
+
+    /// Also refuses payloads nesting arrays and objects deeper than
+    /// `max_depth` ([`ParseError::TooDeep`]), checked in one pass before
+    /// the JSON is parsed; at most [`MAX_JSON_DEPTH`].
+    pub fn with_max_depth(mut self, max_depth: usize) -> Decoder {
+        self.max_depth = max_depth.min(MAX_JSON_DEPTH);
+        self
     }
 
     /// Feeds one text Engine.IO message. Returns the packet if it is complete.
@@ -322,7 +338,7 @@ impl Decoder {
         if self.pending.take().is_some() {
             return Err(ParseError::PendingAttachments);
         }
-        let (mut packet, count) = decode_text(text, self.max_attachments)?;
+        let (mut packet, count) = decode_text(text, self.max_attachments, self.max_depth)?;
         if count == 0 {
             return Ok(Some(packet));
         }
@@ -355,7 +371,11 @@ impl Decoder {
 /// Decodes the text part of a packet. Returns the packet as it is on the
 /// wire and the number of attachments that must follow it (0 for non-binary
 /// packets, at least 1 for binary ones).
-fn decode_text(text: &str, max_attachments: usize) -> Result<(Packet, usize), ParseError> {
+fn decode_text(
+    text: &str,
+    max_attachments: usize,
+    max_depth: usize,
+) -> Result<(Packet, usize), ParseError> {
     let first = *text.as_bytes().first().ok_or(ParseError::Empty)?;
     let kind = PacketKind::from_digit(first).ok_or(ParseError::UnknownType)?;
     // The first byte is an ASCII digit, so index 1 is a char boundary; so is
@@ -396,6 +416,9 @@ fn decode_text(text: &str, max_attachments: usize) -> Result<(Packet, usize), Pa
     let data = if rest.is_empty() {
         None
     } else {
+        if nesting_exceeds(rest, max_depth) {
+            return Err(ParseError::TooDeep(max_depth));
+        }
         Some(serde_json::from_str::<Value>(rest).map_err(|_| ParseError::Json)?)
     };
     if !payload_valid(kind, data.as_ref()) {
@@ -410,6 +433,28 @@ fn decode_text(text: &str, max_attachments: usize) -> Result<(Packet, usize), Pa
         attachments: Vec::new(),
     };
     Ok((packet, count))
+}
+
+/// Whether `json` nests arrays and objects deeper than `max`: one pass,
+/// brackets inside strings skipped. Malformed input is left to the parser.
+fn nesting_exceeds(json: &str, max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for b in json.bytes() {
+        match (in_string, b) {
+            (true, _) if escaped => escaped = false,
+            (true, b'\\') => escaped = true,
+            (true, b'"') | (false, b'"') => in_string = !in_string,
+            (false, b'[' | b'{') => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            (false, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 fn parse_attachment_count(digits: &str, max_attachments: usize) -> Result<usize, ParseError> {

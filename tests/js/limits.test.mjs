@@ -159,6 +159,15 @@ describe("per-client and per-socket bounds", () => {
     for (let i = 0; i < 3; i++) main.emit("ask", 20000);
     assert.equal(await refused, "too many acks awaited from this socket; nothing was sent");
 
+    // JSON nested past the bound: the connection closes with "parse error"; at the bound it is fine.
+    const deep = await startServer("test_server", ["--max-json-depth", "4"]);
+    servers.push(deep);
+    const nested = await connect(deep.url, "/");
+    assert.deepEqual(await ack(nested, "message-with-ack", [[[1]]]), [[[1]]], "depth 4 with the event array");
+    const reason = new Promise((resolve) => nested.once("disconnect", resolve));
+    nested.emit("message", [[[[[1]]]]]);
+    assert.equal(await reason, "parse error");
+
     const counters = await ack(main, "counters");
     assert.equal(counters.rooms_refused, 1);
     assert.equal(counters.acks_refused, 1);

@@ -555,7 +555,7 @@ fn invalid_json() {
 #[test]
 fn deeply_nested_json_is_an_error_not_a_crash() {
     let deep = format!("2[\"e\",{}{}]", "[".repeat(100_000), "]".repeat(100_000));
-    assert_eq!(err(&deep), ParseError::Json);
+    assert_eq!(err(&deep), ParseError::TooDeep(MAX_JSON_DEPTH));
 }
 
 // --- decoder state machine ----------------------------------------------
@@ -835,4 +835,29 @@ fn every_prefix_of_valid_packets_is_handled() {
             let _ = Decoder::new(10).feed_text(&wire[..end]);
         }
     }
+}
+
+#[test]
+fn nesting_past_the_bound_is_refused_before_parsing() {
+    let nested = |depth: usize| {
+        format!(
+            "2[\"e\",{}1{}]",
+            "[".repeat(depth - 1),
+            "]".repeat(depth - 1)
+        )
+    };
+    let mut decoder = Decoder::new(10).with_max_depth(4);
+    assert!(decoder.feed_text(&nested(4)).unwrap().is_some());
+    assert_eq!(decoder.feed_text(&nested(5)), Err(ParseError::TooDeep(4)));
+    // Brackets inside strings, escaped quotes included, do not count.
+    let text = r#"2["e","[[[[[[\"[[[[",{"a":{"b":"}}}}}}"}}]"#;
+    assert!(decoder.feed_text(text).unwrap().is_some());
+    // A decoder can take a next packet after the refusal; the bound is capped at serde's.
+    assert!(decoder.feed_text("2[\"e\"]").unwrap().is_some());
+    let deep = Decoder::new(10).with_max_depth(1_000);
+    assert_eq!(deep.max_depth, MAX_JSON_DEPTH);
+    // 100,000 levels: refused in one pass, no recursion.
+    let mut decoder = Decoder::new(10).with_max_depth(32);
+    let huge = format!("2{}", "[".repeat(100_000));
+    assert_eq!(decoder.feed_text(&huge), Err(ParseError::TooDeep(32)));
 }
