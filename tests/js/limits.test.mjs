@@ -164,9 +164,12 @@ describe("per-client and per-socket bounds", () => {
     servers.push(deep);
     const nested = await connect(deep.url, "/");
     assert.deepEqual(await ack(nested, "message-with-ack", [[[1]]]), [[[1]]], "depth 4 with the event array");
+    const id = nested.id;
     const reason = new Promise((resolve) => nested.once("disconnect", resolve));
     nested.emit("message", [[[[[1]]]]]);
-    assert.equal(await reason, "parse error");
+    // The server closes the connection: the client sees the transport close, the server says why.
+    assert.equal(await reason, "transport close");
+    await deep.waitForLine(new RegExp(`^disconnect / ${id} parse error`), 20000);
 
     const counters = await ack(main, "counters");
     assert.equal(counters.rooms_refused, 1);
