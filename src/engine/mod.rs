@@ -6,7 +6,7 @@
 //!
 //! Modules depend on each other bottom-up only:
 //!
-//! 1. pure data and codecs: [`data`], [`admission`], [`config`], [`packet`], `ws_codec`,
+//! 1. pure data and codecs: [`data`], [`admission`], `burst`, [`config`], [`packet`], `ws_codec`,
 //!    [`outgoing`] (what the layer above sends, and the admit rule),
 //!    `queue` (a session's outgoing frames), `sink` (a WebSocket's outgoing
 //!    bytes), [`stats`], `error`;
@@ -19,6 +19,7 @@
 //!    taken over from the HTTP layer);
 //! 5. the endpoint, [`server`]: routing, handshake, the session registry.
 pub mod admission;
+pub(crate) mod burst;
 pub mod config;
 pub mod data;
 pub(crate) mod error;

@@ -17,6 +17,7 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use futures_util::future::LocalBoxFuture;
 
 use super::admission::{Admission, canonical};
+use super::burst::Burst;
 use super::config::EngineConfig;
 use super::data::{CloseReason, RequestInfo};
 use super::error::EngineError;
@@ -125,9 +126,8 @@ struct Inner<H: EngineHandler> {
     factory: Box<Factory<H>>,
     next_conn: AtomicU64,
     admission: Arc<Mutex<Admission>>,
-    /// When a refusal was last logged, and how many since: one line per
-    /// second at most, however hard a client pushes.
-    refusals_logged: Mutex<(Option<Instant>, u64)>,
+    /// Refusals, logged one line a second at most, however hard a client pushes.
+    refusals: Burst,
 }
 
 impl<H: EngineHandler> Clone for Engine<H> {
@@ -170,7 +170,7 @@ impl<H: EngineHandler> Engine<H> {
                 factory: Box::new(factory),
                 next_conn: AtomicU64::new(1),
                 admission: Arc::new(Mutex::new(Admission::new(config.admission.clone()))),
-                refusals_logged: Mutex::default(),
+                refusals: Burst::default(),
             }),
         }
     }
@@ -388,22 +388,10 @@ impl<H: EngineHandler> Engine<H> {
     /// Logs a refused handshake: at most one line a second, saying how
     /// many were refused since the last.
     fn log_refusal(&self, client: IpAddr, why: &str) {
-        let mut logged = self
-            .inner
-            .refusals_logged
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        logged.1 += 1;
-        if logged
-            .0
-            .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1))
-        {
+        if let Some(n) = self.inner.refusals.event(Instant::now()) {
             log::warn!(
-                "handshake from {client} refused: {why} ({} refused in the last second or so)",
-                logged.1
+                "handshake from {client} refused: {why} ({n} refused in the last second or so)"
             );
-            *logged = (Some(now), 0);
         }
     }
 

@@ -301,7 +301,12 @@ impl Handler<BulkRooms> for RoomRegistry {
         self.rooms_changed();
         if refused > 0 {
             self.stats.rooms_refused.fetch_add(refused, Relaxed);
-            log::warn!("{refused} room joins refused: sockets at max_rooms_per_socket ({max})");
+            if let Some(n) = self.stats.refusals.event(std::time::Instant::now()) {
+                log::warn!(
+                    "room joins or acks refused ({n} in the last second or so): \
+                     sockets at max_rooms_per_socket ({max}) or max_pending_acks"
+                );
+            }
         }
         let outcome = if refused > 0 {
             Err(EffectError::TooManyRooms)

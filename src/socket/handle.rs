@@ -276,7 +276,15 @@ impl Emitter {
                 Ok(()) => {}
                 Err(AckRefused::Closed) => return Err(AckError::Disconnected),
                 Err(AckRefused::Full) => {
-                    info.ns.stats.acks_refused.fetch_add(1, Relaxed);
+                    let stats = &info.ns.stats;
+                    stats.acks_refused.fetch_add(1, Relaxed);
+                    if let Some(n) = stats.refusals.event(std::time::Instant::now()) {
+                        log::warn!(
+                            "socket {}: room joins or acks refused ({n} in the last second or so), \
+                             at max_pending_acks",
+                            info.id
+                        );
+                    }
                     return Err(AckError::TooManyPending);
                 }
             }

@@ -53,6 +53,8 @@ pub(crate) struct RoomStats {
     pub rooms_refused: AtomicU64,
     /// Acks not awaited: the socket had `max_pending_acks` waiting.
     pub acks_refused: AtomicU64,
+    /// Refusals of rooms and acks, for their log lines.
+    pub refusals: crate::engine::burst::Burst,
 }
 
 /// Per-socket bounds of a namespace; 0 turns one off.
