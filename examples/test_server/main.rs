@@ -107,8 +107,19 @@ impl Handler<Event> for TestHandler {
 /// The handler actor, for catch-all listeners registered at run time.
 static HANDLER: std::sync::OnceLock<Addr<TestHandler>> = std::sync::OnceLock::new();
 
+/// The port this node listens on, for its answers to other nodes.
+static PORT: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+
 /// The server, for the counters its engine keeps.
 static IO: std::sync::OnceLock<SocketIo> = std::sync::OnceLock::new();
+
+/// `spec.data` as one argument, with the binary its placeholders stand for.
+fn data(spec: &Value, payload: &Payload) -> Payload {
+    Payload {
+        args: vec![spec["data"].clone()],
+        binary: payload.binary.clone(),
+    }
+}
 
 /// Each answer's first argument.
 fn args(answers: &[Payload]) -> Vec<Value> {
@@ -179,7 +190,7 @@ impl Handler<ServerSideEvent> for ServerSide {
             actix::spawn(async move { drop(op.emit("sse-received", payload).await) });
         }
         if let Some(ack) = ev.ack {
-            ack.send(json!(format!("node-{}", flag("--port", 3000u16))));
+            ack.send(json!(format!("node-{}", PORT.get().copied().unwrap_or(0))));
         }
     }
 }
@@ -202,14 +213,14 @@ async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Opt
         // From the socket: the sender is left out.
         "to" => json!(
             operator(socket.broadcast(), &spec)
-                .emit("room-msg", spec["data"].clone())
+                .emit("room-msg", data(&spec, &payload))
                 .await
                 .ok()
         ),
         // From the namespace: the sender is included when selected.
         "io-emit" => json!(
             operator(ns.to_all(), &spec)
-                .emit("room-msg", spec["data"].clone())
+                .emit("room-msg", data(&spec, &payload))
                 .await
                 .ok()
         ),
@@ -532,8 +543,17 @@ async fn main() -> std::io::Result<()> {
         )
         .build();
     let _ = IO.set(io.clone());
+    // With --port 0, the port is picked here, so this node knows it (to
+    // answer other nodes as `node-<port>`); serve then binds it again.
+    let port = match flag("--port", 3000u16) {
+        0 => std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port(),
+        port => port,
+    };
+    let _ = PORT.set(port);
     let options = ServeOptions {
-        addr: format!("127.0.0.1:{}", flag("--port", 3000u16)),
+        addr: format!("127.0.0.1:{port}"),
         path: "/socket.io/".into(),
         static_dir: Some("static".into()),
         shutdown_timeout: Duration::from_secs(3),
