@@ -365,7 +365,10 @@ export async function waitForSubscribers(redis, want, timeoutMs = 20000, channel
     }
     if (seen === want) return;
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${want} subscribers on ${channel} (last NUMSUB: ${seen})`);
+      throw new Error(
+        `timed out waiting for ${want} subscribers on ${channel} (last NUMSUB: ${seen}); ` +
+          "does every node run the Redis adapter (--adapter redis)?",
+      );
     }
     await sleep(20);
   }
