@@ -64,6 +64,10 @@ async function main() {
   const { createAdapter } = await import("@socket.io/redis-adapter");
   const { createClient } = await import("redis");
 
+  // The adapter publishes without awaiting: while Redis is down those promises reject with nobody
+  // to catch them, which would end the process (Node's default). Log them and keep serving.
+  process.on("unhandledRejection", (err) => console.error(`unhandled rejection: ${err?.message ?? err}`));
+
   const pub = createClient({ url: redisUrl });
   const sub = pub.duplicate();
   for (const c of [pub, sub]) c.on("error", (err) => console.error(`redis client error: ${err.message}`));
