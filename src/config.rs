@@ -58,6 +58,9 @@ pub const ENV_PREFIX: &str = "SWITCHYARD_";
 /// Environment variable naming the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "SWITCHYARD_CONFIG";
 
+/// Adapter names accepted in [`Config::adapter`].
+pub const KNOWN_ADAPTERS: [&str; 2] = ["local", "redis"];
+
 /// Transport names accepted in [`Config::transports`].
 pub const KNOWN_TRANSPORTS: [&str; 2] = ["polling", "websocket"];
 
@@ -123,6 +126,18 @@ pub struct Config {
     pub vr_send_response_headers: bool,
     /// Whether a virtual request's answer (JWR) carries the status code.
     pub vr_send_status_code: bool,
+    /// How this node reaches a cluster: one of [`KNOWN_ADAPTERS`].
+    pub adapter: String,
+    /// The Redis URL of the `redis` adapter.
+    pub redis_url: String,
+    /// The Redis channels' prefix.
+    pub redis_key_prefix: String,
+    /// Milliseconds requests to the other nodes wait; see
+    /// [`Config::redis_request_timeout`].
+    pub redis_request_timeout_ms: u64,
+    /// Whether to start without Redis (serving alone until it is up)
+    /// rather than exit.
+    pub redis_wait_at_start: bool,
     /// The config file the settings were read from, if any; not a key.
     #[serde(skip)]
     pub file: Option<PathBuf>,
@@ -333,6 +348,11 @@ impl Config {
         Duration::from_millis(self.connect_timeout_ms)
     }
 
+    /// [`Config::redis_request_timeout_ms`] as a [`Duration`].
+    pub fn redis_request_timeout(&self) -> Duration {
+        Duration::from_millis(self.redis_request_timeout_ms)
+    }
+
     /// [`Config::shutdown_timeout_ms`] as a [`Duration`].
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_millis(self.shutdown_timeout_ms)
@@ -367,6 +387,7 @@ impl Config {
             ("max_payload", self.max_payload as u64),
             ("max_buffer_bytes", self.max_buffer_bytes as u64),
             ("vr_max_in_flight", self.vr_max_in_flight as u64),
+            ("redis_request_timeout_ms", self.redis_request_timeout_ms),
         ] {
             if value == 0 {
                 return fail(key, "must be greater than 0");
@@ -387,6 +408,16 @@ impl Config {
                     ),
                 );
             }
+        }
+        if !KNOWN_ADAPTERS.contains(&self.adapter.as_str()) {
+            return fail(
+                "adapter",
+                format!(
+                    "unknown adapter {:?} (expected {})",
+                    self.adapter,
+                    KNOWN_ADAPTERS.join(", ")
+                ),
+            );
         }
         if self.transports.is_empty() {
             return fail("transports", "must not be empty");

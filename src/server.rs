@@ -15,6 +15,7 @@ use actix_web::{App, HttpRequest, HttpResponse, web};
 use futures_util::future::LocalBoxFuture;
 use tokio::net::TcpStream;
 
+use crate::adapter::redis::{RedisAdapter, RedisConfig};
 use crate::config::Config;
 use crate::engine::upgrade::{WsEndpoint, serve_upgraded};
 use crate::engine::{Cors, DeflateSettings, EngineConfig};
@@ -228,9 +229,31 @@ fn client_bundle(path: &str) -> impl Fn(&mut web::ServiceConfig) + Clone + 'stat
     }
 }
 
+/// The `redis` adapter `config` describes: an error (naming the URL and the
+/// keys to change) when Redis cannot be reached, unless `redis_wait_at_start`.
+async fn redis_adapter(config: &Config) -> std::io::Result<RedisAdapter> {
+    let redis = RedisConfig {
+        key_prefix: config.redis_key_prefix.clone(),
+        request_timeout: config.redis_request_timeout(),
+        ..RedisConfig::new(config.redis_url.clone())
+    };
+    let adapter = match config.redis_wait_at_start {
+        true => RedisAdapter::connect_or_wait(redis).await,
+        false => RedisAdapter::connect(redis).await,
+    };
+    let adapter = adapter.map_err(|e| {
+        std::io::Error::other(format!(
+            "{e} (set --redis-url or SWITCHYARD_REDIS_URL, or --redis-wait-at-start true to start without it)"
+        ))
+    })?;
+    log::info!("redis adapter: joined the cluster at {}", config.redis_url);
+    Ok(adapter)
+}
+
 /// Runs the service described by `config`: Socket.IO at `config.path`
 /// with `root` as its main namespace (plus virtual requests when
-/// `config.virtual_requests`), the `extra` routes, and the files of
+/// `config.virtual_requests`), spanning a cluster when `config.adapter` is
+/// `redis`, the `extra` routes, and the files of
 /// `config.static_dir` at `/`.
 pub async fn run<F>(config: Config, root: NamespaceBuilder, extra: F) -> std::io::Result<()>
 where
@@ -248,9 +271,11 @@ where
     } else {
         root
     };
-    let io = SocketIo::builder(SocketIoConfig::from(&config))
-        .ns("/", root)
-        .build();
+    let mut io = SocketIo::builder(SocketIoConfig::from(&config));
+    if config.adapter == "redis" {
+        io = io.adapter(redis_adapter(&config).await?);
+    }
+    let io = io.ns("/", root).build();
     let static_dir = config
         .static_dir
         .is_dir()

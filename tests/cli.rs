@@ -183,6 +183,21 @@ fn a_busy_port_is_one_line_naming_the_address_and_the_flag() {
 }
 
 #[test]
+fn redis_down_at_start_is_an_error_naming_the_url() {
+    // A port nobody listens on: taken, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://127.0.0.1:{port}");
+    fails_with(
+        switchyard().args(["--port", "0", "--adapter", "redis", "--redis-url", &url]),
+        &format!("switchyard: cannot reach redis at {url}: "),
+    );
+}
+
+#[test]
 fn a_missing_static_dir_is_one_warning_and_the_server_still_runs() {
     let child = switchyard()
         .args(["--port", "0", "--static-dir", "/nonexistent/static"])

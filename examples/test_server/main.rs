@@ -9,6 +9,12 @@
 //! `/dyn-<digits>`, `/per-worker` (the echo handler, one per worker thread)
 //! and `/per-worker-all` (the same, also taking `disconnecting` and middleware errors).
 //!
+//! With `--adapter redis --redis-url URL` (and optionally
+//! `--redis-key-prefix`, `--redis-request-timeout-ms`) the node joins a
+//! cluster over Redis: the room operations span every node unless their
+//! spec says `local: true`, and each node answers other nodes'
+//! `serverSideEmit` (see `ServerSide`).
+//!
 //! `/` also serves Sails virtual requests through the routes of `routes.rs`
 //! (`--vr-max-in-flight N`, `--vr-max-body BYTES`); the repository's
 //! `static/` is served at `/`.
@@ -26,6 +32,7 @@ use actix_web::HttpRequest;
 
 use actix::prelude::*;
 use serde_json::{Value, json};
+use switchyard::adapter::redis::{RedisAdapter, RedisConfig};
 use switchyard::engine::{Cors, DeflateSettings, EngineConfig};
 use switchyard::io::{SocketIo, SocketIoConfig};
 use switchyard::namespace::NamespaceBuilder;
@@ -35,7 +42,9 @@ use switchyard::socket::{
     AckSender, AnyEvent, AnyOutgoing, Connect, Disconnect, Disconnecting, Event, EventPacket,
     MiddlewareError, Payload, SocketError, SocketRef,
 };
-use switchyard::socket::{BroadcastAckError, BroadcastOperator};
+use switchyard::socket::{
+    BroadcastAckError, BroadcastOperator, FetchedSocket, ServerSideEmitError, ServerSideEvent,
+};
 
 struct TestHandler;
 
@@ -96,6 +105,13 @@ static HANDLER: std::sync::OnceLock<Addr<TestHandler>> = std::sync::OnceLock::ne
 /// The server, for the counters its engine keeps.
 static IO: std::sync::OnceLock<SocketIo> = std::sync::OnceLock::new();
 
+/// Each answer's first argument.
+fn args(answers: &[Payload]) -> Vec<Value> {
+    (answers.iter())
+        .map(|p| p.args.first().cloned().unwrap_or(Value::Null))
+        .collect()
+}
+
 fn strings(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.clone()],
@@ -121,7 +137,46 @@ fn operator(mut op: BroadcastOperator, spec: &Value) -> BroadcastOperator {
     if spec["compress"] == json!(false) {
         op = op.compress(false);
     }
+    if spec["local"] == json!(true) {
+        op = op.local();
+    }
+    if let Some(ms) = spec["timeout"].as_u64() {
+        op = op.timeout(Duration::from_millis(ms));
+    }
     op
+}
+
+/// A fetched socket as the tests compare it.
+fn fetched(s: &FetchedSocket) -> Value {
+    json!({ "id": s.id(), "data": s.data(), "rooms": s.rooms() })
+}
+
+/// Answers other nodes' `serverSideEmit`: tells this node's sockets in
+/// room `sse-watchers` (`sse-received` with the event and its arguments)
+/// and, when asked, answers `node-<port>`.
+struct ServerSide;
+
+impl Actor for ServerSide {
+    type Context = Context<Self>;
+}
+
+impl Handler<ServerSideEvent> for ServerSide {
+    type Result = ();
+    fn handle(&mut self, ev: ServerSideEvent, _: &mut Context<Self>) {
+        let mut args = vec![json!(ev.name)];
+        args.extend(ev.payload.args);
+        let payload = Payload {
+            args,
+            binary: ev.payload.binary,
+        };
+        if let Some(io) = IO.get() {
+            let op = io.to("sse-watchers").local();
+            actix::spawn(async move { drop(op.emit("sse-received", payload).await) });
+        }
+        if let Some(ack) = ev.ack {
+            ack.send(json!(format!("node-{}", flag("--port", 3000u16))));
+        }
+    }
 }
 
 /// Room and broadcast operations; each answers through the ack when one was asked.
@@ -169,10 +224,7 @@ async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Opt
             json!(count)
         }
         "broadcast-ack" => {
-            let mut op = operator(socket.broadcast(), &spec);
-            if let Some(ms) = spec["timeout"].as_u64() {
-                op = op.timeout(Duration::from_millis(ms));
-            }
+            let op = operator(socket.broadcast(), &spec);
             match op.emit_with_ack("poll", json!("vote?")).await {
                 Ok(answers) => {
                     json!({ "ok": answers.iter().map(|p| p.args.clone()).collect::<Vec<_>>() })
@@ -187,15 +239,45 @@ async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Opt
                 Err(e) => json!({ "error": e.to_string() }),
             }
         }
-        "fetch" => {
-            let sockets = operator(ns.to_all(), &spec).fetch_sockets().await;
-            let mut list: Vec<Value> = sockets
-                .iter()
-                .map(|s| json!({ "id": s.id(), "data": s.data() }))
-                .collect();
-            list.sort_by_key(|v| v["id"].as_str().unwrap_or_default().to_string());
-            json!(list)
+        "fetch" => match operator(ns.to_all(), &spec).fetch_sockets().await {
+            Ok(sockets) => {
+                let mut list: Vec<Value> = sockets.iter().map(fetched).collect();
+                list.sort_by_key(|v| v["id"].as_str().unwrap_or_default().to_string());
+                json!(list)
+            }
+            Err(e) => json!({ "error": e.to_string() }),
+        },
+        "remote-emit" => {
+            let target = spec["id"].as_str().unwrap_or_default();
+            let event = spec["event"].as_str().unwrap_or("remote");
+            let sockets = ns.to(target).fetch_sockets().await;
+            let mut sent = 0;
+            for s in sockets.unwrap_or_else(|e| e.into_partial()) {
+                sent += usize::from(s.emit(event, spec["data"].clone()).await.is_ok());
+            }
+            json!(sent)
         }
+        "sse" => {
+            let event = spec["event"].as_str().unwrap_or("sse");
+            let data = spec["data"].clone();
+            if spec["ack"] == json!(true) {
+                let timeout = spec["timeout"].as_u64().map(Duration::from_millis);
+                match ns.server_side_emit_with_ack(event, data, timeout).await {
+                    Ok(answers) => json!({ "ok": args(&answers) }),
+                    Err(ServerSideEmitError::Cluster(e)) => {
+                        let error = e.to_string();
+                        json!({ "error": error, "responses": args(&e.into_partial()) })
+                    }
+                    Err(e) => json!({ "error": e.to_string() }),
+                }
+            } else {
+                json!(ns.server_side_emit(event, data).is_ok())
+            }
+        }
+        "server-count" => match ns.server_count().await {
+            Ok(n) => json!(n),
+            Err(e) => json!({ "error": e.to_string() }),
+        },
         "sockets-join" => {
             let _ = operator(ns.to_all(), &spec)
                 .sockets_join(strings(&spec["join"]))
@@ -240,6 +322,7 @@ async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Opt
         }
         "counters" => {
             let mut counters = json!(ns.counters());
+            counters["adapter"] = json!(ns.adapter_counters());
             let engine = IO.get().map(|io| io.engine().stats().snapshot());
             counters["engine"] = json!(engine);
             counters
@@ -376,9 +459,11 @@ async fn main() -> std::io::Result<()> {
     };
     let handler = TestHandler.start();
     let _ = HANDLER.set(handler.clone());
+    let server_side = ServerSide.start();
     let ns = || {
         NamespaceBuilder::default()
             .handler(handler.clone())
+            .on_server_side(server_side.clone().recipient())
             .on_disconnecting(handler.clone().recipient())
             .on_error(handler.clone().recipient())
     };
@@ -393,7 +478,19 @@ async fn main() -> std::io::Result<()> {
             }
         }
     });
-    let io = SocketIo::builder(config)
+    let mut builder = SocketIo::builder(config);
+    if flag("--adapter", String::from("local")) == "redis" {
+        let redis = RedisConfig {
+            key_prefix: flag("--redis-key-prefix", "socket.io".to_string()),
+            request_timeout: Duration::from_millis(flag("--redis-request-timeout-ms", 5000)),
+            ..RedisConfig::new(flag("--redis-url", "redis://127.0.0.1:6379".to_string()))
+        };
+        let redis = RedisAdapter::connect(redis)
+            .await
+            .map_err(std::io::Error::other)?;
+        builder = builder.adapter(redis);
+    }
+    let io = builder
         .ns(
             "/",
             ns().use_packet(packet_middleware)

@@ -1,33 +1,80 @@
-//! The adapter seam: how a namespace's rooms reach other nodes. A
-//! namespace's room registry always delivers to its own
-//! node's sockets; what it also hands to the adapter reaches the rest of the
-//! cluster. The default, [`LocalAdapter`], is a single node: nothing to reach.
+//! Adapters: how a namespace reaches the other nodes of a cluster. The
+//! seam itself (the [`Adapter`] and [`AdapterFactory`] traits, and
+//! [`LocalNamespace`], through which other nodes reach this one's sockets)
+//! belongs to the socket layer; this module holds its implementations:
 //!
-//! The Redis adapter implements this trait; nothing above the registry changes.
+//! - [`LocalAdapter`], the default: one node, nobody to tell;
+//! - [`redis`]: a cluster over Redis pub/sub, wire-compatible with Node's
+//!   `@socket.io/redis-adapter` 8.x, so Switchyard and Node socket.io nodes
+//!   can share one cluster.
+//!
+//! Choose one with [`SocketIoBuilder::adapter`](crate::io::SocketIoBuilder::adapter).
 
+pub mod redis;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::{BoxFuture, FutureExt};
+use tokio::sync::mpsc;
+
+pub use crate::socket::{
+    Adapter, AdapterCounters, AdapterFactory, ClusterError, LocalNamespace, RemoteCounts,
+    SocketDetails,
+};
 use crate::socket::{BroadcastOptions, Payload};
 
-/// What a registry tells the rest of the cluster.
-pub trait Adapter: Send + 'static {
-    /// A broadcast that is not `local`, already delivered on this node.
-    fn publish_broadcast(
-        &mut self,
-        nsp: &str,
-        event: &str,
-        payload: &Payload,
-        opts: &BroadcastOptions,
-    );
-
-    /// `serverSideEmit`: an event for the other nodes' server-side handlers.
-    fn server_side_emit(&mut self, nsp: &str, event: &str, payload: &Payload);
-}
-
-/// One node, no cluster: both calls have nobody to tell.
+/// One node, no cluster: there is nobody to tell, and nobody to wait for.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LocalAdapter;
 
-impl Adapter for LocalAdapter {
-    fn publish_broadcast(&mut self, _: &str, _: &str, _: &Payload, _: &BroadcastOptions) {}
+impl AdapterFactory for LocalAdapter {
+    fn create(&self, _: &str, _: LocalNamespace) -> Arc<dyn Adapter> {
+        Arc::new(LocalAdapter)
+    }
+}
 
-    fn server_side_emit(&mut self, _: &str, _: &str, _: &Payload) {}
+impl Adapter for LocalAdapter {
+    fn spans_nodes(&self) -> bool {
+        false
+    }
+
+    fn broadcast(&self, _: &str, _: &Payload, _: &BroadcastOptions) {}
+
+    fn broadcast_with_ack(
+        &self,
+        _: &str,
+        _: &Payload,
+        _: &BroadcastOptions,
+        _: Duration,
+        _: mpsc::UnboundedSender<Payload>,
+    ) -> BoxFuture<'static, RemoteCounts> {
+        std::future::ready(RemoteCounts::none()).boxed()
+    }
+
+    fn sockets_rooms(&self, _: &BroadcastOptions, _: &[String], _: bool) {}
+
+    fn disconnect_sockets(&self, _: &BroadcastOptions, _: bool) {}
+
+    fn fetch_sockets(
+        &self,
+        _: &BroadcastOptions,
+        _: Option<Duration>,
+    ) -> BoxFuture<'static, Result<Vec<SocketDetails>, ClusterError<Vec<SocketDetails>>>> {
+        std::future::ready(Ok(Vec::new())).boxed()
+    }
+
+    fn server_side_emit(
+        &self,
+        _: &str,
+        _: &Payload,
+        _: bool,
+        _: Option<Duration>,
+    ) -> BoxFuture<'static, Result<Vec<Payload>, ClusterError<Vec<Payload>>>> {
+        std::future::ready(Ok(Vec::new())).boxed()
+    }
+
+    fn server_count(&self) -> BoxFuture<'static, Result<usize, ClusterError<usize>>> {
+        std::future::ready(Ok(1)).boxed()
+    }
 }

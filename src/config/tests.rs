@@ -207,6 +207,11 @@ fn every_key_settable_from_env_and_cli() {
         ("vr_max_in_flight", "11"),
         ("vr_send_response_headers", "false"),
         ("vr_send_status_code", "false"),
+        ("adapter", "redis"),
+        ("redis_url", "redis://10.0.0.1:7000/2"),
+        ("redis_key_prefix", "app"),
+        ("redis_request_timeout_ms", "12"),
+        ("redis_wait_at_start", "true"),
     ];
     let expected = "Config { host: \"::1\", port: 1, path: \"/io/\", static_dir: \"public\", \
          ping_interval_ms: 2, ping_timeout_ms: 3, upgrade_timeout_ms: 4, \
@@ -214,7 +219,9 @@ fn every_key_settable_from_env_and_cli() {
          cors_origins: [\"*\"], transports: [\"websocket\"], shutdown_timeout_ms: 9, \
          per_message_deflate: true, http_compression_threshold: 10, allow_eio3: false, \
          virtual_requests: false, vr_max_in_flight: 11, vr_send_response_headers: false, \
-         vr_send_status_code: false, file: None }";
+         vr_send_status_code: false, adapter: \"redis\", redis_url: \"redis://10.0.0.1:7000/2\", \
+         redis_key_prefix: \"app\", redis_request_timeout_ms: 12, redis_wait_at_start: true, \
+         file: None }";
 
     let env: Vec<(String, &str)> = values.iter().map(|&(k, v)| (env_var(k), v)).collect();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), *v)).collect();
@@ -467,6 +474,20 @@ fn shadowed_bad_value_is_still_reported() {
              expected an integer 0..=65535",
             file.path()
         )
+    );
+}
+
+#[test]
+fn bad_adapter_is_named() {
+    assert_eq!(
+        load_err(&["--adapter", "carrier-pigeon"], &[]),
+        "config key 'adapter': unknown adapter \"carrier-pigeon\" \
+         (expected local, redis) (from --adapter)"
+    );
+    assert_eq!(
+        load_err(&[], &[("SWITCHYARD_REDIS_REQUEST_TIMEOUT_MS", "0")]),
+        "config key 'redis_request_timeout_ms': must be greater than 0 \
+         (from SWITCHYARD_REDIS_REQUEST_TIMEOUT_MS)"
     );
 }
 

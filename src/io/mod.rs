@@ -11,7 +11,7 @@ use regex::Regex;
 use crate::client::{Client, ClientConfig, JoinRefused, JoinRequest, Namespaces};
 use crate::engine::{CloseReason, Engine, EngineConfig};
 use crate::namespace::{LiveCount, NamespaceBuilder, NamespaceEntry};
-use crate::socket::{BroadcastOperator, NamespaceRef};
+use crate::socket::{AdapterFactory, BroadcastOperator, NamespaceRef};
 
 /// Decides whether a namespace name belongs to a family of dynamic namespaces.
 pub type NamespaceMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
@@ -42,6 +42,7 @@ pub(crate) struct IoShared {
     namespaces: RwLock<HashMap<String, Arc<NamespaceEntry>>>,
     dynamic: Vec<(NamespaceMatcher, Arc<NamespaceBuilder>)>,
     live: Arc<LiveCount>,
+    adapters: Arc<dyn AdapterFactory>,
 }
 
 impl IoShared {
@@ -59,6 +60,7 @@ impl IoShared {
                 name,
                 setup.clone(),
                 self.live.clone(),
+                &*self.adapters,
             ))
         });
         Some(entry.clone())
@@ -80,6 +82,7 @@ pub struct SocketIoBuilder {
     config: SocketIoConfig,
     namespaces: Vec<(String, NamespaceBuilder)>,
     dynamic: Vec<(NamespaceMatcher, Arc<NamespaceBuilder>)>,
+    adapters: Arc<dyn AdapterFactory>,
 }
 
 impl SocketIoBuilder {
@@ -108,21 +111,34 @@ impl SocketIoBuilder {
         self
     }
 
+    /// How namespaces reach the other nodes of a cluster: the default
+    /// [`LocalAdapter`](crate::adapter::LocalAdapter) is one node; see
+    /// [`adapter::redis`](crate::adapter::redis) for a cluster.
+    pub fn adapter(mut self, adapters: impl AdapterFactory) -> Self {
+        self.adapters = Arc::new(adapters);
+        self
+    }
+
     /// Starts the namespace actors. Call inside a running actix system.
     pub fn build(self) -> SocketIo {
         let live = Arc::new(LiveCount::default());
+        let adapters = self.adapters;
         let mut namespaces = HashMap::new();
+        let start = |name: &str, setup| {
+            Arc::new(NamespaceEntry::start(name, setup, live.clone(), &*adapters))
+        };
         for (name, setup) in self.namespaces {
-            let entry = NamespaceEntry::start(&name, Arc::new(setup), live.clone());
-            namespaces.insert(name, Arc::new(entry));
+            let entry = start(&name, Arc::new(setup));
+            namespaces.insert(name, entry);
         }
-        namespaces
-            .entry("/".to_string())
-            .or_insert_with(|| Arc::new(NamespaceEntry::start("/", Arc::default(), live.clone())));
+        if !namespaces.contains_key("/") {
+            namespaces.insert("/".to_string(), start("/", Arc::default()));
+        }
         let shared = Arc::new(IoShared {
             namespaces: RwLock::new(namespaces),
             dynamic: self.dynamic,
             live,
+            adapters,
         });
         let client = ClientConfig {
             connect_timeout: self.config.connect_timeout,
@@ -193,6 +209,7 @@ impl SocketIo {
             config,
             namespaces: Vec::new(),
             dynamic: Vec::new(),
+            adapters: Arc::new(crate::adapter::LocalAdapter),
         }
     }
 

@@ -18,9 +18,9 @@ use serde_json::Value;
 use crate::client::{Admitted, ClientUpcall, JoinRequest};
 use crate::engine::session::MAILBOX_CAPACITY;
 use crate::socket::{
-    Connect, Disconnect, Disconnecting, Event, EventRoute, Handlers, Handshake, MiddlewareError,
-    NamespaceCore, NamespaceRef, PacketMiddleware, SocketActor, SocketError, SocketGone,
-    SocketInfo, SocketRef,
+    AdapterFactory, Connect, Disconnect, Disconnecting, Event, EventRoute, Handlers, Handshake,
+    MiddlewareError, NamespaceCore, NamespaceParts, NamespaceRef, PacketMiddleware,
+    ServerSideEvent, SocketActor, SocketError, SocketGone, SocketInfo, SocketRef,
 };
 
 /// What a connect middleware sees: the socket-to-be's handshake, and its
@@ -69,6 +69,8 @@ pub struct NamespaceBuilder {
     handlers: Handlers,
     /// Applied in order to each worker's handlers.
     per_worker: Vec<WorkerHandlers>,
+    /// Hears the other nodes' `serverSideEmit`.
+    server_side: Option<Recipient<ServerSideEvent>>,
 }
 
 impl NamespaceBuilder {
@@ -224,6 +226,14 @@ impl NamespaceBuilder {
         self
     }
 
+    /// Receives the events other nodes send this namespace with
+    /// [`NamespaceRef::server_side_emit`] (socket.io's `io.on(event, ...)`
+    /// for `serverSideEmit`). Without one, they are dropped.
+    pub fn on_server_side(mut self, r: Recipient<ServerSideEvent>) -> Self {
+        self.server_side = Some(r);
+        self
+    }
+
     /// Receives per-packet middleware rejections (socket.io's server-side `error`).
     pub fn on_error(mut self, r: Recipient<SocketError>) -> Self {
         self.handlers.error = Some(r);
@@ -258,10 +268,19 @@ pub(crate) struct NamespaceEntry {
 }
 
 impl NamespaceEntry {
-    /// Starts the namespace's shared actors (its RoomRegistry).
-    pub(crate) fn start(name: &str, setup: Arc<NamespaceBuilder>, live: Arc<LiveCount>) -> Self {
+    /// Starts the namespace's shared actors (its RoomRegistry) and its adapter.
+    pub(crate) fn start(
+        name: &str,
+        setup: Arc<NamespaceBuilder>,
+        live: Arc<LiveCount>,
+        adapters: &dyn AdapterFactory,
+    ) -> Self {
+        let parts = NamespaceParts {
+            adapters,
+            server_side: setup.server_side.clone(),
+        };
         NamespaceEntry {
-            core: crate::rooms::start(name),
+            core: crate::rooms::start(name, parts),
             setup,
             live,
             supervisors: Mutex::default(),

@@ -5,8 +5,9 @@
 //!
 //! It never encodes per recipient and never waits on a recipient: a session
 //! whose mailbox is full loses a volatile packet (counted) or, for any other
-//! packet, is disconnected as a slow consumer (counted). What is not `local`
-//! also goes to the [`Adapter`](crate::adapter::Adapter).
+//! packet, is disconnected as a slow consumer (counted). The registry knows
+//! only this node's sockets: the operators take what is not `local` to the
+//! other nodes through the namespace's adapter.
 
 mod index;
 
@@ -16,22 +17,21 @@ use std::task::Waker;
 
 use actix::prelude::*;
 
-use crate::adapter::{Adapter, LocalAdapter};
 use crate::client::{Client, Encoded};
 use crate::engine::{CloseReason, Outgoing, SendError, SessionHandle};
 use crate::socket::{
     Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch,
-    NamespaceCore, Register, RoomStats, Rooms, RoomsOf, ServerSideEmit, SocketRef, Summary,
+    NamespaceCore, NamespaceParts, Register, RoomStats, Rooms, RoomsOf, SocketRef, Summary,
     Unregister, Waiter,
 };
 use index::RoomIndex;
 
 /// Starts a namespace's registry; returns the state its sockets share.
-pub(crate) fn start(name: &str) -> Arc<NamespaceCore> {
+pub(crate) fn start(name: &str, parts: NamespaceParts<'_>) -> Arc<NamespaceCore> {
     let name: Arc<str> = name.into();
     let stats = Arc::new(RoomStats::default());
-    let registry = RoomRegistry::new(name.clone(), stats.clone()).start();
-    Arc::new(NamespaceCore::new(name, Rooms::new(registry), stats))
+    let registry = RoomRegistry::new(stats.clone()).start();
+    NamespaceCore::new(name, Rooms::new(registry), stats, parts)
 }
 
 /// A socket as the registry keeps it: its session beside it, so a
@@ -43,9 +43,7 @@ struct Member {
 
 /// The rooms of one namespace, as an actor.
 pub(crate) struct RoomRegistry {
-    nsp: Arc<str>,
     index: RoomIndex<Member>,
-    adapter: Box<dyn Adapter>,
     stats: Arc<RoomStats>,
     /// WebSocket writers with broadcasts queued and not yet woken: woken
     /// together once the mailbox is drained, so a writer that several
@@ -60,11 +58,9 @@ pub(crate) struct RoomRegistry {
 const MAX_DEFERRED_BROADCASTS: usize = 16;
 
 impl RoomRegistry {
-    fn new(nsp: Arc<str>, stats: Arc<RoomStats>) -> Self {
+    fn new(stats: Arc<RoomStats>) -> Self {
         RoomRegistry {
-            nsp,
             index: RoomIndex::default(),
-            adapter: Box::new(LocalAdapter),
             stats,
             wakes: Vec::new(),
             deferred: 0,
@@ -193,10 +189,6 @@ impl Handler<Broadcast> for RoomRegistry {
             delivery.to(member, stats, wakes);
         });
         self.delivered(delivery, ctx);
-        if !msg.opts.local {
-            self.adapter
-                .publish_broadcast(&self.nsp, &msg.event, &msg.payload, &msg.opts);
-        }
         targets
     }
 }
@@ -239,12 +231,17 @@ impl Handler<BroadcastWithAck> for RoomRegistry {
 }
 
 impl Handler<Fetch> for RoomRegistry {
-    type Result = Vec<SocketRef>;
-    fn handle(&mut self, Fetch { opts }: Fetch, _: &mut Context<Self>) -> Vec<SocketRef> {
+    type Result = Vec<(SocketRef, Vec<String>)>;
+    fn handle(&mut self, Fetch { opts }: Fetch, _: &mut Context<Self>) -> Self::Result {
         let mut sockets = Vec::new();
         self.index
             .for_each_target(&opts, |_, m| sockets.push(m.socket.clone()));
-        sockets
+        (sockets.into_iter())
+            .map(|s| {
+                let rooms = self.index.rooms_of(s.id());
+                (s, rooms)
+            })
+            .collect()
     }
 }
 
@@ -282,13 +279,5 @@ impl Handler<Summary> for RoomRegistry {
     type Result = MessageResult<Summary>;
     fn handle(&mut self, _: Summary, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.index.summary())
-    }
-}
-
-impl Handler<ServerSideEmit> for RoomRegistry {
-    type Result = ();
-    fn handle(&mut self, msg: ServerSideEmit, _: &mut Context<Self>) {
-        self.adapter
-            .server_side_emit(&self.nsp, &msg.event, &msg.payload);
     }
 }

@@ -122,10 +122,13 @@ impl Sockets {
 
     /// The socket `id` leaves every room but its own (`sails.sockets.leaveAll`).
     pub async fn leave_all(&self, id: &str) -> Result<(), EffectError> {
-        for socket in self.ns.to(id).fetch_sockets().await {
-            let rooms = socket.rooms().await;
-            let others = rooms.into_iter().filter(|r| r != socket.id());
-            self.ns.to(socket.id()).sockets_leave(others).await?;
+        let found = self.ns.to(id).fetch_sockets().await;
+        for socket in found.unwrap_or_else(|e| e.into_partial()) {
+            let others = socket.rooms().iter().filter(|r| *r != socket.id());
+            self.ns
+                .to(socket.id())
+                .sockets_leave(others.cloned())
+                .await?;
         }
         Ok(())
     }

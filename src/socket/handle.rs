@@ -424,9 +424,12 @@ impl SocketRef {
         }
     }
 
-    /// This socket alone, for the bulk room operations.
+    /// This socket alone, for the bulk room operations: `local`, since
+    /// the socket lives here and no other node needs telling.
     fn only(&self) -> BroadcastOperator {
-        BroadcastOperator::new(self.info.ns.clone(), None).to(self.id())
+        BroadcastOperator::new(self.info.ns.clone(), None)
+            .to(self.id())
+            .local()
     }
 
     /// Everyone in the namespace but this socket (socket.io's `socket.broadcast`).

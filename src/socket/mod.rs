@@ -9,7 +9,9 @@
 mod acks;
 mod actor;
 mod applied;
+mod cluster;
 mod events;
+mod fetched;
 mod handle;
 mod handshake;
 mod lifecycle;
@@ -21,11 +23,16 @@ pub use crate::client::DisconnectReason;
 pub(crate) use acks::Waiter;
 pub(crate) use actor::SocketActor;
 pub use applied::{Applied, EffectError};
+pub use cluster::{
+    Adapter, AdapterCounters, AdapterFactory, ClusterError, LocalNamespace, RemoteCounts,
+    ServerSideAck, ServerSideEvent, SocketDetails,
+};
 pub use events::{
     AckSender, AnyEvent, AnyOutgoing, Connect, Disconnect, Disconnecting, Event, MiddlewareError,
     SocketError,
 };
 pub(crate) use events::{EventRoute, Handlers, SocketGone};
+pub use fetched::FetchedSocket;
 pub(crate) use handle::SocketInfo;
 pub use handle::{
     AckError, AckFuture, EmitError, Emitter, EventPacket, PacketMiddleware, SocketRef,
@@ -33,10 +40,11 @@ pub use handle::{
 pub use handshake::Handshake;
 pub use operator::{
     BroadcastAckError, BroadcastError, BroadcastOperator, NamespaceCounters, NamespaceRef,
+    ServerSideEmitError,
 };
 pub use payload::Payload;
 pub(crate) use requests::{
-    Broadcast, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch, NamespaceCore, Register,
-    RoomStats, Rooms, RoomsOf, ServerSideEmit, Summary, Unregister,
+    Broadcast, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch, NamespaceCore,
+    NamespaceParts, Register, RoomStats, Rooms, RoomsOf, Summary, Unregister,
 };
 pub use requests::{BroadcastOptions, RoomSummary};

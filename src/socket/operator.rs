@@ -11,10 +11,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Payload;
 use super::applied::{Applied, Departure, EffectError};
-use super::handle::{EmitError, SocketRef, check_event};
+use super::cluster::{AdapterCounters, ClusterError, RemoteCounts, SocketDetails};
+use super::fetched::FetchedSocket;
+use super::handle::{EmitError, check_event};
 use super::requests::{
     Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch,
-    NamespaceCore, RoomSummary, ServerSideEmit, Summary,
+    NamespaceCore, RoomSummary, Summary,
 };
 use crate::client::Encoded;
 
@@ -52,9 +54,21 @@ pub enum BroadcastAckError {
     Broadcast(#[from] BroadcastError),
 }
 
+/// Why a `serverSideEmit` with ack did not collect every node's answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ServerSideEmitError {
+    /// The event could not be emitted (a reserved name).
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+    /// Not every node answered (the answers that came are in the error).
+    #[error(transparent)]
+    Cluster(#[from] ClusterError<Vec<Payload>>),
+}
+
 /// A broadcast being described; consumed by an emit or a bulk operation.
 ///
-/// Start one from a socket ([`SocketRef::to`], [`SocketRef::broadcast`]), a
+/// Start one from a socket ([`SocketRef::to`](super::SocketRef::to),
+/// [`SocketRef::broadcast`](super::SocketRef::broadcast)), a
 /// namespace ([`NamespaceRef::to`]) or the server
 /// ([`SocketIo::to`](crate::io::SocketIo::to)), as in socket.io:
 ///
@@ -90,11 +104,20 @@ impl BroadcastOperator {
             compress: true,
             ..BroadcastOptions::default()
         };
+        Self::with_options(ns, opts)
+    }
+
+    pub(crate) fn with_options(ns: Arc<NamespaceCore>, opts: BroadcastOptions) -> Self {
         BroadcastOperator {
             ns,
             opts,
             timeout: None,
         }
+    }
+
+    /// Whether this request also goes to the other nodes.
+    fn spans_nodes(&self) -> bool {
+        !self.opts.local && self.ns.adapter.spans_nodes()
     }
 
     /// Also target the sockets in `room` (chainable; a socket in several gets one copy).
@@ -144,7 +167,8 @@ impl BroadcastOperator {
         &self.opts
     }
 
-    /// Sends `event` to every selected socket; returns how many were targeted.
+    /// Sends `event` to every selected socket, on every node unless
+    /// `local`; returns how many were targeted on this node.
     pub async fn emit(
         self,
         event: &str,
@@ -152,14 +176,17 @@ impl BroadcastOperator {
     ) -> Result<usize, BroadcastError> {
         check_event(event)?;
         let payload = payload.into();
-        let encoded = Encoded::new(payload.clone().into_event(&self.ns.name, event));
+        let remote = self.spans_nodes().then(|| payload.clone());
+        let encoded = Encoded::new(payload.into_event(&self.ns.name, event));
         let msg = Broadcast {
-            event: event.to_string(),
-            payload,
             encoded,
-            opts: self.opts,
+            opts: self.opts.clone(),
         };
-        self.ns.rooms.broadcast.send(msg).await.map_err(mailbox)
+        let targets = self.ns.rooms.broadcast.send(msg).await.map_err(mailbox)?;
+        if let Some(payload) = remote {
+            self.ns.adapter.broadcast(event, &payload, &self.opts);
+        }
+        Ok(targets)
     }
 
     /// socket.io's `send`: emits `message`.
@@ -167,8 +194,9 @@ impl BroadcastOperator {
         self.emit("message", payload).await
     }
 
-    /// Sends `event` expecting an ack from every selected socket; resolves with
-    /// all answers, or says how many did not answer within the timeout.
+    /// Sends `event` expecting an ack from every selected socket, on every
+    /// node unless `local`; resolves with all answers, or says how many did
+    /// not answer within the timeout.
     pub async fn emit_with_ack(
         self,
         event: &str,
@@ -176,34 +204,44 @@ impl BroadcastOperator {
     ) -> Result<Vec<Payload>, BroadcastAckError> {
         let timeout = self.timeout.ok_or(BroadcastAckError::NoTimeout)?;
         check_event(event).map_err(BroadcastError::from)?;
-        let id = self.ns.next_ack_id();
-        let encoded = Encoded::new(payload.into().into_event(&self.ns.name, event).with_id(id));
-        // Bounded by the targets: each answers once (see `Waiter::Broadcast`).
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let msg = BroadcastWithAck {
-            encoded,
-            opts: self.opts,
-            id,
-            tx,
-        };
-        let expected = self
-            .ns
-            .rooms
-            .broadcast_with_ack
-            .send(msg)
-            .await
-            .map_err(mailbox)?;
-        let mut responses = Vec::with_capacity(expected);
+        let payload = payload.into();
         let deadline = tokio::time::Instant::now() + timeout;
-        while responses.len() < expected {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(answer)) => responses.push(answer),
-                // Every sender is gone (sockets left) or time is up.
-                Ok(None) | Err(_) => break,
+        // Bounded by the targets: each answers once (see `Waiter::Broadcast`),
+        // and the adapter forgets the request at its timeout.
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut remote: futures_util::future::BoxFuture<'static, RemoteCounts> =
+            match self.spans_nodes() {
+                true => {
+                    let adapter = &self.ns.adapter;
+                    adapter.broadcast_with_ack(event, &payload, &self.opts, timeout, tx.clone())
+                }
+                false => Box::pin(std::future::ready(RemoteCounts::none())),
+            };
+        let mut expected = self.send_with_ack(event, payload, tx).await?;
+        let mut remote = (&mut remote).await;
+        let mut counted = 0;
+        let mut responses = Vec::with_capacity(expected);
+        let sleep = tokio::time::sleep_until(deadline);
+        tokio::pin!(sleep);
+        while counted < remote.nodes || responses.len() < expected {
+            tokio::select! {
+                count = remote.counts.recv(), if counted < remote.nodes => match count {
+                    Some(n) => {
+                        counted += 1;
+                        expected += n;
+                    }
+                    // The adapter gave up on the nodes yet to count.
+                    None => break,
+                },
+                answer = rx.recv() => match answer {
+                    Some(answer) => responses.push(answer),
+                    None => break,
+                },
+                _ = &mut sleep => break,
             }
         }
-        if responses.len() < expected {
-            let missing = expected - responses.len();
+        if counted < remote.nodes || responses.len() < expected {
+            let missing = expected.saturating_sub(responses.len()).max(1);
             return Err(BroadcastAckError::Timeout {
                 expected,
                 missing,
@@ -213,14 +251,88 @@ impl BroadcastOperator {
         Ok(responses)
     }
 
-    /// Handles to the selected sockets (socket.io's `fetchSockets`).
-    pub async fn fetch_sockets(self) -> Vec<SocketRef> {
+    /// Hands a broadcast with ack to this node's registry; answers go to `tx`.
+    async fn send_with_ack(
+        &self,
+        event: &str,
+        payload: Payload,
+        tx: mpsc::UnboundedSender<Payload>,
+    ) -> Result<usize, BroadcastError> {
+        let id = self.ns.next_ack_id();
+        let encoded = Encoded::new(payload.into_event(&self.ns.name, event).with_id(id));
+        let msg = BroadcastWithAck {
+            encoded,
+            opts: self.opts.clone(),
+            id,
+            tx,
+        };
         self.ns
             .rooms
-            .fetch
-            .send(Fetch { opts: self.opts })
+            .broadcast_with_ack
+            .send(msg)
             .await
-            .unwrap_or_default()
+            .map_err(mailbox)
+    }
+
+    /// This node's part of a broadcast with ack, for another node that asked:
+    /// how many sockets it reached, and their answers as they come.
+    pub(crate) async fn start_ack(
+        self,
+        event: &str,
+        payload: Payload,
+    ) -> (usize, mpsc::UnboundedReceiver<Payload>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let sent = self.send_with_ack(event, payload, tx).await.unwrap_or(0);
+        (sent, rx)
+    }
+
+    /// The selected sockets, on every node unless `local` (socket.io's
+    /// `fetchSockets`). Nodes that do not answer within the timeout (the
+    /// operator's, else the adapter's own) give an error holding the rest.
+    pub async fn fetch_sockets(
+        self,
+    ) -> Result<Vec<FetchedSocket>, ClusterError<Vec<FetchedSocket>>> {
+        let remote = self
+            .spans_nodes()
+            .then(|| self.ns.adapter.fetch_sockets(&self.opts, self.timeout));
+        let local = self.ns.rooms.fetch.send(Fetch {
+            opts: self.opts.clone(),
+        });
+        let mut sockets: Vec<FetchedSocket> = (local.await.unwrap_or_default().into_iter())
+            .map(|(socket, rooms)| FetchedSocket::local(socket, rooms))
+            .collect();
+        let Some(remote) = remote else {
+            return Ok(sockets);
+        };
+        let ns = &self.ns;
+        let to_fetched = |details: Vec<SocketDetails>| {
+            (details.into_iter()).map(|d| FetchedSocket::remote(ns.clone(), d))
+        };
+        match remote.await {
+            Ok(details) => {
+                sockets.extend(to_fetched(details));
+                Ok(sockets)
+            }
+            Err(ClusterError::Timeout {
+                expected,
+                missing,
+                partial,
+            }) => {
+                sockets.extend(to_fetched(partial));
+                Err(ClusterError::Timeout {
+                    expected,
+                    missing,
+                    partial: sockets,
+                })
+            }
+            Err(ClusterError::Unreachable { reason, partial }) => {
+                sockets.extend(to_fetched(partial));
+                Err(ClusterError::Unreachable {
+                    reason,
+                    partial: sockets,
+                })
+            }
+        }
     }
 
     /// Makes the selected sockets join `rooms`; resolves once they are in.
@@ -234,7 +346,10 @@ impl BroadcastOperator {
     }
 
     fn bulk_rooms(self, rooms: impl IntoIterator<Item = impl Into<String>>, join: bool) -> Applied {
-        let rooms = rooms.into_iter().map(Into::into).collect();
+        let rooms: Vec<String> = rooms.into_iter().map(Into::into).collect();
+        if self.spans_nodes() {
+            self.ns.adapter.sockets_rooms(&self.opts, &rooms, join);
+        }
         let (done, applied) = oneshot::channel();
         let msg = BulkRooms {
             opts: self.opts,
@@ -248,6 +363,9 @@ impl BroadcastOperator {
     /// Disconnects the selected sockets (`close`: their whole connections);
     /// resolves once every one of them has left its rooms.
     pub fn disconnect_sockets(self, close: bool) -> Applied {
+        if self.spans_nodes() {
+            self.ns.adapter.disconnect_sockets(&self.opts, close);
+        }
         let (done, watches) = oneshot::channel();
         let msg = DisconnectSockets {
             opts: self.opts,
@@ -318,7 +436,7 @@ pub struct NamespaceCounters {
 ///         // socket.io's `io.of("/chat").emit("news", ...)`
 ///         let _ = chat.emit("news", json!({ "text": "hello" })).await;
 ///         // `io.of("/chat").fetchSockets()`
-///         for socket in chat.fetch_sockets().await {
+///         for socket in chat.fetch_sockets().await.unwrap_or_default() {
 ///             println!("{} is connected", socket.id());
 ///         }
 ///     }
@@ -386,8 +504,10 @@ impl NamespaceRef {
         self.to_all().emit(event, payload).await
     }
 
-    /// Handles to every socket of the namespace (socket.io's `nsp.fetchSockets()`).
-    pub async fn fetch_sockets(&self) -> Vec<SocketRef> {
+    /// Every socket of the namespace, on every node (socket.io's `nsp.fetchSockets()`).
+    pub async fn fetch_sockets(
+        &self,
+    ) -> Result<Vec<FetchedSocket>, ClusterError<Vec<FetchedSocket>>> {
         self.to_all().fetch_sockets().await
     }
 
@@ -416,20 +536,50 @@ impl NamespaceRef {
             .unwrap_or_default()
     }
 
-    /// socket.io's `serverSideEmit`: reaches the handlers of the *other*
-    /// nodes' namespaces through the adapter. On a single node (the default
-    /// local adapter) there is nobody else, so nothing is delivered.
+    /// socket.io's `serverSideEmit`: reaches the server-side handlers
+    /// ([`NamespaceBuilder::on_server_side`]) of the *other* nodes' namespace
+    /// of the same name. On a single node there is nobody else.
+    ///
+    /// [`NamespaceBuilder::on_server_side`]: crate::namespace::NamespaceBuilder::on_server_side
     pub fn server_side_emit(
         &self,
         event: &str,
         payload: impl Into<Payload>,
     ) -> Result<(), BroadcastError> {
         check_event(event)?;
-        let msg = ServerSideEmit {
-            event: event.to_string(),
-            payload: payload.into(),
-        };
-        Ok(request(&self.core, &self.core.rooms.server_side_emit, msg)?)
+        let sent = self
+            .core
+            .adapter
+            .server_side_emit(event, &payload.into(), false, None);
+        // Without an ack the adapter has published before it returns.
+        drop(sent);
+        Ok(())
+    }
+
+    /// socket.io's `serverSideEmitWithAck`: one answer per other node, or
+    /// those that came within `timeout` (else the adapter's own timeout).
+    pub async fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        payload: impl Into<Payload>,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Payload>, ServerSideEmitError> {
+        check_event(event)?;
+        let adapter = &self.core.adapter;
+        Ok(adapter
+            .server_side_emit(event, &payload.into(), true, timeout)
+            .await?)
+    }
+
+    /// How many nodes serve this namespace, this one included (socket.io's
+    /// `serverCount`).
+    pub async fn server_count(&self) -> Result<usize, ClusterError<usize>> {
+        self.core.adapter.server_count().await
+    }
+
+    /// What this namespace's adapter sent to and received from the other nodes.
+    pub fn adapter_counters(&self) -> AdapterCounters {
+        self.core.adapter.counters()
     }
 
     /// What this namespace has delivered, and what it dropped or refused and why.

@@ -13,6 +13,7 @@ use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
+use super::cluster::{Adapter, AdapterFactory, LocalNamespace, ServerSideEvent};
 use super::{Payload, SocketRef};
 use crate::client::Encoded;
 
@@ -75,8 +76,6 @@ pub(crate) struct RoomsOf {
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub(crate) struct Broadcast {
-    pub event: String,
-    pub payload: Payload,
     pub encoded: Encoded,
     pub opts: BroadcastOptions,
 }
@@ -91,9 +90,9 @@ pub(crate) struct BroadcastWithAck {
     pub tx: mpsc::UnboundedSender<Payload>,
 }
 
-/// The sockets `opts` selects.
+/// The sockets `opts` selects, each with its rooms.
 #[derive(Message)]
-#[rtype(result = "Vec<SocketRef>")]
+#[rtype(result = "Vec<(SocketRef, Vec<String>)>")]
 pub(crate) struct Fetch {
     pub opts: BroadcastOptions,
 }
@@ -122,14 +121,6 @@ pub(crate) struct DisconnectSockets {
 #[rtype(result = "RoomSummary")]
 pub(crate) struct Summary;
 
-/// `serverSideEmit`: for the other nodes' handlers, through the adapter.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct ServerSideEmit {
-    pub event: String,
-    pub payload: Payload,
-}
-
 /// What a namespace's rooms look like right now.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RoomSummary {
@@ -151,7 +142,6 @@ pub(crate) struct Rooms {
     pub bulk: Recipient<BulkRooms>,
     pub disconnect: Recipient<DisconnectSockets>,
     pub summary: Recipient<Summary>,
-    pub server_side_emit: Recipient<ServerSideEmit>,
 }
 
 impl Rooms {
@@ -167,8 +157,7 @@ impl Rooms {
             + Handler<Fetch>
             + Handler<BulkRooms>
             + Handler<DisconnectSockets>
-            + Handler<Summary>
-            + Handler<ServerSideEmit>,
+            + Handler<Summary>,
         A::Context: ToEnvelope<A, Register>
             + ToEnvelope<A, Unregister>
             + ToEnvelope<A, RoomsOf>
@@ -177,8 +166,7 @@ impl Rooms {
             + ToEnvelope<A, Fetch>
             + ToEnvelope<A, BulkRooms>
             + ToEnvelope<A, DisconnectSockets>
-            + ToEnvelope<A, Summary>
-            + ToEnvelope<A, ServerSideEmit>,
+            + ToEnvelope<A, Summary>,
     {
         Rooms {
             register: addr.clone().recipient(),
@@ -189,30 +177,50 @@ impl Rooms {
             fetch: addr.clone().recipient(),
             bulk: addr.clone().recipient(),
             disconnect: addr.clone().recipient(),
-            summary: addr.clone().recipient(),
-            server_side_emit: addr.recipient(),
+            summary: addr.recipient(),
         }
     }
 }
 
 /// What every handle of a namespace shares: its name, its rooms, its
-/// counters, and the ack id counter its sockets and broadcasts draw from
-/// (one counter, so a broadcast's ack id never collides with a socket's own).
+/// counters, its way to the other nodes, and the ack id counter its sockets
+/// and broadcasts draw from (one counter, so a broadcast's ack id never
+/// collides with a socket's own).
 pub(crate) struct NamespaceCore {
     pub name: Arc<str>,
     pub rooms: Rooms,
     pub stats: Arc<RoomStats>,
+    pub adapter: Arc<dyn Adapter>,
+    /// Hears the other nodes' `serverSideEmit`.
+    pub server_side: Option<Recipient<ServerSideEvent>>,
     ack_ids: AtomicU64,
 }
 
+/// What a namespace is made of, besides its rooms.
+pub(crate) struct NamespaceParts<'a> {
+    pub adapters: &'a dyn AdapterFactory,
+    pub server_side: Option<Recipient<ServerSideEvent>>,
+}
+
 impl NamespaceCore {
-    pub fn new(name: Arc<str>, rooms: Rooms, stats: Arc<RoomStats>) -> NamespaceCore {
-        NamespaceCore {
+    /// The namespace's shared state; its adapter is made here, with a way
+    /// back to the namespace that does not keep it alive.
+    pub fn new(
+        name: Arc<str>,
+        rooms: Rooms,
+        stats: Arc<RoomStats>,
+        parts: NamespaceParts<'_>,
+    ) -> Arc<NamespaceCore> {
+        Arc::new_cyclic(|core| NamespaceCore {
+            adapter: parts
+                .adapters
+                .create(&name, LocalNamespace { core: core.clone() }),
             name,
             rooms,
             stats,
+            server_side: parts.server_side,
             ack_ids: AtomicU64::new(0),
-        }
+        })
     }
 
     pub fn next_ack_id(&self) -> u64 {

@@ -1,0 +1,326 @@
+//! The cluster seam: what a namespace asks of the other nodes (the
+//! [`Adapter`] trait), and what the other nodes may ask of this one's local
+//! sockets ([`LocalNamespace`]).
+//!
+//! Every operator first does its work on this node through the room
+//! registry, then, unless it is `local`, hands the same request to the
+//! namespace's adapter. The default adapter (`switchyard::adapter::LocalAdapter`)
+//! is a single node: it has nobody to tell. A cluster adapter (Redis) carries
+//! the request to the other nodes, and on each of them applies it through
+//! [`LocalNamespace`], which only ever touches that node's own sockets, so a
+//! request never bounces between nodes.
+//!
+//! This module names no transport and no wire format: those belong to the
+//! adapters in `crate::adapter`.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use super::fetched::FetchedSocket;
+use super::operator::BroadcastOperator;
+use super::requests::{BroadcastOptions, NamespaceCore};
+use super::{Applied, Payload};
+
+/// What a namespace tells, and asks, the rest of the cluster. One instance
+/// per namespace, made by an [`AdapterFactory`]. Every call comes after the
+/// same request was applied on this node, and never for a `local` operator.
+pub trait Adapter: Send + Sync + 'static {
+    /// Whether there are other nodes to tell at all; `false` spares the
+    /// operators the copies a request to them would need.
+    fn spans_nodes(&self) -> bool {
+        true
+    }
+
+    /// A broadcast, already delivered to this node's sockets.
+    fn broadcast(&self, event: &str, payload: &Payload, opts: &BroadcastOptions);
+
+    /// A broadcast expecting an ack from every target. Each answer from
+    /// another node's client goes to `answers`; the result says how many
+    /// nodes will report a client count, and where the counts arrive.
+    fn broadcast_with_ack(
+        &self,
+        event: &str,
+        payload: &Payload,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+        answers: mpsc::UnboundedSender<Payload>,
+    ) -> BoxFuture<'static, RemoteCounts>;
+
+    /// `socketsJoin` (`join`) or `socketsLeave` on the other nodes.
+    fn sockets_rooms(&self, opts: &BroadcastOptions, rooms: &[String], join: bool);
+
+    /// `disconnectSockets` on the other nodes.
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool);
+
+    /// `fetchSockets` on the other nodes, within `timeout` (else the
+    /// adapter's own request timeout).
+    fn fetch_sockets(
+        &self,
+        opts: &BroadcastOptions,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'static, Result<Vec<SocketDetails>, ClusterError<Vec<SocketDetails>>>>;
+
+    /// `serverSideEmit`: the other nodes' server-side handlers get `event`.
+    /// With `ack`, their answers are collected within `timeout` (else the
+    /// adapter's own request timeout); without, it resolves at once.
+    fn server_side_emit(
+        &self,
+        event: &str,
+        payload: &Payload,
+        ack: bool,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'static, Result<Vec<Payload>, ClusterError<Vec<Payload>>>>;
+
+    /// How many nodes serve this namespace, this one included.
+    fn server_count(&self) -> BoxFuture<'static, Result<usize, ClusterError<usize>>>;
+
+    /// What the adapter sent, received, dropped and recovered from.
+    fn counters(&self) -> AdapterCounters {
+        AdapterCounters::default()
+    }
+}
+
+/// Makes each namespace's [`Adapter`]; `local` is that namespace's way to
+/// apply what other nodes ask of it.
+pub trait AdapterFactory: Send + Sync + 'static {
+    /// The adapter of namespace `nsp`.
+    fn create(&self, nsp: &str, local: LocalNamespace) -> Arc<dyn Adapter>;
+}
+
+/// The other nodes' share of a broadcast with ack: `nodes` of them will
+/// each send one client count on `counts`.
+pub struct RemoteCounts {
+    /// How many other nodes were asked.
+    pub nodes: usize,
+    /// One count per node that answered in time.
+    pub counts: mpsc::UnboundedReceiver<usize>,
+}
+
+impl RemoteCounts {
+    /// No other node.
+    pub fn none() -> RemoteCounts {
+        RemoteCounts {
+            nodes: 0,
+            counts: mpsc::unbounded_channel().1,
+        }
+    }
+}
+
+/// A socket as another node describes it (socket.io's `SocketDetails`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SocketDetails {
+    /// Its id.
+    pub id: String,
+    /// Its `socket.handshake`, as socket.io serialises it.
+    pub handshake: Value,
+    /// Its rooms, its own id included.
+    pub rooms: Vec<String>,
+    /// Its `socket.data`.
+    pub data: Value,
+}
+
+/// Why a request to the other nodes came back incomplete.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClusterError<T> {
+    /// Not every node answered in time; `partial` holds what did arrive.
+    #[error("{missing} of {expected} nodes did not answer in time")]
+    Timeout {
+        /// How many nodes were asked.
+        expected: usize,
+        /// How many did not answer.
+        missing: usize,
+        /// The answers that did arrive.
+        partial: T,
+    },
+    /// The cluster could not be reached (the adapter's link is down);
+    /// `partial` holds what this node had.
+    #[error("the cluster is unreachable: {reason}")]
+    Unreachable {
+        /// What failed.
+        reason: String,
+        /// This node's own answers.
+        partial: T,
+    },
+}
+
+impl<T> ClusterError<T> {
+    /// What did arrive.
+    pub fn into_partial(self) -> T {
+        match self {
+            ClusterError::Timeout { partial, .. } | ClusterError::Unreachable { partial, .. } => {
+                partial
+            }
+        }
+    }
+}
+
+/// What a cluster adapter has done, and what went wrong, since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AdapterCounters {
+    /// Messages published to the other nodes.
+    pub published: u64,
+    /// Messages received from the other nodes and handled.
+    pub received: u64,
+    /// Messages that could not be published or decoded.
+    pub errors: u64,
+    /// Times the link to the cluster was lost and made again.
+    pub reconnects: u64,
+    /// Messages dropped because a bounded queue was full or the link was down.
+    pub dropped: u64,
+}
+
+/// A server-side event from another node (socket.io's `io.on(event, ...)`
+/// for a `serverSideEmit`), for [`NamespaceBuilder::on_server_side`].
+///
+/// [`NamespaceBuilder::on_server_side`]: crate::namespace::NamespaceBuilder::on_server_side
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ServerSideEvent {
+    /// The namespace it was emitted on.
+    pub nsp: String,
+    /// The event name.
+    pub name: String,
+    /// Its arguments.
+    pub payload: Payload,
+    /// Set when the emitting node waits for an answer: send one, once.
+    pub ack: Option<ServerSideAck>,
+}
+
+/// The answer to a [`ServerSideEvent`]: like socket.io, only its first
+/// argument reaches the emitting node.
+pub struct ServerSideAck(pub(crate) oneshot::Sender<Payload>);
+
+impl ServerSideAck {
+    /// Answers the emitting node.
+    pub fn send(self, payload: impl Into<Payload>) {
+        let _ = self.0.send(payload.into());
+    }
+}
+
+/// One namespace's sockets on this node, as the other nodes reach them.
+/// Everything here is `local`: it never goes back to the cluster.
+#[derive(Clone)]
+pub struct LocalNamespace {
+    pub(crate) core: Weak<NamespaceCore>,
+}
+
+impl LocalNamespace {
+    fn operator(&self, opts: &BroadcastOptions) -> Option<BroadcastOperator> {
+        let core = self.core.upgrade()?;
+        Some(BroadcastOperator::with_options(
+            core,
+            BroadcastOptions {
+                local: true,
+                ..opts.clone()
+            },
+        ))
+    }
+
+    /// Delivers a broadcast from another node to this node's sockets.
+    pub async fn broadcast(&self, event: &str, payload: Payload, opts: &BroadcastOptions) {
+        if let Some(op) = self.operator(opts) {
+            let _ = op.emit(event, payload).await;
+        }
+    }
+
+    /// Delivers a broadcast with ack: the number of sockets it reached, and
+    /// their answers (the channel closes once every one answered or left, or
+    /// after `timeout`).
+    pub async fn broadcast_with_ack(
+        &self,
+        event: &str,
+        payload: Payload,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+    ) -> (usize, mpsc::UnboundedReceiver<Payload>) {
+        match self.operator(opts) {
+            Some(op) => op.timeout(timeout).start_ack(event, payload).await,
+            None => (0, mpsc::unbounded_channel().1),
+        }
+    }
+
+    /// This node's sockets that `opts` selects.
+    pub async fn fetch(&self, opts: &BroadcastOptions) -> Vec<SocketDetails> {
+        let Some(op) = self.operator(opts) else {
+            return Vec::new();
+        };
+        let sockets = op
+            .fetch_sockets()
+            .await
+            .unwrap_or_else(|e| e.into_partial());
+        sockets.iter().map(FetchedSocket::details).collect()
+    }
+
+    /// Makes this node's selected sockets join or leave `rooms`.
+    pub fn sockets_rooms(
+        &self,
+        opts: &BroadcastOptions,
+        rooms: Vec<String>,
+        join: bool,
+    ) -> Applied {
+        match self.operator(opts) {
+            Some(op) if join => op.sockets_join(rooms),
+            Some(op) => op.sockets_leave(rooms),
+            None => Applied::ready(Ok(())),
+        }
+    }
+
+    /// Disconnects this node's selected sockets.
+    pub fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) -> Applied {
+        match self.operator(opts) {
+            Some(op) => op.disconnect_sockets(close),
+            None => Applied::ready(Ok(())),
+        }
+    }
+
+    /// Every room of this node's sockets, their own-id rooms included
+    /// (socket.io's `allRooms`).
+    pub async fn all_rooms(&self) -> Vec<String> {
+        let mut rooms: Vec<String> = self
+            .fetch(&BroadcastOptions::default())
+            .await
+            .into_iter()
+            .flat_map(|s| s.rooms)
+            .collect();
+        rooms.sort();
+        rooms.dedup();
+        rooms
+    }
+
+    /// Hands a server-side event from another node to the namespace's
+    /// server-side handler; `None` for the answer when there is no handler
+    /// or it did not answer.
+    pub fn server_side_event(
+        &self,
+        name: String,
+        payload: Payload,
+        wants_ack: bool,
+    ) -> Option<oneshot::Receiver<Payload>> {
+        let core = self.core.upgrade()?;
+        let to = core.server_side.as_ref()?;
+        let (ack, answer) = if wants_ack {
+            let (tx, rx) = oneshot::channel();
+            (Some(ServerSideAck(tx)), Some(rx))
+        } else {
+            (None, None)
+        };
+        let event = ServerSideEvent {
+            nsp: core.name.to_string(),
+            name,
+            payload,
+            ack,
+        };
+        if to.try_send(event).is_err() {
+            core.stats
+                .listener_dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return None;
+        }
+        answer
+    }
+}

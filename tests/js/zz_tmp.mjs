@@ -1,0 +1,23 @@
+import { io } from "socket.io-client";
+const a = io("http://127.0.0.1:4101", { transports: ["websocket"] });
+const b = io("http://127.0.0.1:4102", { transports: ["websocket"] });
+const ack = (s, ev, spec) => new Promise(r => s.emit(ev, spec, r));
+await Promise.all([new Promise(r => a.on("connect", r)), new Promise(r => b.on("connect", r))]);
+let got = [];
+a.on("room-msg", (d) => got.push(d));
+await ack(a, "join", ["r"]);
+await ack(b, "join", ["r"]);
+console.log("before", await ack(b, "io-emit", { rooms: ["r"], data: "m1" }));
+await new Promise(r => setTimeout(r, 200)); console.log("got", got);
+process.stdout.write("kill redis now\n");
+await new Promise(r => setTimeout(r, 3000));
+console.log("down: local emit", await ack(a, "io-emit", { rooms: ["r"], data: "local-while-down" }));
+console.log("down: fetch", JSON.stringify(await ack(b, "fetch", {})));
+console.log("down: sse", JSON.stringify(await ack(b, "sse", {event:"x", ack:true, timeout:500})));
+console.log("down: count", JSON.stringify(await ack(b, "server-count", {})));
+await new Promise(r => setTimeout(r, 200)); console.log("got", got);
+await new Promise(r => setTimeout(r, 5000));
+for (let i = 0; i < 10; i++) { await ack(b, "io-emit", { rooms: ["r"], data: "after" + i }); await new Promise(r => setTimeout(r, 300)); }
+console.log("got", got);
+console.log("counters", JSON.stringify((await ack(b, "counters", {})).adapter));
+a.close(); b.close();
