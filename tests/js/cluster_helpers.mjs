@@ -74,7 +74,18 @@ export function clusterScope(redis) {
     async node(kind = IMPL, args = []) {
       const n = await startKind(kind, redis, args);
       n.kind = kind;
-      defer(() => n.stop());
+      // helpers.mjs' servers have no signal(): send by PID (ignored once it has exited)
+      n.signal ??= (sig) => {
+        try {
+          process.kill(n.proc.pid, sig);
+        } catch {
+          // already gone
+        }
+      };
+      defer(async () => {
+        n.signal("SIGCONT"); // in case a test froze it
+        await n.stop();
+      });
       return n;
     },
     async nodes(count, kind = IMPL, args = []) {

@@ -59,15 +59,18 @@ if (redisMissing) {
         },
       );
 
-    it(
-      "1. broadcasts both ways: rooms, except, local, a socket id, binary arguments",
-      T,
-      mixed(async ({ S, N, client }) => {
-        for (const [from, to] of [
-          [S, N],
-          [N, S],
-        ]) {
-          const dir = `${from.name} -> ${to.name}`;
+    for (const [fromIdx, toIdx] of [
+      [0, 1],
+      [1, 0],
+    ]) {
+      const dir = `${PAIR[fromIdx]} -> ${PAIR[toIdx]}`;
+      /** Runs fn({from, to, client}) with the nodes picked for this direction. */
+      const directed = (fn) => mixed(async ({ S, N, client }) => fn({ from: [S, N][fromIdx], to: [S, N][toIdx], client }));
+
+      it(
+        `1. broadcasts ${dir}: rooms, except, local, a socket id, from a socket`,
+        T,
+        directed(async ({ from, to, client }) => {
           const sender = await client(from, { label: `sender on ${from.name}` });
           const fromMember = await client(from, { label: `member on ${from.name}` });
           const r1 = await client(to, { label: `r1 on ${to.name}` });
@@ -98,13 +101,23 @@ if (redisMissing) {
             ]),
             "marker-2",
           );
+        }),
+      );
 
-          resetEvents(all);
+      it(
+        `2. binary arguments ${dir} (nested, empty, top-level from a socket)`,
+        T,
+        directed(async ({ from, to, client }) => {
+          const sender = await client(from, { label: `sender on ${from.name}` });
+          const r1 = await client(to, { label: `r1 on ${to.name}` });
+          const r2 = await client(to, { label: `r2 on ${to.name}` });
+          await call(r1, "join", "R");
+          await call(r2, "join", "R");
           await call(sender, "io-emit", {
             rooms: ["R"],
             data: { bin: Buffer.from([1, 2, 3]), nested: [Buffer.alloc(0), { deep: Buffer.from([255]) }], text: "é" },
           });
-          await call(fromMember, "to", { rooms: ["R"], data: Buffer.from([9, 8, 7]) });
+          await call(sender, "to", { rooms: ["R"], data: Buffer.from([9, 8, 7]) });
           for (const s of [r1, r2]) {
             await waitFor(() => roomMsgs(s).length >= 2, () => `${s.label} to receive two binary room-msgs (${dir})`);
             const [first, second] = roomMsgs(s);
@@ -114,13 +127,12 @@ if (redisMissing) {
             assert.equal(first.text, "é");
             assert.deepEqual(bytes(second), [9, 8, 7], `${dir}: ${s.label}`);
           }
-          for (const s of all) s.disconnect();
-        }
-      }),
-    );
+        }),
+      );
+    }
 
     it(
-      "2. fetchSockets both ways: ids, data and rooms of the other node's sockets",
+      "3. fetchSockets both ways: ids, data and rooms of the other node's sockets",
       T,
       mixed(async ({ S, N, client }) => {
         const s1 = await client(S, { label: "s1" });
@@ -172,7 +184,7 @@ if (redisMissing) {
     );
 
     it(
-      "3. socketsJoin, socketsLeave and disconnectSockets both ways",
+      "4. socketsJoin, socketsLeave and disconnectSockets both ways",
       T,
       mixed(async ({ S, N, client }) => {
         const s1 = await client(S, { label: "s1 (team)" });
@@ -221,7 +233,7 @@ if (redisMissing) {
     );
 
     it(
-      "4. serverSideEmit both ways, without and with acks",
+      "5. serverSideEmit both ways, without and with acks",
       T,
       mixed(async ({ S, N, client }) => {
         const wS = await client(S, { label: "wS" });
@@ -246,7 +258,7 @@ if (redisMissing) {
     );
 
     it(
-      "5. broadcast with ack from either node collects the answers of clients on both",
+      "6. broadcast with ack from either node collects the answers of clients on both",
       T,
       mixed(async ({ S, N, client }) => {
         const senderS = await client(S, { label: "senderS" });
@@ -277,7 +289,7 @@ if (redisMissing) {
     );
 
     it(
-      "6. server-count on both, and remote-emit through a fetched socket of the other node, both ways",
+      "7. server-count on both, and remote-emit through a fetched socket of the other node, both ways",
       T,
       mixed(async ({ S, N, client }) => {
         const s1 = await client(S, { label: "s1" });
