@@ -12,7 +12,7 @@
 // reference adapter), to check the tests themselves; Switchyard-only details are skipped then.
 import assert from "node:assert/strict";
 import { after, before, describe, it, test } from "node:test";
-import { eioHandshake, httpGet, httpPost, pollUrl } from "./helpers.mjs";
+import { eioHandshake, httpGet, httpPost, pollUrl, serverBinary } from "./helpers.mjs";
 import {
   IMPL,
   bytes,
@@ -25,7 +25,7 @@ import {
   waitFor,
   withCluster,
 } from "./cluster_helpers.mjs";
-import { redisMissing, startRedis, waitForSubscribers } from "./redis_helpers.mjs";
+import { freePort, redisMissing, spawnProcess, startRedis, waitForSubscribers } from "./redis_helpers.mjs";
 
 const T = { timeout: 120000 };
 const SWITCHYARD = IMPL === "switchyard";
@@ -386,6 +386,11 @@ if (redisMissing) {
         const partial = await call(wA, "sse", { event: "ask", data: 1, ack: true, timeout: 1500 });
         assert.equal(typeof partial.error, "string", `expected an error: ${JSON.stringify(partial)}`);
         assert.deepEqual(partial.responses, [`node-${B.port}`], JSON.stringify(partial));
+        // the other cluster requests give up after their timeout too
+        const fetchFrozen = await call(wA, "fetch", {});
+        assert.equal(typeof fetchFrozen?.error, "string", `fetch with a frozen node: ${JSON.stringify(fetchFrozen)}`);
+        const askFrozen = await call(wA, "broadcast-ack", { timeout: 1500 });
+        assert.equal(typeof askFrozen?.error, "string", `broadcast-ack with a frozen node: ${JSON.stringify(askFrozen)}`);
 
         // killed (SIGKILL by PID): Redis drops its subscriptions, the cluster is A and B
         C.signal("SIGKILL");
@@ -440,7 +445,32 @@ if (redisMissing) {
     );
 
     it(
-      "11. a polling request with node A's session id sent to node B gets 400 Session ID unknown",
+      "11. nodes with another key prefix are another cluster (server-count, fetch)",
+      T,
+      cluster(async ({ node, client, ready }) => {
+        const A = await node();
+        const B = await node(undefined, ["--redis-key-prefix", "yard"]);
+        const C = await node(undefined, ["--redis-key-prefix", "yard"]);
+        await ready(1);
+        await waitForSubscribers(redis, 2, 20000, "yard-request#/#");
+        const a = await client(A, { label: "a" });
+        const b = await client(B, { label: "b" });
+        const c = await client(C, { label: "c" });
+        assert.equal(await call(a, "server-count"), 1);
+        assert.equal(await call(b, "server-count"), 2);
+        assert.deepEqual((await call(a, "fetch", {})).map((s) => s.id), [a.id]);
+        assert.deepEqual(
+          (await call(b, "fetch", {})).map((s) => s.id),
+          sorted([b.id, c.id]),
+        );
+        await call(c, "join", "R");
+        await call(b, "io-emit", { rooms: ["R"], data: "yard-only" });
+        await waitFor(() => roomMsgs(c).includes("yard-only"), "c to receive a broadcast within its prefix");
+      }),
+    );
+
+    it(
+      "12. a polling request with node A's session id sent to node B gets 400 Session ID unknown",
       T,
       cluster(async ({ nodes }) => {
         const [A, B] = await nodes(2);
@@ -459,7 +489,31 @@ if (redisMissing) {
 
   describe(`cluster over Redis, Redis lost and back (${IMPL} nodes)`, () => {
     it(
-      "12. Redis killed: local delivery keeps working; restarted on the same port: cross-node delivery resumes",
+      "13. Redis unreachable at start: the node exits with status 1 naming the URL, never listening",
+      { ...T, skip: SWITCHYARD ? false : "Switchyard's start-up" },
+      async () => {
+        const port = await freePort();
+        const url = `redis://127.0.0.1:${port}`;
+        const proc = await spawnProcess(serverBinary("test_server"), ["--port", "0", "--adapter", "redis", "--redis-url", url], {
+          name: "test_server",
+        });
+        try {
+          const { code } = await Promise.race([
+            proc.exited,
+            new Promise((_, reject) => setTimeout(() => reject(new Error(`still running after 20 s\n${proc.output()}`)), 20000)),
+          ]);
+          assert.equal(code, 1, proc.output());
+          assert.ok(proc.output().includes(url), `the error names ${url}: ${proc.output()}`);
+          assert.ok(!proc.lines.some((l) => l.startsWith("listening on")), proc.output());
+        } finally {
+          await proc.stop();
+        }
+      },
+    );
+
+
+    it(
+      "14. Redis killed: local delivery keeps working; restarted on the same port: cross-node delivery resumes",
       T,
       async () => {
         const redis = await startRedis();
