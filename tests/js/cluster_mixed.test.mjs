@@ -135,7 +135,7 @@ if (redisMissing) {
       "3. fetchSockets both ways: ids, data and rooms of the other node's sockets",
       T,
       mixed(async ({ S, N, client }) => {
-        const s1 = await client(S, { label: "s1" });
+        const s1 = await client(S, { label: "s1", auth: { token: "t-s1" }, query: { q: "1" } });
         const s2 = await client(S, { label: "s2" });
         const n1 = await client(N, { label: "n1" });
         const n2 = await client(N, { label: "n2" });
@@ -180,6 +180,25 @@ if (redisMissing) {
         );
         assert.deepEqual(normFetched(await call(s1, "fetch", { rooms: [n2.id] })), fetched([[n2, data.get(n2), []]]));
         assert.deepEqual(normFetched(await call(n1, "fetch", { rooms: [s2.id] })), fetched([[s2, data.get(s2), ["team", "other"]]]));
+
+        // the handshake a node hands for its sockets, as the other node's application reads it
+        // (node_peer only: `handshake: true` adds each fetched socket's handshake)
+        if (N.kind === "node") {
+          const [remote] = await call(n2, "fetch", { rooms: [s1.id], handshake: true });
+          const [own] = await call(n2, "fetch", { rooms: [n1.id], local: true, handshake: true });
+          const h = remote.handshake;
+          assert.deepEqual(Object.keys(h ?? {}).sort(), Object.keys(own.handshake).sort(), `handshake keys of ${S.name}'s socket: ${JSON.stringify(h)}`);
+          const types = { headers: "object", time: "string", address: "string", xdomain: "boolean", secure: "boolean", issued: "number", url: "string", query: "object", auth: "object" };
+          for (const [k, t] of Object.entries(types)) assert.equal(typeof h[k], t, `handshake.${k}: ${JSON.stringify(h)}`);
+          assert.deepEqual(h.auth, { token: "t-s1" });
+          assert.equal(h.query.q, "1", JSON.stringify(h.query));
+          assert.equal(h.query.EIO, "4", JSON.stringify(h.query));
+          assert.equal(h.secure, false);
+          assert.ok(h.url.startsWith("/socket.io/"), h.url);
+          assert.ok(h.address.includes("127.0.0.1"), h.address);
+          assert.ok(Math.abs(h.issued - Date.now()) < 10 * 60 * 1000, `issued is a ms timestamp: ${h.issued}`);
+          assert.equal(typeof h.headers.host, "string", JSON.stringify(h.headers));
+        }
       }),
     );
 
@@ -285,6 +304,23 @@ if (redisMissing) {
         assert.deepEqual({ ...votersFromN, ok: jsonSorted(votersFromN.ok ?? []) }, { ok: jsonSorted([["yes-s1"], ["yes-n1"]]) });
         const votersFromS = await call(senderS, "broadcast-ack", { rooms: ["voters"], except: [s1.id], timeout: 5000 });
         assert.deepEqual(votersFromS, { ok: [["yes-n1"]] });
+
+        // a client on N that hears the question and never answers: both senders time out
+        const silent = await client(N, { label: "silent on N" });
+        for (const [sender, node] of [
+          [senderS, S],
+          [senderN, N],
+        ]) {
+          const partial = await call(sender, "broadcast-ack", { timeout: 1500 });
+          assert.equal(typeof partial.error, "string", `from ${node.name}: ${JSON.stringify(partial)}`);
+          if (node.kind === "switchyard") {
+            assert.equal(partial.expected, 5, `from ${node.name}: ${JSON.stringify(partial)}`);
+            assert.equal(partial.missing, 1, `from ${node.name}: ${JSON.stringify(partial)}`);
+          } else {
+            assert.equal(partial.responses.length, 4, `from ${node.name}: ${JSON.stringify(partial)}`);
+          }
+        }
+        await waitFor(() => silent.got("poll").length >= 2, "the silent client to have been asked twice");
       }),
     );
 

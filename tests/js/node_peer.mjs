@@ -1,7 +1,8 @@
 // A real Node socket.io 4.8 node on @socket.io/redis-adapter 8.3 (classic `createAdapter`, node-redis
 // v4 clients): the foreign member of the mixed-cluster tests. It answers the subset of
 // examples/test_server's ops that those tests use, with the same shapes:
-//   join, leave, rooms, set-data, get-data, to, io-emit, fetch ({id, data, rooms}), sockets-join,
+//   join, leave, rooms, set-data, get-data, to, io-emit, fetch ({id, data, rooms}; with
+//   `handshake: true` also each socket's handshake), sockets-join,
 //   sockets-leave, disconnect-sockets, broadcast-ack, sse, server-count, remote-emit
 // and, like test_server, hands every server-side event E(args...) it receives to its own sockets
 // in room "sse-watchers" as `sse-received` [E, ...args], answering an ack with "node-<port>".
@@ -127,7 +128,7 @@ async function main() {
       case "fetch": {
         const sockets = await operator(nsp, spec).fetchSockets();
         return sockets
-          .map((s) => ({ id: s.id, data: s.data, rooms: [...s.rooms].sort() }))
+          .map((s) => ({ id: s.id, data: s.data, rooms: [...s.rooms].sort(), ...(spec?.handshake ? { handshake: s.handshake } : {}) }))
           .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       }
       case "sockets-join":
