@@ -483,6 +483,7 @@ if (redisMissing) {
         // the session is still fine on its own node
         const ok = await httpPost(pollUrl(base(A), sid), "40");
         assert.equal(ok.status, 200, ok.text);
+        await httpPost(pollUrl(base(A), sid), "1"); // close it
       }),
     );
   });
