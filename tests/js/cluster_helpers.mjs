@@ -53,7 +53,7 @@ export function bytes(x) {
  * A per-test scope: `node(kind, args)` starts a node on `redis`, `client(node, {label, ...opts})`
  * connects a socket.io client that records every event (`s.got(name)` lists the argument arrays
  * of `name`), `ready(n)` waits until Redis counts n adapters on "/", `defer(fn)` registers a
- * cleanup. `run()` runs `fn(scope)` and then cleans everything up, failing or not.
+ * cleanup and `close()` runs every cleanup (withCluster does, failing or not).
  */
 export function clusterScope(redis) {
   const cleanups = [];
