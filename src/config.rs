@@ -61,6 +61,12 @@ pub const CONFIG_ENV: &str = "SWITCHYARD_CONFIG";
 /// Adapter names accepted in [`Config::adapter`].
 pub const KNOWN_ADAPTERS: [&str; 2] = ["local", "redis"];
 
+/// Protocols accepted in [`Config::redis_variant`].
+pub const KNOWN_REDIS_VARIANTS: [&str; 2] = ["classic", "sharded"];
+
+/// Modes accepted in [`Config::redis_subscription_mode`].
+pub const KNOWN_SUBSCRIPTION_MODES: [&str; 3] = ["static", "dynamic", "dynamic-private"];
+
 /// Transport names accepted in [`Config::transports`].
 pub const KNOWN_TRANSPORTS: [&str; 2] = ["polling", "websocket"];
 
@@ -135,6 +141,11 @@ pub struct Config {
     /// Milliseconds requests to the other nodes wait; see
     /// [`Config::redis_request_timeout`].
     pub redis_request_timeout_ms: u64,
+    /// The adapter's protocol: one of [`KNOWN_REDIS_VARIANTS`].
+    pub redis_variant: String,
+    /// The sharded protocol's subscription mode: one of
+    /// [`KNOWN_SUBSCRIPTION_MODES`].
+    pub redis_subscription_mode: String,
     /// Whether to start without Redis (serving alone until it is up)
     /// rather than exit.
     pub redis_wait_at_start: bool,
@@ -409,15 +420,23 @@ impl Config {
                 );
             }
         }
-        if !KNOWN_ADAPTERS.contains(&self.adapter.as_str()) {
-            return fail(
-                "adapter",
-                format!(
-                    "unknown adapter {:?} (expected {})",
-                    self.adapter,
-                    KNOWN_ADAPTERS.join(", ")
-                ),
-            );
+        for (key, value, known) in [
+            ("adapter", &self.adapter, &KNOWN_ADAPTERS[..]),
+            (
+                "redis_variant",
+                &self.redis_variant,
+                &KNOWN_REDIS_VARIANTS[..],
+            ),
+            (
+                "redis_subscription_mode",
+                &self.redis_subscription_mode,
+                &KNOWN_SUBSCRIPTION_MODES[..],
+            ),
+        ] {
+            if !known.contains(&value.as_str()) {
+                let known = known.join(", ");
+                return fail(key, format!("unknown value {value:?} (expected {known})"));
+            }
         }
         if self.transports.is_empty() {
             return fail("transports", "must not be empty");

@@ -15,7 +15,7 @@ use actix_web::{App, HttpRequest, HttpResponse, web};
 use futures_util::future::LocalBoxFuture;
 use tokio::net::TcpStream;
 
-use crate::adapter::redis::{RedisAdapter, RedisConfig};
+use crate::adapter::redis::{RedisAdapter, RedisConfig, Variant};
 use crate::config::Config;
 use crate::engine::upgrade::{WsEndpoint, serve_upgraded};
 use crate::engine::{Cors, DeflateSettings, EngineConfig};
@@ -232,9 +232,15 @@ fn client_bundle(path: &str) -> impl Fn(&mut web::ServiceConfig) + Clone + 'stat
 /// The `redis` adapter `config` describes: an error (naming the URL and the
 /// keys to change) when Redis cannot be reached, unless `redis_wait_at_start`.
 async fn redis_adapter(config: &Config) -> std::io::Result<RedisAdapter> {
+    let variant = match config.redis_variant.as_str() {
+        // Checked by `Config::validate`.
+        "sharded" => Variant::Sharded(config.redis_subscription_mode.parse().unwrap_or_default()),
+        _ => Variant::Classic,
+    };
     let redis = RedisConfig {
         key_prefix: config.redis_key_prefix.clone(),
         request_timeout: config.redis_request_timeout(),
+        variant,
         ..RedisConfig::new(config.redis_url.clone())
     };
     let adapter = match config.redis_wait_at_start {

@@ -10,7 +10,8 @@
 //! and `/per-worker-all` (the same, also taking `disconnecting` and middleware errors).
 //!
 //! With `--adapter redis --redis-url URL` (and optionally
-//! `--redis-key-prefix`, `--redis-request-timeout-ms`) the node joins a
+//! `--redis-key-prefix`, `--redis-request-timeout-ms`, `--redis-variant
+//! sharded` with `--redis-subscription-mode MODE`) the node joins a
 //! cluster over Redis: the room operations span every node unless their
 //! spec says `local: true`, and each node answers other nodes'
 //! `serverSideEmit` (see `ServerSide`).
@@ -32,7 +33,7 @@ use actix_web::HttpRequest;
 
 use actix::prelude::*;
 use serde_json::{Value, json};
-use switchyard::adapter::redis::{RedisAdapter, RedisConfig};
+use switchyard::adapter::redis::{RedisAdapter, RedisConfig, Variant};
 use switchyard::engine::{Cors, DeflateSettings, EngineConfig};
 use switchyard::io::{SocketIo, SocketIoConfig};
 use switchyard::namespace::NamespaceBuilder;
@@ -480,7 +481,12 @@ async fn main() -> std::io::Result<()> {
     });
     let mut builder = SocketIo::builder(config);
     if flag("--adapter", String::from("local")) == "redis" {
+        let variant = match flag("--redis-variant", String::from("classic")).as_str() {
+            "sharded" => Variant::Sharded(flag("--redis-subscription-mode", Default::default())),
+            _ => Variant::Classic,
+        };
         let redis = RedisConfig {
+            variant,
             key_prefix: flag("--redis-key-prefix", "socket.io".to_string()),
             request_timeout: Duration::from_millis(flag("--redis-request-timeout-ms", 5000)),
             ..RedisConfig::new(flag("--redis-url", "redis://127.0.0.1:6379".to_string()))

@@ -211,6 +211,8 @@ fn every_key_settable_from_env_and_cli() {
         ("redis_url", "redis://10.0.0.1:7000/2"),
         ("redis_key_prefix", "app"),
         ("redis_request_timeout_ms", "12"),
+        ("redis_variant", "sharded"),
+        ("redis_subscription_mode", "static"),
         ("redis_wait_at_start", "true"),
     ];
     let expected = "Config { host: \"::1\", port: 1, path: \"/io/\", static_dir: \"public\", \
@@ -220,7 +222,8 @@ fn every_key_settable_from_env_and_cli() {
          per_message_deflate: true, http_compression_threshold: 10, allow_eio3: false, \
          virtual_requests: false, vr_max_in_flight: 11, vr_send_response_headers: false, \
          vr_send_status_code: false, adapter: \"redis\", redis_url: \"redis://10.0.0.1:7000/2\", \
-         redis_key_prefix: \"app\", redis_request_timeout_ms: 12, redis_wait_at_start: true, \
+         redis_key_prefix: \"app\", redis_request_timeout_ms: 12, redis_variant: \"sharded\", \
+         redis_subscription_mode: \"static\", redis_wait_at_start: true, \
          file: None }";
 
     let env: Vec<(String, &str)> = values.iter().map(|&(k, v)| (env_var(k), v)).collect();
@@ -481,7 +484,7 @@ fn shadowed_bad_value_is_still_reported() {
 fn bad_adapter_is_named() {
     assert_eq!(
         load_err(&["--adapter", "carrier-pigeon"], &[]),
-        "config key 'adapter': unknown adapter \"carrier-pigeon\" \
+        "config key 'adapter': unknown value \"carrier-pigeon\" \
          (expected local, redis) (from --adapter)"
     );
     assert_eq!(

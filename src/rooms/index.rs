@@ -22,6 +22,17 @@ struct Entry<M> {
 pub(crate) struct RoomIndex<M> {
     rooms: HashMap<Arc<str>, HashSet<Arc<str>>>,
     members: HashMap<Arc<str>, Entry<M>>,
+    /// Rooms created (`true`, with whether the room is a member's own id)
+    /// or gone (`false`) since last taken; kept only when asked for.
+    changes: Option<Vec<RoomChange>>,
+}
+
+/// A room that came to exist or ceased to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RoomChange {
+    pub room: Arc<str>,
+    pub exists: bool,
+    pub is_member_id: bool,
 }
 
 impl<M> Default for RoomIndex<M> {
@@ -29,11 +40,25 @@ impl<M> Default for RoomIndex<M> {
         RoomIndex {
             rooms: HashMap::default(),
             members: HashMap::default(),
+            changes: None,
         }
     }
 }
 
 impl<M> RoomIndex<M> {
+    /// From now on, keep the rooms created and gone for [`Self::take_changes`].
+    pub fn track_changes(&mut self) {
+        self.changes.get_or_insert_with(Vec::new);
+    }
+
+    /// The rooms created and gone since last asked, in order.
+    pub fn take_changes(&mut self) -> Vec<RoomChange> {
+        self.changes
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
     /// Adds a member, in the room of its own id.
     pub fn insert(&mut self, id: Arc<str>, value: M) {
         let entry = Entry {
@@ -73,6 +98,15 @@ impl<M> RoomIndex<M> {
             .unwrap_or_else(|| room.into());
         let entry = self.members.get_mut(&id).expect("looked up above");
         if entry.rooms.insert(room.clone()) {
+            if let Some(changes) = &mut self.changes
+                && !self.rooms.contains_key(&room)
+            {
+                changes.push(RoomChange {
+                    is_member_id: room == id,
+                    room: room.clone(),
+                    exists: true,
+                });
+            }
             self.rooms.entry(room).or_default().insert(id);
         }
     }
@@ -90,8 +124,16 @@ impl<M> RoomIndex<M> {
     fn remove_from_room(&mut self, room: &str, id: &str) {
         if let Some(ids) = self.rooms.get_mut(room) {
             ids.remove(id);
-            if ids.is_empty() {
-                self.rooms.remove(room);
+            if ids.is_empty()
+                && let Some((room, _)) = self.rooms.remove_entry(room)
+                && let Some(changes) = &mut self.changes
+            {
+                let is_member_id = &*room == id;
+                changes.push(RoomChange {
+                    room,
+                    exists: false,
+                    is_member_id,
+                });
             }
         }
     }
@@ -202,6 +244,39 @@ mod tests {
         let mut ids: Vec<String> = index.targets(o).iter().map(|i| i.to_string()).collect();
         ids.sort();
         ids
+    }
+
+    #[test]
+    fn room_changes_are_kept_only_when_tracked() {
+        let mut untracked = index(&["a"]);
+        untracked.join("a", "r");
+        assert!(untracked.take_changes().is_empty());
+
+        let mut index = RoomIndex::default();
+        index.track_changes();
+        index.insert("a".into(), ());
+        index.insert("b".into(), ());
+        index.join("a", "r");
+        index.join("b", "r");
+        let change = |room: &str, exists, is_member_id| RoomChange {
+            room: room.into(),
+            exists,
+            is_member_id,
+        };
+        assert_eq!(
+            index.take_changes(),
+            [
+                change("a", true, true),
+                change("b", true, true),
+                change("r", true, false)
+            ]
+        );
+        index.leave("a", "r");
+        assert!(index.take_changes().is_empty(), "b is still in r");
+        index.remove("b");
+        let mut gone = index.take_changes();
+        gone.sort_by(|x, y| x.room.cmp(&y.room));
+        assert_eq!(gone, [change("b", false, true), change("r", false, false)]);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use actix::prelude::*;
 
 use crate::client::{Client, Encoded};
 use crate::engine::{CloseReason, Outgoing, SendError, SessionHandle};
+use crate::socket::Adapter;
 use crate::socket::{
     Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch,
     NamespaceCore, NamespaceParts, Register, RoomStats, Rooms, RoomsOf, SocketRef, Summary,
@@ -31,7 +32,24 @@ pub(crate) fn start(name: &str, parts: NamespaceParts<'_>) -> Arc<NamespaceCore>
     let name: Arc<str> = name.into();
     let stats = Arc::new(RoomStats::default());
     let registry = RoomRegistry::new(stats.clone()).start();
-    NamespaceCore::new(name, Rooms::new(registry), stats, parts)
+    let core = NamespaceCore::new(name, Rooms::new(registry.clone()), stats, parts);
+    if core.adapter.follows_rooms() {
+        registry.do_send(FollowRooms(core.adapter.clone()));
+    }
+    core
+}
+
+/// Tell the adapter of each room that comes to exist or ceases to.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct FollowRooms(Arc<dyn Adapter>);
+
+impl Handler<FollowRooms> for RoomRegistry {
+    type Result = ();
+    fn handle(&mut self, FollowRooms(adapter): FollowRooms, _: &mut Context<Self>) {
+        self.index.track_changes();
+        self.follower = Some(adapter);
+    }
 }
 
 /// A socket as the registry keeps it: its session beside it, so a
@@ -44,6 +62,8 @@ struct Member {
 /// The rooms of one namespace, as an actor.
 pub(crate) struct RoomRegistry {
     index: RoomIndex<Member>,
+    /// The adapter that follows the rooms coming and going, if any.
+    follower: Option<Arc<dyn Adapter>>,
     stats: Arc<RoomStats>,
     /// WebSocket writers with broadcasts queued and not yet woken: woken
     /// together once the mailbox is drained, so a writer that several
@@ -61,6 +81,7 @@ impl RoomRegistry {
     fn new(stats: Arc<RoomStats>) -> Self {
         RoomRegistry {
             index: RoomIndex::default(),
+            follower: None,
             stats,
             wakes: Vec::new(),
             deferred: 0,
@@ -78,6 +99,15 @@ impl RoomRegistry {
             // Handled once the mailbox is drained (actix runs notified
             // messages when no mailbox message is waiting).
             ctx.notify(WakeWriters);
+        }
+    }
+
+    /// Tells the follower of the rooms that came and went.
+    fn rooms_changed(&mut self) {
+        if let Some(adapter) = &self.follower {
+            for change in self.index.take_changes() {
+                adapter.on_room(&change.room, change.exists, change.is_member_id);
+            }
         }
     }
 
@@ -156,6 +186,7 @@ impl Handler<Register> for RoomRegistry {
         let session = socket.info.session.clone();
         self.index
             .insert(socket.id().into(), Member { socket, session });
+        self.rooms_changed();
     }
 }
 
@@ -163,6 +194,7 @@ impl Handler<Unregister> for RoomRegistry {
     type Result = ();
     fn handle(&mut self, Unregister { id }: Unregister, _: &mut Context<Self>) {
         self.index.remove(&id);
+        self.rooms_changed();
     }
 }
 
@@ -257,6 +289,7 @@ impl Handler<BulkRooms> for RoomRegistry {
                 }
             }
         }
+        self.rooms_changed();
         let _ = msg.done.send(());
     }
 }

@@ -83,6 +83,18 @@ pub trait Adapter: Send + Sync + 'static {
     fn counters(&self) -> AdapterCounters {
         AdapterCounters::default()
     }
+
+    /// Whether the adapter wants [`on_room`](Self::on_room) calls.
+    fn follows_rooms(&self) -> bool {
+        false
+    }
+
+    /// A room of this node came to exist (its first socket joined) or
+    /// ceased to (its last one left); `is_socket_id` when it is a socket's
+    /// own-id room. Only called when [`follows_rooms`](Self::follows_rooms).
+    fn on_room(&self, room: &str, exists: bool, is_socket_id: bool) {
+        let _ = (room, exists, is_socket_id);
+    }
 }
 
 /// Makes each namespace's [`Adapter`]; `local` is that namespace's way to

@@ -1,7 +1,7 @@
 //! The link to Redis: one connection that publishes (and asks `PUBSUB
-//! NUMSUB`), one that subscribes, each in a task of the adapter's own
-//! thread, each reconnecting by itself with a backoff. It knows channels
-//! and bytes, not Socket.IO.
+//! NUMSUB`) and one that subscribes, each a task on the adapter's own
+//! thread; each reconnects by itself with a backoff, and the subscriber
+//! subscribes everything again. It knows channels and bytes, not Socket.IO.
 //!
 //! Bounds: publishes wait in a bounded queue (a full queue drops, counted);
 //! each namespace's inbound messages wait in a bounded queue (a full one
@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout};
 
+use super::wire::Sub;
 use crate::socket::AdapterCounters;
 
 /// Publishes waiting for the publishing connection.
@@ -53,37 +53,30 @@ impl Stats {
     }
 }
 
-/// Which of a namespace's subscriptions a message came through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Via {
-    Broadcast,
-    Request,
-    Response,
-}
-
 /// A message for one namespace.
 pub(crate) struct Inbound {
-    pub via: Via,
     pub channel: String,
     pub payload: Vec<u8>,
 }
 
-/// A subscription: a channel (or, for broadcasts, a pattern) and whose it is.
+/// A subscription: how it is made, and whose it is.
 #[derive(Clone)]
 pub(crate) struct Route {
-    pub via: Via,
+    pub sub: Sub,
     pub to: mpsc::Sender<Inbound>,
 }
 
 enum Command {
-    Publish(String, Vec<u8>),
-    NumSub(String, oneshot::Sender<redis::RedisResult<usize>>),
+    /// `PUBLISH`, or `SPUBLISH` when sharded.
+    Publish(String, Vec<u8>, bool),
+    /// `PUBSUB NUMSUB`, or `PUBSUB SHARDNUMSUB` when sharded.
+    NumSub(String, bool, oneshot::Sender<redis::RedisResult<usize>>),
 }
 
 /// The node's way to Redis.
 pub(crate) struct Link {
     commands: mpsc::Sender<Command>,
-    subscribe: mpsc::UnboundedSender<(String, Route)>,
+    changes: mpsc::UnboundedSender<Change>,
     pub stats: Arc<Stats>,
 }
 
@@ -100,42 +93,52 @@ impl Link {
     ) -> (Link, redis::RedisResult<()>) {
         let stats = Arc::new(Stats::default());
         let (commands, command_rx) = mpsc::channel(PUBLISH_QUEUE);
-        let (subscribe, subscribe_rx) = mpsc::unbounded_channel();
+        let (changes, changes_rx) = mpsc::unbounded_channel();
         let (up_tx, up_rx) = oneshot::channel();
         let (sub_up_tx, sub_up_rx) = oneshot::channel();
         let routes = Routes::default();
-        let publisher = publisher(client.clone(), command_rx, stats.clone(), up_tx);
-        let subscriber = subscriber(client, routes, subscribe_rx, stats.clone(), sub_up_tx);
-        arbiter.spawn(publisher);
-        arbiter.spawn(subscriber);
+        // Messages arrive as RESP3 pushes on the subscribing connection.
+        let info = client.get_connection_info().clone();
+        let resp3 = info
+            .redis_settings()
+            .clone()
+            .set_protocol(redis::ProtocolVersion::RESP3);
+        let subscribing = redis::Client::open(info.set_redis_settings(resp3));
+        arbiter.spawn(publisher(client, command_rx, stats.clone(), up_tx));
+        match subscribing {
+            Ok(client) => {
+                let stats = stats.clone();
+                arbiter.spawn(subscriber(client, routes, changes_rx, stats, sub_up_tx));
+            }
+            Err(e) => drop(sub_up_tx.send(Err(e))),
+        }
         let first = |r: Result<redis::RedisResult<()>, _>| {
             r.unwrap_or_else(|_| Err(redis::RedisError::from(std::io::Error::other("stopped"))))
         };
         let result = first(up_rx.await).and(first(sub_up_rx.await));
         let link = Link {
             commands,
-            subscribe,
+            changes,
             stats,
         };
         (link, result)
     }
 
-    /// Publishes without waiting; a full queue drops it (counted).
-    pub fn publish(&self, channel: String, payload: Vec<u8>) {
-        if self
-            .commands
-            .try_send(Command::Publish(channel, payload))
-            .is_err()
-        {
+    /// Publishes without waiting (`SPUBLISH` when `sharded`); a full queue
+    /// drops it (counted).
+    pub fn publish(&self, channel: String, payload: Vec<u8>, sharded: bool) {
+        let command = Command::Publish(channel, payload, sharded);
+        if self.commands.try_send(command).is_err() {
             self.stats.dropped.fetch_add(1, Relaxed);
         }
     }
 
-    /// How many connections subscribe to `channel` (`PUBSUB NUMSUB`).
-    pub async fn numsub(&self, channel: &str) -> Result<usize, String> {
+    /// How many connections subscribe to `channel` (`PUBSUB NUMSUB`, or
+    /// `SHARDNUMSUB` when `sharded`).
+    pub async fn numsub(&self, channel: &str, sharded: bool) -> Result<usize, String> {
         let (tx, rx) = oneshot::channel();
         self.commands
-            .try_send(Command::NumSub(channel.to_string(), tx))
+            .try_send(Command::NumSub(channel.to_string(), sharded, tx))
             .map_err(|_| "the publishing queue is full".to_string())?;
         match rx.await {
             Ok(Ok(n)) => Ok(n),
@@ -144,10 +147,14 @@ impl Link {
         }
     }
 
-    /// Subscribes to `channel` (a pattern for [`Via::Broadcast`]), now and
-    /// after every reconnection.
+    /// Subscribes to `channel` (or pattern), now and after every reconnection.
     pub fn subscribe(&self, channel: String, route: Route) {
-        let _ = self.subscribe.send((channel, route));
+        let _ = self.changes.send(Change::Subscribe(channel, route));
+    }
+
+    /// Stops following `channel`.
+    pub fn unsubscribe(&self, channel: String) {
+        let _ = self.changes.send(Change::Unsubscribe(channel));
     }
 }
 
@@ -221,7 +228,7 @@ async fn publisher(
             for command in batch.drain(..) {
                 match command {
                     Command::Publish(..) => drop(stats.dropped.fetch_add(1, Relaxed)),
-                    Command::NumSub(_, reply) => {
+                    Command::NumSub(_, _, reply) => {
                         let e = std::io::Error::other("redis is unreachable");
                         let _ = reply.send(Err(e.into()));
                     }
@@ -234,12 +241,14 @@ async fn publisher(
         let mut replies = Vec::new();
         for command in batch.drain(..) {
             match command {
-                Command::Publish(channel, payload) => {
-                    pipe.publish(channel, payload).ignore();
+                Command::Publish(channel, payload, sharded) => {
+                    let verb = if sharded { "SPUBLISH" } else { "PUBLISH" };
+                    pipe.cmd(verb).arg(channel).arg(payload).ignore();
                     published += 1;
                 }
-                Command::NumSub(channel, reply) => {
-                    pipe.cmd("PUBSUB").arg("NUMSUB").arg(channel);
+                Command::NumSub(channel, sharded, reply) => {
+                    let verb = if sharded { "SHARDNUMSUB" } else { "NUMSUB" };
+                    pipe.cmd("PUBSUB").arg(verb).arg(channel);
                     replies.push(reply);
                 }
             }
@@ -266,12 +275,20 @@ async fn publisher(
     }
 }
 
+/// A change to the subscriptions.
+enum Change {
+    Subscribe(String, Route),
+    Unsubscribe(String),
+}
+
 /// Keeps one subscribing connection up, with every route subscribed, and
-/// hands each message to its namespace.
+/// hands each message to its namespace: a RESP3 connection, whose messages
+/// arrive as pushes (the `redis` crate's own pub/sub type cannot
+/// SSUBSCRIBE outside Redis Cluster; one loop serves all three kinds).
 async fn subscriber(
     client: redis::Client,
     routes: Routes,
-    mut new: mpsc::UnboundedReceiver<(String, Route)>,
+    mut changes: mpsc::UnboundedReceiver<Change>,
     stats: Arc<Stats>,
     up: oneshot::Sender<redis::RedisResult<()>>,
 ) {
@@ -282,53 +299,69 @@ async fn subscriber(
     let mut up = Some(up);
     let mut backoff = BACKOFF_MIN;
     loop {
-        let pubsub = connect(client.get_async_pubsub()).await;
+        let lost = Arc::new(tokio::sync::Notify::new());
+        let pushes = Pushes {
+            routes: routes.clone(),
+            stats: stats.clone(),
+            lost: lost.clone(),
+        };
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_push_sender(move |info| pushes.take(info));
+        let conn = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await;
         if let Some(up) = up.take() {
-            let _ = up.send(pubsub.as_ref().map(|_| ()).map_err(|e| e.clone()));
+            let _ = up.send(conn.as_ref().map(|_| ()).map_err(|e| e.clone()));
         }
-        let (mut sink, mut stream) = match pubsub {
-            Ok(p) => p.split(),
+        let mut conn = match conn {
+            Ok(conn) => conn,
             Err(e) => {
                 outage.failed(&stats, &e);
-                // Keep taking new routes while down: they are made on reconnection.
+                // Keep taking changes while down: they are made on reconnection.
                 let wait = tokio::time::sleep(backoff);
                 tokio::pin!(wait);
                 loop {
                     tokio::select! {
                         _ = &mut wait => break,
-                        Some((channel, route)) = new.recv() => {
-                            lock(&routes).insert(channel, route);
-                        }
+                        Some(change) = changes.recv() => apply(&routes, change),
                     }
                 }
                 backoff = (backoff * 2).min(BACKOFF_MAX);
                 continue;
             }
         };
-        let current: Vec<(String, Via)> = (lock(&routes).iter())
-            .map(|(c, r)| (c.clone(), r.via))
+        let current: Vec<(String, Sub)> = (lock(&routes).iter())
+            .map(|(c, r)| (c.clone(), r.sub))
             .collect();
         let mut ok = true;
-        for (channel, via) in current {
-            ok &= subscribe(&mut sink, &channel, via).await.is_ok();
+        for (channel, sub) in current {
+            ok = ok
+                && send(&mut conn, subscribe_command(sub, true), &channel)
+                    .await
+                    .is_ok();
         }
-        if !ok {
-            outage.failed(&stats, &"could not subscribe");
-            continue;
-        }
-        outage.restored(&stats);
-        backoff = BACKOFF_MIN;
-        loop {
-            tokio::select! {
-                msg = stream.next() => match msg {
-                    Some(msg) => dispatch(&routes, &stats, msg),
-                    None => break,
-                },
-                Some((channel, route)) = new.recv() => {
-                    let via = route.via;
-                    lock(&routes).insert(channel.clone(), route);
-                    if subscribe(&mut sink, &channel, via).await.is_err() {
-                        break;
+        if ok {
+            outage.restored(&stats);
+            backoff = BACKOFF_MIN;
+            loop {
+                tokio::select! {
+                    _ = lost.notified() => break,
+                    change = changes.recv() => {
+                        let Some(change) = change else { return };
+                        let command = match &change {
+                            Change::Subscribe(channel, route) => {
+                                Some((subscribe_command(route.sub, true), channel.clone()))
+                            }
+                            Change::Unsubscribe(channel) => (lock(&routes).get(channel))
+                                .map(|r| (subscribe_command(r.sub, false), channel.clone())),
+                        };
+                        apply(&routes, change);
+                        if let Some((command, channel)) = command
+                            && send(&mut conn, command, &channel).await.is_err()
+                        {
+                            break;
+                        }
                     }
                 }
             }
@@ -338,36 +371,120 @@ async fn subscriber(
     }
 }
 
+fn apply(routes: &Routes, change: Change) {
+    match change {
+        Change::Subscribe(channel, route) => drop(lock(routes).insert(channel, route)),
+        Change::Unsubscribe(channel) => drop(lock(routes).remove(&channel)),
+    }
+}
+
+/// Takes the subscribing connection's pushes, on the connection's task:
+/// messages go to their namespace's bounded queue (a full one drops,
+/// counted); a lost connection wakes the subscriber.
+struct Pushes {
+    routes: Routes,
+    stats: Arc<Stats>,
+    lost: Arc<tokio::sync::Notify>,
+}
+
+impl Pushes {
+    fn take(&self, info: redis::PushInfo) -> Result<(), std::convert::Infallible> {
+        if info.kind == redis::PushKind::Disconnection {
+            self.lost.notify_one();
+            return Ok(());
+        }
+        let Some((key, channel, payload)) = message(info) else {
+            return Ok(());
+        };
+        let Some(route) = lock(&self.routes).get(&key).cloned() else {
+            return Ok(());
+        };
+        if route.to.try_send(Inbound { channel, payload }).is_err() {
+            self.stats.dropped.fetch_add(1, Relaxed);
+        }
+        Ok(())
+    }
+}
+
+/// A published message as (subscription key, channel, payload): the key is
+/// the pattern for `pmessage`, else the channel. `None` for other pushes
+/// (subscription confirmations).
+fn message(info: redis::PushInfo) -> Option<(String, String, Vec<u8>)> {
+    use redis::{PushKind, Value};
+    let text = |v: Value| match v {
+        Value::BulkString(b) => String::from_utf8(b).ok(),
+        _ => None,
+    };
+    let mut items = info.data.into_iter();
+    let key = match info.kind {
+        PushKind::PMessage => Some(text(items.next()?)?),
+        PushKind::Message | PushKind::SMessage => None,
+        _ => return None,
+    };
+    let channel = text(items.next()?)?;
+    let Value::BulkString(payload) = items.next()? else {
+        return None;
+    };
+    Some((key.unwrap_or_else(|| channel.clone()), channel, payload))
+}
+
+fn subscribe_command(sub: Sub, on: bool) -> &'static str {
+    match (sub, on) {
+        (Sub::Channel, true) => "SUBSCRIBE",
+        (Sub::Channel, false) => "UNSUBSCRIBE",
+        (Sub::Pattern, true) => "PSUBSCRIBE",
+        (Sub::Pattern, false) => "PUNSUBSCRIBE",
+        (Sub::Shard, true) => "SSUBSCRIBE",
+        (Sub::Shard, false) => "SUNSUBSCRIBE",
+    }
+}
+
+/// One (un)subscription, one channel: its one confirmation is its reply.
+async fn send(
+    conn: &mut redis::aio::MultiplexedConnection,
+    command: &str,
+    channel: &str,
+) -> redis::RedisResult<()> {
+    redis::cmd(command).arg(channel).exec_async(conn).await
+}
+
 fn lock(routes: &Routes) -> std::sync::MutexGuard<'_, HashMap<String, Route>> {
     routes.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-async fn subscribe(
-    sink: &mut redis::aio::PubSubSink,
-    channel: &str,
-    via: Via,
-) -> redis::RedisResult<()> {
-    match via {
-        Via::Broadcast => sink.psubscribe(channel).await,
-        Via::Request | Via::Response => sink.subscribe(channel).await,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::message;
+    use redis::{PushInfo, PushKind, Value};
 
-fn dispatch(routes: &Routes, stats: &Stats, msg: redis::Msg) {
-    let channel = msg.get_channel_name().to_string();
-    let key = match msg.from_pattern() {
-        true => msg.get_pattern::<String>().unwrap_or_default(),
-        false => channel.clone(),
-    };
-    let Some(route) = lock(routes).get(&key).cloned() else {
-        return;
-    };
-    let inbound = Inbound {
-        via: route.via,
-        channel,
-        payload: msg.get_payload_bytes().to_vec(),
-    };
-    if route.to.try_send(inbound).is_err() {
-        stats.dropped.fetch_add(1, Relaxed);
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn messages_are_keyed_by_their_subscription() {
+        let push = |kind, data| PushInfo { kind, data };
+        let got = message(push(PushKind::Message, vec![bulk("c"), bulk("p")]));
+        assert_eq!(got, Some(("c".into(), "c".into(), b"p".to_vec())));
+        let got = message(push(PushKind::SMessage, vec![bulk("s"), bulk("p")]));
+        assert_eq!(got, Some(("s".into(), "s".into(), b"p".to_vec())));
+        let data = vec![bulk("socket.io#/#*"), bulk("socket.io#/#r#"), bulk("p")];
+        let got = message(push(PushKind::PMessage, data));
+        assert_eq!(
+            got,
+            Some((
+                "socket.io#/#*".into(),
+                "socket.io#/#r#".into(),
+                b"p".to_vec()
+            ))
+        );
+        // Confirmations and malformed pushes are not messages.
+        let confirmation = vec![bulk("c"), Value::Int(1)];
+        assert_eq!(message(push(PushKind::Subscribe, confirmation)), None);
+        assert_eq!(message(push(PushKind::Message, vec![bulk("c")])), None);
+        assert_eq!(
+            message(push(PushKind::Message, vec![bulk("c"), Value::Int(1)])),
+            None
+        );
     }
 }

@@ -1,12 +1,13 @@
 //! A cluster over Redis pub/sub, wire-compatible with Node's
-//! `@socket.io/redis-adapter` 8.x (`createAdapter`, the classic adapter):
-//! the same channels, the same msgpack messages and request types, so
-//! Switchyard nodes and Node socket.io 4 nodes using that package share one
-//! cluster. `docs/redis-adapter-wire.md` is the reference.
+//! `@socket.io/redis-adapter` 8.x, both its classic adapter
+//! (`createAdapter`) and its sharded one (`createShardedAdapter`, Redis 7
+//! sharded pub/sub): the same channels, the same messages and request
+//! types, so Switchyard nodes and Node socket.io 4 nodes using that package
+//! share one cluster. `docs/redis-adapter-wire.md` is the reference.
 //!
-//! [`RedisAdapter`] is the node's link to Redis (two connections, its own
-//! thread); each namespace gets a `Node` from it with its own uid, as in
-//! Node. A namespace's requests go out from the operators; what other nodes
+//! [`RedisAdapter`] is the node's link to Redis (two connections, each on
+//! a thread of its own); each namespace gets a `Node` from it with its own
+//! uid, as in Node. A namespace's requests go out from the operators; what other nodes
 //! send is applied, in arrival order per namespace, to this node's sockets
 //! only, through [`LocalNamespace`].
 //!
@@ -23,9 +24,13 @@
 //! # Ok(()) }
 //! ```
 
+mod classic;
 mod link;
 mod node;
+mod sharded;
 mod wire;
+
+pub use sharded::SubscriptionMode;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +48,19 @@ pub struct RedisConfig {
     /// How long `fetchSockets` and `serverSideEmitWithAck` wait for the
     /// other nodes (Node's `requestsTimeout`).
     pub request_timeout: Duration,
+    /// Which of the two wire protocols; every node of a cluster must use
+    /// the same (and, when sharded, the same subscription mode).
+    pub variant: Variant,
+}
+
+/// The adapter's two wire protocols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Variant {
+    /// `createAdapter`: ordinary pub/sub.
+    #[default]
+    Classic,
+    /// `createShardedAdapter`: sharded pub/sub (Redis 7 or later).
+    Sharded(SubscriptionMode),
 }
 
 impl RedisConfig {
@@ -52,6 +70,7 @@ impl RedisConfig {
             url: url.into(),
             key_prefix: "socket.io".into(),
             request_timeout: Duration::from_secs(5),
+            variant: Variant::Classic,
         }
     }
 }
@@ -133,6 +152,19 @@ impl RedisAdapter {
 
 impl AdapterFactory for RedisAdapter {
     fn create(&self, nsp: &str, local: LocalNamespace) -> Arc<dyn Adapter> {
-        node::Node::start(nsp, local, self)
+        let uid = crate::id::random_id();
+        let prefix = &self.config.key_prefix;
+        let dialect: Box<dyn wire::Dialect> = match self.config.variant {
+            Variant::Classic => Box::new(classic::Classic::new(prefix, nsp, &uid)),
+            Variant::Sharded(mode) => Box::new(sharded::Sharded::new(prefix, nsp, &uid, mode)),
+        };
+        let setup = node::Setup {
+            uid,
+            dialect,
+            link: &self.link,
+            arbiter: &self.arbiter,
+            request_timeout: self.config.request_timeout,
+        };
+        node::Node::start(setup, local)
     }
 }

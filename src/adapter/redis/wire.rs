@@ -1,8 +1,9 @@
-//! The wire format of `@socket.io/redis-adapter` 8.x (classic), as pure
-//! functions: channel names, the messages nodes exchange, and the mapping
-//! between Socket.IO payloads (JSON with binary placeholders) and msgpack.
+//! What the two wire dialects of `@socket.io/redis-adapter` 8.x share, as
+//! pure functions: the messages nodes exchange ([`Request`], [`Response`]),
+//! the [`Dialect`] that puts them on channels, and the mapping between
+//! Socket.IO payloads (JSON with binary placeholders) and msgpack.
 //! `docs/redis-adapter-wire.md` is the reference, with the Node sources it
-//! was read from.
+//! was read from; `classic` and `sharded` are the two dialects.
 //!
 //! Everything this node sends is msgpack (Node decodes a message as JSON
 //! only when its first byte is `{`, and as msgpack otherwise), so binary
@@ -16,55 +17,106 @@ use serde_json::{Map, Value};
 use crate::protocol::Packet;
 use crate::socket::{BroadcastOptions, Payload, SocketDetails};
 
-/// The classic adapter's request types (`RequestType` in its source).
-pub(crate) mod kind {
-    pub const SOCKETS: u64 = 0;
-    pub const ALL_ROOMS: u64 = 1;
-    pub const REMOTE_JOIN: u64 = 2;
-    pub const REMOTE_LEAVE: u64 = 3;
-    pub const REMOTE_DISCONNECT: u64 = 4;
-    pub const REMOTE_FETCH: u64 = 5;
-    pub const SERVER_SIDE_EMIT: u64 = 6;
-    pub const BROADCAST: u64 = 7;
-    pub const BROADCAST_CLIENT_COUNT: u64 = 8;
-    pub const BROADCAST_ACK: u64 = 9;
+/// What one node asks of the others.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Request {
+    /// A broadcast (no answer).
+    Broadcast {
+        event: String,
+        payload: Payload,
+        opts: BroadcastOptions,
+    },
+    /// A broadcast whose clients' acks go back to the asker, after one
+    /// client count per node.
+    BroadcastWithAck {
+        id: String,
+        event: String,
+        payload: Payload,
+        opts: BroadcastOptions,
+        timeout_ms: Option<u64>,
+    },
+    /// `socketsJoin` / `socketsLeave`.
+    Rooms {
+        opts: BroadcastOptions,
+        rooms: Vec<String>,
+        join: bool,
+    },
+    /// `disconnectSockets`.
+    Disconnect { opts: BroadcastOptions, close: bool },
+    /// `fetchSockets`.
+    Fetch { id: String, opts: BroadcastOptions },
+    /// `serverSideEmit`, answered when it has an id.
+    ServerSide {
+        id: Option<String>,
+        event: String,
+        payload: Payload,
+    },
+    /// The ids of the sockets in `rooms` (classic only; socket.io 4.3-era nodes ask it).
+    SocketIds { id: String, rooms: Vec<String> },
+    /// Every room (classic only: `adapter.allRooms()`).
+    AllRooms { id: String },
 }
 
-/// The channels of one namespace under one key prefix.
-#[derive(Debug, Clone)]
-pub(crate) struct Channels {
-    /// `P#N#`: broadcasts; `P#N#room#` for a single room.
-    pub broadcast: String,
-    /// `P-request#N#`.
-    pub request: String,
-    /// `P-response#N#`.
-    pub response: String,
-    /// `P-response#N#uid#`.
-    pub own_response: String,
+/// An answer to a [`Request`], for the node that asked.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Response {
+    /// How many clients a broadcast with ack reached on the answering node.
+    ClientCount(usize),
+    /// One client's ack (its first argument).
+    Ack(Option<Mp>),
+    /// The answering node's sockets for a fetch.
+    Sockets(Vec<SocketDetails>),
+    /// A server-side handler's answer (its first argument).
+    ServerSide(Option<Mp>),
+    /// Socket ids, for [`Request::SocketIds`].
+    SocketIds(Vec<String>),
+    /// Room names, for [`Request::AllRooms`].
+    Rooms(Vec<String>),
 }
 
-impl Channels {
-    pub fn new(prefix: &str, nsp: &str, uid: &str) -> Channels {
-        Channels {
-            broadcast: format!("{prefix}#{nsp}#"),
-            request: format!("{prefix}-request#{nsp}#"),
-            response: format!("{prefix}-response#{nsp}#"),
-            own_response: format!("{prefix}-response#{nsp}#{uid}#"),
-        }
-    }
+/// A decoded message from another node: who sent it (responses may not
+/// say) and what it is.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Incoming {
+    Request { uid: String, request: Request },
+    Response { id: String, response: Response },
+}
 
-    /// The pattern that takes every broadcast of the namespace.
-    pub fn broadcast_pattern(&self) -> String {
-        format!("{}*", self.broadcast)
-    }
+/// How a dialect subscribes to a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sub {
+    Channel,
+    Pattern,
+    Shard,
+}
 
-    /// Where a broadcast to `opts` is published: the room's own channel
-    /// when it targets exactly one room, as Node does.
-    pub fn broadcast_to(&self, opts: &BroadcastOptions) -> String {
-        match opts.rooms.as_slice() {
-            [room] => format!("{}{room}#", self.broadcast),
-            _ => self.broadcast.clone(),
-        }
+/// One of the adapter's two wire protocols, for one namespace of one node.
+pub(crate) trait Dialect: Send + Sync + 'static {
+    /// What the namespace subscribes to from the start.
+    fn subscriptions(&self) -> Vec<(String, Sub)>;
+    /// The channel whose subscribers are the namespace's nodes, one each.
+    fn count_channel(&self) -> &str;
+    /// Whether publishing, counting and room channels are sharded.
+    fn sharded(&self) -> bool;
+    /// Where a request goes, and its bytes; `None` if the dialect has no
+    /// such request.
+    fn request(&self, request: &Request) -> Option<(String, Vec<u8>)>;
+    /// Where an answer to `requester`'s request `id` goes, and its bytes;
+    /// `None` if the dialect has no such answer.
+    fn response(&self, requester: &str, id: &str, response: &Response)
+    -> Option<(String, Vec<u8>)>;
+    /// A message received on `channel`; `None` if malformed or not for us.
+    fn decode(&self, channel: &str, bytes: &[u8]) -> Option<Incoming>;
+    /// Whether some broadcasts go to rooms' own channels only (sharded,
+    /// dynamic), so a node must follow the rooms its sockets are in.
+    fn follows_rooms(&self) -> bool {
+        false
+    }
+    /// The channel to follow while this node has a socket in `room`, if
+    /// this dialect sends some broadcasts there only (sharded, dynamic).
+    fn room_channel(&self, room: &str, is_socket_id: bool) -> Option<String> {
+        let _ = (room, is_socket_id);
+        None
     }
 }
 
@@ -113,7 +165,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Mp> {
     decode_msgpack(bytes)
 }
 
-fn decode_msgpack(bytes: &[u8]) -> Option<Mp> {
+pub(crate) fn decode_msgpack(bytes: &[u8]) -> Option<Mp> {
     let mut rest = bytes;
     let value = rmpv::decode::read_value_with_max_depth(&mut rest, MAX_DEPTH).ok()?;
     rest.is_empty().then_some(value)
@@ -250,9 +302,9 @@ pub(crate) fn parse_event_data(data: &Mp) -> Option<(String, Payload)> {
 }
 
 /// One answer value (an ack's first argument) as a payload of one argument.
-pub(crate) fn answer_payload(value: Option<&Mp>) -> Payload {
+pub(crate) fn answer_payload(value: Option<Mp>) -> Payload {
     let mut binary = Vec::new();
-    let args = value.map(|v| mp_to_json(v.clone(), &mut binary));
+    let args = value.map(|v| mp_to_json(v, &mut binary));
     Payload {
         args: args.into_iter().collect(),
         binary,
@@ -262,10 +314,6 @@ pub(crate) fn answer_payload(value: Option<&Mp>) -> Payload {
 /// The first argument of an answer, to send back; `None` when it has none.
 pub(crate) fn first_arg(payload: &Payload) -> Option<Mp> {
     (payload.args.first()).map(|a| json_to_mp(a, &payload.binary))
-}
-
-fn strings(items: &[String]) -> Mp {
-    Mp::Array(items.iter().map(|s| Mp::from(s.as_str())).collect())
 }
 
 /// `{rooms, except}`, with `flags` when given. A socket's own exclusion
@@ -289,7 +337,7 @@ pub(crate) fn flags(opts: &BroadcastOptions, timeout_ms: Option<u64>) -> Mp {
     ])
 }
 
-fn room_list(value: Option<&Mp>) -> Vec<String> {
+pub(crate) fn room_list(value: Option<&Mp>) -> Vec<String> {
     let items = value.and_then(Mp::as_array).map(Vec::as_slice);
     (items.unwrap_or_default().iter())
         .filter_map(|v| match v {
@@ -324,39 +372,14 @@ pub(crate) fn timeout_flag(opts: Option<&Mp>) -> Option<u64> {
         .or_else(|| timeout.as_f64().map(|f| f.max(0.0) as u64))
 }
 
-/// A plain broadcast: `[uid, {type: 2, data, nsp}, opts]`.
-pub(crate) fn broadcast(
-    uid: &str,
-    nsp: &str,
-    event: &str,
-    payload: &Payload,
-    options: &BroadcastOptions,
-) -> Vec<u8> {
-    let packet = packet(nsp, event, payload);
-    encode(&Mp::Array(vec![
-        Mp::from(uid),
-        packet,
-        opts(options, Some(flags(options, None))),
-    ]))
-}
-
-/// The packet object inside broadcasts: `{type: 2, data, nsp}`.
-pub(crate) fn packet(nsp: &str, event: &str, payload: &Payload) -> Mp {
+/// The packet object inside broadcasts: `{type: 2, data}`, plus `nsp` in
+/// the classic adapter's.
+pub(crate) fn packet(nsp: Option<&str>, event: &str, payload: &Payload) -> Mp {
     map([
         ("type", Some(Mp::from(2))),
         ("data", Some(event_data(event, payload))),
-        ("nsp", Some(Mp::from(nsp))),
+        ("nsp", nsp.map(Mp::from)),
     ])
-}
-
-/// A broadcast received on the broadcast channels.
-#[derive(Debug, PartialEq)]
-pub(crate) struct ReceivedBroadcast {
-    pub uid: String,
-    pub nsp: String,
-    pub event: String,
-    pub payload: Payload,
-    pub opts: BroadcastOptions,
 }
 
 /// The packet of a broadcast: its namespace (`/` when absent, as in Node)
@@ -370,20 +393,21 @@ pub(crate) fn parse_packet(packet: &Mp) -> Option<(String, String, Payload)> {
     Some((nsp, event, payload))
 }
 
-/// A broadcast from the broadcast channels: always msgpack, as in Node.
-pub(crate) fn parse_broadcast(bytes: &[u8]) -> Option<ReceivedBroadcast> {
-    let value = decode_msgpack(bytes)?;
-    let [uid, packet, opts] = value.as_array()?.as_slice() else {
-        return None;
-    };
-    let (nsp, event, payload) = parse_packet(packet)?;
-    Some(ReceivedBroadcast {
-        uid: uid.as_str()?.to_string(),
-        nsp,
-        event,
-        payload,
-        opts: parse_opts(Some(opts)),
-    })
+/// A list of socket details, skipping malformed entries.
+pub(crate) fn parse_details_list(value: Option<&Mp>) -> Vec<SocketDetails> {
+    let list = value.and_then(Mp::as_array).map(Vec::as_slice);
+    list.unwrap_or_default()
+        .iter()
+        .filter_map(parse_details)
+        .collect()
+}
+
+pub(crate) fn strings(items: &[String]) -> Mp {
+    Mp::Array(items.iter().map(|s| Mp::from(s.as_str())).collect())
+}
+
+pub(crate) fn details_list(sockets: &[SocketDetails]) -> Mp {
+    Mp::Array(sockets.iter().map(details).collect())
 }
 
 /// A socket as `SocketDetails` on the wire.
@@ -410,4 +434,4 @@ pub(crate) fn parse_details(value: &Mp) -> Option<SocketDetails> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
