@@ -1,6 +1,6 @@
-// A real Node socket.io 4.8 node on @socket.io/redis-adapter 8.3 (classic `createAdapter`, node-redis
-// v4 clients): the foreign member of the mixed-cluster tests. It answers the subset of
-// examples/test_server's ops that those tests use, with the same shapes:
+// A real Node socket.io 4.8 node on @socket.io/redis-adapter 8.3 (classic `createAdapter` or
+// `createShardedAdapter`, node-redis v4 clients): the foreign member of the mixed-cluster tests.
+// It answers the subset of examples/test_server's ops that those tests use, with the same shapes:
 //   join, leave, rooms, set-data, get-data, to, io-emit, fetch ({id, data, rooms}; with
 //   `handshake: true` also each socket's handshake), sockets-join,
 //   sockets-leave, disconnect-sockets, broadcast-ack, sse, server-count, remote-emit
@@ -9,7 +9,10 @@
 //
 // As a script: node node_peer.mjs --redis-url redis://127.0.0.1:P [--port 0]
 //   [--redis-key-prefix socket.io] [--redis-request-timeout-ms 5000]
-// prints "listening on 127.0.0.1:PORT" once the adapter is subscribed. As a module:
+//   [--redis-variant classic|sharded] [--redis-subscription-mode dynamic|static|dynamic-private]
+// (the flags of test_server; sharded is `createShardedAdapter`)
+// prints "listening on 127.0.0.1:PORT" once listening (tests then wait until Redis counts its
+// adapter, see redis_helpers.waitForAdapters). As a module:
 // startNodePeer(redis, args) spawns it and waits for that line.
 import { createServer } from "node:http";
 import path from "node:path";
@@ -60,9 +63,11 @@ async function main() {
   const wantPort = Number(flag(argv, "--port", "0"));
   const key = flag(argv, "--redis-key-prefix", "socket.io");
   const requestsTimeout = Number(flag(argv, "--redis-request-timeout-ms", "5000"));
+  const variant = flag(argv, "--redis-variant", "classic");
+  const subscriptionMode = flag(argv, "--redis-subscription-mode", "dynamic");
 
   const { Server } = await import("socket.io");
-  const { createAdapter } = await import("@socket.io/redis-adapter");
+  const { createAdapter, createShardedAdapter } = await import("@socket.io/redis-adapter");
   const { createClient } = await import("redis");
 
   // The adapter publishes without awaiting: while Redis is down those promises reject with nobody
@@ -75,7 +80,12 @@ async function main() {
   await Promise.all([pub.connect(), sub.connect()]);
 
   const httpServer = createServer();
-  const io = new Server(httpServer, { adapter: createAdapter(pub, sub, { key, requestsTimeout }) });
+  // sharded: no request timeout option (the adapter waits 5 s, as in Node)
+  const adapter =
+    variant === "sharded"
+      ? createShardedAdapter(pub, sub, { channelPrefix: key, subscriptionMode })
+      : createAdapter(pub, sub, { key, requestsTimeout });
+  const io = new Server(httpServer, { adapter });
   const nsp = io.of("/");
   let port = 0;
 

@@ -243,22 +243,13 @@ export async function redisPing(port) {
   }
 }
 
-/** `PUBSUB NUMSUB channel` as a number. */
-export async function numSub(port, channel) {
-  const reply = await redisCommand(port, ["PUBSUB", "NUMSUB", channel]);
-  return Number(reply[1]);
-}
-
-/** The classic adapter's request channel of namespace `nsp` (its NUMSUB is the server count). */
-export const requestChannel = (nsp = "/", prefix = "socket.io") => `${prefix}-request#${nsp}#`;
-
 // ---------------------------------------------------------------------------------------------
 // redis-server
 
 /**
  * Start a throwaway redis-server on a free loopback port (or `port`) with a temp dir, no
  * persistence; resolves once it answers PING. Returns
- * {port, url, pid(), kill(), restart(), stop(), numSub(channel), command(args)}:
+ * {port, url, pid(), kill(), restart(), stop(), command(args)}:
  * kill() SIGKILLs it by PID and waits for its exit; restart() starts it again on the same port.
  */
 export async function startRedis({ port } = {}) {
@@ -302,7 +293,6 @@ export async function startRedis({ port } = {}) {
     running: () => current !== null && !current.exitInfo(),
     output: () => current?.output() ?? "",
     command: (args, timeoutMs) => redisCommand(chosen, args, timeoutMs),
-    numSub: (channel = requestChannel()) => numSub(chosen, channel),
     /** SIGKILL by PID and wait for its exit (its port then refuses connections). */
     async kill() {
       if (!current) return;
@@ -326,21 +316,31 @@ export async function startRedis({ port } = {}) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Switchyard test_server nodes
+// Switchyard test_server nodes, and how many adapters Redis counts
 
 /**
- * Start `count` test_server nodes with `--adapter redis --redis-url <redis>` (+ `args`), then wait
- * until Redis counts `count + alreadySubscribed` subscribers on the request channel of "/", so the
- * cluster is complete before a test uses it. Stopping them is the caller's job (each has stop()).
+ * The Redis command whose count is the adapter's server count: classic (`createAdapter`) counts
+ * the subscribers of `P-request#N#` (PUBSUB NUMSUB), sharded (`createShardedAdapter`) those of
+ * `P#N#` (PUBSUB SHARDNUMSUB).
  */
-export async function startNodes(redis, count, args = [], { expectSubscribers } = {}) {
+export function adapterCountCommand({ variant = "classic", prefix = "socket.io", nsp = "/" } = {}) {
+  return variant === "sharded"
+    ? ["PUBSUB", "SHARDNUMSUB", `${prefix}#${nsp}#`]
+    : ["PUBSUB", "NUMSUB", `${prefix}-request#${nsp}#`];
+}
+
+/** The test_server / node_peer flags selecting `variant` ("classic" or "sharded"). */
+export const variantArgs = (variant = "classic") => (variant === "sharded" ? ["--redis-variant", "sharded"] : []);
+
+/**
+ * Start `count` test_server nodes with `--adapter redis --redis-url <redis>` (+ the variant's
+ * flags and `args`), then wait until Redis counts them all. Stopping them is the caller's job.
+ */
+export async function startNodes(redis, count, args = [], { variant = "classic" } = {}) {
   const nodes = [];
   try {
-    for (let i = 0; i < count; i++) {
-      nodes.push(await startNode(redis, args));
-    }
-    const want = expectSubscribers ?? count;
-    await waitForSubscribers(redis, want);
+    for (let i = 0; i < count; i++) nodes.push(await startNode(redis, [...variantArgs(variant), ...args]));
+    await waitForAdapters(redis, count, { variant });
   } catch (err) {
     await Promise.all(nodes.map((n) => n.stop()));
     throw err;
@@ -353,21 +353,25 @@ export function startNode(redis, args = []) {
   return startServer("test_server", ["--adapter", "redis", "--redis-url", redis.url, ...args]);
 }
 
-/** Wait until `want` connections are subscribed to the request channel of "/". */
-export async function waitForSubscribers(redis, want, timeoutMs = 20000, channel = requestChannel()) {
+/**
+ * Wait until Redis counts exactly `want` adapters of namespace "/" (see adapterCountCommand), so
+ * that a cluster is complete, or a stopped node gone, before a test goes on.
+ */
+export async function waitForAdapters(redis, want, { variant = "classic", prefix = "socket.io", timeoutMs = 20000 } = {}) {
+  const command = adapterCountCommand({ variant, prefix });
   let seen = -1;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      seen = await redis.numSub(channel);
+      seen = Number((await redis.command(command))[1]);
     } catch {
       seen = -1;
     }
     if (seen === want) return;
     if (Date.now() > deadline) {
       throw new Error(
-        `timed out waiting for ${want} subscribers on ${channel} (last NUMSUB: ${seen}); ` +
-          "does every node run the Redis adapter (--adapter redis)?",
+        `timed out waiting for ${want} adapters (${command.join(" ")}: ${seen}); ` +
+          "does every node run the Redis adapter (--adapter redis) with the same variant?",
       );
     }
     await sleep(20);
