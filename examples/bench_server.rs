@@ -11,12 +11,18 @@
 //! maxPayload 1e6. Listens on 127.0.0.1, port from `--port N` or `PORT` (default 3000), and
 //! prints `listening on 127.0.0.1:PORT` when ready.
 //!
-//! `cargo build --release --example bench_server`; `bench/run.sh` runs it.
+//! `--adapter redis --redis-url URL` makes the node one of a cluster over Redis (the
+//! `@socket.io/redis-adapter` wire), so `fanout` reaches the room's members on every node; the
+//! default is the local adapter. On shutdown (SIGTERM/SIGINT) it prints one line to stderr,
+//! `counters {...}`: the main namespace's delivery counters and its adapter's.
+//!
+//! `cargo build --release --example bench_server`; `bench/run.sh` and `bench/cluster.sh` run it.
 
 use std::time::Duration;
 
 use actix::prelude::*;
 use serde_json::{Value, json};
+use switchyard::adapter::redis::{RedisAdapter, RedisConfig};
 use switchyard::io::{SocketIo, SocketIoConfig};
 use switchyard::namespace::NamespaceBuilder;
 use switchyard::server::{ServeOptions, serve};
@@ -91,15 +97,38 @@ fn port() -> u16 {
         .unwrap_or(3000)
 }
 
+/// The value after flag `name`, if present.
+fn flag(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone())
+}
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     env_logger::init();
-    let io = SocketIo::builder(SocketIoConfig::default())
+    let mut builder = SocketIo::builder(SocketIoConfig::default());
+    match flag("--adapter").as_deref() {
+        None | Some("local") => {}
+        Some("redis") => {
+            let url = flag("--redis-url").unwrap_or_else(|| "redis://127.0.0.1:6379".into());
+            let redis = RedisAdapter::connect(RedisConfig::new(url))
+                .await
+                .map_err(std::io::Error::other)?;
+            builder = builder.adapter(redis);
+        }
+        Some(other) => {
+            return Err(std::io::Error::other(format!(
+                "unknown --adapter {other:?} (local, redis)"
+            )));
+        }
+    }
+    let io = builder
         .ns(
             "/",
             NamespaceBuilder::default().handler_per_worker(|| Bench),
         )
         .build();
+    let main_ns = io.main();
     let options = ServeOptions {
         addr: format!("127.0.0.1:{}", port()),
         path: "/socket.io/".into(),
@@ -107,5 +136,13 @@ async fn main() -> std::io::Result<()> {
         shutdown_timeout: Duration::from_secs(2),
         ws_endpoints: Vec::new(),
     };
-    serve(io, options, |_| {}).await
+    let served = serve(io, options, |_| {}).await;
+    eprintln!(
+        "counters {}",
+        json!({
+            "namespace": main_ns.counters(),
+            "adapter": main_ns.adapter_counters(),
+        })
+    );
+    served
 }

@@ -124,6 +124,25 @@ pub struct Config {
     pub http_compression_threshold: usize,
     /// Whether Engine.IO v3 clients (socket.io-client 2.x, sails.io.js) may connect.
     pub allow_eio3: bool,
+    /// Most namespaces one connection may join; 0 for no limit.
+    pub max_namespaces_per_client: usize,
+    /// Most rooms one socket may be in besides its own; 0 for no limit.
+    pub max_rooms_per_socket: usize,
+    /// Most acks the server may await from one socket at once; 0 for no limit.
+    pub max_pending_acks_per_socket: usize,
+    /// Most live sessions per client address; 0 for no limit.
+    pub max_connections_per_ip: usize,
+    /// Handshakes per second per client address, on average; 0 for no limit.
+    pub handshakes_per_second_per_ip: u32,
+    /// The burst above that average.
+    pub handshake_burst_per_ip: u32,
+    /// Proxies whose forwarding headers name the client; see
+    /// [`Config::trusted_proxy_networks`].
+    pub trusted_proxies: Vec<String>,
+    /// Whether a WebSocket handshake's `Origin` must be in `cors_origins`.
+    pub ws_check_origin: bool,
+    /// Whether a session's requests must come from the address that opened it.
+    pub check_sid_address: bool,
     /// Serve Sails' virtual requests on the main namespace.
     pub virtual_requests: bool,
     /// Most virtual requests one socket may have running at once.
@@ -359,6 +378,14 @@ impl Config {
         Duration::from_millis(self.connect_timeout_ms)
     }
 
+    /// [`Config::trusted_proxies`] as networks (an address is a network of one).
+    pub fn trusted_proxy_networks(&self) -> Vec<ipnet::IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| parse_network(p))
+            .collect()
+    }
+
     /// [`Config::redis_request_timeout_ms`] as a [`Duration`].
     pub fn redis_request_timeout(&self) -> Duration {
         Duration::from_millis(self.redis_request_timeout_ms)
@@ -441,6 +468,14 @@ impl Config {
         if self.transports.is_empty() {
             return fail("transports", "must not be empty");
         }
+        if let Some(bad) = (self.trusted_proxies.iter()).find(|p| parse_network(p).is_none()) {
+            return fail(
+                "trusted_proxies",
+                format!(
+                    "invalid address or network {bad:?} (expected e.g. 10.0.0.1 or 10.0.0.0/8)"
+                ),
+            );
+        }
         for transport in &self.transports {
             if !KNOWN_TRANSPORTS.contains(&transport.as_str()) {
                 return fail(
@@ -454,6 +489,15 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `10.0.0.0/8`, or one address.
+fn parse_network(text: &str) -> Option<ipnet::IpNet> {
+    text.parse().ok().or_else(|| {
+        text.parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    })
 }
 
 /// `"*"`, or `scheme://authority` with a non-empty authority and no path.

@@ -18,10 +18,11 @@ use tokio::net::TcpStream;
 use crate::adapter::redis::{RedisAdapter, RedisConfig, Variant};
 use crate::config::Config;
 use crate::engine::upgrade::{WsEndpoint, serve_upgraded};
-use crate::engine::{Cors, DeflateSettings, EngineConfig};
+use crate::engine::{AdmissionConfig, Cors, DeflateSettings, EngineConfig};
 use crate::io::{SocketIo, SocketIoConfig};
 use crate::namespace::NamespaceBuilder;
 use crate::sails::{JwrParts, Sockets, VirtualRequestConfig, VirtualRequests, shared_app};
+use crate::socket::SocketLimits;
 
 impl From<&Config> for SocketIoConfig {
     fn from(c: &Config) -> Self {
@@ -43,9 +44,22 @@ impl From<&Config> for SocketIoConfig {
                 http_compression_threshold: (c.http_compression_threshold > 0)
                     .then_some(c.http_compression_threshold),
                 allow_eio3: c.allow_eio3,
+                ws_check_origin: c.ws_check_origin,
+                check_sid_address: c.check_sid_address,
+                admission: AdmissionConfig {
+                    max_sessions_per_ip: c.max_connections_per_ip,
+                    handshakes_per_second: c.handshakes_per_second_per_ip,
+                    handshake_burst: c.handshake_burst_per_ip,
+                    trusted_proxies: c.trusted_proxy_networks(),
+                },
             },
             connect_timeout: c.connect_timeout(),
             max_attachments: c.max_attachments,
+            max_namespaces_per_client: c.max_namespaces_per_client,
+            socket_limits: SocketLimits {
+                max_rooms_per_socket: c.max_rooms_per_socket,
+                max_pending_acks: c.max_pending_acks_per_socket,
+            },
         }
     }
 }

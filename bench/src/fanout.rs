@@ -1,6 +1,10 @@
 //! Scenario 3, fan-out: N receivers join one room; one sender emits `fanout` (room,
 //! [seq, t_ns, pad]) keeping at most W requests not yet acked. Receivers count every delivery
 //! exactly, check the order, and take the latency from the sender's timestamp.
+//!
+//! With `sender` set the sender connects to another node of a cluster (e.g. over the Redis
+//! adapter), so every delivery crosses from that node to the receivers' one; that node's CPU
+//! time is then reported apart (`sender_server_cpu_*`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +28,11 @@ pub struct FanoutOpts {
     pub pad: usize,
     /// Longest wait for the last deliveries after the last ack.
     pub drain: Duration,
+    /// The wait ends earlier when no delivery came for this long.
+    pub drain_idle: Duration,
     pub room: String,
+    /// The node the sender connects to, when not the receivers' one (`None`: the same).
+    pub sender: Option<Arc<Target>>,
 }
 
 #[derive(Default)]
@@ -225,7 +233,8 @@ pub async fn run(target: Arc<Target>, o: &FanoutOpts, label: &'static str) -> Va
             None => break,
         }
     }
-    let sender_ws = match target.socketio_ws(Duration::from_secs(10)).await {
+    let sender_target = o.sender.as_deref().unwrap_or(&target);
+    let sender_ws = match sender_target.socketio_ws(Duration::from_secs(10)).await {
         Ok(ws) => ws,
         Err(e) => {
             let _ = stop_tx.send(true);
@@ -233,8 +242,13 @@ pub async fn run(target: Arc<Target>, o: &FanoutOpts, label: &'static str) -> Va
         }
     };
     eprintln!(
-        "[{label}] {joined} receivers joined ({join_failed} failed); sending for {:?} with window {}",
-        o.duration, o.window
+        "[{label}] {joined} receivers joined ({join_failed} failed); sending for {:?} with window {}{}",
+        o.duration,
+        o.window,
+        match &o.sender {
+            Some(t) => format!(", sender on port {}", t.port),
+            None => String::new(),
+        }
     );
     let _p = {
         let c = counts.clone();
@@ -250,6 +264,8 @@ pub async fn run(target: Arc<Target>, o: &FanoutOpts, label: &'static str) -> Va
     };
     let start = Instant::now() + Duration::from_millis(50);
     let cpu = CpuMark::now(pid);
+    let sender_pid = o.sender.as_ref().and_then(|t| t.server_pid);
+    let sender_cpu = sender_pid.map(|p| CpuMark::now(Some(p)));
     let s = sender(
         sender_ws,
         (o.window, o.duration, room.clone(), pad(o.pad).into()),
@@ -257,8 +273,8 @@ pub async fn run(target: Arc<Target>, o: &FanoutOpts, label: &'static str) -> Va
         counts.clone(),
     )
     .await;
-    // Wait for the deliveries still on their way: until all have come, or none came for a
-    // second, or the drain bound.
+    // Wait for the deliveries still on their way: until all have come, or none came for
+    // `drain_idle` (a second by default), or the drain bound.
     let expected = s.sent * joined;
     let drain_end = Instant::now() + o.drain;
     let mut last_seen = counts.delivered.load(Ordering::Relaxed);
@@ -269,11 +285,12 @@ pub async fn run(target: Arc<Target>, o: &FanoutOpts, label: &'static str) -> Va
         if d != last_seen {
             last_seen = d;
             last_change = Instant::now();
-        } else if last_change.elapsed() > Duration::from_secs(1) {
+        } else if last_change.elapsed() > o.drain_idle {
             break;
         }
     }
     let (server_cpu, my_cpu, wall) = cpu.since(pid);
+    let sender_server_cpu = sender_cpu.and_then(|m| m.since(sender_pid).0);
     let _ = stop_tx.send(true);
     let mut hist = histogram(2);
     let (mut delivered, mut out_of_order, mut broke) = (0u64, 0u64, 0u64);
@@ -292,7 +309,7 @@ pub async fn run(target: Arc<Target>, o: &FanoutOpts, label: &'static str) -> Va
         }
     }
     let active = last_rx.saturating_duration_since(start).as_secs_f64();
-    json!({
+    let mut out = json!({
         "receivers": o.receivers,
         "connect_failed": connect_failed,
         "connect_errors": connect_errors,
@@ -317,5 +334,18 @@ pub async fn run(target: Arc<Target>, o: &FanoutOpts, label: &'static str) -> Va
         "server_cpu_pct": server_cpu.map(|c| round1(c * 100.0 / wall)),
         "server_cpu_ns_per_delivery": server_cpu.filter(|_| delivered > 0).map(|c| round1(c * 1e9 / delivered as f64)),
         "loadgen_cpu_pct": round1(my_cpu * 100.0 / wall),
-    })
+    });
+    if let Some(t) = &o.sender {
+        out["sender_port"] = json!(t.port);
+    }
+    if sender_pid.is_some() {
+        out["sender_server_cpu_s"] = json!(sender_server_cpu.map(round3));
+        out["sender_server_cpu_pct"] = json!(sender_server_cpu.map(|c| round1(c * 100.0 / wall)));
+        out["sender_server_cpu_ns_per_delivery"] = json!(
+            sender_server_cpu
+                .filter(|_| delivered > 0)
+                .map(|c| round1(c * 1e9 / delivered as f64))
+        );
+    }
+    out
 }

@@ -5,6 +5,7 @@
 //! `loadgen run --port P --server-pid PID [--scenarios connect,echo,echo-ack,fanout,polling]`
 //! prints progress lines on stderr and one JSON object with every figure on stdout.
 //! `loadgen report NAME=FILE...` turns such objects into the Markdown table of BENCHMARKS.md.
+//! `loadgen cluster-report NAME=FILE...` turns fan-out results into the table of `cluster.sh`.
 //! `loadgen free-port` prints a free loopback TCP port.
 
 mod connect;
@@ -40,6 +41,11 @@ enum Cmd {
     /// Markdown table (and targets) from `NAME=FILE.json` results; the first is Switchyard.
     Report {
         /// `name=path` pairs; the first is the subject, the others its peers.
+        results: Vec<String>,
+    },
+    /// The fan-out table of `cluster.sh` from `NAME=FILE.json` results, one row per window.
+    ClusterReport {
+        /// `name=path` pairs, one per setup, in the order shown.
         results: Vec<String>,
     },
     /// Prints a free TCP port on 127.0.0.1.
@@ -109,6 +115,22 @@ struct RunArgs {
     /// Fan-out: seconds per window.
     #[arg(long, default_value_t = 10.0)]
     fanout_duration: f64,
+    /// Fan-out: longest wait for the last deliveries after the last ack, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    fanout_drain: f64,
+    /// Fan-out: the wait for the last deliveries ends earlier when none came for this long, in
+    /// ms. A receiver whose TCP window closed under a backlog gets the rest only at the sender's
+    /// next zero-window probe, which backs off past a second: raise it when backlogs are large.
+    #[arg(long, default_value_t = 1000)]
+    fanout_drain_idle_ms: u64,
+    /// Fan-out: the port of the node the sender connects to (another node of a cluster, same
+    /// host); by default the receivers' node (`--port`).
+    #[arg(long)]
+    sender_port: Option<u16>,
+    /// Fan-out: the pid of the sender's node, whose CPU time is then reported too
+    /// (`sender_server_cpu_*`), apart from the receivers' node's (`server_cpu_*`).
+    #[arg(long)]
+    sender_server_pid: Option<u32>,
 
     /// Polling: clients.
     #[arg(long, default_value_t = 20)]
@@ -132,6 +154,13 @@ fn main() {
             Ok(md) => print!("{md}"),
             Err(e) => {
                 eprintln!("report: {e}");
+                std::process::exit(1);
+            }
+        },
+        Cmd::ClusterReport { results } => match report::cluster(&results) {
+            Ok(md) => print!("{md}"),
+            Err(e) => {
+                eprintln!("cluster-report: {e}");
                 std::process::exit(1);
             }
         },
@@ -170,6 +199,15 @@ async fn run(a: RunArgs) -> Value {
         a.source_ips.clone(),
         a.server_pid,
     ));
+    // The sender's node, when it is told apart from the receivers' one.
+    let sender_target = (a.sender_port.is_some() || a.sender_server_pid.is_some()).then(|| {
+        Arc::new(util::Target::new(
+            a.host,
+            a.sender_port.unwrap_or(a.port),
+            a.source_ips.clone(),
+            a.sender_server_pid,
+        ))
+    });
     let mut out = Map::new();
     out.insert("server".into(), json!(a.name));
     out.insert("loadgen_threads".into(), json!(a.threads));
@@ -177,6 +215,12 @@ async fn run(a: RunArgs) -> Value {
         "server_rss_start_kib".into(),
         json!(procfs::rss_kib(a.server_pid)),
     );
+    if a.sender_server_pid.is_some() {
+        out.insert(
+            "sender_server_rss_start_kib".into(),
+            json!(procfs::rss_kib(a.sender_server_pid)),
+        );
+    }
     let pause = Duration::from_millis(a.pause_ms);
     let drain = Duration::from_secs(5);
     let mut first = true;
@@ -222,8 +266,10 @@ async fn run(a: RunArgs) -> Value {
                         window: w.max(1),
                         duration: Duration::from_secs_f64(a.fanout_duration),
                         pad: a.pad,
-                        drain: Duration::from_secs(10),
+                        drain: Duration::from_secs_f64(a.fanout_drain),
+                        drain_idle: Duration::from_millis(a.fanout_drain_idle_ms),
                         room: format!("bench-w{w}"),
+                        sender: sender_target.clone(),
                     };
                     let key = format!("fanout_w{w}");
                     let label = leaked(&key);
@@ -252,11 +298,24 @@ async fn run(a: RunArgs) -> Value {
             out.insert("server_died_after".into(), json!(scenario));
             break;
         }
+        if let Some(pid) = a.sender_server_pid
+            && procfs::rss_kib(Some(pid)).is_none()
+        {
+            eprintln!("sender's server pid {pid} is gone after {scenario}");
+            out.insert("sender_server_died_after".into(), json!(scenario));
+            break;
+        }
     }
     out.insert(
         "server_rss_end_kib".into(),
         json!(procfs::rss_kib(a.server_pid)),
     );
+    if a.sender_server_pid.is_some() {
+        out.insert(
+            "sender_server_rss_end_kib".into(),
+            json!(procfs::rss_kib(a.sender_server_pid)),
+        );
+    }
     out.insert(
         "loadgen_cpu_s".into(),
         json!(util::round3(procfs::cpu_seconds(None).unwrap_or(0.0))),

@@ -442,3 +442,59 @@ fn targets(subject: &(String, Value), worst: &Value, peers: &[(String, Value)]) 
     );
     out
 }
+
+/// The table of `cluster.sh`: one row per setup and fan-out window. `args`: `name=FILE`, one
+/// `loadgen run --scenarios fanout` result per setup, in the order they are to be shown.
+pub fn cluster(args: &[String]) -> Result<String, String> {
+    let mut md = String::from(
+        "| setup | W | broadcasts acked/s | delivered msgs/s ↑ | p50 µs | p99 µs | lost | \
+         out of order | receivers' node CPU ns/delivery | sender's node CPU ns/delivery | \
+         load generator CPU % |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    let mut any = false;
+    for a in args {
+        let (name, path) = a
+            .split_once('=')
+            .ok_or_else(|| format!("expected NAME=FILE, got {a:?}"))?;
+        let v = load(path)?;
+        let mut fans: Vec<&String> = v
+            .as_object()
+            .map(|o| o.keys().filter(|k| k.starts_with("fanout_w")).collect())
+            .unwrap_or_default();
+        fans.sort_by_key(|k| k["fanout_w".len()..].parse::<u64>().unwrap_or(0));
+        if fans.is_empty() {
+            md.push_str(&format!("| {name} | no result ({path}) |||||||||||\n"));
+            continue;
+        }
+        for key in fans {
+            any = true;
+            let f = &v[key.as_str()];
+            let cell = |p: &str| num(f, p).map(fmt).unwrap_or_else(|| "–".into());
+            let sender_cpu = if f.get("sender_server_cpu_ns_per_delivery").is_some() {
+                cell("sender_server_cpu_ns_per_delivery")
+            } else {
+                "(same node)".into()
+            };
+            let error = f.get("error").and_then(Value::as_str);
+            md.push_str(&format!(
+                "| {name}{} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} |\n",
+                error.map(|e| format!(" (error: {e})")).unwrap_or_default(),
+                &key["fanout_w".len()..],
+                cell("broadcasts_per_s"),
+                cell("delivered_per_s"),
+                cell("latency.p50_us"),
+                cell("latency.p99_us"),
+                cell("lost"),
+                cell("expected"),
+                cell("out_of_order"),
+                cell("server_cpu_ns_per_delivery"),
+                sender_cpu,
+                cell("loadgen_cpu_pct"),
+            ));
+        }
+    }
+    if !any {
+        return Err("no fan-out results".into());
+    }
+    Ok(md)
+}

@@ -9,6 +9,9 @@
 //! `/dyn-<digits>`, `/per-worker` (the echo handler, one per worker thread)
 //! and `/per-worker-all` (the same, also taking `disconnecting` and middleware errors).
 //!
+//! `--max-namespaces N`, `--max-rooms N` and `--max-acks N` set the
+//! per-client and per-socket bounds (none by default).
+//!
 //! With `--adapter redis --redis-url URL` (and optionally
 //! `--redis-key-prefix`, `--redis-request-timeout-ms`, `--redis-variant
 //! sharded` with `--redis-subscription-mode MODE`) the node joins a
@@ -45,6 +48,7 @@ use switchyard::socket::{
 };
 use switchyard::socket::{
     BroadcastAckError, BroadcastOperator, FetchedSocket, ServerSideEmitError, ServerSideEvent,
+    SocketLimits,
 };
 
 struct TestHandler;
@@ -324,6 +328,7 @@ async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Opt
         "counters" => {
             let mut counters = json!(ns.counters());
             counters["adapter"] = json!(ns.adapter_counters());
+            counters["namespaces_refused"] = json!(IO.get().map(SocketIo::namespaces_refused));
             let engine = IO.get().map(|io| io.engine().stats().snapshot());
             counters["engine"] = json!(engine);
             counters
@@ -456,6 +461,11 @@ async fn main() -> std::io::Result<()> {
             ..EngineConfig::default()
         },
         connect_timeout: Duration::from_millis(1000),
+        max_namespaces_per_client: flag("--max-namespaces", 0),
+        socket_limits: SocketLimits {
+            max_rooms_per_socket: flag("--max-rooms", 0),
+            max_pending_acks: flag("--max-acks", 0),
+        },
         ..SocketIoConfig::default()
     };
     let handler = TestHandler.start();

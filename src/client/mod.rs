@@ -11,6 +11,7 @@ mod encode;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use actix::{Arbiter, ArbiterHandle, Recipient, SpawnHandle};
@@ -118,10 +119,14 @@ pub(crate) trait Namespaces: Send + Sync + 'static {
 }
 
 /// What a client needs to know besides its namespaces.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct ClientConfig {
     pub connect_timeout: Duration,
     pub max_attachments: usize,
+    /// Most namespaces one connection may join (0: no bound).
+    pub max_namespaces: usize,
+    /// CONNECTs refused for `max_namespaces`, over every client.
+    pub namespaces_refused: Arc<AtomicU64>,
 }
 
 /// What namespaces and sockets tell the client.
@@ -171,17 +176,20 @@ pub struct Client {
     sockets: HashMap<String, Joined>,
     connecting: HashSet<String>,
     connect_timer: Option<SpawnHandle>,
+    /// Whether a CONNECT past `max_namespaces` was refused (and logged).
+    over_namespaces: bool,
 }
 
 impl Client {
     pub(crate) fn new(namespaces: Arc<dyn Namespaces>, config: ClientConfig) -> Client {
         Client {
             namespaces,
-            config,
             decoder: Decoder::new(config.max_attachments),
+            config,
             sockets: HashMap::new(),
             connecting: HashSet::new(),
             connect_timer: None,
+            over_namespaces: false,
         }
     }
 
@@ -231,6 +239,19 @@ impl Client {
         if self.sockets.contains_key(&nsp) || self.connecting.contains(&nsp) {
             return;
         }
+        let max = self.config.max_namespaces;
+        if max > 0 && self.sockets.len() + self.connecting.len() >= max {
+            self.config.namespaces_refused.fetch_add(1, Relaxed);
+            // Logged once per connection, however many it sends.
+            if !std::mem::replace(&mut self.over_namespaces, true) {
+                log::warn!(
+                    "sid={}: CONNECTs past max_namespaces_per_client ({max}) refused",
+                    s.sid()
+                );
+            }
+            let message = format!("Too many namespaces on one connection (at most {max})");
+            return self.send_connect_error(nsp, message, None, s);
+        }
         let join = JoinRequest {
             session: s.handle(),
             auth,
@@ -265,6 +286,16 @@ impl Client {
         s: &mut SessionCtx<'_, Self>,
     ) {
         log::info!("namespace {nsp} refused to sid={}: {message}", s.sid());
+        self.send_connect_error(nsp, message, data, s);
+    }
+
+    fn send_connect_error(
+        &self,
+        nsp: String,
+        message: String,
+        data: Option<Value>,
+        s: &mut SessionCtx<'_, Self>,
+    ) {
         let body = match s.version() {
             ProtocolVersion::V3 => data.unwrap_or(Value::String(message)),
             ProtocolVersion::V4 => {

@@ -203,6 +203,15 @@ fn every_key_settable_from_env_and_cli() {
         ("per_message_deflate", "true"),
         ("http_compression_threshold", "10"),
         ("allow_eio3", "false"),
+        ("max_namespaces_per_client", "16"),
+        ("max_rooms_per_socket", "17"),
+        ("max_pending_acks_per_socket", "18"),
+        ("max_connections_per_ip", "13"),
+        ("handshakes_per_second_per_ip", "14"),
+        ("handshake_burst_per_ip", "15"),
+        ("trusted_proxies", "10.0.0.0/8,::1"),
+        ("ws_check_origin", "false"),
+        ("check_sid_address", "true"),
         ("virtual_requests", "false"),
         ("vr_max_in_flight", "11"),
         ("vr_send_response_headers", "false"),
@@ -220,6 +229,9 @@ fn every_key_settable_from_env_and_cli() {
          connect_timeout_ms: 5, max_payload: 6, max_buffer_bytes: 7, max_attachments: 8, \
          cors_origins: [\"*\"], transports: [\"websocket\"], shutdown_timeout_ms: 9, \
          per_message_deflate: true, http_compression_threshold: 10, allow_eio3: false, \
+         max_namespaces_per_client: 16, max_rooms_per_socket: 17, max_pending_acks_per_socket: 18, \
+         max_connections_per_ip: 13, handshakes_per_second_per_ip: 14, handshake_burst_per_ip: 15, \
+         trusted_proxies: [\"10.0.0.0/8\", \"::1\"], ws_check_origin: false, check_sid_address: true, \
          virtual_requests: false, vr_max_in_flight: 11, vr_send_response_headers: false, \
          vr_send_status_code: false, adapter: \"redis\", redis_url: \"redis://10.0.0.1:7000/2\", \
          redis_key_prefix: \"app\", redis_request_timeout_ms: 12, redis_variant: \"sharded\", \
@@ -491,6 +503,19 @@ fn bad_adapter_is_named() {
         load_err(&[], &[("SWITCHYARD_REDIS_REQUEST_TIMEOUT_MS", "0")]),
         "config key 'redis_request_timeout_ms': must be greater than 0 \
          (from SWITCHYARD_REDIS_REQUEST_TIMEOUT_MS)"
+    );
+}
+
+#[test]
+fn trusted_proxies_are_addresses_or_networks() {
+    let config = load(&["--trusted-proxies", "10.0.0.0/8,192.0.2.1"], &[]).unwrap();
+    let networks = config.trusted_proxy_networks();
+    assert_eq!(networks.len(), 2);
+    assert!(networks[1].contains(&"192.0.2.1".parse::<std::net::IpAddr>().unwrap()));
+    assert_eq!(
+        load_err(&["--trusted-proxies", "10.0.0.0/99"], &[]),
+        "config key 'trusted_proxies': invalid address or network \"10.0.0.0/99\" \
+         (expected e.g. 10.0.0.1 or 10.0.0.0/8) (from --trusted-proxies)"
     );
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use actix_web::HttpRequest;
 
+pub use super::admission::AdmissionConfig;
 pub use super::ws_codec::DeflateSettings;
 
 /// Decides whether a handshake request may open a session (socket.io's
@@ -40,13 +41,24 @@ impl Cors {
     }
 
     /// The `Access-Control-Allow-Origin` value for a request from `origin`.
+    /// Any origin is `*`, which browsers never combine with credentials:
+    /// only a listed origin is echoed, and allowed credentials.
     pub fn allow_origin(&self, origin: Option<&str>) -> Option<String> {
         match (self, origin) {
             (Cors::Off, _) => None,
-            (Cors::Any, Some(o)) => Some(o.to_string()),
-            (Cors::Any, None) => Some("*".to_string()),
+            (Cors::Any, _) => Some("*".to_string()),
             (Cors::Origins(list), Some(o)) if list.iter().any(|l| l == o) => Some(o.to_string()),
             (Cors::Origins(_), _) => None,
+        }
+    }
+
+    /// Whether a WebSocket handshake from `origin` may go on: browsers do
+    /// not apply CORS to WebSockets, so the allow-list is checked here. A
+    /// request without `Origin` is not from a browser page and passes.
+    pub fn allows_websocket(&self, origin: Option<&str>) -> bool {
+        match (self, origin) {
+            (Cors::Origins(list), Some(o)) => list.iter().any(|l| l == o),
+            _ => true,
         }
     }
 }
@@ -82,6 +94,14 @@ pub struct EngineConfig {
     /// Polling responses at least this big are gzip/deflate-compressed when
     /// the client accepts it and a packet asked for compression; `None` never.
     pub http_compression_threshold: Option<usize>,
+    /// Check a WebSocket handshake's `Origin` against the CORS allow-list
+    /// (see [`Cors::allows_websocket`]).
+    pub ws_check_origin: bool,
+    /// Refuse a polling request or upgrade whose client address differs
+    /// from the one that opened the session (`Session ID unknown`).
+    pub check_sid_address: bool,
+    /// Per-address limits and trusted proxies.
+    pub admission: AdmissionConfig,
 }
 
 impl Default for EngineConfig {
@@ -99,6 +119,9 @@ impl Default for EngineConfig {
             per_message_deflate: DeflateSettings::default(),
             allow_eio3: true,
             http_compression_threshold: Some(1024),
+            ws_check_origin: true,
+            check_sid_address: false,
+            admission: AdmissionConfig::default(),
         }
     }
 }
@@ -121,6 +144,9 @@ impl std::fmt::Debug for EngineConfig {
                 "http_compression_threshold",
                 &self.http_compression_threshold,
             )
+            .field("ws_check_origin", &self.ws_check_origin)
+            .field("check_sid_address", &self.check_sid_address)
+            .field("admission", &self.admission)
             .finish()
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! Modules depend on each other bottom-up only:
 //!
-//! 1. pure data and codecs: [`data`], [`config`], [`packet`], `ws_codec`,
+//! 1. pure data and codecs: [`data`], [`admission`], [`config`], [`packet`], `ws_codec`,
 //!    [`outgoing`] (what the layer above sends, and the admit rule),
 //!    `queue` (a session's outgoing frames), `sink` (a WebSocket's outgoing
 //!    bytes), [`stats`], `error`;
@@ -18,6 +18,7 @@
 //! 4. the transports: `polling` (with `jsonp`), `websocket`, [`upgrade`] (connections
 //!    taken over from the HTTP layer);
 //! 5. the endpoint, [`server`]: routing, handshake, the session registry.
+pub mod admission;
 pub mod config;
 pub mod data;
 pub(crate) mod error;
@@ -36,6 +37,7 @@ pub mod upgrade;
 mod websocket;
 pub(crate) mod ws_codec;
 
+pub use admission::{AdmissionConfig, Refusal};
 pub use config::{AllowRequest, Cors, DeflateSettings, EngineConfig};
 pub use handler::{
     CloseReason, EngineHandler, Message, RequestInfo, SendError, SessionCtx, SessionHandle,

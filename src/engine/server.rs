@@ -6,6 +6,7 @@
 //! callback they are started with, so nothing below names this module.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -15,6 +16,7 @@ use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use futures_util::future::LocalBoxFuture;
 
+use super::admission::{Admission, canonical};
 use super::config::EngineConfig;
 use super::data::{CloseReason, RequestInfo};
 use super::error::EngineError;
@@ -38,6 +40,8 @@ struct Entry<H: EngineHandler> {
     version: ProtocolVersion,
     /// A v3 client that reads binary polling payloads (see [`PollFormat`]).
     binary: bool,
+    /// The client's address when it opened the session.
+    client: IpAddr,
 }
 
 impl<H: EngineHandler> Clone for Entry<H> {
@@ -46,6 +50,7 @@ impl<H: EngineHandler> Clone for Entry<H> {
             addr: self.addr.clone(),
             version: self.version,
             binary: self.binary,
+            client: self.client,
         }
     }
 }
@@ -119,6 +124,10 @@ struct Inner<H: EngineHandler> {
     stats: Arc<EngineStats>,
     factory: Box<Factory<H>>,
     next_conn: AtomicU64,
+    admission: Arc<Mutex<Admission>>,
+    /// When a refusal was last logged, and how many since: one line per
+    /// second at most, however hard a client pushes.
+    refusals_logged: Mutex<(Option<Instant>, u64)>,
 }
 
 impl<H: EngineHandler> Clone for Engine<H> {
@@ -155,11 +164,13 @@ impl<H: EngineHandler> Engine<H> {
     pub fn new(config: EngineConfig, factory: impl Fn() -> H + Send + Sync + 'static) -> Self {
         Engine {
             inner: Arc::new(Inner {
-                config: Arc::new(config),
+                config: Arc::new(config.clone()),
                 registry: Registry(Arc::default()),
                 stats: Arc::default(),
                 factory: Box::new(factory),
                 next_conn: AtomicU64::new(1),
+                admission: Arc::new(Mutex::new(Admission::new(config.admission.clone()))),
+                refusals_logged: Mutex::default(),
             }),
         }
     }
@@ -255,10 +266,13 @@ impl<H: EngineHandler> Engine<H> {
                 header::ACCESS_CONTROL_ALLOW_ORIGIN,
                 origin.parse().expect("header value"),
             );
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                header::HeaderValue::from_static("true"),
-            );
+            // A listed origin only: browsers refuse credentials with `*`.
+            if origin != "*" {
+                h.insert(
+                    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                    header::HeaderValue::from_static("true"),
+                );
+            }
             h.insert(header::VARY, header::HeaderValue::from_static("Origin"));
         }
         Routed::Response(res)
@@ -276,11 +290,22 @@ impl<H: EngineHandler> Engine<H> {
             Some("websocket") if config.websocket => true,
             _ => return Err(EngineError::TransportUnknown),
         };
+        let client = self.client_ip(req);
+        if websocket && config.ws_check_origin {
+            let origin = req.headers().get(header::ORIGIN);
+            let origin = origin.map(|o| o.to_str().unwrap_or("\u{fffd}"));
+            if !config.cors.allows_websocket(origin) {
+                self.inner.stats.count_refused_origin();
+                self.log_refusal(client, "its Origin is not in cors_origins");
+                return Err(EngineError::Forbidden("origin not allowed".into()));
+            }
+        }
         if let Some(sid) = query.get("sid") {
             let session = self
                 .inner
                 .registry
                 .get(sid)
+                .filter(|s| !config.check_sid_address || s.client == client)
                 .ok_or(EngineError::UnknownSid)?;
             let format = PollFormat {
                 version: session.version,
@@ -330,19 +355,67 @@ impl<H: EngineHandler> Engine<H> {
         if let Some(allow) = &config.allow_request {
             allow(req).map_err(EngineError::Forbidden)?;
         }
-        self.handshake(req, query, version, websocket)
+        if websocket && !is_ws_upgrade(req) {
+            return Err(EngineError::BadRequest);
+        }
+        let admitted = self.admission().admit(client, Instant::now());
+        if let Err(refusal) = admitted {
+            self.inner.stats.count_refusal(refusal);
+            self.log_refusal(client, &refusal.to_string());
+            return Err(EngineError::Forbidden(refusal.to_string()));
+        }
+        self.handshake(req, query, version, websocket, client)
     }
 
+    fn admission(&self) -> std::sync::MutexGuard<'_, Admission> {
+        self.inner
+            .admission
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The client's address: the peer's, or behind a trusted proxy the one
+    /// it forwards (see [`Admission::client_ip`]).
+    fn client_ip(&self, req: &HttpRequest) -> IpAddr {
+        let peer = req
+            .peer_addr()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+        let headers = req.headers();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        self.admission().client_ip(canonical(peer), header)
+    }
+
+    /// Logs a refused handshake: at most one line a second, saying how
+    /// many were refused since the last.
+    fn log_refusal(&self, client: IpAddr, why: &str) {
+        let mut logged = self
+            .inner
+            .refusals_logged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        logged.1 += 1;
+        if logged
+            .0
+            .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1))
+        {
+            log::warn!(
+                "handshake from {client} refused: {why} ({} refused in the last second or so)",
+                logged.1
+            );
+            *logged = (Some(now), 0);
+        }
+    }
+
+    /// Opens a session for `client`, admitted already.
     fn handshake(
         &self,
         req: &HttpRequest,
         query: Query,
         version: ProtocolVersion,
         websocket: bool,
+        client: IpAddr,
     ) -> Result<Routed<H>, EngineError> {
-        if websocket && !is_ws_upgrade(req) {
-            return Err(EngineError::BadRequest);
-        }
         let config = &self.inner.config;
         let sid: Arc<str> = crate::id::random_id().into();
         let upgrades: &[&str] = if !websocket && config.websocket {
@@ -370,13 +443,18 @@ impl<H: EngineHandler> Engine<H> {
         let init = SessionInit {
             sid: sid.clone(),
             version,
-            request: Arc::new(request_info(req, query)),
+            request: Arc::new(request_info(req, query, client)),
             config: config.clone(),
             stats: self.inner.stats.clone(),
             unregister: {
                 let registry = self.inner.registry.clone();
+                let admission = self.inner.admission.clone();
                 let sid = sid.clone();
-                Box::new(move || registry.remove(&sid))
+                Box::new(move || {
+                    registry.remove(&sid);
+                    let mut admission = admission.lock().unwrap_or_else(|e| e.into_inner());
+                    admission.release(client);
+                })
             },
             handler: (self.inner.factory)(),
             websocket,
@@ -391,6 +469,7 @@ impl<H: EngineHandler> Engine<H> {
             addr: addr.clone(),
             version,
             binary: format.binary,
+            client,
         };
         self.inner.registry.insert(sid, entry);
         if websocket {
@@ -470,7 +549,9 @@ fn preflight(req: &HttpRequest) -> HttpResponse {
     HttpResponseBuilder::finish(&mut res)
 }
 
-fn request_info(req: &HttpRequest, query: Query) -> RequestInfo {
+/// What a session keeps of its handshake request; its address is the
+/// client's (see [`Engine::client_ip`]), with the peer's port.
+fn request_info(req: &HttpRequest, query: Query, client: IpAddr) -> RequestInfo {
     let headers = req
         .headers()
         .iter()
@@ -485,7 +566,7 @@ fn request_info(req: &HttpRequest, query: Query) -> RequestInfo {
     RequestInfo {
         headers,
         query: query.pairs,
-        remote_addr: req.peer_addr(),
+        remote_addr: req.peer_addr().map(|a| SocketAddr::new(client, a.port())),
         url: req
             .uri()
             .path_and_query()

@@ -12,6 +12,9 @@ pub struct EngineStats {
     volatile_dropped: AtomicU64,
     overflow_closed: AtomicU64,
     upcall_overflow_closed: AtomicU64,
+    refused_sessions_per_ip: AtomicU64,
+    refused_handshake_rate: AtomicU64,
+    refused_origin: AtomicU64,
 }
 
 /// A point-in-time copy of [`EngineStats`].
@@ -26,6 +29,12 @@ pub struct StatsSnapshot {
     pub overflow_closed: u64,
     /// Sessions closed because their mailbox was full for an upcall.
     pub upcall_overflow_closed: u64,
+    /// Handshakes refused: the address held its maximum of live sessions.
+    pub refused_sessions_per_ip: u64,
+    /// Handshakes refused: the address handshook faster than allowed.
+    pub refused_handshake_rate: u64,
+    /// WebSocket handshakes refused: their `Origin` is not allowed.
+    pub refused_origin: u64,
 }
 
 impl EngineStats {
@@ -45,6 +54,18 @@ impl EngineStats {
         self.upcall_overflow_closed.fetch_add(1, Relaxed);
     }
 
+    pub(super) fn count_refusal(&self, refusal: super::Refusal) {
+        let counter = match refusal {
+            super::Refusal::TooManySessions => &self.refused_sessions_per_ip,
+            super::Refusal::TooManyHandshakes => &self.refused_handshake_rate,
+        };
+        counter.fetch_add(1, Relaxed);
+    }
+
+    pub(super) fn count_refused_origin(&self) {
+        self.refused_origin.fetch_add(1, Relaxed);
+    }
+
     /// The current values.
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
@@ -52,6 +73,9 @@ impl EngineStats {
             volatile_dropped: self.volatile_dropped.load(Relaxed),
             overflow_closed: self.overflow_closed.load(Relaxed),
             upcall_overflow_closed: self.upcall_overflow_closed.load(Relaxed),
+            refused_sessions_per_ip: self.refused_sessions_per_ip.load(Relaxed),
+            refused_handshake_rate: self.refused_handshake_rate.load(Relaxed),
+            refused_origin: self.refused_origin.load(Relaxed),
         }
     }
 }

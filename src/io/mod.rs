@@ -2,6 +2,7 @@
 //! endpoint. Built once at start-up; cloned into every actix-web worker.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use regex::Regex;
 use crate::client::{Client, ClientConfig, JoinRefused, JoinRequest, Namespaces};
 use crate::engine::{CloseReason, Engine, EngineConfig};
 use crate::namespace::{LiveCount, NamespaceBuilder, NamespaceEntry};
-use crate::socket::{AdapterFactory, BroadcastOperator, NamespaceRef};
+use crate::socket::{AdapterFactory, BroadcastOperator, NamespaceRef, SocketLimits};
 
 /// Decides whether a namespace name belongs to a family of dynamic namespaces.
 pub type NamespaceMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
@@ -26,6 +27,11 @@ pub struct SocketIoConfig {
     pub connect_timeout: Duration,
     /// Most binary attachments one packet may carry.
     pub max_attachments: usize,
+    /// Most namespaces one connection may join; a CONNECT past it gets a
+    /// CONNECT_ERROR (0: no bound).
+    pub max_namespaces_per_client: usize,
+    /// Per-socket bounds: rooms, acks awaited.
+    pub socket_limits: SocketLimits,
 }
 
 impl Default for SocketIoConfig {
@@ -34,6 +40,8 @@ impl Default for SocketIoConfig {
             engine: EngineConfig::default(),
             connect_timeout: Duration::from_millis(45_000),
             max_attachments: 10,
+            max_namespaces_per_client: 0,
+            socket_limits: SocketLimits::default(),
         }
     }
 }
@@ -43,6 +51,7 @@ pub(crate) struct IoShared {
     dynamic: Vec<(NamespaceMatcher, Arc<NamespaceBuilder>)>,
     live: Arc<LiveCount>,
     adapters: Arc<dyn AdapterFactory>,
+    limits: SocketLimits,
 }
 
 impl IoShared {
@@ -61,6 +70,7 @@ impl IoShared {
                 setup.clone(),
                 self.live.clone(),
                 &*self.adapters,
+                self.limits,
             ))
         });
         Some(entry.clone())
@@ -123,9 +133,11 @@ impl SocketIoBuilder {
     pub fn build(self) -> SocketIo {
         let live = Arc::new(LiveCount::default());
         let adapters = self.adapters;
+        let limits = self.config.socket_limits;
         let mut namespaces = HashMap::new();
         let start = |name: &str, setup| {
-            Arc::new(NamespaceEntry::start(name, setup, live.clone(), &*adapters))
+            let entry = NamespaceEntry::start(name, setup, live.clone(), &*adapters, limits);
+            Arc::new(entry)
         };
         for (name, setup) in self.namespaces {
             let entry = start(&name, Arc::new(setup));
@@ -139,16 +151,24 @@ impl SocketIoBuilder {
             dynamic: self.dynamic,
             live,
             adapters,
+            limits,
         });
+        let namespaces_refused = Arc::new(AtomicU64::new(0));
         let client = ClientConfig {
             connect_timeout: self.config.connect_timeout,
             max_attachments: self.config.max_attachments,
+            max_namespaces: self.config.max_namespaces_per_client,
+            namespaces_refused: namespaces_refused.clone(),
         };
         let namespaces: Arc<dyn Namespaces> = shared.clone();
         let engine = Engine::new(self.config.engine, move || {
-            Client::new(namespaces.clone(), client)
+            Client::new(namespaces.clone(), client.clone())
         });
-        SocketIo { shared, engine }
+        SocketIo {
+            shared,
+            engine,
+            namespaces_refused,
+        }
     }
 }
 
@@ -200,6 +220,7 @@ impl SocketIoBuilder {
 pub struct SocketIo {
     shared: Arc<IoShared>,
     engine: Engine<Client>,
+    namespaces_refused: Arc<AtomicU64>,
 }
 
 impl SocketIo {
@@ -221,6 +242,12 @@ impl SocketIo {
     /// The Engine.IO endpoint underneath (stats, session count).
     pub fn engine(&self) -> &Engine<Client> {
         &self.engine
+    }
+
+    /// CONNECTs refused because their connection was at
+    /// `max_namespaces_per_client`.
+    pub fn namespaces_refused(&self) -> u64 {
+        self.namespaces_refused.load(Relaxed)
     }
 
     /// The namespace called `name`, if it exists (dynamic ones once a client joined).

@@ -20,7 +20,7 @@ use crate::engine::session::MAILBOX_CAPACITY;
 use crate::socket::{
     AdapterFactory, Connect, Disconnect, Disconnecting, Event, EventRoute, Handlers, Handshake,
     MiddlewareError, NamespaceCore, NamespaceParts, NamespaceRef, PacketMiddleware,
-    ServerSideEvent, SocketActor, SocketError, SocketGone, SocketInfo, SocketRef,
+    ServerSideEvent, SocketActor, SocketError, SocketGone, SocketInfo, SocketLimits, SocketRef,
 };
 
 /// What a connect middleware sees: the socket-to-be's handshake, and its
@@ -274,10 +274,12 @@ impl NamespaceEntry {
         setup: Arc<NamespaceBuilder>,
         live: Arc<LiveCount>,
         adapters: &dyn AdapterFactory,
+        limits: SocketLimits,
     ) -> Self {
         let parts = NamespaceParts {
             adapters,
             server_side: setup.server_side.clone(),
+            limits,
         };
         NamespaceEntry {
             core: crate::rooms::start(name, parts),

@@ -111,6 +111,15 @@ impl<M> RoomIndex<M> {
         }
     }
 
+    /// Whether member `id` may join `room` with at most `max` rooms besides
+    /// its own (0: no bound). Rooms it is in already are always allowed.
+    pub fn may_join(&self, id: &str, room: &str, max: usize) -> bool {
+        let Some(entry) = self.members.get(id) else {
+            return true;
+        };
+        max == 0 || entry.rooms.contains(room) || entry.rooms.len() <= max
+    }
+
     /// Takes member `id` out of `room`; a room left empty is gone.
     pub fn leave(&mut self, id: &str, room: &str) {
         let Some(entry) = self.members.get_mut(id) else {
@@ -290,6 +299,19 @@ mod tests {
         assert_eq!(ix.summary().rooms, [("r".to_string(), 1)]);
         ix.remove("b");
         assert_eq!(ix.summary(), RoomSummary::default());
+    }
+
+    #[test]
+    fn a_room_bound_leaves_out_the_own_id_room_and_rooms_already_joined() {
+        let mut ix = index(&["a"]);
+        assert!(ix.may_join("a", "r1", 2));
+        ix.join("a", "r1");
+        ix.join("a", "r2");
+        assert!(!ix.may_join("a", "r3", 2));
+        assert!(ix.may_join("a", "r2", 2), "already in");
+        assert!(ix.may_join("a", "r3", 0), "no bound");
+        ix.leave("a", "r1");
+        assert!(ix.may_join("a", "r3", 2));
     }
 
     #[test]

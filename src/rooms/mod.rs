@@ -21,9 +21,9 @@ use crate::client::{Client, Encoded};
 use crate::engine::{CloseReason, Outgoing, SendError, SessionHandle};
 use crate::socket::Adapter;
 use crate::socket::{
-    Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch,
-    NamespaceCore, NamespaceParts, Register, RoomStats, Rooms, RoomsOf, SocketRef, Summary,
-    Unregister, Waiter,
+    AckRefused, Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, DisconnectSockets,
+    EffectError, Fetch, NamespaceCore, NamespaceParts, Register, RoomStats, Rooms, RoomsOf,
+    SocketRef, Summary, Unregister, Waiter,
 };
 use index::RoomIndex;
 
@@ -31,7 +31,7 @@ use index::RoomIndex;
 pub(crate) fn start(name: &str, parts: NamespaceParts<'_>) -> Arc<NamespaceCore> {
     let name: Arc<str> = name.into();
     let stats = Arc::new(RoomStats::default());
-    let registry = RoomRegistry::new(stats.clone()).start();
+    let registry = RoomRegistry::new(stats.clone(), parts.limits.max_rooms_per_socket).start();
     let core = NamespaceCore::new(name, Rooms::new(registry.clone()), stats, parts);
     if core.adapter.follows_rooms() {
         registry.do_send(FollowRooms(core.adapter.clone()));
@@ -62,6 +62,8 @@ struct Member {
 /// The rooms of one namespace, as an actor.
 pub(crate) struct RoomRegistry {
     index: RoomIndex<Member>,
+    /// Most rooms a socket may be in besides its own (0: no bound).
+    max_rooms: usize,
     /// The adapter that follows the rooms coming and going, if any.
     follower: Option<Arc<dyn Adapter>>,
     stats: Arc<RoomStats>,
@@ -78,9 +80,10 @@ pub(crate) struct RoomRegistry {
 const MAX_DEFERRED_BROADCASTS: usize = 16;
 
 impl RoomRegistry {
-    fn new(stats: Arc<RoomStats>) -> Self {
+    fn new(stats: Arc<RoomStats>, max_rooms: usize) -> Self {
         RoomRegistry {
             index: RoomIndex::default(),
+            max_rooms,
             follower: None,
             stats,
             wakes: Vec::new(),
@@ -248,12 +251,14 @@ impl Handler<BroadcastWithAck> for RoomRegistry {
         } = self;
         let mut delivery = Delivery::new(&msg.encoded, &msg.opts);
         index.for_each_target(&msg.opts, |_, member| {
-            let acks = &member.socket.info.acks;
+            let info = &member.socket.info;
+            let (acks, max_acks) = (&info.acks, info.ns.limits.max_pending_acks);
             // The wait is recorded before the packet leaves, so no answer is missed.
-            if acks.insert(msg.id, Waiter::Broadcast(msg.tx.clone()))
-                && !delivery.to(member, stats, wakes)
-            {
-                acks.forget(msg.id);
+            match acks.insert(msg.id, Waiter::Broadcast(msg.tx.clone()), max_acks) {
+                Ok(()) if !delivery.to(member, stats, wakes) => acks.forget(msg.id),
+                Ok(()) => {}
+                Err(AckRefused::Full) => drop(stats.acks_refused.fetch_add(1, Relaxed)),
+                Err(AckRefused::Closed) => {}
             }
         });
         let sent = delivery.delivered as usize;
@@ -280,17 +285,30 @@ impl Handler<Fetch> for RoomRegistry {
 impl Handler<BulkRooms> for RoomRegistry {
     type Result = ();
     fn handle(&mut self, msg: BulkRooms, _: &mut Context<Self>) {
+        let max = self.max_rooms;
+        let mut refused = 0;
         for id in self.index.targets(&msg.opts) {
             for room in &msg.rooms {
-                if msg.join {
+                if !msg.join {
+                    self.index.leave(&id, room)
+                } else if self.index.may_join(&id, room, max) {
                     self.index.join(&id, room)
                 } else {
-                    self.index.leave(&id, room)
+                    refused += 1;
                 }
             }
         }
         self.rooms_changed();
-        let _ = msg.done.send(());
+        if refused > 0 {
+            self.stats.rooms_refused.fetch_add(refused, Relaxed);
+            log::warn!("{refused} room joins refused: sockets at max_rooms_per_socket ({max})");
+        }
+        let outcome = if refused > 0 {
+            Err(EffectError::TooManyRooms)
+        } else {
+            Ok(())
+        };
+        let _ = msg.done.send(outcome);
     }
 }
 

@@ -32,6 +32,15 @@ impl Waiter {
     }
 }
 
+/// Why a wait was not recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AckRefused {
+    /// The socket is gone: nothing will answer.
+    Closed,
+    /// The socket has its maximum of waits already.
+    Full,
+}
+
 #[derive(Default)]
 struct Table {
     waiting: HashMap<u64, Waiter>,
@@ -52,19 +61,25 @@ impl Acks {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records a wait for `id`; false when the socket is gone (nothing will answer).
-    pub fn insert(&self, id: u64, waiter: Waiter) -> bool {
+    /// Records a wait for `id`, with at most `max` waits at once (0: no
+    /// bound); refused when the socket is gone or at its bound.
+    pub fn insert(&self, id: u64, waiter: Waiter, max: usize) -> Result<(), AckRefused> {
         let mut t = self.table();
         if t.closed {
-            return false;
+            return Err(AckRefused::Closed);
         }
-        if t.waiting.len() >= t.prune_at.max(PRUNE_MIN) {
-            // Amortised O(1): a pass happens only after the table doubled.
+        let full = max > 0 && t.waiting.len() >= max;
+        if full || t.waiting.len() >= t.prune_at.max(PRUNE_MIN) {
+            // Amortised O(1): a pass happens only after the table doubled,
+            // or when at the bound (where abandoned waits must not count).
             t.waiting.retain(|_, w| !w.is_closed());
             t.prune_at = 2 * t.waiting.len();
         }
+        if max > 0 && t.waiting.len() >= max {
+            return Err(AckRefused::Full);
+        }
         t.waiting.insert(id, waiter);
-        true
+        Ok(())
     }
 
     /// The client answered `id`; unknown or repeated answers are ignored.
@@ -108,7 +123,7 @@ mod tests {
     fn an_answer_reaches_its_waiter_once() {
         let acks = Acks::default();
         let (tx, mut rx) = oneshot::channel();
-        assert!(acks.insert(7, Waiter::Single(tx)));
+        assert!(acks.insert(7, Waiter::Single(tx), 0).is_ok());
         acks.answer(8, payload(0));
         acks.answer(7, payload(1));
         acks.answer(7, payload(2));
@@ -120,8 +135,8 @@ mod tests {
     fn a_broadcast_collects_from_each_socket() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (a, b) = (Acks::default(), Acks::default());
-        assert!(a.insert(1, Waiter::Broadcast(tx.clone())));
-        assert!(b.insert(1, Waiter::Broadcast(tx)));
+        assert!(a.insert(1, Waiter::Broadcast(tx.clone()), 0).is_ok());
+        assert!(b.insert(1, Waiter::Broadcast(tx), 0).is_ok());
         b.answer(1, payload(2));
         a.answer(1, payload(1));
         assert_eq!(rx.try_recv().unwrap(), payload(2));
@@ -134,11 +149,29 @@ mod tests {
     fn closing_ends_every_wait_and_refuses_new_ones() {
         let acks = Acks::default();
         let (tx, mut rx) = oneshot::channel();
-        acks.insert(1, Waiter::Single(tx));
+        acks.insert(1, Waiter::Single(tx), 0).unwrap();
         acks.close();
         assert!(rx.try_recv().is_err());
         let (tx, _rx) = oneshot::channel();
-        assert!(!acks.insert(2, Waiter::Single(tx)));
+        assert_eq!(
+            acks.insert(2, Waiter::Single(tx), 0),
+            Err(AckRefused::Closed)
+        );
+    }
+
+    #[test]
+    fn a_bound_refuses_waits_past_it_but_not_for_abandoned_ones() {
+        let acks = Acks::default();
+        let (a, _a) = oneshot::channel();
+        let (b, b_rx) = oneshot::channel();
+        acks.insert(1, Waiter::Single(a), 2).unwrap();
+        acks.insert(2, Waiter::Single(b), 2).unwrap();
+        let (c, _c) = oneshot::channel();
+        assert_eq!(acks.insert(3, Waiter::Single(c), 2), Err(AckRefused::Full));
+        // The emit waiting on 2 gave up: its place is free again.
+        drop(b_rx);
+        let (c, _c) = oneshot::channel();
+        assert_eq!(acks.insert(3, Waiter::Single(c), 2), Ok(()));
     }
 
     #[test]
@@ -147,7 +180,7 @@ mod tests {
         let mut live = Vec::new();
         for id in 0..10_000u64 {
             let (tx, rx) = oneshot::channel();
-            acks.insert(id, Waiter::Single(tx));
+            acks.insert(id, Waiter::Single(tx), 0).unwrap();
             // Every tenth wait is still listened to; the rest timed out.
             if id % 10 == 0 {
                 live.push(rx);

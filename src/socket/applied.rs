@@ -60,6 +60,10 @@ pub enum EffectError {
     /// The namespace's room registry has stopped.
     #[error("the namespace's room registry is gone")]
     Gone,
+    /// A socket is in its maximum of rooms (`max_rooms_per_socket`): it
+    /// did not join the rest (counted in the namespace's `rooms_refused`).
+    #[error("a socket is in its maximum of rooms; it did not join more")]
+    TooManyRooms,
 }
 
 /// A requested effect; await it to know it has been applied. Dropping it
@@ -67,10 +71,12 @@ pub enum EffectError {
 pub struct Applied(BoxFuture<'static, Result<(), EffectError>>);
 
 impl Applied {
-    /// Resolves when `done` fires (or is dropped, which means the registry went away).
-    pub(crate) fn when(done: Result<oneshot::Receiver<()>, EffectError>) -> Applied {
+    /// Resolves with what `done` says (a dropped sender means the registry went away).
+    pub(crate) fn when(
+        done: Result<oneshot::Receiver<Result<(), EffectError>>, EffectError>,
+    ) -> Applied {
         Applied(Box::pin(async move {
-            done?.await.map_err(|_| EffectError::Gone)
+            done?.await.map_err(|_| EffectError::Gone)?
         }))
     }
 

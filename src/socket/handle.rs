@@ -14,7 +14,7 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::acks::{Acks, Waiter};
+use super::acks::{AckRefused, Acks, Waiter};
 use super::applied::{Applied, Departure};
 use super::events::{AnyEvent, AnyOutgoing};
 use super::operator::{BroadcastOperator, NamespaceRef};
@@ -199,6 +199,10 @@ pub enum AckError {
     /// The socket disconnected before answering.
     #[error("the socket disconnected before answering")]
     Disconnected,
+    /// The socket has its maximum of acks awaited already
+    /// (`max_pending_acks`); nothing was sent.
+    #[error("too many acks awaited from this socket; nothing was sent")]
+    TooManyPending,
     /// The emit itself was refused.
     #[error(transparent)]
     Emit(#[from] EmitError),
@@ -265,8 +269,16 @@ impl Emitter {
         let sent = check_event(event).map_err(AckError::from).and_then(|()| {
             let id = info.ns.next_ack_id();
             let (tx, rx) = oneshot::channel();
-            if !info.acks.insert(id, Waiter::Single(tx)) {
-                return Err(AckError::Disconnected);
+            match info
+                .acks
+                .insert(id, Waiter::Single(tx), info.ns.limits.max_pending_acks)
+            {
+                Ok(()) => {}
+                Err(AckRefused::Closed) => return Err(AckError::Disconnected),
+                Err(AckRefused::Full) => {
+                    info.ns.stats.acks_refused.fetch_add(1, Relaxed);
+                    return Err(AckError::TooManyPending);
+                }
             }
             let packet = payload.into().into_event(&info.nsp, event).with_id(id);
             self.write(&packet)?;

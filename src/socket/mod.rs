@@ -20,7 +20,7 @@ mod payload;
 pub(crate) mod requests;
 
 pub use crate::client::DisconnectReason;
-pub(crate) use acks::Waiter;
+pub(crate) use acks::{AckRefused, Waiter};
 pub(crate) use actor::SocketActor;
 pub use applied::{Applied, EffectError};
 pub use cluster::{
@@ -47,4 +47,4 @@ pub(crate) use requests::{
     Broadcast, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch, NamespaceCore,
     NamespaceParts, Register, RoomStats, Rooms, RoomsOf, Summary, Unregister,
 };
-pub use requests::{BroadcastOptions, RoomSummary};
+pub use requests::{BroadcastOptions, RoomSummary, SocketLimits};

@@ -182,11 +182,13 @@ impl BroadcastOperator {
             encoded,
             opts: self.opts.clone(),
         };
-        let targets = self.ns.rooms.broadcast.send(msg).await.map_err(mailbox)?;
+        // Queued for this node and published in one step, with no await
+        // between: concurrent emits reach every node in the same order.
+        let targets = self.ns.rooms.broadcast.send(msg);
         if let Some(payload) = remote {
             self.ns.adapter.broadcast(event, &payload, &self.opts);
         }
-        Ok(targets)
+        targets.await.map_err(mailbox)
     }
 
     /// socket.io's `send`: emits `message`.
@@ -423,6 +425,10 @@ pub struct NamespaceCounters {
     pub overloaded: u64,
     /// Events catch-all listeners missed because their mailbox was full.
     pub listener_dropped: u64,
+    /// Room joins refused: the socket was at `max_rooms_per_socket`.
+    pub rooms_refused: u64,
+    /// Emits with an ack refused: the socket was at `max_pending_acks`.
+    pub acks_refused: u64,
 }
 
 /// A handle to one namespace: its operators, bulk operations and introspection.
@@ -591,6 +597,8 @@ impl NamespaceRef {
             slow_consumers: s.slow_consumers.load(Relaxed),
             overloaded: s.overloaded.load(Relaxed),
             listener_dropped: s.listener_dropped.load(Relaxed),
+            rooms_refused: s.rooms_refused.load(Relaxed),
+            acks_refused: s.acks_refused.load(Relaxed),
         }
     }
 }

@@ -49,6 +49,29 @@ pub(crate) struct RoomStats {
     /// Events a catch-all listener (`on_any`, `on_any_outgoing`) missed
     /// because its mailbox was full.
     pub listener_dropped: AtomicU64,
+    /// Room joins refused: the socket was in `max_rooms_per_socket` rooms.
+    pub rooms_refused: AtomicU64,
+    /// Acks not awaited: the socket had `max_pending_acks` waiting.
+    pub acks_refused: AtomicU64,
+}
+
+/// Per-socket bounds of a namespace; 0 turns one off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketLimits {
+    /// Most rooms one socket may be in, besides its own-id room.
+    pub max_rooms_per_socket: usize,
+    /// Most acks the server may await from one socket at once.
+    pub max_pending_acks: usize,
+}
+
+impl Default for SocketLimits {
+    /// No bounds.
+    fn default() -> Self {
+        SocketLimits {
+            max_rooms_per_socket: 0,
+            max_pending_acks: 0,
+        }
+    }
 }
 
 /// A socket is live: it can be targeted, and is in the room of its own id.
@@ -97,14 +120,15 @@ pub(crate) struct Fetch {
     pub opts: BroadcastOptions,
 }
 
-/// Make (or stop) the sockets `opts` selects join `rooms`; `done` fires once applied.
+/// Make (or stop) the sockets `opts` selects join `rooms`; `done` fires
+/// once applied, with an error if some socket was at its room limit.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct BulkRooms {
     pub opts: BroadcastOptions,
     pub rooms: Vec<String>,
     pub join: bool,
-    pub done: oneshot::Sender<()>,
+    pub done: oneshot::Sender<Result<(), super::EffectError>>,
 }
 
 /// Disconnect the sockets `opts` selects; answers with a receiver for each one's departure.
@@ -193,6 +217,7 @@ pub(crate) struct NamespaceCore {
     pub adapter: Arc<dyn Adapter>,
     /// Hears the other nodes' `serverSideEmit`.
     pub server_side: Option<Recipient<ServerSideEvent>>,
+    pub limits: SocketLimits,
     ack_ids: AtomicU64,
 }
 
@@ -200,6 +225,7 @@ pub(crate) struct NamespaceCore {
 pub(crate) struct NamespaceParts<'a> {
     pub adapters: &'a dyn AdapterFactory,
     pub server_side: Option<Recipient<ServerSideEvent>>,
+    pub limits: SocketLimits,
 }
 
 impl NamespaceCore {
@@ -219,6 +245,7 @@ impl NamespaceCore {
             rooms,
             stats,
             server_side: parts.server_side,
+            limits: parts.limits,
             ack_ids: AtomicU64::new(0),
         })
     }

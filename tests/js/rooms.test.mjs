@@ -400,14 +400,14 @@ describe("rooms and broadcasting", () => {
       await call(c, "join", "team");
       await call(d, "join", "other");
 
-      // fetch by room: the members with their data, sorted by id
+      // fetch by room: the members with their data and rooms, sorted by id
       const expectedTeam = [
-        { id: b.id, data: { name: "b", n: 1 } },
-        { id: c.id, data: { name: "c", tags: ["x", "y"] } },
+        { id: b.id, data: { name: "b", n: 1 }, rooms: sorted([b.id, "team"]) },
+        { id: c.id, data: { name: "c", tags: ["x", "y"] }, rooms: sorted([c.id, "team"]) },
       ].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
       assert.deepEqual(await call(caller, "fetch", { rooms: ["team"] }), expectedTeam);
       assert.deepEqual(await call(caller, "fetch", { rooms: ["team"], except: [c.id] }), [
-        { id: b.id, data: { name: "b", n: 1 } },
+        { id: b.id, data: { name: "b", n: 1 }, rooms: sorted([b.id, "team"]) },
       ]);
       // everybody: sockets without data have socket.io's initial data, {}
       const everyone = await call(caller, "fetch", {});

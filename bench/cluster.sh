@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Fan-out across a two-node Switchyard cluster over the Redis adapter: a throwaway redis-server on
+# a free loopback port, two release bench_server nodes (A and B) on free ports pointing at it,
+# then loadgen's fanout scenario in three setups, fresh nodes for each:
+#
+#   cross        N receivers on node A, the sender on node B: every delivery crosses Redis
+#   redis-single receivers and sender on node A, both nodes still in the cluster (redis adapter)
+#   local        one node with the local adapter (no Redis), as bench/run.sh runs it
+#
+# and prints one table (delivered msgs/s, latency, lost, CPU per delivery on each node) followed
+# by each node's counters (printed by bench_server on shutdown). It never touches BENCHMARKS.md;
+# results go to bench/results/cluster/ (ignored by git).
+#
+#   bash bench/cluster.sh                     # build (release), 1,000 receivers, W=16,64, 10 s each
+#   bash bench/cluster.sh --no-build
+#   bash bench/cluster.sh --receivers 2000 --windows 64 --duration 5
+#   bash bench/cluster.sh --setups cross      # any of cross,redis-single,local
+#   bash bench/cluster.sh --drain 30 --drain-idle-ms 5000   # the defaults: after the last ack,
+#                                             # wait up to 30 s for deliveries, or until none came for 5 s
+#   bash bench/cluster.sh -- --pad 256        # anything after `--` goes to `loadgen run`
+#
+# Only the PIDs this script starts are ever signalled. Everything stays on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$PWD"
+BENCH="$ROOT/bench"
+RESULTS="$BENCH/results/cluster"
+
+receivers=1000
+windows="16,64"
+duration=10
+setups="cross,redis-single,local"
+# Across nodes the sender is not held back by the receivers' node, so backlogs (seconds of
+# deliveries) build up there, and receivers whose TCP window closed get the rest only at the
+# node's next zero-window probe (backing off past 1 s): wait longer than loadgen's defaults
+# (10 s, 1 s idle) so that "lost" means lost, not still on its way.
+drain=30
+drain_idle_ms=5000
+build=1
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --receivers) receivers="$2"; shift 2 ;;
+    --windows) windows="$2"; shift 2 ;;
+    --duration) duration="$2"; shift 2 ;;
+    --setups) setups="$2"; shift 2 ;;
+    --drain) drain="$2"; shift 2 ;;
+    --drain-idle-ms) drain_idle_ms="$2"; shift 2 ;;
+    --no-build) build=0; shift ;;
+    --) shift; extra=("$@"); break ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+case "$receivers" in ''|*[!0-9]*) echo "--receivers: a count" >&2; exit 2 ;; esac
+case "$duration" in ''|*[!0-9.]*) echo "--duration: seconds" >&2; exit 2 ;; esac
+case "$drain" in ''|*[!0-9.]*) echo "--drain: seconds" >&2; exit 2 ;; esac
+case "$drain_idle_ms" in ''|*[!0-9]*) echo "--drain-idle-ms: milliseconds" >&2; exit 2 ;; esac
+
+# File descriptors: every session is one on each side.
+hard=$(ulimit -Hn)
+if [ "$hard" = unlimited ]; then ulimit -n 1048576 2>/dev/null || true; else ulimit -n "$hard"; fi
+
+command -v redis-server >/dev/null || { echo "redis-server is not on PATH" >&2; exit 1; }
+
+if [ "$build" = 1 ]; then
+  echo "=== build (release)"
+  cargo build --release --example bench_server </dev/null
+  (cd "$BENCH" && cargo build --release </dev/null)
+fi
+
+LOADGEN="$BENCH/target/release/loadgen"
+SERVER="$ROOT/target/release/examples/bench_server"
+for bin in "$LOADGEN" "$SERVER"; do
+  [ -x "$bin" ] || { echo "missing $bin (run without --no-build)" >&2; exit 1; }
+done
+mkdir -p "$RESULTS"
+rm -f "$RESULTS"/*.json "$RESULTS"/*.log "$RESULTS"/*.md
+
+started=()
+stopped=" "
+redis_dir=""
+cleanup() {
+  for pid in "${started[@]}"; do
+    case "$stopped" in *" $pid "*) continue ;; esac
+    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
+  done
+  if [ -n "$redis_dir" ]; then rm -rf "$redis_dir"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# stop PID: SIGTERM, then SIGKILL after 5 s if it is still there.
+stop() {
+  local pid=$1
+  stopped="$stopped$pid "
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# A free loopback port not in use by this script yet.
+used_ports=" "
+free_port() {
+  local p
+  for _ in $(seq 20); do
+    p=$("$LOADGEN" free-port)
+    case "$used_ports" in *" $p "*) continue ;; esac
+    used_ports="$used_ports$p "
+    echo "$p"
+    return 0
+  done
+  echo "no free port" >&2
+  return 1
+}
+
+# wait_for PID LOG PATTERN: up to 30 s for PATTERN in LOG while PID lives.
+wait_for() {
+  local pid=$1 log=$2 pattern=$3
+  for _ in $(seq 300); do
+    if grep -q "$pattern" "$log" 2>/dev/null; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "pid $pid did not get ready ($pattern); its log $log:" >&2
+  cat "$log" >&2
+  return 1
+}
+
+echo "=== redis"
+redis_port=$(free_port)
+redis_dir=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-cluster-redis.XXXXXX")
+redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$redis_dir" --save '' --appendonly no \
+  --protected-mode yes --daemonize no --logfile '' >"$RESULTS/redis.log" 2>&1 </dev/null &
+redis_pid=$!
+started+=("$redis_pid")
+wait_for "$redis_pid" "$RESULTS/redis.log" "Ready to accept connections"
+redis_url="redis://127.0.0.1:$redis_port"
+echo "redis-server $(redis-server --version | awk '{print $3}') on $redis_url (pid $redis_pid, dir $redis_dir)"
+
+# start_node NAME ADAPTER: starts bench_server, sets node_pid and node_port.
+start_node() {
+  local name=$1 adapter=$2 log
+  node_port=$(free_port)
+  log="$RESULTS/$setup.$name.server.log"
+  local cmd=("$SERVER" --port "$node_port")
+  if [ "$adapter" = redis ]; then cmd+=(--adapter redis --redis-url "$redis_url"); fi
+  "${cmd[@]}" >"$log" 2>&1 </dev/null &
+  node_pid=$!
+  started+=("$node_pid")
+  wait_for "$node_pid" "$log" "listening on 127.0.0.1:$node_port"
+  echo "node $name ($adapter adapter) on 127.0.0.1:$node_port (pid $node_pid)"
+}
+
+n_windows=$(tr ',' '\n' <<<"$windows" | grep -c .)
+# Per window: connecting and joining (≤ 20 s), sending, acks (≤ 10 s), drain, pause, closing.
+bound=$(awk -v d="$duration" -v n="$n_windows" -v r="$drain" \
+  'BEGIN { printf "%d", n * (d + r + 50) + 30 }')
+report_args=()
+failed=0
+IFS=, read -r -a setup_list <<<"$setups"
+for setup in "${setup_list[@]}"; do
+  case "$setup" in cross|redis-single|local) ;; *)
+    echo "unknown setup $setup (cross, redis-single, local)" >&2; exit 2 ;;
+  esac
+  echo "=== $setup"
+  nodes=()
+  if [ "$setup" = local ]; then
+    start_node A local; pid_a=$node_pid; port_a=$node_port; nodes=("A:$pid_a")
+  else
+    start_node A redis; pid_a=$node_pid; port_a=$node_port
+    start_node B redis; pid_b=$node_pid; port_b=$node_port
+    nodes=("A:$pid_a" "B:$pid_b")
+  fi
+  args=(run --port "$port_a" --server-pid "$pid_a" --name "$setup" --scenarios fanout
+        --fanout-receivers "$receivers" --fanout-windows "$windows" --fanout-duration "$duration"
+        --fanout-drain "$drain" --fanout-drain-idle-ms "$drain_idle_ms")
+  if [ "$setup" = cross ]; then args+=(--sender-port "$port_b" --sender-server-pid "$pid_b"); fi
+  out="$RESULTS/$setup.json"
+  status=0
+  timeout "$bound" "$LOADGEN" "${args[@]}" "${extra[@]}" >"$out" \
+    2> >(tee "$RESULTS/$setup.loadgen.log" >&2) || status=$?
+  if [ "$status" != 0 ]; then echo "!!! loadgen exited $status in $setup" >&2; failed=1; fi
+  for n in "${nodes[@]}"; do
+    name=${n%%:*}; pid=${n#*:}
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "!!! node $name (pid $pid) exited during the run" >&2; failed=1
+    fi
+    stop "$pid"
+  done
+  report_args+=("$setup=$out")
+  sleep 2
+done
+stop "$redis_pid"
+
+table=$("$LOADGEN" cluster-report "${report_args[@]}") || failed=1
+{
+  echo "fan-out: $receivers receivers on node A; windows $windows; $duration s each; drain ≤ $drain s"
+  echo "(ends after $drain_idle_ms ms without a delivery); $(nproc) CPUs shared by redis-server, the nodes"
+  echo "and the load generator (one worker thread)"
+  echo
+  echo "$table"
+  echo
+  echo "node counters at shutdown (main namespace; adapter: messages to/from Redis):"
+  for setup in "${setup_list[@]}"; do
+    for log in "$RESULTS/$setup".*.server.log; do
+      [ -f "$log" ] || continue
+      node=$(basename "$log" .server.log); node=${node#"$setup".}
+      line=$(grep -m1 '^counters ' "$log" || echo 'counters (none: no clean shutdown)')
+      echo "- $setup, node $node: ${line#counters }"
+      # Anything else a node wrote beyond its two start-up lines and the counters.
+      other=$(grep -v -e '^listening on ' -e '^open http' -e '^counters ' "$log" | head -5 || true)
+      if [ -n "$other" ]; then echo "  its log also has:"; sed 's/^/    /' <<<"$other"; fi
+    done
+  done
+} | tee "$RESULTS/summary.md"
+echo "results: $RESULTS"
+exit "$failed"
