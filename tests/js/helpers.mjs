@@ -23,7 +23,7 @@ const SWITCHYARD_BIN = process.env.E2E_SWITCHYARD_BIN
   : path.join(TARGET_DIR, "debug", "switchyard");
 
 /** The executable for `name`: "switchyard" is the default binary, anything else an example. */
-function serverBinary(name) {
+export function serverBinary(name) {
   return name === "switchyard" ? SWITCHYARD_BIN : path.join(EXAMPLES_DIR, name);
 }
 
