@@ -13,7 +13,7 @@
 // reference adapter), to check the tests themselves; Switchyard-only details are skipped then.
 import assert from "node:assert/strict";
 import { after, before, describe, it, test } from "node:test";
-import { eioHandshake, httpGet, httpPost, pollUrl, serverBinary } from "./helpers.mjs";
+import { eioHandshake, httpGet, httpPost, pollUrl, serverBinary, spawnProcess } from "./helpers.mjs";
 import {
   IMPL,
   VARIANTS,
@@ -27,7 +27,7 @@ import {
   waitFor,
   withCluster,
 } from "./cluster_helpers.mjs";
-import { freePort, redisMissing, spawnProcess, startRedis, variantArgs } from "./redis_helpers.mjs";
+import { freePort, redisMissing, startRedis, variantArgs } from "./redis_helpers.mjs";
 
 const T = { timeout: 120000 };
 const SWITCHYARD = IMPL === "switchyard";

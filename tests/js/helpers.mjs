@@ -29,10 +29,10 @@ export function serverBinary(name) {
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const liveServers = new Set();
+const live = new Set();
 process.on("exit", () => {
-  // last resort: never leave a server behind if a test file crashes
-  for (const proc of liveServers) {
+  // last resort: never leave a process behind if a test file crashes
+  for (const proc of live) {
     try {
       process.kill(proc.pid, "SIGKILL");
     } catch {
@@ -42,34 +42,22 @@ process.on("exit", () => {
 });
 
 /**
- * Spawn target/debug/examples/<example> --port 0 [...args] and wait for
- * "listening on 127.0.0.1:PORT" on its stdout. `startServer("switchyard", ...)` runs the default
- * binary instead (E2E_SWITCHYARD_BIN, else target/debug/switchyard), from the repo root so that it
- * serves static/. When args name a `--port`, that port is used instead of 0 (to start a server
- * again on the port it had).
+ * Spawn `cmd args`, keep its output, and (when `ready` is a regex) wait for a stdout line matching
+ * it. Returns {proc, pid, lines, output(), stderr(), exited, exitInfo(), waitForLine,
+ * waitForStderr, signal, stop}. Everything is signalled by PID.
  */
-export async function startServer(example, args = [], { timeoutMs = 20000, env = {} } = {}) {
-  const bin = serverBinary(example);
-  if (!existsSync(bin)) {
-    const build = example === "switchyard" ? "cargo build" : "cargo build --examples";
-    throw new Error(`server binary ${bin} not found (run "${build}" first)`);
-  }
-  const portArgs = args.includes("--port") ? [] : ["--port", "0"];
-  const proc = spawn(bin, [...portArgs, ...args], {
-    cwd: REPO_ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...env },
-  });
-  liveServers.add(proc);
-
+export async function spawnProcess(cmd, args, { ready, readyTimeoutMs = 20000, cwd, env = {}, name = cmd } = {}) {
+  const proc = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  live.add(proc);
   const lines = [];
-  const waiters = new Set();
   let stderr = "";
   let exitInfo = null;
+  const waiters = new Set();
+  const stderrWaiters = new Set();
   const exited = new Promise((resolve) => {
     proc.once("exit", (code, signal) => {
       exitInfo = { code, signal };
-      liveServers.delete(proc);
+      live.delete(proc);
       for (const w of waiters) w.onExit();
       resolve(exitInfo);
     });
@@ -79,7 +67,6 @@ export async function startServer(example, args = [], { timeoutMs = 20000, env =
   });
   proc.stderr.setEncoding("utf8");
   // stderr is kept as text (the tail) and also read line by line for `waitForStderr`.
-  const stderrWaiters = new Set();
   proc.stderr.on("data", (chunk) => {
     stderr += chunk;
     if (stderr.length > 200000) stderr = stderr.slice(-100000);
@@ -87,6 +74,42 @@ export async function startServer(example, args = [], { timeoutMs = 20000, env =
   createInterface({ input: proc.stderr }).on("line", (line) => {
     for (const w of stderrWaiters) w(line);
   });
+  createInterface({ input: proc.stdout }).on("line", (line) => {
+    lines.push(line);
+    if (lines.length > 50000) lines.splice(0, 10000);
+    for (const w of waiters) w.onLine(line);
+  });
+  const output = () => `stdout (tail):\n${lines.slice(-40).join("\n")}\nstderr (tail):\n${stderr.slice(-3000)}`;
+
+  /** Resolve with the first stdout line (already printed or future) matching `regex`. */
+  function waitForLine(regex, timeoutMs = 5000) {
+    const found = lines.find((l) => regex.test(l));
+    if (found !== undefined) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        onLine(line) {
+          if (regex.test(line)) {
+            done();
+            resolve(line);
+          }
+        },
+        onExit() {
+          done();
+          reject(new Error(`${name} exited (${JSON.stringify(exitInfo)}) before printing a line matching ${regex}\n${output()}`));
+        },
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`${name}: no line matching ${regex} within ${timeoutMs} ms\n${output()}`));
+      }, timeoutMs);
+      function done() {
+        clearTimeout(timer);
+        waiters.delete(waiter);
+      }
+      waiters.add(waiter);
+      if (exitInfo) waiter.onExit();
+    });
+  }
 
   /** Resolve with the next stderr line (from now on) matching `regex`; reject after timeoutMs. */
   function waitForStderr(regex, timeoutMs = 5000) {
@@ -104,95 +127,75 @@ export async function startServer(example, args = [], { timeoutMs = 20000, env =
       stderrWaiters.add(waiter);
     });
   }
-  createInterface({ input: proc.stdout }).on("line", (line) => {
-    lines.push(line);
-    for (const w of waiters) w.onLine(line);
-  });
 
-  /** Resolve with the first stdout line (already printed or future) matching `regex`. */
-  function waitForLine(regex, timeoutMs = 5000) {
-    const found = lines.find((l) => regex.test(l));
-    if (found !== undefined) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        onLine(line) {
-          if (regex.test(line)) {
-            done();
-            resolve(line);
-          }
-        },
-        onExit() {
-          done();
-          reject(
-            new Error(
-              `server exited (${JSON.stringify(exitInfo)}) before printing a line matching ${regex}\n` +
-                `stdout:\n${lines.join("\n")}\nstderr (tail):\n${stderr.slice(-3000)}`,
-            ),
-          );
-        },
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(
-          new Error(
-            `timed out after ${timeoutMs} ms waiting for a server line matching ${regex}\n` +
-              `stdout so far:\n${lines.slice(-40).join("\n")}`,
-          ),
-        );
-      }, timeoutMs);
-      function done() {
-        clearTimeout(timer);
-        waiters.delete(waiter);
-      }
-      waiters.add(waiter);
-      if (exitInfo) waiter.onExit();
-    });
-  }
-
-  let listening;
-  try {
-    listening = await waitForLine(/^listening on 127\.0\.0\.1:\d+$/, timeoutMs);
-  } catch (err) {
+  /** Send `sig` to the PID (ignored when it has exited). */
+  function signal(sig) {
+    if (exitInfo) return;
     try {
-      process.kill(proc.pid, "SIGKILL");
+      process.kill(proc.pid, sig);
     } catch {
       // already gone
     }
-    throw err;
   }
-  const port = Number(listening.split(":").pop());
 
-  /** SIGTERM by PID, wait for exit (SIGKILL after 5 s). Resolves with {code, signal}. */
+  /** SIGTERM by PID (SIGCONT too, in case it was stopped), SIGKILL after graceMs; resolves with {code, signal}. */
   async function stop(graceMs = 5000) {
     if (exitInfo) return exitInfo;
-    try {
-      process.kill(proc.pid, "SIGTERM");
-    } catch {
-      // already gone
-    }
-    const killer = setTimeout(() => {
-      try {
-        process.kill(proc.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, graceMs);
+    signal("SIGCONT");
+    signal("SIGTERM");
+    const killer = setTimeout(() => signal("SIGKILL"), graceMs);
     const info = await exited;
     clearTimeout(killer);
     return info;
   }
 
+  if (ready) {
+    try {
+      await waitForLine(ready, readyTimeoutMs);
+    } catch (err) {
+      signal("SIGKILL");
+      throw err;
+    }
+  }
   return {
-    port,
-    url: `http://127.0.0.1:${port}`,
     proc,
+    pid: proc.pid,
     lines,
+    output,
+    stderr: () => stderr,
+    exited,
+    exitInfo: () => exitInfo,
     waitForLine,
     waitForStderr,
+    signal,
     stop,
-    exited,
-    stderr: () => stderr,
   };
+}
+
+/**
+ * Spawn target/debug/examples/<example> --port 0 [...args] and wait for
+ * "listening on 127.0.0.1:PORT" on its stdout. `startServer("switchyard", ...)` runs the default
+ * binary instead (E2E_SWITCHYARD_BIN, else target/debug/switchyard), from the repo root so that it
+ * serves static/. When args name a `--port`, that port is used instead of 0 (to start a server
+ * again on the port it had).
+ */
+export async function startServer(example, args = [], { timeoutMs = 20000, env = {} } = {}) {
+  const bin = serverBinary(example);
+  if (!existsSync(bin)) {
+    const build = example === "switchyard" ? "cargo build" : "cargo build --examples";
+    throw new Error(`server binary ${bin} not found (run "${build}" first)`);
+  }
+  const portArgs = args.includes("--port") ? [] : ["--port", "0"];
+  const ready = /^listening on 127\.0\.0\.1:\d+$/;
+  const server = await spawnProcess(bin, [...portArgs, ...args], {
+    ready,
+    readyTimeoutMs: timeoutMs,
+    cwd: REPO_ROOT,
+    env,
+    name: example,
+  });
+  const port = Number(server.lines.find((l) => ready.test(l)).split(":").pop());
+  return { ...server, port, url: `http://127.0.0.1:${port}` };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@
 import { createServer } from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { spawnProcess } from "./redis_helpers.mjs";
+import { spawnProcess } from "./helpers.mjs";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 

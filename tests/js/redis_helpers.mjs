@@ -2,13 +2,11 @@
 // killed and restarted on the same port by PID), a tiny RESP client to ask it things, generic
 // child processes that print a "listening on" line, and N test_server nodes sharing one Redis.
 // Everything started here is stopped by PID by its owner; a last-resort exit hook kills leftovers.
-import { spawn } from "node:child_process";
 import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { sleep, startServer } from "./helpers.mjs";
+import { sleep, spawnProcess, startServer } from "./helpers.mjs";
 
 /** The redis-server executable on PATH, or null. */
 export function findRedisServer() {
@@ -45,112 +43,6 @@ export function freePort() {
       srv.close(() => resolve(port));
     });
   });
-}
-
-const live = new Set();
-process.on("exit", () => {
-  for (const proc of live) {
-    try {
-      process.kill(proc.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-});
-
-/**
- * Spawn `cmd args`, keep its output, and (when `ready` is a regex) wait for a stdout line matching
- * it. Returns {proc, pid, lines, output(), exited, exitInfo(), waitForLine, signal, stop}.
- */
-export async function spawnProcess(cmd, args, { ready, readyTimeoutMs = 20000, cwd, env = {}, name = cmd } = {}) {
-  const proc = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
-  live.add(proc);
-  const lines = [];
-  let stderr = "";
-  let exitInfo = null;
-  const waiters = new Set();
-  const exited = new Promise((resolve) => {
-    proc.once("exit", (code, signal) => {
-      exitInfo = { code, signal };
-      live.delete(proc);
-      for (const w of waiters) w.onExit();
-      resolve(exitInfo);
-    });
-  });
-  proc.once("error", (err) => {
-    stderr += `\nspawn error: ${err.message}`;
-  });
-  proc.stderr.setEncoding("utf8");
-  proc.stderr.on("data", (chunk) => {
-    stderr += chunk;
-    if (stderr.length > 200000) stderr = stderr.slice(-100000);
-  });
-  createInterface({ input: proc.stdout }).on("line", (line) => {
-    lines.push(line);
-    if (lines.length > 5000) lines.splice(0, 1000);
-    for (const w of waiters) w.onLine(line);
-  });
-  const output = () => `stdout (tail):\n${lines.slice(-40).join("\n")}\nstderr (tail):\n${stderr.slice(-3000)}`;
-
-  function waitForLine(regex, timeoutMs = 5000) {
-    const found = lines.find((l) => regex.test(l));
-    if (found !== undefined) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        onLine(line) {
-          if (regex.test(line)) {
-            done();
-            resolve(line);
-          }
-        },
-        onExit() {
-          done();
-          reject(new Error(`${name} exited (${JSON.stringify(exitInfo)}) before printing ${regex}\n${output()}`));
-        },
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`${name}: no line matching ${regex} within ${timeoutMs} ms\n${output()}`));
-      }, timeoutMs);
-      function done() {
-        clearTimeout(timer);
-        waiters.delete(waiter);
-      }
-      waiters.add(waiter);
-      if (exitInfo) waiter.onExit();
-    });
-  }
-
-  /** Send `sig` to the PID (ignored when it has exited). */
-  function signal(sig) {
-    if (exitInfo) return;
-    try {
-      process.kill(proc.pid, sig);
-    } catch {
-      // already gone
-    }
-  }
-
-  /** SIGTERM by PID (SIGCONT too, in case it was stopped), SIGKILL after graceMs; resolves with {code, signal}. */
-  async function stop(graceMs = 5000) {
-    if (exitInfo) return exitInfo;
-    signal("SIGCONT");
-    signal("SIGTERM");
-    const killer = setTimeout(() => signal("SIGKILL"), graceMs);
-    const info = await exited;
-    clearTimeout(killer);
-    return info;
-  }
-
-  if (ready) {
-    try {
-      await waitForLine(ready, readyTimeoutMs);
-    } catch (err) {
-      signal("SIGKILL");
-      throw err;
-    }
-  }
-  return { proc, pid: proc.pid, lines, output, exited, exitInfo: () => exitInfo, waitForLine, signal, stop };
 }
 
 // ---------------------------------------------------------------------------------------------
