@@ -19,10 +19,9 @@
 // condition, bounded. Skipped when /usr/bin/chromium is not installed.
 import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it, test } from "node:test";
-import { REPO_ROOT, sleep, startServer, chromiumMissing, launchChromium } from "./helpers.mjs";
+import { REPO_ROOT, freePort, sleep, startServer, chromiumMissing, launchChromium } from "./helpers.mjs";
 
 const skip = chromiumMissing;
 const T = { timeout: 120000 };
@@ -33,18 +32,6 @@ const ROOM = "e2e-room";
 const WIDE = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
-/** A free TCP port on 127.0.0.1 (so that the server can be started again on the same one). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 if (skip) {
   test("the chat demo in headless Chromium", { skip }, () => {});

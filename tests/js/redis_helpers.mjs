@@ -6,7 +6,9 @@ import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { sleep, spawnProcess, startServer } from "./helpers.mjs";
+import { freePort, sleep, spawnProcess, startServer } from "./helpers.mjs";
+
+export { freePort };
 
 /** The redis-server executable on PATH, or null. */
 export function findRedisServer() {
@@ -32,18 +34,6 @@ export const REDIS_SERVER = findRedisServer();
 export const redisMissing =
   REDIS_SERVER || process.env.CI === "true" ? false : "redis-server is not on PATH (apt-get install redis-server)";
 
-/** A TCP port free on 127.0.0.1 right now (the kernel's pick). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // A minimal RESP client: one command per connection (enough for PING and PUBSUB NUMSUB).
