@@ -76,6 +76,9 @@ enum Command {
 /// The node's way to Redis.
 pub(crate) struct Link {
     commands: mpsc::Sender<Command>,
+    /// Unbounded, yet bounded by what it carries: one change per namespace
+    /// and per room coming or going (rooms are bounded per socket), and the
+    /// subscriber drains it before anything else it waits on.
     changes: mpsc::UnboundedSender<Change>,
     pub stats: Arc<Stats>,
 }
