@@ -325,8 +325,8 @@ async fn receive(inner: Arc<Inner>, mut inbound: mpsc::Receiver<Inbound>) {
                 }
             }
             // Our own messages come back through our subscriptions; what
-            // they ask was done here when they were sent.
-            Some(Incoming::Request { uid, .. }) if uid == inner.uid => {}
+            // they ask was done here when they were sent (not counted).
+            Some(Incoming::Request { uid, .. }) if uid == inner.uid => continue,
             Some(Incoming::Request { uid, request }) => on_request(&inner, &uid, request).await,
             None => {
                 log::debug!("redis adapter: malformed message on {}", msg.channel);
