@@ -452,6 +452,28 @@ if (redisMissing) {
       );
 
       it(
+        "10b. sails.sockets over virtual requests: a join on A, a broadcast from B reaches it",
+        T,
+        cluster(async ({ nodes, client, following }) => {
+          const [A, B] = await nodes(2);
+          const a1 = await client(A, { label: "a1" });
+          const a2 = await client(A, { label: "a2" });
+          const b1 = await client(B, { label: "b1" });
+          const jwr = (socket, method, url, data) => call(socket, method, { url, data });
+          assert.equal((await jwr(a1, "post", "/vr/rooms/S/join")).statusCode, 200);
+          await following("S", 1);
+          const sent = await jwr(b1, "post", "/vr/rooms/S/broadcast", { event: "news", data: { from: "B" } });
+          assert.equal(sent.statusCode, 200, JSON.stringify(sent));
+          await waitFor(() => a1.got("news").length >= 1, "a1 (A) to get the broadcast sails.sockets sent on B");
+          assert.deepEqual(a1.got("news"), [[{ from: "B" }]]);
+          // a2 is not in S: a later marker shows it got nothing.
+          await call(b1, "io-emit", { data: "marker" });
+          await waitFor(() => a2.got("room-msg").length >= 1, "a2 to get the marker");
+          assert.deepEqual(a2.got("news"), []);
+        }),
+      );
+
+      it(
         "11. nodes with another key prefix are another cluster (server-count, fetch)",
         T,
         cluster(async ({ node, client, ready, following }) => {
