@@ -339,7 +339,7 @@ async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Opt
         "counters" => {
             let mut counters = json!(ns.counters());
             counters["adapter"] = json!(ns.adapter_counters());
-            counters["namespaces_refused"] = json!(IO.get().map(SocketIo::namespaces_refused));
+            counters["clients"] = json!(IO.get().map(SocketIo::client_counters));
             let engine = IO.get().map(|io| io.engine().stats().snapshot());
             counters["engine"] = json!(engine);
             counters

@@ -127,8 +127,37 @@ pub(crate) struct ClientConfig {
     pub max_namespaces: usize,
     /// Deepest JSON nesting a packet may have.
     pub max_json_depth: usize,
-    /// CONNECTs refused for `max_namespaces`, over every client.
-    pub namespaces_refused: Arc<AtomicU64>,
+    /// What every client refused.
+    pub counters: Arc<ClientStats>,
+}
+
+/// What clients refused, over every connection.
+#[derive(Debug, Default)]
+pub(crate) struct ClientStats {
+    /// CONNECTs past `max_namespaces`.
+    pub namespaces_refused: AtomicU64,
+    /// Connections closed for a packet that did not parse (too many
+    /// attachments, JSON nested too deep or malformed, ...).
+    pub parse_errors: AtomicU64,
+}
+
+/// A copy of what clients refused, over every connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ClientCounters {
+    /// CONNECTs refused: the connection was at `max_namespaces_per_client`.
+    pub namespaces_refused: u64,
+    /// Connections closed for a packet that did not parse (too many
+    /// attachments, JSON nested too deep, malformed).
+    pub parse_errors: u64,
+}
+
+impl ClientStats {
+    pub fn snapshot(&self) -> ClientCounters {
+        ClientCounters {
+            namespaces_refused: self.namespaces_refused.load(Relaxed),
+            parse_errors: self.parse_errors.load(Relaxed),
+        }
+    }
 }
 
 /// What namespaces and sockets tell the client.
@@ -243,7 +272,10 @@ impl Client {
         }
         let max = self.config.max_namespaces;
         if max > 0 && self.sockets.len() + self.connecting.len() >= max {
-            self.config.namespaces_refused.fetch_add(1, Relaxed);
+            self.config
+                .counters
+                .namespaces_refused
+                .fetch_add(1, Relaxed);
             // Logged once per connection, however many it sends.
             if !std::mem::replace(&mut self.over_namespaces, true) {
                 log::warn!(
@@ -363,6 +395,7 @@ impl EngineHandler for Client {
             Ok(None) => {}
             Err(e) => {
                 log::debug!("session {}: parse error: {e}", s.sid());
+                self.config.counters.parse_errors.fetch_add(1, Relaxed);
                 s.close(CloseReason::ParseError);
             }
         }

@@ -2,14 +2,14 @@
 //! endpoint. Built once at start-up; cloned into every actix-web worker.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use actix_web::web;
 use regex::Regex;
 
-use crate::client::{Client, ClientConfig, JoinRefused, JoinRequest, Namespaces};
+pub use crate::client::ClientCounters;
+use crate::client::{Client, ClientConfig, ClientStats, JoinRefused, JoinRequest, Namespaces};
 use crate::engine::{CloseReason, Engine, EngineConfig};
 use crate::namespace::{LiveCount, NamespaceBuilder, NamespaceEntry};
 use crate::socket::{AdapterFactory, BroadcastOperator, NamespaceRef, SocketLimits};
@@ -158,13 +158,13 @@ impl SocketIoBuilder {
             adapters,
             limits,
         });
-        let namespaces_refused = Arc::new(AtomicU64::new(0));
+        let counters = Arc::new(ClientStats::default());
         let client = ClientConfig {
             connect_timeout: self.config.connect_timeout,
             max_attachments: self.config.max_attachments,
             max_namespaces: self.config.max_namespaces_per_client,
             max_json_depth: self.config.max_json_depth,
-            namespaces_refused: namespaces_refused.clone(),
+            counters: counters.clone(),
         };
         let namespaces: Arc<dyn Namespaces> = shared.clone();
         let engine = Engine::new(self.config.engine, move || {
@@ -173,7 +173,7 @@ impl SocketIoBuilder {
         SocketIo {
             shared,
             engine,
-            namespaces_refused,
+            counters,
         }
     }
 }
@@ -226,7 +226,7 @@ impl SocketIoBuilder {
 pub struct SocketIo {
     shared: Arc<IoShared>,
     engine: Engine<Client>,
-    namespaces_refused: Arc<AtomicU64>,
+    counters: Arc<ClientStats>,
 }
 
 impl SocketIo {
@@ -250,10 +250,10 @@ impl SocketIo {
         &self.engine
     }
 
-    /// CONNECTs refused because their connection was at
-    /// `max_namespaces_per_client`.
-    pub fn namespaces_refused(&self) -> u64 {
-        self.namespaces_refused.load(Relaxed)
+    /// What clients were refused, over every connection: CONNECTs past
+    /// `max_namespaces_per_client`, packets that did not parse.
+    pub fn client_counters(&self) -> ClientCounters {
+        self.counters.snapshot()
     }
 
     /// The namespace called `name`, if it exists (dynamic ones once a client joined).

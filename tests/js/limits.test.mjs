@@ -170,11 +170,14 @@ describe("per-client and per-socket bounds", () => {
     // The server closes the connection: the client sees the transport close, the server says why.
     assert.equal(await reason, "transport close");
     await deep.waitForLine(new RegExp(`^disconnect / ${id} parse error`), 20000);
+    const other = await connect(deep.url, "/");
+    assert.equal((await ack(other, "counters")).clients.parse_errors, 1);
+    other.close();
 
     const counters = await ack(main, "counters");
     assert.equal(counters.rooms_refused, 1);
     assert.equal(counters.acks_refused, 1);
-    assert.equal(counters.namespaces_refused, 1);
+    assert.equal(counters.clients.namespaces_refused, 1);
     main.close();
   });
 });
