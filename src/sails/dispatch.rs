@@ -182,6 +182,15 @@ impl Handler<Event> for Dispatcher {
         };
         let id: Arc<str> = ev.socket.id().into();
         if self.in_flight.get(&id).copied().unwrap_or(0) >= self.config.max_in_flight {
+            let stats = &ev.socket.info.ns.stats;
+            stats
+                .requests_refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Some(n) = stats.refusals.event(std::time::Instant::now()) {
+                log::warn!(
+                    "virtual requests refused ({n} in the last second or so): vr_max_in_flight"
+                );
+            }
             let message = "Too many virtual requests in flight on this socket";
             return answer(ev.ack, jwr::text(429, message, parts));
         }

@@ -429,6 +429,8 @@ pub struct NamespaceCounters {
     pub rooms_refused: u64,
     /// Emits with an ack refused: the socket was at `max_pending_acks`.
     pub acks_refused: u64,
+    /// Virtual requests answered 429: the socket was at `vr_max_in_flight`.
+    pub requests_refused: u64,
 }
 
 /// A handle to one namespace: its operators, bulk operations and introspection.
@@ -599,6 +601,7 @@ impl NamespaceRef {
             listener_dropped: s.listener_dropped.load(Relaxed),
             rooms_refused: s.rooms_refused.load(Relaxed),
             acks_refused: s.acks_refused.load(Relaxed),
+            requests_refused: s.requests_refused.load(Relaxed),
         }
     }
 }

@@ -53,7 +53,9 @@ pub(crate) struct RoomStats {
     pub rooms_refused: AtomicU64,
     /// Acks not awaited: the socket had `max_pending_acks` waiting.
     pub acks_refused: AtomicU64,
-    /// Refusals of rooms and acks, for their log lines.
+    /// Virtual requests answered 429: the socket had its maximum in flight.
+    pub requests_refused: AtomicU64,
+    /// Refusals of rooms, acks and requests, for their log lines.
     pub refusals: crate::engine::burst::Burst,
 }
 

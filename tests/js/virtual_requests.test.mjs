@@ -340,6 +340,8 @@ for (const flavor of FLAVORS) {
 
     it("--vr-max-in-flight 2: a third concurrent request is answered 429 at once, the others 200", T, async () => {
       const socket = await sailsConnect(io, limited.url, { transports: ["websocket"] }, owned);
+      const counters = () => new Promise((resolve) => socket._raw.emit("counters", {}, resolve));
+      const refusedBefore = (await counters()).requests_refused;
       const answered = [];
       const pending = [0, 1, 2].map((i) =>
         vr(socket, { url: "/vr/slow?ms=3000" }, 20000).then((jwr) => {
@@ -354,6 +356,8 @@ for (const flavor of FLAVORS) {
       const all = await Promise.all(pending);
       assert.deepEqual(all.map((j) => j.statusCode).sort(), [200, 200, 429]);
       for (const j of all.filter((j) => j.statusCode === 200)) assert.deepEqual(j.body, { slept: 3000 });
+      // the refusal is counted
+      assert.equal((await counters()).requests_refused, refusedBefore + 1);
       // the slots are free again
       const next = await vr(socket, { url: "/vr/text" });
       assertStatus(next, 200, "after the slow ones");
