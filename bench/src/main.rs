@@ -109,6 +109,10 @@ struct SoakArgs {
     /// Largest growth of the server's idle VmRSS over the warm-up's, in percent.
     #[arg(long, default_value_t = 10.0)]
     rss_tolerance_pct: f64,
+    /// Compare the server's VmRSS as it is; by default, when the server can (`/stats?trim=1`,
+    /// glibc), VmRSS after it gave its allocator's free memory back (both are printed).
+    #[arg(long)]
+    raw_rss: bool,
     /// Fail when more errors than this were counted (default: errors are only reported).
     #[arg(long)]
     max_errors: Option<u64>,
@@ -305,6 +309,7 @@ fn soak_main(a: SoakArgs) -> i32 {
         drain: a.drain.map(Duration::from_secs_f64),
         settle: Duration::from_secs_f64(a.settle),
         rss_tolerance_pct: a.rss_tolerance_pct,
+        raw_rss: a.raw_rss,
         max_errors: a.max_errors,
         progress: Duration::from_secs_f64(a.progress),
         pad: a.pad,

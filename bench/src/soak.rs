@@ -63,6 +63,8 @@ pub struct SoakOpts {
     /// Idle time before the server's memory is read (warm-up and end).
     pub settle: Duration,
     pub rss_tolerance_pct: f64,
+    /// Compare VmRSS as it is, not after the server's `malloc_trim`.
+    pub raw_rss: bool,
     /// Fail the run when more errors than this were counted (by default errors are reported
     /// but do not fail it).
     pub max_errors: Option<u64>,
@@ -78,6 +80,10 @@ pub struct SoakOpts {
 
 /// The spare file descriptors left for everything but the clients' connections.
 const FD_SPARE: u64 = 512;
+/// A POST connection idle this long is replaced before use (the server closes at 5 s).
+const POST_IDLE: Duration = Duration::from_secs(4);
+/// hyper's error for a request the server closed the connection under before answering.
+const UNSENT: &str = "connection closed before message completed";
 /// Upper bound on sessions one client slot opens (the run's end comes much earlier).
 const MAX_SESSIONS_PER_CLIENT: usize = 1_000_000;
 /// Upper bound on packets read in one wait (pings, deliveries, the awaited answer).
@@ -232,10 +238,10 @@ impl Counts {
     }
 }
 
-/// An error message made into a kind: its first two `: `-separated parts, without digits that
-/// vary (ports, sids are not in these messages), at most 100 characters.
+/// An error message made into a kind: its first three `: `-separated parts (sids and ports are
+/// not in these messages), at most 100 characters.
 fn kind(what: &str, e: &str) -> String {
-    let short: Vec<&str> = e.splitn(3, ": ").take(2).collect();
+    let short: Vec<&str> = e.splitn(4, ": ").take(3).collect();
     let mut k = format!("{what}: {}", short.join(": "));
     if k.len() > 100 {
         let mut cut = 100;
@@ -264,6 +270,8 @@ struct Ctx {
 /// A polling session's POST connection and the packets its poller read.
 struct PollLink {
     post: Conn,
+    /// When the POST connection last finished a request.
+    post_used: Instant,
     q: String,
     rx: mpsc::UnboundedReceiver<Result<String, String>>,
     poller: JoinHandle<()>,
@@ -326,27 +334,31 @@ impl Link {
             Link::Poll(p) => {
                 let body = Bytes::from(pkt);
                 timeout(ctx.timeout, async {
-                    // The server closes a keep-alive connection idle for a while (actix: 5 s);
-                    // a browser then opens another one, and so does this client.
-                    if p.post.is_closed() {
+                    // The server closes a keep-alive connection idle for 5 s (actix's default);
+                    // a browser then opens another one, and so does this client, already past
+                    // 4 s so as not to race the server's close. If a request still met the
+                    // close before the server read it, it is sent once more on a new one.
+                    if p.post.is_closed() || p.post_used.elapsed() >= POST_IDLE {
                         p.post = polling::conn(&ctx.target).await?;
                     }
-                    match polling::request(
+                    let q = &p.q;
+                    let r = match polling::request(
                         &mut p.post,
                         &ctx.target,
                         Method::POST,
-                        &p.q,
+                        q,
                         body.clone(),
                     )
                     .await
                     {
-                        Err(e) if e.starts_with("not ready") => {
+                        Err(e) if e.starts_with("not ready") || e.contains(UNSENT) => {
                             p.post = polling::conn(&ctx.target).await?;
-                            polling::request(&mut p.post, &ctx.target, Method::POST, &p.q, body)
-                                .await
+                            polling::request(&mut p.post, &ctx.target, Method::POST, q, body).await
                         }
                         r => r,
-                    }
+                    };
+                    p.post_used = Instant::now();
+                    r
                 })
                 .await
                 .map_err(|_| "POST: timeout".to_string())?
@@ -537,6 +549,7 @@ async fn open(ctx: &Ctx, transport: Transport) -> Result<Link, String> {
             ));
             Ok(Link::Poll(PollLink {
                 post: s.post,
+                post_used: Instant::now(),
                 q,
                 rx,
                 poller,
@@ -832,12 +845,21 @@ async fn warm_client(i: usize, ctx: Arc<Ctx>, o: Arc<SoakOpts>, mut go: watch::R
 
 /// `GET /stats` from the server, as JSON.
 pub async fn server_stats(target: &Target) -> Result<Value, String> {
+    server_stats_at(target, "/stats").await
+}
+
+/// `GET /stats?trim=1`: the server first gives its allocator's free memory back to the system.
+async fn server_stats_trimmed(target: &Target) -> Result<Value, String> {
+    server_stats_at(target, "/stats?trim=1").await
+}
+
+async fn server_stats_at(target: &Target, path: &str) -> Result<Value, String> {
     timeout(Duration::from_secs(5), async {
         let mut c = polling::conn(target).await?;
         c.ready().await.map_err(|e| format!("not ready: {e}"))?;
         let req = Request::builder()
             .method(Method::GET)
-            .uri("/stats")
+            .uri(path)
             .header("host", target.authority())
             .body(Full::new(Bytes::new()))
             .map_err(|e| e.to_string())?;
@@ -909,8 +931,10 @@ async fn wait_idle(target: &Target, bound: Duration, label: &str) -> (Value, Opt
     (last, None)
 }
 
-/// The server's idle VmRSS: after `settle`, three samples a second apart; the last one.
-async fn idle_rss(target: &Target, settle: Duration) -> (Option<u64>, Vec<u64>) {
+/// The server's idle memory: after `settle`, three VmRSS samples a second apart (the last one
+/// counts), then one `/stats?trim=1` (VmRSS once the allocator gave its free memory back, and the
+/// heap in use).
+async fn idle_rss(target: &Target, settle: Duration) -> (Option<u64>, Vec<u64>, Value) {
     sleep(settle).await;
     let mut samples = Vec::new();
     for i in 0..3 {
@@ -923,7 +947,15 @@ async fn idle_rss(target: &Target, settle: Duration) -> (Option<u64>, Vec<u64>) 
             samples.push(r);
         }
     }
-    (samples.last().copied(), samples)
+    let trimmed = server_stats_trimmed(target).await.unwrap_or(Value::Null);
+    (samples.last().copied(), samples, trimmed)
+}
+
+/// VmRSS after `malloc_trim`, when the server did trim.
+fn trimmed_rss(v: &Value) -> Option<u64> {
+    (v.get("trimmed") == Some(&Value::Bool(true)))
+        .then(|| v.get("rss_kib").and_then(Value::as_u64))
+        .flatten()
 }
 
 /// The soft limit on this process's open files.
@@ -985,6 +1017,7 @@ pub async fn run(target: Arc<Target>, o: SoakOpts) -> i32 {
     );
     let drain = o.drain.unwrap_or(heartbeat + Duration::from_secs(30));
     let rss_before = before.get("rss_kib").and_then(Value::as_u64);
+    let before_trimmed = server_stats_trimmed(&target).await.unwrap_or(Value::Null);
     eprintln!(
         "[soak] server idle, rss={}KiB, heartbeat (ping interval + timeout) {:?}, drain bound {:?}",
         field(&before, "rss_kib"),
@@ -1059,6 +1092,7 @@ pub async fn run(target: Arc<Target>, o: SoakOpts) -> i32 {
         );
     }
     let mut rss_warm = None;
+    let mut warm_trimmed = Value::Null;
     let mut warm_rounds = Vec::new();
     for round in 1..=o.warmup_rounds {
         eprintln!(
@@ -1113,8 +1147,14 @@ pub async fn run(target: Arc<Target>, o: SoakOpts) -> i32 {
         } else {
             Duration::ZERO
         };
-        let (warm, rss_warm_samples) = idle_rss(&target, settle).await;
+        let (warm, rss_warm_samples, trimmed) = idle_rss(&target, settle).await;
         rss_warm = warm;
+        eprintln!(
+            "[warm-up {round}] after malloc_trim: rss={}KiB heap in use={}KiB",
+            field(&trimmed, "rss_kib"),
+            field(&trimmed, "heap_in_use_kib")
+        );
+        warm_trimmed = trimmed;
         eprintln!("[warm-up {round}] idle rss samples {rss_warm_samples:?} KiB");
         warm_rounds.push(json!({
             "opened": counts.opened_total() - opened_before,
@@ -1238,7 +1278,7 @@ pub async fn run(target: Arc<Target>, o: SoakOpts) -> i32 {
 
     // After: every client is gone (silent ones are closed by the server's heartbeat).
     let (after, idle) = wait_idle(&target, drain, "drain").await;
-    let (rss_end, rss_end_samples) = idle_rss(&target, o.settle).await;
+    let (rss_end, rss_end_samples, end_trimmed) = idle_rss(&target, o.settle).await;
     let after = server_stats(&target).await.unwrap_or(after);
     let server_alive = pid.is_none_or(|p| crate::procfs::rss_kib(Some(p)).is_some());
     if !server_alive {
@@ -1253,15 +1293,33 @@ pub async fn run(target: Arc<Target>, o: SoakOpts) -> i32 {
             failures.push(format!("{k} = {v} after the drain (expected 0)"));
         }
     }
-    let baseline = if warmup { rss_warm } else { rss_before };
-    let rss_change_pct = match (baseline, rss_end) {
+    // What is compared: VmRSS after malloc_trim when the server could trim (what it holds, not
+    // what its allocator keeps for later), else (or with --raw-rss) VmRSS as it is.
+    let base_trimmed = trimmed_rss(if warmup {
+        &warm_trimmed
+    } else {
+        &before_trimmed
+    });
+    let use_trimmed = !o.raw_rss && base_trimmed.is_some() && trimmed_rss(&end_trimmed).is_some();
+    let (baseline, compared) = if use_trimmed {
+        (base_trimmed, trimmed_rss(&end_trimmed))
+    } else {
+        (if warmup { rss_warm } else { rss_before }, rss_end)
+    };
+    let rss_change_pct = match (baseline, compared) {
         (Some(b), Some(e)) if b > 0 => Some((e as f64 - b as f64) * 100.0 / b as f64),
         _ => None,
     };
     match rss_change_pct {
         Some(p) if p > o.rss_tolerance_pct => failures.push(format!(
-            "resident memory {:+.1}% over the idle baseline (limit {}%)",
-            p, o.rss_tolerance_pct
+            "resident memory{} {:+.1}% over the idle baseline (limit {}%)",
+            if use_trimmed {
+                " after malloc_trim"
+            } else {
+                ""
+            },
+            p,
+            o.rss_tolerance_pct
         )),
         None => failures.push("resident memory not measured".into()),
         _ => {}
@@ -1398,6 +1456,35 @@ pub async fn run(target: Arc<Target>, o: SoakOpts) -> i32 {
     );
     let _ = writeln!(
         s,
+        "server after malloc_trim: rss before the load {}, after the warm-up {}, after the soak {} ({} vs warm-up); heap in use {} / {} / {}",
+        kib(trimmed_rss(&before_trimmed)),
+        kib(trimmed_rss(&warm_trimmed)),
+        kib(trimmed_rss(&end_trimmed)),
+        pct(
+            match (trimmed_rss(&warm_trimmed), trimmed_rss(&end_trimmed)) {
+                (Some(a), Some(e)) if a > 0 => Some((e as f64 - a as f64) * 100.0 / a as f64),
+                _ => None,
+            }
+        ),
+        kib(before_trimmed
+            .get("heap_in_use_kib")
+            .and_then(Value::as_u64)),
+        kib(warm_trimmed.get("heap_in_use_kib").and_then(Value::as_u64)),
+        kib(end_trimmed.get("heap_in_use_kib").and_then(Value::as_u64)),
+    );
+    let _ = writeln!(
+        s,
+        "memory check: {} ({} KiB vs {} KiB)",
+        if use_trimmed {
+            "VmRSS after malloc_trim"
+        } else {
+            "VmRSS as is"
+        },
+        baseline.map_or("n/a".into(), |v| v.to_string()),
+        compared.map_or("n/a".into(), |v| v.to_string()),
+    );
+    let _ = writeln!(
+        s,
         "server counters: engine {}; namespace {}",
         after.get("engine").unwrap_or(&Value::Null),
         after.get("namespace").unwrap_or(&Value::Null)
@@ -1456,6 +1543,10 @@ pub async fn run(target: Arc<Target>, o: SoakOpts) -> i32 {
         out.insert("rss_before_kib".into(), json!(rss_before));
         out.insert("rss_warm_kib".into(), json!(rss_warm));
         out.insert("rss_end_kib".into(), json!(rss_end));
+        out.insert("server_before_trimmed".into(), before_trimmed.clone());
+        out.insert("server_warm_trimmed".into(), warm_trimmed.clone());
+        out.insert("server_end_trimmed".into(), end_trimmed.clone());
+        out.insert("memory_check_trimmed".into(), json!(use_trimmed));
         out.insert("rss_end_samples_kib".into(), json!(rss_end_samples));
         out.insert("rss_during_kib".into(), json!(trend));
         out.insert("server_cpu_s".into(), json!(server_cpu));
