@@ -8,6 +8,8 @@
 #   bash bench/soak.sh                          # 10,000 clients (or what the fd limit allows), 10 minutes
 #   bash bench/soak.sh --clients 500 --minutes 1    # the CI smoke run
 #   bash bench/soak.sh --no-build
+#   bash bench/soak.sh --debug-server           # the debug bench_server (`cargo build --examples`
+#                                               # has built it in CI: no release build of the crate)
 #   bash bench/soak.sh --ping-interval 10000 --ping-timeout 5000   # the defaults here (ms)
 #   bash bench/soak.sh -- --drop-pct 40 --think-ms 1000            # anything after `--` goes to `loadgen soak`
 #
@@ -24,6 +26,7 @@ minutes=10
 ping_interval=10000
 ping_timeout=5000
 build=1
+server_profile=release
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -32,8 +35,9 @@ while [ $# -gt 0 ]; do
     --ping-interval) ping_interval="$2"; shift 2 ;;
     --ping-timeout) ping_timeout="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
+    --debug-server) server_profile=debug; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -47,13 +51,17 @@ if [ "$hard" = unlimited ]; then ulimit -n 1048576 2>/dev/null || true; else uli
 echo "ulimit -n: $(ulimit -n) (hard $(ulimit -Hn))"
 
 if [ "$build" = 1 ]; then
-  echo "=== build (release)"
-  cargo build --release --example bench_server </dev/null
+  echo "=== build (bench_server: $server_profile; loadgen: release)"
+  if [ "$server_profile" = release ]; then
+    cargo build --release --example bench_server </dev/null
+  else
+    cargo build --example bench_server </dev/null
+  fi
   (cd "$BENCH" && cargo build --release </dev/null)
 fi
 
 LOADGEN="$BENCH/target/release/loadgen"
-SERVER="$ROOT/target/release/examples/bench_server"
+SERVER="$ROOT/target/$server_profile/examples/bench_server"
 for bin in "$LOADGEN" "$SERVER"; do
   [ -x "$bin" ] || { echo "missing $bin (run without --no-build)" >&2; exit 1; }
 done
@@ -85,7 +93,7 @@ if [ "$ready" != 1 ]; then
   cat "$log" >&2
   exit 1
 fi
-echo "bench_server on 127.0.0.1:$port (pid $server_pid), ping interval $ping_interval ms, timeout $ping_timeout ms"
+echo "bench_server ($server_profile) on 127.0.0.1:$port (pid $server_pid), ping interval $ping_interval ms, timeout $ping_timeout ms"
 
 # Bound of the whole soak: the load, warm-up and drain (heartbeat + 30 s, twice), settling, slack.
 bound=$(awk -v m="$minutes" -v i="$ping_interval" -v t="$ping_timeout" \
