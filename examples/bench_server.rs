@@ -7,9 +7,17 @@
 //! - `fanout` (room, payload) → emits `fanout` (payload) to everyone in the room
 //!   (socket.io's `io.to(room).emit`), then acks "ok" once the broadcast is handed off.
 //!
+//! Beyond the contract, for `bench/soak.sh`: `leave` (room) → leaves the room, acks "ok"; and
+//! `GET /stats` → one JSON object: the live Engine.IO sessions, the main namespace's sockets and
+//! room entries (each room's members plus one own-id room per socket), the engine's and the
+//! namespace's counters, the ping settings, this process's VmRSS and (glibc) the heap bytes in
+//! use; `GET /stats?trim=1` first returns the allocator's free memory to the system.
+//!
 //! Defaults as socket.io's: pingInterval 25000, pingTimeout 20000, polling + WebSocket,
-//! maxPayload 1e6. Listens on 127.0.0.1, port from `--port N` or `PORT` (default 3000), and
-//! prints `listening on 127.0.0.1:PORT` when ready.
+//! maxPayload 1e6 (`--ping-interval MS` and `--ping-timeout MS` change the first two; the soak
+//! shortens them so that clients that vanish are reaped within its drain). Listens on
+//! 127.0.0.1, port from `--port N` or `PORT` (default 3000), and prints
+//! `listening on 127.0.0.1:PORT` when ready.
 //!
 //! `--adapter redis --redis-url URL` makes the node one of a cluster over Redis (the
 //! `@socket.io/redis-adapter` wire), so `fanout` reaches the room's members on every node; the
@@ -21,6 +29,7 @@
 use std::time::Duration;
 
 use actix::prelude::*;
+use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 use switchyard::adapter::redis::{RedisAdapter, RedisConfig};
 use switchyard::io::{SocketIo, SocketIoConfig};
@@ -66,6 +75,20 @@ impl Handler<Event> for Bench {
                     }
                 });
             }
+            ("leave", ack) => {
+                let left = match ev.payload.args.first() {
+                    Some(Value::String(room)) => Some(socket.leave(room.clone())),
+                    _ => None,
+                };
+                actix::spawn(async move {
+                    if let Some(left) = left {
+                        let _ = left.await;
+                    }
+                    if let Some(ack) = ack {
+                        ack.send(json!("ok"));
+                    }
+                });
+            }
             ("fanout", ack) => {
                 let mut args = ev.payload.args.into_iter();
                 let (Some(Value::String(room)), Some(data)) = (args.next(), args.next()) else {
@@ -103,10 +126,108 @@ fn flag(name: &str) -> Option<String> {
     args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone())
 }
 
+/// A duration in ms after flag `name`, or `default`.
+fn millis(name: &str, default: Duration) -> std::io::Result<Duration> {
+    match flag(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map(Duration::from_millis)
+            .map_err(|_| std::io::Error::other(format!("{name}: milliseconds, not {v:?}"))),
+    }
+}
+
+/// VmRSS of this process in KiB, from /proc/self/status.
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// glibc's allocator: what it holds for the program, and giving its free memory back.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod glibc {
+    /// `struct mallinfo2` of <malloc.h> (glibc 2.33 and later).
+    #[repr(C)]
+    struct MallInfo2 {
+        arena: usize,
+        ordblks: usize,
+        smblks: usize,
+        hblks: usize,
+        hblkhd: usize,
+        usmblks: usize,
+        fsmblks: usize,
+        uordblks: usize,
+        fordblks: usize,
+        keepcost: usize,
+    }
+
+    unsafe extern "C" {
+        fn mallinfo2() -> MallInfo2;
+        fn malloc_trim(pad: usize) -> i32;
+    }
+
+    /// (bytes in use by the program, free bytes the allocator keeps), in KiB, all arenas.
+    pub fn heap_kib() -> Option<(u64, u64)> {
+        // SAFETY: mallinfo2 only reads the allocator's statistics.
+        let m = unsafe { mallinfo2() };
+        Some((
+            (m.uordblks + m.hblkhd) as u64 / 1024,
+            m.fordblks as u64 / 1024,
+        ))
+    }
+
+    /// Returns the allocator's free memory to the system (every arena).
+    pub fn trim() -> bool {
+        // SAFETY: malloc_trim has no preconditions.
+        unsafe { malloc_trim(0) };
+        true
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+mod glibc {
+    pub fn heap_kib() -> Option<(u64, u64)> {
+        None
+    }
+    pub fn trim() -> bool {
+        false
+    }
+}
+
+/// `GET /stats`: what is alive now, the counters, and the resident memory. With `?trim=1` the
+/// allocator first gives its free memory back to the system (glibc's `malloc_trim`), so that
+/// VmRSS shows what the server holds rather than what the allocator keeps for later.
+async fn stats(io: SocketIo, trim: bool) -> HttpResponse {
+    let trimmed = trim && glibc::trim();
+    let heap = glibc::heap_kib();
+    let main_ns = io.main();
+    let summary = main_ns.rooms().await;
+    let members: usize = summary.rooms.iter().map(|(_, n)| n).sum();
+    let config = io.engine().config();
+    HttpResponse::Ok().json(json!({
+        "sessions": io.engine().session_count(),
+        "sockets": summary.sockets,
+        "rooms": summary.rooms.len(),
+        "room_entries": members + summary.sockets,
+        "rss_kib": rss_kib(),
+        "trimmed": trimmed,
+        "heap_in_use_kib": heap.map(|h| h.0),
+        "heap_free_kib": heap.map(|h| h.1),
+        "ping_interval_ms": config.ping_interval.as_millis() as u64,
+        "ping_timeout_ms": config.ping_timeout.as_millis() as u64,
+        "engine": io.engine().stats().snapshot(),
+        "namespace": main_ns.counters(),
+    }))
+}
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     env_logger::init();
-    let mut builder = SocketIo::builder(SocketIoConfig::default());
+    let mut config = SocketIoConfig::default();
+    config.engine.ping_interval = millis("--ping-interval", config.engine.ping_interval)?;
+    config.engine.ping_timeout = millis("--ping-timeout", config.engine.ping_timeout)?;
+    let mut builder = SocketIo::builder(config);
     match flag("--adapter").as_deref() {
         None | Some("local") => {}
         Some("redis") => {
@@ -136,7 +257,19 @@ async fn main() -> std::io::Result<()> {
         shutdown_timeout: Duration::from_secs(2),
         ws_endpoints: Vec::new(),
     };
-    let served = serve(io, options, |_| {}).await;
+    let stats_io = io.clone();
+    let routes = move |cfg: &mut web::ServiceConfig| {
+        let io = stats_io.clone();
+        cfg.route(
+            "/stats",
+            web::get().to(move |req: actix_web::HttpRequest| {
+                let io = io.clone();
+                let trim = req.query_string().split('&').any(|kv| kv == "trim=1");
+                async move { stats(io, trim).await }
+            }),
+        );
+    };
+    let served = serve(io, options, routes).await;
     eprintln!(
         "counters {}",
         json!({

@@ -7,6 +7,8 @@
 //! `loadgen report NAME=FILE...` turns such objects into the Markdown table of BENCHMARKS.md.
 //! `loadgen cluster-report NAME=FILE...` turns fan-out results into the table of `cluster.sh`.
 //! `loadgen free-port` prints a free loopback TCP port.
+//! `loadgen soak --port P [--clients N --minutes M]` churns clients against a server that answers
+//! `GET /stats` (see `soak.rs`); exit status 1 when its end conditions fail.
 
 mod connect;
 mod echo;
@@ -15,6 +17,7 @@ mod polling;
 mod procfs;
 mod proto;
 mod report;
+mod soak;
 mod util;
 
 use std::net::IpAddr;
@@ -50,6 +53,93 @@ enum Cmd {
     },
     /// Prints a free TCP port on 127.0.0.1.
     FreePort,
+    /// Churn and soak: clients connect, join, message, leave and disconnect (some without a
+    /// goodbye) for M minutes; then the server must be idle with its memory back.
+    Soak(Box<SoakArgs>),
+}
+
+#[derive(Args)]
+struct SoakArgs {
+    /// Server address (loopback only).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    #[arg(long, env = "PORT")]
+    port: u16,
+    /// The server's pid: its CPU time, its open-files limit, whether it is still alive.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Client slots, each one session after another (capped by the open-files limits).
+    #[arg(long, default_value_t = 10_000)]
+    clients: usize,
+    /// How long the churn lasts.
+    #[arg(long, default_value_t = 10.0)]
+    minutes: f64,
+    /// Percent of sessions on HTTP long-polling only.
+    #[arg(long, default_value_t = 35)]
+    polling_pct: u32,
+    /// Percent of sessions opened by polling and upgraded to WebSocket (the rest: WebSocket).
+    #[arg(long, default_value_t = 15)]
+    upgrade_pct: u32,
+    /// Percent of sessions that end without a goodbye (WebSocket: FIN, RST or silence;
+    /// polling: the polls stop).
+    #[arg(long, default_value_t = 20)]
+    drop_pct: u32,
+    /// Mean think time between two actions of a session, in ms (uniform in 0..2×).
+    #[arg(long, default_value_t = 3000)]
+    think_ms: u64,
+    /// Most actions per session (uniform in 1..=N).
+    #[arg(long, default_value_t = 10)]
+    max_actions: u32,
+    /// Rooms the clients join (default: clients / 4, so rooms stay small).
+    #[arg(long)]
+    rooms: Option<usize>,
+    /// Handshakes in flight at once.
+    #[arg(long, default_value_t = 128)]
+    connect_concurrency: usize,
+    /// Longest wait for one answer, in seconds.
+    #[arg(long, default_value_t = 20.0)]
+    timeout: f64,
+    /// Longest wait for the server to be idle after the clients are gone, in seconds
+    /// (default: its ping interval + ping timeout + 30 s).
+    #[arg(long)]
+    drain: Option<f64>,
+    /// Idle seconds before the server's memory is read.
+    #[arg(long, default_value_t = 5.0)]
+    settle: f64,
+    /// Largest growth of the server's idle VmRSS over the warm-up's, in percent.
+    #[arg(long, default_value_t = 10.0)]
+    rss_tolerance_pct: f64,
+    /// Compare the server's VmRSS as it is; by default, when the server can (`/stats?trim=1`,
+    /// glibc), VmRSS after it gave its allocator's free memory back (both are printed).
+    #[arg(long)]
+    raw_rss: bool,
+    /// Fail when more errors than this were counted (default: errors are only reported).
+    #[arg(long)]
+    max_errors: Option<u64>,
+    /// Seconds between progress lines.
+    #[arg(long, default_value_t = 10.0)]
+    progress: f64,
+    /// Padding characters in every echo / fan-out payload.
+    #[arg(long, default_value_t = 32)]
+    pad: usize,
+    /// Warm-up rounds (every client connects, joins, echoes, then all leave) before the load;
+    /// the server's idle memory after the last one is the baseline (0: before the load).
+    #[arg(long, default_value_t = 1)]
+    warmup_rounds: u32,
+    /// Minutes of the soak's own churn before the warm-up rounds, so that the memory baseline
+    /// comes after the server's allocator has met every pattern of the load (default 0).
+    #[arg(long, default_value_t = 0.0)]
+    warmup_minutes: f64,
+    /// Loopback source addresses clients bind to, round robin; default past 2,000 clients:
+    /// 127.0.0.2-127.0.0.5.
+    #[arg(long, value_delimiter = ',')]
+    source_ips: Vec<IpAddr>,
+    /// Worker threads of the one tokio runtime (0: current_thread).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Also write every figure as one JSON object to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
@@ -165,20 +255,84 @@ fn main() {
             }
         },
         Cmd::Run(args) => {
-            let rt = if args.threads == 0 {
-                tokio::runtime::Builder::new_current_thread()
-            } else {
-                let mut b = tokio::runtime::Builder::new_multi_thread();
-                b.worker_threads(args.threads);
-                b
-            }
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
+            let rt = runtime(args.threads);
             let out = rt.block_on(run(*args));
             println!("{out}");
         }
+        Cmd::Soak(args) => std::process::exit(soak_main(*args)),
     }
+}
+
+fn runtime(threads: usize) -> tokio::runtime::Runtime {
+    if threads == 0 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    }
+    .enable_all()
+    .build()
+    .expect("tokio runtime")
+}
+
+fn soak_main(a: SoakArgs) -> i32 {
+    let mut sources = a.source_ips.clone();
+    if sources.is_empty() && a.clients > 2000 {
+        sources = (2..=5).map(|i| IpAddr::from([127, 0, 0, i])).collect();
+    }
+    for ip in std::iter::once(&a.host).chain(&sources) {
+        if !ip.is_loopback() {
+            eprintln!("refusing non-loopback address {ip}: the soak stays on 127.0.0.0/8");
+            return 2;
+        }
+    }
+    if a.polling_pct + a.upgrade_pct > 100 || a.drop_pct > 100 {
+        eprintln!("--polling-pct + --upgrade-pct and --drop-pct are percentages (at most 100)");
+        return 2;
+    }
+    if !(a.minutes > 0.0 && a.timeout > 0.0 && a.progress > 0.0 && a.settle >= 0.0) {
+        eprintln!("--minutes, --timeout and --progress must be positive");
+        return 2;
+    }
+    let mut o = soak::SoakOpts {
+        clients: a.clients.max(1),
+        duration: Duration::from_secs_f64(a.minutes * 60.0),
+        polling_pct: a.polling_pct,
+        upgrade_pct: a.upgrade_pct,
+        drop_pct: a.drop_pct,
+        think: Duration::from_millis(a.think_ms),
+        max_actions: a.max_actions.max(1),
+        rooms: a.rooms.unwrap_or(a.clients / 4).max(1),
+        connect_concurrency: a.connect_concurrency,
+        timeout: Duration::from_secs_f64(a.timeout),
+        drain: a.drain.map(Duration::from_secs_f64),
+        settle: Duration::from_secs_f64(a.settle),
+        rss_tolerance_pct: a.rss_tolerance_pct,
+        raw_rss: a.raw_rss,
+        max_errors: a.max_errors,
+        progress: Duration::from_secs_f64(a.progress),
+        pad: a.pad,
+        warmup_rounds: a.warmup_rounds,
+        warmup_churn: Duration::from_secs_f64(a.warmup_minutes.max(0.0) * 60.0),
+        json_out: a.json.clone(),
+    };
+    let (max, limit, per_client) = soak::max_clients(&o, a.server_pid);
+    if o.clients > max {
+        eprintln!(
+            "soak: --clients {} capped to {max}: the open-files limit is {limit} (the lower of this \
+             process's soft limit and the server's), and this transport mix needs about {per_client:.2} \
+             descriptors per client plus a spare of 512; raise `ulimit -n` for more",
+            o.clients
+        );
+        o.clients = max.max(1);
+        if a.rooms.is_none() {
+            o.rooms = (o.clients / 4).max(1);
+        }
+    }
+    let target = Arc::new(util::Target::new(a.host, a.port, sources, a.server_pid));
+    proto::init_clock();
+    runtime(a.threads).block_on(soak::run(target, o))
 }
 
 fn leaked(s: &str) -> &'static str {

@@ -29,9 +29,9 @@ pub struct PollingOpts {
     pub drain: Duration,
 }
 
-type Conn = SendRequest<Full<Bytes>>;
+pub(crate) type Conn = SendRequest<Full<Bytes>>;
 
-async fn conn(target: &Target) -> Result<Conn, String> {
+pub(crate) async fn conn(target: &Target) -> Result<Conn, String> {
     let tcp = target.tcp().await.map_err(|e| format!("tcp: {e}"))?;
     let (send, connection) = http1::handshake(TokioIo::new(tcp))
         .await
@@ -42,7 +42,7 @@ async fn conn(target: &Target) -> Result<Conn, String> {
     Ok(send)
 }
 
-async fn request(
+pub(crate) async fn request(
     c: &mut Conn,
     target: &Target,
     method: Method,
@@ -78,15 +78,15 @@ async fn request(
 }
 
 /// A polling session joined to the main namespace: its GET and POST connections and sid.
-struct Session {
-    get: Conn,
-    post: Conn,
-    sid: String,
+pub(crate) struct Session {
+    pub get: Conn,
+    pub post: Conn,
+    pub sid: String,
     /// Packets that came with the CONNECT answer.
-    early: Vec<String>,
+    pub early: Vec<String>,
 }
 
-async fn open(target: &Target) -> Result<Session, String> {
+pub(crate) async fn open(target: &Target) -> Result<Session, String> {
     let mut get = conn(target).await?;
     let mut post = conn(target).await?;
     let open = request(&mut get, target, Method::GET, "", Bytes::new()).await?;

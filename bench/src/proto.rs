@@ -38,6 +38,11 @@ pub fn join_frame(ack_id: u64, room: &str) -> String {
     format!("42{ack_id}[\"join\",\"{room}\"]")
 }
 
+/// `42<id>["leave","room"]`
+pub fn leave_frame(ack_id: u64, room: &str) -> String {
+    format!("42{ack_id}[\"leave\",\"{room}\"]")
+}
+
 /// `42<id>["fanout","room",[seq,t,"pad"]]`
 pub fn fanout_frame(ack_id: u64, room: &str, seq: u64, t_ns: u64, pad: &str) -> String {
     format!("42{ack_id}[\"fanout\",\"{room}\",[{seq},{t_ns},\"{pad}\"]]")

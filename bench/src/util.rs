@@ -89,18 +89,26 @@ impl Target {
             .map_err(|_| "timeout".to_string())?
     }
 
-    async fn socketio_ws_inner(&self) -> Result<Ws, String> {
+    /// A WebSocket to `/socket.io/?EIO=4&transport=websocket{query}` (e.g. `&sid=...` for an
+    /// upgrade), handshake done, no Engine.IO packet read yet. Not bounded: callers wrap it in a
+    /// timeout.
+    pub async fn ws(&self, query: &str) -> Result<Ws, String> {
         let stream = self.tcp().await.map_err(|e| format!("tcp: {e}"))?;
         let url = format!(
-            "ws://{}/socket.io/?EIO=4&transport=websocket",
+            "ws://{}/socket.io/?EIO=4&transport=websocket{query}",
             self.authority()
         );
         // tungstenite allocates its read buffer eagerly (128 KiB by default, an mmap + munmap per
         // session); 16 KiB keeps the client cheap and still reads many frames per syscall.
         let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
-        let (mut ws, _) = client_async_with_config(url, stream, Some(config))
+        let (ws, _) = client_async_with_config(url, stream, Some(config))
             .await
             .map_err(|e| format!("ws handshake: {e}"))?;
+        Ok(ws)
+    }
+
+    async fn socketio_ws_inner(&self) -> Result<Ws, String> {
+        let mut ws = self.ws("").await?;
         let mut opened = false;
         // A handful of frames at most: open, (pings), the CONNECT answer.
         for _ in 0..16 {
