@@ -898,6 +898,10 @@ impl Decoder {
             if !fin {
                 return Err(WsError::FragmentedControl);
             }
+            // Also refuses the 16- and 64-bit length forms whatever length
+            // they hold: for at most 125 bytes they are not the minimal
+            // encoding RFC 6455 §5.2 requires (`ws` does the same;
+            // tungstenite reads them, see fuzz/src/ws_diff.rs).
             if usize::from(len7) > MAX_CONTROL_PAYLOAD {
                 return Err(WsError::ControlTooLong);
             }
