@@ -104,6 +104,8 @@
 //!     socket requests), `sails.sockets` and resourceful pubsub.
 //! 11. [`server`]: the runnable service.
 //! 12. [`demo`]: the chat demo the `switchyard` binary serves.
+//! 13. `fuzzing` (only with the `fuzzing` feature): the codecs' entry
+//!     points for the fuzz targets in `fuzz/`.
 //!
 //! # Order
 //!
@@ -136,3 +138,7 @@ pub mod sails;
 pub mod server;
 
 pub mod demo;
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;

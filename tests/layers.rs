@@ -19,6 +19,7 @@ const ORDER: &[&str] = &[
     "sails",
     "server",
     "demo",
+    "fuzzing",
 ];
 
 fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {

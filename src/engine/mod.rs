@@ -24,7 +24,7 @@ pub mod config;
 pub mod data;
 pub(crate) mod error;
 pub mod handler;
-mod jsonp;
+pub(crate) mod jsonp;
 pub mod outgoing;
 mod outlet;
 pub mod packet;

@@ -636,6 +636,9 @@ fn parse_window_bits(value: &str) -> Option<u8> {
 
 /// Why the peer's bytes are not an acceptable WebSocket stream. Every variant
 /// is fatal for the connection: close with [`WsError::close_code`].
+// Each variant's `#[error]` message documents it (reachable from outside the
+// crate only through the `fuzzing` feature's re-export).
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WsError {
     #[error("frame has RSV2 or RSV3 set")]
@@ -686,6 +689,7 @@ impl WsError {
 // ---------------------------------------------------------------------------
 
 /// Frame opcodes (RFC 6455 §5.2). Reserved values are not representable.
+#[allow(missing_docs)] // the RFC's names
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpCode {
     Continuation,
@@ -733,8 +737,11 @@ impl OpCode {
 pub enum Message {
     /// A text message, reassembled, decompressed and validated as UTF-8.
     Text(String),
+    /// A binary message, reassembled and decompressed.
     Binary(Bytes),
+    /// A ping and its payload.
     Ping(Bytes),
+    /// A pong and its payload.
     Pong(Bytes),
     /// `None` for an empty close frame, else the code and the reason.
     Close(Option<(u16, String)>),
@@ -891,6 +898,10 @@ impl Decoder {
             if !fin {
                 return Err(WsError::FragmentedControl);
             }
+            // Also refuses the 16- and 64-bit length forms whatever length
+            // they hold: for at most 125 bytes they are not the minimal
+            // encoding RFC 6455 §5.2 requires (`ws` does the same;
+            // tungstenite reads them, see fuzz/src/ws_diff.rs).
             if usize::from(len7) > MAX_CONTROL_PAYLOAD {
                 return Err(WsError::ControlTooLong);
             }

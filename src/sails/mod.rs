@@ -60,7 +60,7 @@
 mod dispatch;
 mod jwr;
 mod pubsub;
-mod request;
+pub(crate) mod request;
 mod sockets;
 
 use std::sync::Arc;

@@ -585,6 +585,20 @@ fn control_frame_rules() {
     assert_eq!(decode_one(&[0x8a, 0xfe]), Err(WsError::ControlTooLong));
 }
 
+/// Found by the differential against tungstenite (fuzz/src/ws_diff.rs),
+/// which reads these: a control frame whose short payload is written in the
+/// 16- or 64-bit length form breaks RFC 6455 §5.2's minimal encoding.
+#[test]
+fn control_frame_in_a_long_length_form_is_refused() {
+    let mut sixteen = vec![0x89, 0x80 | 126, 0x00, 0x02];
+    sixteen.extend_from_slice(&MASK);
+    sixteen.extend_from_slice(&[b'h' ^ MASK[0], b'i' ^ MASK[1]]);
+    assert_eq!(decode_one(&sixteen), Err(WsError::ControlTooLong));
+    let mut sixty_four = vec![0x88, 0x80 | 127, 0, 0, 0, 0, 0, 0, 0, 0x00];
+    sixty_four.extend_from_slice(&MASK);
+    assert_eq!(decode_one(&sixty_four), Err(WsError::ControlTooLong));
+}
+
 #[test]
 fn close_payload_rules() {
     assert_eq!(

@@ -317,6 +317,22 @@ fn unicode_data_round_trips() {
     assert_eq!(p.data, Some(json!(["é😀"])));
 }
 
+/// Found by the `socketio` fuzz target: serde_json's default float parser
+/// read `5e24` one unit in the last place low, so a number changed each
+/// time a packet was decoded and encoded again (a relayed emit). Parsing
+/// is exact now (its `float_roundtrip` feature), as `JSON.parse` is.
+#[test]
+fn json_numbers_survive_decode_and_encode() {
+    let p = decode_one("2[\"n\",4999999999999999999999999,5e24,0.1,1.7976931348623157e308]")
+        .unwrap()
+        .unwrap();
+    let (text, _) = p.encode();
+    assert_eq!(decode_one(&text).unwrap().unwrap(), p);
+    let data = p.data.unwrap();
+    assert_eq!(data[1].as_f64(), Some(5e24));
+    assert_eq!(data[2].as_f64(), Some(5e24));
+}
+
 #[test]
 fn whitespace_around_json_is_accepted() {
     let p = decode_one("2 [\"e\" , 1 ] ").unwrap().unwrap();
