@@ -93,8 +93,10 @@
 //!    messages it sends them.
 //! 4. [`socket`]: the object model users hold: [`socket::SocketRef`], its
 //!    actor, handler messages, and the operators (`to`, `except`,
-//!    `volatile`, ...). Reaches rooms only through request messages.
-//! 5. [`adapter`]: how a namespace's rooms reach other nodes.
+//!    `volatile`, ...). Reaches rooms only through request messages, and
+//!    other nodes only through the [`socket::Adapter`] seam.
+//! 5. [`adapter`]: the adapters: one node ([`adapter::LocalAdapter`]), or a
+//!    cluster over Redis ([`adapter::redis`]).
 //! 6. `rooms`: the RoomRegistry actor that answers those requests.
 //! 7. [`namespace`]: namespace set-up and the per-worker supervisors that
 //!    admit clients and start their sockets.
