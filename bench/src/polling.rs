@@ -49,10 +49,22 @@ pub(crate) async fn request(
     query: &str,
     body: Bytes,
 ) -> Result<Bytes, String> {
+    let uri = format!("/socket.io/?EIO=4&transport=polling{query}");
+    send(c, target, method, &uri, body).await
+}
+
+/// One HTTP request on `c`; the body of a 2xx answer, else an error.
+pub(crate) async fn send(
+    c: &mut Conn,
+    target: &Target,
+    method: Method,
+    uri: &str,
+    body: Bytes,
+) -> Result<Bytes, String> {
     c.ready().await.map_err(|e| format!("not ready: {e}"))?;
     let req = Request::builder()
         .method(method)
-        .uri(format!("/socket.io/?EIO=4&transport=polling{query}"))
+        .uri(uri)
         .header("host", target.authority())
         .header("content-type", "text/plain;charset=UTF-8")
         .body(Full::new(body))

@@ -24,8 +24,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request};
+use hyper::Method;
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -856,27 +855,9 @@ async fn server_stats_trimmed(target: &Target) -> Result<Value, String> {
 async fn server_stats_at(target: &Target, path: &str) -> Result<Value, String> {
     timeout(Duration::from_secs(5), async {
         let mut c = polling::conn(target).await?;
-        c.ready().await.map_err(|e| format!("not ready: {e}"))?;
-        let req = Request::builder()
-            .method(Method::GET)
-            .uri(path)
-            .header("host", target.authority())
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| e.to_string())?;
-        let resp = c
-            .send_request(req)
+        let body = polling::send(&mut c, target, Method::GET, path, Bytes::new())
             .await
-            .map_err(|e| format!("request: {e}"))?;
-        let status = resp.status();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| format!("body: {e}"))?
-            .to_bytes();
-        if !status.is_success() {
-            return Err(format!("GET /stats: HTTP {status}"));
-        }
+            .map_err(|e| format!("GET /stats: {e}"))?;
         serde_json::from_slice(&body).map_err(|e| format!("GET /stats: {e}"))
     })
     .await
