@@ -176,17 +176,20 @@ impl BroadcastOperator {
     ) -> Result<usize, BroadcastError> {
         check_event(event)?;
         let payload = payload.into();
-        let remote = self.spans_nodes().then(|| payload.clone());
+        // Copies only for other nodes: a single node's broadcast moves its options.
+        let remote = self
+            .spans_nodes()
+            .then(|| (payload.clone(), self.opts.clone()));
         let encoded = Encoded::new(payload.into_event(&self.ns.name, event));
         let msg = Broadcast {
             encoded,
-            opts: self.opts.clone(),
+            opts: self.opts,
         };
         // Queued for this node and published in one step, with no await
         // between: concurrent emits reach every node in the same order.
         let targets = self.ns.rooms.broadcast.send(msg);
-        if let Some(payload) = remote {
-            self.ns.adapter.broadcast(event, &payload, &self.opts);
+        if let Some((payload, opts)) = remote {
+            self.ns.adapter.broadcast(event, &payload, &opts);
         }
         targets.await.map_err(mailbox)
     }
