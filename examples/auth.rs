@@ -27,10 +27,10 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use serde_json::{Value, json};
-use switchyard::io::{SocketIo, SocketIoConfig};
-use switchyard::namespace::{ConnectRequest, NamespaceBuilder};
-use switchyard::server::{ServeOptions, serve};
-use switchyard::socket::{Connect, Disconnect, Event, MiddlewareError};
+use switchyard_socketio::io::{SocketIo, SocketIoConfig};
+use switchyard_socketio::namespace::{ConnectRequest, NamespaceBuilder};
+use switchyard_socketio::server::{ServeOptions, Server};
+use switchyard_socketio::socket::{Connect, Disconnect, Event, MiddlewareError};
 
 /// Who each token stands for.
 fn user_of(token: &str) -> Option<Value> {
@@ -99,9 +99,11 @@ async fn main() -> std::io::Result<()> {
     let options = ServeOptions {
         addr: format!("127.0.0.1:{}", flags::flag("--port", 3000u16)),
         path: "/socket.io/".into(),
-        static_dir: None,
         shutdown_timeout: Duration::from_secs(3),
         ws_endpoints: Vec::new(),
+        ..ServeOptions::default()
     };
-    serve(io, options, |_| {}).await
+    let server = Server::bind(io, options, |_| {})?;
+    println!("listening on {}", server.local_addr());
+    server.run().await
 }

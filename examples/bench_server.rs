@@ -31,11 +31,11 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
-use switchyard::adapter::redis::{RedisAdapter, RedisConfig};
-use switchyard::io::{SocketIo, SocketIoConfig};
-use switchyard::namespace::NamespaceBuilder;
-use switchyard::server::{ServeOptions, serve};
-use switchyard::socket::{Connect, Disconnect, Event, Payload};
+use switchyard_redis::{RedisAdapter, RedisConfig};
+use switchyard_socketio::io::{SocketIo, SocketIoConfig};
+use switchyard_socketio::namespace::NamespaceBuilder;
+use switchyard_socketio::server::{ServeOptions, Server};
+use switchyard_socketio::socket::{Connect, Disconnect, Event, Payload};
 
 struct Bench;
 
@@ -253,9 +253,9 @@ async fn main() -> std::io::Result<()> {
     let options = ServeOptions {
         addr: format!("127.0.0.1:{}", port()),
         path: "/socket.io/".into(),
-        static_dir: None,
         shutdown_timeout: Duration::from_secs(2),
         ws_endpoints: Vec::new(),
+        ..ServeOptions::default()
     };
     let stats_io = io.clone();
     let routes = move |cfg: &mut web::ServiceConfig| {
@@ -269,7 +269,9 @@ async fn main() -> std::io::Result<()> {
             }),
         );
     };
-    let served = serve(io, options, routes).await;
+    let server = Server::bind(io, options, routes)?;
+    println!("listening on {}", server.local_addr());
+    let served = server.run().await;
     eprintln!(
         "counters {}",
         json!({

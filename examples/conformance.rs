@@ -18,13 +18,13 @@ use flags::flag;
 use std::time::Duration;
 
 use actix::prelude::*;
-use switchyard::engine::{
+use switchyard_engineio::{
     CloseReason, Cors, Engine, EngineConfig, EngineHandler, Message, SessionCtx,
 };
-use switchyard::io::{SocketIo, SocketIoConfig};
-use switchyard::namespace::NamespaceBuilder;
-use switchyard::server::{ServeOptions, serve};
-use switchyard::socket::{Connect, Disconnect, Event};
+use switchyard_socketio::io::{SocketIo, SocketIoConfig};
+use switchyard_socketio::namespace::NamespaceBuilder;
+use switchyard_socketio::server::{ServeOptions, Server};
+use switchyard_socketio::socket::{Connect, Disconnect, Event};
 
 struct Conformance;
 
@@ -91,9 +91,11 @@ async fn main() -> std::io::Result<()> {
     let options = ServeOptions {
         addr: format!("127.0.0.1:{}", flag("--port", 3000u16)),
         path: "/socket.io/".into(),
-        static_dir: None,
         shutdown_timeout: Duration::from_secs(2),
         ws_endpoints: vec![echo.endpoint("/engine.io/")],
+        ..ServeOptions::default()
     };
-    serve(io, options, echo.configure("/engine.io/")).await
+    let server = Server::bind(io, options, echo.configure("/engine.io/"))?;
+    println!("listening on {}", server.local_addr());
+    server.run().await
 }

@@ -1,5 +1,5 @@
 //! Switchyard mounted in an actix-web app you build yourself (instead of
-//! `switchyard::server::serve`): `SocketIo::configure` adds the Socket.IO
+//! `switchyard_socketio::server::serve`): `SocketIo::configure` adds the Socket.IO
 //! endpoint as ordinary routes beside your own, and WebSockets run through
 //! actix-web's HTTP/1 dispatcher. `serve` is leaner (it takes upgraded
 //! connections over); this is for apps that own their `HttpServer`.
@@ -15,9 +15,9 @@ mod flags;
 use actix::prelude::*;
 use actix_web::{App, HttpServer, web};
 use flags::flag;
-use switchyard::io::{SocketIo, SocketIoConfig};
-use switchyard::namespace::NamespaceBuilder;
-use switchyard::socket::{Connect, Disconnect, Event};
+use switchyard_socketio::io::{SocketIo, SocketIoConfig};
+use switchyard_socketio::namespace::NamespaceBuilder;
+use switchyard_socketio::socket::{Connect, Disconnect, Event};
 
 struct Echo;
 

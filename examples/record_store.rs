@@ -11,7 +11,9 @@
 //! - `PUT|DELETE /records/{id}/links/{other}`: links two records →
 //!   `{verb: "addedTo" | "removedFrom", id, attribute: "links", addedId | removedId}`.
 //!
-//! The store keeps at most 1,000 records (409 beyond). Try it:
+//! It runs its own actix-web `HttpServer`, as an app that embeds Switchyard
+//! would: `Sails::app` wraps the `App` so that virtual requests run through
+//! it. The store keeps at most 1,000 records (409 beyond). Try it:
 //! `cargo run --example record_store -- --port 3000`, then
 //! `curl -XPOST localhost:3000/records -H 'content-type: application/json' -d '{"name":"a"}'`.
 
@@ -22,12 +24,11 @@ use flags::flag;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use serde_json::{Map, Value, json};
-use switchyard::io::{SocketIo, SocketIoConfig};
-use switchyard::namespace::NamespaceBuilder;
-use switchyard::sails::{Model, SocketReq, Sockets, VirtualRequestConfig, VirtualRequests};
-use switchyard::server::{ServeOptions, serve};
+use switchyard_socketio::io::{SocketIo, SocketIoConfig};
+use switchyard_socketio::namespace::NamespaceBuilder;
+use switchyard_sails::{Model, Sails, SocketReq, Sockets, VirtualRequestConfig};
 
 /// Most records the store keeps.
 const MAX_RECORDS: usize = 1000;
@@ -222,17 +223,24 @@ fn routes(store: Shared) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 's
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     env_logger::init();
-    let root = NamespaceBuilder::default().virtual_requests(VirtualRequestConfig::default());
+    // The app runs its own HttpServer: `Sails::app` wraps each worker's App
+    // so that virtual requests run through it, as HTTP requests do.
+    let sails = Sails::new(VirtualRequestConfig::default());
     let io = SocketIo::builder(SocketIoConfig::default())
-        .ns("/", root)
+        .ns("/", sails.namespace(NamespaceBuilder::default()))
         .build();
-    let options = ServeOptions {
-        addr: format!("127.0.0.1:{}", flag("--port", 3000u16)),
-        path: "/socket.io/".into(),
-        static_dir: None,
-        shutdown_timeout: std::time::Duration::from_secs(3),
-        ws_endpoints: Vec::new(),
-    };
     let store = web::Data::new(Mutex::new(Store::default()));
-    serve(io, options, routes(store)).await
+    let server = HttpServer::new(move || {
+        sails.app(
+            App::new()
+                .app_data(Sockets::new(io.main()))
+                .configure(io.configure("/socket.io/"))
+                .configure(routes(store.clone())),
+        )
+    })
+    .bind(("127.0.0.1", flag("--port", 3000u16)))?;
+    for addr in server.addrs() {
+        println!("listening on {addr}");
+    }
+    server.run().await
 }

@@ -109,7 +109,7 @@ pub struct Config {
     pub max_attachments: usize,
     /// Allowed cross-origin request origins; `["*"]` allows any origin and
     /// `[]` none. The server applies them through
-    /// [`Cors::from_list`](crate::engine::Cors::from_list), which owns the
+    /// [`Cors::from_list`](switchyard_engineio::Cors::from_list), which owns the
     /// matching rule.
     pub cors_origins: Vec<String>,
     /// Enabled transports, a non-empty subset of [`KNOWN_TRANSPORTS`].
@@ -433,8 +433,8 @@ impl Config {
                 return fail(key, "must be greater than 0");
             }
         }
-        if !(1..=crate::protocol::MAX_JSON_DEPTH).contains(&self.max_json_depth) {
-            let max = crate::protocol::MAX_JSON_DEPTH;
+        if !(1..=switchyard_core::protocol::MAX_JSON_DEPTH).contains(&self.max_json_depth) {
+            let max = switchyard_core::protocol::MAX_JSON_DEPTH;
             return fail("max_json_depth", format!("must be between 1 and {max}"));
         }
         if self.ping_interval_ms.saturating_add(self.ping_timeout_ms) > JS_TIMER_MAX_MS {

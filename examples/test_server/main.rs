@@ -36,17 +36,17 @@ use actix_web::HttpRequest;
 
 use actix::prelude::*;
 use serde_json::{Value, json};
-use switchyard::adapter::redis::{RedisAdapter, RedisConfig, Variant};
-use switchyard::engine::{Cors, DeflateSettings, EngineConfig};
-use switchyard::io::{SocketIo, SocketIoConfig};
-use switchyard::namespace::NamespaceBuilder;
-use switchyard::sails::{VirtualRequestConfig, VirtualRequests};
-use switchyard::server::{ServeOptions, serve};
-use switchyard::socket::{
+use switchyard_redis::{RedisAdapter, RedisConfig, Variant};
+use switchyard_engineio::{Cors, DeflateSettings, EngineConfig};
+use switchyard_socketio::io::{SocketIo, SocketIoConfig};
+use switchyard_socketio::namespace::NamespaceBuilder;
+use switchyard_sails::{Sails, Sockets, VirtualRequestConfig};
+use switchyard_socketio::server::{ServeOptions, Server};
+use switchyard_socketio::socket::{
     AckSender, AnyEvent, AnyOutgoing, Connect, Disconnect, Disconnecting, Event, EventPacket,
     MiddlewareError, Payload, SocketError, SocketRef,
 };
-use switchyard::socket::{
+use switchyard_socketio::socket::{
     BroadcastAckError, BroadcastOperator, FetchedSocket, ServerSideEmitError, ServerSideEvent,
     SocketLimits,
 };
@@ -473,7 +473,7 @@ async fn main() -> std::io::Result<()> {
         },
         connect_timeout: Duration::from_millis(1000),
         max_namespaces_per_client: flag("--max-namespaces", 0),
-        max_json_depth: flag("--max-json-depth", switchyard::protocol::MAX_JSON_DEPTH),
+        max_json_depth: flag("--max-json-depth", switchyard_core::protocol::MAX_JSON_DEPTH),
         socket_limits: SocketLimits {
             max_rooms_per_socket: flag("--max-rooms", 0),
             max_pending_acks: flag("--max-acks", 0),
@@ -501,6 +501,11 @@ async fn main() -> std::io::Result<()> {
             }
         }
     });
+    let sails = Sails::new(VirtualRequestConfig {
+        max_in_flight: flag("--vr-max-in-flight", 16usize),
+        max_body: flag("--vr-max-body", 100_000usize),
+        ..VirtualRequestConfig::default()
+    });
     let mut builder = SocketIo::builder(config);
     if flag("--adapter", String::from("local")) == "redis" {
         let variant = match flag("--redis-variant", String::from("classic")).as_str() {
@@ -521,12 +526,7 @@ async fn main() -> std::io::Result<()> {
     let io = builder
         .ns(
             "/",
-            ns().use_packet(packet_middleware)
-                .virtual_requests(VirtualRequestConfig {
-                    max_in_flight: flag("--vr-max-in-flight", 16usize),
-                    max_body: flag("--vr-max-body", 100_000usize),
-                    ..VirtualRequestConfig::default()
-                }),
+            sails.namespace(ns().use_packet(packet_middleware)),
         )
         .ns("/custom", ns())
         .ns("/private", private)
@@ -543,21 +543,21 @@ async fn main() -> std::io::Result<()> {
         )
         .build();
     let _ = IO.set(io.clone());
-    // With --port 0, the port is picked here, so this node knows it (to
-    // answer other nodes as `node-<port>`); serve then binds it again.
-    let port = match flag("--port", 3000u16) {
-        0 => std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port(),
-        port => port,
-    };
-    let _ = PORT.set(port);
     let options = ServeOptions {
-        addr: format!("127.0.0.1:{port}"),
-        path: "/socket.io/".into(),
-        static_dir: Some("static".into()),
+        addr: format!("127.0.0.1:{}", flag("--port", 3000u16)),
         shutdown_timeout: Duration::from_secs(3),
-        ws_endpoints: Vec::new(),
+        taps: vec![sails.tap()],
+        ..ServeOptions::default()
     };
-    serve(io, options, routes::configure).await
+    let sockets = Sockets::new(io.main());
+    let app = move |cfg: &mut actix_web::web::ServiceConfig| {
+        cfg.app_data(sockets.clone());
+        routes::configure(cfg);
+        cfg.service(actix_files::Files::new("/", "static").index_file("index.html"));
+    };
+    let server = Server::bind(io, options, app)?;
+    // This node answers other nodes as `node-<port>`: the port bound, also with --port 0.
+    let _ = PORT.set(server.local_addr().port());
+    println!("listening on {}", server.local_addr());
+    server.run().await
 }

@@ -9,7 +9,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use switchyard::sails::{SocketReq, Sockets};
+use switchyard_sails::{SocketReq, Sockets};
 
 /// Mounts every `/vr/` route on `cfg`.
 pub fn configure(cfg: &mut web::ServiceConfig) {

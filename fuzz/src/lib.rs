@@ -15,9 +15,9 @@ use std::sync::OnceLock;
 
 use bytes::{Bytes, BytesMut};
 use switchyard::config::Config;
-use switchyard::engine::packet::{Frame, Packet, ProtocolVersion};
+use switchyard_engineio::packet::{Frame, Packet, ProtocolVersion};
 use switchyard::fuzzing::{self as fz, Message, OpCode, WsDecoder, WsEncoder, WsError};
-use switchyard::protocol::{Decoder as SioDecoder, Packet as SioPacket, PacketKind};
+use switchyard_core::protocol::{Decoder as SioDecoder, Packet as SioPacket, PacketKind};
 
 pub use ws_diff::ws_diff;
 
@@ -320,7 +320,7 @@ pub fn socketio(data: &[u8]) {
 fn sio_round_trip(
     packet: &SioPacket,
     max_attachments: usize,
-) -> Result<SioPacket, switchyard::protocol::ParseError> {
+) -> Result<SioPacket, switchyard_core::protocol::ParseError> {
     let (text, attachments) = packet.encode();
     let mut decoder = SioDecoder::new(max_attachments);
     let mut done = decoder.feed_text(&text)?;

@@ -18,9 +18,9 @@ use actix_web::web;
 use serde_json::{Value, json};
 
 use crate::config::Config;
-use crate::namespace::NamespaceBuilder;
-use crate::sails::Sockets;
-use crate::socket::{Connect, Disconnect, Event};
+use switchyard_socketio::namespace::NamespaceBuilder;
+use switchyard_sails::Sockets;
+use switchyard_socketio::socket::{Connect, Disconnect, Event};
 
 /// The demo's shared state, in the app data of every worker.
 #[derive(Default)]
@@ -117,7 +117,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         Some(file) => format!("{} over the built-in defaults", file.display()),
         None => "the built-in defaults (config/default.toml)".to_string(),
     };
-    crate::server::announce(&format!(
+    crate::service::announce(&format!(
         "switchyard {}: the chat demo, config from {source}",
         env!("CARGO_PKG_VERSION")
     ));
@@ -127,5 +127,5 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         cfg.app_data(data.clone());
         routes::configure(cfg);
     };
-    crate::server::run(config, namespace(demo), routes).await
+    crate::service::run(config, namespace(demo), routes).await
 }

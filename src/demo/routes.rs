@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::store::{Author, ChatError};
 use super::{Demo, room};
-use crate::sails::{SocketReq, Sockets};
+use switchyard_sails::{SocketReq, Sockets};
 
 impl ResponseError for ChatError {
     fn status_code(&self) -> StatusCode {

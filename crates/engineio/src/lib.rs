@@ -1,0 +1,56 @@
+#![deny(missing_docs)]
+//! The Engine.IO layer: handshake, sessions, heartbeat, transports (HTTP
+//! long-polling and WebSocket) and upgrade.
+//!
+//! Knows nothing of Socket.IO: the layer above plugs in through
+//! [`EngineHandler`], which receives decoded messages and sends frames back.
+//!
+//! Modules depend on each other bottom-up only:
+//!
+//! 1. pure data and codecs: [`data`], [`admission`], `burst`, [`config`], [`packet`], `ws_codec`,
+//!    [`outgoing`] (what the layer above sends, and the admit rule),
+//!    `queue` (a session's outgoing frames), `sink` (a WebSocket's outgoing
+//!    bytes), [`stats`], `error`;
+//! 2. the session core, `session::core`: the whole session logic as a state
+//!    machine, no actix, no I/O, no clock;
+//! 3. the session actor (`session`, with its public face in [`handler`]
+//!    and the direct WebSocket path in `outlet`): a thin shell that feeds the
+//!    core and carries out what it asks;
+//! 4. the transports: `polling` (with `jsonp`), `websocket`, [`upgrade`] (connections
+//!    taken over from the HTTP layer);
+//! 5. the endpoint, [`server`]: routing, handshake, the session registry.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod id;
+
+pub mod admission;
+pub mod burst;
+pub mod config;
+pub mod data;
+pub(crate) mod error;
+pub mod handler;
+pub(crate) mod jsonp;
+pub mod outgoing;
+mod outlet;
+pub mod packet;
+mod polling;
+mod queue;
+pub mod server;
+pub(crate) mod session;
+mod sink;
+pub mod stats;
+pub mod upgrade;
+mod websocket;
+pub(crate) mod ws_codec;
+
+pub use admission::{AdmissionConfig, Refusal};
+pub use config::{AllowRequest, Cors, DeflateSettings, EngineConfig};
+pub use handler::{
+    CloseReason, EngineHandler, Message, RequestInfo, SendError, SessionCtx, SessionHandle,
+};
+pub use outgoing::{Outgoing, SharedFrames};
+pub use packet::{Frame, ProtocolVersion};
+pub use server::Engine;
+pub use session::MAILBOX_CAPACITY;
+pub use stats::{EngineStats, StatsSnapshot};

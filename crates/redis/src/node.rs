@@ -1,0 +1,409 @@
+//! One namespace's part of the cluster: its uid, its subscriptions, the
+//! requests it is waiting on, and what it does with the other nodes'
+//! messages (applied to this node's sockets only, in arrival order). The
+//! [`Dialect`] decides what goes on which channel; everything here is the
+//! same for both.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::{BoxFuture, FutureExt};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, timeout_at};
+
+use super::link::{INBOUND_QUEUE, Inbound, Link, Route};
+use super::wire::{self, Dialect, Incoming, Request, Response};
+use switchyard_core::{
+    Adapter, AdapterCounters, BroadcastOptions, ClusterError, LocalNamespace, Payload,
+    RemoteCounts, SocketDetails,
+};
+
+pub(crate) struct Node {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    uid: String,
+    dialect: Box<dyn Dialect>,
+    link: Arc<Link>,
+    arbiter: actix::ArbiterHandle,
+    request_timeout: Duration,
+    local: LocalNamespace,
+    inbound: mpsc::Sender<Inbound>,
+    /// Requests waiting for answers, by request id: bounded by the
+    /// requests in flight, each removed at its end or timeout.
+    pending: Mutex<HashMap<String, mpsc::UnboundedSender<Response>>>,
+}
+
+/// Forgets a pending request when its waiter is done, however it ends.
+struct Pending {
+    inner: Arc<Inner>,
+    id: String,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.inner.pending().remove(&self.id);
+    }
+}
+
+/// What a node needs to start a namespace's part.
+pub(crate) struct Setup<'a> {
+    pub uid: String,
+    pub dialect: Box<dyn Dialect>,
+    pub link: &'a Arc<Link>,
+    pub arbiter: &'a actix::ArbiterHandle,
+    pub request_timeout: Duration,
+}
+
+impl Node {
+    pub fn start(setup: Setup<'_>, local: LocalNamespace) -> Arc<Node> {
+        let (inbound, rx) = mpsc::channel(INBOUND_QUEUE);
+        let inner = Arc::new(Inner {
+            uid: setup.uid,
+            dialect: setup.dialect,
+            link: setup.link.clone(),
+            arbiter: setup.arbiter.clone(),
+            request_timeout: setup.request_timeout,
+            local,
+            inbound,
+            pending: Mutex::default(),
+        });
+        for (channel, sub) in inner.dialect.subscriptions() {
+            inner.follow(channel, sub);
+        }
+        setup.arbiter.spawn(receive(inner.clone(), rx));
+        Arc::new(Node { inner })
+    }
+}
+
+impl Inner {
+    fn pending(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<Response>>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn follow(&self, channel: String, sub: wire::Sub) {
+        let to = self.inbound.clone();
+        self.link.subscribe(channel, Route { sub, to });
+    }
+
+    /// A new request id, with the receiver of its answers.
+    fn register(self: &Arc<Self>) -> (String, mpsc::UnboundedReceiver<Response>, Pending) {
+        let id = crate::random_id();
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.pending().insert(id.clone(), tx);
+        let guard = Pending {
+            inner: self.clone(),
+            id: id.clone(),
+        };
+        (id, rx, guard)
+    }
+
+    /// How many nodes serve the namespace, this one included.
+    async fn nodes(&self) -> Result<usize, String> {
+        let sharded = self.dialect.sharded();
+        let n = self
+            .link
+            .numsub(self.dialect.count_channel(), sharded)
+            .await?;
+        Ok(n.max(1))
+    }
+
+    fn send(&self, request: &Request) {
+        if let Some((channel, bytes)) = self.dialect.request(request) {
+            self.link.publish(channel, bytes, self.dialect.sharded());
+        }
+    }
+
+    fn respond(&self, requester: &str, id: &str, response: &Response) {
+        if let Some((channel, bytes)) = self.dialect.response(requester, id, response) {
+            self.link.publish(channel, bytes, self.dialect.sharded());
+        }
+    }
+
+    /// Asks the other nodes, and gathers one answer from each (through
+    /// `each`) until `deadline`.
+    async fn ask<T>(
+        self: &Arc<Self>,
+        deadline: Instant,
+        request: impl FnOnce(String) -> Request,
+        mut answers: T,
+        mut each: impl FnMut(&mut T, Response),
+    ) -> Result<T, ClusterError<T>> {
+        let others = match self.nodes().await {
+            Ok(n) => n - 1,
+            Err(reason) => {
+                let partial = answers;
+                return Err(ClusterError::Unreachable { reason, partial });
+            }
+        };
+        if others == 0 {
+            return Ok(answers);
+        }
+        let (id, mut rx, _pending) = self.register();
+        self.send(&request(id));
+        let mut got = 0;
+        while got < others {
+            match timeout_at(deadline, rx.recv()).await {
+                Ok(Some(answer)) => {
+                    got += 1;
+                    each(&mut answers, answer);
+                }
+                _ => break,
+            }
+        }
+        if got < others {
+            return Err(ClusterError::Timeout {
+                expected: others,
+                missing: others - got,
+                partial: answers,
+            });
+        }
+        Ok(answers)
+    }
+}
+
+impl Adapter for Node {
+    fn broadcast(&self, event: &str, payload: &Payload, opts: &BroadcastOptions) {
+        self.inner.send(&Request::Broadcast {
+            event: event.to_string(),
+            payload: payload.clone(),
+            opts: opts.clone(),
+        });
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        event: &str,
+        payload: &Payload,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+        answers: mpsc::UnboundedSender<Payload>,
+    ) -> BoxFuture<'static, RemoteCounts> {
+        let inner = self.inner.clone();
+        let (event, payload, opts) = (event.to_string(), payload.clone(), opts.clone());
+        async move {
+            let Ok(nodes @ 2..) = inner.nodes().await else {
+                return RemoteCounts::none();
+            };
+            let (id, mut rx, pending) = inner.register();
+            inner.send(&Request::BroadcastWithAck {
+                id,
+                event,
+                payload,
+                opts,
+                timeout_ms: Some(timeout.as_millis() as u64),
+            });
+            let (counts_tx, counts) = mpsc::unbounded_channel();
+            let deadline = Instant::now() + timeout;
+            inner.arbiter.spawn(async move {
+                let _pending = pending;
+                while let Ok(Some(answer)) = timeout_at(deadline, rx.recv()).await {
+                    match answer {
+                        Response::ClientCount(n) => drop(counts_tx.send(n)),
+                        Response::Ack(value) => drop(answers.send(wire::answer_payload(value))),
+                        _ => {}
+                    }
+                }
+            });
+            RemoteCounts {
+                nodes: nodes - 1,
+                counts,
+            }
+        }
+        .boxed()
+    }
+
+    fn sockets_rooms(&self, opts: &BroadcastOptions, rooms: &[String], join: bool) {
+        self.inner.send(&Request::Rooms {
+            opts: opts.clone(),
+            rooms: rooms.to_vec(),
+            join,
+        });
+    }
+
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
+        let opts = opts.clone();
+        self.inner.send(&Request::Disconnect { opts, close });
+    }
+
+    fn fetch_sockets(
+        &self,
+        opts: &BroadcastOptions,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'static, Result<Vec<SocketDetails>, ClusterError<Vec<SocketDetails>>>> {
+        let inner = self.inner.clone();
+        let opts = opts.clone();
+        let deadline = Instant::now() + timeout.unwrap_or(inner.request_timeout);
+        async move {
+            let request = |id| Request::Fetch { id, opts };
+            let each = |sockets: &mut Vec<_>, answer| {
+                if let Response::Sockets(found) = answer {
+                    sockets.extend(found);
+                }
+            };
+            inner.ask(deadline, request, Vec::new(), each).await
+        }
+        .boxed()
+    }
+
+    fn server_side_emit(
+        &self,
+        event: &str,
+        payload: &Payload,
+        ack: bool,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'static, Result<Vec<Payload>, ClusterError<Vec<Payload>>>> {
+        let inner = self.inner.clone();
+        let (event, payload) = (event.to_string(), payload.clone());
+        if !ack {
+            inner.send(&Request::ServerSide {
+                id: None,
+                event,
+                payload,
+            });
+            return std::future::ready(Ok(Vec::new())).boxed();
+        }
+        let deadline = Instant::now() + timeout.unwrap_or(inner.request_timeout);
+        async move {
+            let request = |id| Request::ServerSide {
+                id: Some(id),
+                event,
+                payload,
+            };
+            let each = |answers: &mut Vec<_>, answer| {
+                if let Response::ServerSide(value) = answer {
+                    answers.push(wire::answer_payload(value));
+                }
+            };
+            inner.ask(deadline, request, Vec::new(), each).await
+        }
+        .boxed()
+    }
+
+    fn server_count(&self) -> BoxFuture<'static, Result<usize, ClusterError<usize>>> {
+        let inner = self.inner.clone();
+        async move {
+            let nodes = inner.nodes().await;
+            nodes.map_err(|reason| ClusterError::Unreachable { reason, partial: 1 })
+        }
+        .boxed()
+    }
+
+    fn counters(&self) -> AdapterCounters {
+        self.inner.link.stats.snapshot()
+    }
+
+    fn follows_rooms(&self) -> bool {
+        self.inner.dialect.follows_rooms()
+    }
+
+    fn on_room(&self, room: &str, exists: bool, is_socket_id: bool) {
+        let inner = &self.inner;
+        if let Some(channel) = inner.dialect.room_channel(room, is_socket_id) {
+            match exists {
+                true => inner.follow(channel, wire::Sub::Shard),
+                false => inner.link.unsubscribe(channel),
+            }
+        }
+    }
+}
+
+/// Handles the namespace's messages from the other nodes, one at a time.
+async fn receive(inner: Arc<Inner>, mut inbound: mpsc::Receiver<Inbound>) {
+    while let Some(msg) = inbound.recv().await {
+        let stats = &inner.link.stats;
+        match inner.dialect.decode(&msg.channel, &msg.payload) {
+            Some(Incoming::Response { id, response }) => {
+                // Every node may hear every answer: those for others are ignored.
+                if let Some(waiter) = inner.pending().get(&id) {
+                    let _ = waiter.send(response);
+                }
+            }
+            // Our own messages come back through our subscriptions; what
+            // they ask was done here when they were sent (not counted).
+            Some(Incoming::Request { uid, .. }) if uid == inner.uid => continue,
+            Some(Incoming::Request { uid, request }) => on_request(&inner, &uid, request).await,
+            None => {
+                log::debug!("redis adapter: malformed message on {}", msg.channel);
+                stats.errors.fetch_add(1, Relaxed);
+                continue;
+            }
+        }
+        stats.received.fetch_add(1, Relaxed);
+    }
+}
+
+async fn on_request(inner: &Arc<Inner>, from: &str, request: Request) {
+    let local = &inner.local;
+    match request {
+        Request::Broadcast {
+            event,
+            payload,
+            opts,
+        } => local.broadcast(&event, payload, &opts).await,
+        Request::Rooms { opts, rooms, join } => {
+            // Applied before the next message: a broadcast to the room may follow.
+            let _ = local.sockets_rooms(&opts, rooms, join).await;
+        }
+        Request::Disconnect { opts, close } => local.disconnect_sockets(&opts, close),
+        Request::Fetch { id, opts } => {
+            let sockets = local.fetch(&opts).await;
+            inner.respond(from, &id, &Response::Sockets(sockets));
+        }
+        Request::SocketIds { id, rooms } => {
+            let opts = BroadcastOptions {
+                rooms,
+                ..BroadcastOptions::default()
+            };
+            let ids = local.fetch(&opts).await.into_iter().map(|s| s.id).collect();
+            inner.respond(from, &id, &Response::SocketIds(ids));
+        }
+        Request::AllRooms { id } => {
+            let rooms = local.all_rooms().await;
+            inner.respond(from, &id, &Response::Rooms(rooms));
+        }
+        Request::ServerSide { id, event, payload } => {
+            let answer = local.server_side_event(event, payload, id.is_some());
+            let (Some(id), Some(answer)) = (id, answer) else {
+                return;
+            };
+            let (task, from) = (inner.clone(), from.to_string());
+            let deadline = Instant::now() + inner.request_timeout;
+            inner.arbiter.spawn(async move {
+                if let Ok(Ok(answer)) = timeout_at(deadline, answer).await {
+                    let response = Response::ServerSide(wire::first_arg(&answer));
+                    task.respond(&from, &id, &response);
+                }
+            });
+        }
+        Request::BroadcastWithAck {
+            id,
+            event,
+            payload,
+            opts,
+            timeout_ms,
+        } => {
+            let timeout = timeout_ms.map_or(inner.request_timeout, Duration::from_millis);
+            let (count, mut answers) = local
+                .broadcast_with_ack(&event, payload, &opts, timeout)
+                .await;
+            // Always, even 0: the asker counts one per node.
+            inner.respond(from, &id, &Response::ClientCount(count));
+            let (task, from) = (inner.clone(), from.to_string());
+            let deadline = Instant::now() + timeout;
+            inner.arbiter.spawn(async move {
+                for _ in 0..count {
+                    let Ok(Some(answer)) = timeout_at(deadline, answers.recv()).await else {
+                        break;
+                    };
+                    task.respond(&from, &id, &Response::Ack(wire::first_arg(&answer)));
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The Socket.IO server: [`SocketIo`] ties namespaces to an Engine.IO
+//! endpoint. Built once at start-up; cloned into every actix-web worker.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use actix_web::web;
+use regex::Regex;
+
+pub use crate::client::ClientCounters;
+use crate::client::{Client, ClientConfig, ClientStats, JoinRefused, JoinRequest, Namespaces};
+use switchyard_engineio::{CloseReason, Engine, EngineConfig};
+use crate::namespace::{LiveCount, NamespaceBuilder, NamespaceEntry};
+use crate::socket::{AdapterFactory, BroadcastOperator, NamespaceRef, SocketLimits};
+
+/// Decides whether a namespace name belongs to a family of dynamic namespaces.
+pub type NamespaceMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Socket.IO settings on top of the Engine.IO ones.
+#[derive(Debug, Clone)]
+pub struct SocketIoConfig {
+    /// The Engine.IO settings underneath: ping, payload and buffer limits,
+    /// transports, CORS, compression.
+    pub engine: EngineConfig,
+    /// Close a connection that joins no namespace within this time.
+    pub connect_timeout: Duration,
+    /// Most binary attachments one packet may carry.
+    pub max_attachments: usize,
+    /// Most namespaces one connection may join; a CONNECT past it gets a
+    /// CONNECT_ERROR (0: no bound).
+    pub max_namespaces_per_client: usize,
+    /// Deepest nesting of arrays and objects a packet's JSON may have; a
+    /// deeper one is a parse error (at most
+    /// [`MAX_JSON_DEPTH`](switchyard_core::protocol::MAX_JSON_DEPTH)).
+    pub max_json_depth: usize,
+    /// Per-socket bounds: rooms, acks awaited.
+    pub socket_limits: SocketLimits,
+}
+
+impl Default for SocketIoConfig {
+    fn default() -> Self {
+        SocketIoConfig {
+            engine: EngineConfig::default(),
+            connect_timeout: Duration::from_millis(45_000),
+            max_attachments: 10,
+            max_namespaces_per_client: 0,
+            max_json_depth: switchyard_core::protocol::MAX_JSON_DEPTH,
+            socket_limits: SocketLimits::default(),
+        }
+    }
+}
+
+pub(crate) struct IoShared {
+    namespaces: RwLock<HashMap<String, Arc<NamespaceEntry>>>,
+    dynamic: Vec<(NamespaceMatcher, Arc<NamespaceBuilder>)>,
+    live: Arc<LiveCount>,
+    adapters: Arc<dyn AdapterFactory>,
+    limits: SocketLimits,
+}
+
+impl IoShared {
+    /// The namespace called `name`, creating it if a dynamic family matches.
+    pub(crate) fn namespace(&self, name: &str) -> Option<Arc<NamespaceEntry>> {
+        let map = self.namespaces.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = map.get(name) {
+            return Some(entry.clone());
+        }
+        drop(map);
+        let (_, setup) = self.dynamic.iter().find(|(matches, _)| matches(name))?;
+        let mut map = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
+        let entry = map.entry(name.to_string()).or_insert_with(|| {
+            Arc::new(NamespaceEntry::start(
+                name,
+                setup.clone(),
+                self.live.clone(),
+                &*self.adapters,
+                self.limits,
+            ))
+        });
+        Some(entry.clone())
+    }
+}
+
+impl Namespaces for IoShared {
+    fn join(&self, nsp: &str, join: JoinRequest) -> Result<(), JoinRefused> {
+        let namespace = self.namespace(nsp).ok_or(JoinRefused::Unknown)?;
+        namespace
+            .local()
+            .try_send(join)
+            .map_err(|_| JoinRefused::Overloaded)
+    }
+}
+
+/// Builds a [`SocketIo`]: namespaces, dynamic namespace families, settings.
+pub struct SocketIoBuilder {
+    config: SocketIoConfig,
+    namespaces: Vec<(String, NamespaceBuilder)>,
+    dynamic: Vec<(NamespaceMatcher, Arc<NamespaceBuilder>)>,
+    adapters: Arc<dyn AdapterFactory>,
+}
+
+impl SocketIoBuilder {
+    /// Sets up namespace `name` (`"/"` exists even when not set up).
+    pub fn ns(mut self, name: &str, setup: NamespaceBuilder) -> Self {
+        self.namespaces.push((name.to_string(), setup));
+        self
+    }
+
+    /// Every namespace whose whole name matches `pattern` gets its own
+    /// instance set up by `setup` when a client first connects to it.
+    pub fn dynamic_ns(self, pattern: Regex, setup: NamespaceBuilder) -> Self {
+        self.dynamic_ns_fn(
+            move |name| pattern.find(name).is_some_and(|m| m.len() == name.len()),
+            setup,
+        )
+    }
+
+    /// Like [`Self::dynamic_ns`] with a predicate.
+    pub fn dynamic_ns_fn(
+        mut self,
+        matches: impl Fn(&str) -> bool + Send + Sync + 'static,
+        setup: NamespaceBuilder,
+    ) -> Self {
+        self.dynamic.push((Arc::new(matches), Arc::new(setup)));
+        self
+    }
+
+    /// How namespaces reach the other nodes of a cluster: the default
+    /// [`LocalAdapter`](crate::adapter::LocalAdapter) is one node; see
+    /// `switchyard_redis::RedisAdapter` for a cluster.
+    pub fn adapter(mut self, adapters: impl AdapterFactory) -> Self {
+        self.adapters = Arc::new(adapters);
+        self
+    }
+
+    /// Starts the namespace actors. Call inside a running actix system.
+    pub fn build(self) -> SocketIo {
+        let live = Arc::new(LiveCount::default());
+        let adapters = self.adapters;
+        let limits = self.config.socket_limits;
+        let mut namespaces = HashMap::new();
+        let start = |name: &str, setup| {
+            let entry = NamespaceEntry::start(name, setup, live.clone(), &*adapters, limits);
+            Arc::new(entry)
+        };
+        for (name, setup) in self.namespaces {
+            let entry = start(&name, Arc::new(setup));
+            namespaces.insert(name, entry);
+        }
+        if !namespaces.contains_key("/") {
+            namespaces.insert("/".to_string(), start("/", Arc::default()));
+        }
+        let shared = Arc::new(IoShared {
+            namespaces: RwLock::new(namespaces),
+            dynamic: self.dynamic,
+            live,
+            adapters,
+            limits,
+        });
+        let counters = Arc::new(ClientStats::default());
+        let client = ClientConfig {
+            connect_timeout: self.config.connect_timeout,
+            max_attachments: self.config.max_attachments,
+            max_namespaces: self.config.max_namespaces_per_client,
+            max_json_depth: self.config.max_json_depth,
+            counters: counters.clone(),
+        };
+        let namespaces: Arc<dyn Namespaces> = shared.clone();
+        let engine = Engine::new(self.config.engine, move || {
+            Client::new(namespaces.clone(), client.clone())
+        });
+        SocketIo {
+            shared,
+            engine,
+            counters,
+        }
+    }
+}
+
+/// A Socket.IO server.
+///
+/// ```no_run
+/// use actix::prelude::*;
+/// use switchyard_socketio::io::{SocketIo, SocketIoConfig};
+/// use switchyard_socketio::namespace::NamespaceBuilder;
+/// use switchyard_socketio::socket::{Connect, Disconnect, Event};
+///
+/// /// Answers `ping` with `pong`.
+/// struct Pinger;
+/// impl Actor for Pinger { type Context = Context<Self>; }
+/// impl Handler<Connect> for Pinger {
+///     type Result = ();
+///     fn handle(&mut self, msg: Connect, _: &mut Context<Self>) {
+///         println!("{} connected", msg.socket.id());
+///     }
+/// }
+/// impl Handler<Event> for Pinger {
+///     type Result = ();
+///     fn handle(&mut self, ev: Event, _: &mut Context<Self>) {
+///         if ev.name == "ping" {
+///             let _ = ev.socket.emit("pong", ev.payload);
+///         }
+///     }
+/// }
+/// impl Handler<Disconnect> for Pinger {
+///     type Result = ();
+///     fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
+///         println!("{} left: {}", msg.socket.id(), msg.reason);
+///     }
+/// }
+///
+/// #[actix_web::main]
+/// async fn main() -> std::io::Result<()> {
+///     let io = SocketIo::builder(SocketIoConfig::default())
+///         .ns("/", NamespaceBuilder::default().handler(Pinger.start()))
+///         .build();
+///     let app_io = io.clone();
+///     actix_web::HttpServer::new(move || actix_web::App::new().configure(app_io.configure("/socket.io/")))
+///         .bind("127.0.0.1:3000")?
+///         .run()
+///         .await
+/// }
+/// ```
+#[derive(Clone)]
+pub struct SocketIo {
+    shared: Arc<IoShared>,
+    engine: Engine<Client>,
+    counters: Arc<ClientStats>,
+}
+
+impl SocketIo {
+    /// Starts describing a server: add namespaces, then [`SocketIoBuilder::build`].
+    pub fn builder(config: SocketIoConfig) -> SocketIoBuilder {
+        SocketIoBuilder {
+            config,
+            namespaces: Vec::new(),
+            dynamic: Vec::new(),
+            adapters: Arc::new(crate::adapter::LocalAdapter),
+        }
+    }
+
+    /// Mounts the Socket.IO endpoint at `path` in an actix-web app.
+    pub fn configure(&self, path: &str) -> impl Fn(&mut web::ServiceConfig) + Clone + 'static {
+        self.engine.configure(path)
+    }
+
+    /// The Engine.IO endpoint underneath (stats, session count).
+    pub fn engine(&self) -> &Engine<Client> {
+        &self.engine
+    }
+
+    /// What clients were refused, over every connection: CONNECTs past
+    /// `max_namespaces_per_client`, packets that did not parse.
+    pub fn client_counters(&self) -> ClientCounters {
+        self.counters.snapshot()
+    }
+
+    /// The namespace called `name`, if it exists (dynamic ones once a client joined).
+    pub fn of(&self, name: &str) -> Option<NamespaceRef> {
+        let map = self
+            .shared
+            .namespaces
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        map.get(name).map(|entry| entry.handle())
+    }
+
+    /// The main namespace, `/`.
+    pub fn main(&self) -> NamespaceRef {
+        self.of("/").expect("the main namespace always exists")
+    }
+
+    /// Sockets of the main namespace in `room` (socket.io's `io.to`).
+    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.main().to(room)
+    }
+
+    /// Same as [`Self::to`] (socket.io's `io.in`).
+    pub fn within(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.main().to(room)
+    }
+
+    /// Sockets of the main namespace not in `room`.
+    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.main().except(room)
+    }
+
+    /// Graceful stop: closes every connection with "server shutting down"
+    /// and waits (up to `timeout`) until every socket's `disconnect` has run.
+    pub async fn shutdown(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        self.engine
+            .close_all(CloseReason::ServerShutdown, timeout)
+            .await;
+        while self.shared.live.get() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! Namespaces: the Namespace supervisor actor, one per worker thread
+//! (connect middleware, socket creation, the live sockets of one namespace
+//! on that thread) and the builder that sets a namespace up (middleware and
+//! handler actors).
+//!
+//! A namespace never writes to a transport; the sockets it starts do, through
+//! their session.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
+
+use actix::prelude::*;
+use futures_util::future::LocalBoxFuture;
+use serde_json::Value;
+
+use crate::client::{Admitted, ClientUpcall, JoinRequest};
+use switchyard_engineio::MAILBOX_CAPACITY;
+use crate::socket::{
+    AdapterFactory, Connect, Disconnect, Disconnecting, Event, EventRoute, Handlers, Handshake,
+    MiddlewareError, NamespaceCore, NamespaceParts, NamespaceRef, PacketMiddleware,
+    ServerSideEvent, SocketActor, SocketError, SocketGone, SocketInfo, SocketLimits, SocketRef,
+};
+
+/// What a connect middleware sees: the socket-to-be's handshake, and its
+/// `data`, which it may set.
+#[derive(Clone)]
+pub struct ConnectRequest {
+    info: Arc<SocketInfo>,
+}
+
+impl ConnectRequest {
+    /// The namespace the client is joining (for a dynamic family, its concrete name).
+    pub fn nsp(&self) -> &str {
+        &self.info.nsp
+    }
+
+    /// The socket-to-be's `socket.handshake`.
+    pub fn handshake(&self) -> &Handshake {
+        &self.info.handshake
+    }
+
+    /// The CONNECT packet's payload (`handshake.auth`).
+    pub fn auth(&self) -> &Value {
+        &self.info.handshake.auth
+    }
+
+    /// Sets the socket-to-be's `socket.data`, read later with [`SocketRef::data`].
+    pub fn set_data(&self, value: Value) {
+        *self.info.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
+    }
+}
+
+/// A connect middleware (socket.io's `io.use`): runs in order before a
+/// socket is created; an `Err` answers CONNECT_ERROR with its message and data.
+pub type ConnectMiddleware = Arc<
+    dyn Fn(ConnectRequest) -> LocalBoxFuture<'static, Result<(), MiddlewareError>> + Send + Sync,
+>;
+
+/// Starts a worker's own handler actor in that worker's arbiter.
+type WorkerHandlers = Arc<dyn Fn(&ArbiterHandle, Handlers) -> Handlers + Send + Sync>;
+
+/// How a namespace (or a family of dynamic namespaces) behaves.
+#[derive(Default, Clone)]
+pub struct NamespaceBuilder {
+    connect_middleware: Vec<ConnectMiddleware>,
+    packet_middleware: Vec<PacketMiddleware>,
+    handlers: Handlers,
+    /// Applied in order to each worker's handlers.
+    per_worker: Vec<WorkerHandlers>,
+    /// Hears the other nodes' `serverSideEmit`.
+    server_side: Option<Recipient<ServerSideEvent>>,
+}
+
+impl NamespaceBuilder {
+    /// Adds a connect middleware; they run in the order added.
+    pub fn use_connect<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(ConnectRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), MiddlewareError>> + 'static,
+    {
+        self.connect_middleware
+            .push(Arc::new(move |req| Box::pin(f(req))));
+        self
+    }
+
+    /// Adds a per-packet middleware to every socket of this namespace.
+    pub fn use_packet<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&SocketRef, &mut crate::socket::EventPacket) -> Result<(), MiddlewareError>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.packet_middleware.push(Arc::new(f));
+        self
+    }
+
+    /// Sends connect, event and disconnect messages to one handler actor.
+    pub fn handler<A>(mut self, addr: Addr<A>) -> Self
+    where
+        A: Actor + Handler<Connect> + Handler<Event> + Handler<Disconnect>,
+        A::Context: actix::dev::ToEnvelope<A, Connect>
+            + actix::dev::ToEnvelope<A, Event>
+            + actix::dev::ToEnvelope<A, Disconnect>,
+    {
+        self.handlers = self.handlers.with_actor(addr);
+        self
+    }
+
+    /// Like [`handler`](Self::handler), with one handler actor per server
+    /// worker thread, built by `factory` in that worker when its first socket
+    /// connects: each socket's connect, event and disconnect messages go to
+    /// the actor beside it, so an event costs no hop between threads (the
+    /// way actix-web builds one `App` per worker). Handler state is per
+    /// worker; share what must be shared through an `Arc` or another actor.
+    ///
+    /// ```no_run
+    /// use actix::prelude::*;
+    /// use switchyard_socketio::namespace::NamespaceBuilder;
+    /// use switchyard_socketio::socket::{Connect, Disconnect, Event};
+    ///
+    /// struct Echo;
+    /// impl Actor for Echo {
+    ///     type Context = Context<Self>;
+    /// }
+    /// impl Handler<Connect> for Echo {
+    ///     type Result = ();
+    ///     fn handle(&mut self, _: Connect, _: &mut Context<Self>) {}
+    /// }
+    /// impl Handler<Disconnect> for Echo {
+    ///     type Result = ();
+    ///     fn handle(&mut self, _: Disconnect, _: &mut Context<Self>) {}
+    /// }
+    /// impl Handler<Event> for Echo {
+    ///     type Result = ();
+    ///     fn handle(&mut self, ev: Event, _: &mut Context<Self>) {
+    ///         let _ = ev.socket.emit(&ev.name, ev.payload);
+    ///     }
+    /// }
+    ///
+    /// let builder = NamespaceBuilder::default().handler_per_worker(|| Echo);
+    /// ```
+    pub fn handler_per_worker<A, F>(mut self, factory: F) -> Self
+    where
+        F: Fn() -> A + Send + Sync + 'static,
+        A: Actor<Context = Context<A>> + Handler<Connect> + Handler<Event> + Handler<Disconnect>,
+    {
+        let factory = Arc::new(factory);
+        self.per_worker.push(Arc::new(move |arbiter, base| {
+            let factory = factory.clone();
+            base.with_actor(A::start_in_arbiter(arbiter, move |_| factory()))
+        }));
+        self
+    }
+
+    /// Like [`handler_per_worker`](Self::handler_per_worker) for an actor
+    /// that also takes `Disconnecting` and `SocketError`: each worker's own
+    /// actor receives every message a namespace sends a handler.
+    pub fn handler_per_worker_all<A, F>(mut self, factory: F) -> Self
+    where
+        F: Fn() -> A + Send + Sync + 'static,
+        A: Actor<Context = Context<A>>
+            + Handler<Connect>
+            + Handler<Event>
+            + Handler<Disconnect>
+            + Handler<Disconnecting>
+            + Handler<SocketError>,
+    {
+        let factory = Arc::new(factory);
+        self.per_worker.push(Arc::new(move |arbiter, base| {
+            let factory = factory.clone();
+            let addr = A::start_in_arbiter(arbiter, move |_| factory());
+            Handlers {
+                disconnecting: Some(addr.clone().recipient()),
+                error: Some(addr.clone().recipient()),
+                ..base.with_actor(addr)
+            }
+        }));
+        self
+    }
+
+    /// Sends the events whose name `matches` to an actor of their own, one
+    /// per server worker thread built by `factory` in that worker, instead
+    /// of the event handler. They still pass the per-packet middleware and
+    /// the catch-all listeners first. This is how virtual requests
+    /// (`switchyard_sails`) take the `get`, `post`, ... events.
+    pub fn route_per_worker<A, F>(mut self, matches: fn(&str) -> bool, factory: F) -> Self
+    where
+        F: Fn() -> A + Send + Sync + 'static,
+        A: Actor<Context = Context<A>> + Handler<Event>,
+    {
+        let factory = Arc::new(factory);
+        self.per_worker.push(Arc::new(move |arbiter, mut base| {
+            let factory = factory.clone();
+            let to = A::start_in_arbiter(arbiter, move |_| factory()).recipient();
+            base.routes.push(EventRoute { matches, to });
+            base
+        }));
+        self
+    }
+
+    /// Receives every socket's `connection` (socket.io's `connection` event).
+    pub fn on_connect(mut self, r: Recipient<Connect>) -> Self {
+        self.handlers.connect = Some(r);
+        self
+    }
+
+    /// Receives every event a client emits (socket.io's `socket.on(name, ...)`,
+    /// one message for all names).
+    pub fn on_event(mut self, r: Recipient<Event>) -> Self {
+        self.handlers.event = Some(r);
+        self
+    }
+
+    /// Receives every socket's `disconnecting`, while its rooms are still known.
+    pub fn on_disconnecting(mut self, r: Recipient<Disconnecting>) -> Self {
+        self.handlers.disconnecting = Some(r);
+        self
+    }
+
+    /// Receives every socket's `disconnect`, once it has left its rooms.
+    pub fn on_disconnect(mut self, r: Recipient<Disconnect>) -> Self {
+        self.handlers.disconnect = Some(r);
+        self
+    }
+
+    /// Receives the events other nodes send this namespace with
+    /// [`NamespaceRef::server_side_emit`] (socket.io's `io.on(event, ...)`
+    /// for `serverSideEmit`). Without one, they are dropped.
+    pub fn on_server_side(mut self, r: Recipient<ServerSideEvent>) -> Self {
+        self.server_side = Some(r);
+        self
+    }
+
+    /// Receives per-packet middleware rejections (socket.io's server-side `error`).
+    pub fn on_error(mut self, r: Recipient<SocketError>) -> Self {
+        self.handlers.error = Some(r);
+        self
+    }
+}
+
+/// The supervisor of one namespace on one worker thread: admits that
+/// thread's clients through the connect middleware, starts their socket
+/// actors beside them and counts them until they are gone. Each worker has
+/// its own, so joining costs no hop between threads; the namespace's rooms
+/// live in its one RoomRegistry, shared by all.
+pub struct Namespace {
+    core: Arc<NamespaceCore>,
+    setup: Arc<NamespaceBuilder>,
+    /// This worker's handlers: the namespace's own, or with
+    /// `handler_per_worker` this worker's own actor's.
+    handlers: Arc<Handlers>,
+    /// The namespace's per-packet middleware, shared by its sockets.
+    middleware: Arc<[PacketMiddleware]>,
+    sockets: HashSet<Arc<str>>,
+    live: Arc<LiveCount>,
+}
+
+/// One namespace: its shared core and set-up, and its supervisor on each
+/// worker thread that has had a client for it.
+pub(crate) struct NamespaceEntry {
+    core: Arc<NamespaceCore>,
+    setup: Arc<NamespaceBuilder>,
+    live: Arc<LiveCount>,
+    supervisors: Mutex<HashMap<ThreadId, Addr<Namespace>>>,
+}
+
+impl NamespaceEntry {
+    /// Starts the namespace's shared actors (its RoomRegistry) and its adapter.
+    pub(crate) fn start(
+        name: &str,
+        setup: Arc<NamespaceBuilder>,
+        live: Arc<LiveCount>,
+        adapters: &dyn AdapterFactory,
+        limits: SocketLimits,
+    ) -> Self {
+        let parts = NamespaceParts {
+            adapters,
+            server_side: setup.server_side.clone(),
+            limits,
+        };
+        NamespaceEntry {
+            core: crate::rooms::start(name, parts),
+            setup,
+            live,
+            supervisors: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn handle(&self) -> NamespaceRef {
+        NamespaceRef {
+            core: self.core.clone(),
+        }
+    }
+
+    /// The supervisor on the calling thread, started in its arbiter (with
+    /// that worker's handler actor, if per worker) on first use.
+    pub(crate) fn local(&self) -> Addr<Namespace> {
+        let mut supervisors = self.supervisors.lock().unwrap_or_else(|e| e.into_inner());
+        supervisors
+            .entry(std::thread::current().id())
+            .or_insert_with(|| {
+                let arbiter = Arbiter::current();
+                let handlers = (self.setup.per_worker.iter())
+                    .fold(self.setup.handlers.clone(), |base, start| {
+                        start(&arbiter, base)
+                    });
+                Namespace {
+                    core: self.core.clone(),
+                    setup: self.setup.clone(),
+                    handlers: Arc::new(handlers),
+                    middleware: self.setup.packet_middleware.clone().into(),
+                    sockets: HashSet::new(),
+                    live: self.live.clone(),
+                }
+                .start()
+            })
+            .clone()
+    }
+}
+
+/// Sockets alive across all namespaces, for a graceful shutdown to wait on.
+#[derive(Default, Debug)]
+pub(crate) struct LiveCount(Mutex<usize>);
+
+impl LiveCount {
+    fn add(&self, n: isize) {
+        let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *v = v.saturating_add_signed(n);
+    }
+
+    pub(crate) fn get(&self) -> usize {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Actor for Namespace {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Clients ask with `try_send`: a full mailbox refuses the CONNECT.
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+    }
+}
+
+impl Handler<JoinRequest> for Namespace {
+    type Result = ();
+
+    fn handle(&mut self, join: JoinRequest, ctx: &mut Context<Self>) {
+        let handshake = Arc::new(Handshake::new(join.request.clone(), join.auth));
+        let info = Arc::new(SocketInfo::new(
+            switchyard_engineio::id::random_id().into(),
+            handshake,
+            self.core.clone(),
+            join.session.clone(),
+            self.middleware.clone(),
+        ));
+        let chain = self.setup.connect_middleware.clone();
+        let req = ConnectRequest { info: info.clone() };
+        async move {
+            for mw in chain {
+                mw(req.clone()).await?;
+            }
+            Ok(())
+        }
+        .into_actor(self)
+        .map(move |result: Result<(), MiddlewareError>, act, ctx| {
+            let nsp = act.core.name.to_string();
+            let session = join.session;
+            if let Err(error) = result {
+                session.upcall(ClientUpcall::ConnectFailed {
+                    nsp,
+                    message: error.message,
+                    data: error.data,
+                });
+                return;
+            }
+            if !session.connected() {
+                return;
+            }
+            act.sockets.insert(info.id.clone());
+            act.live.add(1);
+            // The client queues CONNECT and registers the socket in its
+            // rooms before the socket actor starts: CONNECT goes out before
+            // anything the `connection` handler or a broadcast writes.
+            let (tx, rx) = actix::dev::channel::channel(MAILBOX_CAPACITY);
+            let addr = Addr::new(tx);
+            let socket = SocketRef { info: info.clone() };
+            session.upcall(ClientUpcall::Connected(Admitted {
+                nsp,
+                id: info.id.clone(),
+                socket: addr.recipient(),
+                register: Box::new(move || socket.register()),
+            }));
+            let actor = SocketActor::new(info, ctx.address().recipient(), act.handlers.clone());
+            join.arbiter.spawn_fn(move || {
+                let ctx = Context::with_receiver(rx);
+                actix::spawn(ctx.into_future(actor));
+            });
+        })
+        .spawn(ctx);
+    }
+}
+
+impl Handler<SocketGone> for Namespace {
+    type Result = ();
+    fn handle(&mut self, gone: SocketGone, _: &mut Context<Self>) {
+        if self.sockets.remove(&gone.id) {
+            self.live.add(-1);
+        }
+    }
+}

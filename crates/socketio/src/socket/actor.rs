@@ -1,0 +1,227 @@
+//! The socket actor: one per client per namespace. Runs the client's
+//! incoming packets through the per-packet middleware to the namespace's
+//! handler actors (with back-pressure), hands ack answers to whoever waits
+//! for them, and runs `disconnecting` then `disconnect`.
+//!
+//! It never writes to the client: handles do that themselves, in order
+//! (see [`SocketRef`]). Its rooms live in the namespace's RoomRegistry.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures_util::future::LocalBoxFuture;
+
+use super::Payload;
+use super::events::{
+    AckSender, AnyEvent, Connect, Disconnect, Disconnecting, Event, Handlers, SocketError,
+    SocketGone,
+};
+use super::handle::{EventPacket, SocketInfo, SocketRef};
+use super::lifecycle::{Lifecycle, Listening, Step};
+use super::requests::{RoomsOf, Unregister};
+use crate::client::{DisconnectReason, ToSocket};
+use switchyard_core::protocol::{Packet, PacketKind};
+
+/// How long a socket waits for the handler's `disconnecting` before it
+/// leaves its rooms anyway.
+const DISCONNECTING_WAIT: Duration = Duration::from_secs(5);
+
+/// The actor behind one socket; users reach it through [`SocketRef`].
+pub struct SocketActor {
+    info: Arc<SocketInfo>,
+    namespace: Recipient<SocketGone>,
+    handlers: Arc<Handlers>,
+    life: Lifecycle,
+}
+
+impl SocketActor {
+    pub(crate) fn new(
+        info: Arc<SocketInfo>,
+        namespace: Recipient<SocketGone>,
+        handlers: Arc<Handlers>,
+    ) -> Self {
+        let life = Lifecycle::new(Listening {
+            disconnecting: handlers.disconnecting.is_some(),
+            disconnect: handlers.disconnect.is_some(),
+        });
+        SocketActor {
+            info,
+            namespace,
+            handlers,
+            life,
+        }
+    }
+
+    fn socket_ref(&self) -> SocketRef {
+        SocketRef {
+            info: self.info.clone(),
+        }
+    }
+
+    fn on_event(&mut self, packet: Packet, ctx: &mut Context<Self>) {
+        let id = packet.id;
+        let Some((name, payload)) = Payload::from_event(packet) else {
+            return;
+        };
+        let socket = self.socket_ref();
+        let dropped = &self.info.ns.stats.listener_dropped;
+        self.info.any_incoming.notify(dropped, || {
+            Some(AnyEvent {
+                socket: socket.clone(),
+                name: name.clone(),
+                payload: payload.clone(),
+            })
+        });
+        let mut event = EventPacket { name, payload };
+        if let Err(error) = self
+            .info
+            .middleware()
+            .iter()
+            .try_for_each(|mw| mw(&socket, &mut event))
+        {
+            if let Some(r) = self.handlers.error.clone() {
+                deliver(&r, SocketError { socket, error }, self, ctx);
+            }
+            return;
+        }
+        let Some(r) = self.handlers.event_for(&event.name).cloned() else {
+            return;
+        };
+        let ack = id.map(|id| AckSender {
+            session: self.info.session.clone(),
+            nsp: self.info.nsp.clone(),
+            id,
+        });
+        deliver(
+            &r,
+            Event {
+                socket,
+                name: event.name,
+                payload: event.payload,
+                ack,
+            },
+            self,
+            ctx,
+        );
+    }
+
+    /// Starts the way out (once): `disconnecting`, leave the rooms,
+    /// `disconnect`, stop, as [`Lifecycle`] orders them.
+    fn close(&mut self, reason: DisconnectReason, ctx: &mut Context<Self>) {
+        let Some(first) = self.life.close(reason) else {
+            return;
+        };
+        self.info.closed.store(true, Ordering::Release);
+        self.info.acks.close();
+        self.run(first, ctx);
+    }
+
+    /// Carries out `step`, then the next, until the actor stops.
+    fn run(&mut self, step: Step, ctx: &mut Context<Self>) {
+        let socket = self.socket_ref();
+        let ns = self.info.ns.clone();
+        let handlers = self.handlers.clone();
+        let work: LocalBoxFuture<'static, ()> = match step {
+            Step::Disconnecting(reason) => Box::pin(async move {
+                let Some(r) = handlers.disconnecting.clone() else {
+                    return;
+                };
+                let id = socket.info.id.clone();
+                let rooms = ns.rooms.rooms_of.send(RoomsOf { id }).await;
+                let msg = Disconnecting {
+                    socket,
+                    reason,
+                    rooms: rooms.unwrap_or_default(),
+                };
+                // A handler that never answers does not keep the socket in its rooms.
+                let _ = r.send(msg).timeout(DISCONNECTING_WAIT).await;
+            }),
+            Step::LeaveRooms => Box::pin(async move {
+                let id = socket.info.id.clone();
+                let _ = ns.rooms.unregister.send(Unregister { id }).await;
+                socket.info.gone.mark();
+            }),
+            Step::Disconnect(reason) => Box::pin(async move {
+                if let Some(r) = handlers.disconnect.clone() {
+                    let _ = r.send(Disconnect { socket, reason }).await;
+                }
+            }),
+            Step::Stop => {
+                // Bounded: once per socket, to the supervisor that started it.
+                self.namespace.do_send(SocketGone {
+                    id: self.info.id.clone(),
+                });
+                return ctx.stop();
+            }
+        };
+        work.into_actor(self)
+            .map(|(), act, ctx| {
+                if let Some(next) = act.life.next() {
+                    act.run(next, ctx);
+                }
+            })
+            .wait(ctx);
+    }
+}
+
+/// Hands `msg` to a handler actor: at once if its mailbox has room,
+/// otherwise this socket stops reading until it has (back-pressure).
+fn deliver<M>(r: &Recipient<M>, msg: M, act: &mut SocketActor, ctx: &mut Context<SocketActor>)
+where
+    M: Message<Result = ()> + Send + 'static,
+{
+    if let Err(SendError::Full(msg)) = r.try_send(msg) {
+        ctx.wait(r.send(msg).into_actor(act).map(|_, _, _| ()));
+    }
+}
+
+impl Actor for SocketActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(switchyard_engineio::MAILBOX_CAPACITY);
+        if let Some(r) = self.handlers.connect.clone() {
+            let socket = self.socket_ref();
+            deliver(&r, Connect { socket }, self, ctx);
+        }
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        if self.life.finished() {
+            return;
+        }
+        // Stopped before the way out was done: the system is stopping, or
+        // the session ended before it took the socket. Nothing may wait forever.
+        self.info.closed.store(true, Ordering::Release);
+        self.info.acks.close();
+        self.info.ns.rooms.unregister.do_send(Unregister {
+            id: self.info.id.clone(),
+        });
+        self.info.gone.mark();
+        self.namespace.do_send(SocketGone {
+            id: self.info.id.clone(),
+        });
+    }
+}
+
+impl Handler<ToSocket> for SocketActor {
+    type Result = ();
+    fn handle(&mut self, msg: ToSocket, ctx: &mut Context<Self>) {
+        let packet = match msg {
+            ToSocket::Closed(reason) => return self.close(reason, ctx),
+            _ if !self.life.connected() => return,
+            ToSocket::Inbound(packet) => packet,
+        };
+        match packet.kind {
+            PacketKind::Event | PacketKind::BinaryEvent => self.on_event(packet, ctx),
+            PacketKind::Ack | PacketKind::BinaryAck => {
+                if let Some(id) = packet.id {
+                    self.info.acks.answer(id, Payload::from_ack(packet));
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The typed messages a namespace's handler actors receive, the reasons a
+//! socket ends, and the ack callback handed out with an event.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use serde_json::Value;
+
+use super::{Payload, SocketRef};
+use crate::client::{Client, DisconnectReason, frames};
+use switchyard_engineio::{Outgoing, SessionHandle};
+
+/// A socket joined the namespace (socket.io's `connection` event).
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct Connect {
+    /// The new socket, already registered in its namespace.
+    pub socket: SocketRef,
+}
+
+/// The client emitted an event. `ack` is set when the client asked for one.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Event {
+    /// The socket the event came from.
+    pub socket: SocketRef,
+    /// The event name (the first element of the emit).
+    pub name: String,
+    /// The arguments after the name, binary attachments included.
+    pub payload: Payload,
+    /// The client's ack callback (its emit's last argument), to answer once.
+    pub ack: Option<AckSender>,
+}
+
+/// Any incoming event, for catch-all listeners (`SocketRef::on_any`).
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct AnyEvent {
+    /// The socket the event came from.
+    pub socket: SocketRef,
+    /// The event name.
+    pub name: String,
+    /// The arguments after the name.
+    pub payload: Payload,
+}
+
+/// Any outgoing event, for `SocketRef::on_any_outgoing` listeners.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct AnyOutgoing {
+    /// The socket the event was sent to.
+    pub socket: SocketRef,
+    /// The event name.
+    pub name: String,
+    /// The arguments after the name.
+    pub payload: Payload,
+}
+
+/// The socket is leaving; `rooms` are the rooms it is still in.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct Disconnecting {
+    /// The leaving socket; it can no longer emit, but its rooms are still known.
+    pub socket: SocketRef,
+    /// Why it is leaving (socket.io's disconnect reason).
+    pub reason: DisconnectReason,
+    /// The rooms it is still in (socket.io's `socket.rooms` at `disconnecting`).
+    pub rooms: Vec<String>,
+}
+
+/// The socket has left.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct Disconnect {
+    /// The socket that left; it is out of every room.
+    pub socket: SocketRef,
+    /// Why it left (socket.io's disconnect reason).
+    pub reason: DisconnectReason,
+}
+
+/// A per-packet middleware rejected a packet (socket.io's server-side `error` event).
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct SocketError {
+    /// The socket whose packet was rejected.
+    pub socket: SocketRef,
+    /// The middleware's refusal.
+    pub error: MiddlewareError,
+}
+
+/// A middleware's refusal: a message and optional data for the client.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct MiddlewareError {
+    /// The error message (socket.io's `err.message`).
+    pub message: String,
+    /// Extra details for the client (socket.io's `err.data`).
+    pub data: Option<Value>,
+}
+
+impl MiddlewareError {
+    /// A refusal with `message` and no data.
+    pub fn new(message: impl Into<String>) -> Self {
+        MiddlewareError {
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// Attaches `data`, which a refused client reads as `err.data`.
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+}
+
+/// Answers one client emit that asked for an ack. Dropping it unanswered
+/// leaves the client's callback to its own timeout, as in socket.io.
+pub struct AckSender {
+    pub(super) session: SessionHandle<Client>,
+    pub(super) nsp: Arc<str>,
+    pub(super) id: u64,
+}
+
+impl AckSender {
+    /// Sends the ack with `payload` as its arguments.
+    pub fn send(self, payload: impl Into<Payload>) {
+        let packet = payload.into().into_ack(&self.nsp, self.id);
+        self.session
+            .send(Outgoing::new(frames(&packet, self.session.version())));
+    }
+}
+
+/// The handler actors of a namespace, each optional.
+#[derive(Default, Clone)]
+pub struct Handlers {
+    /// Hears [`Connect`].
+    pub connect: Option<Recipient<Connect>>,
+    /// Hears [`Event`].
+    pub event: Option<Recipient<Event>>,
+    /// Hears [`Disconnecting`].
+    pub disconnecting: Option<Recipient<Disconnecting>>,
+    /// Hears [`Disconnect`].
+    pub disconnect: Option<Recipient<Disconnect>>,
+    /// Hears [`SocketError`].
+    pub error: Option<Recipient<SocketError>>,
+    /// Events taken from `event` by name, first match wins (virtual requests).
+    pub(crate) routes: Vec<EventRoute>,
+}
+
+/// Events whose name `matches` go to `to` instead of the event handler.
+#[derive(Clone)]
+pub(crate) struct EventRoute {
+    pub matches: fn(&str) -> bool,
+    pub to: Recipient<Event>,
+}
+
+impl Handlers {
+    /// Who hears an event called `name`: its route, else the event handler.
+    pub(crate) fn event_for(&self, name: &str) -> Option<&Recipient<Event>> {
+        match self.routes.iter().find(|r| (r.matches)(name)) {
+            Some(route) => Some(&route.to),
+            None => self.event.as_ref(),
+        }
+    }
+
+    /// Connect, event and disconnect go to `addr`; the others stay as they are.
+    pub(crate) fn with_actor<A>(self, addr: Addr<A>) -> Handlers
+    where
+        A: Actor + Handler<Connect> + Handler<Event> + Handler<Disconnect>,
+        A::Context: actix::dev::ToEnvelope<A, Connect>
+            + actix::dev::ToEnvelope<A, Event>
+            + actix::dev::ToEnvelope<A, Disconnect>,
+    {
+        Handlers {
+            connect: Some(addr.clone().recipient()),
+            event: Some(addr.clone().recipient()),
+            disconnect: Some(addr.recipient()),
+            ..self
+        }
+    }
+}
+
+/// A socket of this namespace has finished disconnecting.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct SocketGone {
+    pub id: Arc<str>,
+}

@@ -1,0 +1,617 @@
+//! [`SocketRef`]: the cheap, cloneable handle through which application
+//! code talks to one socket, and [`Emitter`], one emit with its flags.
+//!
+//! A handle writes to its client itself, through the client's session:
+//! never through the socket actor, whose mailbox would let an ack or a
+//! broadcast overtake an emit made before it.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use actix::Recipient;
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use super::acks::{AckRefused, Acks, Waiter};
+use super::applied::{Applied, Departure};
+use super::events::{AnyEvent, AnyOutgoing};
+use super::operator::{BroadcastOperator, NamespaceRef};
+use super::requests::{NamespaceCore, Register, RoomsOf};
+use super::{Handshake, MiddlewareError, Payload};
+use crate::client::{Client, ClientUpcall, frames};
+use switchyard_engineio::{Outgoing, SessionHandle};
+use switchyard_core::protocol::{Packet, RESERVED_EVENTS};
+
+/// What every handle of one socket shares.
+pub(crate) struct SocketInfo {
+    pub id: Arc<str>,
+    pub nsp: Arc<str>,
+    pub handshake: Arc<Handshake>,
+    pub data: Mutex<Value>,
+    pub ns: Arc<NamespaceCore>,
+    /// The client's session: the one ordered, bounded way to the client.
+    pub session: SessionHandle<Client>,
+    pub acks: Acks,
+    /// Per-packet middleware, the namespace's then the socket's own; swapped
+    /// whole when one is added, so a packet runs against one snapshot.
+    pub middleware: RwLock<Arc<[PacketMiddleware]>>,
+    /// Set when the socket starts disconnecting.
+    pub closed: AtomicBool,
+    /// Fires once the socket has left every room.
+    pub gone: Departure,
+    pub any_incoming: Listeners<AnyEvent>,
+    pub any_outgoing: Listeners<AnyOutgoing>,
+}
+
+impl SocketInfo {
+    pub fn new(
+        id: Arc<str>,
+        handshake: Arc<Handshake>,
+        ns: Arc<NamespaceCore>,
+        session: SessionHandle<Client>,
+        middleware: Arc<[PacketMiddleware]>,
+    ) -> SocketInfo {
+        SocketInfo {
+            id,
+            nsp: ns.name.clone(),
+            handshake,
+            // socket.io's `socket.data` starts as an empty object.
+            data: Mutex::new(Value::Object(Default::default())),
+            ns,
+            session,
+            acks: Acks::default(),
+            middleware: RwLock::new(middleware),
+            closed: AtomicBool::new(false),
+            gone: Departure::default(),
+            any_incoming: Listeners::default(),
+            any_outgoing: Listeners::default(),
+        }
+    }
+
+    /// The middleware to run a packet through.
+    pub fn middleware(&self) -> Arc<[PacketMiddleware]> {
+        self.middleware
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Catch-all listeners (socket.io's `onAny` family), cheap to check when empty.
+pub(crate) struct Listeners<M: actix::Message + Send>
+where
+    M::Result: Send,
+{
+    any: AtomicBool,
+    list: Mutex<Vec<Recipient<M>>>,
+}
+
+impl<M: actix::Message + Send> Default for Listeners<M>
+where
+    M::Result: Send,
+{
+    fn default() -> Self {
+        Listeners {
+            any: AtomicBool::new(false),
+            list: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<M: actix::Message<Result = ()> + Send + Clone + 'static> Listeners<M> {
+    fn edit(&self, f: impl FnOnce(&mut Vec<Recipient<M>>)) {
+        let mut list = self.list.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut list);
+        self.any.store(!list.is_empty(), Ordering::Release);
+    }
+
+    fn len(&self) -> usize {
+        self.list.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Tells every listener; `make` runs only when there is one. A listener
+    /// that cannot keep up misses the event rather than growing a queue; the
+    /// miss is counted in `dropped`.
+    pub fn notify(&self, dropped: &AtomicU64, make: impl FnOnce() -> Option<M>) {
+        if !self.any.load(Ordering::Acquire) {
+            return;
+        }
+        let Some(msg) = make() else { return };
+        for r in self.list.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            if r.try_send(msg.clone()).is_err() {
+                dropped.fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
+
+/// A handle to one socket. Clone it freely; it stays valid (and its sends
+/// become no-ops) after the socket disconnects.
+///
+/// Writes to the client leave in the order they are made: an emit, an ack
+/// and a disconnect go straight into the client's one outbound queue on the
+/// caller's thread, before the call returns. Operators that go through the
+/// namespace's room registry (`to`, `broadcast`, `namespace()`) are in that
+/// queue once their future resolves.
+///
+/// ```no_run
+/// use actix::prelude::*;
+/// use serde_json::json;
+/// use switchyard_socketio::socket::Event;
+///
+/// struct Chat;
+/// impl Actor for Chat {
+///     type Context = Context<Self>;
+/// }
+/// impl Handler<Event> for Chat {
+///     type Result = ();
+///     fn handle(&mut self, ev: Event, _: &mut Context<Self>) {
+///         let socket = ev.socket;
+///         // socket.io's `socket.emit("echo", ...args)`
+///         let _ = socket.emit("echo", ev.payload);
+///         // socket.io's `callback(...)` for an emit that asked for an ack
+///         if let Some(ack) = ev.ack {
+///             ack.send(json!("ok"));
+///         }
+///         // socket.io's `socket.join("lobby")`, then a broadcast to the others there
+///         let joined = socket.join(["lobby"]);
+///         actix::spawn(async move {
+///             if joined.await.is_ok() {
+///                 let _ = socket.to("lobby").emit("joined", json!(socket.id())).await;
+///             }
+///         });
+///     }
+/// }
+/// ```
+#[derive(Clone)]
+pub struct SocketRef {
+    pub(crate) info: Arc<SocketInfo>,
+}
+
+impl std::fmt::Debug for SocketRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketRef")
+            .field("id", &self.info.id)
+            .field("nsp", &self.info.nsp)
+            .finish()
+    }
+}
+
+/// Why an emit was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmitError {
+    /// socket.io reserves this name (`connect`, `disconnect`, ...).
+    #[error("\"{0}\" is a reserved event name")]
+    Reserved(String),
+    /// The socket has disconnected; nothing was sent.
+    #[error("the socket is disconnected")]
+    Disconnected,
+}
+
+/// Why an emit with ack did not get its answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AckError {
+    /// No answer within the timeout.
+    #[error("operation has timed out")]
+    Timeout,
+    /// The socket disconnected before answering.
+    #[error("the socket disconnected before answering")]
+    Disconnected,
+    /// The socket has its maximum of acks awaited already
+    /// (`max_pending_acks`); nothing was sent.
+    #[error("too many acks awaited from this socket; nothing was sent")]
+    TooManyPending,
+    /// The emit itself was refused.
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+}
+
+/// An incoming event as per-packet middleware sees it (and may change it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPacket {
+    /// The event name.
+    pub name: String,
+    /// Its arguments.
+    pub payload: Payload,
+}
+
+/// A per-packet middleware (socket.io's `socket.use`): pass with `Ok`, change
+/// the packet in place, or reject it with `Err` (the packet is dropped and
+/// the namespace's error handler hears why).
+pub type PacketMiddleware =
+    Arc<dyn Fn(&SocketRef, &mut EventPacket) -> Result<(), MiddlewareError> + Send + Sync>;
+
+/// The client's answer to an emit, or why there is none. The packet was
+/// written when the emit was called; this only waits.
+pub type AckFuture = BoxFuture<'static, Result<Payload, AckError>>;
+
+/// One emit to one socket with its flags (`socket.volatile()`,
+/// `socket.compress(false)`), written straight to the client like
+/// [`SocketRef::emit`].
+#[derive(Clone, Debug)]
+pub struct Emitter {
+    socket: SocketRef,
+    volatile: bool,
+    compress: bool,
+}
+
+impl Emitter {
+    /// Drop the packet (counted) if the client cannot take it right now.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+
+    /// Whether the packet may be compressed (permessage-deflate / HTTP).
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.compress = compress;
+        self
+    }
+
+    /// Emits `event` with `payload` to this client, now.
+    pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> Result<(), EmitError> {
+        check_event(event)?;
+        let packet = payload.into().into_event(&self.socket.info.nsp, event);
+        self.write(&packet)
+    }
+
+    /// Emits `event` now and waits up to `timeout` for the client's ack.
+    /// The packet is written when this is called, not when it is awaited.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        payload: impl Into<Payload>,
+        timeout: Duration,
+    ) -> AckFuture {
+        let info = self.socket.info.clone();
+        let sent = check_event(event).map_err(AckError::from).and_then(|()| {
+            let id = info.ns.next_ack_id();
+            let (tx, rx) = oneshot::channel();
+            match info
+                .acks
+                .insert(id, Waiter::Single(tx), info.ns.limits.max_pending_acks)
+            {
+                Ok(()) => {}
+                Err(AckRefused::Closed) => return Err(AckError::Disconnected),
+                Err(AckRefused::Full) => {
+                    let stats = &info.ns.stats;
+                    stats.acks_refused.fetch_add(1, Relaxed);
+                    if let Some(n) = stats.refusals.event(std::time::Instant::now()) {
+                        log::warn!(
+                            "socket {}: room joins or acks refused ({n} in the last second or so), \
+                             at max_pending_acks",
+                            info.id
+                        );
+                    }
+                    return Err(AckError::TooManyPending);
+                }
+            }
+            let packet = payload.into().into_event(&info.nsp, event).with_id(id);
+            self.write(&packet)?;
+            Ok((id, rx))
+        });
+        Box::pin(async move {
+            let (id, rx) = sent?;
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(answer)) => Ok(answer),
+                Ok(Err(_)) => Err(AckError::Disconnected),
+                Err(_) => {
+                    info.acks.forget(id);
+                    Err(AckError::Timeout)
+                }
+            }
+        })
+    }
+
+    fn write(&self, packet: &Packet) -> Result<(), EmitError> {
+        let info = &self.socket.info;
+        if !self.socket.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        let out = Outgoing::new(frames(packet, info.session.version()))
+            .volatile(self.volatile)
+            .compress(self.compress);
+        if self.volatile {
+            // A full mailbox means the client cannot take it now: dropped, counted.
+            if info.session.try_send(out).is_err() {
+                info.ns.stats.volatile_dropped.fetch_add(1, Relaxed);
+            }
+        } else {
+            info.session.send(out);
+        }
+        self.socket.notify_outgoing(packet);
+        Ok(())
+    }
+}
+
+impl SocketRef {
+    /// The socket id: 20 random base64url characters.
+    pub fn id(&self) -> &str {
+        &self.info.id
+    }
+
+    /// The namespace's name.
+    pub fn nsp(&self) -> &str {
+        &self.info.nsp
+    }
+
+    /// Counts one request of this socket refused for a per-socket bound
+    /// kept by a layer above (Sails' `vr_max_in_flight`): it shows in the
+    /// namespace's [`NamespaceCounters::requests_refused`]. Returns how many
+    /// refusals to report when a log line is due (one a second at most).
+    ///
+    /// [`NamespaceCounters::requests_refused`]: crate::socket::NamespaceCounters::requests_refused
+    pub fn count_request_refused(&self) -> Option<u64> {
+        let stats = &self.info.ns.stats;
+        stats
+            .requests_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        stats.refusals.event(std::time::Instant::now())
+    }
+
+    /// What the client's first request and CONNECT packet said.
+    pub fn handshake(&self) -> &Handshake {
+        &self.info.handshake
+    }
+
+    /// A copy of the application's data for this socket (`{}` until set).
+    pub fn data(&self) -> Value {
+        self.info
+            .data
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the application's data for this socket.
+    pub fn set_data(&self, value: Value) {
+        *self.info.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
+    }
+
+    /// False once the socket has started disconnecting.
+    pub fn connected(&self) -> bool {
+        !self.info.closed.load(Ordering::Acquire)
+    }
+
+    fn emitter(&self) -> Emitter {
+        Emitter {
+            socket: self.clone(),
+            volatile: false,
+            compress: true,
+        }
+    }
+
+    /// Emits `event` with `payload` to this client, now.
+    pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> Result<(), EmitError> {
+        self.emitter().emit(event, payload)
+    }
+
+    /// Emits `event` now and waits up to `timeout` for the client's ack.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        payload: impl Into<Payload>,
+        timeout: Duration,
+    ) -> AckFuture {
+        self.emitter().emit_with_ack(event, payload, timeout)
+    }
+
+    /// socket.io's `send`: emits a `message` event.
+    pub fn send(&self, payload: impl Into<Payload>) -> Result<(), EmitError> {
+        self.emit("message", payload)
+    }
+
+    /// The next emit is dropped (and counted) if this client cannot take it now.
+    pub fn volatile(&self) -> Emitter {
+        self.emitter().volatile()
+    }
+
+    /// Whether the next emit may be compressed (permessage-deflate / HTTP).
+    pub fn compress(&self, compress: bool) -> Emitter {
+        self.emitter().compress(compress)
+    }
+
+    /// Joins `rooms`; the returned [`Applied`] resolves once the socket is in them.
+    pub fn join(&self, rooms: impl IntoIterator<Item = impl Into<String>>) -> Applied {
+        self.only().sockets_join(rooms)
+    }
+
+    /// Leaves `room`; the returned [`Applied`] resolves once it is out.
+    pub fn leave(&self, room: impl Into<String>) -> Applied {
+        self.only().sockets_leave([room.into()])
+    }
+
+    /// The rooms this socket is in (its own id included); empty once disconnected.
+    pub async fn rooms(&self) -> Vec<String> {
+        self.info
+            .ns
+            .rooms
+            .rooms_of
+            .send(RoomsOf {
+                id: self.info.id.clone(),
+            })
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Everyone in `room` but this socket (socket.io's `socket.to`).
+    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.broadcast().to(room)
+    }
+
+    /// Same as [`Self::to`] (socket.io's `socket.in`).
+    pub fn within(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.broadcast().to(room)
+    }
+
+    /// Everyone but this socket and those in `room`.
+    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.broadcast().except(room)
+    }
+
+    /// The namespace this socket is in, for namespace-wide operators.
+    pub fn namespace(&self) -> NamespaceRef {
+        NamespaceRef {
+            core: self.info.ns.clone(),
+        }
+    }
+
+    /// This socket alone, for the bulk room operations: `local`, since
+    /// the socket lives here and no other node needs telling.
+    fn only(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.info.ns.clone(), None)
+            .to(self.id())
+            .local()
+    }
+
+    /// Everyone in the namespace but this socket (socket.io's `socket.broadcast`).
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.info.ns.clone(), Some(self.id().to_string()))
+    }
+
+    /// Adds a listener for every incoming event (socket.io's `onAny`).
+    pub fn on_any(&self, r: Recipient<AnyEvent>) {
+        self.info.any_incoming.edit(|l| l.push(r));
+    }
+
+    /// Adds a listener for every incoming event, before the others (`prependAny`).
+    pub fn prepend_any(&self, r: Recipient<AnyEvent>) {
+        self.info.any_incoming.edit(|l| l.insert(0, r));
+    }
+
+    /// Removes one listener, or all with `None` (`offAny`).
+    pub fn off_any(&self, r: Option<&Recipient<AnyEvent>>) {
+        self.info.any_incoming.edit(|l| match r {
+            Some(r) => l.retain(|x| x != r),
+            None => l.clear(),
+        });
+    }
+
+    /// How many catch-all listeners there are (`listenersAny().length`).
+    pub fn listeners_any(&self) -> usize {
+        self.info.any_incoming.len()
+    }
+
+    /// Adds a listener for every outgoing event, broadcasts included (`onAnyOutgoing`).
+    pub fn on_any_outgoing(&self, r: Recipient<AnyOutgoing>) {
+        self.info.any_outgoing.edit(|l| l.push(r));
+    }
+
+    /// Adds an outgoing listener before the others (`prependAnyOutgoing`).
+    pub fn prepend_any_outgoing(&self, r: Recipient<AnyOutgoing>) {
+        self.info.any_outgoing.edit(|l| l.insert(0, r));
+    }
+
+    /// Removes one outgoing listener, or all with `None` (`offAnyOutgoing`).
+    pub fn off_any_outgoing(&self, r: Option<&Recipient<AnyOutgoing>>) {
+        self.info.any_outgoing.edit(|l| match r {
+            Some(r) => l.retain(|x| x != r),
+            None => l.clear(),
+        });
+    }
+
+    /// How many outgoing listeners there are (`listenersAnyOutgoing().length`).
+    pub fn listeners_any_outgoing(&self) -> usize {
+        self.info.any_outgoing.len()
+    }
+
+    /// Tells the outgoing listeners about an EVENT packet sent to this socket.
+    pub(crate) fn notify_outgoing(&self, packet: &Packet) {
+        let dropped = &self.info.ns.stats.listener_dropped;
+        self.info.any_outgoing.notify(dropped, || {
+            let (name, payload) = Payload::from_event(packet.clone())?;
+            Some(AnyOutgoing {
+                socket: self.clone(),
+                name,
+                payload,
+            })
+        });
+    }
+
+    /// Adds a per-packet middleware to this socket's pipeline, for packets
+    /// that arrive from now on. Namespace-wide middleware is set on the namespace.
+    pub fn use_packet(&self, middleware: PacketMiddleware) {
+        let mut list = self
+            .info
+            .middleware
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut grown = list.to_vec();
+        grown.push(middleware);
+        *list = grown.into();
+    }
+
+    /// Disconnects this socket from its namespace; with `close`, closes the
+    /// whole connection (every namespace of this client). The DISCONNECT
+    /// packet takes its place after what was written before; the returned
+    /// [`Applied`] resolves once the socket has left its rooms.
+    pub fn disconnect(&self, close: bool) -> Applied {
+        self.request_disconnect(close);
+        Applied::gone(&self.info)
+    }
+
+    /// Makes the socket targetable in its namespace's rooms (its own-id room).
+    /// Sent by the client once per admitted socket, right after CONNECT.
+    pub(crate) fn register(&self) {
+        // Bounded: one per admitted socket, and admissions wait in the
+        // namespace supervisor's bounded mailbox first.
+        self.info.ns.rooms.register.do_send(Register {
+            socket: self.clone(),
+        });
+    }
+
+    /// Asks the client to send DISCONNECT and close this socket, in order
+    /// after everything written to it before.
+    pub(crate) fn request_disconnect(&self, close: bool) {
+        if self.connected() {
+            self.info.session.upcall(ClientUpcall::Disconnect {
+                nsp: self.info.nsp.to_string(),
+                id: self.info.id.clone(),
+                close,
+            });
+        }
+    }
+}
+
+pub(crate) fn check_event(event: &str) -> Result<(), EmitError> {
+    if RESERVED_EVENTS.contains(&event) {
+        return Err(EmitError::Reserved(event.to_string()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix::prelude::*;
+
+    #[derive(Message, Clone)]
+    #[rtype(result = "()")]
+    struct Seen;
+
+    struct Listener;
+    impl Actor for Listener {
+        type Context = Context<Self>;
+    }
+    impl Handler<Seen> for Listener {
+        type Result = ();
+        fn handle(&mut self, _: Seen, _: &mut Context<Self>) {}
+    }
+
+    #[test]
+    fn a_listener_that_cannot_keep_up_misses_events_and_each_miss_is_counted() {
+        actix::System::new().block_on(async {
+            let listeners = Listeners::<Seen>::default();
+            listeners.edit(|l| l.push(Listener.start().recipient()));
+            let dropped = AtomicU64::new(0);
+            // Nothing yields to the listener meanwhile: its mailbox (16) fills up.
+            for _ in 0..100 {
+                listeners.notify(&dropped, || Some(Seen));
+            }
+            let dropped = dropped.load(Relaxed);
+            assert!((80..100).contains(&dropped), "{dropped} dropped");
+        });
+    }
+}

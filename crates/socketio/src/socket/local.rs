@@ -1,0 +1,173 @@
+//! This node's side of the cluster seam: [`ServerSideEvent`] (what a
+//! namespace's server-side handlers receive) and the namespace's
+//! [`LocalSockets`] implementation, through which an adapter applies what
+//! other nodes ask. Everything it does is `local`, so nothing bounces back
+//! to the cluster. Names no adapter and no wire format.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot};
+
+use super::operator::BroadcastOperator;
+use super::requests::NamespaceCore;
+use super::{FetchedSocket, Payload};
+use switchyard_core::{BroadcastOptions, LocalSockets, SocketDetails};
+
+/// A server-side event from another node (socket.io's `io.on(event, ...)`
+/// for a `serverSideEmit`), for [`NamespaceBuilder::on_server_side`].
+///
+/// [`NamespaceBuilder::on_server_side`]: crate::namespace::NamespaceBuilder::on_server_side
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ServerSideEvent {
+    /// The namespace it was emitted on.
+    pub nsp: String,
+    /// The event name.
+    pub name: String,
+    /// Its arguments.
+    pub payload: Payload,
+    /// Set when the emitting node waits for an answer: send one, once.
+    pub ack: Option<ServerSideAck>,
+}
+
+/// The answer to a [`ServerSideEvent`]: like socket.io, only its first
+/// argument reaches the emitting node.
+pub struct ServerSideAck(pub(crate) oneshot::Sender<Payload>);
+
+impl ServerSideAck {
+    /// Answers the emitting node.
+    pub fn send(self, payload: impl Into<Payload>) {
+        let _ = self.0.send(payload.into());
+    }
+}
+
+/// One namespace's sockets on this node, as the other nodes reach them.
+pub(crate) struct Local {
+    pub(crate) core: Weak<NamespaceCore>,
+}
+
+impl Local {
+    fn operator(&self, opts: &BroadcastOptions) -> Option<BroadcastOperator> {
+        let core = self.core.upgrade()?;
+        Some(BroadcastOperator::with_options(
+            core,
+            BroadcastOptions {
+                local: true,
+                ..opts.clone()
+            },
+        ))
+    }
+}
+
+impl LocalSockets for Local {
+    fn broadcast(
+        &self,
+        event: &str,
+        payload: Payload,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, ()> {
+        let Some(op) = self.operator(opts) else {
+            return async {}.boxed();
+        };
+        let event = event.to_string();
+        async move {
+            let _ = op.emit(&event, payload).await;
+        }
+        .boxed()
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        event: &str,
+        payload: Payload,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+    ) -> BoxFuture<'static, (usize, mpsc::UnboundedReceiver<Payload>)> {
+        let Some(op) = self.operator(opts) else {
+            return async { (0, mpsc::unbounded_channel().1) }.boxed();
+        };
+        let event = event.to_string();
+        async move { op.timeout(timeout).start_ack(&event, payload).await }.boxed()
+    }
+
+    fn fetch(&self, opts: &BroadcastOptions) -> BoxFuture<'static, Vec<SocketDetails>> {
+        let Some(op) = self.operator(opts) else {
+            return async { Vec::new() }.boxed();
+        };
+        async move {
+            let sockets = op
+                .fetch_sockets()
+                .await
+                .unwrap_or_else(|e| e.into_partial());
+            sockets.iter().map(FetchedSocket::details).collect()
+        }
+        .boxed()
+    }
+
+    fn sockets_rooms(
+        &self,
+        opts: &BroadcastOptions,
+        rooms: Vec<String>,
+        join: bool,
+    ) -> BoxFuture<'static, ()> {
+        let applied = match self.operator(opts) {
+            Some(op) if join => op.sockets_join(rooms),
+            Some(op) => op.sockets_leave(rooms),
+            None => return async {}.boxed(),
+        };
+        async move {
+            let _ = applied.await;
+        }
+        .boxed()
+    }
+
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
+        if let Some(op) = self.operator(opts) {
+            drop(op.disconnect_sockets(close));
+        }
+    }
+
+    fn all_rooms(&self) -> BoxFuture<'static, Vec<String>> {
+        let fetch = self.fetch(&BroadcastOptions::default());
+        async move {
+            let mut rooms: Vec<String> = fetch.await.into_iter().flat_map(|s| s.rooms).collect();
+            rooms.sort();
+            rooms.dedup();
+            rooms
+        }
+        .boxed()
+    }
+
+    fn server_side_event(
+        &self,
+        name: String,
+        payload: Payload,
+        wants_ack: bool,
+    ) -> Option<oneshot::Receiver<Payload>> {
+        let core = self.core.upgrade()?;
+        let to = core.server_side.as_ref()?;
+        let (ack, answer) = if wants_ack {
+            let (tx, rx) = oneshot::channel();
+            (Some(ServerSideAck(tx)), Some(rx))
+        } else {
+            (None, None)
+        };
+        let event = ServerSideEvent {
+            nsp: core.name.to_string(),
+            name,
+            payload,
+            ack,
+        };
+        if to.try_send(event).is_err() {
+            core.stats
+                .listener_dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return None;
+        }
+        answer
+    }
+}

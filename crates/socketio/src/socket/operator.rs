@@ -1,0 +1,610 @@
+//! Emit operators: a small builder (`to`/`within`/`except`/`volatile`/
+//! `compress`/`local`/`timeout`) ending in an emit or a bulk operation, the
+//! same from a socket, a namespace or the server.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::sync::{mpsc, oneshot};
+
+use super::Payload;
+use super::applied::{Applied, Departure, EffectError};
+use switchyard_core::{AdapterCounters, BroadcastOptions, ClusterError, RemoteCounts, SocketDetails};
+use super::fetched::FetchedSocket;
+use super::handle::{EmitError, check_event};
+use super::requests::{
+    Broadcast, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch,
+    NamespaceCore, RoomSummary, Summary,
+};
+use crate::client::Encoded;
+
+/// Why a broadcast could not be handed to the registry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BroadcastError {
+    /// The event could not be emitted (a reserved name).
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+    /// The namespace's room registry did not take the request.
+    #[error(transparent)]
+    Refused(#[from] EffectError),
+}
+
+/// Why a broadcast with ack did not collect every answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BroadcastAckError {
+    /// No [`BroadcastOperator::timeout`] was set: without one, a client that
+    /// never answers would keep the broadcast waiting forever.
+    #[error("an ack on a broadcast needs a timeout: call .timeout(d) first")]
+    NoTimeout,
+    /// The timeout passed (or targeted sockets left) before every client
+    /// answered (socket.io's `operation has timed out`).
+    #[error("{missing} of {expected} clients did not answer in time")]
+    Timeout {
+        /// How many sockets the broadcast reached.
+        expected: usize,
+        /// How many of them did not answer.
+        missing: usize,
+        /// The answers that did arrive, in arrival order.
+        responses: Vec<Payload>,
+    },
+    /// The broadcast itself was not sent.
+    #[error(transparent)]
+    Broadcast(#[from] BroadcastError),
+}
+
+/// Why a `serverSideEmit` with ack did not collect every node's answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ServerSideEmitError {
+    /// The event could not be emitted (a reserved name).
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+    /// Not every node answered (the answers that came are in the error).
+    #[error(transparent)]
+    Cluster(#[from] ClusterError<Vec<Payload>>),
+}
+
+/// A broadcast being described; consumed by an emit or a bulk operation.
+///
+/// Start one from a socket ([`SocketRef::to`](super::SocketRef::to),
+/// [`SocketRef::broadcast`](super::SocketRef::broadcast)), a
+/// namespace ([`NamespaceRef::to`]) or the server
+/// ([`SocketIo::to`](crate::io::SocketIo::to)), as in socket.io:
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use serde_json::json;
+/// use switchyard_socketio::socket::{Payload, SocketRef};
+///
+/// async fn examples(socket: SocketRef) {
+///     // socket.to("lobby").except("muted").emit("news", "hello")
+///     let _ = socket.to("lobby").except("muted").emit("news", json!("hello")).await;
+///     // io.timeout(5000).emitWithAck("ping"): every answer, or a Timeout error
+///     let answers = socket
+///         .namespace()
+///         .timeout(Duration::from_secs(5))
+///         .emit_with_ack("ping", Payload::default())
+///         .await;
+///     // io.in("lobby").socketsJoin("game")
+///     let _ = socket.namespace().within("lobby").sockets_join(["game"]).await;
+/// }
+/// ```
+#[derive(Clone)]
+pub struct BroadcastOperator {
+    ns: Arc<NamespaceCore>,
+    opts: BroadcastOptions,
+    timeout: Option<Duration>,
+}
+
+impl BroadcastOperator {
+    pub(crate) fn new(ns: Arc<NamespaceCore>, except_id: Option<String>) -> Self {
+        let opts = BroadcastOptions {
+            except_id,
+            compress: true,
+            ..BroadcastOptions::default()
+        };
+        Self::with_options(ns, opts)
+    }
+
+    pub(crate) fn with_options(ns: Arc<NamespaceCore>, opts: BroadcastOptions) -> Self {
+        BroadcastOperator {
+            ns,
+            opts,
+            timeout: None,
+        }
+    }
+
+    /// Whether this request also goes to the other nodes.
+    fn spans_nodes(&self) -> bool {
+        !self.opts.local && self.ns.adapter.spans_nodes()
+    }
+
+    /// Also target the sockets in `room` (chainable; a socket in several gets one copy).
+    pub fn to(mut self, room: impl Into<String>) -> Self {
+        self.opts.rooms.push(room.into());
+        self
+    }
+
+    /// Same as [`Self::to`] (socket.io's `in`).
+    pub fn within(self, room: impl Into<String>) -> Self {
+        self.to(room)
+    }
+
+    /// Leave out the sockets in `room`.
+    pub fn except(mut self, room: impl Into<String>) -> Self {
+        self.opts.except.push(room.into());
+        self
+    }
+
+    /// Drop for clients that cannot take the packet right now (counted).
+    pub fn volatile(mut self) -> Self {
+        self.opts.volatile = true;
+        self
+    }
+
+    /// Whether the packets may be compressed where the transport negotiated
+    /// it (socket.io's `compress`; on by default).
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.opts.compress = compress;
+        self
+    }
+
+    /// This node only (socket.io's `local`), even once an adapter spans several.
+    pub fn local(mut self) -> Self {
+        self.opts.local = true;
+        self
+    }
+
+    /// How long [`Self::emit_with_ack`] waits for every answer.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The selection and flags described so far.
+    pub fn options(&self) -> &BroadcastOptions {
+        &self.opts
+    }
+
+    /// Sends `event` to every selected socket, on every node unless
+    /// `local`; returns how many were targeted on this node.
+    pub async fn emit(
+        self,
+        event: &str,
+        payload: impl Into<Payload>,
+    ) -> Result<usize, BroadcastError> {
+        check_event(event)?;
+        let payload = payload.into();
+        // Copies only for other nodes: a single node's broadcast moves its options.
+        let remote = self
+            .spans_nodes()
+            .then(|| (payload.clone(), self.opts.clone()));
+        let encoded = Encoded::new(payload.into_event(&self.ns.name, event));
+        let msg = Broadcast {
+            encoded,
+            opts: self.opts,
+        };
+        // Queued for this node and published in one step, with no await
+        // between: concurrent emits reach every node in the same order.
+        let targets = self.ns.rooms.broadcast.send(msg);
+        if let Some((payload, opts)) = remote {
+            self.ns.adapter.broadcast(event, &payload, &opts);
+        }
+        targets.await.map_err(mailbox)
+    }
+
+    /// socket.io's `send`: emits `message`.
+    pub async fn send(self, payload: impl Into<Payload>) -> Result<usize, BroadcastError> {
+        self.emit("message", payload).await
+    }
+
+    /// Sends `event` expecting an ack from every selected socket, on every
+    /// node unless `local`; resolves with all answers, or says how many did
+    /// not answer within the timeout.
+    pub async fn emit_with_ack(
+        self,
+        event: &str,
+        payload: impl Into<Payload>,
+    ) -> Result<Vec<Payload>, BroadcastAckError> {
+        let timeout = self.timeout.ok_or(BroadcastAckError::NoTimeout)?;
+        check_event(event).map_err(BroadcastError::from)?;
+        let payload = payload.into();
+        let deadline = tokio::time::Instant::now() + timeout;
+        // Bounded by the targets: each answers once (see `Waiter::Broadcast`),
+        // and the adapter forgets the request at its timeout.
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut remote: futures_util::future::BoxFuture<'static, RemoteCounts> =
+            match self.spans_nodes() {
+                true => {
+                    let adapter = &self.ns.adapter;
+                    adapter.broadcast_with_ack(event, &payload, &self.opts, timeout, tx.clone())
+                }
+                false => Box::pin(std::future::ready(RemoteCounts::none())),
+            };
+        let mut expected = self.send_with_ack(event, payload, tx).await?;
+        let mut remote = (&mut remote).await;
+        let mut counted = 0;
+        let mut responses = Vec::with_capacity(expected);
+        let sleep = tokio::time::sleep_until(deadline);
+        tokio::pin!(sleep);
+        while counted < remote.nodes || responses.len() < expected {
+            tokio::select! {
+                count = remote.counts.recv(), if counted < remote.nodes => match count {
+                    Some(n) => {
+                        counted += 1;
+                        expected += n;
+                    }
+                    // The adapter gave up on the nodes yet to count.
+                    None => break,
+                },
+                answer = rx.recv() => match answer {
+                    Some(answer) => responses.push(answer),
+                    None => break,
+                },
+                _ = &mut sleep => break,
+            }
+        }
+        if counted < remote.nodes || responses.len() < expected {
+            let missing = expected.saturating_sub(responses.len()).max(1);
+            return Err(BroadcastAckError::Timeout {
+                expected,
+                missing,
+                responses,
+            });
+        }
+        Ok(responses)
+    }
+
+    /// Hands a broadcast with ack to this node's registry; answers go to `tx`.
+    async fn send_with_ack(
+        &self,
+        event: &str,
+        payload: Payload,
+        tx: mpsc::UnboundedSender<Payload>,
+    ) -> Result<usize, BroadcastError> {
+        let id = self.ns.next_ack_id();
+        let encoded = Encoded::new(payload.into_event(&self.ns.name, event).with_id(id));
+        let msg = BroadcastWithAck {
+            encoded,
+            opts: self.opts.clone(),
+            id,
+            tx,
+        };
+        self.ns
+            .rooms
+            .broadcast_with_ack
+            .send(msg)
+            .await
+            .map_err(mailbox)
+    }
+
+    /// This node's part of a broadcast with ack, for another node that asked:
+    /// how many sockets it reached, and their answers as they come.
+    pub(crate) async fn start_ack(
+        self,
+        event: &str,
+        payload: Payload,
+    ) -> (usize, mpsc::UnboundedReceiver<Payload>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let sent = self.send_with_ack(event, payload, tx).await.unwrap_or(0);
+        (sent, rx)
+    }
+
+    /// The selected sockets, on every node unless `local` (socket.io's
+    /// `fetchSockets`). Nodes that do not answer within the timeout (the
+    /// operator's, else the adapter's own) give an error holding the rest.
+    pub async fn fetch_sockets(
+        self,
+    ) -> Result<Vec<FetchedSocket>, ClusterError<Vec<FetchedSocket>>> {
+        let remote = self
+            .spans_nodes()
+            .then(|| self.ns.adapter.fetch_sockets(&self.opts, self.timeout));
+        let local = self.ns.rooms.fetch.send(Fetch {
+            opts: self.opts.clone(),
+        });
+        let mut sockets: Vec<FetchedSocket> = (local.await.unwrap_or_default().into_iter())
+            .map(|(socket, rooms)| FetchedSocket::local(socket, rooms))
+            .collect();
+        let Some(remote) = remote else {
+            return Ok(sockets);
+        };
+        let ns = &self.ns;
+        let to_fetched = |details: Vec<SocketDetails>| {
+            (details.into_iter()).map(|d| FetchedSocket::remote(ns.clone(), d))
+        };
+        match remote.await {
+            Ok(details) => {
+                sockets.extend(to_fetched(details));
+                Ok(sockets)
+            }
+            Err(ClusterError::Timeout {
+                expected,
+                missing,
+                partial,
+            }) => {
+                sockets.extend(to_fetched(partial));
+                Err(ClusterError::Timeout {
+                    expected,
+                    missing,
+                    partial: sockets,
+                })
+            }
+            Err(ClusterError::Unreachable { reason, partial }) => {
+                sockets.extend(to_fetched(partial));
+                Err(ClusterError::Unreachable {
+                    reason,
+                    partial: sockets,
+                })
+            }
+        }
+    }
+
+    /// Makes the selected sockets join `rooms`; resolves once they are in.
+    pub fn sockets_join(self, rooms: impl IntoIterator<Item = impl Into<String>>) -> Applied {
+        self.bulk_rooms(rooms, true)
+    }
+
+    /// Makes the selected sockets leave `rooms`; resolves once they are out.
+    pub fn sockets_leave(self, rooms: impl IntoIterator<Item = impl Into<String>>) -> Applied {
+        self.bulk_rooms(rooms, false)
+    }
+
+    fn bulk_rooms(self, rooms: impl IntoIterator<Item = impl Into<String>>, join: bool) -> Applied {
+        let rooms: Vec<String> = rooms.into_iter().map(Into::into).collect();
+        if self.spans_nodes() {
+            self.ns.adapter.sockets_rooms(&self.opts, &rooms, join);
+        }
+        let (done, applied) = oneshot::channel();
+        let msg = BulkRooms {
+            opts: self.opts,
+            rooms,
+            join,
+            done,
+        };
+        Applied::when(request(&self.ns, &self.ns.rooms.bulk, msg).map(|()| applied))
+    }
+
+    /// Disconnects the selected sockets (`close`: their whole connections);
+    /// resolves once every one of them has left its rooms.
+    pub fn disconnect_sockets(self, close: bool) -> Applied {
+        if self.spans_nodes() {
+            self.ns.adapter.disconnect_sockets(&self.opts, close);
+        }
+        let (done, watches) = oneshot::channel();
+        let msg = DisconnectSockets {
+            opts: self.opts,
+            close,
+            done,
+        };
+        if let Err(e) = request(&self.ns, &self.ns.rooms.disconnect, msg) {
+            return Applied::ready(Err(e));
+        }
+        Applied::from_future(async move {
+            let watches = watches.await.map_err(|_| EffectError::Gone)?;
+            for left in watches {
+                Departure::wait(left).await;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Hands `msg` to the registry now, without waiting: a full mailbox refuses
+/// it (logged, and counted in the namespace's `overloaded`).
+fn request<M>(ns: &NamespaceCore, to: &Recipient<M>, msg: M) -> Result<(), EffectError>
+where
+    M: Message + Send + 'static,
+    M::Result: Send,
+{
+    to.try_send(msg).map_err(|e| match e {
+        SendError::Full(_) => {
+            ns.stats.overloaded.fetch_add(1, Relaxed);
+            log::warn!(
+                "namespace {}: room registry mailbox full, request dropped",
+                ns.name
+            );
+            EffectError::Overloaded
+        }
+        SendError::Closed(_) => EffectError::Gone,
+    })
+}
+
+fn mailbox(_: MailboxError) -> BroadcastError {
+    // `send` without a timeout fails only when the registry has stopped.
+    BroadcastError::Refused(EffectError::Gone)
+}
+
+/// A namespace's counters: nothing it drops goes uncounted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NamespaceCounters {
+    /// Packets broadcasts handed to clients' sessions.
+    pub delivered: u64,
+    /// Volatile packets dropped because a client could not take them.
+    pub volatile_dropped: u64,
+    /// Clients disconnected because their session's mailbox was full.
+    pub slow_consumers: u64,
+    /// Room requests refused because the room registry's mailbox was full.
+    pub overloaded: u64,
+    /// Events catch-all listeners missed because their mailbox was full.
+    pub listener_dropped: u64,
+    /// Room joins refused: the socket was at `max_rooms_per_socket`.
+    pub rooms_refused: u64,
+    /// Emits with an ack refused: the socket was at `max_pending_acks`.
+    pub acks_refused: u64,
+    /// Virtual requests answered 429: the socket was at `vr_max_in_flight`.
+    pub requests_refused: u64,
+}
+
+/// A handle to one namespace: its operators, bulk operations and introspection.
+///
+/// ```no_run
+/// use serde_json::json;
+/// use switchyard_socketio::io::SocketIo;
+///
+/// async fn announce(io: &SocketIo) {
+///     if let Some(chat) = io.of("/chat") {
+///         // socket.io's `io.of("/chat").emit("news", ...)`
+///         let _ = chat.emit("news", json!({ "text": "hello" })).await;
+///         // `io.of("/chat").fetchSockets()`
+///         for socket in chat.fetch_sockets().await.unwrap_or_default() {
+///             println!("{} is connected", socket.id());
+///         }
+///     }
+/// }
+/// ```
+#[derive(Clone)]
+pub struct NamespaceRef {
+    pub(crate) core: Arc<NamespaceCore>,
+}
+
+impl NamespaceRef {
+    /// The namespace's name, such as `/` or `/chat` (socket.io's `nsp.name`).
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// Every socket of the namespace, to narrow down with the operators.
+    pub fn to_all(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.core.clone(), None)
+    }
+
+    /// The sockets in `room` (socket.io's `nsp.to(room)`).
+    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.to_all().to(room)
+    }
+
+    /// Same as [`Self::to`] (socket.io's `nsp.in(room)`).
+    pub fn within(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.to_all().to(room)
+    }
+
+    /// Every socket not in `room` (socket.io's `nsp.except(room)`).
+    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.to_all().except(room)
+    }
+
+    /// Every socket, dropping the packet for clients that cannot take it
+    /// right now (socket.io's `nsp.volatile`).
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.to_all().volatile()
+    }
+
+    /// Every socket, with compression allowed or not (socket.io's `nsp.compress`).
+    pub fn compress(&self, compress: bool) -> BroadcastOperator {
+        self.to_all().compress(compress)
+    }
+
+    /// Every socket on this node only (socket.io's `nsp.local`).
+    pub fn local(&self) -> BroadcastOperator {
+        self.to_all().local()
+    }
+
+    /// Every socket, with `timeout` for [`BroadcastOperator::emit_with_ack`]
+    /// (socket.io's `nsp.timeout(ms)`).
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.to_all().timeout(timeout)
+    }
+
+    /// Emits to every socket of the namespace.
+    pub async fn emit(
+        &self,
+        event: &str,
+        payload: impl Into<Payload>,
+    ) -> Result<usize, BroadcastError> {
+        self.to_all().emit(event, payload).await
+    }
+
+    /// Every socket of the namespace, on every node (socket.io's `nsp.fetchSockets()`).
+    pub async fn fetch_sockets(
+        &self,
+    ) -> Result<Vec<FetchedSocket>, ClusterError<Vec<FetchedSocket>>> {
+        self.to_all().fetch_sockets().await
+    }
+
+    /// Makes every socket of the namespace join `rooms`.
+    pub fn sockets_join(&self, rooms: impl IntoIterator<Item = impl Into<String>>) -> Applied {
+        self.to_all().sockets_join(rooms)
+    }
+
+    /// Makes every socket of the namespace leave `rooms`.
+    pub fn sockets_leave(&self, rooms: impl IntoIterator<Item = impl Into<String>>) -> Applied {
+        self.to_all().sockets_leave(rooms)
+    }
+
+    /// Disconnects every socket of the namespace.
+    pub fn disconnect_sockets(&self, close: bool) -> Applied {
+        self.to_all().disconnect_sockets(close)
+    }
+
+    /// Rooms with their sizes, and the socket count.
+    pub async fn rooms(&self) -> RoomSummary {
+        self.core
+            .rooms
+            .summary
+            .send(Summary)
+            .await
+            .unwrap_or_default()
+    }
+
+    /// socket.io's `serverSideEmit`: reaches the server-side handlers
+    /// ([`NamespaceBuilder::on_server_side`]) of the *other* nodes' namespace
+    /// of the same name. On a single node there is nobody else.
+    ///
+    /// [`NamespaceBuilder::on_server_side`]: crate::namespace::NamespaceBuilder::on_server_side
+    pub fn server_side_emit(
+        &self,
+        event: &str,
+        payload: impl Into<Payload>,
+    ) -> Result<(), BroadcastError> {
+        check_event(event)?;
+        let sent = self
+            .core
+            .adapter
+            .server_side_emit(event, &payload.into(), false, None);
+        // Without an ack the adapter has published before it returns.
+        drop(sent);
+        Ok(())
+    }
+
+    /// socket.io's `serverSideEmitWithAck`: one answer per other node, or
+    /// those that came within `timeout` (else the adapter's own timeout).
+    pub async fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        payload: impl Into<Payload>,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Payload>, ServerSideEmitError> {
+        check_event(event)?;
+        let adapter = &self.core.adapter;
+        Ok(adapter
+            .server_side_emit(event, &payload.into(), true, timeout)
+            .await?)
+    }
+
+    /// How many nodes serve this namespace, this one included (socket.io's
+    /// `serverCount`).
+    pub async fn server_count(&self) -> Result<usize, ClusterError<usize>> {
+        self.core.adapter.server_count().await
+    }
+
+    /// What this namespace's adapter sent to and received from the other nodes.
+    pub fn adapter_counters(&self) -> AdapterCounters {
+        self.core.adapter.counters()
+    }
+
+    /// What this namespace has delivered, and what it dropped or refused and why.
+    pub fn counters(&self) -> NamespaceCounters {
+        let s = &self.core.stats;
+        NamespaceCounters {
+            delivered: s.delivered.load(Relaxed),
+            volatile_dropped: s.volatile_dropped.load(Relaxed),
+            slow_consumers: s.slow_consumers.load(Relaxed),
+            overloaded: s.overloaded.load(Relaxed),
+            listener_dropped: s.listener_dropped.load(Relaxed),
+            rooms_refused: s.rooms_refused.load(Relaxed),
+            acks_refused: s.acks_refused.load(Relaxed),
+            requests_refused: s.requests_refused.load(Relaxed),
+        }
+    }
+}

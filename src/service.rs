@@ -1,0 +1,170 @@
+//! The service the `switchyard` binary runs: turns a [`Config`] into the
+//! library's settings ([`SocketIoConfig`], the Redis adapter, virtual
+//! requests), binds, announces the address on stdout for scripts and tests,
+//! and serves until SIGINT/SIGTERM. The libraries print nothing; this is
+//! where the binary speaks.
+
+use std::path::PathBuf;
+
+use actix_web::web;
+use switchyard_engineio::{AdmissionConfig, Cors, DeflateSettings, EngineConfig};
+use switchyard_redis::{RedisAdapter, RedisConfig, Variant};
+use switchyard_sails::{JwrParts, Sails, Sockets, VirtualRequestConfig};
+use switchyard_socketio::io::{SocketIo, SocketIoConfig};
+use switchyard_socketio::namespace::NamespaceBuilder;
+use switchyard_socketio::server::{ListenError, ServeOptions, Server};
+use switchyard_socketio::socket::SocketLimits;
+
+use crate::config::Config;
+
+/// The library settings `config` describes.
+pub fn socket_io_config(c: &Config) -> SocketIoConfig {
+    SocketIoConfig {
+        engine: EngineConfig {
+            ping_interval: c.ping_interval(),
+            ping_timeout: c.ping_timeout(),
+            upgrade_timeout: c.upgrade_timeout(),
+            max_payload: c.max_payload,
+            max_buffer_bytes: c.max_buffer_bytes,
+            polling: c.allows_transport("polling"),
+            websocket: c.allows_transport("websocket"),
+            cors: Cors::from_list(&c.cors_origins),
+            allow_request: None,
+            per_message_deflate: DeflateSettings {
+                enabled: c.per_message_deflate,
+                ..DeflateSettings::default()
+            },
+            http_compression_threshold: (c.http_compression_threshold > 0)
+                .then_some(c.http_compression_threshold),
+            allow_eio3: c.allow_eio3,
+            ws_check_origin: c.ws_check_origin,
+            check_sid_address: c.check_sid_address,
+            admission: AdmissionConfig {
+                max_sessions_per_ip: c.max_connections_per_ip,
+                handshakes_per_second: c.handshakes_per_second_per_ip,
+                handshake_burst: c.handshake_burst_per_ip,
+                trusted_proxies: c.trusted_proxy_networks(),
+            },
+        },
+        connect_timeout: c.connect_timeout(),
+        max_attachments: c.max_attachments,
+        max_namespaces_per_client: c.max_namespaces_per_client,
+        max_json_depth: c.max_json_depth,
+        socket_limits: SocketLimits {
+            max_rooms_per_socket: c.max_rooms_per_socket,
+            max_pending_acks: c.max_pending_acks_per_socket,
+        },
+    }
+}
+
+/// Prints one start-up line. A reader that has gone (`switchyard | head -1`)
+/// is no reason to stop serving, so a failed write is ignored, where
+/// `println!` would panic.
+pub(crate) fn announce(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+/// The `redis` adapter `config` describes: an error (naming the URL and the
+/// keys to change) when Redis cannot be reached, unless `redis_wait_at_start`.
+async fn redis_adapter(config: &Config) -> std::io::Result<RedisAdapter> {
+    let variant = match config.redis_variant.as_str() {
+        // Checked by `Config::validate`.
+        "sharded" => Variant::Sharded(config.redis_subscription_mode.parse().unwrap_or_default()),
+        _ => Variant::Classic,
+    };
+    let redis = RedisConfig {
+        key_prefix: config.redis_key_prefix.clone(),
+        request_timeout: config.redis_request_timeout(),
+        variant,
+        ..RedisConfig::new(config.redis_url.clone())
+    };
+    let adapter = match config.redis_wait_at_start {
+        true => RedisAdapter::connect_or_wait(redis).await,
+        false => RedisAdapter::connect(redis).await,
+    };
+    let adapter = adapter.map_err(|e| {
+        std::io::Error::other(format!(
+            "{e} (set --redis-url or SWITCHYARD_REDIS_URL, or --redis-wait-at-start true to start without it)"
+        ))
+    })?;
+    log::info!("redis adapter: joined the cluster at {}", config.redis_url);
+    Ok(adapter)
+}
+
+/// Runs the service described by `config`: Socket.IO at `config.path`
+/// with `root` as its main namespace (plus virtual requests when
+/// `config.virtual_requests`), spanning a cluster when `config.adapter` is
+/// `redis`, the `extra` routes, and the files of `config.static_dir` at `/`.
+/// Prints `listening on ADDR` once bound, then the URL to open.
+pub async fn run<F>(config: Config, root: NamespaceBuilder, extra: F) -> std::io::Result<()>
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
+    let sails = Sails::new(VirtualRequestConfig {
+        max_in_flight: config.vr_max_in_flight,
+        max_body: config.max_payload,
+        parts: JwrParts {
+            headers: config.vr_send_response_headers,
+            status_code: config.vr_send_status_code,
+        },
+    });
+    let root = match config.virtual_requests {
+        true => sails.namespace(root),
+        false => root,
+    };
+    let mut io = SocketIo::builder(socket_io_config(&config));
+    if config.adapter == "redis" {
+        io = io.adapter(redis_adapter(&config).await?);
+    }
+    let io = io.ns("/", root).build();
+    let static_dir = config
+        .static_dir
+        .is_dir()
+        .then(|| config.static_dir.clone());
+    if static_dir.is_none() {
+        log::warn!(
+            "static_dir {} is not a directory: nothing is served at / (set --static-dir or SWITCHYARD_STATIC_DIR)",
+            config.static_dir.display()
+        );
+    }
+    let options = ServeOptions {
+        addr: config.socket_addr(),
+        path: config.path.clone(),
+        shutdown_timeout: config.shutdown_timeout(),
+        taps: vec![sails.tap()],
+        ..ServeOptions::default()
+    };
+    let sockets = Sockets::new(io.main());
+    let files = static_dir.clone();
+    let routes = move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(sockets.clone());
+        extra(cfg);
+        if let Some(dir) = &files {
+            cfg.service(actix_files::Files::new("/", dir).index_file("index.html"));
+        }
+    };
+    let server = Server::bind(io, options, routes).map_err(|e| {
+        let listen = e.get_ref().and_then(|e| e.downcast_ref::<ListenError>());
+        match listen {
+            Some(listen) => std::io::Error::new(
+                e.kind(),
+                format!("{listen} (choose another with --host/--port, SWITCHYARD_HOST/SWITCHYARD_PORT or the config file)"),
+            ),
+            None => e,
+        }
+    })?;
+    let addr = server.local_addr();
+    announce(&format!("listening on {addr}"));
+    announce(&open_line(addr, &config.path, static_dir));
+    server.run().await
+}
+
+/// What the second start-up line says is served where.
+fn open_line(addr: std::net::SocketAddr, path: &str, static_dir: Option<PathBuf>) -> String {
+    let files = match static_dir {
+        Some(dir) => format!("files from {}, ", dir.display()),
+        None => String::new(),
+    };
+    format!("open http://{addr}/ ({files}Socket.IO at {path}, its browser client at {path}socket.io.js)")
+}
