@@ -31,6 +31,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
+use switchyard_engineio::AdmissionConfig;
 use switchyard_redis::{RedisAdapter, RedisConfig};
 use switchyard_socketio::io::{SocketIo, SocketIoConfig};
 use switchyard_socketio::namespace::NamespaceBuilder;
@@ -225,6 +226,8 @@ async fn stats(io: SocketIo, trim: bool) -> HttpResponse {
 async fn main() -> std::io::Result<()> {
     env_logger::init();
     let mut config = SocketIoConfig::default();
+    // The load generator opens thousands of sessions from one loopback address.
+    config.engine.admission = AdmissionConfig::unlimited();
     config.engine.ping_interval = millis("--ping-interval", config.engine.ping_interval)?;
     config.engine.ping_timeout = millis("--ping-timeout", config.engine.ping_timeout)?;
     let mut builder = SocketIo::builder(config);

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use switchyard_engineio::{
-    CloseReason, Cors, Engine, EngineConfig, EngineHandler, Message, SessionCtx,
+    AdmissionConfig, CloseReason, Cors, Engine, EngineConfig, EngineHandler, Message, SessionCtx,
 };
 use switchyard_socketio::io::{SocketIo, SocketIoConfig};
 use switchyard_socketio::namespace::NamespaceBuilder;
@@ -74,6 +74,8 @@ async fn main() -> std::io::Result<()> {
         ping_timeout: Duration::from_millis(flag("--ping-timeout", 200)),
         max_payload: 1_000_000,
         cors: Cors::Any,
+        // The official suites open many sessions from one loopback address.
+        admission: AdmissionConfig::unlimited(),
         ..EngineConfig::default()
     };
     let config = SocketIoConfig {

@@ -48,6 +48,7 @@ use figment::error::Kind;
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 use serde::Deserialize;
+pub use switchyard_redis::SubscriptionMode;
 
 /// The embedded defaults; see `config/default.toml`.
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -58,17 +59,35 @@ pub const ENV_PREFIX: &str = "SWITCHYARD_";
 /// Environment variable naming the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "SWITCHYARD_CONFIG";
 
-/// Adapter names accepted in [`Config::adapter`].
-pub const KNOWN_ADAPTERS: [&str; 2] = ["local", "redis"];
+/// How this node reaches a cluster ([`Config::adapter`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdapterKind {
+    /// One node, no cluster.
+    Local,
+    /// A cluster over Redis (`switchyard-redis`).
+    Redis,
+}
 
-/// Protocols accepted in [`Config::redis_variant`].
-pub const KNOWN_REDIS_VARIANTS: [&str; 2] = ["classic", "sharded"];
+/// The Redis adapter's wire protocol ([`Config::redis_variant`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RedisVariant {
+    /// Ordinary pub/sub (Node's `createAdapter`).
+    Classic,
+    /// Sharded pub/sub, Redis 7 (Node's `createShardedAdapter`).
+    Sharded,
+}
 
-/// Modes accepted in [`Config::redis_subscription_mode`].
-pub const KNOWN_SUBSCRIPTION_MODES: [&str; 3] = ["static", "dynamic", "dynamic-private"];
-
-/// Transport names accepted in [`Config::transports`].
-pub const KNOWN_TRANSPORTS: [&str; 2] = ["polling", "websocket"];
+/// A transport clients may use ([`Config::transports`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    /// HTTP long-polling.
+    Polling,
+    /// WebSocket.
+    Websocket,
+}
 
 /// Largest delay a JavaScript timer can hold; clients arm one timer for
 /// `ping_interval_ms + ping_timeout_ms`.
@@ -112,8 +131,8 @@ pub struct Config {
     /// [`Cors::from_list`](switchyard_engineio::Cors::from_list), which owns the
     /// matching rule.
     pub cors_origins: Vec<String>,
-    /// Enabled transports, a non-empty subset of [`KNOWN_TRANSPORTS`].
-    pub transports: Vec<String>,
+    /// Enabled transports; not empty.
+    pub transports: Vec<Transport>,
     /// Milliseconds to wait on shutdown for connections to close; see
     /// [`Config::shutdown_timeout`].
     pub shutdown_timeout_ms: u64,
@@ -153,8 +172,8 @@ pub struct Config {
     pub vr_send_response_headers: bool,
     /// Whether a virtual request's answer (JWR) carries the status code.
     pub vr_send_status_code: bool,
-    /// How this node reaches a cluster: one of [`KNOWN_ADAPTERS`].
-    pub adapter: String,
+    /// How this node reaches a cluster.
+    pub adapter: AdapterKind,
     /// The Redis URL of the `redis` adapter.
     pub redis_url: String,
     /// The Redis channels' prefix.
@@ -162,11 +181,10 @@ pub struct Config {
     /// Milliseconds requests to the other nodes wait; see
     /// [`Config::redis_request_timeout`].
     pub redis_request_timeout_ms: u64,
-    /// The adapter's protocol: one of [`KNOWN_REDIS_VARIANTS`].
-    pub redis_variant: String,
-    /// The sharded protocol's subscription mode: one of
-    /// [`KNOWN_SUBSCRIPTION_MODES`].
-    pub redis_subscription_mode: String,
+    /// The adapter's protocol.
+    pub redis_variant: RedisVariant,
+    /// The sharded protocol's subscription mode.
+    pub redis_subscription_mode: SubscriptionMode,
     /// Whether to start without Redis (serving alone until it is up)
     /// rather than exit.
     pub redis_wait_at_start: bool,
@@ -248,7 +266,7 @@ pub enum ConfigError {
     #[error("config key '{key}': {message}{}", from_suffix(.origin))]
     Invalid {
         /// The key at fault.
-        key: &'static str,
+        key: String,
         /// The rule it breaks, e.g. `must be greater than 0`.
         message: String,
         /// Where the value came from, unless it is the default or unknown.
@@ -292,13 +310,13 @@ impl Config {
     /// exit with clap's status.
     ///
     /// ```
-    /// use switchyard::config::Config;
+    /// use switchyard::config::{Config, Transport};
     ///
     /// let env = [("SWITCHYARD_HOST", "0.0.0.0"), ("SWITCHYARD_PORT", "4000"), ("HOME", "/root")];
     /// let config = Config::load(["switchyard", "--port", "8080", "--transports", "websocket"], env)?;
     /// assert_eq!(config.socket_addr(), "0.0.0.0:8080"); // the flag beats the environment
-    /// assert!(config.allows_transport("websocket"));
-    /// assert!(!config.allows_transport("polling"));
+    /// assert!(config.allows_transport(Transport::Websocket));
+    /// assert!(!config.allows_transport(Transport::Polling));
     /// assert_eq!(config.ping_interval().as_millis(), 25_000); // the default
     /// # Ok::<(), switchyard::config::ConfigError>(())
     /// ```
@@ -333,7 +351,7 @@ impl Config {
         config
             .check()
             .map_err(|(key, message)| ConfigError::Invalid {
-                key,
+                key: key.to_string(),
                 message,
                 origin: figment.find_metadata(key).and_then(|m| origin(m, key)),
             })?;
@@ -344,7 +362,7 @@ impl Config {
     /// this; call it after changing a `Config` by hand.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.check().map_err(|(key, message)| ConfigError::Invalid {
-            key,
+            key: key.to_string(),
             message,
             origin: None,
         })
@@ -355,9 +373,9 @@ impl Config {
         format!("{}:{}", self.host, self.port)
     }
 
-    /// Whether the transport `name` (`"polling"` or `"websocket"`) is enabled.
-    pub fn allows_transport(&self, name: &str) -> bool {
-        self.transports.iter().any(|t| t == name)
+    /// Whether clients may use `transport`.
+    pub fn allows_transport(&self, transport: Transport) -> bool {
+        self.transports.contains(&transport)
     }
 
     /// [`Config::ping_interval_ms`] as a [`Duration`].
@@ -453,24 +471,6 @@ impl Config {
                 );
             }
         }
-        for (key, value, known) in [
-            ("adapter", &self.adapter, &KNOWN_ADAPTERS[..]),
-            (
-                "redis_variant",
-                &self.redis_variant,
-                &KNOWN_REDIS_VARIANTS[..],
-            ),
-            (
-                "redis_subscription_mode",
-                &self.redis_subscription_mode,
-                &KNOWN_SUBSCRIPTION_MODES[..],
-            ),
-        ] {
-            if !known.contains(&value.as_str()) {
-                let known = known.join(", ");
-                return fail(key, format!("unknown value {value:?} (expected {known})"));
-            }
-        }
         if self.transports.is_empty() {
             return fail("transports", "must not be empty");
         }
@@ -481,17 +481,6 @@ impl Config {
                     "invalid address or network {bad:?} (expected e.g. 10.0.0.1 or 10.0.0.0/8)"
                 ),
             );
-        }
-        for transport in &self.transports {
-            if !KNOWN_TRANSPORTS.contains(&transport.as_str()) {
-                return fail(
-                    "transports",
-                    format!(
-                        "unknown transport {transport:?} (expected {})",
-                        KNOWN_TRANSPORTS.join(", ")
-                    ),
-                );
-            }
         }
         Ok(())
     }
@@ -786,6 +775,9 @@ fn origin(metadata: &Metadata, key: &str) -> Option<String> {
 /// into an error naming the key, the value, its source and what was expected.
 fn extract(figment: &Figment) -> Result<Config, ConfigError> {
     figment.extract().map_err(|error| {
+        if let Kind::UnknownVariant(value, known) = &error.kind {
+            return unknown_variant(&error, value, known);
+        }
         let (Kind::InvalidType(_, expected) | Kind::InvalidValue(_, expected)) = &error.kind else {
             return ConfigError::Internal(error.to_string());
         };
@@ -810,6 +802,22 @@ fn extract(figment: &Figment) -> Result<Config, ConfigError> {
             expected: describe(expected, error.path.len() > 1),
         }
     })
+}
+
+/// A value that names none of an enum setting's choices: the key, the
+/// value, its source and the choices.
+fn unknown_variant(error: &figment::Error, value: &str, known: &[&str]) -> ConfigError {
+    let Some(key) = error.path.first() else {
+        return ConfigError::Internal(error.to_string());
+    };
+    let Some(origin) = error.metadata.as_ref().and_then(|m| origin(m, key)) else {
+        return ConfigError::Internal(error.to_string());
+    };
+    ConfigError::Invalid {
+        key: key.clone(),
+        message: format!("unknown value {value:?} (expected {})", known.join(", ")),
+        origin: Some(origin),
+    }
 }
 
 /// Serde's name for an expected type, in words an operator reads. The

@@ -15,7 +15,7 @@ use switchyard_socketio::namespace::NamespaceBuilder;
 use switchyard_socketio::server::{ListenError, ServeOptions, Server};
 use switchyard_socketio::socket::SocketLimits;
 
-use crate::config::Config;
+use crate::config::{AdapterKind, Config, RedisVariant, Transport};
 
 /// The library settings `config` describes.
 pub fn socket_io_config(c: &Config) -> SocketIoConfig {
@@ -26,8 +26,8 @@ pub fn socket_io_config(c: &Config) -> SocketIoConfig {
             upgrade_timeout: c.upgrade_timeout(),
             max_payload: c.max_payload,
             max_buffer_bytes: c.max_buffer_bytes,
-            polling: c.allows_transport("polling"),
-            websocket: c.allows_transport("websocket"),
+            polling: c.allows_transport(Transport::Polling),
+            websocket: c.allows_transport(Transport::Websocket),
             cors: Cors::from_list(&c.cors_origins),
             allow_request: None,
             per_message_deflate: DeflateSettings {
@@ -57,6 +57,32 @@ pub fn socket_io_config(c: &Config) -> SocketIoConfig {
     }
 }
 
+/// The virtual-request settings `c` describes.
+pub fn virtual_request_config(c: &Config) -> VirtualRequestConfig {
+    VirtualRequestConfig {
+        max_in_flight: c.vr_max_in_flight,
+        max_body: c.max_payload,
+        parts: JwrParts {
+            headers: c.vr_send_response_headers,
+            status_code: c.vr_send_status_code,
+        },
+    }
+}
+
+/// The Redis adapter settings `c` describes.
+pub fn redis_config(c: &Config) -> RedisConfig {
+    let variant = match c.redis_variant {
+        RedisVariant::Sharded => Variant::Sharded(c.redis_subscription_mode),
+        RedisVariant::Classic => Variant::Classic,
+    };
+    RedisConfig {
+        key_prefix: c.redis_key_prefix.clone(),
+        request_timeout: c.redis_request_timeout(),
+        variant,
+        ..RedisConfig::new(c.redis_url.clone())
+    }
+}
+
 /// Prints one start-up line. A reader that has gone (`switchyard | head -1`)
 /// is no reason to stop serving, so a failed write is ignored, where
 /// `println!` would panic.
@@ -68,17 +94,7 @@ pub(crate) fn announce(line: &str) {
 /// The `redis` adapter `config` describes: an error (naming the URL and the
 /// keys to change) when Redis cannot be reached, unless `redis_wait_at_start`.
 async fn redis_adapter(config: &Config) -> std::io::Result<RedisAdapter> {
-    let variant = match config.redis_variant.as_str() {
-        // Checked by `Config::validate`.
-        "sharded" => Variant::Sharded(config.redis_subscription_mode.parse().unwrap_or_default()),
-        _ => Variant::Classic,
-    };
-    let redis = RedisConfig {
-        key_prefix: config.redis_key_prefix.clone(),
-        request_timeout: config.redis_request_timeout(),
-        variant,
-        ..RedisConfig::new(config.redis_url.clone())
-    };
+    let redis = redis_config(config);
     let adapter = match config.redis_wait_at_start {
         true => RedisAdapter::connect_or_wait(redis).await,
         false => RedisAdapter::connect(redis).await,
@@ -101,20 +117,13 @@ pub async fn run<F>(config: Config, root: NamespaceBuilder, extra: F) -> std::io
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
-    let sails = Sails::new(VirtualRequestConfig {
-        max_in_flight: config.vr_max_in_flight,
-        max_body: config.max_payload,
-        parts: JwrParts {
-            headers: config.vr_send_response_headers,
-            status_code: config.vr_send_status_code,
-        },
-    });
+    let sails = Sails::new(virtual_request_config(&config));
     let root = match config.virtual_requests {
         true => sails.namespace(root),
         false => root,
     };
     let mut io = SocketIo::builder(socket_io_config(&config));
-    if config.adapter == "redis" {
+    if config.adapter == AdapterKind::Redis {
         io = io.adapter(redis_adapter(&config).await?);
     }
     let io = io.ns("/", root).build();
@@ -166,5 +175,32 @@ fn open_line(addr: std::net::SocketAddr, path: &str, static_dir: Option<PathBuf>
         Some(dir) => format!("files from {}, ", dir.display()),
         None => String::new(),
     };
-    format!("open http://{addr}/ ({files}Socket.IO at {path}, its browser client at {path}socket.io.js)")
+    format!(
+        "open http://{addr}/ ({files}Socket.IO at {path}, its browser client at {path}socket.io.js)"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One set of defaults: what `config/default.toml` states is what the
+    /// libraries' `Default`s give, so an app built on the libraries ships
+    /// with the limits the binary has.
+    #[test]
+    fn library_defaults_are_the_config_file_defaults() {
+        let c = Config::default();
+        assert_eq!(
+            format!("{:?}", socket_io_config(&c)),
+            format!("{:?}", SocketIoConfig::default())
+        );
+        assert_eq!(
+            format!("{:?}", virtual_request_config(&c)),
+            format!("{:?}", VirtualRequestConfig::default())
+        );
+        assert_eq!(
+            format!("{:?}", redis_config(&c)),
+            format!("{:?}", RedisConfig::new(c.redis_url.clone()))
+        );
+    }
 }

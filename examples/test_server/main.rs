@@ -36,11 +36,11 @@ use actix_web::HttpRequest;
 
 use actix::prelude::*;
 use serde_json::{Value, json};
+use switchyard_engineio::{AdmissionConfig, Cors, DeflateSettings, EngineConfig};
 use switchyard_redis::{RedisAdapter, RedisConfig, Variant};
-use switchyard_engineio::{Cors, DeflateSettings, EngineConfig};
+use switchyard_sails::{Sails, Sockets, VirtualRequestConfig};
 use switchyard_socketio::io::{SocketIo, SocketIoConfig};
 use switchyard_socketio::namespace::NamespaceBuilder;
-use switchyard_sails::{Sails, Sockets, VirtualRequestConfig};
 use switchyard_socketio::server::{ServeOptions, Server};
 use switchyard_socketio::socket::{
     AckSender, AnyEvent, AnyOutgoing, Connect, Disconnect, Disconnecting, Event, EventPacket,
@@ -469,11 +469,16 @@ async fn main() -> std::io::Result<()> {
                 ..DeflateSettings::default()
             },
             allow_eio3: flag("--allow-eio3", 1) == 1,
+            // A fixture: many clients from one loopback address, on purpose.
+            admission: AdmissionConfig::unlimited(),
             ..EngineConfig::default()
         },
         connect_timeout: Duration::from_millis(1000),
         max_namespaces_per_client: flag("--max-namespaces", 0),
-        max_json_depth: flag("--max-json-depth", switchyard_core::protocol::MAX_JSON_DEPTH),
+        max_json_depth: flag(
+            "--max-json-depth",
+            switchyard_core::protocol::MAX_JSON_DEPTH,
+        ),
         socket_limits: SocketLimits {
             max_rooms_per_socket: flag("--max-rooms", 0),
             max_pending_acks: flag("--max-acks", 0),
@@ -524,10 +529,7 @@ async fn main() -> std::io::Result<()> {
         builder = builder.adapter(redis);
     }
     let io = builder
-        .ns(
-            "/",
-            sails.namespace(ns().use_packet(packet_middleware)),
-        )
+        .ns("/", sails.namespace(ns().use_packet(packet_middleware)))
         .ns("/custom", ns())
         .ns("/private", private)
         .dynamic_ns(regex::Regex::new(r"^/dyn-\d+$").expect("valid regex"), ns())

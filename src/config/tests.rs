@@ -60,7 +60,7 @@ fn default_matches_documented_values() {
     assert_eq!(c.max_buffer_bytes, 1_048_576);
     assert_eq!(c.max_attachments, 10);
     assert!(c.cors_origins.is_empty());
-    assert_eq!(c.transports, strings(&["polling", "websocket"]));
+    assert_eq!(c.transports, vec![Transport::Polling, Transport::Websocket]);
     assert_eq!(c.shutdown_timeout_ms, 5_000);
     c.validate().expect("defaults are valid");
 }
@@ -124,7 +124,7 @@ fn file_overrides_only_its_keys() {
     let file = TempFile::new("port = 4000\ntransports = [\"websocket\"]\n");
     let c = load(&["--config", file.path()], &[]).unwrap();
     assert_eq!(c.port, 4000);
-    assert_eq!(c.transports, strings(&["websocket"]));
+    assert_eq!(c.transports, vec![Transport::Websocket]);
     assert_eq!(c.host, "127.0.0.1");
     assert_eq!(c.ping_interval_ms, 25_000);
     assert_eq!(c.max_payload, 1_000_000);
@@ -228,15 +228,15 @@ fn every_key_settable_from_env_and_cli() {
     let expected = "Config { host: \"::1\", port: 1, path: \"/io/\", static_dir: \"public\", \
          ping_interval_ms: 2, ping_timeout_ms: 3, upgrade_timeout_ms: 4, \
          connect_timeout_ms: 5, max_payload: 6, max_buffer_bytes: 7, max_attachments: 8, \
-         cors_origins: [\"*\"], transports: [\"websocket\"], shutdown_timeout_ms: 9, \
+         cors_origins: [\"*\"], transports: [Websocket], shutdown_timeout_ms: 9, \
          per_message_deflate: true, http_compression_threshold: 10, allow_eio3: false, \
          max_json_depth: 19, max_namespaces_per_client: 16, max_rooms_per_socket: 17, max_pending_acks_per_socket: 18, \
          max_connections_per_ip: 13, handshakes_per_second_per_ip: 14, handshake_burst_per_ip: 15, \
          trusted_proxies: [\"10.0.0.0/8\", \"::1\"], ws_check_origin: false, check_sid_address: true, \
          virtual_requests: false, vr_max_in_flight: 11, vr_send_response_headers: false, \
-         vr_send_status_code: false, adapter: \"redis\", redis_url: \"redis://10.0.0.1:7000/2\", \
-         redis_key_prefix: \"app\", redis_request_timeout_ms: 12, redis_variant: \"sharded\", \
-         redis_subscription_mode: \"static\", redis_wait_at_start: true, \
+         vr_send_status_code: false, adapter: Redis, redis_url: \"redis://10.0.0.1:7000/2\", \
+         redis_key_prefix: \"app\", redis_request_timeout_ms: 12, redis_variant: Sharded, \
+         redis_subscription_mode: Static, redis_wait_at_start: true, \
          file: None }";
 
     let env: Vec<(String, &str)> = values.iter().map(|&(k, v)| (env_var(k), v)).collect();
@@ -268,7 +268,7 @@ fn lists_from_env_are_comma_separated() {
         c.cors_origins,
         strings(&["https://a.example", "http://b.example:8080"])
     );
-    assert_eq!(c.transports, strings(&["websocket", "polling"]));
+    assert_eq!(c.transports, vec![Transport::Websocket, Transport::Polling]);
 }
 
 #[test]
@@ -279,7 +279,7 @@ fn lists_from_cli_are_comma_separated() {
     )
     .unwrap();
     assert_eq!(c.cors_origins, strings(&["*"]));
-    assert_eq!(c.transports, strings(&["polling"]));
+    assert_eq!(c.transports, vec![Transport::Polling]);
 
     let c = load(
         &["--cors-origins", "https://a.example,https://b.example"],
@@ -529,7 +529,7 @@ fn port_zero_is_allowed() {
 fn bad_transport_is_named() {
     assert_eq!(
         load_err(&["--transports", "polling,carrier-pigeon"], &[]),
-        "config key 'transports': unknown transport \"carrier-pigeon\" \
+        "config key 'transports': unknown value \"carrier-pigeon\" \
          (expected polling, websocket) (from --transports)"
     );
     let file = TempFile::new("transports = []\n");
@@ -639,8 +639,8 @@ fn helpers() {
     )
     .unwrap();
     assert_eq!(c.socket_addr(), "0.0.0.0:8080");
-    assert!(c.allows_transport("websocket"));
-    assert!(!c.allows_transport("polling"));
+    assert!(c.allows_transport(Transport::Websocket));
+    assert!(!c.allows_transport(Transport::Polling));
     assert_eq!(c.cors_origins, strings(&["https://app.example"]));
 
     let d = Config::default();

@@ -18,8 +18,8 @@ use actix_web::web;
 use serde_json::{Value, json};
 
 use crate::config::Config;
-use switchyard_socketio::namespace::NamespaceBuilder;
 use switchyard_sails::Sockets;
+use switchyard_socketio::namespace::NamespaceBuilder;
 use switchyard_socketio::socket::{Connect, Disconnect, Event};
 
 /// The demo's shared state, in the app data of every worker.

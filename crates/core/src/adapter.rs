@@ -188,8 +188,12 @@ pub struct AdapterCounters {
 /// implements it; an adapter only calls it.
 pub trait LocalSockets: Send + Sync + 'static {
     /// Delivers a broadcast from another node to this node's sockets.
-    fn broadcast(&self, event: &str, payload: Payload, opts: &BroadcastOptions)
-    -> BoxFuture<'static, ()>;
+    fn broadcast(
+        &self,
+        event: &str,
+        payload: Payload,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, ()>;
 
     /// Delivers a broadcast with ack: the number of sockets it reached, and
     /// their answers (the channel closes once every one answered or left, or

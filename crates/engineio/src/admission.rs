@@ -33,8 +33,24 @@ pub struct AdmissionConfig {
 }
 
 impl Default for AdmissionConfig {
-    /// No limits, no trusted proxy.
+    /// The safe limits the `switchyard` binary documents: 1,000 live
+    /// sessions per address, 50 handshakes a second with bursts of 100, no
+    /// trusted proxy.
     fn default() -> Self {
+        AdmissionConfig {
+            max_sessions_per_ip: 1000,
+            handshakes_per_second: 50,
+            handshake_burst: 100,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl AdmissionConfig {
+    /// No per-address limit at all: for load generators and test fixtures
+    /// that open thousands of sessions from one loopback address. Not for
+    /// a server that faces the Internet.
+    pub fn unlimited() -> Self {
         AdmissionConfig {
             max_sessions_per_ip: 0,
             handshakes_per_second: 0,

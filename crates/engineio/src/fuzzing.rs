@@ -72,4 +72,3 @@ pub fn engine_encode_binary_payload(frames: &[Frame]) -> Vec<u8> {
 pub fn jsonp_unwrap(body: &str) -> Result<String, String> {
     jsonp::unwrap(body).map_err(|e| e.to_string())
 }
-

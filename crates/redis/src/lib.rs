@@ -36,8 +36,8 @@ pub use sharded::SubscriptionMode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchyard_core::{Adapter, AdapterFactory, LocalNamespace};
 use link::Link;
+use switchyard_core::{Adapter, AdapterFactory, LocalNamespace};
 
 /// How to reach Redis, and how long to wait for the other nodes.
 #[derive(Debug, Clone)]

@@ -25,7 +25,8 @@ mod kind {
 
 /// Which rooms get a channel of their own (the adapter's `subscriptionMode`);
 /// every node of a cluster must use the same.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum SubscriptionMode {
     /// Everything on the namespace's one channel.
     Static,

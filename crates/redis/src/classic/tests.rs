@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::wire::tests::hex;
-use switchyard_core::Payload;
 use serde_json::json;
+use switchyard_core::Payload;
 
 /// `io.emit("hello", "world", 1, Buffer.from([1, 2, 3]))` from uid `KTtYMg`.
 const HELLO: &str = "93a64b5474594d6783a47479706502a46461746194a568656c6c6fa5776f726c6401c403010203\

@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::wire::tests::hex;
-use switchyard_core::Payload;
 use serde_json::json;
+use switchyard_core::Payload;
 
 fn node(mode: SubscriptionMode) -> Sharded {
     Sharded::new("socket.io", "/", "a41b2800ac014e89", mode)

@@ -10,9 +10,9 @@ use regex::Regex;
 
 pub use crate::client::ClientCounters;
 use crate::client::{Client, ClientConfig, ClientStats, JoinRefused, JoinRequest, Namespaces};
-use switchyard_engineio::{CloseReason, Engine, EngineConfig};
 use crate::namespace::{LiveCount, NamespaceBuilder, NamespaceEntry};
 use crate::socket::{AdapterFactory, BroadcastOperator, NamespaceRef, SocketLimits};
+use switchyard_engineio::{CloseReason, Engine, EngineConfig};
 
 /// Decides whether a namespace name belongs to a family of dynamic namespaces.
 pub type NamespaceMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
@@ -39,13 +39,18 @@ pub struct SocketIoConfig {
 }
 
 impl Default for SocketIoConfig {
+    /// The documented, safe defaults, the same as the `switchyard` binary's
+    /// `config/default.toml`: socket.io's timings (ping 25 s / 20 s,
+    /// connect 45 s), 1 MB payloads, 10 attachments, JSON 32 deep, 50
+    /// namespaces per client, 1,000 rooms and acks per socket, and the
+    /// per-address limits of [`AdmissionConfig`](switchyard_engineio::AdmissionConfig).
     fn default() -> Self {
         SocketIoConfig {
             engine: EngineConfig::default(),
             connect_timeout: Duration::from_millis(45_000),
             max_attachments: 10,
-            max_namespaces_per_client: 0,
-            max_json_depth: switchyard_core::protocol::MAX_JSON_DEPTH,
+            max_namespaces_per_client: 50,
+            max_json_depth: 32,
             socket_limits: SocketLimits::default(),
         }
     }

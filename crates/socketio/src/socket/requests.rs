@@ -14,9 +14,9 @@ use actix::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
 use super::local::{Local, ServerSideEvent};
-use switchyard_core::{Adapter, AdapterFactory, BroadcastOptions};
 use super::{Payload, SocketRef};
 use crate::client::Encoded;
+use switchyard_core::{Adapter, AdapterFactory, BroadcastOptions};
 
 /// Counters of one namespace's fan-out.
 #[derive(Debug, Default)]
@@ -53,11 +53,12 @@ pub struct SocketLimits {
 }
 
 impl Default for SocketLimits {
-    /// No bounds.
+    /// The safe bounds the `switchyard` binary documents: 1,000 rooms and
+    /// 1,000 acks awaited per socket.
     fn default() -> Self {
         SocketLimits {
-            max_rooms_per_socket: 0,
-            max_pending_acks: 0,
+            max_rooms_per_socket: 1000,
+            max_pending_acks: 1000,
         }
     }
 }
@@ -228,9 +229,7 @@ impl NamespaceCore {
         Arc::new_cyclic(|core| NamespaceCore {
             adapter: parts
                 .adapters
-                .create(&name, std::sync::Arc::new(Local {
-                    core: core.clone(),
-                })),
+                .create(&name, std::sync::Arc::new(Local { core: core.clone() })),
             name,
             rooms,
             stats,
