@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Refreshes the vendored socket.io browser client (served at /socket.io/socket.io.js, as socket.io's
 # serveClient does) from npm's socket.io-client dist bundle. Usage: scripts/refresh-socket-io-client.sh [VERSION]
-# (default: the newest 4.8.x). Needs npm and tar; writes static/vendor/socket.io-client/.
+# (default: the newest 4.8.x). Needs npm and tar; writes crates/socketio/vendor/socket.io-client/.
 set -euo pipefail
 version="${1:-4.8}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
-dest="$root/static/vendor/socket.io-client"
+dest="$root/crates/socketio/vendor/socket.io-client"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && npm pack --silent "socket.io-client@$version" >/dev/null && tar xzf socket.io-client-*.tgz)
