@@ -140,7 +140,8 @@ impl Sails {
         Response = ServiceResponse<B>,
         Error = actix_web::Error,
         InitError = (),
-    > + 'static
+    >
+    + 'static
     + use<T, B>
     where
         T: ServiceFactory<
@@ -164,12 +165,20 @@ impl Sails {
     /// next one round the others.
     fn runner(&self) -> Option<Addr<Runner>> {
         let here = std::thread::current().id();
-        let runners = self.shared.runners.lock().unwrap_or_else(|e| e.into_inner());
+        let runners = self
+            .shared
+            .runners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some((_, addr)) = runners.iter().find(|(t, _)| *t == here) {
             return Some(addr.clone());
         }
         let n = runners.len();
-        (n > 0).then(|| runners[self.shared.next.fetch_add(1, Relaxed) % n].1.clone())
+        (n > 0).then(|| {
+            runners[self.shared.next.fetch_add(1, Relaxed) % n]
+                .1
+                .clone()
+        })
     }
 }
 
@@ -178,14 +187,22 @@ impl AppTap for Sails {
         let here = std::thread::current().id();
         let config = self.shared.config.clone();
         let addr = Runner { app, config }.start();
-        let mut runners = self.shared.runners.lock().unwrap_or_else(|e| e.into_inner());
+        let mut runners = self
+            .shared
+            .runners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         runners.retain(|(t, _)| *t != here);
         runners.push((here, addr));
     }
 
     fn worker_stopped(&self) {
         let here = std::thread::current().id();
-        let mut runners = self.shared.runners.lock().unwrap_or_else(|e| e.into_inner());
+        let mut runners = self
+            .shared
+            .runners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         runners.retain(|(t, _)| *t != here);
     }
 }
