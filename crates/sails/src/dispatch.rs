@@ -379,8 +379,8 @@ async fn run(
         socket.handshake().keep_cookie(pair.to_string());
     }
     match body {
-        Ok(_) if head_only => jwr::jwr(status, &headers, b"", parts),
-        Ok(bytes) => jwr::jwr(status, &headers, &bytes, parts),
+        Ok(_) if head_only => jwr::jwr(status, &headers, None, parts),
+        Ok(bytes) => jwr::jwr(status, &headers, Some(&bytes), parts),
         Err(problem) => jwr::text(500, problem, parts),
     }
 }

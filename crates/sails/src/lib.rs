@@ -7,7 +7,11 @@
 //! event to a per-worker dispatcher actor, which turns it into a real
 //! actix-web request and runs it through the very `App` that serves HTTP on
 //! that worker: the same routes, `wrap` middleware, extractors and app data.
-//! The ack gets Sails' JWR, `{body, headers, statusCode}`.
+//! The ack gets Sails' JWR, `{body, headers, statusCode}`: the headers are
+//! those the route set (no `content-type` actix-web wrote by itself for a
+//! body; the rule is in `jwr.rs`'s module doc and on [`JwrParts`]), and a
+//! request no route matched gets Sails' `{body: "Not Found", statusCode:
+//! 404}`.
 //!
 //! Handlers are ordinary actix-web handlers. [`SocketReq`] tells them whether
 //! the request came over a socket and gives the socket; [`Sockets`] is
