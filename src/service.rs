@@ -108,6 +108,7 @@ where
             headers: config.vr_send_response_headers,
             status_code: config.vr_send_status_code,
         },
+        ..VirtualRequestConfig::default()
     });
     let root = match config.virtual_requests {
         true => sails.namespace(root),

@@ -313,4 +313,19 @@ mod tests {
         );
         assert_eq!(jwr["body"]["details"], "No url provided in request.");
     }
+
+    #[test]
+    fn an_old_sdk_is_refused_with_sails_words() {
+        let error = ParseError::IncompatibleSdk("0.9.0".into());
+        let jwr = parse_error_jwr(&error, JwrParts::default());
+        assert_eq!(jwr["statusCode"], 400);
+        assert_eq!(jwr["body"]["code"], "SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ");
+        assert_eq!(
+            jwr["body"]["details"],
+            "This version of Sails is not compatible with the socket.io/sails.io.js client SDK \
+             version you are using (0.9.0). Please see \
+             https://sailsjs.com/documentation/upgrading/to-v-0-11 for more information-- then \
+             please continue upgrading all the way to the installed version of Sails."
+        );
+    }
 }

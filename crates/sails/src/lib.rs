@@ -13,6 +13,12 @@
 //! request no route matched gets Sails' `{body: "Not Found", statusCode:
 //! 404}`.
 //!
+//! As sails-hook-sockets does, a request is refused (Sails' parse error, a
+//! 400 JWR) unless the socket's handshake names a sails.io.js SDK of 0.11.0
+//! or later (`__sails_io_sdk_version`, which sails.io.js sends; see
+//! [`VirtualRequestConfig::min_sdk_version`] and [`SdkMetadata`]). Clients
+//! that send no virtual requests are never asked.
+//!
 //! Handlers are ordinary actix-web handlers. [`SocketReq`] tells them whether
 //! the request came over a socket and gives the socket; [`Sockets`] is
 //! `sails.sockets` (join, leave, broadcast, blast, ...); [`Model`] is the
@@ -72,9 +78,11 @@ pub mod fuzzing;
 mod jwr;
 mod pubsub;
 pub(crate) mod request;
+mod sdk;
 mod sockets;
 
 pub use dispatch::{Sails, VirtualRequestConfig};
 pub use jwr::JwrParts;
 pub use pubsub::Model;
+pub use sdk::{SdkMetadata, SdkVersion};
 pub use sockets::{SocketReq, Sockets};
