@@ -21,8 +21,9 @@
 //!
 //! Handlers are ordinary actix-web handlers. [`SocketReq`] tells them whether
 //! the request came over a socket and gives the socket; [`Sockets`] is
-//! `sails.sockets` (join, leave, broadcast, blast, ...); [`Model`] is the
-//! resourceful pubsub of one model.
+//! `sails.sockets` (join, leave, broadcast, blast, ...), taking a socket as
+//! Sails does: its id, the socket, or the request ([`SocketTarget`]);
+//! [`Model`] is the resourceful pubsub of one model.
 //!
 //! With [`serve`](switchyard_socketio::server::serve), [`Sails`] is one of
 //! the options' `taps` (it gets each worker's finished app):
@@ -85,4 +86,6 @@ pub use dispatch::{Sails, VirtualRequestConfig};
 pub use jwr::JwrParts;
 pub use pubsub::Model;
 pub use sdk::{SdkMetadata, SdkVersion};
-pub use sockets::{SocketReq, Sockets};
+pub use sockets::{
+    Broadcast, DEFAULT_EVENT_NAME, RoomChange, Rooms, SocketReq, SocketTarget, Sockets,
+};
