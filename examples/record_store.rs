@@ -26,9 +26,9 @@ use std::sync::Mutex;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use serde_json::{Map, Value, json};
+use switchyard_sails::{Model, Sails, SocketReq, Sockets, VirtualRequestConfig};
 use switchyard_socketio::io::{SocketIo, SocketIoConfig};
 use switchyard_socketio::namespace::NamespaceBuilder;
-use switchyard_sails::{Model, Sails, SocketReq, Sockets, VirtualRequestConfig};
 
 /// Most records the store keeps.
 const MAX_RECORDS: usize = 1000;

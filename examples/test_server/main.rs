@@ -38,11 +38,11 @@ use actix_web::HttpRequest;
 
 use actix::prelude::*;
 use serde_json::{Value, json};
-use switchyard_redis::{RedisAdapter, RedisConfig, Variant};
 use switchyard_engineio::{Cors, DeflateSettings, EngineConfig};
+use switchyard_redis::{RedisAdapter, RedisConfig, Variant};
+use switchyard_sails::{Sails, SdkVersion, Sockets, VirtualRequestConfig};
 use switchyard_socketio::io::{SocketIo, SocketIoConfig};
 use switchyard_socketio::namespace::NamespaceBuilder;
-use switchyard_sails::{Sails, SdkVersion, Sockets, VirtualRequestConfig};
 use switchyard_socketio::server::{ServeOptions, Server};
 use switchyard_socketio::socket::{
     AckSender, AnyEvent, AnyOutgoing, Connect, Disconnect, Disconnecting, Event, EventPacket,
@@ -475,7 +475,10 @@ async fn main() -> std::io::Result<()> {
         },
         connect_timeout: Duration::from_millis(1000),
         max_namespaces_per_client: flag("--max-namespaces", 0),
-        max_json_depth: flag("--max-json-depth", switchyard_core::protocol::MAX_JSON_DEPTH),
+        max_json_depth: flag(
+            "--max-json-depth",
+            switchyard_core::protocol::MAX_JSON_DEPTH,
+        ),
         socket_limits: SocketLimits {
             max_rooms_per_socket: flag("--max-rooms", 0),
             max_pending_acks: flag("--max-acks", 0),
@@ -536,10 +539,7 @@ async fn main() -> std::io::Result<()> {
         builder = builder.adapter(redis);
     }
     let io = builder
-        .ns(
-            "/",
-            sails.namespace(ns().use_packet(packet_middleware)),
-        )
+        .ns("/", sails.namespace(ns().use_packet(packet_middleware)))
         .ns("/custom", ns())
         .ns("/private", private)
         .dynamic_ns(regex::Regex::new(r"^/dyn-\d+$").expect("valid regex"), ns())
