@@ -66,6 +66,7 @@ pub fn virtual_request_config(c: &Config) -> VirtualRequestConfig {
             headers: c.vr_send_response_headers,
             status_code: c.vr_send_status_code,
         },
+        ..VirtualRequestConfig::default()
     }
 }
 

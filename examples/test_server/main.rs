@@ -20,8 +20,10 @@
 //! `serverSideEmit` (see `ServerSide`).
 //!
 //! `/` also serves Sails virtual requests through the routes of `routes.rs`
-//! (`--vr-max-in-flight N`, `--vr-max-body BYTES`); the repository's
-//! `static/` is served at `/`.
+//! (`--vr-max-in-flight N`, `--vr-max-body BYTES`, and `--vr-min-sdk-version
+//! VERSION` for Sails' sails.io.js SDK check, which is off here by default
+//! as most tests emit requests from plain socket.io clients); the
+//! repository's `static/` is served at `/`.
 
 mod routes;
 
@@ -38,7 +40,7 @@ use actix::prelude::*;
 use serde_json::{Value, json};
 use switchyard_engineio::{AdmissionConfig, Cors, DeflateSettings, EngineConfig};
 use switchyard_redis::{RedisAdapter, RedisConfig, Variant};
-use switchyard_sails::{Sails, Sockets, VirtualRequestConfig};
+use switchyard_sails::{Sails, SdkVersion, Sockets, VirtualRequestConfig};
 use switchyard_socketio::io::{SocketIo, SocketIoConfig};
 use switchyard_socketio::namespace::NamespaceBuilder;
 use switchyard_socketio::server::{ServeOptions, Server};
@@ -506,9 +508,19 @@ async fn main() -> std::io::Result<()> {
             }
         }
     });
+    // Sails' SDK check is off unless asked for: most tests emit `get`/`post`
+    // from plain socket.io clients, without sails.io.js's handshake query.
+    let min_sdk = flag("--vr-min-sdk-version", String::from("off"));
+    let min_sdk_version = match min_sdk.as_str() {
+        "off" => None,
+        version => {
+            Some(SdkVersion::parse(version).expect("--vr-min-sdk-version: a semver version or off"))
+        }
+    };
     let sails = Sails::new(VirtualRequestConfig {
         max_in_flight: flag("--vr-max-in-flight", 16usize),
         max_body: flag("--vr-max-body", 100_000usize),
+        min_sdk_version,
         ..VirtualRequestConfig::default()
     });
     let mut builder = SocketIo::builder(config);

@@ -1,5 +1,6 @@
 //! The test server's actix-web routes under `/vr/`, answering plain HTTP
-//! and Sails virtual requests alike (see tests/js/virtual_requests.test.mjs).
+//! and Sails virtual requests alike (see tests/js/virtual_requests.test.mjs
+//! and tests/js/sails_api.test.mjs).
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use switchyard_sails::{SocketReq, Sockets};
+use switchyard_sails::{RoomChange, SocketReq, Sockets};
 
 /// Mounts every `/vr/` route on `cfg`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -107,34 +108,77 @@ fn socket_only() -> HttpResponse {
     HttpResponse::BadRequest().json(json!({ "error": "socket requests only" }))
 }
 
-async fn join(sock: SocketReq, sockets: Sockets, room: web::Path<String>) -> HttpResponse {
-    let Some(id) = sock.id() else {
+/// `?by=`: how a join or leave names the socket.
+#[derive(Deserialize)]
+struct By {
+    #[serde(default)]
+    by: String,
+}
+
+/// The caller joins or leaves `room`, named as `by` says: `id` (its id),
+/// `socket` (its `SocketRef`), else the request itself (Sails'
+/// `sails.sockets.join(req, room)`).
+fn room_change(
+    sock: &SocketReq,
+    sockets: &Sockets,
+    room: &str,
+    by: &str,
+    join: bool,
+) -> RoomChange {
+    match (by, join) {
+        ("id", true) => sockets.join(sock.id(), room),
+        ("id", false) => sockets.leave(sock.id(), room),
+        ("socket", true) => sockets.join(sock.socket(), room),
+        ("socket", false) => sockets.leave(sock.socket(), room),
+        (_, true) => sockets.join(sock, room),
+        (_, false) => sockets.leave(sock, room),
+    }
+}
+
+async fn join(
+    sock: SocketReq,
+    sockets: Sockets,
+    room: web::Path<String>,
+    by: web::Query<By>,
+) -> HttpResponse {
+    if !sock.is_socket() {
         return socket_only();
-    };
-    match sockets.join(id, room.as_str()).await {
+    }
+    match room_change(&sock, &sockets, &room, &by.by, true).await {
         Ok(()) => HttpResponse::Ok().json(json!({ "joined": *room })),
         Err(e) => HttpResponse::ServiceUnavailable().body(e.to_string()),
     }
 }
 
-async fn leave(sock: SocketReq, sockets: Sockets, room: web::Path<String>) -> HttpResponse {
-    let Some(id) = sock.id() else {
+async fn leave(
+    sock: SocketReq,
+    sockets: Sockets,
+    room: web::Path<String>,
+    by: web::Query<By>,
+) -> HttpResponse {
+    if !sock.is_socket() {
         return socket_only();
-    };
-    match sockets.leave(id, room.as_str()).await {
+    }
+    match room_change(&sock, &sockets, &room, &by.by, false).await {
         Ok(()) => HttpResponse::Ok().json(json!({ "left": *room })),
         Err(e) => HttpResponse::ServiceUnavailable().body(e.to_string()),
     }
 }
 
+/// A broadcast to the path's room and the `also` rooms: as `event`, or
+/// without one as Sails' default event (`message`); the caller left out
+/// with `omitSelf`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct BroadcastBody {
-    event: String,
+    #[serde(default)]
+    event: Option<String>,
     #[serde(default)]
     data: Value,
     #[serde(default)]
     omit_self: bool,
+    #[serde(default)]
+    also: Vec<String>,
 }
 
 async fn broadcast(
@@ -143,12 +187,27 @@ async fn broadcast(
     room: web::Path<String>,
     body: web::Json<BroadcastBody>,
 ) -> HttpResponse {
-    let except = if body.omit_self { sock.id() } else { None };
     let body = body.into_inner();
-    match sockets
-        .broadcast([room.as_str()], &body.event, body.data, except)
-        .await
-    {
+    let sending = match (body.event, body.also.is_empty()) {
+        // One room, as Sails' `broadcast('room', ...)`.
+        (Some(event), true) => sockets.broadcast_event(room.as_str(), event, body.data),
+        (None, true) => sockets.broadcast(room.as_str(), body.data),
+        // Many, as `broadcast(['a', 'b'], ...)`.
+        (event, false) => {
+            let rooms: Vec<String> = std::iter::once(room.into_inner())
+                .chain(body.also)
+                .collect();
+            match event {
+                Some(event) => sockets.broadcast_event(rooms, event, body.data),
+                None => sockets.broadcast(rooms, body.data),
+            }
+        }
+    };
+    let sending = match body.omit_self {
+        true => sending.except(&sock),
+        false => sending,
+    };
+    match sending.await {
         Ok(_) => HttpResponse::Ok().json(json!({ "sent": true })),
         Err(e) => HttpResponse::BadRequest().json(json!({ "error": e.to_string() })),
     }

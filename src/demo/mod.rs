@@ -45,7 +45,7 @@ impl Demo {
         };
         let update = json!({ "channel": name, "members": members });
         let _ = sockets
-            .broadcast([room(name)], "presence", update, None)
+            .broadcast_event(room(name), "presence", update)
             .await;
     }
 }

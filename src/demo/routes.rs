@@ -101,7 +101,7 @@ async fn create(sockets: Sockets, demo: web::Data<Demo>, body: web::Json<NewChan
         store.create(&body.name)?;
         store.channels()
     };
-    let _ = sockets.blast("channels", json!(list), None).await;
+    let _ = sockets.blast_event("channels", json!(list)).await;
     Ok(HttpResponse::Created().json(json!({ "name": body.name })))
 }
 
@@ -171,7 +171,8 @@ async fn post(
     };
     let message = demo.store().post(author, &name, &body.text, now())?;
     let _ = sockets
-        .broadcast([room(&name)], "message", json!(message), req.id())
+        .broadcast(room(&name), json!(message))
+        .except(&req)
         .await;
     Ok(HttpResponse::Created().json(message))
 }
@@ -191,7 +192,7 @@ async fn private(
     let id = socket_id(&req)?;
     let (message, target) = demo.store().private(id, &to, &body.text, now())?;
     let _ = sockets
-        .broadcast([target.as_str()], "private", json!(message), None)
+        .broadcast_event(target, "private", json!(message))
         .await;
     Ok(HttpResponse::Created().json(message))
 }

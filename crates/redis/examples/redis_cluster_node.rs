@@ -29,7 +29,9 @@ impl Handler<Event> for Shout {
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().unwrap_or_else(|| "redis://127.0.0.1:6379".into());
+    let url = args
+        .next()
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".into());
     let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let redis = RedisAdapter::connect(RedisConfig::new(url))
         .await

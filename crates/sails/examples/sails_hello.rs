@@ -16,7 +16,9 @@ async fn hello(req: SocketReq) -> HttpResponse {
 async fn main() -> std::io::Result<()> {
     let sails = Sails::new(VirtualRequestConfig::default());
     let root = sails.namespace(NamespaceBuilder::default());
-    let io = SocketIo::builder(SocketIoConfig::default()).ns("/", root).build();
+    let io = SocketIo::builder(SocketIoConfig::default())
+        .ns("/", root)
+        .build();
     HttpServer::new(move || {
         sails.app(
             App::new()

@@ -31,7 +31,8 @@ use serde_json::Value;
 
 use super::SocketReq;
 use super::jwr::{self, JwrParts};
-use super::request::{self, Defaults, Refused};
+use super::request::{self, Defaults, ParseError, Refused};
+use super::sdk::{SdkMetadata, SdkVersion};
 use switchyard_socketio::namespace::NamespaceBuilder;
 use switchyard_socketio::server::{AppTap, WorkerApp, tapped};
 use switchyard_socketio::socket::{AckSender, Event, SocketRef};
@@ -46,6 +47,14 @@ pub struct VirtualRequestConfig {
     pub max_body: usize,
     /// What the JWR carries besides the body.
     pub parts: JwrParts,
+    /// The oldest sails.io.js SDK whose virtual requests are served, as
+    /// sails-hook-sockets checks it (default: Sails' 0.11.0). A socket
+    /// whose handshake names an older SDK, or none (taken as 0.9.0), has
+    /// each request refused with Sails' parse error (its `details` name the
+    /// version); its other events are untouched, and nothing is checked at
+    /// connect time. `None` serves every client, such as socket.io clients
+    /// that emit `get`/`post`/... without the SDK's handshake query.
+    pub min_sdk_version: Option<SdkVersion>,
 }
 
 impl Default for VirtualRequestConfig {
@@ -54,6 +63,7 @@ impl Default for VirtualRequestConfig {
             max_in_flight: 16,
             max_body: 1_000_000,
             parts: JwrParts::default(),
+            min_sdk_version: Some(SdkVersion::SAILS_MINIMUM),
         }
     }
 }
@@ -281,7 +291,11 @@ impl Handler<Event> for Dispatcher {
             host: handshake.header("host"),
         };
         let arg = ev.payload.args.first();
-        let parsed = request::parse(&ev.name, arg, defaults, config.max_body);
+        // Sails' order: the url first, then the SDK, then the rest.
+        let parsed = request::message(arg)
+            .and_then(|_| sdk_check(&ev.socket, config.min_sdk_version))
+            .map_err(Refused::Parse)
+            .and_then(|()| request::parse(&ev.name, arg, defaults, config.max_body));
         let req = match parsed {
             Ok(req) => req,
             Err(Refused::Parse(error)) => {
@@ -336,6 +350,18 @@ impl Handler<Event> for Dispatcher {
     }
 }
 
+/// Sails' refusal of a socket whose SDK is older than `min`, if it is.
+fn sdk_check(socket: &SocketRef, min: Option<SdkVersion>) -> Result<(), ParseError> {
+    let Some(min) = min else {
+        return Ok(());
+    };
+    let sdk = SdkMetadata::of(socket.handshake());
+    match sdk.is_compatible(min) {
+        true => Ok(()),
+        false => Err(ParseError::IncompatibleSdk(sdk.version)),
+    }
+}
+
 fn answer(ack: Option<AckSender>, jwr: Value) {
     if let Some(ack) = ack {
         ack.send(jwr);
@@ -379,8 +405,8 @@ async fn run(
         socket.handshake().keep_cookie(pair.to_string());
     }
     match body {
-        Ok(_) if head_only => jwr::jwr(status, &headers, b"", parts),
-        Ok(bytes) => jwr::jwr(status, &headers, &bytes, parts),
+        Ok(_) if head_only => jwr::jwr(status, &headers, None, parts),
+        Ok(bytes) => jwr::jwr(status, &headers, Some(&bytes), parts),
         Err(problem) => jwr::text(500, problem, parts),
     }
 }

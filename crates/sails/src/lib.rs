@@ -7,12 +7,23 @@
 //! event to a per-worker dispatcher actor, which turns it into a real
 //! actix-web request and runs it through the very `App` that serves HTTP on
 //! that worker: the same routes, `wrap` middleware, extractors and app data.
-//! The ack gets Sails' JWR, `{body, headers, statusCode}`.
+//! The ack gets Sails' JWR, `{body, headers, statusCode}`: the headers are
+//! those the route set (no `content-type` actix-web wrote by itself for a
+//! body; the rule is in `jwr.rs`'s module doc and on [`JwrParts`]), and a
+//! request no route matched gets Sails' `{body: "Not Found", statusCode:
+//! 404}`.
+//!
+//! As sails-hook-sockets does, a request is refused (Sails' parse error, a
+//! 400 JWR) unless the socket's handshake names a sails.io.js SDK of 0.11.0
+//! or later (`__sails_io_sdk_version`, which sails.io.js sends; see
+//! [`VirtualRequestConfig::min_sdk_version`] and [`SdkMetadata`]). Clients
+//! that send no virtual requests are never asked.
 //!
 //! Handlers are ordinary actix-web handlers. [`SocketReq`] tells them whether
 //! the request came over a socket and gives the socket; [`Sockets`] is
-//! `sails.sockets` (join, leave, broadcast, blast, ...); [`Model`] is the
-//! resourceful pubsub of one model.
+//! `sails.sockets` (join, leave, broadcast, blast, ...), taking a socket as
+//! Sails does: its id, the socket, or the request ([`SocketTarget`]);
+//! [`Model`] is the resourceful pubsub of one model.
 //!
 //! With [`serve`](switchyard_socketio::server::serve), [`Sails`] is one of
 //! the options' `taps` (it gets each worker's finished app):
@@ -68,9 +79,13 @@ pub mod fuzzing;
 mod jwr;
 mod pubsub;
 pub(crate) mod request;
+mod sdk;
 mod sockets;
 
 pub use dispatch::{Sails, VirtualRequestConfig};
 pub use jwr::JwrParts;
 pub use pubsub::Model;
-pub use sockets::{SocketReq, Sockets};
+pub use sdk::{SdkMetadata, SdkVersion};
+pub use sockets::{
+    Broadcast, DEFAULT_EVENT_NAME, RoomChange, Rooms, SocketReq, SocketTarget, Sockets,
+};

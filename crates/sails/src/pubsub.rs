@@ -107,17 +107,17 @@ impl Model {
     /// The requesting socket hears of every new record (`Model._watch`),
     /// and is subscribed to each as it is created.
     pub async fn watch(&self, req: &SocketReq) -> Result<(), EffectError> {
-        match req.id() {
-            Some(socket) => self.sockets.join(socket, self.class_room()).await,
-            None => Ok(()),
+        match req.is_socket() {
+            true => self.sockets.join(req, self.class_room()).await,
+            false => Ok(()),
         }
     }
 
     /// The requesting socket stops hearing of new records.
     pub async fn unwatch(&self, req: &SocketReq) -> Result<(), EffectError> {
-        match req.id() {
-            Some(socket) => self.sockets.leave(socket, self.class_room()).await,
-            None => Ok(()),
+        match req.is_socket() {
+            true => self.sockets.leave(req, self.class_room()).await,
+            false => Ok(()),
         }
     }
 
@@ -130,8 +130,10 @@ impl Model {
         except: Option<&str>,
     ) -> Result<usize, BroadcastError> {
         let rooms: Vec<String> = ids.into_iter().map(|id| self.room(&id)).collect();
-        let event = &self.identity;
-        self.sockets.broadcast(rooms, event, data, except).await
+        let event = self.identity.as_str();
+        (self.sockets.broadcast_event(rooms, event, data))
+            .except(except)
+            .await
     }
 
     /// A record was created: the watchers (but `except`) hear
@@ -145,7 +147,8 @@ impl Model {
         let payload = json!({ "verb": "created", "data": data, "id": id });
         let class = self.class_room();
         let sent = (self.sockets)
-            .broadcast([class.as_str()], &self.identity, payload, except)
+            .broadcast_event(class.as_str(), self.identity.as_str(), payload)
+            .except(except)
             .await?;
         (self.sockets)
             .add_room_members_to_rooms(&class, [self.room(&id)])

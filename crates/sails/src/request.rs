@@ -35,6 +35,12 @@ pub(crate) enum ParseError {
     BadMethod(String),
     #[error("Invalid header provided: {0}")]
     BadHeader(String),
+    /// The socket's sails.io.js SDK (its version, as sent) is older than
+    /// the server serves (sails-hook-sockets' message, word for word).
+    #[error(
+        "This version of Sails is not compatible with the socket.io/sails.io.js client SDK version you are using ({0}). Please see https://sailsjs.com/documentation/upgrading/to-v-0-11 for more information-- then please continue upgrading all the way to the installed version of Sails."
+    )]
+    IncompatibleSdk(String),
 }
 
 /// Why a virtual request is refused before it runs.
@@ -82,15 +88,7 @@ pub(crate) fn parse(
     defaults: Defaults<'_>,
     max_body: usize,
 ) -> Result<VirtualRequest, Refused> {
-    let Some(Value::Object(msg)) = arg else {
-        return Err(ParseError::NotAnObject.into());
-    };
-    let url = match msg.get("url") {
-        None | Some(Value::Null) => return Err(ParseError::NoUrl.into()),
-        Some(Value::String(url)) if url.is_empty() => return Err(ParseError::NoUrl.into()),
-        Some(Value::String(url)) => url,
-        Some(other) => return Err(ParseError::BadUrl(other.to_string()).into()),
-    };
+    let (msg, url) = message(arg)?;
     let method = method(event, msg.get("method"))?;
     let has_body = !matches!(method, Method::GET | Method::HEAD | Method::DELETE);
     let data = match data(msg) {
@@ -140,6 +138,21 @@ pub(crate) fn parse(
         headers,
         body,
     })
+}
+
+/// The argument as an object with a `url` string: the first checks Sails
+/// makes of a request, before the SDK's version (see
+/// [`crate::sdk`]) and before anything else.
+pub(crate) fn message(arg: Option<&Value>) -> Result<(&Map<String, Value>, &str), ParseError> {
+    let Some(Value::Object(msg)) = arg else {
+        return Err(ParseError::NotAnObject);
+    };
+    match msg.get("url") {
+        None | Some(Value::Null) => Err(ParseError::NoUrl),
+        Some(Value::String(url)) if url.is_empty() => Err(ParseError::NoUrl),
+        Some(Value::String(url)) => Ok((msg, url)),
+        Some(other) => Err(ParseError::BadUrl(other.to_string())),
+    }
 }
 
 /// The method: the event's name, or for `request` the argument's `method`.

@@ -27,7 +27,9 @@ impl Handler<Event> for Echo {
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let ns = NamespaceBuilder::default().on_event(Echo.start().recipient());
-    let io = SocketIo::builder(SocketIoConfig::default()).ns("/", ns).build();
+    let io = SocketIo::builder(SocketIoConfig::default())
+        .ns("/", ns)
+        .build();
     HttpServer::new(move || App::new().configure(io.configure("/socket.io/")))
         .bind("127.0.0.1:3000")?
         .run()
