@@ -104,7 +104,7 @@ fn the_table_forgets_idle_addresses() {
 
 #[test]
 fn no_limits_no_table() {
-    let mut a = Admission::new(AdmissionConfig::default());
+    let mut a = Admission::new(AdmissionConfig::unlimited());
     for _ in 0..10 {
         a.admit(ip("1.1.1.1"), Instant::now()).unwrap();
     }
