@@ -5,9 +5,9 @@
 
 use std::sync::{Arc, OnceLock};
 
+use switchyard_core::protocol::Packet;
 use switchyard_engineio::packet::Packet as EnginePacket;
 use switchyard_engineio::{Frame, ProtocolVersion, SharedFrames};
-use switchyard_core::protocol::Packet;
 
 /// Encodes a Socket.IO packet as the Engine.IO frames that carry it.
 pub(crate) fn frames(packet: &Packet, version: ProtocolVersion) -> Vec<Frame> {

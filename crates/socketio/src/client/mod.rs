@@ -19,11 +19,11 @@ use serde_json::{Value, json};
 
 pub(crate) use encode::{Encoded, frames};
 
+use switchyard_core::protocol::{Decoder, Packet, PacketKind};
 use switchyard_engineio::{
     CloseReason, EngineHandler, Message, Outgoing, ProtocolVersion, RequestInfo, SessionCtx,
     SessionHandle,
 };
-use switchyard_core::protocol::{Decoder, Packet, PacketKind};
 
 /// Why a socket disconnected; the strings are socket.io's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,9 +10,9 @@ use regex::Regex;
 
 pub use crate::client::ClientCounters;
 use crate::client::{Client, ClientConfig, ClientStats, JoinRefused, JoinRequest, Namespaces};
-use switchyard_engineio::{CloseReason, Engine, EngineConfig};
 use crate::namespace::{LiveCount, NamespaceBuilder, NamespaceEntry};
 use crate::socket::{AdapterFactory, BroadcastOperator, NamespaceRef, SocketLimits};
+use switchyard_engineio::{CloseReason, Engine, EngineConfig};
 
 /// Decides whether a namespace name belongs to a family of dynamic namespaces.
 pub type NamespaceMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;

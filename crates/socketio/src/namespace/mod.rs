@@ -16,12 +16,12 @@ use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
 
 use crate::client::{Admitted, ClientUpcall, JoinRequest};
-use switchyard_engineio::MAILBOX_CAPACITY;
 use crate::socket::{
     AdapterFactory, Connect, Disconnect, Disconnecting, Event, EventRoute, Handlers, Handshake,
     MiddlewareError, NamespaceCore, NamespaceParts, NamespaceRef, PacketMiddleware,
     ServerSideEvent, SocketActor, SocketError, SocketGone, SocketInfo, SocketLimits, SocketRef,
 };
+use switchyard_engineio::MAILBOX_CAPACITY;
 
 /// What a connect middleware sees: the socket-to-be's handshake, and its
 /// `data`, which it may set.

@@ -18,7 +18,6 @@ use std::task::Waker;
 use actix::prelude::*;
 
 use crate::client::{Client, Encoded};
-use switchyard_engineio::{CloseReason, Outgoing, SendError, SessionHandle};
 use crate::socket::Adapter;
 use crate::socket::{
     AckRefused, Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, DisconnectSockets,
@@ -26,6 +25,7 @@ use crate::socket::{
     SocketRef, Summary, Unregister, Waiter,
 };
 use index::RoomIndex;
+use switchyard_engineio::{CloseReason, Outgoing, SendError, SessionHandle};
 
 /// Starts a namespace's registry; returns the state its sockets share.
 pub(crate) fn start(name: &str, parts: NamespaceParts<'_>) -> Arc<NamespaceCore> {

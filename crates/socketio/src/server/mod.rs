@@ -98,9 +98,7 @@ impl Server {
     {
         let mount = io.configure(&options.path);
         #[cfg(feature = "client-bundle")]
-        let bundle = options
-            .serve_client
-            .then(|| client_bundle(&options.path));
+        let bundle = options.serve_client.then(|| client_bundle(&options.path));
         let taps: Arc<[Arc<dyn AppTap>]> = options.taps.into();
         let endpoints: Arc<[Arc<dyn WsEndpoint>]> =
             std::iter::once(io.engine().endpoint(&options.path))

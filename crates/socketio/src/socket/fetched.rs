@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use switchyard_core::SocketDetails;
 use super::operator::{BroadcastAckError, BroadcastError, BroadcastOperator};
 use super::requests::NamespaceCore;
 use super::{Applied, Payload, SocketRef};
+use switchyard_core::SocketDetails;
 
 /// A socket `fetch_sockets` found, here or on another node.
 ///

@@ -21,8 +21,8 @@ use super::operator::{BroadcastOperator, NamespaceRef};
 use super::requests::{NamespaceCore, Register, RoomsOf};
 use super::{Handshake, MiddlewareError, Payload};
 use crate::client::{Client, ClientUpcall, frames};
-use switchyard_engineio::{Outgoing, SessionHandle};
 use switchyard_core::protocol::{Packet, RESERVED_EVENTS};
+use switchyard_engineio::{Outgoing, SessionHandle};
 
 /// What every handle of one socket shares.
 pub(crate) struct SocketInfo {

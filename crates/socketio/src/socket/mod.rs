@@ -14,19 +14,14 @@ mod fetched;
 mod handle;
 mod handshake;
 mod lifecycle;
-mod operator;
 mod local;
+mod operator;
 pub(crate) mod requests;
 
 pub use crate::client::DisconnectReason;
 pub(crate) use acks::{AckRefused, Waiter};
 pub(crate) use actor::SocketActor;
 pub use applied::{Applied, EffectError};
-pub use local::{ServerSideAck, ServerSideEvent};
-pub use switchyard_core::{
-    Adapter, AdapterCounters, AdapterFactory, BroadcastOptions, ClusterError, LocalNamespace,
-    LocalSockets, Payload, RemoteCounts, SocketDetails,
-};
 pub use events::{
     AckSender, AnyEvent, AnyOutgoing, Connect, Disconnect, Disconnecting, Event, MiddlewareError,
     SocketError,
@@ -38,6 +33,7 @@ pub use handle::{
     AckError, AckFuture, EmitError, Emitter, EventPacket, PacketMiddleware, SocketRef,
 };
 pub use handshake::Handshake;
+pub use local::{ServerSideAck, ServerSideEvent};
 pub use operator::{
     BroadcastAckError, BroadcastError, BroadcastOperator, NamespaceCounters, NamespaceRef,
     ServerSideEmitError,
@@ -47,3 +43,7 @@ pub(crate) use requests::{
     NamespaceParts, Register, RoomStats, Rooms, RoomsOf, Summary, Unregister,
 };
 pub use requests::{RoomSummary, SocketLimits};
+pub use switchyard_core::{
+    Adapter, AdapterCounters, AdapterFactory, BroadcastOptions, ClusterError, LocalNamespace,
+    LocalSockets, Payload, RemoteCounts, SocketDetails,
+};

@@ -11,14 +11,16 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Payload;
 use super::applied::{Applied, Departure, EffectError};
-use switchyard_core::{AdapterCounters, BroadcastOptions, ClusterError, RemoteCounts, SocketDetails};
 use super::fetched::FetchedSocket;
 use super::handle::{EmitError, check_event};
 use super::requests::{
-    Broadcast, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch,
-    NamespaceCore, RoomSummary, Summary,
+    Broadcast, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch, NamespaceCore, RoomSummary,
+    Summary,
 };
 use crate::client::Encoded;
+use switchyard_core::{
+    AdapterCounters, BroadcastOptions, ClusterError, RemoteCounts, SocketDetails,
+};
 
 /// Why a broadcast could not be handed to the registry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

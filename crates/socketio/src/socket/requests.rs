@@ -14,9 +14,9 @@ use actix::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
 use super::local::{Local, ServerSideEvent};
-use switchyard_core::{Adapter, AdapterFactory, BroadcastOptions};
 use super::{Payload, SocketRef};
 use crate::client::Encoded;
+use switchyard_core::{Adapter, AdapterFactory, BroadcastOptions};
 
 /// Counters of one namespace's fan-out.
 #[derive(Debug, Default)]
@@ -228,9 +228,7 @@ impl NamespaceCore {
         Arc::new_cyclic(|core| NamespaceCore {
             adapter: parts
                 .adapters
-                .create(&name, std::sync::Arc::new(Local {
-                    core: core.clone(),
-                })),
+                .create(&name, std::sync::Arc::new(Local { core: core.clone() })),
             name,
             rooms,
             stats,
