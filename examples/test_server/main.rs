@@ -139,14 +139,12 @@ fn strings(v: &Value) -> Vec<String> {
     }
 }
 
-/// Builds an operator from `{rooms, except, volatile, compress}`.
-fn operator(mut op: BroadcastOperator, spec: &Value) -> BroadcastOperator {
-    for room in strings(&spec["rooms"]) {
-        op = op.to(room);
-    }
-    for room in strings(&spec["except"]) {
-        op = op.except(room);
-    }
+/// Builds an operator from `{rooms, except, volatile, compress}`; `rooms`
+/// and `except` are one room or a list, passed on as given.
+fn operator(op: BroadcastOperator, spec: &Value) -> BroadcastOperator {
+    let mut op = op
+        .to(strings(&spec["rooms"]))
+        .except(strings(&spec["except"]));
     if spec["volatile"] == json!(true) {
         op = op.volatile();
     }

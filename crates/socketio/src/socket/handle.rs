@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use super::acks::{AckRefused, Acks, Waiter};
 use super::applied::{Applied, Departure};
 use super::events::{AnyEvent, AnyOutgoing};
+use super::into_rooms::IntoRooms;
 use super::operator::{BroadcastOperator, NamespaceRef};
 use super::requests::{NamespaceCore, Register, RoomsOf};
 use super::{Handshake, MiddlewareError, Payload};
@@ -436,19 +437,20 @@ impl SocketRef {
             .unwrap_or_default()
     }
 
-    /// Everyone in `room` but this socket (socket.io's `socket.to`).
-    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.broadcast().to(room)
+    /// Everyone in `rooms` but this socket, one room or several
+    /// (socket.io's `socket.to(room)` and `socket.to([a, b])`; see [`IntoRooms`]).
+    pub fn to<M>(&self, rooms: impl IntoRooms<M>) -> BroadcastOperator {
+        self.broadcast().to(rooms)
     }
 
     /// Same as [`Self::to`] (socket.io's `socket.in`).
-    pub fn within(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.broadcast().to(room)
+    pub fn within<M>(&self, rooms: impl IntoRooms<M>) -> BroadcastOperator {
+        self.broadcast().to(rooms)
     }
 
-    /// Everyone but this socket and those in `room`.
-    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.broadcast().except(room)
+    /// Everyone but this socket and those in `rooms` (socket.io's `socket.except`).
+    pub fn except<M>(&self, rooms: impl IntoRooms<M>) -> BroadcastOperator {
+        self.broadcast().except(rooms)
     }
 
     /// The namespace this socket is in, for namespace-wide operators.

@@ -13,6 +13,7 @@ use super::Payload;
 use super::applied::{Applied, Departure, EffectError};
 use super::fetched::FetchedSocket;
 use super::handle::{EmitError, check_event};
+use super::into_rooms::IntoRooms;
 use super::requests::{
     Broadcast, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch, NamespaceCore, RoomSummary,
     Summary,
@@ -122,20 +123,21 @@ impl BroadcastOperator {
         !self.opts.local && self.ns.adapter.spans_nodes()
     }
 
-    /// Also target the sockets in `room` (chainable; a socket in several gets one copy).
-    pub fn to(mut self, room: impl Into<String>) -> Self {
-        self.opts.rooms.push(room.into());
+    /// Also target the sockets in `rooms`, one room or several
+    /// ([`IntoRooms`]); chainable, and a socket in several gets one copy.
+    pub fn to<M>(mut self, rooms: impl IntoRooms<M>) -> Self {
+        self.opts.rooms.extend(rooms.into_rooms());
         self
     }
 
     /// Same as [`Self::to`] (socket.io's `in`).
-    pub fn within(self, room: impl Into<String>) -> Self {
-        self.to(room)
+    pub fn within<M>(self, rooms: impl IntoRooms<M>) -> Self {
+        self.to(rooms)
     }
 
-    /// Leave out the sockets in `room`.
-    pub fn except(mut self, room: impl Into<String>) -> Self {
-        self.opts.except.push(room.into());
+    /// Leave out the sockets in `rooms`, one room or several ([`IntoRooms`]).
+    pub fn except<M>(mut self, rooms: impl IntoRooms<M>) -> Self {
+        self.opts.except.extend(rooms.into_rooms());
         self
     }
 
@@ -471,19 +473,20 @@ impl NamespaceRef {
         BroadcastOperator::new(self.core.clone(), None)
     }
 
-    /// The sockets in `room` (socket.io's `nsp.to(room)`).
-    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.to_all().to(room)
+    /// The sockets in `rooms`, one room or several (socket.io's
+    /// `nsp.to(room)` and `nsp.to([a, b])`; see [`IntoRooms`]).
+    pub fn to<M>(&self, rooms: impl IntoRooms<M>) -> BroadcastOperator {
+        self.to_all().to(rooms)
     }
 
     /// Same as [`Self::to`] (socket.io's `nsp.in(room)`).
-    pub fn within(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.to_all().to(room)
+    pub fn within<M>(&self, rooms: impl IntoRooms<M>) -> BroadcastOperator {
+        self.to_all().to(rooms)
     }
 
-    /// Every socket not in `room` (socket.io's `nsp.except(room)`).
-    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.to_all().except(room)
+    /// Every socket in none of `rooms` (socket.io's `nsp.except(room)`).
+    pub fn except<M>(&self, rooms: impl IntoRooms<M>) -> BroadcastOperator {
+        self.to_all().except(rooms)
     }
 
     /// Every socket, dropping the packet for clients that cannot take it
