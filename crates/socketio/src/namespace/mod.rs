@@ -20,7 +20,8 @@ use crate::client::{Admitted, ClientUpcall, JoinRequest};
 use crate::socket::{
     AdapterFactory, Connect, Disconnect, Disconnecting, Event, EventRoute, Handlers, Handshake,
     MiddlewareError, NamespaceCore, NamespaceParts, NamespaceRef, PacketMiddleware,
-    ServerSideEvent, SocketActor, SocketError, SocketGone, SocketInfo, SocketLimits, SocketRef,
+    ServerSideEvent, ServerSideHandlers, SocketActor, SocketError, SocketGone, SocketInfo,
+    SocketLimits, SocketRef,
 };
 use switchyard_engineio::MAILBOX_CAPACITY;
 
@@ -74,8 +75,8 @@ pub struct NamespaceBuilder {
     handlers: Handlers,
     /// Applied in order to each worker's handlers.
     per_worker: Vec<WorkerHandlers>,
-    /// Hears the other nodes' `serverSideEmit`.
-    server_side: Option<Recipient<ServerSideEvent>>,
+    /// Hear the other nodes' `serverSideEmit`.
+    server_side: ServerSideHandlers,
 }
 
 impl NamespaceBuilder {
@@ -293,10 +294,50 @@ impl NamespaceBuilder {
     }
 
     /// Receives the events other nodes send this namespace with
-    /// [`NamespaceRef::server_side_emit`] (socket.io's `io.on(event, ...)`
-    /// for `serverSideEmit`). Without one, they are dropped.
+    /// [`NamespaceRef::server_side_emit`] that no handler of their name
+    /// takes ([`Self::on_server_side_event`]): a catch-all. Events nobody
+    /// takes are dropped (and a node waiting for an answer gets none).
     pub fn on_server_side(mut self, r: Recipient<ServerSideEvent>) -> Self {
-        self.server_side = Some(r);
+        self.server_side.any = Some(r);
+        self
+    }
+
+    /// Receives the events called `name` that other nodes send this
+    /// namespace with [`NamespaceRef::server_side_emit`] (socket.io's
+    /// `io.on(name, ...)` for `serverSideEmit`), before the catch-all of
+    /// [`Self::on_server_side`]. One handler per name: another for the same
+    /// name replaces it.
+    ///
+    /// ```
+    /// use actix::prelude::*;
+    /// use serde_json::json;
+    /// use switchyard_socketio::namespace::NamespaceBuilder;
+    /// use switchyard_socketio::socket::ServerSideEvent;
+    ///
+    /// /// Answers another node's `serverSideEmitWithAck("ping")`.
+    /// struct Ping;
+    /// impl Actor for Ping {
+    ///     type Context = Context<Self>;
+    /// }
+    /// impl Handler<ServerSideEvent> for Ping {
+    ///     type Result = ();
+    ///     fn handle(&mut self, ev: ServerSideEvent, _: &mut Context<Self>) {
+    ///         if let Some(ack) = ev.ack {
+    ///             ack.send(json!("pong"));
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// actix::System::new().block_on(async {
+    ///     let ns = NamespaceBuilder::default().on_server_side_event("ping", Ping.start().recipient());
+    /// });
+    /// ```
+    pub fn on_server_side_event(
+        mut self,
+        name: impl Into<String>,
+        r: Recipient<ServerSideEvent>,
+    ) -> Self {
+        self.server_side.by_name.insert(name.into(), r);
         self
     }
 

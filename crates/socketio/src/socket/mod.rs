@@ -35,6 +35,7 @@ pub use handle::{
 };
 pub use handshake::Handshake;
 pub use into_rooms::{IntoRooms, ManyRooms, OneRoom};
+pub(crate) use local::ServerSideHandlers;
 pub use local::{ServerSideAck, ServerSideEvent};
 pub use operator::{
     BroadcastAckError, BroadcastError, BroadcastOperator, NamespaceCounters, NamespaceRef,

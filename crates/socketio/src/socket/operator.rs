@@ -552,10 +552,13 @@ impl NamespaceRef {
             .unwrap_or_default()
     }
 
-    /// socket.io's `serverSideEmit`: reaches the server-side handlers
-    /// ([`NamespaceBuilder::on_server_side`]) of the *other* nodes' namespace
-    /// of the same name. On a single node there is nobody else.
+    /// socket.io's `serverSideEmit`: reaches the server-side handlers of
+    /// the *other* nodes' namespace of the same name: the handler of
+    /// `event` ([`NamespaceBuilder::on_server_side_event`]), else the
+    /// catch-all ([`NamespaceBuilder::on_server_side`]). On a single node
+    /// there is nobody else.
     ///
+    /// [`NamespaceBuilder::on_server_side_event`]: crate::namespace::NamespaceBuilder::on_server_side_event
     /// [`NamespaceBuilder::on_server_side`]: crate::namespace::NamespaceBuilder::on_server_side
     pub fn server_side_emit(
         &self,
