@@ -42,8 +42,9 @@ pub enum BroadcastAckError {
     #[error("an ack on a broadcast needs a timeout: call .timeout(d) first")]
     NoTimeout,
     /// The timeout passed (or targeted sockets left) before every client
-    /// answered (socket.io's `operation has timed out`).
-    #[error("{missing} of {expected} clients did not answer in time")]
+    /// answered. The message is socket.io's, `operation has timed out`;
+    /// like socket.io's `err.responses`, the error holds the answers that came.
+    #[error("operation has timed out")]
     Timeout {
         /// How many sockets the broadcast reached.
         expected: usize,
@@ -614,5 +615,73 @@ impl NamespaceRef {
             acks_refused: s.acks_refused.load(Relaxed),
             requests_refused: s.requests_refused.load(Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// socket.io's own strings, where it has one: `lib/broadcast-operator.ts`
+    /// and `lib/namespace.ts`, and the adapters' for `serverSideEmit`.
+    #[test]
+    fn broadcast_and_cluster_errors_read_as_socket_io_s() {
+        let timeout = BroadcastAckError::Timeout {
+            expected: 3,
+            missing: 1,
+            responses: vec![Payload::from(json!(1)), Payload::from(json!(2))],
+        };
+        assert_eq!(timeout.to_string(), "operation has timed out");
+        let reserved =
+            BroadcastAckError::from(BroadcastError::from(EmitError::Reserved("connect".into())));
+        assert_eq!(
+            reserved.to_string(),
+            r#""connect" is a reserved event name"#
+        );
+        let sse = ServerSideEmitError::from(EmitError::Reserved("disconnecting".into()));
+        assert_eq!(
+            sse.to_string(),
+            r#""disconnecting" is a reserved event name"#
+        );
+        let partial = ClusterError::Timeout {
+            expected: 2,
+            missing: 1,
+            partial: vec![Payload::from(json!("node-a"))],
+        };
+        assert_eq!(
+            ServerSideEmitError::from(partial).to_string(),
+            "timeout reached: only 1 responses received out of 2"
+        );
+        let none = ClusterError::<usize>::Timeout {
+            expected: 3,
+            missing: 3,
+            partial: 0,
+        };
+        assert_eq!(
+            none.to_string(),
+            "timeout reached: only 0 responses received out of 3"
+        );
+    }
+
+    /// Ours, where socket.io has none.
+    #[test]
+    fn errors_socket_io_has_no_string_for() {
+        assert_eq!(
+            BroadcastAckError::NoTimeout.to_string(),
+            "an ack on a broadcast needs a timeout: call .timeout(d) first"
+        );
+        assert_eq!(
+            BroadcastError::from(EffectError::Overloaded).to_string(),
+            "the namespace's room registry is overloaded; the request was dropped"
+        );
+        let down = ClusterError::Unreachable {
+            reason: "connection refused".into(),
+            partial: 1usize,
+        };
+        assert_eq!(
+            down.to_string(),
+            "the cluster is unreachable: connection refused"
+        );
     }
 }
