@@ -54,8 +54,11 @@ use crate::socket::{Connect, Disconnect, Disconnecting, Event, Handlers, SocketE
 /// });
 /// ```
 pub struct Takes<A: Actor> {
-    picks: Vec<(&'static str, fn(&Addr<A>, &mut Handlers))>,
+    picks: Vec<(&'static str, Wire<A>)>,
 }
+
+/// Points one message of a namespace's handlers at an actor.
+type Wire<A> = fn(&Addr<A>, &mut Handlers);
 
 impl<A: Actor> Takes<A> {
     /// No message yet: pick them with the other methods.
@@ -63,7 +66,7 @@ impl<A: Actor> Takes<A> {
         Takes { picks: Vec::new() }
     }
 
-    fn pick(mut self, name: &'static str, wire: fn(&Addr<A>, &mut Handlers)) -> Self {
+    fn pick(mut self, name: &'static str, wire: Wire<A>) -> Self {
         self.picks.push((name, wire));
         self
     }

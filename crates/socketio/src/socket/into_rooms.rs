@@ -95,8 +95,9 @@ mod tests {
     fn several_rooms_from_lists_of_strings() {
         let names = vec![String::from("a"), String::from("b")];
         let strs: &[&str] = &["c", "d"];
+        let array: &[&str; 2] = &["a", "b"];
         assert_eq!(rooms(["a", "b"]), ["a", "b"]);
-        assert_eq!(rooms(&["a", "b"]), ["a", "b"]);
+        assert_eq!(rooms(array), ["a", "b"]);
         assert_eq!(rooms(strs), ["c", "d"]);
         assert_eq!(rooms(&names), ["a", "b"]);
         assert_eq!(rooms(&names[..1]), ["a"]);
