@@ -7,7 +7,9 @@
 //! acks, server disconnects; `/` also has per-packet middleware), `/private`
 //! (connect middleware wants `auth.token == "secret"`), dynamic
 //! `/dyn-<digits>`, `/per-worker` (the echo handler, one per worker thread)
-//! and `/per-worker-all` (the same, also taking `disconnecting` and middleware errors).
+//! and `/per-worker-all` (the same, also taking `disconnecting` and middleware errors);
+//! `/event-only` and `/event-connect` have handlers that take only some
+//! messages (see `api.rs`).
 //!
 //! `--max-namespaces N`, `--max-rooms N`, `--max-acks N` and `--max-json-depth N` set the
 //! per-client and per-socket bounds (none by default).
@@ -17,7 +19,7 @@
 //! sharded` with `--redis-subscription-mode MODE`) the node joins a
 //! cluster over Redis: the room operations span every node unless their
 //! spec says `local: true`, and each node answers other nodes'
-//! `serverSideEmit` (see `ServerSide`).
+//! `serverSideEmit` (see `ServerSide`; `api::ByName` takes those named `sse-by-name`).
 //!
 //! `/` also serves Sails virtual requests through the routes of `routes.rs`
 //! (`--vr-max-in-flight N`, `--vr-max-body BYTES`, and `--vr-min-sdk-version
@@ -25,6 +27,7 @@
 //! as most tests emit requests from plain socket.io clients); the
 //! repository's `static/` is served at `/`.
 
+mod api;
 mod routes;
 
 #[path = "../common/flags.rs"]
@@ -141,14 +144,12 @@ fn strings(v: &Value) -> Vec<String> {
     }
 }
 
-/// Builds an operator from `{rooms, except, volatile, compress}`.
-fn operator(mut op: BroadcastOperator, spec: &Value) -> BroadcastOperator {
-    for room in strings(&spec["rooms"]) {
-        op = op.to(room);
-    }
-    for room in strings(&spec["except"]) {
-        op = op.except(room);
-    }
+/// Builds an operator from `{rooms, except, volatile, compress}`; `rooms`
+/// and `except` are one room or a list, passed on as given.
+fn operator(op: BroadcastOperator, spec: &Value) -> BroadcastOperator {
+    let mut op = op
+        .to(strings(&spec["rooms"]))
+        .except(strings(&spec["except"]));
     if spec["volatile"] == json!(true) {
         op = op.volatile();
     }
@@ -315,6 +316,8 @@ async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Opt
             json!(applied.is_ok())
         }
         "room-summary" => json!(ns.rooms().await),
+        "to-many" => api::to_many(socket.clone(), spec).await,
+        "ask-report" => return api::ask_report(socket, &spec, ack),
         "listen-any" => {
             if let Some(handler) = HANDLER.get() {
                 socket.on_any(handler.clone().recipient());
@@ -490,10 +493,12 @@ async fn main() -> std::io::Result<()> {
     let handler = TestHandler.start();
     let _ = HANDLER.set(handler.clone());
     let server_side = ServerSide.start();
+    let by_name = api::ByName.start();
     let ns = || {
         NamespaceBuilder::default()
             .handler(handler.clone())
             .on_server_side(server_side.clone().recipient())
+            .on_server_side_event(api::BY_NAME, by_name.clone().recipient())
             .on_disconnecting(handler.clone().recipient())
             .on_error(handler.clone().recipient())
     };
@@ -539,6 +544,9 @@ async fn main() -> std::io::Result<()> {
             .await
             .map_err(std::io::Error::other)?;
         builder = builder.adapter(redis);
+    }
+    for (name, setup) in api::namespaces() {
+        builder = builder.ns(name, setup);
     }
     let io = builder
         .ns("/", sails.namespace(ns().use_packet(packet_middleware)))

@@ -136,7 +136,13 @@ pub struct SocketDetails {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ClusterError<T> {
     /// Not every node answered in time; `partial` holds what did arrive.
-    #[error("{missing} of {expected} nodes did not answer in time")]
+    /// The message is socket.io's adapters' (`@socket.io/redis-adapter`'s
+    /// `serverSideEmit`, and `socket.io-adapter`'s cluster adapter):
+    /// `timeout reached: only 1 responses received out of 2`.
+    #[error(
+        "timeout reached: only {} responses received out of {expected}",
+        .expected.saturating_sub(*.missing)
+    )]
     Timeout {
         /// How many nodes were asked.
         expected: usize,

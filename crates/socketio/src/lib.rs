@@ -38,12 +38,18 @@
 //! WebSocket connections over from actix-web (leaner per frame) and serves
 //! socket.io's browser client (feature `client-bundle`, on by default).
 //!
-//! A handler that wants every message implements them all and is plugged in
-//! with [`NamespaceBuilder::handler`](namespace::NamespaceBuilder::handler)
-//! or one per worker thread with
+//! A handler actor takes the messages it implements `Handler` for. One that
+//! handles connect, event and disconnect is plugged in with
+//! [`NamespaceBuilder::handler`](namespace::NamespaceBuilder::handler), or
+//! one per worker thread with
 //! [`handler_per_worker`](namespace::NamespaceBuilder::handler_per_worker);
-//! one that wants only some takes `on_connect`, `on_event`, `on_disconnect`
-//! recipients as above.
+//! one that handles fewer (only `Event`, as `Echo` above) names them with
+//! [`Takes`](namespace::Takes):
+//! [`handler_with`](namespace::NamespaceBuilder::handler_with)`(addr, Takes::new().event())`
+//! or
+//! [`handler_per_worker_with`](namespace::NamespaceBuilder::handler_per_worker_with)`(|| Echo, Takes::new().event())`.
+//! Single messages also go to any actor's recipient: `on_connect`,
+//! `on_event`, `on_disconnect`, as above.
 //!
 //! # Layers
 //!

@@ -11,7 +11,7 @@ use regex::Regex;
 pub use crate::client::ClientCounters;
 use crate::client::{Client, ClientConfig, ClientStats, JoinRefused, JoinRequest, Namespaces};
 use crate::namespace::{LiveCount, NamespaceBuilder, NamespaceEntry};
-use crate::socket::{AdapterFactory, BroadcastOperator, NamespaceRef, SocketLimits};
+use crate::socket::{AdapterFactory, BroadcastOperator, IntoRooms, NamespaceRef, SocketLimits};
 use switchyard_engineio::{CloseReason, Engine, EngineConfig};
 
 /// Decides whether a namespace name belongs to a family of dynamic namespaces.
@@ -276,19 +276,20 @@ impl SocketIo {
         self.of("/").expect("the main namespace always exists")
     }
 
-    /// Sockets of the main namespace in `room` (socket.io's `io.to`).
-    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.main().to(room)
+    /// Sockets of the main namespace in `rooms`, one room or several
+    /// (socket.io's `io.to(room)` and `io.to([a, b])`; see [`IntoRooms`]).
+    pub fn to<M>(&self, rooms: impl IntoRooms<M>) -> BroadcastOperator {
+        self.main().to(rooms)
     }
 
     /// Same as [`Self::to`] (socket.io's `io.in`).
-    pub fn within(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.main().to(room)
+    pub fn within<M>(&self, rooms: impl IntoRooms<M>) -> BroadcastOperator {
+        self.main().to(rooms)
     }
 
-    /// Sockets of the main namespace not in `room`.
-    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.main().except(room)
+    /// Sockets of the main namespace in none of `rooms` (socket.io's `io.except`).
+    pub fn except<M>(&self, rooms: impl IntoRooms<M>) -> BroadcastOperator {
+        self.main().except(rooms)
     }
 
     /// Graceful stop: closes every connection with "server shutting down"

@@ -11,6 +11,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 
+use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
@@ -19,9 +20,14 @@ use crate::client::{Admitted, ClientUpcall, JoinRequest};
 use crate::socket::{
     AdapterFactory, Connect, Disconnect, Disconnecting, Event, EventRoute, Handlers, Handshake,
     MiddlewareError, NamespaceCore, NamespaceParts, NamespaceRef, PacketMiddleware,
-    ServerSideEvent, SocketActor, SocketError, SocketGone, SocketInfo, SocketLimits, SocketRef,
+    ServerSideEvent, ServerSideHandlers, SocketActor, SocketError, SocketGone, SocketInfo,
+    SocketLimits, SocketRef,
 };
 use switchyard_engineio::MAILBOX_CAPACITY;
+
+mod takes;
+
+pub use takes::{SocketHandler, Takes};
 
 /// What a connect middleware sees: the socket-to-be's handshake, and its
 /// `data`, which it may set.
@@ -69,8 +75,8 @@ pub struct NamespaceBuilder {
     handlers: Handlers,
     /// Applied in order to each worker's handlers.
     per_worker: Vec<WorkerHandlers>,
-    /// Hears the other nodes' `serverSideEmit`.
-    server_side: Option<Recipient<ServerSideEvent>>,
+    /// Hear the other nodes' `serverSideEmit`.
+    server_side: ServerSideHandlers,
 }
 
 impl NamespaceBuilder {
@@ -97,15 +103,55 @@ impl NamespaceBuilder {
         self
     }
 
-    /// Sends connect, event and disconnect messages to one handler actor.
-    pub fn handler<A>(mut self, addr: Addr<A>) -> Self
+    /// Sends connect, event and disconnect messages to one handler actor,
+    /// which must handle all three ([`SocketHandler`]). For an actor that
+    /// handles fewer (only [`Event`], say), use [`Self::handler_with`].
+    pub fn handler<A>(self, addr: Addr<A>) -> Self
     where
-        A: Actor + Handler<Connect> + Handler<Event> + Handler<Disconnect>,
-        A::Context: actix::dev::ToEnvelope<A, Connect>
-            + actix::dev::ToEnvelope<A, Event>
-            + actix::dev::ToEnvelope<A, Disconnect>,
+        A: SocketHandler,
+        A::Context: ToEnvelope<A, Connect> + ToEnvelope<A, Event> + ToEnvelope<A, Disconnect>,
     {
-        self.handlers = self.handlers.with_actor(addr);
+        self.handler_with(addr, Takes::lifecycle())
+    }
+
+    /// Sends the messages `takes` picks to one handler actor, and only
+    /// those: an actor that implements only `Handler<Event>` is plugged in
+    /// with `Takes::new().event()` (see [`Takes`]). The messages it does
+    /// not take go to whatever was set for them (`on_connect`, ...).
+    ///
+    /// ```
+    /// use actix::prelude::*;
+    /// use switchyard_socketio::namespace::{NamespaceBuilder, Takes};
+    /// use switchyard_socketio::socket::{Connect, Event};
+    ///
+    /// /// Greets each socket and counts its events; no Disconnect.
+    /// #[derive(Default)]
+    /// struct Greeter {
+    ///     events: u64,
+    /// }
+    /// impl Actor for Greeter {
+    ///     type Context = Context<Self>;
+    /// }
+    /// impl Handler<Connect> for Greeter {
+    ///     type Result = ();
+    ///     fn handle(&mut self, msg: Connect, _: &mut Context<Self>) {
+    ///         let _ = msg.socket.emit("welcome", serde_json::json!(self.events));
+    ///     }
+    /// }
+    /// impl Handler<Event> for Greeter {
+    ///     type Result = ();
+    ///     fn handle(&mut self, _: Event, _: &mut Context<Self>) {
+    ///         self.events += 1;
+    ///     }
+    /// }
+    ///
+    /// actix::System::new().block_on(async {
+    ///     let ns = NamespaceBuilder::default()
+    ///         .handler_with(Greeter::default().start(), Takes::new().connect().event());
+    /// });
+    /// ```
+    pub fn handler_with<A: Actor>(mut self, addr: Addr<A>, takes: Takes<A>) -> Self {
+        takes.wire(&addr, &mut self.handlers);
         self
     }
 
@@ -115,6 +161,8 @@ impl NamespaceBuilder {
     /// the actor beside it, so an event costs no hop between threads (the
     /// way actix-web builds one `App` per worker). Handler state is per
     /// worker; share what must be shared through an `Arc` or another actor.
+    /// The actor must handle all three ([`SocketHandler`]); for one that
+    /// handles fewer, use [`Self::handler_per_worker_with`].
     ///
     /// ```no_run
     /// use actix::prelude::*;
@@ -142,15 +190,48 @@ impl NamespaceBuilder {
     ///
     /// let builder = NamespaceBuilder::default().handler_per_worker(|| Echo);
     /// ```
-    pub fn handler_per_worker<A, F>(mut self, factory: F) -> Self
+    pub fn handler_per_worker<A, F>(self, factory: F) -> Self
     where
         F: Fn() -> A + Send + Sync + 'static,
-        A: Actor<Context = Context<A>> + Handler<Connect> + Handler<Event> + Handler<Disconnect>,
+        A: SocketHandler<Context = Context<A>>,
+    {
+        self.handler_per_worker_with(factory, Takes::lifecycle())
+    }
+
+    /// Like [`handler_per_worker`](Self::handler_per_worker), sending each
+    /// worker's actor the messages `takes` picks, and only those (see
+    /// [`Takes`]): an actor that implements only `Handler<Event>` is
+    /// plugged in with `Takes::new().event()`.
+    ///
+    /// ```
+    /// use actix::prelude::*;
+    /// use switchyard_socketio::namespace::{NamespaceBuilder, Takes};
+    /// use switchyard_socketio::socket::Event;
+    ///
+    /// struct Echo;
+    /// impl Actor for Echo {
+    ///     type Context = Context<Self>;
+    /// }
+    /// impl Handler<Event> for Echo {
+    ///     type Result = ();
+    ///     fn handle(&mut self, ev: Event, _: &mut Context<Self>) {
+    ///         let _ = ev.socket.emit(&ev.name, ev.payload);
+    ///     }
+    /// }
+    ///
+    /// let builder = NamespaceBuilder::default().handler_per_worker_with(|| Echo, Takes::new().event());
+    /// ```
+    pub fn handler_per_worker_with<A, F>(mut self, factory: F, takes: Takes<A>) -> Self
+    where
+        F: Fn() -> A + Send + Sync + 'static,
+        A: Actor<Context = Context<A>>,
     {
         let factory = Arc::new(factory);
-        self.per_worker.push(Arc::new(move |arbiter, base| {
+        self.per_worker.push(Arc::new(move |arbiter, mut base| {
             let factory = factory.clone();
-            base.with_actor(A::start_in_arbiter(arbiter, move |_| factory()))
+            let addr = A::start_in_arbiter(arbiter, move |_| factory());
+            takes.wire(&addr, &mut base);
+            base
         }));
         self
     }
@@ -158,27 +239,13 @@ impl NamespaceBuilder {
     /// Like [`handler_per_worker`](Self::handler_per_worker) for an actor
     /// that also takes `Disconnecting` and `SocketError`: each worker's own
     /// actor receives every message a namespace sends a handler.
-    pub fn handler_per_worker_all<A, F>(mut self, factory: F) -> Self
+    pub fn handler_per_worker_all<A, F>(self, factory: F) -> Self
     where
         F: Fn() -> A + Send + Sync + 'static,
-        A: Actor<Context = Context<A>>
-            + Handler<Connect>
-            + Handler<Event>
-            + Handler<Disconnect>
-            + Handler<Disconnecting>
-            + Handler<SocketError>,
+        A: SocketHandler<Context = Context<A>> + Handler<Disconnecting> + Handler<SocketError>,
     {
-        let factory = Arc::new(factory);
-        self.per_worker.push(Arc::new(move |arbiter, base| {
-            let factory = factory.clone();
-            let addr = A::start_in_arbiter(arbiter, move |_| factory());
-            Handlers {
-                disconnecting: Some(addr.clone().recipient()),
-                error: Some(addr.clone().recipient()),
-                ..base.with_actor(addr)
-            }
-        }));
-        self
+        let takes = Takes::lifecycle().disconnecting().error();
+        self.handler_per_worker_with(factory, takes)
     }
 
     /// Sends the events whose name `matches` to an actor of their own, one
@@ -227,10 +294,50 @@ impl NamespaceBuilder {
     }
 
     /// Receives the events other nodes send this namespace with
-    /// [`NamespaceRef::server_side_emit`] (socket.io's `io.on(event, ...)`
-    /// for `serverSideEmit`). Without one, they are dropped.
+    /// [`NamespaceRef::server_side_emit`] that no handler of their name
+    /// takes ([`Self::on_server_side_event`]): a catch-all. Events nobody
+    /// takes are dropped (and a node waiting for an answer gets none).
     pub fn on_server_side(mut self, r: Recipient<ServerSideEvent>) -> Self {
-        self.server_side = Some(r);
+        self.server_side.any = Some(r);
+        self
+    }
+
+    /// Receives the events called `name` that other nodes send this
+    /// namespace with [`NamespaceRef::server_side_emit`] (socket.io's
+    /// `io.on(name, ...)` for `serverSideEmit`), before the catch-all of
+    /// [`Self::on_server_side`]. One handler per name: another for the same
+    /// name replaces it.
+    ///
+    /// ```
+    /// use actix::prelude::*;
+    /// use serde_json::json;
+    /// use switchyard_socketio::namespace::NamespaceBuilder;
+    /// use switchyard_socketio::socket::ServerSideEvent;
+    ///
+    /// /// Answers another node's `serverSideEmitWithAck("ping")`.
+    /// struct Ping;
+    /// impl Actor for Ping {
+    ///     type Context = Context<Self>;
+    /// }
+    /// impl Handler<ServerSideEvent> for Ping {
+    ///     type Result = ();
+    ///     fn handle(&mut self, ev: ServerSideEvent, _: &mut Context<Self>) {
+    ///         if let Some(ack) = ev.ack {
+    ///             ack.send(json!("pong"));
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// actix::System::new().block_on(async {
+    ///     let ns = NamespaceBuilder::default().on_server_side_event("ping", Ping.start().recipient());
+    /// });
+    /// ```
+    pub fn on_server_side_event(
+        mut self,
+        name: impl Into<String>,
+        r: Recipient<ServerSideEvent>,
+    ) -> Self {
+        self.server_side.by_name.insert(name.into(), r);
         self
     }
 

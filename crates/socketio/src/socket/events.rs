@@ -163,22 +163,6 @@ impl Handlers {
             None => self.event.as_ref(),
         }
     }
-
-    /// Connect, event and disconnect go to `addr`; the others stay as they are.
-    pub(crate) fn with_actor<A>(self, addr: Addr<A>) -> Handlers
-    where
-        A: Actor + Handler<Connect> + Handler<Event> + Handler<Disconnect>,
-        A::Context: actix::dev::ToEnvelope<A, Connect>
-            + actix::dev::ToEnvelope<A, Event>
-            + actix::dev::ToEnvelope<A, Disconnect>,
-    {
-        Handlers {
-            connect: Some(addr.clone().recipient()),
-            event: Some(addr.clone().recipient()),
-            disconnect: Some(addr.recipient()),
-            ..self
-        }
-    }
 }
 
 /// A socket of this namespace has finished disconnecting.

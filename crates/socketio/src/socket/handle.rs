@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use super::acks::{AckRefused, Acks, Waiter};
 use super::applied::{Applied, Departure};
 use super::events::{AnyEvent, AnyOutgoing};
+use super::into_rooms::IntoRooms;
 use super::operator::{BroadcastOperator, NamespaceRef};
 use super::requests::{NamespaceCore, Register, RoomsOf};
 use super::{Handshake, MiddlewareError, Payload};
@@ -179,25 +180,31 @@ impl std::fmt::Debug for SocketRef {
     }
 }
 
-/// Why an emit was refused.
+/// Why an emit was refused. The messages are socket.io's where it has one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EmitError {
-    /// socket.io reserves this name (`connect`, `disconnect`, ...).
+    /// socket.io reserves this name (`connect`, `disconnect`, ...); the
+    /// message is socket.io's: `"connect" is a reserved event name`.
     #[error("\"{0}\" is a reserved event name")]
     Reserved(String),
-    /// The socket has disconnected; nothing was sent.
-    #[error("the socket is disconnected")]
+    /// The socket has disconnected; nothing was sent. socket.io's server
+    /// drops such an emit without a word; the message is the one its client
+    /// gives for the same case, `socket has been disconnected`.
+    #[error("socket has been disconnected")]
     Disconnected,
 }
 
-/// Why an emit with ack did not get its answer.
+/// Why an emit with ack did not get its answer. The messages are
+/// socket.io's where it has one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AckError {
-    /// No answer within the timeout.
+    /// No answer within the timeout (socket.io's `operation has timed out`).
     #[error("operation has timed out")]
     Timeout,
-    /// The socket disconnected before answering.
-    #[error("the socket disconnected before answering")]
+    /// The socket disconnected before answering. socket.io's server waits
+    /// for its timeout then; the message is the one socket.io's client
+    /// gives an ack cut short this way, `socket has been disconnected`.
+    #[error("socket has been disconnected")]
     Disconnected,
     /// The socket has its maximum of acks awaited already
     /// (`max_pending_acks`); nothing was sent.
@@ -436,19 +443,20 @@ impl SocketRef {
             .unwrap_or_default()
     }
 
-    /// Everyone in `room` but this socket (socket.io's `socket.to`).
-    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.broadcast().to(room)
+    /// Everyone in `rooms` but this socket, one room or several
+    /// (socket.io's `socket.to(room)` and `socket.to([a, b])`; see [`IntoRooms`]).
+    pub fn to<M>(&self, rooms: impl IntoRooms<M>) -> BroadcastOperator {
+        self.broadcast().to(rooms)
     }
 
     /// Same as [`Self::to`] (socket.io's `socket.in`).
-    pub fn within(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.broadcast().to(room)
+    pub fn within<M>(&self, rooms: impl IntoRooms<M>) -> BroadcastOperator {
+        self.broadcast().to(rooms)
     }
 
-    /// Everyone but this socket and those in `room`.
-    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.broadcast().except(room)
+    /// Everyone but this socket and those in `rooms` (socket.io's `socket.except`).
+    pub fn except<M>(&self, rooms: impl IntoRooms<M>) -> BroadcastOperator {
+        self.broadcast().except(rooms)
     }
 
     /// The namespace this socket is in, for namespace-wide operators.
@@ -598,6 +606,35 @@ mod tests {
     impl Handler<Seen> for Listener {
         type Result = ();
         fn handle(&mut self, _: Seen, _: &mut Context<Self>) {}
+    }
+
+    /// socket.io's own strings, where it has one (`lib/socket.ts`, and
+    /// socket.io-client's `lib/socket.ts` for a disconnected socket).
+    #[test]
+    fn emit_and_ack_errors_read_as_socket_io_s() {
+        let reserved = check_event("disconnect").unwrap_err();
+        assert_eq!(
+            reserved.to_string(),
+            r#""disconnect" is a reserved event name"#
+        );
+        let gone = EmitError::Disconnected;
+        assert_eq!(gone.to_string(), "socket has been disconnected");
+        assert_eq!(AckError::Timeout.to_string(), "operation has timed out");
+        let cut = AckError::Disconnected;
+        assert_eq!(cut.to_string(), "socket has been disconnected");
+        assert_eq!(
+            AckError::from(EmitError::Disconnected).to_string(),
+            "socket has been disconnected"
+        );
+        assert_eq!(
+            AckError::from(EmitError::Reserved("connect".into())).to_string(),
+            r#""connect" is a reserved event name"#
+        );
+        // Not socket.io's (it has no such bound); callers look for "too many".
+        assert_eq!(
+            AckError::TooManyPending.to_string(),
+            "too many acks awaited from this socket; nothing was sent"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! other nodes ask. Everything it does is `local`, so nothing bounces back
 //! to the cluster. Names no adapter and no wire format.
 
+use std::collections::HashMap;
 use std::sync::Weak;
 use std::time::Duration;
 
@@ -18,8 +19,11 @@ use super::{FetchedSocket, Payload};
 use switchyard_core::{BroadcastOptions, LocalSockets, SocketDetails};
 
 /// A server-side event from another node (socket.io's `io.on(event, ...)`
-/// for a `serverSideEmit`), for [`NamespaceBuilder::on_server_side`].
+/// for a `serverSideEmit`), for the handler of its name
+/// ([`NamespaceBuilder::on_server_side_event`]) or else the catch-all
+/// ([`NamespaceBuilder::on_server_side`]).
 ///
+/// [`NamespaceBuilder::on_server_side_event`]: crate::namespace::NamespaceBuilder::on_server_side_event
 /// [`NamespaceBuilder::on_server_side`]: crate::namespace::NamespaceBuilder::on_server_side
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -42,6 +46,21 @@ impl ServerSideAck {
     /// Answers the emitting node.
     pub fn send(self, payload: impl Into<Payload>) {
         let _ = self.0.send(payload.into());
+    }
+}
+
+/// Who hears a namespace's server-side events: the handler of the
+/// event's name, else the catch-all.
+#[derive(Default, Clone)]
+pub(crate) struct ServerSideHandlers {
+    pub by_name: HashMap<String, Recipient<ServerSideEvent>>,
+    pub any: Option<Recipient<ServerSideEvent>>,
+}
+
+impl ServerSideHandlers {
+    /// Who hears the event called `name`, if anybody.
+    pub fn for_event(&self, name: &str) -> Option<&Recipient<ServerSideEvent>> {
+        self.by_name.get(name).or(self.any.as_ref())
     }
 }
 
@@ -149,7 +168,7 @@ impl LocalSockets for Local {
         wants_ack: bool,
     ) -> Option<oneshot::Receiver<Payload>> {
         let core = self.core.upgrade()?;
-        let to = core.server_side.as_ref()?;
+        let to = core.server_side.for_event(&name)?;
         let (ack, answer) = if wants_ack {
             let (tx, rx) = oneshot::channel();
             (Some(ServerSideAck(tx)), Some(rx))
@@ -169,5 +188,86 @@ impl LocalSockets for Local {
             return None;
         }
         answer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::json;
+    use switchyard_core::{Adapter, AdapterFactory, LocalNamespace};
+
+    use super::*;
+    use crate::adapter::LocalAdapter;
+    use crate::socket::requests::NamespaceParts;
+
+    /// Keeps the namespace's side of the seam, as a cluster adapter would.
+    #[derive(Default)]
+    struct Keep(Mutex<Option<LocalNamespace>>);
+
+    impl AdapterFactory for Keep {
+        fn create(&self, _: &str, local: LocalNamespace) -> Arc<dyn Adapter> {
+            *self.0.lock().unwrap() = Some(local);
+            Arc::new(LocalAdapter)
+        }
+    }
+
+    /// Answers every server-side event with its own label and the event's name.
+    struct Answer(&'static str);
+
+    impl Actor for Answer {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<ServerSideEvent> for Answer {
+        type Result = ();
+        fn handle(&mut self, ev: ServerSideEvent, _: &mut Context<Self>) {
+            if let Some(ack) = ev.ack {
+                ack.send(json!([self.0, ev.name]));
+            }
+        }
+    }
+
+    /// What the handler of `name` answers, as another node asking through
+    /// the adapter would get it.
+    async fn answer(local: &LocalNamespace, name: &str) -> Option<Payload> {
+        let rx = local.server_side_event(name.to_string(), Payload::default(), true)?;
+        rx.await.ok()
+    }
+
+    #[test]
+    fn an_event_goes_to_the_handler_of_its_name_else_the_catch_all() {
+        actix::System::new().block_on(async {
+            let handlers = |any: bool| ServerSideHandlers {
+                by_name: HashMap::from([
+                    ("ping".to_string(), Answer("ping").start().recipient()),
+                    ("stats".to_string(), Answer("stats").start().recipient()),
+                ]),
+                any: any.then(|| Answer("any").start().recipient()),
+            };
+            for any in [true, false] {
+                let keep = Keep::default();
+                let parts = NamespaceParts {
+                    adapters: &keep,
+                    server_side: handlers(any),
+                    limits: Default::default(),
+                };
+                let _core = crate::rooms::start("/", parts);
+                let local = keep
+                    .0
+                    .lock()
+                    .unwrap()
+                    .clone()
+                    .expect("the adapter was made");
+                let got = |label: &str, name: &str| Some(Payload::from(json!([label, name])));
+                assert_eq!(answer(&local, "ping").await, got("ping", "ping"));
+                assert_eq!(answer(&local, "stats").await, got("stats", "stats"));
+                match any {
+                    true => assert_eq!(answer(&local, "other").await, got("any", "other")),
+                    false => assert_eq!(answer(&local, "other").await, None),
+                }
+            }
+        });
     }
 }

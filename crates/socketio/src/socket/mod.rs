@@ -13,6 +13,7 @@ mod events;
 mod fetched;
 mod handle;
 mod handshake;
+mod into_rooms;
 mod lifecycle;
 mod local;
 mod operator;
@@ -33,6 +34,8 @@ pub use handle::{
     AckError, AckFuture, EmitError, Emitter, EventPacket, PacketMiddleware, SocketRef,
 };
 pub use handshake::Handshake;
+pub use into_rooms::{IntoRooms, ManyRooms, OneRoom};
+pub(crate) use local::ServerSideHandlers;
 pub use local::{ServerSideAck, ServerSideEvent};
 pub use operator::{
     BroadcastAckError, BroadcastError, BroadcastOperator, NamespaceCounters, NamespaceRef,

@@ -13,6 +13,7 @@ use super::Payload;
 use super::applied::{Applied, Departure, EffectError};
 use super::fetched::FetchedSocket;
 use super::handle::{EmitError, check_event};
+use super::into_rooms::IntoRooms;
 use super::requests::{
     Broadcast, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch, NamespaceCore, RoomSummary,
     Summary,
@@ -41,8 +42,9 @@ pub enum BroadcastAckError {
     #[error("an ack on a broadcast needs a timeout: call .timeout(d) first")]
     NoTimeout,
     /// The timeout passed (or targeted sockets left) before every client
-    /// answered (socket.io's `operation has timed out`).
-    #[error("{missing} of {expected} clients did not answer in time")]
+    /// answered. The message is socket.io's, `operation has timed out`;
+    /// like socket.io's `err.responses`, the error holds the answers that came.
+    #[error("operation has timed out")]
     Timeout {
         /// How many sockets the broadcast reached.
         expected: usize,
@@ -122,20 +124,21 @@ impl BroadcastOperator {
         !self.opts.local && self.ns.adapter.spans_nodes()
     }
 
-    /// Also target the sockets in `room` (chainable; a socket in several gets one copy).
-    pub fn to(mut self, room: impl Into<String>) -> Self {
-        self.opts.rooms.push(room.into());
+    /// Also target the sockets in `rooms`, one room or several
+    /// ([`IntoRooms`]); chainable, and a socket in several gets one copy.
+    pub fn to<M>(mut self, rooms: impl IntoRooms<M>) -> Self {
+        self.opts.rooms.extend(rooms.into_rooms());
         self
     }
 
     /// Same as [`Self::to`] (socket.io's `in`).
-    pub fn within(self, room: impl Into<String>) -> Self {
-        self.to(room)
+    pub fn within<M>(self, rooms: impl IntoRooms<M>) -> Self {
+        self.to(rooms)
     }
 
-    /// Leave out the sockets in `room`.
-    pub fn except(mut self, room: impl Into<String>) -> Self {
-        self.opts.except.push(room.into());
+    /// Leave out the sockets in `rooms`, one room or several ([`IntoRooms`]).
+    pub fn except<M>(mut self, rooms: impl IntoRooms<M>) -> Self {
+        self.opts.except.extend(rooms.into_rooms());
         self
     }
 
@@ -471,19 +474,20 @@ impl NamespaceRef {
         BroadcastOperator::new(self.core.clone(), None)
     }
 
-    /// The sockets in `room` (socket.io's `nsp.to(room)`).
-    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.to_all().to(room)
+    /// The sockets in `rooms`, one room or several (socket.io's
+    /// `nsp.to(room)` and `nsp.to([a, b])`; see [`IntoRooms`]).
+    pub fn to<M>(&self, rooms: impl IntoRooms<M>) -> BroadcastOperator {
+        self.to_all().to(rooms)
     }
 
     /// Same as [`Self::to`] (socket.io's `nsp.in(room)`).
-    pub fn within(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.to_all().to(room)
+    pub fn within<M>(&self, rooms: impl IntoRooms<M>) -> BroadcastOperator {
+        self.to_all().to(rooms)
     }
 
-    /// Every socket not in `room` (socket.io's `nsp.except(room)`).
-    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
-        self.to_all().except(room)
+    /// Every socket in none of `rooms` (socket.io's `nsp.except(room)`).
+    pub fn except<M>(&self, rooms: impl IntoRooms<M>) -> BroadcastOperator {
+        self.to_all().except(rooms)
     }
 
     /// Every socket, dropping the packet for clients that cannot take it
@@ -549,10 +553,13 @@ impl NamespaceRef {
             .unwrap_or_default()
     }
 
-    /// socket.io's `serverSideEmit`: reaches the server-side handlers
-    /// ([`NamespaceBuilder::on_server_side`]) of the *other* nodes' namespace
-    /// of the same name. On a single node there is nobody else.
+    /// socket.io's `serverSideEmit`: reaches the server-side handlers of
+    /// the *other* nodes' namespace of the same name: the handler of
+    /// `event` ([`NamespaceBuilder::on_server_side_event`]), else the
+    /// catch-all ([`NamespaceBuilder::on_server_side`]). On a single node
+    /// there is nobody else.
     ///
+    /// [`NamespaceBuilder::on_server_side_event`]: crate::namespace::NamespaceBuilder::on_server_side_event
     /// [`NamespaceBuilder::on_server_side`]: crate::namespace::NamespaceBuilder::on_server_side
     pub fn server_side_emit(
         &self,
@@ -608,5 +615,73 @@ impl NamespaceRef {
             acks_refused: s.acks_refused.load(Relaxed),
             requests_refused: s.requests_refused.load(Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// socket.io's own strings, where it has one: `lib/broadcast-operator.ts`
+    /// and `lib/namespace.ts`, and the adapters' for `serverSideEmit`.
+    #[test]
+    fn broadcast_and_cluster_errors_read_as_socket_io_s() {
+        let timeout = BroadcastAckError::Timeout {
+            expected: 3,
+            missing: 1,
+            responses: vec![Payload::from(json!(1)), Payload::from(json!(2))],
+        };
+        assert_eq!(timeout.to_string(), "operation has timed out");
+        let reserved =
+            BroadcastAckError::from(BroadcastError::from(EmitError::Reserved("connect".into())));
+        assert_eq!(
+            reserved.to_string(),
+            r#""connect" is a reserved event name"#
+        );
+        let sse = ServerSideEmitError::from(EmitError::Reserved("disconnecting".into()));
+        assert_eq!(
+            sse.to_string(),
+            r#""disconnecting" is a reserved event name"#
+        );
+        let partial = ClusterError::Timeout {
+            expected: 2,
+            missing: 1,
+            partial: vec![Payload::from(json!("node-a"))],
+        };
+        assert_eq!(
+            ServerSideEmitError::from(partial).to_string(),
+            "timeout reached: only 1 responses received out of 2"
+        );
+        let none = ClusterError::<usize>::Timeout {
+            expected: 3,
+            missing: 3,
+            partial: 0,
+        };
+        assert_eq!(
+            none.to_string(),
+            "timeout reached: only 0 responses received out of 3"
+        );
+    }
+
+    /// Ours, where socket.io has none.
+    #[test]
+    fn errors_socket_io_has_no_string_for() {
+        assert_eq!(
+            BroadcastAckError::NoTimeout.to_string(),
+            "an ack on a broadcast needs a timeout: call .timeout(d) first"
+        );
+        assert_eq!(
+            BroadcastError::from(EffectError::Overloaded).to_string(),
+            "the namespace's room registry is overloaded; the request was dropped"
+        );
+        let down = ClusterError::Unreachable {
+            reason: "connection refused".into(),
+            partial: 1usize,
+        };
+        assert_eq!(
+            down.to_string(),
+            "the cluster is unreachable: connection refused"
+        );
     }
 }

@@ -13,7 +13,7 @@ use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
-use super::local::{Local, ServerSideEvent};
+use super::local::{Local, ServerSideHandlers};
 use super::{Payload, SocketRef};
 use crate::client::Encoded;
 use switchyard_core::{Adapter, AdapterFactory, BroadcastOptions};
@@ -204,8 +204,8 @@ pub(crate) struct NamespaceCore {
     pub rooms: Rooms,
     pub stats: Arc<RoomStats>,
     pub adapter: Arc<dyn Adapter>,
-    /// Hears the other nodes' `serverSideEmit`.
-    pub server_side: Option<Recipient<ServerSideEvent>>,
+    /// Hear the other nodes' `serverSideEmit`.
+    pub server_side: ServerSideHandlers,
     pub limits: SocketLimits,
     ack_ids: AtomicU64,
 }
@@ -213,7 +213,7 @@ pub(crate) struct NamespaceCore {
 /// What a namespace is made of, besides its rooms.
 pub(crate) struct NamespaceParts<'a> {
     pub adapters: &'a dyn AdapterFactory,
-    pub server_side: Option<Recipient<ServerSideEvent>>,
+    pub server_side: ServerSideHandlers,
     pub limits: SocketLimits,
 }
 
