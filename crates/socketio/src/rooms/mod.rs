@@ -21,7 +21,7 @@ use crate::client::{Client, Encoded};
 use crate::socket::Adapter;
 use crate::socket::{
     AckRefused, Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, DisconnectSockets,
-    EffectError, Fetch, NamespaceCore, NamespaceParts, Register, RoomStats, Rooms, RoomsOf,
+    EffectError, Fetch, Local, NamespaceCore, NamespaceParts, Register, RoomStats, Rooms, RoomsOf,
     SocketRef, Summary, Unregister, Waiter,
 };
 use index::RoomIndex;
@@ -32,7 +32,9 @@ pub(crate) fn start(name: &str, parts: NamespaceParts<'_>) -> Arc<NamespaceCore>
     let name: Arc<str> = name.into();
     let stats = Arc::new(RoomStats::default());
     let registry = RoomRegistry::new(stats.clone(), parts.limits.max_rooms_per_socket).start();
-    let core = NamespaceCore::new(name, Rooms::new(registry.clone()), stats, parts);
+    let core = NamespaceCore::new(name, Rooms::new(registry.clone()), stats, parts, |core| {
+        Arc::new(Local { core })
+    });
     if core.adapter.follows_rooms() {
         registry.do_send(FollowRooms(core.adapter.clone()));
     }

@@ -15,12 +15,11 @@ use futures_util::future::LocalBoxFuture;
 
 use super::Payload;
 use super::events::{
-    AckSender, AnyEvent, Connect, Disconnect, Disconnecting, Event, Handlers, SocketError,
-    SocketGone,
+    AckSender, Connect, Disconnect, Disconnecting, Event, Handlers, SocketError, SocketGone,
 };
-use super::handle::{EventPacket, SocketInfo, SocketRef};
 use super::lifecycle::{Lifecycle, Listening, Step};
-use super::requests::{RoomsOf, Unregister};
+use super::shared::{AnyEvent, EventPacket, SocketInfo, SocketRef};
+use super::shared::{RoomsOf, Unregister};
 use crate::client::{DisconnectReason, ToSocket};
 use switchyard_core::protocol::{Packet, PacketKind};
 

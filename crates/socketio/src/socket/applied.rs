@@ -12,8 +12,6 @@ use std::sync::Mutex;
 use futures_util::future::BoxFuture;
 use tokio::sync::oneshot;
 
-use super::handle::SocketInfo;
-
 /// Whether a socket has left its rooms for good, and who waits to know.
 /// Lighter than a watch channel (a few words per socket, nothing allocated
 /// until somebody waits), which matters when it sits in every idle socket.
@@ -81,8 +79,8 @@ impl Applied {
     }
 
     /// Resolves once the socket has left every room.
-    pub(crate) fn gone(info: &SocketInfo) -> Applied {
-        let left = info.gone.subscribe();
+    pub(crate) fn gone(departure: &Departure) -> Applied {
+        let left = departure.subscribe();
         Applied(Box::pin(async move {
             Departure::wait(left).await;
             Ok(())

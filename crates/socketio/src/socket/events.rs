@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use actix::prelude::*;
-use serde_json::Value;
 
-use super::{Payload, SocketRef};
+use super::errors::MiddlewareError;
+use super::shared::SocketRef;
 use crate::client::{Client, DisconnectReason, frames};
+use switchyard_core::Payload;
 use switchyard_engineio::{Outgoing, SessionHandle};
 
 /// A socket joined the namespace (socket.io's `connection` event).
@@ -30,30 +31,6 @@ pub struct Event {
     pub payload: Payload,
     /// The client's ack callback (its emit's last argument), to answer once.
     pub ack: Option<AckSender>,
-}
-
-/// Any incoming event, for catch-all listeners (`SocketRef::on_any`).
-#[derive(Message, Clone)]
-#[rtype(result = "()")]
-pub struct AnyEvent {
-    /// The socket the event came from.
-    pub socket: SocketRef,
-    /// The event name.
-    pub name: String,
-    /// The arguments after the name.
-    pub payload: Payload,
-}
-
-/// Any outgoing event, for `SocketRef::on_any_outgoing` listeners.
-#[derive(Message, Clone)]
-#[rtype(result = "()")]
-pub struct AnyOutgoing {
-    /// The socket the event was sent to.
-    pub socket: SocketRef,
-    /// The event name.
-    pub name: String,
-    /// The arguments after the name.
-    pub payload: Payload,
 }
 
 /// The socket is leaving; `rooms` are the rooms it is still in.
@@ -86,32 +63,6 @@ pub struct SocketError {
     pub socket: SocketRef,
     /// The middleware's refusal.
     pub error: MiddlewareError,
-}
-
-/// A middleware's refusal: a message and optional data for the client.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct MiddlewareError {
-    /// The error message (socket.io's `err.message`).
-    pub message: String,
-    /// Extra details for the client (socket.io's `err.data`).
-    pub data: Option<Value>,
-}
-
-impl MiddlewareError {
-    /// A refusal with `message` and no data.
-    pub fn new(message: impl Into<String>) -> Self {
-        MiddlewareError {
-            message: message.into(),
-            data: None,
-        }
-    }
-
-    /// Attaches `data`, which a refused client reads as `err.data`.
-    pub fn with_data(mut self, data: Value) -> Self {
-        self.data = Some(data);
-        self
-    }
 }
 
 /// Answers one client emit that asked for an ack. Dropping it unanswered

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::operator::{BroadcastAckError, BroadcastError, BroadcastOperator};
-use super::requests::NamespaceCore;
-use super::{Applied, Payload, SocketRef};
-use switchyard_core::SocketDetails;
+use super::applied::Applied;
+use super::operator::{BroadcastAckError, BroadcastError, BroadcastOperator, NamespaceRef};
+use super::shared::{Fetch, NamespaceCore, SocketRef};
+use switchyard_core::{ClusterError, Payload, SocketDetails};
 
 /// A socket `fetch_sockets` found, here or on another node.
 ///
@@ -134,5 +134,67 @@ impl FetchedSocket {
     /// Disconnects it (`close`: its whole connection).
     pub fn disconnect(&self, close: bool) -> Applied {
         self.only().disconnect_sockets(close)
+    }
+}
+
+// `fetchSockets` on the operators lives here, beside what it returns, so
+// that the operators need not know `FetchedSocket`.
+impl BroadcastOperator {
+    /// The selected sockets, on every node unless `local` (socket.io's
+    /// `fetchSockets`). Nodes that do not answer within the timeout (the
+    /// operator's, else the adapter's own) give an error holding the rest.
+    pub async fn fetch_sockets(
+        self,
+    ) -> Result<Vec<FetchedSocket>, ClusterError<Vec<FetchedSocket>>> {
+        let remote = self
+            .spans_nodes()
+            .then(|| self.ns.adapter.fetch_sockets(&self.opts, self.timeout));
+        let local = self.ns.rooms.fetch.send(Fetch {
+            opts: self.opts.clone(),
+        });
+        let mut sockets: Vec<FetchedSocket> = (local.await.unwrap_or_default().into_iter())
+            .map(|(socket, rooms)| FetchedSocket::local(socket, rooms))
+            .collect();
+        let Some(remote) = remote else {
+            return Ok(sockets);
+        };
+        let ns = &self.ns;
+        let to_fetched = |details: Vec<SocketDetails>| {
+            (details.into_iter()).map(|d| FetchedSocket::remote(ns.clone(), d))
+        };
+        match remote.await {
+            Ok(details) => {
+                sockets.extend(to_fetched(details));
+                Ok(sockets)
+            }
+            Err(ClusterError::Timeout {
+                expected,
+                missing,
+                partial,
+            }) => {
+                sockets.extend(to_fetched(partial));
+                Err(ClusterError::Timeout {
+                    expected,
+                    missing,
+                    partial: sockets,
+                })
+            }
+            Err(ClusterError::Unreachable { reason, partial }) => {
+                sockets.extend(to_fetched(partial));
+                Err(ClusterError::Unreachable {
+                    reason,
+                    partial: sockets,
+                })
+            }
+        }
+    }
+}
+
+impl NamespaceRef {
+    /// Every socket of the namespace, on every node (socket.io's `nsp.fetchSockets()`).
+    pub async fn fetch_sockets(
+        &self,
+    ) -> Result<Vec<FetchedSocket>, ClusterError<Vec<FetchedSocket>>> {
+        self.to_all().fetch_sockets().await
     }
 }

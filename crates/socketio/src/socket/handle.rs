@@ -1,12 +1,12 @@
-//! [`SocketRef`]: the cheap, cloneable handle through which application
-//! code talks to one socket, and [`Emitter`], one emit with its flags.
+//! What a [`SocketRef`] does (the type is defined in `shared`): emit, ack,
+//! join and leave, listen, disconnect; and [`Emitter`], one emit with its
+//! flags.
 //!
 //! A handle writes to its client itself, through the client's session:
 //! never through the socket actor, whose mailbox would let an ack or a
 //! broadcast overtake an emit made before it.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::Ordering::{self, Relaxed};
 use std::time::Duration;
 
 use actix::Recipient;
@@ -14,221 +14,17 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::acks::{AckRefused, Acks, Waiter};
-use super::applied::{Applied, Departure};
-use super::events::{AnyEvent, AnyOutgoing};
+use super::acks::{AckRefused, Waiter};
+use super::applied::Applied;
+use super::errors::{AckError, EmitError, check_event};
+use super::handshake::Handshake;
 use super::into_rooms::IntoRooms;
 use super::operator::{BroadcastOperator, NamespaceRef};
-use super::requests::{NamespaceCore, Register, RoomsOf};
-use super::{Handshake, MiddlewareError, Payload};
-use crate::client::{Client, ClientUpcall, frames};
-use switchyard_core::protocol::{Packet, RESERVED_EVENTS};
-use switchyard_engineio::{Outgoing, SessionHandle};
-
-/// What every handle of one socket shares.
-pub(crate) struct SocketInfo {
-    pub id: Arc<str>,
-    pub nsp: Arc<str>,
-    pub handshake: Arc<Handshake>,
-    pub data: Mutex<Value>,
-    pub ns: Arc<NamespaceCore>,
-    /// The client's session: the one ordered, bounded way to the client.
-    pub session: SessionHandle<Client>,
-    pub acks: Acks,
-    /// Per-packet middleware, the namespace's then the socket's own; swapped
-    /// whole when one is added, so a packet runs against one snapshot.
-    pub middleware: RwLock<Arc<[PacketMiddleware]>>,
-    /// Set when the socket starts disconnecting.
-    pub closed: AtomicBool,
-    /// Fires once the socket has left every room.
-    pub gone: Departure,
-    pub any_incoming: Listeners<AnyEvent>,
-    pub any_outgoing: Listeners<AnyOutgoing>,
-}
-
-impl SocketInfo {
-    pub fn new(
-        id: Arc<str>,
-        handshake: Arc<Handshake>,
-        ns: Arc<NamespaceCore>,
-        session: SessionHandle<Client>,
-        middleware: Arc<[PacketMiddleware]>,
-    ) -> SocketInfo {
-        SocketInfo {
-            id,
-            nsp: ns.name.clone(),
-            handshake,
-            // socket.io's `socket.data` starts as an empty object.
-            data: Mutex::new(Value::Object(Default::default())),
-            ns,
-            session,
-            acks: Acks::default(),
-            middleware: RwLock::new(middleware),
-            closed: AtomicBool::new(false),
-            gone: Departure::default(),
-            any_incoming: Listeners::default(),
-            any_outgoing: Listeners::default(),
-        }
-    }
-
-    /// The middleware to run a packet through.
-    pub fn middleware(&self) -> Arc<[PacketMiddleware]> {
-        self.middleware
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
-/// Catch-all listeners (socket.io's `onAny` family), cheap to check when empty.
-pub(crate) struct Listeners<M: actix::Message + Send>
-where
-    M::Result: Send,
-{
-    any: AtomicBool,
-    list: Mutex<Vec<Recipient<M>>>,
-}
-
-impl<M: actix::Message + Send> Default for Listeners<M>
-where
-    M::Result: Send,
-{
-    fn default() -> Self {
-        Listeners {
-            any: AtomicBool::new(false),
-            list: Mutex::new(Vec::new()),
-        }
-    }
-}
-
-impl<M: actix::Message<Result = ()> + Send + Clone + 'static> Listeners<M> {
-    fn edit(&self, f: impl FnOnce(&mut Vec<Recipient<M>>)) {
-        let mut list = self.list.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut list);
-        self.any.store(!list.is_empty(), Ordering::Release);
-    }
-
-    fn len(&self) -> usize {
-        self.list.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    /// Tells every listener; `make` runs only when there is one. A listener
-    /// that cannot keep up misses the event rather than growing a queue; the
-    /// miss is counted in `dropped`.
-    pub fn notify(&self, dropped: &AtomicU64, make: impl FnOnce() -> Option<M>) {
-        if !self.any.load(Ordering::Acquire) {
-            return;
-        }
-        let Some(msg) = make() else { return };
-        for r in self.list.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            if r.try_send(msg.clone()).is_err() {
-                dropped.fetch_add(1, Relaxed);
-            }
-        }
-    }
-}
-
-/// A handle to one socket. Clone it freely; it stays valid (and its sends
-/// become no-ops) after the socket disconnects.
-///
-/// Writes to the client leave in the order they are made: an emit, an ack
-/// and a disconnect go straight into the client's one outbound queue on the
-/// caller's thread, before the call returns. Operators that go through the
-/// namespace's room registry (`to`, `broadcast`, `namespace()`) are in that
-/// queue once their future resolves.
-///
-/// ```no_run
-/// use actix::prelude::*;
-/// use serde_json::json;
-/// use switchyard_socketio::socket::Event;
-///
-/// struct Chat;
-/// impl Actor for Chat {
-///     type Context = Context<Self>;
-/// }
-/// impl Handler<Event> for Chat {
-///     type Result = ();
-///     fn handle(&mut self, ev: Event, _: &mut Context<Self>) {
-///         let socket = ev.socket;
-///         // socket.io's `socket.emit("echo", ...args)`
-///         let _ = socket.emit("echo", ev.payload);
-///         // socket.io's `callback(...)` for an emit that asked for an ack
-///         if let Some(ack) = ev.ack {
-///             ack.send(json!("ok"));
-///         }
-///         // socket.io's `socket.join("lobby")`, then a broadcast to the others there
-///         let joined = socket.join(["lobby"]);
-///         actix::spawn(async move {
-///             if joined.await.is_ok() {
-///                 let _ = socket.to("lobby").emit("joined", json!(socket.id())).await;
-///             }
-///         });
-///     }
-/// }
-/// ```
-#[derive(Clone)]
-pub struct SocketRef {
-    pub(crate) info: Arc<SocketInfo>,
-}
-
-impl std::fmt::Debug for SocketRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SocketRef")
-            .field("id", &self.info.id)
-            .field("nsp", &self.info.nsp)
-            .finish()
-    }
-}
-
-/// Why an emit was refused. The messages are socket.io's where it has one.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EmitError {
-    /// socket.io reserves this name (`connect`, `disconnect`, ...); the
-    /// message is socket.io's: `"connect" is a reserved event name`.
-    #[error("\"{0}\" is a reserved event name")]
-    Reserved(String),
-    /// The socket has disconnected; nothing was sent. socket.io's server
-    /// drops such an emit without a word; the message is the one its client
-    /// gives for the same case, `socket has been disconnected`.
-    #[error("socket has been disconnected")]
-    Disconnected,
-}
-
-/// Why an emit with ack did not get its answer. The messages are
-/// socket.io's where it has one.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AckError {
-    /// No answer within the timeout (socket.io's `operation has timed out`).
-    #[error("operation has timed out")]
-    Timeout,
-    /// The socket disconnected before answering. socket.io's server waits
-    /// for its timeout then; the message is the one socket.io's client
-    /// gives an ack cut short this way, `socket has been disconnected`.
-    #[error("socket has been disconnected")]
-    Disconnected,
-    /// The socket has its maximum of acks awaited already
-    /// (`max_pending_acks`); nothing was sent.
-    #[error("too many acks awaited from this socket; nothing was sent")]
-    TooManyPending,
-    /// The emit itself was refused.
-    #[error(transparent)]
-    Emit(#[from] EmitError),
-}
-
-/// An incoming event as per-packet middleware sees it (and may change it).
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventPacket {
-    /// The event name.
-    pub name: String,
-    /// Its arguments.
-    pub payload: Payload,
-}
-
-/// A per-packet middleware (socket.io's `socket.use`): pass with `Ok`, change
-/// the packet in place, or reject it with `Err` (the packet is dropped and
-/// the namespace's error handler hears why).
-pub type PacketMiddleware =
-    Arc<dyn Fn(&SocketRef, &mut EventPacket) -> Result<(), MiddlewareError> + Send + Sync>;
+use super::shared::{AnyEvent, AnyOutgoing, PacketMiddleware, Register, RoomsOf, SocketRef};
+use crate::client::{ClientUpcall, frames};
+use switchyard_core::Payload;
+use switchyard_core::protocol::Packet;
+use switchyard_engineio::Outgoing;
 
 /// The client's answer to an emit, or why there is none. The packet was
 /// written when the emit was called; this only waits.
@@ -557,7 +353,7 @@ impl SocketRef {
     /// [`Applied`] resolves once the socket has left its rooms.
     pub fn disconnect(&self, close: bool) -> Applied {
         self.request_disconnect(close);
-        Applied::gone(&self.info)
+        Applied::gone(&self.info.gone)
     }
 
     /// Makes the socket targetable in its namespace's rooms (its own-id room).
@@ -580,75 +376,5 @@ impl SocketRef {
                 close,
             });
         }
-    }
-}
-
-pub(crate) fn check_event(event: &str) -> Result<(), EmitError> {
-    if RESERVED_EVENTS.contains(&event) {
-        return Err(EmitError::Reserved(event.to_string()));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use actix::prelude::*;
-
-    #[derive(Message, Clone)]
-    #[rtype(result = "()")]
-    struct Seen;
-
-    struct Listener;
-    impl Actor for Listener {
-        type Context = Context<Self>;
-    }
-    impl Handler<Seen> for Listener {
-        type Result = ();
-        fn handle(&mut self, _: Seen, _: &mut Context<Self>) {}
-    }
-
-    /// socket.io's own strings, where it has one (`lib/socket.ts`, and
-    /// socket.io-client's `lib/socket.ts` for a disconnected socket).
-    #[test]
-    fn emit_and_ack_errors_read_as_socket_io_s() {
-        let reserved = check_event("disconnect").unwrap_err();
-        assert_eq!(
-            reserved.to_string(),
-            r#""disconnect" is a reserved event name"#
-        );
-        let gone = EmitError::Disconnected;
-        assert_eq!(gone.to_string(), "socket has been disconnected");
-        assert_eq!(AckError::Timeout.to_string(), "operation has timed out");
-        let cut = AckError::Disconnected;
-        assert_eq!(cut.to_string(), "socket has been disconnected");
-        assert_eq!(
-            AckError::from(EmitError::Disconnected).to_string(),
-            "socket has been disconnected"
-        );
-        assert_eq!(
-            AckError::from(EmitError::Reserved("connect".into())).to_string(),
-            r#""connect" is a reserved event name"#
-        );
-        // Not socket.io's (it has no such bound); callers look for "too many".
-        assert_eq!(
-            AckError::TooManyPending.to_string(),
-            "too many acks awaited from this socket; nothing was sent"
-        );
-    }
-
-    #[test]
-    fn a_listener_that_cannot_keep_up_misses_events_and_each_miss_is_counted() {
-        actix::System::new().block_on(async {
-            let listeners = Listeners::<Seen>::default();
-            listeners.edit(|l| l.push(Listener.start().recipient()));
-            let dropped = AtomicU64::new(0);
-            // Nothing yields to the listener meanwhile: its mailbox (16) fills up.
-            for _ in 0..100 {
-                listeners.notify(&dropped, || Some(Seen));
-            }
-            let dropped = dropped.load(Relaxed);
-            assert!((80..100).contains(&dropped), "{dropped} dropped");
-        });
     }
 }

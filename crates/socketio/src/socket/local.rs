@@ -1,68 +1,21 @@
-//! This node's side of the cluster seam: [`ServerSideEvent`] (what a
-//! namespace's server-side handlers receive) and the namespace's
-//! [`LocalSockets`] implementation, through which an adapter applies what
-//! other nodes ask. Everything it does is `local`, so nothing bounces back
-//! to the cluster. Names no adapter and no wire format.
+//! This node's side of the cluster seam: the namespace's [`LocalSockets`]
+//! implementation, through which an adapter applies what other nodes ask.
+//! Everything it does is `local`, so nothing bounces back to the cluster.
+//! Names no adapter and no wire format.
 
-use std::collections::HashMap;
 use std::sync::Weak;
 use std::time::Duration;
 
-use actix::prelude::*;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
+use super::fetched::FetchedSocket;
 use super::operator::BroadcastOperator;
-use super::requests::NamespaceCore;
-use super::{FetchedSocket, Payload};
+use super::server_side::{ServerSideAck, ServerSideEvent};
+use super::shared::NamespaceCore;
+use switchyard_core::Payload;
 use switchyard_core::{BroadcastOptions, LocalSockets, SocketDetails};
-
-/// A server-side event from another node (socket.io's `io.on(event, ...)`
-/// for a `serverSideEmit`), for the handler of its name
-/// ([`NamespaceBuilder::on_server_side_event`]) or else the catch-all
-/// ([`NamespaceBuilder::on_server_side`]).
-///
-/// [`NamespaceBuilder::on_server_side_event`]: crate::namespace::NamespaceBuilder::on_server_side_event
-/// [`NamespaceBuilder::on_server_side`]: crate::namespace::NamespaceBuilder::on_server_side
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ServerSideEvent {
-    /// The namespace it was emitted on.
-    pub nsp: String,
-    /// The event name.
-    pub name: String,
-    /// Its arguments.
-    pub payload: Payload,
-    /// Set when the emitting node waits for an answer: send one, once.
-    pub ack: Option<ServerSideAck>,
-}
-
-/// The answer to a [`ServerSideEvent`]: like socket.io, only its first
-/// argument reaches the emitting node.
-pub struct ServerSideAck(pub(crate) oneshot::Sender<Payload>);
-
-impl ServerSideAck {
-    /// Answers the emitting node.
-    pub fn send(self, payload: impl Into<Payload>) {
-        let _ = self.0.send(payload.into());
-    }
-}
-
-/// Who hears a namespace's server-side events: the handler of the
-/// event's name, else the catch-all.
-#[derive(Default, Clone)]
-pub(crate) struct ServerSideHandlers {
-    pub by_name: HashMap<String, Recipient<ServerSideEvent>>,
-    pub any: Option<Recipient<ServerSideEvent>>,
-}
-
-impl ServerSideHandlers {
-    /// Who hears the event called `name`, if anybody.
-    pub fn for_event(&self, name: &str) -> Option<&Recipient<ServerSideEvent>> {
-        self.by_name.get(name).or(self.any.as_ref())
-    }
-}
 
 /// One namespace's sockets on this node, as the other nodes reach them.
 pub(crate) struct Local {
@@ -198,9 +151,14 @@ mod tests {
     use serde_json::json;
     use switchyard_core::{Adapter, AdapterFactory, LocalNamespace};
 
+    use std::collections::HashMap;
+
+    use actix::prelude::*;
+
     use super::*;
     use crate::adapter::LocalAdapter;
-    use crate::socket::requests::NamespaceParts;
+    use crate::socket::server_side::ServerSideHandlers;
+    use crate::socket::shared::NamespaceParts;
 
     /// Keeps the namespace's side of the seam, as a cluster adapter would.
     #[derive(Default)]

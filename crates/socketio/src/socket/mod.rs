@@ -5,10 +5,16 @@
 //!
 //! A socket never touches a transport: it hands encoded packets to the
 //! client's Engine.IO session, in order. Operators reach a namespace's rooms
-//! only through the request messages of `requests`, which the `rooms` layer answers.
+//! only through the request messages of `shared`, which the `rooms` layer answers.
+//!
+//! No circle of files: the types that name each other (a socket's state,
+//! its namespace's, the requests and events that carry sockets) are
+//! defined together in `shared`; what they do lives in the files above it.
+// Bottom-up: each file imports only from those above it in this list.
 mod acks;
 mod actor;
 mod applied;
+mod errors;
 mod events;
 mod fetched;
 mod handle;
@@ -17,35 +23,33 @@ mod into_rooms;
 mod lifecycle;
 mod local;
 mod operator;
-pub(crate) mod requests;
+mod server_side;
+pub(crate) mod shared;
 
 pub use crate::client::DisconnectReason;
 pub(crate) use acks::{AckRefused, Waiter};
 pub(crate) use actor::SocketActor;
 pub use applied::{Applied, EffectError};
-pub use events::{
-    AckSender, AnyEvent, AnyOutgoing, Connect, Disconnect, Disconnecting, Event, MiddlewareError,
-    SocketError,
-};
+pub use errors::{AckError, EmitError, MiddlewareError};
+pub use events::{AckSender, Connect, Disconnect, Disconnecting, Event, SocketError};
 pub(crate) use events::{EventRoute, Handlers, SocketGone};
 pub use fetched::FetchedSocket;
-pub(crate) use handle::SocketInfo;
-pub use handle::{
-    AckError, AckFuture, EmitError, Emitter, EventPacket, PacketMiddleware, SocketRef,
-};
+pub use handle::{AckFuture, Emitter};
 pub use handshake::Handshake;
 pub use into_rooms::{IntoRooms, ManyRooms, OneRoom};
-pub(crate) use local::ServerSideHandlers;
-pub use local::{ServerSideAck, ServerSideEvent};
+pub(crate) use local::Local;
 pub use operator::{
     BroadcastAckError, BroadcastError, BroadcastOperator, NamespaceCounters, NamespaceRef,
     ServerSideEmitError,
 };
-pub(crate) use requests::{
+pub(crate) use server_side::ServerSideHandlers;
+pub use server_side::{ServerSideAck, ServerSideEvent};
+pub use shared::{AnyEvent, AnyOutgoing, EventPacket, PacketMiddleware, SocketRef};
+pub(crate) use shared::{
     Broadcast, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch, NamespaceCore,
-    NamespaceParts, Register, RoomStats, Rooms, RoomsOf, Summary, Unregister,
+    NamespaceParts, Register, RoomStats, Rooms, RoomsOf, SocketInfo, Summary, Unregister,
 };
-pub use requests::{RoomSummary, SocketLimits};
+pub use shared::{RoomSummary, SocketLimits};
 pub use switchyard_core::{
     Adapter, AdapterCounters, AdapterFactory, BroadcastOptions, ClusterError, LocalNamespace,
     LocalSockets, Payload, RemoteCounts, SocketDetails,

@@ -9,19 +9,14 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
-use super::Payload;
 use super::applied::{Applied, Departure, EffectError};
-use super::fetched::FetchedSocket;
-use super::handle::{EmitError, check_event};
+use super::errors::{EmitError, check_event};
 use super::into_rooms::IntoRooms;
-use super::requests::{
-    Broadcast, BroadcastWithAck, BulkRooms, DisconnectSockets, Fetch, NamespaceCore, RoomSummary,
-    Summary,
+use super::shared::{
+    Broadcast, BroadcastWithAck, BulkRooms, DisconnectSockets, NamespaceCore, RoomSummary, Summary,
 };
 use crate::client::Encoded;
-use switchyard_core::{
-    AdapterCounters, BroadcastOptions, ClusterError, RemoteCounts, SocketDetails,
-};
+use switchyard_core::{AdapterCounters, BroadcastOptions, ClusterError, Payload, RemoteCounts};
 
 /// Why a broadcast could not be handed to the registry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,9 +91,9 @@ pub enum ServerSideEmitError {
 /// ```
 #[derive(Clone)]
 pub struct BroadcastOperator {
-    ns: Arc<NamespaceCore>,
-    opts: BroadcastOptions,
-    timeout: Option<Duration>,
+    pub(super) ns: Arc<NamespaceCore>,
+    pub(super) opts: BroadcastOptions,
+    pub(super) timeout: Option<Duration>,
 }
 
 impl BroadcastOperator {
@@ -120,7 +115,7 @@ impl BroadcastOperator {
     }
 
     /// Whether this request also goes to the other nodes.
-    fn spans_nodes(&self) -> bool {
+    pub(super) fn spans_nodes(&self) -> bool {
         !self.opts.local && self.ns.adapter.spans_nodes()
     }
 
@@ -294,55 +289,6 @@ impl BroadcastOperator {
         let (tx, rx) = mpsc::unbounded_channel();
         let sent = self.send_with_ack(event, payload, tx).await.unwrap_or(0);
         (sent, rx)
-    }
-
-    /// The selected sockets, on every node unless `local` (socket.io's
-    /// `fetchSockets`). Nodes that do not answer within the timeout (the
-    /// operator's, else the adapter's own) give an error holding the rest.
-    pub async fn fetch_sockets(
-        self,
-    ) -> Result<Vec<FetchedSocket>, ClusterError<Vec<FetchedSocket>>> {
-        let remote = self
-            .spans_nodes()
-            .then(|| self.ns.adapter.fetch_sockets(&self.opts, self.timeout));
-        let local = self.ns.rooms.fetch.send(Fetch {
-            opts: self.opts.clone(),
-        });
-        let mut sockets: Vec<FetchedSocket> = (local.await.unwrap_or_default().into_iter())
-            .map(|(socket, rooms)| FetchedSocket::local(socket, rooms))
-            .collect();
-        let Some(remote) = remote else {
-            return Ok(sockets);
-        };
-        let ns = &self.ns;
-        let to_fetched = |details: Vec<SocketDetails>| {
-            (details.into_iter()).map(|d| FetchedSocket::remote(ns.clone(), d))
-        };
-        match remote.await {
-            Ok(details) => {
-                sockets.extend(to_fetched(details));
-                Ok(sockets)
-            }
-            Err(ClusterError::Timeout {
-                expected,
-                missing,
-                partial,
-            }) => {
-                sockets.extend(to_fetched(partial));
-                Err(ClusterError::Timeout {
-                    expected,
-                    missing,
-                    partial: sockets,
-                })
-            }
-            Err(ClusterError::Unreachable { reason, partial }) => {
-                sockets.extend(to_fetched(partial));
-                Err(ClusterError::Unreachable {
-                    reason,
-                    partial: sockets,
-                })
-            }
-        }
     }
 
     /// Makes the selected sockets join `rooms`; resolves once they are in.
@@ -519,13 +465,6 @@ impl NamespaceRef {
         payload: impl Into<Payload>,
     ) -> Result<usize, BroadcastError> {
         self.to_all().emit(event, payload).await
-    }
-
-    /// Every socket of the namespace, on every node (socket.io's `nsp.fetchSockets()`).
-    pub async fn fetch_sockets(
-        &self,
-    ) -> Result<Vec<FetchedSocket>, ClusterError<Vec<FetchedSocket>>> {
-        self.to_all().fetch_sockets().await
     }
 
     /// Makes every socket of the namespace join `rooms`.
