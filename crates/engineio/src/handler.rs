@@ -1,6 +1,8 @@
 //! The seam between the Engine.IO layer and whatever runs on top of it:
-//! the [`EngineHandler`] trait, the context a handler acts through
-//! ([`SessionCtx`]) and the handle other actors keep ([`SessionHandle`]).
+//! what the context a handler acts through ([`SessionCtx`]) and the handle
+//! other actors keep ([`SessionHandle`]) can do. The types, and the
+//! [`EngineHandler`] trait, are defined beside the session actor they name
+//! (`session`), so that the actor need not import this file.
 //!
 //! Owns: the public API of a session, and how a handle reaches it (direct
 //! WebSocket writes through the outlet, a bounded mailbox, the close flag).
@@ -10,42 +12,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Addr, AsyncContext, Context, SpawnHandle};
+use actix::{AsyncContext, SpawnHandle};
 
 pub use super::data::{CloseReason, Message, RequestInfo};
 use super::outgoing::Admit;
 use super::outgoing::Outgoing;
 use super::outlet::Route;
 use super::packet::{Frame, Packet, ProtocolVersion};
-use super::session::{CutOff, EngineSession, SessionShared, Shell, Upcall, Wake};
-
-/// Application logic on top of one Engine.IO session. It runs inside the
-/// session actor, so its methods are called in order and never concurrently.
-///
-/// Other actors reach a handler through [`SessionHandle::upcall`], which
-/// delivers a [`EngineHandler::Upcall`] value to [`EngineHandler::on_upcall`].
-pub trait EngineHandler: Unpin + Sized + 'static {
-    /// Messages other actors send to this handler.
-    type Upcall: Send + 'static;
-
-    /// The session is open (the handshake has been queued).
-    fn on_open(&mut self, _session: &mut SessionCtx<'_, Self>) {}
-
-    /// The client sent a message.
-    fn on_message(&mut self, message: Message, session: &mut SessionCtx<'_, Self>);
-
-    /// Another actor sent this handler a message.
-    fn on_upcall(&mut self, _upcall: Self::Upcall, _session: &mut SessionCtx<'_, Self>) {}
-
-    /// The session has ended; called exactly once. Sending is a no-op from here.
-    fn on_close(&mut self, reason: CloseReason, session: &mut SessionCtx<'_, Self>);
-}
-
-/// What a handler can do with its session while one of its methods runs.
-pub struct SessionCtx<'a, H: EngineHandler> {
-    pub(super) shell: &'a mut Shell,
-    pub(super) ctx: &'a mut Context<EngineSession<H>>,
-}
+use super::session::{CutOff, Upcall, Wake};
+pub use super::session::{EngineHandler, SessionCtx, SessionHandle};
 
 impl<H: EngineHandler> SessionCtx<'_, H> {
     /// The session id (`sid` in the handshake).
@@ -111,21 +86,6 @@ impl<H: EngineHandler> SessionCtx<'_, H> {
     /// Cancels a [`run_later`](Self::run_later) that has not run yet.
     pub fn cancel(&mut self, handle: SpawnHandle) {
         self.ctx.cancel_future(handle);
-    }
-}
-
-/// A cloneable, thread-safe handle to one session.
-pub struct SessionHandle<H: EngineHandler> {
-    shared: Arc<SessionShared>,
-    addr: Addr<EngineSession<H>>,
-}
-
-impl<H: EngineHandler> Clone for SessionHandle<H> {
-    fn clone(&self) -> Self {
-        SessionHandle {
-            shared: self.shared.clone(),
-            addr: self.addr.clone(),
-        }
     }
 }
 

@@ -28,7 +28,6 @@ pub use self::core::TransportMismatch;
 use self::core::{Action, ConnId, GetOutcome, Limits, SessionState};
 use super::config::EngineConfig;
 use super::data::{CloseReason, Message as Msg, RequestInfo};
-use super::handler::{EngineHandler, SessionCtx};
 use super::outgoing::Admit;
 use super::outgoing::Outgoing;
 use super::outlet::Outlet;
@@ -36,6 +35,49 @@ use super::packet::{Frame, Packet, ProtocolVersion};
 use super::queue::PollBody;
 use super::sink::WsSink;
 use super::stats::EngineStats;
+
+/// Application logic on top of one Engine.IO session. It runs inside the
+/// session actor, so its methods are called in order and never concurrently.
+///
+/// Other actors reach a handler through [`SessionHandle::upcall`], which
+/// delivers a [`EngineHandler::Upcall`] value to [`EngineHandler::on_upcall`].
+pub trait EngineHandler: Unpin + Sized + 'static {
+    /// Messages other actors send to this handler.
+    type Upcall: Send + 'static;
+
+    /// The session is open (the handshake has been queued).
+    fn on_open(&mut self, _session: &mut SessionCtx<'_, Self>) {}
+
+    /// The client sent a message.
+    fn on_message(&mut self, message: Msg, session: &mut SessionCtx<'_, Self>);
+
+    /// Another actor sent this handler a message.
+    fn on_upcall(&mut self, _upcall: Self::Upcall, _session: &mut SessionCtx<'_, Self>) {}
+
+    /// The session has ended; called exactly once. Sending is a no-op from here.
+    fn on_close(&mut self, reason: CloseReason, session: &mut SessionCtx<'_, Self>);
+}
+
+/// What a handler can do with its session while one of its methods runs.
+pub struct SessionCtx<'a, H: EngineHandler> {
+    pub(crate) shell: &'a mut Shell,
+    pub(crate) ctx: &'a mut Context<EngineSession<H>>,
+}
+
+/// A cloneable, thread-safe handle to one session.
+pub struct SessionHandle<H: EngineHandler> {
+    pub(crate) shared: Arc<SessionShared>,
+    pub(crate) addr: Addr<EngineSession<H>>,
+}
+
+impl<H: EngineHandler> Clone for SessionHandle<H> {
+    fn clone(&self) -> Self {
+        SessionHandle {
+            shared: self.shared.clone(),
+            addr: self.addr.clone(),
+        }
+    }
+}
 
 /// Closes the session with a reason.
 #[derive(actix::Message)]
@@ -101,7 +143,7 @@ pub enum WsEvent {
     Closed(CloseReason),
 }
 
-/// What the session shares with every [`SessionHandle`](super::SessionHandle)
+/// What the session shares with every [`SessionHandle`]
 /// on any thread: identity, counters, the direct path to a WebSocket, and
 /// the close-request flag.
 pub(crate) struct SessionShared {
