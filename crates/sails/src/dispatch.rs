@@ -194,19 +194,19 @@ impl Sails {
 
 impl AppTap for Sails {
     fn worker_app(&self, app: WorkerApp) {
-        let here = std::thread::current().id();
         let config = self.shared.config.clone();
         let addr = Runner { app, config }.start();
-        let mut runners = self
-            .shared
-            .runners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        runners.retain(|(t, _)| *t != here);
-        runners.push((here, addr));
+        self.set_runner(Some(addr));
     }
 
     fn worker_stopped(&self) {
+        self.set_runner(None);
+    }
+}
+
+impl Sails {
+    /// This worker thread's runner becomes `runner` (none: it has gone).
+    fn set_runner(&self, runner: Option<Addr<Runner>>) {
         let here = std::thread::current().id();
         let mut runners = self
             .shared
@@ -214,6 +214,7 @@ impl AppTap for Sails {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         runners.retain(|(t, _)| *t != here);
+        runners.extend(runner.map(|addr| (here, addr)));
     }
 }
 
