@@ -34,7 +34,7 @@ const track = (client) => {
 
 before(async () => {
   // The session's trace line "GET waits for data" tells a test that its GET is pending.
-  server = await startServer("conformance", [], { env: { RUST_LOG: "switchyard::engine::session=trace" } });
+  server = await startServer("conformance", [], { env: { RUST_LOG: "switchyard_engineio::session=trace" } });
   base = `${server.url}/engine.io/`;
   wsBase = toWsUrl(base);
 });
