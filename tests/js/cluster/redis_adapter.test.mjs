@@ -13,7 +13,7 @@
 // reference adapter), to check the tests themselves; Switchyard-only details are skipped then.
 import assert from "node:assert/strict";
 import { after, before, describe, it, test } from "node:test";
-import { eioHandshake, httpGet, httpPost, pollUrl, serverBinary, spawnProcess } from "./helpers.mjs";
+import { eioHandshake, httpGet, httpPost, pollUrl, serverBinary, spawnProcess } from "../support/helpers.mjs";
 import {
   IMPL,
   VARIANTS,
@@ -26,8 +26,8 @@ import {
   sorted,
   waitFor,
   withCluster,
-} from "./cluster_helpers.mjs";
-import { freePort, redisMissing, startRedis, variantArgs } from "./redis_helpers.mjs";
+} from "../support/cluster_helpers.mjs";
+import { freePort, redisMissing, startRedis, variantArgs } from "../support/redis_helpers.mjs";
 
 const T = { timeout: 120000 };
 const SWITCHYARD = IMPL === "switchyard";

@@ -1,4 +1,4 @@
-// Shared by cluster.test.mjs and cluster_mixed.test.mjs: clients that record what they receive,
+// Shared by cluster/redis_adapter.test.mjs and cluster/mixed.test.mjs: clients that record what they receive,
 // op calls through acks, polling waits with generous bounds, and a per-test scope that stops every
 // node and client it made, in reverse order, even when the test fails.
 import assert from "node:assert/strict";
@@ -11,7 +11,7 @@ export const ACK_MS = 15000;
 export const WAIT_MS = 20000;
 
 /**
- * Which implementation the "Switchyard" nodes of cluster.test.mjs are: "switchyard" (test_server,
+ * Which implementation the "Switchyard" nodes of cluster/redis_adapter.test.mjs are: "switchyard" (test_server,
  * the default) or "node" (node_peer.mjs), the latter only to check the tests and fixtures
  * themselves against the reference implementation (E2E_CLUSTER_IMPL=node).
  */

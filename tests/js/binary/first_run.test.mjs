@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { after, before, describe, it } from "node:test";
-import { closeSocket, httpGet, once, startServer } from "./helpers.mjs";
+import { closeSocket, httpGet, once, startServer } from "../support/helpers.mjs";
 
 const require = createRequire(import.meta.url);
 const { io } = require("socket.io-client");

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { io } from "socket.io-client";
-import { httpGet, once, startServer } from "./helpers.mjs";
+import { httpGet, once, startServer } from "../support/helpers.mjs";
 
 const T = { timeout: 30000 };
 let server;

@@ -13,7 +13,7 @@ import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import zlib from "node:zlib";
 import { io } from "socket.io-client";
-import { once, sleep, startServer } from "./helpers.mjs";
+import { once, sleep, startServer } from "../support/helpers.mjs";
 
 const T = { timeout: 60000 };
 const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

@@ -21,7 +21,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it, test } from "node:test";
-import { REPO_ROOT, freePort, sleep, startServer, chromiumMissing, launchChromium } from "./helpers.mjs";
+import { REPO_ROOT, freePort, sleep, startServer, chromiumMissing, launchChromium } from "../support/helpers.mjs";
 
 const skip = chromiumMissing;
 const T = { timeout: 120000 };

@@ -9,7 +9,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
 // Directory holding the server executables: cargo's debug examples (honouring CARGO_TARGET_DIR),
 // or any directory named by E2E_EXAMPLES_DIR (e.g. a reference implementation; not SWITCHYARD_*,

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { io, Manager } from "socket.io-client";
-import { closeSocket, eventRecorder, notReceived, once, startServer } from "./helpers.mjs";
+import { closeSocket, eventRecorder, notReceived, once, startServer } from "../support/helpers.mjs";
 
 const T = { timeout: 30000 };
 

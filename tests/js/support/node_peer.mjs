@@ -7,7 +7,7 @@
 // and, like test_server, hands every server-side event E(args...) it receives to its own sockets
 // in room "sse-watchers" as `sse-received` [E, ...args], answering an ack with "node-<port>".
 //
-// As a script: node node_peer.mjs --redis-url redis://127.0.0.1:P [--port 0]
+// As a script: node support/node_peer.mjs --redis-url redis://127.0.0.1:P [--port 0]
 //   [--redis-key-prefix socket.io] [--redis-request-timeout-ms 5000]
 //   [--redis-variant classic|sharded] [--redis-subscription-mode dynamic|static|dynamic-private]
 // (the flags of test_server; sharded is `createShardedAdapter`)

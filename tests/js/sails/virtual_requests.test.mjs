@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { after, before, describe, it } from "node:test";
-import { closeSocket, once, startServer } from "./helpers.mjs";
-import { ackV2 } from "./legacy_helpers.mjs";
+import { closeSocket, once, startServer } from "../support/helpers.mjs";
+import { ackV2 } from "../support/legacy_helpers.mjs";
 import {
   FLAVORS,
   assertStatus,
@@ -21,7 +21,7 @@ import {
   until,
   vr,
   vrShort,
-} from "./sails_helpers.mjs";
+} from "../support/sails_helpers.mjs";
 
 const require = createRequire(import.meta.url);
 const ioV4 = require("socket.io-client");

@@ -4,12 +4,12 @@
 // (__sails_io_sdk_version / _platform / _language, beside EIO=3), and the SDK socket must get the
 // server's pushes (the connect greeting "auth", emits from "ask" with an ack, room broadcasts).
 // Here events go through the raw socket.io socket (`socket._raw.emit`) and `socket.on`; Sails
-// virtual requests (io.socket.get/post...) are tested in virtual_requests.test.mjs.
+// virtual requests (io.socket.get/post...) are tested in sails/virtual_requests.test.mjs.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { after, before, describe, it } from "node:test";
-import { startServer } from "./helpers.mjs";
-import { ackV2, connectedV2, disconnectedV2, escapeRegExp as escape, ioV2, serverIdV2, until } from "./legacy_helpers.mjs";
+import { startServer } from "../support/helpers.mjs";
+import { ackV2, connectedV2, disconnectedV2, escapeRegExp as escape, ioV2, serverIdV2, until } from "../support/legacy_helpers.mjs";
 
 const require = createRequire(import.meta.url);
 const sailsIOClient = require("sails.io.js");

@@ -15,7 +15,7 @@ import {
   splitPayload,
   startServer,
   toWsUrl,
-} from "./helpers.mjs";
+} from "../support/helpers.mjs";
 
 const T = { timeout: 30000 };
 

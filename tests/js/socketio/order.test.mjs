@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { io } from "socket.io-client";
-import { checkOrderRounds, openWs, sleep, startServer, toWsUrl, until } from "./helpers.mjs";
+import { checkOrderRounds, openWs, sleep, startServer, toWsUrl, until } from "../support/helpers.mjs";
 
 const T = { timeout: 60000 };
 

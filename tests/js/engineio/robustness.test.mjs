@@ -18,7 +18,7 @@ import {
   splitPayload,
   startServer,
   toWsUrl,
-} from "./helpers.mjs";
+} from "../support/helpers.mjs";
 
 const T = { timeout: 120000 };
 

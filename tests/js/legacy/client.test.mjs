@@ -6,14 +6,14 @@
 // is the auth), an unknown namespace, and every disconnect reason a client can provoke, read from
 // the server's "disconnect <nsp> <id> <reason>" line. Binary with forceBase64 (`b4...` packets, on
 // the WebSocket too). Then a room shared by a v2 and a v4 client,
-// and the order guarantee (port of order.test.mjs) for the v2 client over websocket and polling.
+// and the order guarantee (port of socketio/order.test.mjs) for the v2 client over websocket and polling.
 //
 // The v2 client's socket.id is derived from the engine id and is not the server's socket id
 // (random, as socket.io 4 with allowEIO3): the server id is asked for (its "rooms").
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { io as ioV4 } from "socket.io-client";
-import { checkOrderRounds, startServer } from "./helpers.mjs";
+import { checkOrderRounds, startServer } from "../support/helpers.mjs";
 import {
   ackV2,
   bytes,
@@ -29,7 +29,7 @@ import {
   stopHeartbeatV3,
   until,
   upgradedV2,
-} from "./legacy_helpers.mjs";
+} from "../support/legacy_helpers.mjs";
 
 const T = { timeout: 60000 };
 
@@ -384,7 +384,7 @@ describe("v2 and v4 clients together", () => {
   }
 });
 
-describe("order for v2 clients (port of order.test.mjs)", () => {
+describe("order for v2 clients (port of socketio/order.test.mjs)", () => {
   let orderServer;
   before(async () => {
     // long heartbeats: the bursts below must not race the 500 ms default

@@ -14,7 +14,7 @@ import {
   sleep,
   startServer,
   toWsUrl,
-} from "./helpers.mjs";
+} from "../support/helpers.mjs";
 
 const PING_INTERVAL = 300;
 const PING_TIMEOUT = 200;

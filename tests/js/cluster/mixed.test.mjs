@@ -21,8 +21,8 @@ import {
   VARIANTS,
   waitFor,
   withCluster,
-} from "./cluster_helpers.mjs";
-import { redisMissing, startRedis } from "./redis_helpers.mjs";
+} from "../support/cluster_helpers.mjs";
+import { redisMissing, startRedis } from "../support/redis_helpers.mjs";
 
 const T = { timeout: 120000 };
 const PAIR = (process.env.E2E_MIXED_PAIR || "switchyard,node").split(",").map((s) => s.trim());

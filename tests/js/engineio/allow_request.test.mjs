@@ -3,7 +3,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
-import { startServer, httpGet, parseError } from "./helpers.mjs";
+import { startServer, httpGet, parseError } from "../support/helpers.mjs";
 
 describe("allowRequest hook", () => {
   let server;

@@ -6,7 +6,7 @@
 // An absence is proven by a later event on the same socket, never by waiting.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { startServer } from "./helpers.mjs";
+import { startServer } from "../support/helpers.mjs";
 import {
   FLAVORS,
   assertStatus,
@@ -17,7 +17,7 @@ import {
   sailsConnect,
   until,
   vr,
-} from "./sails_helpers.mjs";
+} from "../support/sails_helpers.mjs";
 
 const T = { timeout: 60000 };
 

@@ -16,7 +16,7 @@ import {
   splitPayload,
   startServer,
   toWsUrl,
-} from "./helpers.mjs";
+} from "../support/helpers.mjs";
 
 const PING_INTERVAL = 300;
 const PING_TIMEOUT = 200;

@@ -11,14 +11,14 @@
 // Packets are encoded and decoded with engine.io-parser 2.2.1, the codec socket.io-client 2 uses.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { httpGet, openWs, parseError, startServer, toWsUrl } from "./helpers.mjs";
+import { httpGet, openWs, parseError, startServer, toWsUrl } from "../support/helpers.mjs";
 import {
   decodeBinaryPayloadV3,
   decodeTextPayloadV3,
   encodeBinaryPayloadV3,
   encodeTextPayloadV3,
   escapeRegExp as escape,
-} from "./legacy_helpers.mjs";
+} from "../support/legacy_helpers.mjs";
 
 const T = { timeout: 60000 };
 // Long enough that a test which pings before each GET never races the heartbeat on a busy machine,

@@ -16,7 +16,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { after, before, describe, it, test } from "node:test";
-import { REPO_ROOT, httpGet, startServer, chromiumMissing, launchChromium } from "./helpers.mjs";
+import { REPO_ROOT, httpGet, startServer, chromiumMissing, launchChromium } from "../support/helpers.mjs";
 
 const require = createRequire(import.meta.url);
 const skip = chromiumMissing;

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { after, describe, it } from "node:test";
 import { WebSocket } from "ws";
-import { httpGet, httpPost, parseError, pollUrl, startServer, until } from "./helpers.mjs";
+import { httpGet, httpPost, parseError, pollUrl, startServer, until } from "../support/helpers.mjs";
 
 const T = { timeout: 30000 };
 const servers = [];

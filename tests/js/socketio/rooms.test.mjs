@@ -19,7 +19,7 @@ import {
   splitPayload,
   startServer,
   toWsUrl,
-} from "./helpers.mjs";
+} from "../support/helpers.mjs";
 
 const T = { timeout: 60000 };
 const ACK_MS = 15000;

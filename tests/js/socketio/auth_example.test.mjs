@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { after, before, describe, it } from "node:test";
-import { startServer } from "./helpers.mjs";
+import { startServer } from "../support/helpers.mjs";
 
 const { io } = createRequire(import.meta.url)("socket.io-client");
 const T = { timeout: 20000 };

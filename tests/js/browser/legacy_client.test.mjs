@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it, test } from "node:test";
-import { startServer, chromiumMissing, launchChromium } from "./helpers.mjs";
-import { v2PackagePath } from "./legacy_helpers.mjs";
+import { startServer, chromiumMissing, launchChromium } from "../support/helpers.mjs";
+import { v2PackagePath } from "../support/legacy_helpers.mjs";
 
 const skip = chromiumMissing;
 const T = { timeout: 90000 };
