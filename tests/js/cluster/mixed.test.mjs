@@ -10,13 +10,15 @@
 // to check the tests and the peer; the default pair is switchyard,node.
 import assert from "node:assert/strict";
 import { after, before, describe, it, test } from "node:test";
+import { bytes } from "../support/helpers.mjs";
 import {
-  bytes,
   call,
   expectSequences,
+  fetched,
   normFetched,
   resetEvents,
   roomMsgs,
+  roomsOf,
   sorted,
   VARIANTS,
   waitFor,
@@ -30,8 +32,6 @@ if (PAIR.length !== 2 || !PAIR.every((k) => k === "switchyard" || k === "node"))
   throw new Error(`E2E_MIXED_PAIR must name two of switchyard,node; got ${process.env.E2E_MIXED_PAIR}`);
 }
 
-const roomsOf = async (socket) => sorted(await call(socket, "rooms"));
-const fetched = (entries) => normFetched(entries.map(([s, data, rooms]) => ({ id: s.id, data, rooms: [s.id, ...rooms] })));
 const jsonSorted = (list) => sorted(list.map((x) => JSON.stringify(x)));
 
 if (redisMissing) {

@@ -13,30 +13,25 @@
 // reference adapter), to check the tests themselves; Switchyard-only details are skipped then.
 import assert from "node:assert/strict";
 import { after, before, describe, it, test } from "node:test";
-import { eioHandshake, httpGet, httpPost, pollUrl, serverBinary, spawnProcess } from "../support/helpers.mjs";
+import { bytes, eioHandshake, freePort, httpGet, httpPost, pollUrl, serverBinary, spawnProcess } from "../support/helpers.mjs";
 import {
   IMPL,
   VARIANTS,
-  bytes,
   call,
   expectSequences,
+  fetched,
   normFetched,
   resetEvents,
   roomMsgs,
+  roomsOf,
   sorted,
   waitFor,
   withCluster,
 } from "../support/cluster_helpers.mjs";
-import { freePort, redisMissing, startRedis, variantArgs } from "../support/redis_helpers.mjs";
+import { redisMissing, startRedis, variantArgs } from "../support/redis_helpers.mjs";
 
 const T = { timeout: 120000 };
 const SWITCHYARD = IMPL === "switchyard";
-
-/** Sorted `{id, data, rooms}` entries as `fetch` answers them. */
-const fetched = (entries) => normFetched(entries.map(([s, data, rooms]) => ({ id: s.id, data, rooms: [s.id, ...rooms] })));
-
-/** The socket's rooms, as it reports them (sorted). */
-const roomsOf = async (socket) => sorted(await call(socket, "rooms"));
 
 if (redisMissing) {
   // reported as one skipped test, with the reason (never under CI=true: .ci/run installs it)

@@ -13,7 +13,7 @@ import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import zlib from "node:zlib";
 import { io } from "socket.io-client";
-import { once, sleep, startServer } from "../support/helpers.mjs";
+import { closeSocket, escapeRegExp as escape, once, sleep, splitPayload, startServer } from "../support/helpers.mjs";
 
 const T = { timeout: 60000 };
 const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -41,8 +41,6 @@ before(async () => {
 after(async () => {
   await Promise.all([deflateServer, plainServer, pollServer].filter(Boolean).map((s) => s.stop()));
 });
-
-const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** String equality without dumping 100 KB strings into the failure message. */
 function assertSameString(actual, expected, label) {
@@ -601,8 +599,7 @@ describe("socket.io-client over websocket with permessage-deflate", () => {
     assert.ok(socket.connected, `socket disconnected before ${step}: ${disconnectReason}`);
 
   after(() => {
-    socket?.disconnect();
-    socket?.io.engine?.close();
+    if (socket) closeSocket(socket);
   });
 
   /** The ws WebSocket under the engine.io-client transport. */
@@ -699,8 +696,6 @@ function bodyText(res) {
   if (coding === "deflate") return zlib.inflateSync(res.raw).toString("utf8");
   throw new Error(`unexpected content-encoding ${coding}`);
 }
-
-const splitPayload = (text) => (text === "" ? [] : text.split("\x1e"));
 
 class PollSession {
   constructor(server) {
@@ -846,10 +841,7 @@ describe("catch-all listeners (onAny / onAnyOutgoing)", () => {
   const sockets = [];
 
   after(() => {
-    for (const s of sockets.splice(0)) {
-      s.disconnect();
-      s.io.engine?.close();
-    }
+    for (const s of sockets.splice(0)) closeSocket(s);
   });
 
   async function connect() {

@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import {
   eioHandshake,
   eioWs,
+  expectWsRefused,
   httpGet,
   httpPost,
   httpRequest,
@@ -12,10 +13,11 @@ import {
   parseError,
   pollPackets,
   pollUrl,
-  sleep,
+  runCleanups,
   splitPayload,
   startServer,
   toWsUrl,
+  waitSessionGone,
 } from "../support/helpers.mjs";
 
 const PING_INTERVAL = 300;
@@ -40,47 +42,18 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of cleanups.splice(0)) c();
+  await runCleanups(cleanups);
   if (server) await server.stop();
 });
 
 /** Resolves once the server holds a GET of session `sid` open (call it before sending the GET). */
 const getPending = (sid) => server.waitForStderr(new RegExp(`session ${sid}: GET waits for data`), 10000);
 
-// Waits (bounded) until the session `sid` is gone: a noop POST, which leaves its heartbeat alone,
-// is refused.
-async function waitGone(sid, timeoutMs = 15000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if ((await httpPost(pollUrl(base, sid), "6")).status === 400) return;
-    await sleep(25);
-  }
-  throw new Error(`session ${sid} still open after ${timeoutMs} ms`);
-}
-
 async function expectHttpError(res, code, message) {
   assert.equal(res.status, 400, `status (body ${JSON.stringify(res.text)})`);
   const body = parseError(res);
   assert.equal(body.code, code, `error code in ${res.text}`);
   assert.equal(body.message, message);
-}
-
-// A websocket request with bad parameters is either refused with HTTP 400 (the usual answer) or,
-// as the Node reference does for some cases, accepted and closed at once: never given a session.
-async function expectWsRefused(url) {
-  const client = track(openWs(url));
-  let opened = true;
-  try {
-    await client.opened;
-  } catch (err) {
-    opened = false;
-    assert.match(String(err.message), /400/, `websocket ${url} must be refused with HTTP 400, got: ${err.message}`);
-  }
-  await client.waitClose();
-  if (opened) {
-    const got = client.queue.filter((m) => typeof m === "string" && m.startsWith("0"));
-    assert.deepEqual(got, [], `websocket ${url} must not get an Engine.IO session`);
-  }
 }
 
 describe("Engine.IO handshake", () => {
@@ -321,7 +294,7 @@ describe("Engine.IO heartbeat", () => {
       assert.equal(poll.status, 200);
       assert.equal(poll.text, "2");
       // never answer: the session must be gone after pingTimeout (waited for, generous bound)
-      await waitGone(sid);
+      await waitSessionGone(base, sid);
       const after = await httpGet(pollUrl(base, sid));
       assert.equal(after.status, 400);
       assert.equal(parseError(after).code, 1);
@@ -329,7 +302,7 @@ describe("Engine.IO heartbeat", () => {
 
     it("closes the session when the client never polls at all", T, async () => {
       const { sid } = await eioHandshake(base);
-      await waitGone(sid);
+      await waitSessionGone(base, sid);
       const after = await httpGet(pollUrl(base, sid));
       assert.equal(after.status, 400);
     });

@@ -18,6 +18,7 @@ import {
   splitPayload,
   startServer,
   toWsUrl,
+  waitSessionGone,
 } from "../support/helpers.mjs";
 
 const T = { timeout: 120000 };
@@ -162,16 +163,6 @@ function peakRssKiB(pid) {
   return Number(/VmHWM:\s+(\d+)/.exec(status)[1]);
 }
 
-/** Polls `check` until it returns true, every `everyMs`, for at most `timeoutMs`. */
-async function waitFor(check, { timeoutMs = 15000, everyMs = 25, what = "condition" } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(everyMs);
-  }
-  throw new Error(`${what} not reached within ${timeoutMs} ms`);
-}
-
 // ---------------------------------------------------------------------------------------------
 
 describe("Engine.IO robustness (default heartbeat: 300 ms / 200 ms)", () => {
@@ -221,9 +212,8 @@ describe("Engine.IO robustness (default heartbeat: 300 ms / 200 ms)", () => {
     assert.deepEqual(splitPayload(first.text), ["2"]);
     const pending = httpGet(pollUrl(base, waiting), { timeoutMs: 20000 });
     // A noop POST tells whether the session is still there without touching its heartbeat.
-    const gone = async (sid) => (await httpPost(pollUrl(base, sid), "6")).status === 400;
-    await waitFor(() => gone(idle), { what: "idle session closed" });
-    await waitFor(() => gone(waiting), { what: "waiting session closed" });
+    await waitSessionGone(base, idle);
+    await waitSessionGone(base, waiting);
     const res = await pending;
     assert.equal(res.status, 200);
     assert.deepEqual(splitPayload(res.text), ["1"], "the waiting GET is answered with the close packet");

@@ -12,22 +12,27 @@
 // (random, as socket.io 4 with allowEIO3): the server id is asked for (its "rooms").
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { io as ioV4 } from "socket.io-client";
-import { checkOrderRounds, startServer } from "../support/helpers.mjs";
+import {
+  bytes,
+  checkNestedBinaryEcho,
+  checkOrderRounds,
+  closeSocket,
+  connected,
+  disconnected,
+  escapeRegExp as escape,
+  eventCount,
+  ioClient,
+  recordEvents,
+  startServer,
+  until,
+} from "../support/helpers.mjs";
 import {
   ackV2,
-  bytes,
-  closeSocket,
   connectedV2,
-  disconnectedV2,
   errorEventV2,
-  escapeRegExp as escape,
   ioV2,
-  pongsV3,
-  recordV2,
   serverIdV2,
   stopHeartbeatV3,
-  until,
   upgradedV2,
 } from "../support/legacy_helpers.mjs";
 
@@ -54,7 +59,7 @@ const MODES = [
 
 /** A new socket.io-client 2 socket (own connection) that records its events. */
 function clientV2(srv, nsp, opts = {}) {
-  const socket = recordV2(ioV2(srv.url + nsp, { forceNew: true, reconnection: false, timeout: 15000, ...opts }));
+  const socket = recordEvents(ioV2(srv.url + nsp, { forceNew: true, reconnection: false, timeout: 15000, ...opts }));
   sockets.push(socket);
   return socket;
 }
@@ -68,6 +73,22 @@ async function connectV2(srv, nsp, mode, opts = {}) {
   if (upgraded) await upgraded;
   assert.equal(socket.io.engine.transport.name, mode.transport);
   return socket;
+}
+
+/**
+ * "/" and "/custom" over one socket.io-client 2 Manager in `mode`, both connected (and, in the
+ * upgrade mode, upgraded to websocket).
+ */
+async function connectMultiplexedV2(srv, mode) {
+  const manager = new ioV2.Manager(srv.url, { reconnection: false, timeout: 15000, ...mode.opts });
+  const upgraded = mode.upgrade ? upgradedV2({ io: manager }) : null;
+  upgraded?.catch(() => {}); // awaited below, once connected
+  const main = recordEvents(manager.socket("/"));
+  const custom = recordEvents(manager.socket("/custom"));
+  sockets.push(main, custom);
+  await Promise.all([connectedV2(main), connectedV2(custom)]);
+  if (upgraded) await upgraded;
+  return { manager, main, custom };
 }
 
 /** Wait for the server's "disconnect <nsp> <id> <reason>" line (the only one for that socket). */
@@ -91,7 +112,7 @@ for (const mode of MODES) {
       socket.emit("message", "hello", 1, { a: [true, null] });
       assert.deepEqual(await socket.event("message-back"), ["hello", 1, { a: [true, null] }]);
       // Engine.IO v3: the client pings every pingInterval and the server answers each with a pong.
-      await pongsV3(socket.io.engine, 3);
+      await eventCount(socket.io.engine, "pong", 3);
       assert.ok(socket.connected);
       assert.equal(socket.io.engine.transport.name, mode.transport);
       socket.emit("message", "still here");
@@ -125,19 +146,7 @@ for (const mode of MODES) {
 
     it("round-trips Buffers and nested binary", T, async () => {
       const socket = await connectV2(server, "/", mode);
-      const payload = {
-        name: "file",
-        data: Buffer.from([1, 2, 3]),
-        nested: { list: [Buffer.from([4]), "text", Buffer.alloc(0)] },
-      };
-      socket.emit("message", Buffer.from([255, 0, 128]), payload);
-      const [first, second] = await socket.event("message-back");
-      assert.deepEqual(bytes(first), [255, 0, 128]);
-      assert.equal(second.name, "file");
-      assert.deepEqual(bytes(second.data), [1, 2, 3]);
-      assert.deepEqual(bytes(second.nested.list[0]), [4]);
-      assert.equal(second.nested.list[1], "text");
-      assert.deepEqual(bytes(second.nested.list[2]), []);
+      await checkNestedBinaryEcho(socket);
       // a larger one, all byte values
       const big = Buffer.alloc(20000);
       for (let i = 0; i < big.length; i++) big[i] = i % 256;
@@ -178,14 +187,7 @@ for (const mode of MODES) {
     });
 
     it("multiplexes / and /custom over one connection", T, async () => {
-      const manager = new ioV2.Manager(server.url, { reconnection: false, timeout: 15000, ...mode.opts });
-      const upgraded = mode.upgrade ? upgradedV2({ io: manager }) : null;
-      upgraded?.catch(() => {}); // awaited below, once connected
-      const main = recordV2(manager.socket("/"));
-      const custom = recordV2(manager.socket("/custom"));
-      sockets.push(main, custom);
-      await Promise.all([connectedV2(main), connectedV2(custom)]);
-      if (upgraded) await upgraded;
+      const { manager, main, custom } = await connectMultiplexedV2(server, mode);
       assert.equal(main.io, custom.io);
       assert.equal(manager.engine.transport.name, mode.transport);
       const mainId = await serverIdV2(main);
@@ -242,7 +244,7 @@ for (const mode of MODES) {
     it("socket.disconnect() -> client namespace disconnect", T, async () => {
       const socket = await connectV2(server, "/", mode);
       const id = await serverIdV2(socket);
-      const reason = disconnectedV2(socket);
+      const reason = disconnected(socket, 15000);
       socket.disconnect();
       assert.equal(await reason, "io client disconnect");
       await expectServerDisconnect(server, "/", id, "client namespace disconnect");
@@ -251,7 +253,7 @@ for (const mode of MODES) {
     it("closing the engine -> transport close", T, async () => {
       const socket = await connectV2(server, "/", mode);
       const id = await serverIdV2(socket);
-      const reason = disconnectedV2(socket);
+      const reason = disconnected(socket, 15000);
       socket.io.engine.close();
       await reason;
       await expectServerDisconnect(server, "/", id, "transport close");
@@ -260,7 +262,7 @@ for (const mode of MODES) {
     it("a client that stops pinging -> ping timeout (the server closes the session)", T, async () => {
       const socket = await connectV2(server, "/", mode);
       const id = await serverIdV2(socket);
-      const reason = disconnectedV2(socket, 20000);
+      const reason = disconnected(socket, 20000);
       stopHeartbeatV3(socket.io.engine);
       // pingInterval + pingTimeout is 500 ms; the bound is generous
       await expectServerDisconnect(server, "/", id, "ping timeout", 20000);
@@ -270,7 +272,7 @@ for (const mode of MODES) {
     it("a malformed Socket.IO packet -> parse error", T, async () => {
       const socket = await connectV2(server, "/", mode);
       const id = await serverIdV2(socket);
-      const reason = disconnectedV2(socket);
+      const reason = disconnected(socket, 15000);
       socket.io.engine.write("4garbage");
       await expectServerDisconnect(server, "/", id, "parse error");
       await reason;
@@ -279,7 +281,7 @@ for (const mode of MODES) {
     it("server disconnect-me -> io server disconnect / server namespace disconnect", T, async () => {
       const socket = await connectV2(server, "/", mode);
       const id = await serverIdV2(socket);
-      const reason = disconnectedV2(socket);
+      const reason = disconnected(socket, 15000);
       socket.emit("disconnect-me");
       assert.equal(await reason, "io server disconnect");
       assert.equal(socket.connected, false);
@@ -287,18 +289,11 @@ for (const mode of MODES) {
     });
 
     it("server close-me closes the whole connection: every namespace on it ends", T, async () => {
-      const manager = new ioV2.Manager(server.url, { reconnection: false, timeout: 15000, ...mode.opts });
-      const upgraded = mode.upgrade ? upgradedV2({ io: manager }) : null;
-      upgraded?.catch(() => {}); // awaited below, once connected
-      const main = recordV2(manager.socket("/"));
-      const custom = recordV2(manager.socket("/custom"));
-      sockets.push(main, custom);
-      await Promise.all([connectedV2(main), connectedV2(custom)]);
-      if (upgraded) await upgraded;
+      const { manager, main, custom } = await connectMultiplexedV2(server, mode);
       const mainId = await serverIdV2(main);
       const customId = await serverIdV2(custom);
-      const mainReason = disconnectedV2(main);
-      const customReason = disconnectedV2(custom);
+      const mainReason = disconnected(main, 15000);
+      const customReason = disconnected(custom, 15000);
       const engineClosed = new Promise((resolve) => manager.engine.once("close", resolve));
       main.emit("close-me");
       assert.equal(await mainReason, "io server disconnect");
@@ -322,7 +317,7 @@ describe("socket.io-client 2 with forceBase64", () => {
       socket.emit("message", Buffer.from([1, 2, 3]), { nested: Buffer.from([255]) });
       const echoed = await Promise.race([
         socket.event("message-back"),
-        disconnectedV2(socket).then((why) => {
+        disconnected(socket, 15000).then((why) => {
           const line = server.lines.find((l) => l.startsWith(`disconnect / ${id} `));
           throw new Error(`disconnected (${why}) instead of echoing; server: ${line}`);
         }),
@@ -368,19 +363,9 @@ describe("v2 and v4 clients together", () => {
 
   /** A connected socket.io-client 4 socket. */
   function io4(transports) {
-    const socket = ioV4(server.url, { forceNew: true, reconnection: false, transports, timeout: 10000 });
+    const socket = ioClient(server.url, { transports });
     sockets.push(socket);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("v4 client not connected within 15 s")), 15000);
-      socket.once("connect", () => {
-        clearTimeout(timer);
-        resolve(socket);
-      });
-      socket.once("connect_error", (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
+    return connected(socket, 15000);
   }
 });
 

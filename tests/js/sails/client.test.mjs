@@ -8,8 +8,9 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { after, before, describe, it } from "node:test";
-import { startServer } from "../support/helpers.mjs";
-import { ackV2, connectedV2, disconnectedV2, escapeRegExp as escape, ioV2, serverIdV2, until } from "../support/legacy_helpers.mjs";
+import { disconnected, escapeRegExp as escape, startServer, until } from "../support/helpers.mjs";
+import { ackV2, connectedV2, ioV2, serverIdV2 } from "../support/legacy_helpers.mjs";
+import { closeSailsSockets } from "../support/sails_helpers.mjs";
 
 const require = createRequire(import.meta.url);
 const sailsIOClient = require("sails.io.js");
@@ -41,18 +42,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const s of sailsSockets.splice(0)) {
-    try {
-      if (s.isConnected()) s.disconnect();
-    } catch {
-      // ignore
-    }
-    try {
-      s._raw?.io?.engine?.close();
-    } catch {
-      // ignore
-    }
-  }
+  closeSailsSockets(sailsSockets);
   if (server) await server.stop();
 });
 
@@ -158,7 +148,7 @@ describe("sails.io.js io.sails.connect()", () => {
     socket._raw.emit("ask", 5000);
     assert.deepEqual(await answer, ["polled yes"]);
     const id = await serverIdV2(socket._raw);
-    const gone = disconnectedV2(socket._raw);
+    const gone = disconnected(socket._raw, 15000);
     socket.disconnect();
     await gone;
     await server.waitForLine(new RegExp(`^disconnect / ${escape(id)} client namespace disconnect$`), 15000);

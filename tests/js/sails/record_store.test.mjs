@@ -6,7 +6,7 @@
 // An absence is proven by a later event on the same socket, never by waiting.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { startServer } from "../support/helpers.mjs";
+import { startServer, until } from "../support/helpers.mjs";
 import {
   FLAVORS,
   assertStatus,
@@ -15,7 +15,6 @@ import {
   http,
   makeSailsIo,
   sailsConnect,
-  until,
   vr,
 } from "../support/sails_helpers.mjs";
 

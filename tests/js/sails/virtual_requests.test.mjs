@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { after, before, describe, it } from "node:test";
-import { closeSocket, once, startServer } from "../support/helpers.mjs";
+import { closeSocket, once, startServer, until } from "../support/helpers.mjs";
 import { ackV2 } from "../support/legacy_helpers.mjs";
 import {
   FLAVORS,
@@ -18,7 +18,6 @@ import {
   http,
   makeSailsIo,
   sailsConnect,
-  until,
   vr,
   vrShort,
 } from "../support/sails_helpers.mjs";

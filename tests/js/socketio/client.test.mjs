@@ -2,8 +2,19 @@
 // auth and middlewares, namespaces, handshake details, rooms and socket.data.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { io, Manager } from "socket.io-client";
-import { closeSocket, eventRecorder, notReceived, once, startServer } from "../support/helpers.mjs";
+import { Manager } from "socket.io-client";
+import {
+  bytes,
+  checkNestedBinaryEcho,
+  closeSocket,
+  connected,
+  escapeRegExp as escape,
+  eventCount,
+  ioClient,
+  notReceived,
+  recordEvents,
+  startServer,
+} from "../support/helpers.mjs";
 
 const T = { timeout: 30000 };
 
@@ -19,37 +30,14 @@ after(async () => {
   if (server) await server.stop();
 });
 
-/**
- * A socket.io-client socket that records every event it receives (so nothing emitted right after
- * connect is missed). `socket.event(name)` resolves with the args of the next unseen `name` event.
- */
+/** A socket that records every event it receives (recordEvents), closed after the file. */
 function record(socket) {
-  const recorder = eventRecorder();
-  socket.onAny((event, ...args) => recorder.push(event, args));
-  socket.event = recorder.event;
-  socket.hasSeen = recorder.hasSeen;
   sockets.push(socket);
-  return socket;
+  return recordEvents(socket);
 }
 
 function client(nsp = "/", opts = {}) {
-  return record(io(server.url + nsp, { forceNew: true, reconnection: false, timeout: 10000, ...opts }));
-}
-
-/** Wait for "connect"; fail with the connect_error if there is one. */
-function connected(socket, timeoutMs = 10000) {
-  if (socket.connected) return Promise.resolve(socket);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("not connected in time")), timeoutMs);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      resolve(socket);
-    });
-    socket.once("connect_error", (err) => {
-      clearTimeout(timer);
-      reject(new Error(`connect_error: ${err.message} ${JSON.stringify(err.data)}`));
-    });
-  });
+  return record(ioClient(server.url + nsp, opts));
 }
 
 /** Wait for connect_error and return the Error. */
@@ -67,32 +55,8 @@ function connectError(socket, timeoutMs = 10000) {
   });
 }
 
-/** Resolves once the client has answered `n` more server pings; rejects after `timeoutMs`. */
-function heartbeats(socket, n, timeoutMs = 10000) {
-  const engine = socket.io.engine;
-  return new Promise((resolve, reject) => {
-    let seen = 0;
-    const timer = setTimeout(() => {
-      engine.off("ping", onPing);
-      reject(new Error(`only ${seen} of ${n} pings within ${timeoutMs} ms`));
-    }, timeoutMs);
-    function onPing() {
-      if (++seen < n) return;
-      clearTimeout(timer);
-      engine.off("ping", onPing);
-      resolve();
-    }
-    engine.on("ping", onPing);
-  });
-}
-
-const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-
-const isBinary = (x) => Buffer.isBuffer(x) || x instanceof ArrayBuffer || ArrayBuffer.isView(x);
-const bytes = (x) => {
-  assert.ok(isBinary(x), `binary expected, got ${JSON.stringify(x)}`);
-  return [...(x instanceof ArrayBuffer ? new Uint8Array(x) : new Uint8Array(x.buffer, x.byteOffset, x.byteLength))];
-};
+/** Resolves once the client has answered `n` more server pings; rejects after 10 s. */
+const heartbeats = (socket, n) => eventCount(socket.io.engine, "ping", n);
 
 describe("transports", () => {
   for (const transports of [["polling"], ["websocket"]]) {
@@ -139,19 +103,7 @@ describe("binary", () => {
   for (const transports of [["polling"], ["websocket"]]) {
     it(`round-trips Buffers and nested binary (${transports[0]})`, T, async () => {
       const socket = await connected(client("/", { transports }));
-      const payload = {
-        name: "file",
-        data: Buffer.from([1, 2, 3]),
-        nested: { list: [Buffer.from([4]), "text", Buffer.alloc(0)] },
-      };
-      socket.emit("message", Buffer.from([255, 0, 128]), payload);
-      const [first, second] = await socket.event("message-back");
-      assert.deepEqual(bytes(first), [255, 0, 128]);
-      assert.equal(second.name, "file");
-      assert.deepEqual(bytes(second.data), [1, 2, 3]);
-      assert.deepEqual(bytes(second.nested.list[0]), [4]);
-      assert.equal(second.nested.list[1], "text");
-      assert.deepEqual(bytes(second.nested.list[2]), []);
+      await checkNestedBinaryEcho(socket);
       socket.disconnect();
     });
 

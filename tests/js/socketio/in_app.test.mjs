@@ -2,8 +2,7 @@
 // through actix-web's own HTTP/1 dispatcher, beside the app's other routes.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { io } from "socket.io-client";
-import { httpGet, once, startServer } from "../support/helpers.mjs";
+import { httpGet, ioClient, once, startServer } from "../support/helpers.mjs";
 
 const T = { timeout: 30000 };
 let server;
@@ -19,7 +18,7 @@ after(async () => {
 });
 
 function client(opts) {
-  const c = io(server.url, { forceNew: true, reconnection: false, timeout: 10000, ...opts });
+  const c = ioClient(server.url, opts);
   clients.push(c);
   return c;
 }

@@ -3,15 +3,21 @@
 // and graceful shutdown on SIGTERM.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { io, Manager } from "socket.io-client";
+import { Manager } from "socket.io-client";
 import {
   closeSocket,
+  connected,
+  disconnected,
   eioHandshake,
   eioWs,
+  escapeRegExp as escape,
   httpGet,
   httpPost,
+  ioClient,
   pollPackets,
   pollUrl,
+  runCleanups,
+  sleep,
   splitPayload,
   startServer,
   toWsUrl,
@@ -27,11 +33,9 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of cleanups.splice(0)) c();
+  await runCleanups(cleanups);
   if (server) await server.stop();
 });
-
-const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
 function trackSocket(socket) {
   cleanups.push(() => closeSocket(socket));
@@ -39,32 +43,7 @@ function trackSocket(socket) {
 }
 
 function client(srv, nsp = "/", opts = {}) {
-  return trackSocket(io(srv.url + nsp, { forceNew: true, reconnection: false, timeout: 10000, ...opts }));
-}
-
-function connected(socket, timeoutMs = 10000) {
-  if (socket.connected) return Promise.resolve(socket);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("not connected in time")), timeoutMs);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      resolve(socket);
-    });
-    socket.once("connect_error", (err) => {
-      clearTimeout(timer);
-      reject(new Error(`connect_error: ${err.message}`));
-    });
-  });
-}
-
-function disconnected(socket, timeoutMs = 10000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no disconnect event in time")), timeoutMs);
-    socket.once("disconnect", (reason) => {
-      clearTimeout(timer);
-      resolve(reason);
-    });
-  });
+  return trackSocket(ioClient(srv.url + nsp, opts));
 }
 
 /**
@@ -212,7 +191,7 @@ describe("isolation", () => {
     for (const garbage of ["xyz", "4abc", "42{}", '40"x"', "", "4", "5", "41/nope,"]) {
       const { eio } = await rawConnect(server);
       eio.send(garbage);
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
       eio.close();
     }
     const echoed = new Promise((resolve) => socket.once("message-back", resolve));
@@ -283,7 +262,7 @@ describe("graceful shutdown", () => {
     await srv.waitForLine(new RegExp(`^connect / ${escape(id)}$`));
     // no GET is pending now, exactly like a client that just got a response and is about to poll
     const exit = srv.stop(10000);
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
     let res;
     try {
       res = await httpGet(pollUrl(base, sid));

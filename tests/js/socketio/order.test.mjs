@@ -3,8 +3,7 @@
 // socket.io-client v4 over each transport, and a raw WebSocket client that reads slowly.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { io } from "socket.io-client";
-import { checkOrderRounds, openWs, sleep, startServer, toWsUrl, until } from "../support/helpers.mjs";
+import { checkOrderRounds, connected, ioClient, openWs, sleep, startServer, toWsUrl, until } from "../support/helpers.mjs";
 
 const T = { timeout: 60000 };
 
@@ -22,12 +21,9 @@ after(async () => {
 });
 
 function connect(transports) {
-  const socket = io(server.url, { forceNew: true, reconnection: false, transports, timeout: 10000 });
+  const socket = ioClient(server.url, { transports });
   sockets.push(socket);
-  return new Promise((resolve, reject) => {
-    socket.once("connect", () => resolve(socket));
-    socket.once("connect_error", reject);
-  });
+  return connected(socket);
 }
 
 for (const transport of ["websocket", "polling"]) {

@@ -11,6 +11,7 @@ import {
   openWs,
   pollPackets,
   pollUrl,
+  runCleanups,
   sleep,
   startServer,
   toWsUrl,
@@ -36,7 +37,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of cleanups.splice(0)) c();
+  await runCleanups(cleanups);
   if (server) await server.stop();
 });
 

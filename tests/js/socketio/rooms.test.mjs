@@ -7,26 +7,29 @@
 // Every test starts its own server (fresh rooms and counters) and cleans up what it opened.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { io } from "socket.io-client";
 import {
   closeSocket,
+  connected,
+  disconnected,
   eioHandshake,
+  escapeRegExp as escapeRe,
   httpGet,
   httpPost,
+  ioClient,
   openWs,
   pollUrl,
+  runCleanups,
   sleep,
   splitPayload,
   startServer,
   toWsUrl,
+  until,
 } from "../support/helpers.mjs";
 
 const T = { timeout: 60000 };
 const ACK_MS = 15000;
 // How long to wait to be sure that no (extra) copy of a message is still on its way.
 const QUIET_MS = 500;
-
-const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
 /**
  * Runs `fn({srv, client, defer})` against a fresh test_server; everything registered with
@@ -41,13 +44,7 @@ function withServer(fn, args = []) {
     try {
       await fn({ srv, client, defer });
     } finally {
-      for (const c of cleanups.reverse()) {
-        try {
-          await c();
-        } catch {
-          // best effort
-        }
-      }
+      await runCleanups(cleanups);
       await srv.stop();
     }
   };
@@ -55,7 +52,7 @@ function withServer(fn, args = []) {
 
 /** A connected socket.io-client socket on "/" that records every `room-msg` it receives. */
 async function connectClient(srv, defer, opts = {}) {
-  const socket = io(srv.url, { forceNew: true, reconnection: false, timeout: 10000, ...opts });
+  const socket = ioClient(srv.url, opts);
   defer(() => closeSocket(socket));
   socket.roomMsgs = [];
   socket.on("room-msg", (...args) => socket.roomMsgs.push(args));
@@ -65,43 +62,9 @@ async function connectClient(srv, defer, opts = {}) {
   return socket;
 }
 
-function connected(socket, timeoutMs = 10000) {
-  if (socket.connected) return Promise.resolve(socket);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("not connected in time")), timeoutMs);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      resolve(socket);
-    });
-    socket.once("connect_error", (err) => {
-      clearTimeout(timer);
-      reject(new Error(`connect_error: ${err.message}`));
-    });
-  });
-}
-
-function disconnected(socket, timeoutMs = 10000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no disconnect event in time")), timeoutMs);
-    socket.once("disconnect", (reason) => {
-      clearTimeout(timer);
-      resolve(reason);
-    });
-  });
-}
-
 /** Emit with an ack and resolve with the (single) answer argument. */
 function call(socket, event, ...args) {
   return socket.timeout(ACK_MS).emitWithAck(event, ...args);
-}
-
-/** Poll `pred` every 20 ms until it returns true; throws `message()` after timeoutMs. */
-async function waitUntil(pred, timeoutMs, message) {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(typeof message === "function" ? message() : message);
-    await sleep(20);
-  }
 }
 
 const sorted = (list) => [...list].sort();
@@ -109,10 +72,11 @@ const sorted = (list) => [...list].sort();
 /** Each expected socket got exactly one `room-msg` with `data`; every other socket got none. */
 async function expectDelivery(all, receivers, data) {
   for (const s of receivers) {
-    await waitUntil(
+    await until(
       () => s.roomMsgs.length >= 1,
+      () => `socket ${s.id} to receive room-msg ${JSON.stringify(data)}`,
       10000,
-      () => `socket ${s.id} did not receive room-msg ${JSON.stringify(data)}`,
+      20,
     );
   }
   await sleep(QUIET_MS);
@@ -479,12 +443,7 @@ describe("rooms and broadcasting", () => {
       const started = Date.now();
       let done = 0;
       while (done < CYCLES && Date.now() - started < LOOP_BUDGET_MS) {
-        const s = io(srv.url, {
-          forceNew: true,
-          reconnection: false,
-          timeout: 10000,
-          transports: ["websocket"],
-        });
+        const s = ioClient(srv.url, { transports: ["websocket"] });
         try {
           await connected(s);
           const rooms = await call(s, "join", "leak");
@@ -661,10 +620,11 @@ describe("rooms and broadcasting", () => {
       // the normal client (a target of the namespace-wide burst too) gets every burst, once, in
       // order, and stays connected
       assert.equal(await acked, COUNT);
-      await waitUntil(
+      await until(
         () => received.length >= COUNT,
+        () => `all ${COUNT} bursts on the normal client (got ${received.length})`,
         60000,
-        () => `normal client got ${received.length} of ${COUNT} bursts`,
+        20,
       );
       await sleep(QUIET_MS);
       assert.equal(received.length, COUNT, "exactly one copy of each burst");

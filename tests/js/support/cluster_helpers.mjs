@@ -2,8 +2,7 @@
 // op calls through acks, polling waits with generous bounds, and a per-test scope that stops every
 // node and client it made, in reverse order, even when the test fails.
 import assert from "node:assert/strict";
-import { io } from "socket.io-client";
-import { closeSocket, sleep } from "./helpers.mjs";
+import { closeSocket, connected, ioClient, runCleanups, until } from "./helpers.mjs";
 import { startNodePeer } from "./node_peer.mjs";
 import { startNode, variantArgs, waitForAdapters } from "./redis_helpers.mjs";
 
@@ -34,15 +33,8 @@ export function call(socket, event, ...args) {
   return socket.timeout(ACK_MS).emitWithAck(event, ...args);
 }
 
-/** Resolves once `check()` (sync or async) is truthy, polling; rejects after timeoutMs with `what()`. */
-export async function waitFor(check, what, timeoutMs = WAIT_MS, everyMs = 20) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === "function" ? what() : what}`);
-    await sleep(everyMs);
-  }
-}
+/** helpers' `until` with the cluster files' bound and a 20 ms poll (most checks ask a node or Redis). */
+export const waitFor = (check, what, timeoutMs = WAIT_MS, everyMs = 20) => until(check, what, timeoutMs, everyMs);
 
 export const sorted = (list) => [...list].sort();
 export const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -50,11 +42,11 @@ export const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 /** A fetched socket with its rooms sorted, for comparisons that do not depend on room order. */
 export const normFetched = (list) => (Array.isArray(list) ? list.map((s) => ({ ...s, rooms: sorted(s.rooms ?? []) })).sort(byId) : list);
 
-/** Binary as a plain array of bytes, whatever the client decoded it to. */
-export function bytes(x) {
-  assert.ok(Buffer.isBuffer(x) || x instanceof ArrayBuffer || ArrayBuffer.isView(x), `binary expected, got ${JSON.stringify(x)}`);
-  return [...(x instanceof ArrayBuffer ? new Uint8Array(x) : new Uint8Array(x.buffer, x.byteOffset, x.byteLength))];
-}
+/** Sorted `{id, data, rooms}` entries as `fetch` answers them, from [socket, data, rooms besides its own id]. */
+export const fetched = (entries) => normFetched(entries.map(([s, data, rooms]) => ({ id: s.id, data, rooms: [s.id, ...rooms] })));
+
+/** The socket's rooms, as it reports them (sorted). */
+export const roomsOf = async (socket) => sorted(await call(socket, "rooms"));
 
 /**
  * A per-test scope: `node(kind, args)` starts a node on `redis`, `client(node, {label, ...opts})`
@@ -70,15 +62,7 @@ export function clusterScope(redis, { variant = "classic" } = {}) {
     variant,
     defer,
     /** Run every cleanup, last registered first; errors are ignored (best effort). */
-    async close() {
-      for (const c of cleanups.splice(0).reverse()) {
-        try {
-          await c();
-        } catch {
-          // best effort
-        }
-      }
-    },
+    close: () => runCleanups(cleanups),
     async node(kind = IMPL, args = []) {
       const n = await startKind(kind, redis, [...variantArgs(variant), ...args]);
       n.kind = kind;
@@ -123,7 +107,7 @@ export function clusterScope(redis, { variant = "classic" } = {}) {
     /** Wait until Redis counts exactly `count` adapters of this variant (and key prefix). */
     ready: (count, opts = {}) => waitForAdapters(redis, count, { variant, ...opts }),
     async client(node, { label, ...opts } = {}) {
-      const socket = io(node.url, { forceNew: true, reconnection: false, timeout: 10000, ...opts });
+      const socket = ioClient(node.url, opts);
       defer(() => closeSocket(socket));
       socket.label = label ?? "?";
       socket.events = [];
@@ -131,16 +115,8 @@ export function clusterScope(redis, { variant = "classic" } = {}) {
       socket.got = (name) => socket.events.filter((e) => e[0] === name).map((e) => e.slice(1));
       socket.disconnectReasons = [];
       socket.on("disconnect", (reason) => socket.disconnectReasons.push(reason));
-      await new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`client ${socket.label} not connected to ${node.url} in time`)), 10000);
-        socket.once("connect", () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        socket.once("connect_error", (err) => {
-          clearTimeout(timer);
-          reject(new Error(`client ${socket.label}: connect_error ${err.message}`));
-        });
+      await connected(socket).catch((err) => {
+        throw new Error(`client ${socket.label} on ${node.url}: ${err.message}`);
       });
       return socket;
     },

@@ -1,5 +1,7 @@
-// Shared helpers for the end-to-end tests: start an example server, raw HTTP / WebSocket clients
-// and small Engine.IO / Socket.IO utilities. Every test owns what it starts and must clean it up.
+// Shared helpers for the end-to-end tests: start an example server, raw HTTP / WebSocket clients,
+// small Engine.IO / Socket.IO utilities, and the socket.io-client (4, and 2 where said) helpers
+// every file uses: connect, wait for events and disconnects, record events, close. Bounded waits
+// (`until`), cleanups (`runCleanups`). Every test owns what it starts and must clean it up.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -7,6 +9,7 @@ import net from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { io } from "socket.io-client";
 import WebSocket from "ws";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -29,6 +32,23 @@ export function serverBinary(name) {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `s` with every RegExp metacharacter escaped, to match it literally (e.g. a socket id). */
+export const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+
+/**
+ * Runs every cleanup of `list` (and empties it), last registered first; errors are ignored (best
+ * effort), so that one failing cleanup does not leave the others undone.
+ */
+export async function runCleanups(list) {
+  for (const c of list.splice(0).reverse()) {
+    try {
+      await c();
+    } catch {
+      // best effort
+    }
+  }
+}
 
 /** A TCP port free on 127.0.0.1 right now (the kernel's pick), to start a server on it again later. */
 export function freePort() {
@@ -292,6 +312,15 @@ export async function pollPackets(base, sid, count, { answerPings = true, timeou
   return packets;
 }
 
+/**
+ * Waits (bounded) until the polling session `sid` at `base` is gone: a noop POST "6", which leaves
+ * its heartbeat alone, is refused with 400.
+ */
+export function waitSessionGone(base, sid, timeoutMs = 15000) {
+  const gone = async () => (await httpPost(pollUrl(base, sid), "6")).status === 400;
+  return until(gone, `session ${sid} to close`, timeoutMs, 25);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Raw WebSocket with a message queue
 
@@ -427,6 +456,150 @@ export async function eioWs(wsBase, { autoPong = false, query = "" } = {}) {
 
 export const toWsUrl = (httpUrl) => httpUrl.replace(/^http/, "ws");
 
+/**
+ * A WebSocket request with bad parameters is either refused with HTTP 400 (the usual answer) or,
+ * as the Node reference does for some cases, accepted and closed at once: never given a session.
+ * Waits for the close (up to `timeoutMs`).
+ */
+export async function expectWsRefused(url, timeoutMs = 5000) {
+  const client = openWs(url);
+  try {
+    let opened = true;
+    try {
+      await client.opened;
+    } catch (err) {
+      opened = false;
+      assert.match(String(err.message), /400/, `websocket ${url} must be refused with HTTP 400, got: ${err.message}`);
+    }
+    await client.waitClose(timeoutMs);
+    if (opened) {
+      const got = client.queue.filter((m) => typeof m === "string" && m.startsWith("0"));
+      assert.deepEqual(got, [], `websocket ${url} must not get an Engine.IO session`);
+    }
+  } finally {
+    client.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// socket.io-client (4, and 2 where said) sockets and their events
+
+/** A socket.io-client 4 socket on its own connection, not reconnecting, with the tests' timeout. */
+export function ioClient(url, opts = {}) {
+  return io(url, { forceNew: true, reconnection: false, timeout: 10000, ...opts });
+}
+
+/** Wait for "connect" of a socket.io-client 4 socket; fail with the connect_error if there is one. */
+export function connected(socket, timeoutMs = 10000) {
+  if (socket.connected) return Promise.resolve(socket);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("not connected in time")), timeoutMs);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once("connect_error", (err) => {
+      clearTimeout(timer);
+      const data = err.data === undefined ? "" : ` ${JSON.stringify(err.data)}`;
+      reject(new Error(`connect_error: ${err.message}${data}`));
+    });
+  });
+}
+
+/** Wait for the "disconnect" event of a socket.io-client (2 or 4) socket; resolves with the reason. */
+export function disconnected(socket, timeoutMs = 10000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no disconnect event on ${socket.nsp} within ${timeoutMs} ms`)), timeoutMs);
+    socket.once("disconnect", (reason) => {
+      clearTimeout(timer);
+      resolve(reason);
+    });
+  });
+}
+
+/**
+ * Resolves once `emitter` has emitted `event` `n` more times (e.g. an engine's "ping" or "pong",
+ * its heartbeats); rejects after `timeoutMs`.
+ */
+export function eventCount(emitter, event, n, timeoutMs = 10000) {
+  return new Promise((resolve, reject) => {
+    let seen = 0;
+    const timer = setTimeout(() => {
+      emitter.off(event, onEvent);
+      reject(new Error(`only ${seen} of ${n} "${event}" events within ${timeoutMs} ms`));
+    }, timeoutMs);
+    function onEvent() {
+      if (++seen < n) return;
+      clearTimeout(timer);
+      emitter.off(event, onEvent);
+      resolve();
+    }
+    emitter.on(event, onEvent);
+  });
+}
+
+/**
+ * Calls `fn(name, args)` for every event `socket` receives: through socket.io-client 4's onAny
+ * (args as it hands them), or, as socket.io-client 2 has no onAny, by wrapping its own `onevent`
+ * (the ack callback left out of args).
+ */
+export function onAnyEvent(socket, fn) {
+  if (typeof socket.onAny === "function") {
+    socket.onAny((name, ...args) => fn(name, args));
+    return;
+  }
+  const original = socket.onevent;
+  socket.onevent = function onevent(packet) {
+    original.call(this, packet); // appends the ack callback to packet.data when there is one
+    const args = (packet.data || []).slice();
+    const name = args.shift();
+    if (packet.id != null && typeof args[args.length - 1] === "function") args.pop();
+    fn(name, args);
+  };
+}
+
+/**
+ * Make a socket.io-client (2 or 4) socket record every event it receives, so that nothing the
+ * server emits right after the connection is missed: `socket.event(name)` resolves with the
+ * arguments of the next unseen `name` event, `socket.hasSeen(name)` says whether one waits unread.
+ */
+export function recordEvents(socket) {
+  const recorder = eventRecorder();
+  onAnyEvent(socket, recorder.push);
+  socket.event = recorder.event;
+  socket.hasSeen = recorder.hasSeen;
+  return socket;
+}
+
+export const isBinary = (x) => Buffer.isBuffer(x) || x instanceof ArrayBuffer || ArrayBuffer.isView(x);
+
+/** The bytes of a binary value (Buffer, ArrayBuffer or typed array) as a plain array. */
+export function bytes(x) {
+  assert.ok(isBinary(x), `binary expected, got ${JSON.stringify(x)}`);
+  return [...(x instanceof ArrayBuffer ? new Uint8Array(x) : new Uint8Array(x.buffer, x.byteOffset, x.byteLength))];
+}
+
+/**
+ * Emits a Buffer and an object holding Buffers (nested, and an empty one) to test_server's echo
+ * "message" and checks that "message-back" brings them back intact; `socket` records its events
+ * (recordEvents).
+ */
+export async function checkNestedBinaryEcho(socket) {
+  const payload = {
+    name: "file",
+    data: Buffer.from([1, 2, 3]),
+    nested: { list: [Buffer.from([4]), "text", Buffer.alloc(0)] },
+  };
+  socket.emit("message", Buffer.from([255, 0, 128]), payload);
+  const [first, second] = await socket.event("message-back");
+  assert.deepEqual(bytes(first), [255, 0, 128]);
+  assert.equal(second.name, "file");
+  assert.deepEqual(bytes(second.data), [1, 2, 3]);
+  assert.deepEqual(bytes(second.nested.list[0]), [4]);
+  assert.equal(second.nested.list[1], "text");
+  assert.deepEqual(bytes(second.nested.list[2]), []);
+}
+
 /** Wait for an event on an EventEmitter-like object (socket.io-client sockets included). */
 export function once(emitter, event, timeoutMs = 5000) {
   return new Promise((resolve, reject) => {
@@ -510,12 +683,18 @@ export function closeSocket(socket) {
   }
 }
 
-/** Resolves once `check()` is true, polling every few ms; rejects after `timeoutMs`. */
-export async function until(check, what, timeoutMs = 20000) {
+/**
+ * Resolves once `check()` (sync or async) is truthy, polling every `everyMs`; rejects after
+ * `timeoutMs` naming `what` (a string, or a function that builds the message then).
+ */
+export async function until(check, what, timeoutMs = 20000, everyMs = 5) {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === "function" ? what() : what}`);
+    }
+    await sleep(everyMs);
   }
 }
 

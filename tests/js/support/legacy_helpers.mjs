@@ -3,9 +3,6 @@
 // of engine.io-parser 2.2.1 (the parser those clients really use) the raw protocol tests need.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { closeSocket, eventRecorder, until } from "./helpers.mjs";
-
-export { closeSocket, until };
 
 const require = createRequire(import.meta.url);
 
@@ -17,37 +14,6 @@ export const eioParserV3 = require("socket.io-client-v2/node_modules/engine.io-p
 
 /** Path of a file inside the socket.io-client 2 package (e.g. its browser bundle). */
 export const v2PackagePath = (rel) => require.resolve(`socket.io-client-v2/${rel}`);
-
-export const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-
-export const isBinary = (x) => Buffer.isBuffer(x) || x instanceof ArrayBuffer || ArrayBuffer.isView(x);
-
-/** The bytes of a binary value (Buffer, ArrayBuffer or typed array) as a plain array. */
-export function bytes(x) {
-  assert.ok(isBinary(x), `binary expected, got ${JSON.stringify(x)}`);
-  return [...(x instanceof ArrayBuffer ? new Uint8Array(x) : new Uint8Array(x.buffer, x.byteOffset, x.byteLength))];
-}
-
-/**
- * Make a socket.io-client 2 socket record every event it receives, so that nothing the server
- * emits right after the connection is missed: `socket.event(name)` resolves with the arguments
- * (ack callback left out) of the next unseen `name` event. socket.io-client 2 has no onAny, so
- * this wraps the socket's own `onevent`.
- */
-export function recordV2(socket) {
-  const recorder = eventRecorder();
-  const original = socket.onevent;
-  socket.onevent = function onevent(packet) {
-    original.call(this, packet); // appends the ack callback to packet.data when there is one
-    const args = (packet.data || []).slice();
-    const name = args.shift();
-    if (packet.id != null && typeof args[args.length - 1] === "function") args.pop();
-    recorder.push(name, args);
-  };
-  socket.event = recorder.event;
-  socket.hasSeen = recorder.hasSeen;
-  return socket;
-}
 
 /**
  * Wait for "connect" of a socket.io-client 2 socket; fail on a namespace "error" (CONNECT_ERROR),
@@ -137,17 +103,6 @@ export async function serverIdV2(socket) {
   return rooms[0];
 }
 
-/** Wait for the "disconnect" event of a socket.io-client socket; resolves with the reason. */
-export function disconnectedV2(socket, timeoutMs = 15000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no disconnect on ${socket.nsp} within ${timeoutMs} ms`)), timeoutMs);
-    socket.once("disconnect", (reason) => {
-      clearTimeout(timer);
-      resolve(reason);
-    });
-  });
-}
-
 /** Resolves once the engine's transport is the WebSocket (after the polling → websocket upgrade). */
 export function upgradedV2(socket, timeoutMs = 15000) {
   const engine = socket.io.engine;
@@ -172,27 +127,6 @@ export function upgradedV2(socket, timeoutMs = 15000) {
     }
     engine.on("upgrade", onUpgrade);
     engine.on("upgradeError", onUpgradeError);
-  });
-}
-
-/**
- * Engine.IO v3 heartbeat: the client pings, the server answers with a pong. Resolves once the
- * engine has received `n` more pongs; rejects after `timeoutMs`.
- */
-export function pongsV3(engine, n, timeoutMs = 10000) {
-  return new Promise((resolve, reject) => {
-    let seen = 0;
-    const timer = setTimeout(() => {
-      engine.off("pong", onPong);
-      reject(new Error(`only ${seen} of ${n} pongs within ${timeoutMs} ms`));
-    }, timeoutMs);
-    function onPong() {
-      if (++seen < n) return;
-      clearTimeout(timer);
-      engine.off("pong", onPong);
-      resolve();
-    }
-    engine.on("pong", onPong);
   });
 }
 

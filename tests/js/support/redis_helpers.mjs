@@ -8,8 +8,6 @@ import os from "node:os";
 import path from "node:path";
 import { freePort, sleep, spawnProcess, startServer } from "./helpers.mjs";
 
-export { freePort };
-
 /** The redis-server executable on PATH, or null. */
 export function findRedisServer() {
   for (const dir of (process.env.PATH || "").split(path.delimiter)) {

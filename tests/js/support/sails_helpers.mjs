@@ -3,14 +3,12 @@
 // of the events a socket receives, and closing everything a test made.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { closeSocket, httpRequest, until } from "./helpers.mjs";
+import { closeSocket, httpRequest, onAnyEvent, until } from "./helpers.mjs";
 import { connectedV2, ioV2, serverIdV2 } from "./legacy_helpers.mjs";
 
 const require = createRequire(import.meta.url);
 const sailsIOClient = require("sails.io.js");
 const ioV4 = require("socket.io-client");
-
-export { until };
 
 /** The SailsSocket options sails.io.js keeps as accessor properties (its SOCKET_OPTIONS). */
 const SAILS_SOCKET_OPTIONS = [
@@ -145,24 +143,10 @@ export function vrShort(socket, method, url, data, timeoutMs = 15000) {
  * `log.wait(n)` resolves once the log holds n entries (checking `names` only when given).
  */
 export function eventLog(socket, names) {
-  const raw = socket._raw;
   const entries = [];
-  const keep = (name) => !names || names.includes(name);
-  if (typeof raw.onAny === "function") {
-    raw.onAny((name, ...args) => {
-      if (keep(name)) entries.push({ name, args });
-    });
-  } else {
-    // socket.io-client 2 has no onAny: wrap onevent
-    const original = raw.onevent;
-    raw.onevent = function onevent(packet) {
-      original.call(this, packet);
-      const args = (packet.data || []).slice();
-      const name = args.shift();
-      if (packet.id != null && typeof args[args.length - 1] === "function") args.pop();
-      if (keep(name)) entries.push({ name, args });
-    };
-  }
+  onAnyEvent(socket._raw, (name, args) => {
+    if (!names || names.includes(name)) entries.push({ name, args });
+  });
   entries.wait = async (n, what = `${n} events`, timeoutMs = 20000) => {
     await until(() => entries.length >= n, `${what} (log: ${JSON.stringify(entries)})`, timeoutMs);
     return entries[n - 1];
