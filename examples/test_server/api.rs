@@ -1,4 +1,4 @@
-//! The test server's parts for tests/js/socketio_api.test.mjs: handlers that
+//! The test server's parts for tests/js/socketio/api.test.mjs: handlers that
 //! take only some messages (`/event-only`, `/event-connect`), a server-side
 //! handler of one event name, lists of rooms given to `to` / `except` whole,
 //! and the error strings of emits and acks as the server sees them.

@@ -1,6 +1,6 @@
 //! The test server's actix-web routes under `/vr/`, answering plain HTTP
-//! and Sails virtual requests alike (see tests/js/virtual_requests.test.mjs
-//! and tests/js/sails_api.test.mjs).
+//! and Sails virtual requests alike (see tests/js/sails/virtual_requests.test.mjs
+//! and tests/js/sails/api.test.mjs).
 
 use std::time::Duration;
 
