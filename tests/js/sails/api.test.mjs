@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { after, before, describe, it } from "node:test";
-import { closeSocket, httpRequest, once, startServer } from "../support/helpers.mjs";
+import { closeSocket, httpRequest, once, startServer, until } from "../support/helpers.mjs";
 import {
   FLAVORS,
   assertStatus,
@@ -24,7 +24,6 @@ import {
   http,
   makeSailsIo,
   sailsConnect,
-  until,
   vr,
 } from "../support/sails_helpers.mjs";
 
