@@ -4,6 +4,33 @@
 //!
 //! Knows nothing of Socket.IO: the layer above plugs in through
 //! [`EngineHandler`], which receives decoded messages and sends frames back.
+//! It serves a plain Engine.IO endpoint on its own, mounted on your actix-web
+//! `App` (`engine.io-client` connects to it):
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer};
+//! use switchyard_engineio::{CloseReason, Engine, EngineConfig, EngineHandler, Message, SessionCtx};
+//!
+//! /// Sends every message back to the client that sent it.
+//! struct Echo;
+//! impl EngineHandler for Echo {
+//!     type Upcall = ();
+//!     fn on_message(&mut self, message: Message, session: &mut SessionCtx<'_, Self>) {
+//!         session.send(message);
+//!     }
+//!     fn on_close(&mut self, _: CloseReason, _: &mut SessionCtx<'_, Self>) {}
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let engine = Engine::new(EngineConfig::default(), || Echo);
+//!     HttpServer::new(move || App::new().configure(engine.configure("/engine.io/")))
+//!         .bind("127.0.0.1:3000")?
+//!         .run()
+//!         .await
+//! }
+//! ```
+//!
 //!
 //! Modules depend on each other bottom-up only:
 //!
