@@ -106,6 +106,16 @@ impl Heartbeat {
     }
 }
 
+/// When the pong to a ping due at `due` and sent at `now` is due: counted
+/// from when the ping was due, so a timer that fires late does not move the
+/// deadline (a GET sent `ping_interval + ping_timeout` after the handshake
+/// finds the session closed, as on engine.io), but never less than half the
+/// timeout after the ping went out, so a server that stalled does not close
+/// its clients for its own delay.
+fn pong_deadline(due: Instant, now: Instant, limits: &Limits) -> Instant {
+    (due + limits.ping_timeout).max(now + limits.ping_timeout / 2)
+}
+
 /// The long-polling GET, if one waits for data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Get {
@@ -337,13 +347,24 @@ impl SessionState {
             Heartbeat::PingAt(t) if t <= now => {
                 self.enqueue(Packet::Ping(String::new()));
                 self.flush();
-                // Counted from when the ping goes out, as engine.io does.
-                self.heartbeat = Heartbeat::PongBy(now + self.limits.ping_timeout);
+                self.heartbeat = Heartbeat::PongBy(pong_deadline(t, now, &self.limits));
             }
             Heartbeat::PongBy(t) | Heartbeat::PingBy(t) if t <= now => {
                 self.close(now, CloseReason::PingTimeout);
             }
             _ => {}
+        }
+    }
+
+    /// Does what was due by `now` before an event from the client is
+    /// handled: a deadline that has passed (a pong not received in time, a
+    /// grace period over) means the session is closed, whether or not the
+    /// shell's timer has fired yet. The outcome of a request that races a
+    /// deadline is then decided by the times alone, not by which thread ran
+    /// first.
+    fn catch_up(&mut self, now: Instant) {
+        if self.poll_timeout().is_some_and(|due| due <= now) {
+            self.handle_timeout(now);
         }
     }
 
@@ -409,8 +430,10 @@ impl SessionState {
 
     // ----- polling -------------------------------------------------------
 
-    /// A long-polling GET arrives.
+    /// A long-polling GET arrives. What was due by `now` is done first (see
+    /// [`catch_up`](Self::catch_up)).
     pub fn poll_get(&mut self, now: Instant) -> Result<GetOutcome, TransportMismatch> {
+        self.catch_up(now);
         let Transport::Polling { get, .. } = &mut self.transport else {
             // Upgraded (or never polling): refused, the session is untouched.
             return Err(TransportMismatch);
@@ -465,8 +488,10 @@ impl SessionState {
         self.queue.restore(frames);
     }
 
-    /// A POST starts; a second concurrent one closes the session.
+    /// A POST starts; a second concurrent one closes the session. What was
+    /// due by `now` is done first.
     pub fn post_started(&mut self, now: Instant) -> Result<(), TransportMismatch> {
+        self.catch_up(now);
         match &mut self.transport {
             Transport::Polling { post, .. } if !*post && self.phase == Phase::Open => {
                 *post = true;
@@ -516,8 +541,9 @@ impl SessionState {
         }
     }
 
-    /// A packet arrived on WebSocket `conn`.
+    /// A packet arrived on WebSocket `conn`. What was due by `now` is done first.
     pub fn ws_packet(&mut self, now: Instant, conn: ConnId, packet: Packet) -> Option<Message> {
+        self.catch_up(now);
         if self.phase != Phase::Open {
             return None;
         }

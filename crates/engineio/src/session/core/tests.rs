@@ -154,6 +154,70 @@ fn ping_timeout_while_a_get_waits_answers_it_with_close() {
     assert_eq!(actions(&mut s), vec!["detach", "get 1", "finish"]);
 }
 
+/// The race of engine.io's "closes the session upon ping timeout": a GET
+/// sent `interval + timeout` after the handshake, with no pong. Once the
+/// ping went out (on time, or late by less than half the timeout), the GET
+/// finds the session closed whether or not the timer for the pong's
+/// deadline has fired.
+#[test]
+fn a_get_after_the_pong_deadline_finds_the_session_closed_whatever_timer_fired() {
+    let t0 = Instant::now();
+    let late = t0 + INTERVAL + TIMEOUT;
+    for (ping_sent, timeout_fired) in [
+        (t0 + INTERVAL, false),
+        (t0 + INTERVAL, true),
+        (t0 + INTERVAL + ms(30), false),
+    ] {
+        let mut s = polling(t0);
+        s.handle_timeout(ping_sent);
+        if timeout_fired {
+            s.handle_timeout(late);
+        }
+        assert!(matches!(s.poll_get(late), Err(TransportMismatch)));
+        assert_eq!(s.take_closed(), Some(CloseReason::PingTimeout));
+    }
+}
+
+/// A server that stalled so long that the ping never went out gives the
+/// client its ping with the GET, and half the timeout to answer it.
+#[test]
+fn a_get_after_a_stall_gets_the_overdue_ping() {
+    let t0 = Instant::now();
+    let late = t0 + INTERVAL + TIMEOUT;
+    let mut s = polling(t0);
+    assert_eq!(ready(s.poll_get(late)), "2");
+    assert_eq!(s.poll_timeout(), Some(late + TIMEOUT / 2));
+}
+
+/// The pong's deadline is counted from when the ping was due, not from
+/// when a late timer sent it; a long stall still leaves the client half
+/// the timeout to answer.
+#[test]
+fn a_late_ping_keeps_its_pong_deadline_unless_the_server_stalled() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    s.handle_timeout(t0 + INTERVAL + ms(40));
+    assert_eq!(s.poll_timeout(), Some(t0 + INTERVAL + TIMEOUT));
+    let mut stalled = polling(t0);
+    let sent = t0 + INTERVAL + TIMEOUT + ms(500);
+    stalled.handle_timeout(sent);
+    assert!(!stalled.is_closing());
+    assert_eq!(stalled.poll_timeout(), Some(sent + TIMEOUT / 2));
+}
+
+/// A POST or a WebSocket packet that comes after a deadline is handled as
+/// if the timer had fired first: the session is closed and the packet
+/// (here a late pong) changes nothing.
+#[test]
+fn a_request_after_a_deadline_sees_the_deadline_first() {
+    let t0 = Instant::now();
+    let late = t0 + INTERVAL + TIMEOUT + ms(1);
+    let mut s = polling(t0);
+    s.handle_timeout(t0 + INTERVAL);
+    assert_eq!(s.post_started(late), Err(TransportMismatch));
+    assert_eq!(s.take_closed(), Some(CloseReason::PingTimeout));
+}
+
 // ----- polling -------------------------------------------------------------
 
 #[test]

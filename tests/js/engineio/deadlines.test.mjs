@@ -1,0 +1,47 @@
+// The ping-timeout race of engine.io's official suite ("closes the session upon ping timeout"),
+// sent 200 times without retries: a long-polling session that never answers its ping, and one GET
+// sent pingInterval + pingTimeout after the handshake answer. The server decides by its session
+// core's rule (a deadline that has passed means closed, whether or not its timer has fired), so
+// every GET must get 400 (as the official suite checks: the status), never the ping.
+//
+// The wait is the condition under test (time passing), not a stand-in for order. The conformance
+// server runs the official suites' timings: pingInterval 300 ms, pingTimeout 200 ms.
+import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
+import { after, before, describe, it } from "node:test";
+import { eioHandshake, httpGet, pollUrl, startServer } from "../support/helpers.mjs";
+
+const PING_INTERVAL = 300;
+const PING_TIMEOUT = 200;
+const LANES = 4;
+const PER_LANE = 50;
+
+let server;
+let base;
+
+before(async () => {
+  server = await startServer("conformance");
+  base = `${server.url}/engine.io/`;
+});
+
+after(async () => {
+  if (server) await server.stop();
+});
+
+describe("Engine.IO deadlines, raced", () => {
+  it(`a GET sent pingInterval + pingTimeout after the handshake gets 400, ${LANES * PER_LANE} times`, { timeout: 120000 }, async () => {
+    const outcomes = [];
+    const lane = async () => {
+      for (let i = 0; i < PER_LANE; i++) {
+        const { sid } = await eioHandshake(base);
+        const answered = Date.now();
+        await sleep(answered + PING_INTERVAL + PING_TIMEOUT - Date.now());
+        const res = await httpGet(pollUrl(base, sid));
+        outcomes.push(res.status === 400 ? "400" : `${res.status} ${JSON.stringify(res.text)}`);
+      }
+    };
+    await Promise.all(Array.from({ length: LANES }, lane));
+    const wrong = outcomes.filter((o) => o !== "400");
+    assert.deepEqual(wrong, [], `${wrong.length} of ${outcomes.length} GETs were not refused`);
+  });
+});
