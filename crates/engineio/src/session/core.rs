@@ -106,16 +106,6 @@ impl Heartbeat {
     }
 }
 
-/// When the pong to a ping due at `due` and sent at `now` is due: counted
-/// from when the ping was due, so a timer that fires late does not move the
-/// deadline (a GET sent `ping_interval + ping_timeout` after the handshake
-/// finds the session closed, as on engine.io), but never less than half the
-/// timeout after the ping went out, so a server that stalled does not close
-/// its clients for its own delay.
-fn pong_deadline(due: Instant, now: Instant, limits: &Limits) -> Instant {
-    (due + limits.ping_timeout).max(now + limits.ping_timeout / 2)
-}
-
 /// The long-polling GET, if one waits for data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Get {
@@ -347,7 +337,11 @@ impl SessionState {
             Heartbeat::PingAt(t) if t <= now => {
                 self.enqueue(Packet::Ping(String::new()));
                 self.flush();
-                self.heartbeat = Heartbeat::PongBy(pong_deadline(t, now, &self.limits));
+                // Counted from when the ping was due, not from when a timer
+                // that fired late sent it: the deadline is a rule of the
+                // schedule (a GET sent `ping_interval + ping_timeout` after
+                // the handshake finds the session closed, as on engine.io).
+                self.heartbeat = Heartbeat::PongBy(t + self.limits.ping_timeout);
             }
             Heartbeat::PongBy(t) | Heartbeat::PingBy(t) if t <= now => {
                 self.close(now, CloseReason::PingTimeout);
@@ -363,7 +357,14 @@ impl SessionState {
     /// deadline is then decided by the times alone, not by which thread ran
     /// first.
     fn catch_up(&mut self, now: Instant) {
-        if self.poll_timeout().is_some_and(|due| due <= now) {
+        // Each step moves to the next deadline (a ping due, then its pong's
+        // deadline); a deadline that does not move ends the loop.
+        let mut last = None;
+        while let Some(due) = self.poll_timeout()
+            && due <= now
+            && last != Some(due)
+        {
+            last = Some(due);
             self.handle_timeout(now);
         }
     }
