@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use serde_json::{Value, json};
 use switchyard_socketio::namespace::{NamespaceBuilder, Takes};
-use switchyard_socketio::socket::{AckSender, Connect, Event, Payload, ServerSideEvent, SocketRef};
+use switchyard_socketio::socket::{AckSender, Connect, Event, SocketRef};
 
 /// `/event-only`: one actor for the namespace that implements only
 /// `Handler<Event>`. Answers an ack with `{event, args}`, else emits `echo-back`.
@@ -74,37 +74,8 @@ pub fn namespaces() -> [(&'static str, NamespaceBuilder); 2] {
     ]
 }
 
-/// The server-side event the handler of its name takes ([`ByName`]).
+/// The server-side event that has a handler of its own name.
 pub const BY_NAME: &str = "sse-by-name";
-
-/// Takes other nodes' `serverSideEmit("sse-by-name", ...)` (only that name):
-/// tells this node's sockets in room `sse-watchers` (`sse-by-name-received`
-/// with the event and its arguments) and, when asked, answers `named-node-<port>`.
-pub struct ByName;
-
-impl Actor for ByName {
-    type Context = Context<Self>;
-}
-
-impl Handler<ServerSideEvent> for ByName {
-    type Result = ();
-    fn handle(&mut self, ev: ServerSideEvent, _: &mut Context<Self>) {
-        let mut args = vec![json!(ev.name)];
-        args.extend(ev.payload.args);
-        let payload = Payload {
-            args,
-            binary: ev.payload.binary,
-        };
-        if let Some(io) = crate::IO.get() {
-            let op = io.to("sse-watchers").local();
-            actix::spawn(async move { drop(op.emit("sse-by-name-received", payload).await) });
-        }
-        if let Some(ack) = ev.ack {
-            let port = crate::PORT.get().copied().unwrap_or(0);
-            ack.send(json!(format!("named-node-{port}")));
-        }
-    }
-}
 
 fn strings(v: &Value) -> Vec<String> {
     match v {

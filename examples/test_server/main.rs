@@ -19,7 +19,7 @@
 //! sharded` with `--redis-subscription-mode MODE`) the node joins a
 //! cluster over Redis: the room operations span every node unless their
 //! spec says `local: true`, and each node answers other nodes'
-//! `serverSideEmit` (see `ServerSide`; `api::ByName` takes those named `sse-by-name`).
+//! `serverSideEmit` (see `ServerSide`: a catch-all, and one for those named `sse-by-name`).
 //!
 //! `/` also serves Sails virtual requests through the routes of `routes.rs`
 //! (`--vr-max-in-flight N`, `--vr-max-body BYTES`, and `--vr-min-sdk-version
@@ -171,9 +171,14 @@ fn fetched(s: &FetchedSocket) -> Value {
 }
 
 /// Answers other nodes' `serverSideEmit`: tells this node's sockets in
-/// room `sse-watchers` (`sse-received` with the event and its arguments)
-/// and, when asked, answers `node-<port>`.
-struct ServerSide;
+/// room `sse-watchers` (`<relay>` with the event and its arguments) and,
+/// when asked, answers `<label>-<port>`. The catch-all relays `sse-received`
+/// as `node`; the handler of one name ([`api::BY_NAME`]) relays
+/// `sse-by-name-received` as `named-node`.
+struct ServerSide {
+    relay: &'static str,
+    label: &'static str,
+}
 
 impl Actor for ServerSide {
     type Context = Context<Self>;
@@ -190,10 +195,12 @@ impl Handler<ServerSideEvent> for ServerSide {
         };
         if let Some(io) = IO.get() {
             let op = io.to("sse-watchers").local();
-            actix::spawn(async move { drop(op.emit("sse-received", payload).await) });
+            let relay = self.relay;
+            actix::spawn(async move { drop(op.emit(relay, payload).await) });
         }
         if let Some(ack) = ev.ack {
-            ack.send(json!(format!("node-{}", PORT.get().copied().unwrap_or(0))));
+            let port = PORT.get().copied().unwrap_or(0);
+            ack.send(json!(format!("{}-{port}", self.label)));
         }
     }
 }
@@ -492,8 +499,16 @@ async fn main() -> std::io::Result<()> {
     };
     let handler = TestHandler.start();
     let _ = HANDLER.set(handler.clone());
-    let server_side = ServerSide.start();
-    let by_name = api::ByName.start();
+    let server_side = ServerSide {
+        relay: "sse-received",
+        label: "node",
+    }
+    .start();
+    let by_name = ServerSide {
+        relay: "sse-by-name-received",
+        label: "named-node",
+    }
+    .start();
     let ns = || {
         NamespaceBuilder::default()
             .handler(handler.clone())
