@@ -9,10 +9,11 @@
 // E2E_MIXED_PAIR=node,node runs the same checks on two Node peers (the reference against itself),
 // to check the tests and the peer; the default pair is switchyard,node.
 import assert from "node:assert/strict";
-import { after, before, describe, it, test } from "node:test";
+import { it, test } from "node:test";
 import { bytes } from "../support/helpers.mjs";
 import {
   call,
+  describeOnRedis,
   expectSequences,
   fetched,
   normFetched,
@@ -22,9 +23,8 @@ import {
   sorted,
   VARIANTS,
   waitFor,
-  withCluster,
 } from "../support/cluster_helpers.mjs";
-import { redisMissing, startRedis } from "../support/redis_helpers.mjs";
+import { redisMissing } from "../support/redis_helpers.mjs";
 
 const T = { timeout: 120000 };
 const PAIR = (process.env.E2E_MIXED_PAIR || "switchyard,node").split(",").map((s) => s.trim());
@@ -39,29 +39,17 @@ if (redisMissing) {
   test("mixed cluster over Redis", { skip: redisMissing }, () => {});
 } else {
   for (const variant of VARIANTS) {
-    describe(`mixed cluster: ${PAIR[0]} + ${PAIR[1]} on one Redis, ${variant} adapter`, () => {
-      let redis;
-      before(async () => {
-        redis = await startRedis();
-      });
-      after(async () => {
-        await redis?.stop();
-      });
-
+    describeOnRedis(`mixed cluster: ${PAIR[0]} + ${PAIR[1]} on one Redis, ${variant} adapter`, variant, ({ cluster }) => {
       /** Starts the pair (S = PAIR[0], N = PAIR[1]), waits for both adapters, runs fn. */
       const mixed = (fn) =>
-        withCluster(
-          () => redis,
-          async (scope) => {
-            const S = await scope.node(PAIR[0]);
-            S.name = `${PAIR[0]}#1`;
-            const N = await scope.node(PAIR[1]);
-            N.name = `${PAIR[1]}#2`;
-            await scope.ready(2);
-            await fn({ ...scope, S, N });
-          },
-          { variant },
-        );
+        cluster(async (scope) => {
+          const S = await scope.node(PAIR[0]);
+          S.name = `${PAIR[0]}#1`;
+          const N = await scope.node(PAIR[1]);
+          N.name = `${PAIR[1]}#2`;
+          await scope.ready(2);
+          await fn({ ...scope, S, N });
+        });
 
       for (const [fromIdx, toIdx] of [
         [0, 1],

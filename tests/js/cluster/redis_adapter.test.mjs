@@ -12,12 +12,13 @@
 // E2E_CLUSTER_IMPL=node runs the same tests against node_peer.mjs (Node socket.io 4.8 + the
 // reference adapter), to check the tests themselves; Switchyard-only details are skipped then.
 import assert from "node:assert/strict";
-import { after, before, describe, it, test } from "node:test";
+import { describe, it, test } from "node:test";
 import { bytes, eioHandshake, freePort, httpGet, httpPost, pollUrl, serverBinary, spawnProcess } from "../support/helpers.mjs";
 import {
   IMPL,
   VARIANTS,
   call,
+  describeOnRedis,
   expectSequences,
   fetched,
   normFetched,
@@ -38,15 +39,7 @@ if (redisMissing) {
   test("cluster over Redis", { skip: redisMissing }, () => {});
 } else {
   for (const variant of VARIANTS) {
-    describe(`cluster over Redis, ${variant} adapter (${IMPL} nodes)`, () => {
-      let redis;
-      before(async () => {
-        redis = await startRedis();
-      });
-      after(async () => {
-        await redis?.stop();
-      });
-      const cluster = (fn) => withCluster(() => redis, fn, { variant });
+    describeOnRedis(`cluster over Redis, ${variant} adapter (${IMPL} nodes)`, variant, ({ cluster }) => {
 
       it(
         "1. a broadcast emitted on B reaches A's clients in the room; except, local, private and non-members respected",

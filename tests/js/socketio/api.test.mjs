@@ -10,8 +10,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it, test } from "node:test";
 import { escapeRegExp, startServer } from "../support/helpers.mjs";
-import { VARIANTS, call, clusterScope, expectSequences, resetEvents, waitFor, withCluster } from "../support/cluster_helpers.mjs";
-import { redisMissing, startRedis } from "../support/redis_helpers.mjs";
+import {
+  VARIANTS,
+  call,
+  clusterScope,
+  describeOnRedis,
+  expectSequences,
+  resetEvents,
+  waitFor,
+} from "../support/cluster_helpers.mjs";
+import { redisMissing } from "../support/redis_helpers.mjs";
 
 const T = { timeout: 60000 };
 const TC = { timeout: 120000 };
@@ -162,15 +170,7 @@ if (redisMissing) {
   test("socket.io API over Redis", { skip: redisMissing }, () => {});
 } else {
   for (const variant of VARIANTS) {
-    describe(`socket.io API over Redis, ${variant} adapter`, () => {
-      let redis;
-      before(async () => {
-        redis = await startRedis();
-      });
-      after(async () => {
-        await redis?.stop();
-      });
-      const cluster = (fn) => withCluster(() => redis, fn, { variant });
+    describeOnRedis(`socket.io API over Redis, ${variant} adapter`, variant, ({ cluster }) => {
 
       it(
         "a server-side event goes to the handler of its name on the other node, the others to the catch-all",

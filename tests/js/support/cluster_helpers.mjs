@@ -2,9 +2,10 @@
 // op calls through acks, polling waits with generous bounds, and a per-test scope that stops every
 // node and client it made, in reverse order, even when the test fails.
 import assert from "node:assert/strict";
+import { after, before, describe } from "node:test";
 import { closeSocket, connected, ioClient, runCleanups, until } from "./helpers.mjs";
 import { startNodePeer } from "./node_peer.mjs";
-import { startNode, variantArgs, waitForAdapters } from "./redis_helpers.mjs";
+import { startNode, startRedis, variantArgs, waitForAdapters } from "./redis_helpers.mjs";
 
 export const ACK_MS = 15000;
 export const WAIT_MS = 20000;
@@ -137,6 +138,24 @@ export function withCluster(redisOf, fn, { variant = "classic" } = {}) {
       await scope.close();
     }
   };
+}
+
+/**
+ * A describe with a redis-server of its own (started before its tests, stopped after). `body`
+ * declares the tests; it gets `cluster(fn)`, which runs `fn` in a cluster scope of `variant` on
+ * that server (withCluster).
+ */
+export function describeOnRedis(title, variant, body) {
+  describe(title, () => {
+    let redis;
+    before(async () => {
+      redis = await startRedis();
+    });
+    after(async () => {
+      await redis?.stop();
+    });
+    body({ cluster: (fn) => withCluster(() => redis, fn, { variant }) });
+  });
 }
 
 /** JSON with object keys sorted, to compare payloads whatever key order a server wrote. */
