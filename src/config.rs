@@ -65,8 +65,12 @@ pub const CONFIG_ENV: &str = "SWITCHYARD_CONFIG";
 pub enum AdapterKind {
     /// One node, no cluster.
     Local,
-    /// A cluster over Redis (`switchyard-redis`).
+    /// A cluster over Redis pub/sub (`switchyard-redis`, Node's
+    /// `@socket.io/redis-adapter`).
     Redis,
+    /// A cluster over one Redis stream (`switchyard-redis`, Node's
+    /// `@socket.io/redis-streams-adapter`).
+    RedisStreams,
 }
 
 /// The Redis adapter's wire protocol ([`Config::redis_variant`]).
@@ -174,7 +178,7 @@ pub struct Config {
     pub vr_send_status_code: bool,
     /// How this node reaches a cluster.
     pub adapter: AdapterKind,
-    /// The Redis URL of the `redis` adapter.
+    /// The Redis URL of the `redis` and `redis-streams` adapters.
     pub redis_url: String,
     /// The Redis channels' prefix.
     pub redis_key_prefix: String,
@@ -188,6 +192,12 @@ pub struct Config {
     /// Whether to start without Redis (serving alone until it is up)
     /// rather than exit.
     pub redis_wait_at_start: bool,
+    /// The `redis-streams` adapter's stream.
+    pub redis_stream_name: String,
+    /// About how many entries the stream keeps (`XADD MAXLEN ~`).
+    pub redis_stream_max_len: usize,
+    /// Most stream entries read at once (`XREAD COUNT`).
+    pub redis_stream_read_count: usize,
     /// The config file the settings were read from, if any; not a key.
     #[serde(skip)]
     pub file: Option<PathBuf>,
@@ -437,6 +447,9 @@ impl Config {
         if self.static_dir.as_os_str().is_empty() {
             return fail("static_dir", "must not be empty");
         }
+        if self.redis_stream_name.is_empty() {
+            return fail("redis_stream_name", "must not be empty");
+        }
         for (key, value) in [
             ("ping_interval_ms", self.ping_interval_ms),
             ("ping_timeout_ms", self.ping_timeout_ms),
@@ -446,6 +459,8 @@ impl Config {
             ("max_buffer_bytes", self.max_buffer_bytes as u64),
             ("vr_max_in_flight", self.vr_max_in_flight as u64),
             ("redis_request_timeout_ms", self.redis_request_timeout_ms),
+            ("redis_stream_max_len", self.redis_stream_max_len as u64),
+            ("redis_stream_read_count", self.redis_stream_read_count as u64),
         ] {
             if value == 0 {
                 return fail(key, "must be greater than 0");

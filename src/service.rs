@@ -72,9 +72,14 @@ pub fn virtual_request_config(c: &Config) -> VirtualRequestConfig {
 
 /// The Redis adapter settings `c` describes.
 pub fn redis_config(c: &Config) -> RedisConfig {
-    let variant = match c.redis_variant {
-        RedisVariant::Sharded => Variant::Sharded(c.redis_subscription_mode),
-        RedisVariant::Classic => Variant::Classic,
+    let variant = match (c.adapter, c.redis_variant) {
+        (AdapterKind::RedisStreams, _) => Variant::Streams {
+            stream_name: c.redis_stream_name.clone(),
+            max_len: c.redis_stream_max_len,
+            read_count: c.redis_stream_read_count,
+        },
+        (_, RedisVariant::Sharded) => Variant::Sharded(c.redis_subscription_mode),
+        (_, RedisVariant::Classic) => Variant::Classic,
     };
     RedisConfig {
         key_prefix: c.redis_key_prefix.clone(),
@@ -92,7 +97,7 @@ pub(crate) fn announce(line: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
-/// The `redis` adapter `config` describes: an error (naming the URL and the
+/// The `redis` or `redis-streams` adapter `config` describes: an error (naming the URL and the
 /// keys to change) when Redis cannot be reached, unless `redis_wait_at_start`.
 async fn redis_adapter(config: &Config) -> std::io::Result<RedisAdapter> {
     let redis = redis_config(config);
@@ -112,7 +117,7 @@ async fn redis_adapter(config: &Config) -> std::io::Result<RedisAdapter> {
 /// Runs the service described by `config`: Socket.IO at `config.path`
 /// with `root` as its main namespace (plus virtual requests when
 /// `config.virtual_requests`), spanning a cluster when `config.adapter` is
-/// `redis`, the `extra` routes, and the files of `config.static_dir` at `/`.
+/// `redis` or `redis-streams`, the `extra` routes, and the files of `config.static_dir` at `/`.
 /// Prints `listening on ADDR` once bound, then the URL to open.
 pub async fn run<F>(config: Config, root: NamespaceBuilder, extra: F) -> std::io::Result<()>
 where
@@ -124,7 +129,7 @@ where
         false => root,
     };
     let mut io = SocketIo::builder(socket_io_config(&config));
-    if config.adapter == AdapterKind::Redis {
+    if matches!(config.adapter, AdapterKind::Redis | AdapterKind::RedisStreams) {
         io = io.adapter(redis_adapter(&config).await?);
     }
     let io = io.ns("/", root).build();

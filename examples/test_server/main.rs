@@ -16,8 +16,9 @@
 //!
 //! With `--adapter redis --redis-url URL` (and optionally
 //! `--redis-key-prefix`, `--redis-request-timeout-ms`, `--redis-variant
-//! sharded` with `--redis-subscription-mode MODE`) the node joins a
-//! cluster over Redis: the room operations span every node unless their
+//! sharded` with `--redis-subscription-mode MODE`, or `--redis-variant
+//! streams` with `--redis-stream-name NAME`, `--redis-stream-max-len N`,
+//! `--redis-stream-read-count N`) the node joins a cluster over Redis: the room operations span every node unless their
 //! spec says `local: true`, and each node answers other nodes'
 //! `serverSideEmit` (see `ServerSide`: a catch-all, and one for those named `sse-by-name`).
 //!
@@ -547,6 +548,11 @@ async fn main() -> std::io::Result<()> {
     if flag("--adapter", String::from("local")) == "redis" {
         let variant = match flag("--redis-variant", String::from("classic")).as_str() {
             "sharded" => Variant::Sharded(flag("--redis-subscription-mode", Default::default())),
+            "streams" => Variant::Streams {
+                stream_name: flag("--redis-stream-name", "socket.io".to_string()),
+                max_len: flag("--redis-stream-max-len", 10_000),
+                read_count: flag("--redis-stream-read-count", 100),
+            },
             _ => Variant::Classic,
         };
         let redis = RedisConfig {

@@ -224,6 +224,9 @@ fn every_key_settable_from_env_and_cli() {
         ("redis_variant", "sharded"),
         ("redis_subscription_mode", "static"),
         ("redis_wait_at_start", "true"),
+        ("redis_stream_name", "events"),
+        ("redis_stream_max_len", "20"),
+        ("redis_stream_read_count", "21"),
     ];
     let expected = "Config { host: \"::1\", port: 1, path: \"/io/\", static_dir: \"public\", \
          ping_interval_ms: 2, ping_timeout_ms: 3, upgrade_timeout_ms: 4, \
@@ -237,6 +240,7 @@ fn every_key_settable_from_env_and_cli() {
          vr_send_status_code: false, adapter: Redis, redis_url: \"redis://10.0.0.1:7000/2\", \
          redis_key_prefix: \"app\", redis_request_timeout_ms: 12, redis_variant: Sharded, \
          redis_subscription_mode: Static, redis_wait_at_start: true, \
+         redis_stream_name: \"events\", redis_stream_max_len: 20, redis_stream_read_count: 21, \
          file: None }";
 
     let env: Vec<(String, &str)> = values.iter().map(|&(k, v)| (env_var(k), v)).collect();
@@ -498,7 +502,12 @@ fn bad_adapter_is_named() {
     assert_eq!(
         load_err(&["--adapter", "carrier-pigeon"], &[]),
         "config key 'adapter': unknown value \"carrier-pigeon\" \
-         (expected local, redis) (from --adapter)"
+         (expected local, redis, redis-streams) (from --adapter)"
+    );
+    assert_eq!(
+        load_err(&[], &[("SWITCHYARD_REDIS_STREAM_READ_COUNT", "0")]),
+        "config key 'redis_stream_read_count': must be greater than 0 \
+         (from SWITCHYARD_REDIS_STREAM_READ_COUNT)"
     );
     assert_eq!(
         load_err(&[], &[("SWITCHYARD_REDIS_REQUEST_TIMEOUT_MS", "0")]),

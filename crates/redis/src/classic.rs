@@ -168,8 +168,8 @@ impl Dialect for Classic {
         ]
     }
 
-    fn count_channel(&self) -> &str {
-        &self.request
+    fn count_channel(&self) -> Option<&str> {
+        Some(&self.request)
     }
 
     fn sharded(&self) -> bool {

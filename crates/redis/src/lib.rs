@@ -1,10 +1,13 @@
 #![deny(missing_docs)]
-//! A cluster over Redis pub/sub, wire-compatible with Node's
-//! `@socket.io/redis-adapter` 8.x, both its classic adapter
+//! A cluster over Redis, wire-compatible with Node's adapters: over pub/sub
+//! as `@socket.io/redis-adapter` 8.x, both its classic adapter
 //! (`createAdapter`) and its sharded one (`createShardedAdapter`, Redis 7
-//! sharded pub/sub): the same channels, the same messages and request
-//! types, so Switchyard nodes and Node socket.io 4 nodes using that package
-//! share one cluster. `docs/redis-adapter-wire.md` is the reference.
+//! sharded pub/sub), or over one Redis stream as
+//! `@socket.io/redis-streams-adapter` 0.2 ([`Variant::Streams`]): the same
+//! keys, the same messages and request types, so Switchyard nodes and Node
+//! socket.io 4 nodes using those packages share one cluster.
+//! `docs/redis-adapter-wire.md` and `docs/redis-streams-wire.md` are the
+//! references.
 //!
 //! [`RedisAdapter`] is the node's link to Redis (two connections, each on
 //! a thread of its own); each namespace gets a `Node` from it with its own
@@ -26,9 +29,11 @@
 //! ```
 
 mod classic;
+mod cluster;
 mod link;
 mod node;
 mod sharded;
+mod streams;
 mod wire;
 
 pub use sharded::SubscriptionMode;
@@ -37,6 +42,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use link::Link;
+use node::Bus;
+use streams::link::{StreamLink, StreamOptions};
 use switchyard_core::{Adapter, AdapterFactory, LocalNamespace};
 
 /// How to reach Redis, and how long to wait for the other nodes.
@@ -44,24 +51,54 @@ use switchyard_core::{Adapter, AdapterFactory, LocalNamespace};
 pub struct RedisConfig {
     /// `redis://host:port/db` (or `redis+unix:///path`).
     pub url: String,
-    /// The channels' prefix (Node's `key` option).
+    /// The channels' prefix (Node's `key` option; not used by
+    /// [`Variant::Streams`], which names its stream).
     pub key_prefix: String,
     /// How long `fetchSockets` and `serverSideEmitWithAck` wait for the
     /// other nodes (Node's `requestsTimeout`).
     pub request_timeout: Duration,
-    /// Which of the two wire protocols; every node of a cluster must use
-    /// the same (and, when sharded, the same subscription mode).
+    /// Which wire protocol; every node of a cluster must use the same
+    /// (and the same subscription mode, or the same stream).
     pub variant: Variant,
 }
 
-/// The adapter's two wire protocols.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The adapters' wire protocols.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Variant {
-    /// `createAdapter`: ordinary pub/sub.
+    /// `createAdapter` of `@socket.io/redis-adapter`: ordinary pub/sub.
     #[default]
     Classic,
-    /// `createShardedAdapter`: sharded pub/sub (Redis 7 or later).
+    /// `createShardedAdapter` of `@socket.io/redis-adapter`: sharded
+    /// pub/sub (Redis 7 or later).
     Sharded(SubscriptionMode),
+    /// `createAdapter` of `@socket.io/redis-streams-adapter`: one Redis
+    /// stream (Redis 5 or later) that every node appends to and reads; nodes
+    /// count each other by heartbeats. Nothing is lost while Redis is away:
+    /// the node goes on reading where it stopped, and what it sends waits
+    /// (bounded) until Redis is back. Node's defaults are
+    /// [`Variant::streams`].
+    Streams {
+        /// The stream's key (Node's `streamName`, `socket.io`).
+        stream_name: String,
+        /// About how many entries the stream keeps (`XADD MAXLEN ~`;
+        /// Node's `maxLen`, 10,000).
+        max_len: usize,
+        /// Most entries read at once (`XREAD COUNT`; Node's `readCount`,
+        /// 100).
+        read_count: usize,
+    },
+}
+
+impl Variant {
+    /// [`Variant::Streams`] with Node's defaults: stream `socket.io`,
+    /// `maxLen` 10,000, `readCount` 100.
+    pub fn streams() -> Variant {
+        Variant::Streams {
+            stream_name: "socket.io".into(),
+            max_len: 10_000,
+            read_count: 100,
+        }
+    }
 }
 
 impl RedisConfig {
@@ -101,9 +138,16 @@ pub enum RedisAdapterError {
 /// [`SocketIoBuilder::adapter`](https://docs.rs/switchyard-socketio/latest/switchyard_socketio/io/struct.SocketIoBuilder.html#method.adapter).
 #[derive(Clone)]
 pub struct RedisAdapter {
-    link: Arc<Link>,
+    transport: Transport,
     config: Arc<RedisConfig>,
     arbiter: actix::ArbiterHandle,
+}
+
+/// What carries the node's messages.
+#[derive(Clone)]
+enum Transport {
+    PubSub(Arc<Link>),
+    Stream(Arc<StreamLink>),
 }
 
 impl RedisAdapter {
@@ -141,13 +185,41 @@ impl RedisAdapter {
         // The link's tasks get a thread of their own: Redis traffic never
         // waits behind a busy HTTP worker, nor the other way round.
         let arbiter = actix::Arbiter::new().handle();
-        let (link, result) = Link::start(client, &arbiter).await;
+        let (transport, result) = match &config.variant {
+            Variant::Streams {
+                stream_name,
+                max_len,
+                read_count,
+            } => {
+                let options = StreamOptions {
+                    name: stream_name.clone(),
+                    max_len: *max_len,
+                    read_count: *read_count,
+                };
+                let (link, result) = StreamLink::start(client, options, &arbiter).await;
+                (Transport::Stream(Arc::new(link)), result)
+            }
+            Variant::Classic | Variant::Sharded(_) => {
+                let (link, result) = Link::start(client, &arbiter).await;
+                (Transport::PubSub(Arc::new(link)), result)
+            }
+        };
         let adapter = RedisAdapter {
-            link: Arc::new(link),
+            transport,
             config: Arc::new(config),
             arbiter,
         };
         Ok((adapter, result))
+    }
+
+    /// With [`Variant::Streams`], the id of the last stream entry this node
+    /// has read (`None` before the first, and with pub/sub): where the
+    /// packets a reconnecting client missed start.
+    pub fn stream_offset(&self) -> Option<String> {
+        match &self.transport {
+            Transport::Stream(link) => link.last_id(),
+            Transport::PubSub(_) => None,
+        }
     }
 }
 
@@ -155,14 +227,22 @@ impl AdapterFactory for RedisAdapter {
     fn create(&self, nsp: &str, local: LocalNamespace) -> Arc<dyn Adapter> {
         let uid = random_id();
         let prefix = &self.config.key_prefix;
-        let dialect: Box<dyn wire::Dialect> = match self.config.variant {
+        let dialect: Box<dyn wire::Dialect> = match &self.config.variant {
             Variant::Classic => Box::new(classic::Classic::new(prefix, nsp, &uid)),
-            Variant::Sharded(mode) => Box::new(sharded::Sharded::new(prefix, nsp, &uid, mode)),
+            Variant::Sharded(mode) => Box::new(sharded::Sharded::new(prefix, nsp, &uid, *mode)),
+            Variant::Streams { stream_name, .. } => {
+                Box::new(streams::Streams::new(stream_name, nsp, &uid))
+            }
+        };
+        let (bus, link): (Arc<dyn Bus>, _) = match &self.transport {
+            Transport::PubSub(link) => (link.clone(), Some(link.clone())),
+            Transport::Stream(link) => (link.clone(), None),
         };
         let setup = node::Setup {
             uid,
             dialect,
-            link: &self.link,
+            bus,
+            link,
             arbiter: &self.arbiter,
             request_timeout: self.config.request_timeout,
         };

@@ -1,8 +1,12 @@
 //! One namespace's part of the cluster: its uid, its subscriptions, the
 //! requests it is waiting on, and what it does with the other nodes'
 //! messages (applied to this node's sockets only, in arrival order). The
-//! [`Dialect`] decides what goes on which channel; everything here is the
-//! same for both.
+//! [`Dialect`] decides what goes on which channel, the [`Bus`] carries it
+//! (pub/sub's `Link`, or the streams' `StreamLink`); everything here is the
+//! same for every dialect. Nodes count each other either by the
+//! subscribers of a channel (pub/sub) or, when the dialect has heartbeats
+//! (streams), by the uids heard from in the last [`HEARTBEAT_TIMEOUT`],
+//! as `ClusterAdapterWithHeartbeat` does.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -13,12 +17,49 @@ use futures_util::future::{BoxFuture, FutureExt};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout_at};
 
-use super::link::{INBOUND_QUEUE, Inbound, Link, Route};
+use super::link::{INBOUND_QUEUE, Inbound, Link, Route, Stats};
 use super::wire::{self, Dialect, Incoming, Request, Response};
 use switchyard_core::{
     Adapter, AdapterCounters, BroadcastOptions, ClusterError, LocalNamespace, Payload,
     RemoteCounts, SocketDetails,
 };
+
+/// How often a node with heartbeats says it is there when it has sent
+/// nothing else (Node's `heartbeatInterval`).
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a node with heartbeats counts another after last hearing from
+/// it (Node's `heartbeatTimeout`).
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What carries a node's messages: channels and bytes, whatever the dialect.
+pub(crate) trait Bus: Send + Sync + 'static {
+    /// Sends without waiting; what cannot be sent is counted as dropped.
+    fn publish(&self, channel: String, payload: Vec<u8>, sharded: bool);
+    /// Delivers what arrives on `channel` to `route`.
+    fn subscribe(&self, channel: String, route: Route);
+    /// Stops delivering `channel`.
+    fn unsubscribe(&self, channel: String);
+    /// The counters shared by the node's namespaces.
+    fn stats(&self) -> &Stats;
+}
+
+impl Bus for Link {
+    fn publish(&self, channel: String, payload: Vec<u8>, sharded: bool) {
+        Link::publish(self, channel, payload, sharded);
+    }
+
+    fn subscribe(&self, channel: String, route: Route) {
+        Link::subscribe(self, channel, route);
+    }
+
+    fn unsubscribe(&self, channel: String) {
+        Link::unsubscribe(self, channel);
+    }
+
+    fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}
 
 pub(crate) struct Node {
     inner: Arc<Inner>,
@@ -27,7 +68,9 @@ pub(crate) struct Node {
 struct Inner {
     uid: String,
     dialect: Box<dyn Dialect>,
-    link: Arc<Link>,
+    bus: Arc<dyn Bus>,
+    /// Where `PUBSUB NUMSUB` goes, for dialects counting by subscribers.
+    link: Option<Arc<Link>>,
     arbiter: actix::ArbiterHandle,
     request_timeout: Duration,
     local: LocalNamespace,
@@ -35,6 +78,11 @@ struct Inner {
     /// Requests waiting for answers, by request id: bounded by the
     /// requests in flight, each removed at its end or timeout.
     pending: Mutex<HashMap<String, mpsc::UnboundedSender<Response>>>,
+    /// The other nodes heard from, and when last (heartbeat dialects):
+    /// bounded by the nodes of the cluster, pruned as they time out.
+    peers: Mutex<HashMap<String, Instant>>,
+    /// When this node last sent something (heartbeat dialects).
+    last_sent: Mutex<Instant>,
 }
 
 /// Forgets a pending request when its waiter is done, however it ends.
@@ -53,7 +101,9 @@ impl Drop for Pending {
 pub(crate) struct Setup<'a> {
     pub uid: String,
     pub dialect: Box<dyn Dialect>,
-    pub link: &'a Arc<Link>,
+    pub bus: Arc<dyn Bus>,
+    /// The pub/sub link, for dialects counting nodes by subscribers.
+    pub link: Option<Arc<Link>>,
     pub arbiter: &'a actix::ArbiterHandle,
     pub request_timeout: Duration,
 }
@@ -64,17 +114,23 @@ impl Node {
         let inner = Arc::new(Inner {
             uid: setup.uid,
             dialect: setup.dialect,
-            link: setup.link.clone(),
+            bus: setup.bus,
+            link: setup.link,
             arbiter: setup.arbiter.clone(),
             request_timeout: setup.request_timeout,
             local,
             inbound,
             pending: Mutex::default(),
+            peers: Mutex::default(),
+            last_sent: Mutex::new(Instant::now()),
         });
         for (channel, sub) in inner.dialect.subscriptions() {
             inner.follow(channel, sub);
         }
         setup.arbiter.spawn(receive(inner.clone(), rx));
+        if inner.heartbeat(true) {
+            setup.arbiter.spawn(heartbeats(Arc::downgrade(&inner)));
+        }
         Arc::new(Node { inner })
     }
 }
@@ -88,7 +144,36 @@ impl Inner {
 
     fn follow(&self, channel: String, sub: wire::Sub) {
         let to = self.inbound.clone();
-        self.link.subscribe(channel, Route { sub, to });
+        self.bus.subscribe(channel, Route { sub, to });
+    }
+
+    fn peers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        self.peers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn last_sent(&self) -> std::sync::MutexGuard<'_, Instant> {
+        self.last_sent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends this node's heartbeat, if the dialect has them.
+    fn heartbeat(&self, initial: bool) -> bool {
+        let Some((channel, bytes)) = self.dialect.heartbeat(initial) else {
+            return false;
+        };
+        self.publish(channel, bytes);
+        true
+    }
+
+    fn publish(&self, channel: String, bytes: Vec<u8>) {
+        *self.last_sent() = Instant::now();
+        self.bus.publish(channel, bytes, self.dialect.sharded());
+    }
+
+    /// Node `uid` was heard from (heartbeat dialects).
+    fn heard(&self, uid: &str) {
+        if self.dialect.count_channel().is_none() && uid != self.uid {
+            self.peers().insert(uid.to_string(), Instant::now());
+        }
     }
 
     /// A new request id, with the receiver of its answers.
@@ -105,23 +190,24 @@ impl Inner {
 
     /// How many nodes serve the namespace, this one included.
     async fn nodes(&self) -> Result<usize, String> {
-        let sharded = self.dialect.sharded();
-        let n = self
-            .link
-            .numsub(self.dialect.count_channel(), sharded)
-            .await?;
+        let (Some(channel), Some(link)) = (self.dialect.count_channel(), &self.link) else {
+            let mut peers = self.peers();
+            peers.retain(|_, seen| seen.elapsed() <= HEARTBEAT_TIMEOUT);
+            return Ok(1 + peers.len());
+        };
+        let n = link.numsub(channel, self.dialect.sharded()).await?;
         Ok(n.max(1))
     }
 
     fn send(&self, request: &Request) {
         if let Some((channel, bytes)) = self.dialect.request(request) {
-            self.link.publish(channel, bytes, self.dialect.sharded());
+            self.publish(channel, bytes);
         }
     }
 
     fn respond(&self, requester: &str, id: &str, response: &Response) {
         if let Some((channel, bytes)) = self.dialect.response(requester, id, response) {
-            self.link.publish(channel, bytes, self.dialect.sharded());
+            self.publish(channel, bytes);
         }
     }
 
@@ -295,7 +381,7 @@ impl Adapter for Node {
     }
 
     fn counters(&self) -> AdapterCounters {
-        self.inner.link.stats.snapshot()
+        self.inner.bus.stats().snapshot()
     }
 
     fn follows_rooms(&self) -> bool {
@@ -307,8 +393,24 @@ impl Adapter for Node {
         if let Some(channel) = inner.dialect.room_channel(room, is_socket_id) {
             match exists {
                 true => inner.follow(channel, wire::Sub::Shard),
-                false => inner.link.unsubscribe(channel),
+                false => inner.bus.unsubscribe(channel),
             }
+        }
+    }
+}
+
+/// Sends a heartbeat whenever the node has sent nothing for
+/// [`HEARTBEAT_INTERVAL`] (Node's `scheduleHeartbeat`), while it lives.
+async fn heartbeats(inner: std::sync::Weak<Inner>) {
+    let mut due = Instant::now() + HEARTBEAT_INTERVAL;
+    loop {
+        tokio::time::sleep_until(due).await;
+        let Some(inner) = inner.upgrade() else { return };
+        let last = *inner.last_sent();
+        due = last + HEARTBEAT_INTERVAL;
+        if due <= Instant::now() {
+            inner.heartbeat(false);
+            due = Instant::now() + HEARTBEAT_INTERVAL;
         }
     }
 }
@@ -316,7 +418,7 @@ impl Adapter for Node {
 /// Handles the namespace's messages from the other nodes, one at a time.
 async fn receive(inner: Arc<Inner>, mut inbound: mpsc::Receiver<Inbound>) {
     while let Some(msg) = inbound.recv().await {
-        let stats = &inner.link.stats;
+        let stats = inner.bus.stats();
         match inner.dialect.decode(&msg.channel, &msg.payload) {
             Some(Incoming::Response { id, response }) => {
                 // Every node may hear every answer: those for others are ignored.
@@ -327,7 +429,19 @@ async fn receive(inner: Arc<Inner>, mut inbound: mpsc::Receiver<Inbound>) {
             // Our own messages come back through our subscriptions; what
             // they ask was done here when they were sent (not counted).
             Some(Incoming::Request { uid, .. }) if uid == inner.uid => continue,
-            Some(Incoming::Request { uid, request }) => on_request(&inner, &uid, request).await,
+            Some(Incoming::Request { uid, request }) => {
+                inner.heard(&uid);
+                on_request(&inner, &uid, request).await;
+            }
+            Some(Incoming::Heartbeat { uid, .. }) if uid == inner.uid => continue,
+            Some(Incoming::Heartbeat { uid, initial }) => {
+                inner.heard(&uid);
+                // A node that has just come asks who is there.
+                if initial {
+                    inner.heartbeat(false);
+                }
+            }
+            Some(Incoming::Closed { uid }) => drop(inner.peers().remove(&uid)),
             None => {
                 log::debug!("redis adapter: malformed message on {}", msg.channel);
                 stats.errors.fetch_add(1, Relaxed);

@@ -80,6 +80,11 @@ pub(crate) enum Response {
 pub(crate) enum Incoming {
     Request { uid: String, request: Request },
     Response { id: String, response: Response },
+    /// Node `uid` is there (`ClusterAdapterWithHeartbeat`); an `initial`
+    /// one asks every node to answer with its own.
+    Heartbeat { uid: String, initial: bool },
+    /// Node `uid` has closed its adapter.
+    Closed { uid: String },
 }
 
 /// How a dialect subscribes to a channel.
@@ -90,12 +95,13 @@ pub(crate) enum Sub {
     Shard,
 }
 
-/// One of the adapter's two wire protocols, for one namespace of one node.
+/// One of the adapters' wire protocols, for one namespace of one node.
 pub(crate) trait Dialect: Send + Sync + 'static {
     /// What the namespace subscribes to from the start.
     fn subscriptions(&self) -> Vec<(String, Sub)>;
-    /// The channel whose subscribers are the namespace's nodes, one each.
-    fn count_channel(&self) -> &str;
+    /// The channel whose subscribers are the namespace's nodes, one each;
+    /// `None` when nodes count each other by [`heartbeat`](Self::heartbeat).
+    fn count_channel(&self) -> Option<&str>;
     /// Whether publishing, counting and room channels are sharded.
     fn sharded(&self) -> bool;
     /// Where a request goes, and its bytes; `None` if the dialect has no
@@ -116,6 +122,14 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// this dialect sends some broadcasts there only (sharded, dynamic).
     fn room_channel(&self, room: &str, is_socket_id: bool) -> Option<String> {
         let _ = (room, is_socket_id);
+        None
+    }
+    /// Where this node's heartbeat goes, and its bytes (`initial`: the
+    /// first, which asks the others for theirs), when the dialect's nodes
+    /// count each other by heartbeats (streams); `None` when they count
+    /// the subscribers of [`count_channel`](Self::count_channel).
+    fn heartbeat(&self, initial: bool) -> Option<(String, Vec<u8>)> {
+        let _ = initial;
         None
     }
 }

@@ -1,0 +1,348 @@
+//! The streams dialect's link to Redis: one connection that appends
+//! (`XADD`, pipelined, in order) and one that reads the stream (`XREAD
+//! COUNT n BLOCK 5000` from the last id read), each a `ConnectionManager`
+//! on the adapter's own thread. It knows streams and fields, not Socket.IO.
+//!
+//! Nothing is lost while Redis is away: the reader goes on from the last
+//! id it read (the stream keeps what came meanwhile, up to `MAXLEN`), and
+//! appends wait in a bounded queue (a full one drops, counted) and go out
+//! in order once Redis answers again, retried with a backoff capped at
+//! 500 ms (node-redis's). An append whose answer was lost with the link is
+//! sent again: at least once, not exactly once.
+//!
+//! `ConnectionManager` fits both connections: it reconnects by itself and
+//! fails what is in flight, which the tasks here retry. It does not queue
+//! what fails, nor keep the reader's place, so the tasks here do; and the
+//! blocking `XREAD` needs a connection of its own, as in Node (`isolated`).
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redis::Value;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::mpsc;
+
+use super::{pack, unpack};
+use crate::link::{Inbound, Route, Stats};
+use crate::node::Bus;
+
+/// Appends waiting for Redis.
+const PUBLISH_QUEUE: usize = 16 * 1024;
+/// Most appends sent in one pipeline (one round trip).
+const PIPELINE: usize = 256;
+/// How long `XREAD` blocks (Node's `BLOCK 5000`).
+const BLOCK: Duration = Duration::from_secs(5);
+/// How long a connection attempt, or an append, may take.
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// Backoff between attempts while Redis is away, doubling up to the maximum.
+const BACKOFF_MIN: Duration = Duration::from_millis(50);
+const BACKOFF_MAX: Duration = Duration::from_millis(500);
+
+/// The stream, and how the node uses it.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamOptions {
+    pub name: String,
+    pub max_len: usize,
+    pub read_count: usize,
+}
+
+/// An entry to append: its stream and fields.
+type Entry = (String, Vec<(String, String)>);
+
+/// Namespaces, by name: where the entries naming them go.
+type Routes = Arc<Mutex<HashMap<String, Route>>>;
+
+/// The node's way to its stream.
+pub(crate) struct StreamLink {
+    appends: mpsc::Sender<Entry>,
+    routes: Routes,
+    /// The id of the last entry read; empty before the first read.
+    last_id: Arc<Mutex<String>>,
+    stats: Arc<Stats>,
+}
+
+impl StreamLink {
+    /// Starts both tasks in `arbiter`; resolves once Redis answered a
+    /// `PING`, or with why it did not (the tasks keep trying).
+    pub async fn start(
+        client: redis::Client,
+        options: StreamOptions,
+        arbiter: &actix::ArbiterHandle,
+    ) -> (StreamLink, redis::RedisResult<()>) {
+        let config = ConnectionManagerConfig::new()
+            .set_min_delay(BACKOFF_MIN)
+            .set_max_delay(BACKOFF_MAX)
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT));
+        let reading = config.clone().set_response_timeout(Some(BLOCK + TIMEOUT));
+        let stats = Arc::new(Stats::default());
+        let (appends, queue) = mpsc::channel(PUBLISH_QUEUE);
+        let link = StreamLink {
+            appends,
+            routes: Routes::default(),
+            last_id: Arc::default(),
+            stats: stats.clone(),
+        };
+        let managers = ConnectionManager::new_lazy_with_config(client.clone(), config)
+            .and_then(|w| Ok((w, ConnectionManager::new_lazy_with_config(client, reading)?)));
+        let (mut writer, reader) = match managers {
+            Ok(managers) => managers,
+            Err(e) => return (link, Err(e)),
+        };
+        let up = redis::cmd("PING").exec_async(&mut writer).await;
+        arbiter.spawn(publisher(writer, queue, options.max_len, stats.clone()));
+        let read = Reader {
+            conn: reader,
+            options,
+            routes: link.routes.clone(),
+            last_id: link.last_id.clone(),
+            outage: Outage::new("reading", stats),
+        };
+        arbiter.spawn(read.run());
+        (link, up)
+    }
+
+    /// The id of the last entry this node has read (`None` before the
+    /// first): where a recovering session's missed packets start.
+    pub fn last_id(&self) -> Option<String> {
+        let id = lock(&self.last_id).clone();
+        (!id.is_empty()).then_some(id)
+    }
+}
+
+impl Bus for StreamLink {
+    /// Queues an append of the [`pack`]ed fields to stream `channel`; a
+    /// full queue drops it (counted).
+    fn publish(&self, channel: String, payload: Vec<u8>, _: bool) {
+        let Some(fields) = unpack(&payload) else {
+            self.stats.errors.fetch_add(1, Relaxed);
+            return;
+        };
+        if self.appends.try_send((channel, fields)).is_err() {
+            self.stats.dropped.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Hands the entries naming namespace `channel` to `route`.
+    fn subscribe(&self, channel: String, route: Route) {
+        lock(&self.routes).insert(channel, route);
+    }
+
+    fn unsubscribe(&self, channel: String) {
+        lock(&self.routes).remove(&channel);
+    }
+
+    fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}
+
+/// Logs a lost link once per outage, not once per try; counts the tries.
+struct Outage {
+    what: &'static str,
+    stats: Arc<Stats>,
+    down: bool,
+    backoff: Duration,
+}
+
+impl Outage {
+    fn new(what: &'static str, stats: Arc<Stats>) -> Outage {
+        let backoff = BACKOFF_MIN;
+        let down = false;
+        Outage {
+            what,
+            stats,
+            down,
+            backoff,
+        }
+    }
+
+    /// Counts and logs the failure, then waits the backoff.
+    async fn failed(&mut self, error: &redis::RedisError) {
+        self.stats.errors.fetch_add(1, Relaxed);
+        if !self.down {
+            log::warn!("redis streams adapter: {} down: {error}", self.what);
+            self.down = true;
+        }
+        tokio::time::sleep(self.backoff).await;
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+    }
+
+    fn restored(&mut self) {
+        self.backoff = BACKOFF_MIN;
+        if std::mem::take(&mut self.down) {
+            self.stats.reconnects.fetch_add(1, Relaxed);
+            log::info!("redis streams adapter: {} restored", self.what);
+        }
+    }
+}
+
+/// Whether an append may succeed if tried again: anything but an error
+/// about the command or the key itself.
+fn transient(error: &redis::RedisError) -> bool {
+    !matches!(error.code(), Some("ERR" | "WRONGTYPE"))
+}
+
+/// Appends what is queued, in order, in pipelines; a batch that fails is
+/// tried again until it goes through (or is refused for good).
+async fn publisher(
+    mut conn: ConnectionManager,
+    mut queue: mpsc::Receiver<Entry>,
+    max_len: usize,
+    stats: Arc<Stats>,
+) {
+    let mut outage = Outage::new("appending", stats.clone());
+    let mut batch = Vec::with_capacity(PIPELINE);
+    loop {
+        if batch.is_empty() && queue.recv_many(&mut batch, PIPELINE).await == 0 {
+            return;
+        }
+        let mut pipe = redis::pipe();
+        for (stream, fields) in &batch {
+            let xadd = pipe.cmd("XADD").arg(stream).arg("MAXLEN").arg("~");
+            let xadd = xadd.arg(max_len).arg("*");
+            for (k, v) in fields {
+                xadd.arg(k).arg(v);
+            }
+            xadd.ignore();
+        }
+        match pipe.exec_async(&mut conn).await {
+            Ok(()) => {
+                outage.restored();
+                stats.published.fetch_add(batch.len() as u64, Relaxed);
+                batch.clear();
+            }
+            Err(e) if transient(&e) => outage.failed(&e).await,
+            Err(e) => {
+                log::warn!("redis streams adapter: appends refused: {e}");
+                stats.errors.fetch_add(1, Relaxed);
+                stats.dropped.fetch_add(batch.len() as u64, Relaxed);
+                batch.clear();
+            }
+        }
+    }
+}
+
+/// Reads the stream from the last id read, and hands each entry to the
+/// namespace it names.
+struct Reader {
+    conn: ConnectionManager,
+    options: StreamOptions,
+    routes: Routes,
+    last_id: Arc<Mutex<String>>,
+    outage: Outage,
+}
+
+impl Reader {
+    async fn run(mut self) {
+        loop {
+            match self.read().await {
+                Ok(entries) => {
+                    self.outage.restored();
+                    for (id, fields) in entries {
+                        self.deliver(&id, fields);
+                        *lock(&self.last_id) = id;
+                    }
+                }
+                Err(e) => self.outage.failed(&e).await,
+            }
+        }
+    }
+
+    /// The next entries after the last id read; the first read starts
+    /// after the stream's last entry (Node's `$`, made an id so that a
+    /// lost link cannot skip what comes meanwhile).
+    async fn read(&mut self) -> redis::RedisResult<Vec<(String, Vec<(String, String)>)>> {
+        let stream = &self.options.name;
+        let mut from = lock(&self.last_id).clone();
+        if from.is_empty() {
+            let last: Value = (redis::cmd("XREVRANGE").arg(stream).arg("+").arg("-"))
+                .arg("COUNT")
+                .arg(1)
+                .query_async(&mut self.conn)
+                .await?;
+            from = entries_of(last).pop().map_or("0-0".into(), |(id, _)| id);
+            *lock(&self.last_id) = from.clone();
+        }
+        let reply: Value = redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(self.options.read_count)
+            .arg("BLOCK")
+            .arg(BLOCK.as_millis() as u64)
+            .arg("STREAMS")
+            .arg(stream)
+            .arg(from)
+            .query_async(&mut self.conn)
+            .await?;
+        Ok(xread_entries(reply))
+    }
+
+    /// Hands an entry to its namespace's bounded queue (a full one drops,
+    /// counted), as `Inbound { channel: id, payload: packed fields }`.
+    fn deliver(&self, id: &str, fields: Vec<(String, String)>) {
+        let Some((_, nsp)) = fields.iter().find(|(k, _)| k == "nsp") else {
+            return;
+        };
+        let Some(route) = lock(&self.routes).get(nsp).cloned() else {
+            return;
+        };
+        let inbound = Inbound {
+            channel: id.to_string(),
+            payload: pack(&fields),
+        };
+        if route.to.try_send(inbound).is_err() {
+            self.outage.stats.dropped.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// The entries of an `XREAD` reply (`[[stream, entries]]`, or nil when the
+/// block timed out).
+pub(crate) fn xread_entries(reply: Value) -> Vec<(String, Vec<(String, String)>)> {
+    let Value::Array(streams) = reply else {
+        return Vec::new();
+    };
+    (streams.into_iter())
+        .filter_map(|stream| match stream {
+            Value::Array(mut pair) if pair.len() == 2 => pair.pop(),
+            _ => None,
+        })
+        .flat_map(entries_of)
+        .collect()
+}
+
+/// The entries of an `XRANGE`-like reply: `[[id, [field, value, ...]], ...]`.
+pub(crate) fn entries_of(reply: Value) -> Vec<(String, Vec<(String, String)>)> {
+    let Value::Array(entries) = reply else {
+        return Vec::new();
+    };
+    let text = |v: Value| match v {
+        Value::BulkString(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+        Value::SimpleString(s) => Some(s),
+        _ => None,
+    };
+    (entries.into_iter())
+        .filter_map(|entry| {
+            let Value::Array(entry) = entry else {
+                return None;
+            };
+            let mut entry = entry.into_iter();
+            let id = text(entry.next()?)?;
+            let Value::Array(flat) = entry.next()? else {
+                return None;
+            };
+            let mut flat = flat.into_iter().filter_map(text);
+            let mut fields = Vec::new();
+            while let (Some(k), Some(v)) = (flat.next(), flat.next()) {
+                fields.push((k, v));
+            }
+            Some((id, fields))
+        })
+        .collect()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
