@@ -460,7 +460,10 @@ impl Config {
             ("vr_max_in_flight", self.vr_max_in_flight as u64),
             ("redis_request_timeout_ms", self.redis_request_timeout_ms),
             ("redis_stream_max_len", self.redis_stream_max_len as u64),
-            ("redis_stream_read_count", self.redis_stream_read_count as u64),
+            (
+                "redis_stream_read_count",
+                self.redis_stream_read_count as u64,
+            ),
         ] {
             if value == 0 {
                 return fail(key, "must be greater than 0");

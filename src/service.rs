@@ -129,7 +129,10 @@ where
         false => root,
     };
     let mut io = SocketIo::builder(socket_io_config(&config));
-    if matches!(config.adapter, AdapterKind::Redis | AdapterKind::RedisStreams) {
+    if matches!(
+        config.adapter,
+        AdapterKind::Redis | AdapterKind::RedisStreams
+    ) {
         io = io.adapter(redis_adapter(&config).await?);
     }
     let io = io.ns("/", root).build();

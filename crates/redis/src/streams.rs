@@ -94,15 +94,65 @@ impl Dialect for Streams {
     }
 }
 
-/// An entry's `data`: JSON, or base64 of msgpack when it holds binary
-/// (Node's `hasBinary`; only broadcasts, acks, server-side emits and
-/// fetched sockets can).
+/// An entry's `data`: JSON (keys in the order given, as
+/// `JSON.stringify` writes them), or base64 of msgpack when it holds
+/// binary (Node's `hasBinary`; only broadcasts, acks, server-side emits
+/// and fetched sockets can).
 pub(crate) fn encode_data(data: &Mp) -> String {
     if has_binary(data) {
         return BASE64.encode(wire::encode(data));
     }
-    let json = wire::mp_to_json(data.clone(), &mut Vec::new());
-    json.to_string()
+    let mut out = String::new();
+    write_json(data, &mut out);
+    out
+}
+
+/// `value` as JSON text, map keys in order; what JSON cannot hold
+/// (NaN, infinities, extension types) is `null`, as in `JSON.stringify`.
+fn write_json(value: &Mp, out: &mut String) {
+    let text = |s: &str| serde_json::Value::from(s).to_string();
+    match value {
+        Mp::Nil | Mp::Binary(_) | Mp::Ext(..) => out.push_str("null"),
+        Mp::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+        Mp::Integer(i) => out.push_str(&i.to_string()),
+        Mp::F32(f) => out.push_str(&float(f64::from(*f))),
+        Mp::F64(f) => out.push_str(&float(*f)),
+        Mp::String(s) => out.push_str(&text(s.as_str().unwrap_or_default())),
+        Mp::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(item, out);
+            }
+            out.push(']');
+        }
+        Mp::Map(fields) => {
+            out.push('{');
+            for (i, (k, v)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                match k.as_str() {
+                    Some(k) => out.push_str(&text(k)),
+                    None => out.push_str(&text(&k.to_string())),
+                }
+                out.push(':');
+                write_json(v, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A float as JavaScript writes it: integral values without `.0`.
+fn float(f: f64) -> String {
+    match serde_json::Number::from_f64(f) {
+        Some(_) if f.fract() == 0.0 && f.abs() < 1e21 => format!("{f:.0}"),
+        Some(n) => n.to_string(),
+        None => "null".into(),
+    }
 }
 
 /// An entry's `data`: JSON when it starts with `{` (as Node decides),

@@ -78,13 +78,24 @@ pub(crate) enum Response {
 /// say) and what it is.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Incoming {
-    Request { uid: String, request: Request },
-    Response { id: String, response: Response },
+    Request {
+        uid: String,
+        request: Request,
+    },
+    Response {
+        id: String,
+        response: Response,
+    },
     /// Node `uid` is there (`ClusterAdapterWithHeartbeat`); an `initial`
     /// one asks every node to answer with its own.
-    Heartbeat { uid: String, initial: bool },
+    Heartbeat {
+        uid: String,
+        initial: bool,
+    },
     /// Node `uid` has closed its adapter.
-    Closed { uid: String },
+    Closed {
+        uid: String,
+    },
 }
 
 /// How a dialect subscribes to a channel.
