@@ -21,6 +21,11 @@ export const SERIAL = new Map([
       "take that port in between",
   ],
   [
+    "cluster/streams_adapter.test.mjs",
+    "kills redis-server and restarts it on the same port: a file running beside it could take " +
+      "that port in between",
+  ],
+  [
     "cluster/redis_adapter.test.mjs",
     "kills redis-server and restarts it on the same port, and expects a port it picked to stay " +
       "unused: a file running beside it could take either port",

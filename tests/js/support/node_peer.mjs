@@ -1,5 +1,6 @@
 // A real Node socket.io 4.8 node on @socket.io/redis-adapter 8.3 (classic `createAdapter` or
-// `createShardedAdapter`, node-redis v4 clients): the foreign member of the mixed-cluster tests.
+// `createShardedAdapter`, node-redis v4 clients) or on @socket.io/redis-streams-adapter 0.2
+// (`--redis-variant streams`, one node-redis v4 client): the foreign member of the mixed-cluster tests.
 // It answers the subset of examples/test_server's ops that those tests use, with the same shapes:
 //   join, leave, rooms, set-data, get-data, to, io-emit, fetch ({id, data, rooms}; with
 //   `handshake: true` also each socket's handshake), sockets-join,
@@ -9,8 +10,9 @@
 //
 // As a script: node support/node_peer.mjs --redis-url redis://127.0.0.1:P [--port 0]
 //   [--redis-key-prefix socket.io] [--redis-request-timeout-ms 5000]
-//   [--redis-variant classic|sharded] [--redis-subscription-mode dynamic|static|dynamic-private]
-// (the flags of test_server; sharded is `createShardedAdapter`)
+//   [--redis-variant classic|sharded|streams] [--redis-subscription-mode dynamic|static|dynamic-private]
+//   [--redis-stream-name socket.io] [--redis-stream-max-len 10000] [--redis-stream-read-count 100]
+// (the flags of test_server; sharded is `createShardedAdapter`, streams the streams adapter's `createAdapter`)
 // prints "listening on 127.0.0.1:PORT" once listening (tests then wait until Redis counts its
 // adapter, see redis_helpers.waitForAdapters). As a module:
 // startNodePeer(redis, args) spawns it and waits for that line.
@@ -75,16 +77,27 @@ async function main() {
   process.on("unhandledRejection", (err) => console.error(`unhandled rejection: ${err?.message ?? err}`));
 
   const pub = createClient({ url: redisUrl });
-  const sub = pub.duplicate();
-  for (const c of [pub, sub]) c.on("error", (err) => console.error(`redis client error: ${err.message}`));
-  await Promise.all([pub.connect(), sub.connect()]);
+  // the streams adapter needs one client (its XREAD takes an isolated connection of its own)
+  const sub = variant === "streams" ? null : pub.duplicate();
+  const clients = [pub, sub].filter(Boolean);
+  for (const c of clients) c.on("error", (err) => console.error(`redis client error: ${err.message}`));
+  await Promise.all(clients.map((c) => c.connect()));
 
   const httpServer = createServer();
-  // sharded: no request timeout option (the adapter waits 5 s, as in Node)
-  const adapter =
-    variant === "sharded"
-      ? createShardedAdapter(pub, sub, { channelPrefix: key, subscriptionMode })
-      : createAdapter(pub, sub, { key, requestsTimeout });
+  // sharded and streams: no request timeout option (the adapter waits 5 s, as in Node)
+  let adapter;
+  if (variant === "streams") {
+    const streams = await import("@socket.io/redis-streams-adapter");
+    adapter = streams.createAdapter(pub, {
+      streamName: flag(argv, "--redis-stream-name", "socket.io"),
+      maxLen: Number(flag(argv, "--redis-stream-max-len", "10000")),
+      readCount: Number(flag(argv, "--redis-stream-read-count", "100")),
+    });
+  } else if (variant === "sharded") {
+    adapter = createShardedAdapter(pub, sub, { channelPrefix: key, subscriptionMode });
+  } else {
+    adapter = createAdapter(pub, sub, { key, requestsTimeout });
+  }
   const io = new Server(httpServer, { adapter });
   const nsp = io.of("/");
   let port = 0;
@@ -189,7 +202,7 @@ async function main() {
 
   const shutdown = () => {
     io.close();
-    Promise.allSettled([pub.quit(), sub.quit()]).finally(() => process.exit(0));
+    Promise.allSettled(clients.map((c) => c.quit())).finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 2000).unref();
   };
   process.on("SIGTERM", shutdown);

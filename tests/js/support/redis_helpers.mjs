@@ -128,11 +128,12 @@ export async function redisPing(port) {
 
 /**
  * Start a throwaway redis-server on a free loopback port (or `port`) with a temp dir, no
- * persistence; resolves once it answers PING. Returns
+ * persistence unless `appendonly` (then what it holds survives kill() and restart());
+ * resolves once it answers PING. Returns
  * {port, url, pid(), kill(), restart(), stop(), command(args)}:
  * kill() SIGKILLs it by PID and waits for its exit; restart() starts it again on the same port.
  */
-export async function startRedis({ port } = {}) {
+export async function startRedis({ port, appendonly = false } = {}) {
   if (!REDIS_SERVER) throw new Error("redis-server is not on PATH (apt-get install redis-server)");
   const dir = mkdtempSync(path.join(os.tmpdir(), "switchyard-redis-"));
   const chosen = port ?? (await freePort());
@@ -144,7 +145,7 @@ export async function startRedis({ port } = {}) {
     for (;;) {
       const proc = await spawnProcess(
         REDIS_SERVER,
-        ["--port", String(chosen), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", ""],
+        ["--port", String(chosen), "--bind", "127.0.0.1", "--save", "", "--appendonly", appendonly ? "yes" : "no", "--dir", dir, "--logfile", ""],
         { name: "redis-server" },
       );
       let up = false;
@@ -209,8 +210,8 @@ export function adapterCountCommand({ variant = "classic", prefix = "socket.io",
     : ["PUBSUB", "NUMSUB", `${prefix}-request#${nsp}#`];
 }
 
-/** The test_server / node_peer flags selecting `variant` ("classic" or "sharded"). */
-export const variantArgs = (variant = "classic") => (variant === "sharded" ? ["--redis-variant", "sharded"] : []);
+/** The test_server / node_peer flags selecting `variant` ("classic", "sharded" or "streams"). */
+export const variantArgs = (variant = "classic") => (variant === "classic" ? [] : ["--redis-variant", variant]);
 
 /**
  * Start `count` test_server nodes with `--adapter redis --redis-url <redis>` (+ the variant's

@@ -1,0 +1,270 @@
+// The Redis streams adapter (`--redis-variant streams`, wire-compatible with Node's
+// @socket.io/redis-streams-adapter 0.2) on throwaway redis-servers: two Switchyard nodes, then a
+// Switchyard node and a real Node socket.io 4.8 node on the streams adapter (node_peer.mjs), each
+// cluster operation both ways: broadcasts (rooms, except, a socket id, binary), fetchSockets,
+// socketsJoin / socketsLeave / disconnectSockets, serverSideEmit with and without acks, broadcasts
+// with acks, the server count (heartbeats) and emitting through a fetched remote socket; what a
+// Switchyard node appends is what a Node node appends. Last, Redis is killed and restarted
+// (append-only file on, so the stream survives) while one node broadcasts to the other: nothing
+// is lost and the order is kept.
+//
+// Each test has a stream of its own (`--redis-stream-name`), so nodes of earlier tests, which
+// others count until their heartbeats are 10 s old, are never counted.
+import assert from "node:assert/strict";
+import { describe, it, test } from "node:test";
+import { bytes, closeSocket } from "../support/helpers.mjs";
+import {
+  call,
+  clusterScope,
+  describeOnRedis,
+  expectSequences,
+  fetched,
+  normFetched,
+  resetEvents,
+  roomMsgs,
+  roomsOf,
+  sorted,
+  waitFor,
+} from "../support/cluster_helpers.mjs";
+import { redisMissing, startRedis } from "../support/redis_helpers.mjs";
+
+const T = { timeout: 120000 };
+const PAIRS = [
+  ["switchyard", "switchyard"],
+  ["switchyard", "node"],
+];
+
+let streams = 0;
+/** A stream name no other test uses. */
+const freshStream = () => `sio-e2e-${process.pid}-${++streams}`;
+
+const jsonSorted = (list) => sorted(list.map((x) => JSON.stringify(x)));
+
+/**
+ * Start nodes of `kinds` on one fresh stream, then wait until each counts them all (nodes count
+ * each other by heartbeats), asking through a client of each that is closed afterwards.
+ */
+async function startCluster(scope, kinds) {
+  const stream = freshStream();
+  const nodes = [];
+  for (const [i, kind] of kinds.entries()) {
+    const n = await scope.node(kind, ["--redis-stream-name", stream]);
+    n.name = `${kind}#${i + 1}`;
+    nodes.push(n);
+  }
+  for (const n of nodes) {
+    const counter = await scope.client(n, { label: `counter on ${n.name}` });
+    let seen;
+    await waitFor(
+      async () => (seen = await call(counter, "server-count")) === nodes.length,
+      () => `${n.name} to count ${nodes.length} nodes (says ${JSON.stringify(seen)})`,
+    );
+    closeSocket(counter);
+  }
+  return { stream, nodes };
+}
+
+if (redisMissing) {
+  test("streams adapter over Redis", { skip: redisMissing }, () => {});
+} else {
+  describeOnRedis("streams adapter", "streams", ({ cluster }) => {
+    for (const pair of PAIRS) {
+      /** Starts the pair (S = pair[0], N = pair[1]) on a fresh stream, runs fn. */
+      const duo = (fn) =>
+        cluster(async (scope) => {
+          const {
+            stream,
+            nodes: [S, N],
+          } = await startCluster(scope, pair);
+          await fn({ ...scope, S, N, stream });
+        });
+
+      for (const [fromIdx, toIdx] of [
+        [0, 1],
+        [1, 0],
+      ]) {
+        const dir = `${pair[fromIdx]}#${fromIdx + 1} -> ${pair[toIdx]}#${toIdx + 1}`;
+        const directed = (fn) => duo(async (c) => fn({ ...c, from: [c.S, c.N][fromIdx], to: [c.S, c.N][toIdx] }));
+
+        it(
+          `broadcasts ${dir}: rooms, except, local, a socket id, binary`,
+          T,
+          directed(async ({ from, to, client }) => {
+            const sender = await client(from, { label: `sender on ${from.name}` });
+            const fromMember = await client(from, { label: `member on ${from.name}` });
+            const r1 = await client(to, { label: `r1 on ${to.name}` });
+            const r2 = await client(to, { label: `r2 (also X) on ${to.name}` });
+            const out = await client(to, { label: `outsider on ${to.name}` });
+            const all = [sender, fromMember, r1, r2, out];
+            await call(r1, "join", "R");
+            await call(r2, "join", ["R", "X"]);
+            await call(fromMember, "join", "R");
+
+            await call(sender, "io-emit", { rooms: ["R"], except: ["X"], data: "m1" });
+            await call(sender, "io-emit", { rooms: ["R"], local: true, data: "m2-local" });
+            await call(fromMember, "to", { rooms: ["R"], data: "m3-from-socket" });
+            await call(sender, "io-emit", { rooms: [r2.id], data: "m4-private" });
+            await call(sender, "io-emit", { data: "marker" });
+            await expectSequences(
+              all,
+              new Map([
+                [r1, ["m1", "m3-from-socket"]],
+                [r2, ["m3-from-socket", "m4-private"]],
+                [fromMember, ["m1", "m2-local"]],
+              ]),
+              "marker",
+            );
+
+            resetEvents(all);
+            await call(sender, "io-emit", { rooms: ["R"], data: { bin: Buffer.from([1, 2, 3]), nested: [{ deep: Buffer.from([255]) }], text: "é" } });
+            for (const s of [r1, r2]) {
+              await waitFor(() => roomMsgs(s).length >= 1, () => `${s.label} to receive the binary room-msg (${dir})`);
+              const [got] = roomMsgs(s);
+              assert.deepEqual(bytes(got.bin), [1, 2, 3], `${dir}: ${s.label}`);
+              assert.deepEqual(bytes(got.nested[0].deep), [255], `${dir}: ${s.label}`);
+              assert.equal(got.text, "é");
+            }
+          }),
+        );
+
+        it(
+          `fetchSockets, socketsJoin, socketsLeave and disconnectSockets ${dir}`,
+          T,
+          directed(async ({ from, to, client }) => {
+            const asker = await client(from, { label: `asker on ${from.name}` });
+            const t1 = await client(to, { label: `t1 on ${to.name}` });
+            const t2 = await client(to, { label: `t2 on ${to.name}` });
+            t1.emit("set-data", { user: "t1", n: 1.5, list: [1, "two", null] });
+            assert.deepEqual(await call(t1, "get-data"), { user: "t1", n: 1.5, list: [1, "two", null] });
+            await call(t1, "join", ["team", "other"]);
+            await call(t2, "join", "team");
+
+            assert.deepEqual(
+              normFetched(await call(asker, "fetch", { rooms: ["team"], except: [t2.id] })),
+              fetched([[t1, { user: "t1", n: 1.5, list: [1, "two", null] }, ["team", "other"]]]),
+            );
+
+            await call(asker, "sockets-join", { rooms: ["team"], join: ["joined"] });
+            for (const s of [t1, t2]) {
+              await waitFor(async () => (await roomsOf(s)).includes("joined"), () => `${s.label} to join "joined" (${dir})`);
+            }
+            await call(asker, "sockets-leave", { rooms: ["other"], leave: ["joined", "team"] });
+            await waitFor(async () => !(await roomsOf(t1)).includes("joined"), () => `t1 to leave "joined" (${dir})`);
+            assert.deepEqual(await roomsOf(t1), sorted([t1.id, "other"]));
+            assert.deepEqual(await roomsOf(t2), sorted([t2.id, "team", "joined"]));
+
+            await call(asker, "disconnect-sockets", { rooms: [t2.id] });
+            await waitFor(() => t2.disconnectReasons.length > 0, () => `t2 to be disconnected (${dir})`);
+            assert.deepEqual(t2.disconnectReasons, ["io server disconnect"]);
+            assert.ok(t1.connected && asker.connected, "the others stay connected");
+          }),
+        );
+
+        it(
+          `serverSideEmit, broadcast with ack, server count and remote emit ${dir}`,
+          T,
+          directed(async ({ from, to, client }) => {
+            const sender = await client(from, { label: `sender on ${from.name}` });
+            const watcher = await client(to, { label: `watcher on ${to.name}` });
+            const voter = await client(to, { label: `voter on ${to.name}` });
+            await call(watcher, "join", "sse-watchers");
+            voter.on("poll", (q, cb) => cb(`yes-${voter.label}`));
+            watcher.on("poll", (q, cb) => cb("yes-watcher"));
+
+            assert.equal(await call(sender, "sse", { event: "hello", data: { a: [1, "x"], b: null } }), true);
+            await waitFor(() => watcher.got("sse-received").length >= 1, () => `${to.name} to get the server-side event`);
+            assert.deepEqual(watcher.got("sse-received"), [["hello", { a: [1, "x"], b: null }]]);
+            assert.deepEqual(await call(sender, "sse", { event: "ask", data: 1, ack: true, timeout: 5000 }), { ok: [`node-${to.port}`] });
+
+            const votes = await call(sender, "broadcast-ack", { timeout: 5000 });
+            assert.deepEqual(jsonSorted(votes.ok ?? []), jsonSorted([[`yes-${voter.label}`], ["yes-watcher"]]), JSON.stringify(votes));
+            const one = await call(sender, "broadcast-ack", { rooms: [voter.id], timeout: 5000 });
+            assert.deepEqual(one, { ok: [[`yes-${voter.label}`]] });
+
+            assert.equal(await call(sender, "server-count"), 2);
+            assert.equal(await call(sender, "remote-emit", { id: voter.id, event: "direct", data: { to: "voter" } }), 1);
+            await waitFor(() => voter.got("direct").length >= 1, "the direct event");
+            assert.deepEqual(voter.got("direct"), [[{ to: "voter" }]]);
+          }),
+        );
+      }
+    }
+
+    it(
+      "a Switchyard node appends the entries a Node node appends (fields, order, encodings)",
+      T,
+      cluster(async (scope) => {
+        const {
+          stream,
+          nodes: [S, N],
+        } = await startCluster(scope, ["switchyard", "node"]);
+        const shape = async (node, label) => {
+          const c = await scope.client(node, { label });
+          await call(c, "io-emit", { rooms: ["room1"], except: ["room2"], data: { a: 1.5 } });
+          await call(c, "io-emit", { data: { bin: Buffer.from([1, 2, 3]) } });
+          closeSocket(c);
+        };
+        await shape(S, "on S");
+        await shape(N, "on N");
+        // The entries of each node, without their uid: the same fields, in the same order.
+        let entries = [];
+        await waitFor(async () => {
+          entries = (await scope.redis.command(["XRANGE", stream, "-", "+"])).map(([, f]) => f);
+          return entries.filter((f) => f[5] === "3").length === 4;
+        }, "four broadcasts in the stream");
+        const broadcasts = entries.filter((f) => f[5] === "3");
+        const withoutUid = (f) => f.slice(2);
+        assert.deepEqual(withoutUid(broadcasts[0]), withoutUid(broadcasts[2]), JSON.stringify(broadcasts));
+        assert.deepEqual(withoutUid(broadcasts[1]), withoutUid(broadcasts[3]), JSON.stringify(broadcasts));
+        assert.deepEqual(broadcasts[0].slice(0, 1).concat(broadcasts[0].slice(2, 6)), ["uid", "nsp", "/", "type", "3"]);
+        assert.ok(!broadcasts[1][7].startsWith("{"), `binary data is base64 msgpack: ${broadcasts[1][7]}`);
+        // Both announced themselves with an initial heartbeat (type 1, no data).
+        const initial = entries.filter((f) => f[5] === "1");
+        assert.ok(initial.length >= 2 && initial.every((f) => f.length === 6), JSON.stringify(initial));
+      }),
+    );
+  });
+
+  describe("streams adapter: Redis killed and restarted mid-broadcast", () => {
+    for (const receiverKind of ["switchyard", "node"]) {
+      it(`0 broadcasts lost, order kept (switchyard -> ${receiverKind})`, T, async () => {
+        const redis = await startRedis({ appendonly: true });
+        const scope = clusterScope(redis, { variant: "streams" });
+        try {
+          const {
+            nodes: [A, B],
+          } = await startCluster(scope, ["switchyard", receiverKind]);
+          const sender = await scope.client(A, { label: "sender" });
+          const receiver = await scope.client(B, { label: "receiver" });
+          await call(receiver, "join", "R");
+          const total = 300;
+          let sent = 0;
+          const sending = (async () => {
+            for (; sent < total; sent++) await call(sender, "io-emit", { rooms: ["R"], data: sent });
+          })();
+          const got = () => roomMsgs(receiver);
+          await waitFor(() => got().length >= 100, "100 broadcasts before Redis goes");
+          await redis.kill();
+          const atKill = sent;
+          await waitFor(() => sent >= Math.min(total, atKill + 100), "100 more broadcasts sent while Redis is away");
+          await redis.restart();
+          await sending;
+          await waitFor(
+            () => new Set(got()).size === total,
+            () => `all ${total} broadcasts (got ${new Set(got()).size}, killed at ${atKill})`,
+            60000,
+          );
+          // At least once: an append whose answer was lost with Redis may come twice; each
+          // first arrival is in order, and nothing is missing.
+          const firsts = got().filter((v, i, all) => all.indexOf(v) === i);
+          assert.deepEqual(firsts, [...Array(total).keys()]);
+          const duplicates = got().length - total;
+          assert.ok(duplicates <= 256, `at most one pipeline sent twice (${duplicates} duplicates)`);
+        } finally {
+          await scope.close();
+          await redis.stop();
+        }
+      });
+    }
+  });
+}
