@@ -1,14 +1,15 @@
-//! What the two wire dialects of `@socket.io/redis-adapter` 8.x share, as
-//! pure functions: the messages nodes exchange ([`Request`], [`Response`]),
-//! the [`Dialect`] that puts them on channels, and the mapping between
-//! Socket.IO payloads (JSON with binary placeholders) and msgpack.
-//! `docs/redis-adapter-wire.md` is the reference, with the Node sources it
-//! was read from; `classic` and `sharded` are the two dialects.
+//! What the wire dialects share, as pure functions: the messages nodes
+//! exchange ([`Request`], [`Response`]), the [`Dialect`] that puts them on
+//! channels, and the mapping between Socket.IO payloads (JSON with binary
+//! placeholders) and msgpack. `docs/redis-adapter-wire.md` is the
+//! reference, with the Node sources it was read from; `classic` and
+//! `sharded` are `@socket.io/redis-adapter`'s two dialects, `streams`
+//! `@socket.io/redis-streams-adapter`'s (`docs/redis-streams-wire.md`).
 //!
-//! Everything this node sends is msgpack (Node decodes a message as JSON
-//! only when its first byte is `{`, and as msgpack otherwise), so binary
-//! arguments travel as msgpack `bin` everywhere. What it receives may be
-//! either. No I/O here.
+//! Everything the pub/sub dialects send is msgpack (Node decodes a message
+//! as JSON only when its first byte is `{`, and as msgpack otherwise), so
+//! binary arguments travel as msgpack `bin` everywhere. What they receive
+//! may be either. No I/O here.
 
 use bytes::Bytes;
 use rmpv::Value as Mp;

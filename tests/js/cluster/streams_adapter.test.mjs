@@ -227,7 +227,7 @@ if (redisMissing) {
 
   describe("streams adapter: Redis killed and restarted mid-broadcast", () => {
     for (const receiverKind of ["switchyard", "node"]) {
-      it(`0 broadcasts lost, order kept (switchyard -> ${receiverKind})`, T, async () => {
+      it(`0 broadcasts lost, order kept (switchyard -> ${receiverKind})`, T, async (t) => {
         const redis = await startRedis({ appendonly: true });
         const scope = clusterScope(redis, { variant: "streams" });
         try {
@@ -259,6 +259,7 @@ if (redisMissing) {
           const firsts = got().filter((v, i, all) => all.indexOf(v) === i);
           assert.deepEqual(firsts, [...Array(total).keys()]);
           const duplicates = got().length - total;
+          t.diagnostic(`killed after ${atKill} sent, restarted after ${sent}; ${duplicates} duplicates`);
           assert.ok(duplicates <= 256, `at most one pipeline sent twice (${duplicates} duplicates)`);
         } finally {
           await scope.close();
