@@ -191,10 +191,12 @@ fn redis_down_at_start_is_an_error_naming_the_url() {
         .unwrap()
         .port();
     let url = format!("redis://127.0.0.1:{port}");
-    fails_with(
-        switchyard().args(["--port", "0", "--adapter", "redis", "--redis-url", &url]),
-        &format!("switchyard: cannot reach redis at {url}: "),
-    );
+    for adapter in ["redis", "redis-streams"] {
+        fails_with(
+            switchyard().args(["--port", "0", "--adapter", adapter, "--redis-url", &url]),
+            &format!("switchyard: cannot reach redis at {url}: "),
+        );
+    }
 }
 
 #[test]
