@@ -7,8 +7,9 @@
 //! id it read (the stream keeps what came meanwhile, up to `MAXLEN`), and
 //! appends wait in a bounded queue (a full one drops, counted) and go out
 //! in order once Redis answers again, retried with a backoff capped at
-//! 500 ms (node-redis's). An append whose answer was lost with the link is
-//! sent again: at least once, not exactly once.
+//! 500 ms (node-redis's). When the answer to a pipeline of appends is lost
+//! with the link, the stream is read back first, and what of it is there
+//! already is not sent again.
 //!
 //! `ConnectionManager` fits both connections: it reconnects by itself and
 //! fails what is in flight, which the tasks here retry. It does not queue
@@ -48,15 +49,15 @@ pub(crate) struct StreamOptions {
     pub read_count: usize,
 }
 
-/// An entry to append: its stream and fields.
-type Entry = (String, Vec<(String, String)>);
+/// An entry's fields, in order.
+type Fields = Vec<(String, String)>;
 
 /// Namespaces, by name: where the entries naming them go.
 type Routes = Arc<Mutex<HashMap<String, Route>>>;
 
 /// The node's way to its stream.
 pub(crate) struct StreamLink {
-    appends: mpsc::Sender<Entry>,
+    appends: mpsc::Sender<Fields>,
     routes: Routes,
     /// The id of the last entry read; empty before the first read.
     last_id: Arc<Mutex<String>>,
@@ -92,7 +93,15 @@ impl StreamLink {
             Err(e) => return (link, Err(e)),
         };
         let up = redis::cmd("PING").exec_async(&mut writer).await;
-        arbiter.spawn(publisher(writer, queue, options.max_len, stats.clone()));
+        let append = Appender {
+            conn: writer,
+            stream: options.name.clone(),
+            max_len: options.max_len,
+            stats: stats.clone(),
+            outage: Outage::new("appending", stats.clone()),
+            confirmed: None,
+        };
+        arbiter.spawn(append.run(queue));
         let read = Reader {
             conn: reader,
             options,
@@ -113,14 +122,15 @@ impl StreamLink {
 }
 
 impl Bus for StreamLink {
-    /// Queues an append of the [`pack`]ed fields to stream `channel`; a
-    /// full queue drops it (counted).
-    fn publish(&self, channel: String, payload: Vec<u8>, _: bool) {
+    /// Queues an append of the [`pack`]ed fields to the link's stream
+    /// (the one the dialect names as `channel`); a full queue drops it
+    /// (counted).
+    fn publish(&self, _: String, payload: Vec<u8>, _: bool) {
         let Some(fields) = unpack(&payload) else {
             self.stats.errors.fetch_add(1, Relaxed);
             return;
         };
-        if self.appends.try_send((channel, fields)).is_err() {
+        if self.appends.try_send(fields).is_err() {
             self.stats.dropped.fetch_add(1, Relaxed);
         }
     }
@@ -185,43 +195,101 @@ fn transient(error: &redis::RedisError) -> bool {
     !matches!(error.code(), Some("ERR" | "WRONGTYPE"))
 }
 
-/// Appends what is queued, in order, in pipelines; a batch that fails is
-/// tried again until it goes through (or is refused for good).
-async fn publisher(
-    mut conn: ConnectionManager,
-    mut queue: mpsc::Receiver<Entry>,
+/// Appends what is queued, in order, in pipelines of up to [`PIPELINE`].
+struct Appender {
+    conn: ConnectionManager,
+    stream: String,
     max_len: usize,
     stats: Arc<Stats>,
-) {
-    let mut outage = Outage::new("appending", stats.clone());
-    let mut batch = Vec::with_capacity(PIPELINE);
-    loop {
-        if batch.is_empty() && queue.recv_many(&mut batch, PIPELINE).await == 0 {
-            return;
+    outage: Outage,
+    /// The id of the last append Redis confirmed.
+    confirmed: Option<String>,
+}
+
+impl Appender {
+    /// Sends each batch until it goes through (or is refused for good). A
+    /// batch whose answer was lost may have gone through in part: before
+    /// it is sent again, what of it is already in the stream is left out,
+    /// so an append is not made twice.
+    async fn run(mut self, mut queue: mpsc::Receiver<Fields>) {
+        let mut batch = Vec::with_capacity(PIPELINE);
+        let mut unsure = false;
+        loop {
+            if batch.is_empty() && queue.recv_many(&mut batch, PIPELINE).await == 0 {
+                return;
+            }
+            if unsure {
+                match self.landed(&batch).await {
+                    Ok(n) => {
+                        self.stats.published.fetch_add(n as u64, Relaxed);
+                        batch.drain(..n);
+                        unsure = false;
+                        continue;
+                    }
+                    Err(e) => {
+                        self.outage.failed(&e).await;
+                        continue;
+                    }
+                }
+            }
+            match self.append(&batch).await {
+                Ok(ids) => {
+                    self.outage.restored();
+                    self.stats.published.fetch_add(batch.len() as u64, Relaxed);
+                    self.confirmed = ids.into_iter().last().or(self.confirmed.take());
+                    batch.clear();
+                }
+                Err(e) if transient(&e) => {
+                    unsure = true;
+                    self.outage.failed(&e).await;
+                }
+                Err(e) => {
+                    log::warn!("redis streams adapter: appends refused: {e}");
+                    self.stats.errors.fetch_add(1, Relaxed);
+                    self.stats.dropped.fetch_add(batch.len() as u64, Relaxed);
+                    batch.clear();
+                }
+            }
         }
+    }
+
+    /// `XADD`s the batch in one pipeline; the ids Redis gave.
+    async fn append(&mut self, batch: &[Fields]) -> redis::RedisResult<Vec<String>> {
         let mut pipe = redis::pipe();
-        for (stream, fields) in &batch {
-            let xadd = pipe.cmd("XADD").arg(stream).arg("MAXLEN").arg("~");
-            let xadd = xadd.arg(max_len).arg("*");
+        for fields in batch {
+            let xadd = pipe.cmd("XADD").arg(&self.stream).arg("MAXLEN").arg("~");
+            let xadd = xadd.arg(self.max_len).arg("*");
             for (k, v) in fields {
                 xadd.arg(k).arg(v);
             }
-            xadd.ignore();
         }
-        match pipe.exec_async(&mut conn).await {
-            Ok(()) => {
-                outage.restored();
-                stats.published.fetch_add(batch.len() as u64, Relaxed);
-                batch.clear();
-            }
-            Err(e) if transient(&e) => outage.failed(&e).await,
-            Err(e) => {
-                log::warn!("redis streams adapter: appends refused: {e}");
-                stats.errors.fetch_add(1, Relaxed);
-                stats.dropped.fetch_add(batch.len() as u64, Relaxed);
-                batch.clear();
+        pipe.query_async(&mut self.conn).await
+    }
+
+    /// How many of the batch's first entries are in the stream after the
+    /// last confirmed append (this node's appends land in order, and its
+    /// uids are its own, so they are the batch's, not older ones).
+    async fn landed(&mut self, batch: &[Fields]) -> redis::RedisResult<usize> {
+        let from = self.confirmed.as_deref().map_or("-".into(), next_id);
+        let reply: Value = (redis::cmd("XRANGE").arg(&self.stream).arg(from).arg("+"))
+            .query_async(&mut self.conn)
+            .await?;
+        let mut n = 0;
+        for (id, fields) in entries_of(reply) {
+            if batch.get(n) == Some(&fields) {
+                n += 1;
+                self.confirmed = Some(id);
             }
         }
+        Ok(n)
+    }
+}
+
+/// The smallest id after `id` (`XRANGE`'s exclusive `(` needs Redis 6.2).
+pub(crate) fn next_id(id: &str) -> String {
+    match id.split_once('-').map(|(ms, seq)| (ms, seq.parse::<u64>())) {
+        Some((ms, Ok(seq))) => format!("{ms}-{}", seq + 1),
+        _ => id.to_string(),
     }
 }
 
@@ -254,7 +322,7 @@ impl Reader {
     /// The next entries after the last id read; the first read starts
     /// after the stream's last entry (Node's `$`, made an id so that a
     /// lost link cannot skip what comes meanwhile).
-    async fn read(&mut self) -> redis::RedisResult<Vec<(String, Vec<(String, String)>)>> {
+    async fn read(&mut self) -> redis::RedisResult<Vec<(String, Fields)>> {
         let stream = &self.options.name;
         let mut from = lock(&self.last_id).clone();
         if from.is_empty() {
@@ -281,7 +349,7 @@ impl Reader {
 
     /// Hands an entry to its namespace's bounded queue (a full one drops,
     /// counted), as `Inbound { channel: id, payload: packed fields }`.
-    fn deliver(&self, id: &str, fields: Vec<(String, String)>) {
+    fn deliver(&self, id: &str, fields: Fields) {
         let Some((_, nsp)) = fields.iter().find(|(k, _)| k == "nsp") else {
             return;
         };
@@ -300,7 +368,7 @@ impl Reader {
 
 /// The entries of an `XREAD` reply (`[[stream, entries]]`, or nil when the
 /// block timed out).
-pub(crate) fn xread_entries(reply: Value) -> Vec<(String, Vec<(String, String)>)> {
+pub(crate) fn xread_entries(reply: Value) -> Vec<(String, Fields)> {
     let Value::Array(streams) = reply else {
         return Vec::new();
     };
@@ -314,7 +382,7 @@ pub(crate) fn xread_entries(reply: Value) -> Vec<(String, Vec<(String, String)>)
 }
 
 /// The entries of an `XRANGE`-like reply: `[[id, [field, value, ...]], ...]`.
-pub(crate) fn entries_of(reply: Value) -> Vec<(String, Vec<(String, String)>)> {
+pub(crate) fn entries_of(reply: Value) -> Vec<(String, Fields)> {
     let Value::Array(entries) = reply else {
         return Vec::new();
     };

@@ -2,7 +2,7 @@
 //! (`docs/redis-streams-wire.md`): what they wrote decodes, and what we
 //! write for the same operation is the same bytes.
 
-use super::link::{entries_of, xread_entries};
+use super::link::{entries_of, next_id, xread_entries};
 use super::*;
 use crate::wire::Request;
 use redis::Value;
@@ -281,4 +281,11 @@ fn xread_replies_give_entries_in_order() {
     assert_eq!(got[1].1[0], ("uid".to_string(), B.to_string()));
     assert!(xread_entries(Value::Nil).is_empty(), "the block timed out");
     assert!(entries_of(Value::Array(Vec::new())).is_empty());
+}
+
+#[test]
+fn the_next_id_is_the_next_sequence_number() {
+    assert_eq!(next_id("1796430545109-0"), "1796430545109-1");
+    assert_eq!(next_id("5-41"), "5-42");
+    assert_eq!(next_id("odd"), "odd");
 }
