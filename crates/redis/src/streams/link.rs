@@ -86,6 +86,8 @@ impl StreamLink {
             last_id: Arc::default(),
             stats: stats.clone(),
         };
+        // Lazy: connecting is the tasks' business; this fails only for a
+        // configuration the redis crate refuses (none is made here).
         let managers = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .and_then(|w| Ok((w, ConnectionManager::new_lazy_with_config(client, reading)?)));
         let (mut writer, reader) = match managers {
@@ -274,15 +276,31 @@ impl Appender {
         let reply: Value = (redis::cmd("XRANGE").arg(&self.stream).arg(from).arg("+"))
             .query_async(&mut self.conn)
             .await?;
-        let mut n = 0;
-        for (id, fields) in entries_of(reply) {
-            if batch.get(n) == Some(&fields) {
-                n += 1;
-                self.confirmed = Some(id);
-            }
-        }
+        let (n, last) = landed_prefix(batch, entries_of(reply));
+        log::debug!(
+            "redis streams adapter: {n} of {} unanswered appends are in the stream",
+            batch.len()
+        );
+        self.confirmed = last.or(self.confirmed.take());
         Ok(n)
     }
+}
+
+/// How many of `batch`'s first entries are among `entries` (in order,
+/// others between them), and the id of the last one found.
+pub(crate) fn landed_prefix(
+    batch: &[Fields],
+    entries: Vec<(String, Fields)>,
+) -> (usize, Option<String>) {
+    let mut n = 0;
+    let mut last = None;
+    for (id, fields) in entries {
+        if batch.get(n) == Some(&fields) {
+            n += 1;
+            last = Some(id);
+        }
+    }
+    (n, last)
 }
 
 /// The smallest id after `id` (`XRANGE`'s exclusive `(` needs Redis 6.2).

@@ -2,7 +2,7 @@
 //! (`docs/redis-streams-wire.md`): what they wrote decodes, and what we
 //! write for the same operation is the same bytes.
 
-use super::link::{entries_of, next_id, xread_entries};
+use super::link::{entries_of, landed_prefix, next_id, xread_entries};
 use super::*;
 use crate::wire::Request;
 use redis::Value;
@@ -288,4 +288,24 @@ fn the_next_id_is_the_next_sequence_number() {
     assert_eq!(next_id("1796430545109-0"), "1796430545109-1");
     assert_eq!(next_id("5-41"), "5-42");
     assert_eq!(next_id("odd"), "odd");
+}
+
+#[test]
+fn what_of_an_unanswered_batch_is_in_the_stream_is_its_first_entries() {
+    let f = |uid: &str, n: u32| unpack(&entry(uid, "3", Some(&format!("{{\"n\":{n}}}")))).unwrap();
+    let batch = vec![f(A, 1), f(A, 2), f(A, 2), f(A, 3)];
+    // Others' entries between ours; the same entry twice counts twice.
+    let stream = vec![
+        ("1-0".to_string(), f(B, 1)),
+        ("1-1".to_string(), f(A, 1)),
+        ("1-2".to_string(), f(A, 2)),
+        ("1-3".to_string(), f(B, 2)),
+        ("1-4".to_string(), f(A, 2)),
+    ];
+    assert_eq!(landed_prefix(&batch, stream), (3, Some("1-4".into())));
+    assert_eq!(landed_prefix(&batch, Vec::new()), (0, None));
+    let all = (batch.iter().cloned().enumerate())
+        .map(|(i, fields)| (format!("2-{i}"), fields))
+        .collect();
+    assert_eq!(landed_prefix(&batch, all), (4, Some("2-3".into())));
 }
