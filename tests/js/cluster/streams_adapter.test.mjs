@@ -6,7 +6,8 @@
 // with acks, the server count (heartbeats) and emitting through a fetched remote socket; what a
 // Switchyard node appends is what a Node node appends. Last, Redis is killed and restarted
 // (append-only file on, so the stream survives) while one node broadcasts to the other: each
-// broadcast arrives once, in order.
+// broadcast arrives once, in order; and more broadcasts than the node's queue holds while Redis
+// is away: the overflow is dropped and counted, the rest arrives in order.
 //
 // Each test has a stream of its own (`--redis-stream-name`), so nodes of earlier tests, which
 // others count until their heartbeats are 10 s old, are never counted.
@@ -276,5 +277,36 @@ if (redisMissing) {
         }
       });
     }
+
+    it("while Redis is away, what waits is bounded: the overflow is dropped and counted, the rest arrives in order", T, async (t) => {
+      const redis = await startRedis();
+      const scope = clusterScope(redis, { variant: "streams" });
+      try {
+        const {
+          nodes: [A, B],
+        } = await startCluster(scope, ["switchyard", "switchyard"]);
+        const sender = await scope.client(A, { label: "sender" });
+        const receiver = await scope.client(B, { label: "receiver" });
+        await call(receiver, "join", "R");
+        await redis.kill();
+        // More than the queue holds (16,384, plus one pipeline taken out to retry).
+        const total = 20000;
+        assert.equal(await call(sender, "burst", { rooms: ["R"], count: total, size: 1 }), total);
+        const { adapter } = await call(sender, "counters");
+        t.diagnostic(`while Redis is away: ${JSON.stringify(adapter)}`);
+        assert.ok(adapter.dropped >= total - 16384 - 256, JSON.stringify(adapter));
+        await redis.restart();
+        const delivered = total - adapter.dropped;
+        const got = () => receiver.got("burst").map(([[i]]) => i);
+        await waitFor(() => got().length >= delivered, () => `${delivered} bursts (got ${got().length})`, 60000);
+        await call(sender, "io-emit", { rooms: ["R"], data: "end" });
+        await waitFor(() => roomMsgs(receiver).includes("end"), "the end marker");
+        // The oldest waited; the newest were dropped.
+        assert.deepEqual(got(), [...Array(delivered).keys()]);
+      } finally {
+        await scope.close();
+        await redis.stop();
+      }
+    });
   });
 }
