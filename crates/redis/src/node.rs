@@ -169,9 +169,10 @@ impl Inner {
         self.bus.publish(channel, bytes, self.dialect.sharded());
     }
 
-    /// Node `uid` was heard from (heartbeat dialects).
+    /// Node `uid` was heard from (heartbeat dialects). An emitter (uid
+    /// `emitter`, socket.io's emitter packages) is not a node.
     fn heard(&self, uid: &str) {
-        if self.dialect.count_channel().is_none() && uid != self.uid {
+        if self.dialect.count_channel().is_none() && uid != self.uid && uid != "emitter" {
             self.peers().insert(uid.to_string(), Instant::now());
         }
     }
