@@ -72,9 +72,10 @@ impl StreamLink {
         options: StreamOptions,
         arbiter: &actix::ArbiterHandle,
     ) -> (StreamLink, redis::RedisResult<()>) {
+        // One connection attempt per command: the tasks here retry, with
+        // their own backoff, and start-up does not wait out the manager's.
         let config = ConnectionManagerConfig::new()
-            .set_min_delay(BACKOFF_MIN)
-            .set_max_delay(BACKOFF_MAX)
+            .set_number_of_retries(0)
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT));
         let reading = config.clone().set_response_timeout(Some(BLOCK + TIMEOUT));
