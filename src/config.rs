@@ -188,6 +188,18 @@ pub struct Config {
     /// Whether to start without Redis (serving alone until it is up)
     /// rather than exit.
     pub redis_wait_at_start: bool,
+    /// Connection state recovery: a client whose transport blinked comes
+    /// back as the same socket with what it missed.
+    pub connection_state_recovery: bool,
+    /// Milliseconds a disconnected socket stays recoverable; see
+    /// [`Config::recovery_max_disconnection`].
+    pub recovery_max_disconnection_ms: u64,
+    /// Whether a recovered socket skips the connect middleware.
+    pub recovery_skip_middlewares: bool,
+    /// Most broadcast packets kept per namespace for recovery.
+    pub recovery_max_packets: usize,
+    /// Most bytes of broadcast packets kept per namespace for recovery.
+    pub recovery_max_bytes: usize,
     /// The config file the settings were read from, if any; not a key.
     #[serde(skip)]
     pub file: Option<PathBuf>,
@@ -396,6 +408,11 @@ impl Config {
     /// [`Config::connect_timeout_ms`] as a [`Duration`].
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    /// [`Config::recovery_max_disconnection_ms`] as a [`Duration`].
+    pub fn recovery_max_disconnection(&self) -> Duration {
+        Duration::from_millis(self.recovery_max_disconnection_ms)
     }
 
     /// [`Config::trusted_proxies`] as networks (an address is a network of one).

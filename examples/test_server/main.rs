@@ -64,7 +64,7 @@ impl Actor for TestHandler {
 
 impl Handler<Connect> for TestHandler {
     type Result = ();
-    fn handle(&mut self, Connect { socket }: Connect, _: &mut Context<Self>) {
+    fn handle(&mut self, Connect { socket, .. }: Connect, _: &mut Context<Self>) {
         println!("connect {} {}", socket.nsp(), socket.id());
         if socket.nsp().starts_with("/dyn-") {
             let _ = socket.emit("nsp", json!(socket.nsp()));

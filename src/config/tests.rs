@@ -224,6 +224,11 @@ fn every_key_settable_from_env_and_cli() {
         ("redis_variant", "sharded"),
         ("redis_subscription_mode", "static"),
         ("redis_wait_at_start", "true"),
+        ("connection_state_recovery", "true"),
+        ("recovery_max_disconnection_ms", "20"),
+        ("recovery_skip_middlewares", "false"),
+        ("recovery_max_packets", "21"),
+        ("recovery_max_bytes", "22"),
     ];
     let expected = "Config { host: \"::1\", port: 1, path: \"/io/\", static_dir: \"public\", \
          ping_interval_ms: 2, ping_timeout_ms: 3, upgrade_timeout_ms: 4, \
@@ -237,6 +242,8 @@ fn every_key_settable_from_env_and_cli() {
          vr_send_status_code: false, adapter: Redis, redis_url: \"redis://10.0.0.1:7000/2\", \
          redis_key_prefix: \"app\", redis_request_timeout_ms: 12, redis_variant: Sharded, \
          redis_subscription_mode: Static, redis_wait_at_start: true, \
+         connection_state_recovery: true, recovery_max_disconnection_ms: 20, \
+         recovery_skip_middlewares: false, recovery_max_packets: 21, recovery_max_bytes: 22, \
          file: None }";
 
     let env: Vec<(String, &str)> = values.iter().map(|&(k, v)| (env_var(k), v)).collect();

@@ -19,7 +19,7 @@ use super::events::{
 };
 use super::lifecycle::{Lifecycle, Listening, Step};
 use super::shared::{AnyEvent, EventPacket, SocketInfo, SocketRef};
-use super::shared::{RoomsOf, Unregister};
+use super::shared::{Persist, RoomsOf, Unregister};
 use crate::client::{DisconnectReason, ToSocket};
 use switchyard_core::protocol::{Packet, PacketKind};
 
@@ -137,10 +137,19 @@ impl SocketActor {
                 // A handler that never answers does not keep the socket in its rooms.
                 let _ = r.send(msg).timeout(DISCONNECTING_WAIT).await;
             }),
-            Step::LeaveRooms => Box::pin(async move {
-                let id = socket.info.id.clone();
-                let _ = ns.rooms.unregister.send(Unregister { id }).await;
-                socket.info.gone.mark();
+            Step::LeaveRooms(reason) => Box::pin(async move {
+                let info = &socket.info;
+                // socket.io keeps the session when the transport went, not
+                // when the server or the client chose to end the socket.
+                let persist = (info.pid.clone())
+                    .filter(|_| ns.recovery.is_some() && reason.recoverable())
+                    .map(|pid| Persist {
+                        pid,
+                        data: info.data.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                    });
+                let id = info.id.clone();
+                let _ = ns.rooms.unregister.send(Unregister { id, persist }).await;
+                info.gone.mark();
             }),
             Step::Disconnect(reason) => Box::pin(async move {
                 if let Some(r) = handlers.disconnect.clone() {
@@ -183,7 +192,8 @@ impl Actor for SocketActor {
         ctx.set_mailbox_capacity(switchyard_engineio::MAILBOX_CAPACITY);
         if let Some(r) = self.handlers.connect.clone() {
             let socket = self.socket_ref();
-            deliver(&r, Connect { socket }, self, ctx);
+            let recovered = self.info.recovered;
+            deliver(&r, Connect { socket, recovered }, self, ctx);
         }
     }
 
@@ -197,6 +207,7 @@ impl Actor for SocketActor {
         self.info.acks.close();
         self.info.ns.rooms.unregister.do_send(Unregister {
             id: self.info.id.clone(),
+            persist: None,
         });
         self.info.gone.mark();
         self.namespace.do_send(SocketGone {

@@ -210,6 +210,7 @@ mod tests {
                     adapters: &keep,
                     server_side: handlers(any),
                     limits: Default::default(),
+                    recovery: None,
                 };
                 let _core = crate::rooms::start("/", parts);
                 let local = keep

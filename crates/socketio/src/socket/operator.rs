@@ -541,6 +541,12 @@ impl NamespaceRef {
         self.core.adapter.counters()
     }
 
+    /// What connection state recovery did in this namespace: sockets
+    /// recovered, and not recovered by reason.
+    pub fn recovery_counters(&self) -> crate::recovery::RecoveryCounters {
+        self.core.stats.recovery.snapshot()
+    }
+
     /// What this namespace has delivered, and what it dropped or refused and why.
     pub fn counters(&self) -> NamespaceCounters {
         let s = &self.core.stats;
