@@ -503,7 +503,7 @@ impl Handler<JoinRequest> for Namespace {
         .into_actor(self)
         .map(move |result, act, ctx| {
             let nsp = act.core.name.to_string();
-            let (join, info, restore) = match result {
+            let (join, info, mut restore) = match result {
                 Ok(admitted) => admitted,
                 Err((session, error)) => {
                     session.upcall(ClientUpcall::ConnectFailed {
@@ -527,6 +527,11 @@ impl Handler<JoinRequest> for Namespace {
             let (tx, rx) = actix::dev::channel::channel(MAILBOX_CAPACITY);
             let addr = Addr::new(tx);
             let socket = SocketRef { info: info.clone() };
+            let replayed = restore.as_mut().map(|restore| {
+                let (done, replayed) = oneshot::channel();
+                restore.done = Some(done);
+                replayed
+            });
             session.upcall(ClientUpcall::Connected(Admitted {
                 nsp,
                 id: info.id.clone(),
@@ -534,7 +539,8 @@ impl Handler<JoinRequest> for Namespace {
                 socket: addr.recipient(),
                 register: Box::new(move || socket.register(restore)),
             }));
-            let actor = SocketActor::new(info, ctx.address().recipient(), act.handlers.clone());
+            let actor = SocketActor::new(info, ctx.address().recipient(), act.handlers.clone())
+                .after(replayed);
             join.arbiter.spawn_fn(move || {
                 let ctx = Context::with_receiver(rx);
                 actix::spawn(ctx.into_future(actor));
@@ -566,7 +572,12 @@ fn recovery_claim(
         match answer.await.ok()? {
             Ok(Claimed { session, after }) => {
                 let rooms = session.rooms.clone();
-                Some((Identity::recovered(session), Restore { rooms, after }))
+                let restore = Restore {
+                    rooms,
+                    after,
+                    done: None,
+                };
+                Some((Identity::recovered(session), restore))
             }
             Err(why) => {
                 log::debug!("namespace {nsp}: a socket starts afresh: {why}");

@@ -231,14 +231,22 @@ impl RoomRegistry {
     /// missed were dropped since its claim, its connection is closed
     /// rather than given a replay with a hole.
     fn restore(&mut self, id: &Arc<str>, restore: Restore) {
-        for room in &restore.rooms {
+        let Restore { rooms, after, done } = restore;
+        self.replay(id, rooms, after);
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
+    }
+
+    fn replay(&mut self, id: &Arc<str>, rooms: Vec<String>, after: u64) {
+        for room in &rooms {
             self.index.join(id, room);
         }
         let (Some(log), Some(member)) = (&self.recovery, self.index.get(id)) else {
             return;
         };
         let stats = &self.stats.recovery;
-        let Ok(missed) = log.missed(restore.after, &restore.rooms) else {
+        let Ok(missed) = log.missed(after, &rooms) else {
             stats.aborted.fetch_add(1, Relaxed);
             log::warn!("socket {id}: packets it missed were dropped before it was back; closing");
             return member.session.close(CloseReason::TransportError);

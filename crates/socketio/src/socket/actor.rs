@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use futures_util::future::LocalBoxFuture;
+use tokio::sync::oneshot;
 
 use super::Payload;
 use super::events::{
@@ -33,6 +34,8 @@ pub struct SocketActor {
     namespace: Recipient<SocketGone>,
     handlers: Arc<Handlers>,
     life: Lifecycle,
+    /// Fires once a recovered socket's replay is queued; `Connect` waits for it.
+    replayed: Option<oneshot::Receiver<()>>,
 }
 
 impl SocketActor {
@@ -50,6 +53,22 @@ impl SocketActor {
             namespace,
             handlers,
             life,
+            replayed: None,
+        }
+    }
+
+    /// Tells the handlers of the socket (and reads its packets) only once
+    /// `replayed` fires: a recovered socket's handlers write after its replay.
+    pub(crate) fn after(mut self, replayed: Option<oneshot::Receiver<()>>) -> Self {
+        self.replayed = replayed;
+        self
+    }
+
+    fn greet(&mut self, ctx: &mut Context<Self>) {
+        if let Some(r) = self.handlers.connect.clone() {
+            let socket = self.socket_ref();
+            let recovered = self.info.recovered;
+            deliver(&r, Connect { socket, recovered }, self, ctx);
         }
     }
 
@@ -190,10 +209,10 @@ impl Actor for SocketActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(switchyard_engineio::MAILBOX_CAPACITY);
-        if let Some(r) = self.handlers.connect.clone() {
-            let socket = self.socket_ref();
-            let recovered = self.info.recovered;
-            deliver(&r, Connect { socket, recovered }, self, ctx);
+        match self.replayed.take() {
+            // Bounded: the registry answers every Register it handles.
+            Some(replayed) => ctx.wait(replayed.into_actor(self).map(|_, act, ctx| act.greet(ctx))),
+            None => self.greet(ctx),
         }
     }
 

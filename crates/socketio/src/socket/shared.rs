@@ -325,6 +325,9 @@ pub(crate) struct Restore {
     pub rooms: Vec<String>,
     /// Replay the packets after this one.
     pub after: u64,
+    /// Fired once the replay is queued: the socket's handlers hear of it
+    /// only then, so nothing they write overtakes the replay.
+    pub done: Option<oneshot::Sender<()>>,
 }
 
 /// A socket is gone: out of every room; with `persist`, its session is
