@@ -491,6 +491,17 @@ impl Config {
         if self.transports.is_empty() {
             return fail("transports", "must not be empty");
         }
+        let follows_rooms = self.adapter == AdapterKind::Redis
+            && self.redis_variant == RedisVariant::Sharded
+            && self.redis_subscription_mode != SubscriptionMode::Static;
+        if self.connection_state_recovery && follows_rooms {
+            return fail(
+                "redis_subscription_mode",
+                "must be \"static\" with connection_state_recovery: the dynamic modes stop \
+                 following a room when its last socket leaves, so what a disconnected socket \
+                 missed there would go unseen",
+            );
+        }
         if let Some(bad) = (self.trusted_proxies.iter()).find(|p| parse_network(p).is_none()) {
             return fail(
                 "trusted_proxies",

@@ -515,6 +515,31 @@ fn bad_adapter_is_named() {
 }
 
 #[test]
+fn recovery_with_a_redis_adapter_that_follows_rooms_is_refused() {
+    let sharded = ["--adapter", "redis", "--redis-variant", "sharded"];
+    let on = ["--connection-state-recovery", "true"];
+    let err = load_err(&[&sharded[..], &on[..]].concat(), &[]);
+    assert!(
+        err.starts_with("config key 'redis_subscription_mode': must be \"static\""),
+        "{err}"
+    );
+    let fixed = [
+        &sharded[..],
+        &on[..],
+        &["--redis-subscription-mode", "static"],
+    ]
+    .concat();
+    assert!(load(&fixed, &[]).is_ok());
+    assert!(
+        load(
+            &[&sharded[..], &["--connection-state-recovery", "false"]].concat(),
+            &[]
+        )
+        .is_ok()
+    );
+}
+
+#[test]
 fn trusted_proxies_are_addresses_or_networks() {
     let config = load(&["--trusted-proxies", "10.0.0.0/8,192.0.2.1"], &[]).unwrap();
     let networks = config.trusted_proxy_networks();

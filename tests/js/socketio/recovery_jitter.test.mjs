@@ -1,10 +1,12 @@
 // Connection state recovery under jitter: 50 socket.io-client 4 clients in a room, each cut every
 // 1.5 to 4 s (reconnecting on their own), while 2,000 broadcasts go out to the room. With recovery
 // every client gets every broadcast once and in order; without it the same run loses packets, so
-// the check can fail. Prints the figures of each run.
+// the check can fail. On the local adapter, and on Redis pub/sub (classic, and sharded in static
+// mode) with the broadcasts sent from another node. Prints the figures of each run.
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { closeSocket, connected, ioClient, runCleanups, startServer, until } from "../support/helpers.mjs";
+import { redisMissing, startNode, startRedis, waitForAdapters } from "../support/redis_helpers.mjs";
 
 const CLIENTS = 50;
 const BROADCASTS = 2000;
@@ -84,12 +86,33 @@ function figures(clients) {
   };
 }
 
-async function run(recovery) {
+/** A run's servers: one alone, or two nodes on Redis (clients on one, the producer on the other). */
+async function local(recovery) {
   const srv = await startServer("test_server", ["--recovery", recovery ? "1" : "0"]);
   cleanups.push(() => srv.stop());
+  return { clients: srv, producer: srv };
+}
+
+function onRedis(redis, variantArgs) {
+  return async (recovery) => {
+    const args = ["--recovery", recovery ? "1" : "0", ...variantArgs];
+    const nodes = [];
+    for (let i = 0; i < 2; i++) {
+      const node = await startNode(redis, args);
+      cleanups.push(() => node.stop());
+      nodes.push(node);
+    }
+    const variant = variantArgs.includes("sharded") ? "sharded" : "classic";
+    await waitForAdapters(redis, 2, { variant });
+    return { clients: nodes[0], producer: nodes[1] };
+  };
+}
+
+async function run(recovery, start = local) {
+  const servers = await start(recovery);
   const clients = [];
-  for (let n = 0; n < CLIENTS; n++) clients.push(await jitterClient(srv, n));
-  const producer = ioClient(srv.url);
+  for (let n = 0; n < CLIENTS; n++) clients.push(await jitterClient(servers.clients, n));
+  const producer = ioClient(servers.producer.url);
   cleanups.push(() => closeSocket(producer));
   await connected(producer);
   const stop = jitter(clients);
@@ -129,4 +152,23 @@ describe("recovery under jitter (local adapter)", () => {
     assert.ok(r.cuts >= CLIENTS, `the clients were cut (${r.cuts} cuts)`);
     assert.ok(r.delivered < r.expected, `some broadcasts lost: ${JSON.stringify(r)}`);
   });
+});
+
+describe("recovery under jitter (Redis pub/sub, broadcasts from the other node)", { skip: redisMissing }, () => {
+  let redis;
+  after(() => redis?.stop());
+  for (const [name, variantArgs] of [
+    ["classic", []],
+    ["sharded, static", ["--redis-variant", "sharded", "--redis-subscription-mode", "static"]],
+  ]) {
+    it(`${name}: every broadcast once and in order for every client`, T, async () => {
+      redis ??= await startRedis();
+      const r = await run(true, onRedis(redis, variantArgs));
+      assert.ok(r.cuts >= CLIENTS, `the clients were cut (${r.cuts} cuts)`);
+      assert.equal(r.fresh, 0, "every reconnect recovered");
+      assert.equal(r.duplicates, 0);
+      assert.equal(r.outOfOrder, 0);
+      assert.equal(r.delivered, r.expected);
+    });
+  }
 });

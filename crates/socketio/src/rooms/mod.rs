@@ -47,6 +47,16 @@ pub(crate) fn start(name: &str, parts: NamespaceParts<'_>) -> Arc<NamespaceCore>
         Arc::new(Local { core })
     });
     if core.adapter.follows_rooms() {
+        if core.recovery.is_some() {
+            // Recovery keeps what a disconnected socket's rooms get; an
+            // adapter that stops hearing a room once its last socket left
+            // would leave holes that look complete.
+            log::warn!(
+                "namespace {}: connection state recovery cannot be exact with an adapter \
+                 that follows rooms (Redis sharded, dynamic modes); use the static mode",
+                core.name
+            );
+        }
         registry.do_send(FollowRooms(core.adapter.clone()));
     }
     core
