@@ -47,7 +47,7 @@ use switchyard_core::AdapterCounters;
 /// counted); it takes them at once, up or down.
 const PUBLISH_QUEUE: usize = 16 * 1024;
 /// Most publishes kept while the link is down; the next ones are dropped.
-pub(crate) const BACKLOG: usize = 16 * 1024;
+const BACKLOG: usize = 16 * 1024;
 /// Messages waiting for one namespace's handler.
 pub(crate) const INBOUND_QUEUE: usize = 16 * 1024;
 /// Most publishes sent in one pipeline (one round trip).
@@ -59,7 +59,7 @@ const BACKOFF_STEP: Duration = Duration::from_millis(50);
 /// ...up to this (node-redis: `Math.min(retries * 50, 500)`).
 const BACKOFF_MAX: Duration = Duration::from_millis(500);
 /// At most one warning about dropped publishes this often.
-pub(crate) const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
+const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// What the link has done; one set per node, shared by its namespaces.
 #[derive(Default)]
