@@ -184,7 +184,8 @@ pub struct AdapterCounters {
     pub errors: u64,
     /// Times the link to the cluster was lost and made again.
     pub reconnects: u64,
-    /// Messages dropped because a bounded queue was full or the link was down.
+    /// Messages dropped: a bounded queue was full, or they were on their way
+    /// when the link went.
     pub dropped: u64,
 }
 

@@ -6,9 +6,9 @@
 //! types, so Switchyard nodes and Node socket.io 4 nodes using that package
 //! share one cluster. `docs/redis-adapter-wire.md` is the reference.
 //!
-//! [`RedisAdapter`] is the node's link to Redis (two connections, each on
-//! a thread of its own); each namespace gets a `Node` from it with its own
-//! uid, as in Node. A namespace's requests go out from the operators; what other nodes
+//! [`RedisAdapter`] is the node's link to Redis (two connections, made and
+//! lost together, on a thread of their own); each namespace gets a `Node`
+//! from it with its own uid, as in Node. A namespace's requests go out from the operators; what other nodes
 //! send is applied, in arrival order per namespace, to this node's sockets
 //! only, through [`LocalNamespace`].
 //!
