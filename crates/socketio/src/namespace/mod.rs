@@ -21,8 +21,8 @@ use tokio::sync::oneshot;
 use crate::client::{Admitted, ClientUpcall, JoinRequest};
 use crate::recovery::{Claimed, RecoveryConfig};
 use crate::socket::{
-    AdapterFactory, Claim, Connect, Disconnect, Disconnecting, Event, EventRoute, Handlers,
-    Handshake, Identity, MiddlewareError, NamespaceCore, NamespaceParts, NamespaceRef,
+    AdapterFactory, Claim, ClaimFrom, Connect, Disconnect, Disconnecting, Event, EventRoute,
+    Handlers, Handshake, Identity, MiddlewareError, NamespaceCore, NamespaceParts, NamespaceRef,
     PacketMiddleware, Restore, ServerSideEvent, ServerSideHandlers, SocketActor, SocketError,
     SocketGone, SocketInfo, SocketLimits, SocketRef,
 };
@@ -566,9 +566,20 @@ fn recovery_claim(
     let offset = join.auth.get("offset")?.as_str()?.to_owned();
     let claim = core.rooms.claim.clone();
     let nsp = core.name.clone();
+    let taken = core.adapter.take_session(&pid);
     Some(async move {
+        let from = match taken {
+            Some(taken) => ClaimFrom::Cluster(taken.await),
+            None => ClaimFrom::Node,
+        };
         let (reply, answer) = oneshot::channel();
-        claim.send(Claim { pid, offset, reply }).await.ok()?;
+        let request = Claim {
+            pid,
+            offset,
+            from,
+            reply,
+        };
+        claim.send(request).await.ok()?;
         match answer.await.ok()? {
             Ok(Claimed { session, after }) => {
                 let rooms = session.rooms.clone();

@@ -28,7 +28,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use switchyard_core::BroadcastOptions;
 
 #[cfg(test)]
@@ -94,14 +93,7 @@ pub enum NotRecovered {
 }
 
 /// The session a disconnected socket leaves behind.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Session {
-    pub sid: Arc<str>,
-    pub pid: Arc<str>,
-    /// Its rooms, its own id included.
-    pub rooms: Vec<String>,
-    pub data: Value,
-}
+pub(crate) use switchyard_core::RecoverySession as Session;
 
 /// A session claimed for recovery: restore it, then replay what it missed
 /// after packet `after`.
@@ -118,6 +110,8 @@ pub(crate) struct Hole;
 /// One kept packet.
 struct Kept<T> {
     seq: u64,
+    /// The offset the cluster gave it (a Redis stream entry id), if not ours.
+    given: Option<Arc<str>>,
     rooms: Vec<String>,
     except: Vec<String>,
     item: T,
@@ -148,6 +142,8 @@ pub(crate) struct RecoveryLog<T> {
     tag: String,
     next_seq: u64,
     kept: VecDeque<Kept<T>>,
+    /// The sequence numbers of the kept packets whose offset the cluster gave.
+    given: HashMap<Arc<str>, u64>,
     bytes: usize,
     sessions: HashMap<Arc<str>, Persisted>,
     /// Sessions by age, oldest first, to expire them in order (an entry
@@ -163,6 +159,7 @@ impl<T> RecoveryLog<T> {
             tag,
             next_seq: 0,
             kept: VecDeque::new(),
+            given: HashMap::new(),
             bytes: 0,
             sessions: HashMap::new(),
             ages: VecDeque::new(),
@@ -175,7 +172,12 @@ impl<T> RecoveryLog<T> {
         format!("{}-{}", self.tag, self.next_seq)
     }
 
+    /// The sequence number of the packet of `offset`: one of ours (even
+    /// dropped since), or one the cluster gave that is still kept.
     fn seq_of(&self, offset: &str) -> Option<u64> {
+        if let Some(&seq) = self.given.get(offset) {
+            return Some(seq);
+        }
         let seq = offset.strip_prefix(&self.tag)?.strip_prefix('-')?;
         let seq: u64 = seq.parse().ok()?;
         (seq < self.next_seq).then_some(seq)
@@ -186,13 +188,26 @@ impl<T> RecoveryLog<T> {
         self.kept.front().map_or(self.next_seq, |k| k.seq)
     }
 
-    /// Keeps a broadcast under [`Self::next_offset`], then drops what no
-    /// longer fits or is older than the window.
-    pub fn push(&mut self, opts: &BroadcastOptions, item: T, bytes: usize, now: Instant) {
+    /// Keeps a broadcast under [`Self::next_offset`], or under `given`, the
+    /// offset the cluster gave it, then drops what no longer fits or is
+    /// older than the window.
+    pub fn push(
+        &mut self,
+        opts: &BroadcastOptions,
+        given: Option<&str>,
+        item: T,
+        bytes: usize,
+        now: Instant,
+    ) {
         let mut except = opts.except.clone();
         except.extend(opts.except_id.clone());
+        let given: Option<Arc<str>> = given.map(Into::into);
+        if let Some(offset) = &given {
+            self.given.insert(offset.clone(), self.next_seq);
+        }
         self.kept.push_back(Kept {
             seq: self.next_seq,
+            given,
             rooms: opts.rooms.clone(),
             except,
             item,
@@ -210,6 +225,9 @@ impl<T> RecoveryLog<T> {
     fn drop_oldest(&mut self) {
         if let Some(k) = self.kept.pop_front() {
             self.bytes -= k.bytes;
+            if let Some(offset) = k.given {
+                self.given.remove(&offset);
+            }
         }
     }
 
@@ -249,8 +267,8 @@ impl<T> RecoveryLog<T> {
             };
             self.forget(&pid, at);
         }
-        self.ages.push_back((session.pid.clone(), now));
-        let pid = session.pid.clone();
+        let pid: Arc<str> = session.pid.as_str().into();
+        self.ages.push_back((pid.clone(), now));
         self.sessions.insert(pid, Persisted { session, at: now });
     }
 
@@ -284,8 +302,31 @@ impl<T> RecoveryLog<T> {
             return Err(NotRecovered::Expired);
         }
         self.expire(now);
+        self.replay_from(persisted.session, offset)
+    }
+
+    /// How long a disconnected socket's session is kept.
+    pub fn window(&self) -> Duration {
+        self.config.max_disconnection_duration
+    }
+
+    /// A claim of a session the cluster keeps and did not have: counted.
+    pub fn claim_none(&self) -> Result<Claimed, NotRecovered> {
+        let result = Err(NotRecovered::UnknownSession);
+        self.stats.count(&result);
+        result
+    }
+
+    /// Like [`Self::claim`] for a session the cluster kept (and gave up
+    /// to this node): checks only the offset.
+    pub fn claim_kept(&mut self, session: Session, offset: &str) -> Result<Claimed, NotRecovered> {
+        let result = self.replay_from(session, offset);
+        self.stats.count(&result);
+        result
+    }
+
+    fn replay_from(&self, session: Session, offset: &str) -> Result<Claimed, NotRecovered> {
         let after = self.seq_of(offset).ok_or(NotRecovered::UnknownOffset)?;
-        let session = persisted.session;
         let bytes: usize = (self.missed(after, &session.rooms))
             .map_err(|Hole| NotRecovered::OffsetNotKept)?
             .map(|(_, bytes)| bytes)

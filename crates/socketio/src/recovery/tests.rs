@@ -39,7 +39,7 @@ fn push(
     now: Instant,
 ) -> String {
     let offset = log.next_offset();
-    log.push(&to(rooms), item, 10, now);
+    log.push(&to(rooms), None, item, 10, now);
     offset
 }
 
@@ -79,12 +79,12 @@ fn an_excluded_room_or_the_sender_s_own_id_is_not_replayed() {
         except: vec!["blue".into()],
         ..BroadcastOptions::default()
     };
-    log.push(&except_blue, "not for blue", 10, t0);
+    log.push(&except_blue, None, "not for blue", 10, t0);
     let from_p = BroadcastOptions {
         except_id: Some("sid-p".into()),
         ..BroadcastOptions::default()
     };
-    log.push(&from_p, "p's own broadcast", 10, t0);
+    log.push(&from_p, None, "p's own broadcast", 10, t0);
     push(&mut log, "for all", &[], t0);
     let claimed = log.claim("p", &seen, t0).unwrap();
     assert_eq!(missed(&log, &claimed), ["for all"]);
@@ -166,18 +166,18 @@ fn bytes_bound_the_log_and_the_replay() {
     let t0 = Instant::now();
     let mut log = RecoveryLog::new(config(), "t".into(), Arc::default());
     let seen = log.next_offset();
-    log.push(&to(&[]), "a", 10, t0);
-    log.push(&to(&[]), "big", 600, t0);
-    log.push(&to(&[]), "bigger", 600, t0);
+    log.push(&to(&[]), None, "a", 10, t0);
+    log.push(&to(&[]), None, "big", 600, t0);
+    log.push(&to(&[]), None, "bigger", 600, t0);
     // 1210 > 1000 bytes: "a" and "big" went.
     assert!(log.missed(0, &[]).is_err());
     assert_eq!(log.missed(1, &[]).unwrap().count(), 1);
     // A replay past 100 bytes is refused.
     let mut log = RecoveryLog::new(config(), "t".into(), Arc::default());
-    log.push(&to(&[]), "a", 10, t0);
+    log.push(&to(&[]), None, "a", 10, t0);
     log.persist(session("p", &[]), t0);
-    log.push(&to(&[]), "b", 60, t0);
-    log.push(&to(&[]), "c", 60, t0);
+    log.push(&to(&[]), None, "b", 60, t0);
+    log.push(&to(&[]), None, "c", 60, t0);
     assert_eq!(log.claim("p", &seen, t0), Err(NotRecovered::TooMuchMissed));
 }
 
@@ -227,4 +227,26 @@ fn a_replay_checked_after_the_claim_reports_a_hole_if_packets_went_meanwhile() {
         push(&mut log, item, &[], t0);
     }
     assert!(log.missed(claimed.after, &claimed.session.rooms).is_err());
+}
+
+#[test]
+fn offsets_the_cluster_gave_are_found_while_kept() {
+    let t0 = Instant::now();
+    let mut log = log();
+    log.push(&to(&[]), Some("1700000000000-0"), "a", 10, t0);
+    log.push(&to(&[]), Some("1700000000000-1"), "b", 10, t0);
+    log.push(&to(&[]), Some("1700000000001-0"), "c", 10, t0);
+    let claimed = log
+        .claim_kept(session("p", &[]), "1700000000000-1")
+        .unwrap();
+    assert_eq!(missed(&log, &claimed), ["c"]);
+    // Dropped: unknown from then on.
+    for item in ["d", "e", "f", "g", "h"] {
+        log.push(&to(&[]), Some(item), item, 10, t0);
+    }
+    assert_eq!(
+        log.claim_kept(session("p", &[]), "1700000000000-1"),
+        Err(NotRecovered::UnknownOffset)
+    );
+    assert_eq!(log.stats.snapshot().recovered, 1);
 }

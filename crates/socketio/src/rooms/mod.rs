@@ -23,9 +23,9 @@ use crate::client::{Client, Encoded};
 use crate::recovery::{NotRecovered, RecoveryLog, Session};
 use crate::socket::Adapter;
 use crate::socket::{
-    AckRefused, Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, Claim, DisconnectSockets,
-    EffectError, Fetch, Local, NamespaceCore, NamespaceParts, Register, Restore, RoomStats, Rooms,
-    RoomsOf, SocketRef, Summary, Unregister, Waiter,
+    AckRefused, Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, Claim, ClaimFrom,
+    DisconnectSockets, EffectError, Fetch, Local, NamespaceCore, NamespaceParts, Register, Restore,
+    RoomStats, Rooms, RoomsOf, SocketRef, Summary, Unregister, Waiter,
 };
 use index::RoomIndex;
 use switchyard_engineio::{
@@ -46,32 +46,41 @@ pub(crate) fn start(name: &str, parts: NamespaceParts<'_>) -> Arc<NamespaceCore>
     let core = NamespaceCore::new(name, Rooms::new(registry.clone()), stats, parts, |core| {
         Arc::new(Local { core })
     });
-    if core.adapter.follows_rooms() {
-        if core.recovery.is_some() {
-            // Recovery keeps what a disconnected socket's rooms get; an
-            // adapter that stops hearing a room once its last socket left
-            // would leave holes that look complete.
-            log::warn!(
-                "namespace {}: connection state recovery cannot be exact with an adapter \
+    let follow = core.adapter.follows_rooms();
+    if follow && core.recovery.is_some() {
+        // Recovery keeps what a disconnected socket's rooms get; an
+        // adapter that stops hearing a room once its last socket left
+        // would leave holes that look complete.
+        log::warn!(
+            "namespace {}: connection state recovery cannot be exact with an adapter \
                  that follows rooms (Redis sharded, dynamic modes); use the static mode",
-                core.name
-            );
-        }
-        registry.do_send(FollowRooms(core.adapter.clone()));
+            core.name
+        );
+    }
+    if follow || core.recovery.is_some() {
+        let adapter = core.adapter.clone();
+        registry.do_send(UseAdapter { adapter, follow });
     }
     core
 }
 
-/// Tell the adapter of each room that comes to exist or ceases to.
+/// The namespace's adapter, for recovery's sessions and, with `follow`,
+/// to tell of each room that comes to exist or ceases to.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct FollowRooms(Arc<dyn Adapter>);
+struct UseAdapter {
+    adapter: Arc<dyn Adapter>,
+    follow: bool,
+}
 
-impl Handler<FollowRooms> for RoomRegistry {
+impl Handler<UseAdapter> for RoomRegistry {
     type Result = ();
-    fn handle(&mut self, FollowRooms(adapter): FollowRooms, _: &mut Context<Self>) {
-        self.index.track_changes();
-        self.follower = Some(adapter);
+    fn handle(&mut self, UseAdapter { adapter, follow }: UseAdapter, _: &mut Context<Self>) {
+        if follow {
+            self.index.track_changes();
+            self.follower = Some(adapter.clone());
+        }
+        self.adapter = Some(adapter);
     }
 }
 
@@ -89,6 +98,8 @@ pub(crate) struct RoomRegistry {
     max_rooms: usize,
     /// The adapter that follows the rooms coming and going, if any.
     follower: Option<Arc<dyn Adapter>>,
+    /// The namespace's adapter, when recovery may keep sessions in it.
+    adapter: Option<Arc<dyn Adapter>>,
     stats: Arc<RoomStats>,
     /// WebSocket writers with broadcasts queued and not yet woken: woken
     /// together once the mailbox is drained, so a writer that several
@@ -117,6 +128,7 @@ impl RoomRegistry {
             index: RoomIndex::default(),
             max_rooms,
             follower: None,
+            adapter: None,
             stats,
             wakes: Vec::new(),
             deferred: 0,
@@ -291,12 +303,17 @@ impl Handler<Unregister> for RoomRegistry {
         let now = Instant::now();
         if let (Some(log), Some(persist), Some(rooms)) = (&mut self.recovery, persist, rooms) {
             let session = Session {
-                sid: id,
-                pid: persist.pid,
+                sid: id.to_string(),
+                pid: persist.pid.to_string(),
                 rooms,
                 data: persist.data,
             };
-            log.persist(session, now);
+            // Where every node finds it, if the adapter keeps sessions.
+            let window = log.window();
+            let adapter = self.adapter.as_ref();
+            if !adapter.is_some_and(|a| a.persist_session(&session, window)) {
+                log.persist(session, now);
+            }
         }
         // A client that came back before its old socket was gone claims it now.
         if let Some(claim) = self.waiting.remove(&pid) {
@@ -310,14 +327,29 @@ impl RoomRegistry {
         let Some(log) = &mut self.recovery else {
             return;
         };
-        let _ = claim.reply.send(log.claim(&claim.pid, &claim.offset, now));
+        let Claim {
+            pid,
+            offset,
+            from,
+            reply,
+        } = claim;
+        let result = match from {
+            ClaimFrom::Node => log.claim(&pid, &offset, now),
+            ClaimFrom::Cluster(Some(session)) => log.claim_kept(session, &offset),
+            ClaimFrom::Cluster(None) => log.claim_none(),
+        };
+        let _ = reply.send(result);
     }
 }
 
 impl Handler<Claim> for RoomRegistry {
     type Result = ();
     fn handle(&mut self, claim: Claim, _: &mut Context<Self>) {
-        let live = self.pids.get(claim.pid.as_str()).cloned();
+        let live = match claim.from {
+            ClaimFrom::Node => self.pids.get(claim.pid.as_str()).cloned(),
+            // Kept by the cluster: nothing to wait for on this node.
+            ClaimFrom::Cluster(_) => None,
+        };
         let Some(id) = live else {
             return self.answer(claim, Instant::now());
         };
@@ -351,7 +383,8 @@ impl Handler<Broadcast> for RoomRegistry {
         // without an ack (those are `BroadcastWithAck`) that is not volatile.
         let kept = self.recovery.as_ref().filter(|_| !msg.opts.volatile);
         if let Some(log) = kept {
-            msg.encoded.set_offset(log.next_offset());
+            let offset = msg.offset.clone().unwrap_or_else(|| log.next_offset());
+            msg.encoded.set_offset(offset);
         }
         let RoomRegistry {
             index,
@@ -369,7 +402,13 @@ impl Handler<Broadcast> for RoomRegistry {
         if let Some(log) = self.recovery.as_mut().filter(|_| !msg.opts.volatile) {
             let frames = msg.encoded.frames(ProtocolVersion::V4);
             let bytes = frames.len();
-            log.push(&msg.opts, frames, bytes, Instant::now());
+            log.push(
+                &msg.opts,
+                msg.offset.as_deref(),
+                frames,
+                bytes,
+                Instant::now(),
+            );
         }
         targets
     }

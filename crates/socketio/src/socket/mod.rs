@@ -46,7 +46,7 @@ pub(crate) use server_side::ServerSideHandlers;
 pub use server_side::{ServerSideAck, ServerSideEvent};
 pub use shared::{AnyEvent, AnyOutgoing, EventPacket, PacketMiddleware, SocketRef};
 pub(crate) use shared::{
-    Broadcast, BroadcastWithAck, BulkRooms, Claim, DisconnectSockets, Fetch, Identity,
+    Broadcast, BroadcastWithAck, BulkRooms, Claim, ClaimFrom, DisconnectSockets, Fetch, Identity,
     NamespaceCore, NamespaceParts, Register, Restore, RoomStats, Rooms, RoomsOf, SocketInfo,
     Summary, Unregister,
 };

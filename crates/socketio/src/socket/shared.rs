@@ -168,8 +168,8 @@ impl Identity {
     /// The socket a claimed session was.
     pub fn recovered(session: Session) -> Identity {
         Identity {
-            id: session.sid,
-            pid: Some(session.pid),
+            id: session.sid.into(),
+            pid: Some(session.pid.into()),
             recovered: true,
             data: session.data,
         }
@@ -352,7 +352,16 @@ pub(crate) struct Persist {
 pub(crate) struct Claim {
     pub pid: String,
     pub offset: String,
+    pub from: ClaimFrom,
     pub reply: oneshot::Sender<Result<Claimed, NotRecovered>>,
+}
+
+/// Where the claimed session is kept.
+pub(crate) enum ClaimFrom {
+    /// By this node's registry.
+    Node,
+    /// By the cluster, which gave it up (or had none).
+    Cluster(Option<Session>),
 }
 
 /// The rooms one socket is in.
@@ -368,6 +377,8 @@ pub(crate) struct RoomsOf {
 pub(crate) struct Broadcast {
     pub encoded: Encoded,
     pub opts: BroadcastOptions,
+    /// The offset the cluster gave it, for recovery to keep it under.
+    pub offset: Option<String>,
 }
 
 /// Deliver an event that expects an ack from every target; answers go to `tx`.
