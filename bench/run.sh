@@ -7,6 +7,7 @@
 #   bash bench/run.sh --rounds 3           # medians over more rounds (tails are noisy on a small VM)
 #   bash bench/run.sh --quick              # 1 round of small sizes, a smoke test of the harness
 #   bash bench/run.sh --servers switchyard,socketioxide
+#   bash bench/run.sh --servers switchyard-recovery,switchyard --no-write   # recovery on vs off
 #   bash bench/run.sh --no-write           # print the table only, leave BENCHMARKS.md alone
 #   bash bench/run.sh -- --connect-n 50000 --source-ips 127.0.0.2,127.0.0.3 --scenarios connect
 #                                          # anything after `--` goes to `loadgen run`
@@ -95,9 +96,11 @@ for name in "${server_list[@]}"; do
   out="$RESULTS/$name.r$round.json"
   case "$name" in
     switchyard) cmd=("$ROOT/target/release/examples/bench_server" --port "$port") ;;
+    # The same with connection state recovery on: what keeping broadcasts costs.
+    switchyard-recovery) cmd=("$ROOT/target/release/examples/bench_server" --port "$port" --recovery 1) ;;
     node) cmd=(node "$BENCH/peers/node/server.js" --port "$port") ;;
     socketioxide) cmd=("$BENCH/peers/socketioxide/target/release/socketioxide-peer" --port "$port") ;;
-    *) echo "unknown server $name (switchyard, node, socketioxide)" >&2; exit 2 ;;
+    *) echo "unknown server $name (switchyard, switchyard-recovery, node, socketioxide)" >&2; exit 2 ;;
   esac
   echo "=== round $round/$rounds, $name: ${cmd[*]}"
   "${cmd[@]}" >"$log" 2>&1 </dev/null &

@@ -68,7 +68,7 @@ impl Actor for App {
 
 impl Handler<Connect> for App {
     type Result = ();
-    fn handle(&mut self, Connect { socket }: Connect, _: &mut Context<Self>) {
+    fn handle(&mut self, Connect { socket, .. }: Connect, _: &mut Context<Self>) {
         log::info!("{} connected as {}", socket.id(), socket.data());
     }
 }

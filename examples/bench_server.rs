@@ -15,7 +15,8 @@
 //!
 //! Defaults as socket.io's: pingInterval 25000, pingTimeout 20000, polling + WebSocket,
 //! maxPayload 1e6 (`--ping-interval MS` and `--ping-timeout MS` change the first two; the soak
-//! shortens them so that clients that vanish are reaped within its drain). Listens on
+//! shortens them so that clients that vanish are reaped within its drain); `--recovery 1` turns
+//! connection state recovery on with its defaults (to measure what it costs). Listens on
 //! 127.0.0.1, port from `--port N` or `PORT` (default 3000), and prints
 //! `listening on 127.0.0.1:PORT` when ready.
 //!
@@ -33,7 +34,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 use switchyard_engineio::AdmissionConfig;
 use switchyard_redis::{RedisAdapter, RedisConfig};
-use switchyard_socketio::io::{SocketIo, SocketIoConfig};
+use switchyard_socketio::io::{RecoveryConfig, SocketIo, SocketIoConfig};
 use switchyard_socketio::namespace::NamespaceBuilder;
 use switchyard_socketio::server::{ServeOptions, Server};
 use switchyard_socketio::socket::{Connect, Disconnect, Event, Payload};
@@ -230,6 +231,9 @@ async fn main() -> std::io::Result<()> {
     config.engine.admission = AdmissionConfig::unlimited();
     config.engine.ping_interval = millis("--ping-interval", config.engine.ping_interval)?;
     config.engine.ping_timeout = millis("--ping-timeout", config.engine.ping_timeout)?;
+    if flag("--recovery").as_deref() == Some("1") {
+        config.recovery = Some(RecoveryConfig::default());
+    }
     let mut builder = SocketIo::builder(config);
     match flag("--adapter").as_deref() {
         None | Some("local") => {}

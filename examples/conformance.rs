@@ -34,7 +34,7 @@ impl Actor for Conformance {
 
 impl Handler<Connect> for Conformance {
     type Result = ();
-    fn handle(&mut self, Connect { socket }: Connect, _: &mut Context<Self>) {
+    fn handle(&mut self, Connect { socket, .. }: Connect, _: &mut Context<Self>) {
         let _ = socket.emit("auth", socket.handshake().auth.clone());
     }
 }

@@ -198,6 +198,18 @@ pub struct Config {
     pub redis_stream_max_len: usize,
     /// Most stream entries read at once (`XREAD COUNT`).
     pub redis_stream_read_count: usize,
+    /// Connection state recovery: a client whose transport blinked comes
+    /// back as the same socket with what it missed.
+    pub connection_state_recovery: bool,
+    /// Milliseconds a disconnected socket stays recoverable; see
+    /// [`Config::recovery_max_disconnection`].
+    pub recovery_max_disconnection_ms: u64,
+    /// Whether a recovered socket skips the connect middleware.
+    pub recovery_skip_middlewares: bool,
+    /// Most broadcast packets kept per namespace for recovery.
+    pub recovery_max_packets: usize,
+    /// Most bytes of broadcast packets kept per namespace for recovery.
+    pub recovery_max_bytes: usize,
     /// The config file the settings were read from, if any; not a key.
     #[serde(skip)]
     pub file: Option<PathBuf>,
@@ -408,6 +420,11 @@ impl Config {
         Duration::from_millis(self.connect_timeout_ms)
     }
 
+    /// [`Config::recovery_max_disconnection_ms`] as a [`Duration`].
+    pub fn recovery_max_disconnection(&self) -> Duration {
+        Duration::from_millis(self.recovery_max_disconnection_ms)
+    }
+
     /// [`Config::trusted_proxies`] as networks (an address is a network of one).
     pub fn trusted_proxy_networks(&self) -> Vec<ipnet::IpNet> {
         self.trusted_proxies
@@ -491,6 +508,17 @@ impl Config {
         }
         if self.transports.is_empty() {
             return fail("transports", "must not be empty");
+        }
+        let follows_rooms = self.adapter == AdapterKind::Redis
+            && self.redis_variant == RedisVariant::Sharded
+            && self.redis_subscription_mode != SubscriptionMode::Static;
+        if self.connection_state_recovery && follows_rooms {
+            return fail(
+                "redis_subscription_mode",
+                "must be \"static\" with connection_state_recovery: the dynamic modes stop \
+                 following a room when its last socket leaves, so what a disconnected socket \
+                 missed there would go unseen",
+            );
         }
         if let Some(bad) = (self.trusted_proxies.iter()).find(|p| parse_network(p).is_none()) {
             return fail(

@@ -10,7 +10,7 @@ use actix_web::web;
 use switchyard_engineio::{AdmissionConfig, Cors, DeflateSettings, EngineConfig};
 use switchyard_redis::{RedisAdapter, RedisConfig, Variant};
 use switchyard_sails::{JwrParts, Sails, Sockets, VirtualRequestConfig};
-use switchyard_socketio::io::{SocketIo, SocketIoConfig};
+use switchyard_socketio::io::{RecoveryConfig, SocketIo, SocketIoConfig};
 use switchyard_socketio::namespace::NamespaceBuilder;
 use switchyard_socketio::server::{ListenError, ServeOptions, Server};
 use switchyard_socketio::socket::SocketLimits;
@@ -54,6 +54,15 @@ pub fn socket_io_config(c: &Config) -> SocketIoConfig {
             max_rooms_per_socket: c.max_rooms_per_socket,
             max_pending_acks: c.max_pending_acks_per_socket,
         },
+        recovery: c.connection_state_recovery.then(|| RecoveryConfig {
+            max_disconnection_duration: c.recovery_max_disconnection(),
+            skip_middlewares: c.recovery_skip_middlewares,
+            max_packets: c.recovery_max_packets,
+            max_bytes: c.recovery_max_bytes,
+            // A replay past the client's outgoing bound would only close it again.
+            max_replay_bytes: c.max_buffer_bytes,
+            ..RecoveryConfig::default()
+        }),
     }
 }
 
@@ -198,6 +207,14 @@ mod tests {
     /// with the limits the binary has.
     #[test]
     fn library_defaults_are_the_config_file_defaults() {
+        let on = Config {
+            connection_state_recovery: true,
+            ..Config::default()
+        };
+        assert_eq!(
+            socket_io_config(&on).recovery,
+            Some(switchyard_socketio::io::RecoveryConfig::default())
+        );
         let c = Config::default();
         assert_eq!(
             format!("{:?}", socket_io_config(&c)),

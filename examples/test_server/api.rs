@@ -43,7 +43,7 @@ impl Actor for Greeter {
 
 impl Handler<Connect> for Greeter {
     type Result = ();
-    fn handle(&mut self, Connect { socket }: Connect, _: &mut Context<Self>) {
+    fn handle(&mut self, Connect { socket, .. }: Connect, _: &mut Context<Self>) {
         println!("greeter-connect {} {}", socket.nsp(), socket.id());
         let _ = socket.emit("welcome", json!(socket.nsp()));
     }

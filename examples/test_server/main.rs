@@ -8,11 +8,15 @@
 //! (connect middleware wants `auth.token == "secret"`), dynamic
 //! `/dyn-<digits>`, `/per-worker` (the echo handler, one per worker thread)
 //! and `/per-worker-all` (the same, also taking `disconnecting` and middleware errors);
+//! `/gated` holds a CONNECT whose auth has `hold: true` until `open-gate`;
 //! `/event-only` and `/event-connect` have handlers that take only some
 //! messages (see `api.rs`).
 //!
 //! `--max-namespaces N`, `--max-rooms N`, `--max-acks N` and `--max-json-depth N` set the
-//! per-client and per-socket bounds (none by default).
+//! per-client and per-socket bounds (none by default). `--recovery 1` turns
+//! connection state recovery on (`--recovery-max-ms`,
+//! `--recovery-skip-middlewares 0|1`, `--recovery-max-packets`); a
+//! recovered socket's connect prints `recovered NSP ID` after its `connect` line.
 //!
 //! With `--adapter redis --redis-url URL` (and optionally
 //! `--redis-key-prefix`, `--redis-request-timeout-ms`, `--redis-variant
@@ -45,7 +49,7 @@ use serde_json::{Value, json};
 use switchyard_engineio::{AdmissionConfig, Cors, DeflateSettings, EngineConfig};
 use switchyard_redis::{RedisAdapter, RedisConfig, Variant};
 use switchyard_sails::{Sails, SdkVersion, Sockets, VirtualRequestConfig};
-use switchyard_socketio::io::{SocketIo, SocketIoConfig};
+use switchyard_socketio::io::{RecoveryConfig, SocketIo, SocketIoConfig};
 use switchyard_socketio::namespace::NamespaceBuilder;
 use switchyard_socketio::server::{ServeOptions, Server};
 use switchyard_socketio::socket::{
@@ -65,8 +69,11 @@ impl Actor for TestHandler {
 
 impl Handler<Connect> for TestHandler {
     type Result = ();
-    fn handle(&mut self, Connect { socket }: Connect, _: &mut Context<Self>) {
+    fn handle(&mut self, Connect { socket, recovered }: Connect, _: &mut Context<Self>) {
         println!("connect {} {}", socket.nsp(), socket.id());
+        if recovered {
+            println!("recovered {} {}", socket.nsp(), socket.id());
+        }
         if socket.nsp().starts_with("/dyn-") {
             let _ = socket.emit("nsp", json!(socket.nsp()));
         } else {
@@ -112,6 +119,9 @@ impl Handler<Event> for TestHandler {
 
 /// The handler actor, for catch-all listeners registered at run time.
 static HANDLER: std::sync::OnceLock<Addr<TestHandler>> = std::sync::OnceLock::new();
+
+/// Releases the CONNECTs `/gated` holds.
+static GATE: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 /// The port this node listens on, for its answers to other nodes.
 static PORT: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
@@ -211,6 +221,10 @@ async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Opt
     let spec = payload.args.first().cloned().unwrap_or(Value::Null);
     let ns = socket.namespace();
     let reply = match name.as_str() {
+        "open-gate" => {
+            GATE.notify_waiters();
+            json!(true)
+        }
         "join" => {
             let _ = socket.join(strings(&spec)).await;
             json!(socket.rooms().await)
@@ -352,6 +366,7 @@ async fn rooms_event(socket: SocketRef, name: String, payload: Payload, ack: Opt
         "counters" => {
             let mut counters = json!(ns.counters());
             counters["adapter"] = json!(ns.adapter_counters());
+            counters["recovery"] = json!(ns.recovery_counters());
             counters["clients"] = json!(IO.get().map(SocketIo::client_counters));
             let engine = IO.get().map(|io| io.engine().stats().snapshot());
             counters["engine"] = json!(engine);
@@ -496,6 +511,12 @@ async fn main() -> std::io::Result<()> {
             max_rooms_per_socket: flag("--max-rooms", 0),
             max_pending_acks: flag("--max-acks", 0),
         },
+        recovery: (flag("--recovery", 0) == 1).then(|| RecoveryConfig {
+            max_disconnection_duration: Duration::from_millis(flag("--recovery-max-ms", 120_000)),
+            skip_middlewares: flag("--recovery-skip-middlewares", 1) == 1,
+            max_packets: flag("--recovery-max-packets", 10_000),
+            ..RecoveryConfig::default()
+        }),
         ..SocketIoConfig::default()
     };
     let handler = TestHandler.start();
@@ -527,6 +548,20 @@ async fn main() -> std::io::Result<()> {
                 Err(MiddlewareError::new("unauthorized")
                     .with_data(json!({ "reason": "bad token" })))
             }
+        }
+    });
+    // `/gated`: a CONNECT whose auth has `hold: true` waits in the connect
+    // middleware (printing `held`) until a socket emits `open-gate`.
+    let gated = ns().use_connect(|req| {
+        let hold = req.auth().get("hold") == Some(&json!(true));
+        // Created before the line is printed: it hears every `notify_waiters` after it.
+        let opened = GATE.notified();
+        async move {
+            if hold {
+                println!("held {}", req.nsp());
+                opened.await;
+            }
+            Ok(())
         }
     });
     // Sails' SDK check is off unless asked for: most tests emit `get`/`post`
@@ -573,6 +608,7 @@ async fn main() -> std::io::Result<()> {
         .ns("/", sails.namespace(ns().use_packet(packet_middleware)))
         .ns("/custom", ns())
         .ns("/private", private)
+        .ns("/gated", gated)
         .dynamic_ns(regex::Regex::new(r"^/dyn-\d+$").expect("valid regex"), ns())
         .ns(
             "/per-worker",

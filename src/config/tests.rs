@@ -225,8 +225,13 @@ fn every_key_settable_from_env_and_cli() {
         ("redis_subscription_mode", "static"),
         ("redis_wait_at_start", "true"),
         ("redis_stream_name", "events"),
-        ("redis_stream_max_len", "20"),
-        ("redis_stream_read_count", "21"),
+        ("redis_stream_max_len", "23"),
+        ("redis_stream_read_count", "24"),
+        ("connection_state_recovery", "true"),
+        ("recovery_max_disconnection_ms", "20"),
+        ("recovery_skip_middlewares", "false"),
+        ("recovery_max_packets", "21"),
+        ("recovery_max_bytes", "22"),
     ];
     let expected = "Config { host: \"::1\", port: 1, path: \"/io/\", static_dir: \"public\", \
          ping_interval_ms: 2, ping_timeout_ms: 3, upgrade_timeout_ms: 4, \
@@ -240,7 +245,9 @@ fn every_key_settable_from_env_and_cli() {
          vr_send_status_code: false, adapter: Redis, redis_url: \"redis://10.0.0.1:7000/2\", \
          redis_key_prefix: \"app\", redis_request_timeout_ms: 12, redis_variant: Sharded, \
          redis_subscription_mode: Static, redis_wait_at_start: true, \
-         redis_stream_name: \"events\", redis_stream_max_len: 20, redis_stream_read_count: 21, \
+         redis_stream_name: \"events\", redis_stream_max_len: 23, redis_stream_read_count: 24, \
+         connection_state_recovery: true, recovery_max_disconnection_ms: 20, \
+         recovery_skip_middlewares: false, recovery_max_packets: 21, recovery_max_bytes: 22, \
          file: None }";
 
     let env: Vec<(String, &str)> = values.iter().map(|&(k, v)| (env_var(k), v)).collect();
@@ -513,6 +520,31 @@ fn bad_adapter_is_named() {
         load_err(&[], &[("SWITCHYARD_REDIS_REQUEST_TIMEOUT_MS", "0")]),
         "config key 'redis_request_timeout_ms': must be greater than 0 \
          (from SWITCHYARD_REDIS_REQUEST_TIMEOUT_MS)"
+    );
+}
+
+#[test]
+fn recovery_with_a_redis_adapter_that_follows_rooms_is_refused() {
+    let sharded = ["--adapter", "redis", "--redis-variant", "sharded"];
+    let on = ["--connection-state-recovery", "true"];
+    let err = load_err(&[&sharded[..], &on[..]].concat(), &[]);
+    assert!(
+        err.starts_with("config key 'redis_subscription_mode': must be \"static\""),
+        "{err}"
+    );
+    let fixed = [
+        &sharded[..],
+        &on[..],
+        &["--redis-subscription-mode", "static"],
+    ]
+    .concat();
+    assert!(load(&fixed, &[]).is_ok());
+    assert!(
+        load(
+            &[&sharded[..], &["--connection-state-recovery", "false"]].concat(),
+            &[]
+        )
+        .is_ok()
     );
 }
 

@@ -80,6 +80,30 @@ pub trait Adapter: Send + Sync + 'static {
         AdapterCounters::default()
     }
 
+    /// Whether this adapter delivers every broadcast that is not `local`,
+    /// this node's own included, in the cluster's one order, each with the
+    /// offset the cluster gave it ([`LocalSockets::broadcast_at`]): then the
+    /// operators leave this node's delivery to it. Connection state
+    /// recovery across nodes needs one order: a Redis stream has it.
+    fn orders_broadcasts(&self) -> bool {
+        false
+    }
+
+    /// Keeps a disconnected socket's session where every node finds it,
+    /// for `ttl`; `false` when this adapter keeps none (the namespace then
+    /// keeps it itself, for this node).
+    fn persist_session(&self, session: &RecoverySession, ttl: Duration) -> bool {
+        let _ = (session, ttl);
+        false
+    }
+
+    /// Takes (once) the session `pid` from where the cluster keeps it;
+    /// `None` when this adapter keeps none.
+    fn take_session(&self, pid: &str) -> Option<BoxFuture<'static, Option<RecoverySession>>> {
+        let _ = pid;
+        None
+    }
+
     /// Whether the adapter wants [`on_room`](Self::on_room) calls.
     fn follows_rooms(&self) -> bool {
         false
@@ -126,6 +150,20 @@ pub struct SocketDetails {
     pub id: String,
     /// Its `socket.handshake`, as socket.io serialises it.
     pub handshake: Value,
+    /// Its rooms, its own id included.
+    pub rooms: Vec<String>,
+    /// Its `socket.data`.
+    pub data: Value,
+}
+
+/// A disconnected socket's session, as connection state recovery keeps it
+/// (socket.io's `Session`): what a socket that comes back gets again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoverySession {
+    /// The socket's id.
+    pub sid: String,
+    /// Its private id, which the client recovers it with.
+    pub pid: String,
     /// Its rooms, its own id included.
     pub rooms: Vec<String>,
     /// Its `socket.data`.
@@ -184,7 +222,8 @@ pub struct AdapterCounters {
     pub errors: u64,
     /// Times the link to the cluster was lost and made again.
     pub reconnects: u64,
-    /// Messages dropped because a bounded queue was full or the link was down.
+    /// Messages dropped: a bounded queue was full, or they were on their way
+    /// when the link went.
     pub dropped: u64,
 }
 
@@ -200,6 +239,26 @@ pub trait LocalSockets: Send + Sync + 'static {
         payload: Payload,
         opts: &BroadcastOptions,
     ) -> BoxFuture<'static, ()>;
+
+    /// Like [`broadcast`](Self::broadcast) for a broadcast to which the
+    /// cluster gave an `offset` (a stream entry id), in the cluster's order:
+    /// connection state recovery keeps it under that offset.
+    fn broadcast_at(
+        &self,
+        event: &str,
+        payload: Payload,
+        opts: &BroadcastOptions,
+        offset: &str,
+    ) -> BoxFuture<'static, ()> {
+        let _ = offset;
+        self.broadcast(event, payload, opts)
+    }
+
+    /// How long this namespace keeps disconnected sockets recoverable, if
+    /// it has connection state recovery.
+    fn recovery_window(&self) -> Option<Duration> {
+        None
+    }
 
     /// Delivers a broadcast with ack: the number of sockets it reached, and
     /// their answers (the channel closes once every one answered or left, or

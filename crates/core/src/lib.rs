@@ -30,7 +30,7 @@ pub mod protocol;
 
 pub use adapter::{
     Adapter, AdapterCounters, AdapterFactory, ClusterError, LocalNamespace, LocalSockets,
-    RemoteCounts, SocketDetails,
+    RecoverySession, RemoteCounts, SocketDetails,
 };
 pub use options::BroadcastOptions;
 pub use payload::Payload;

@@ -9,9 +9,9 @@
 //! `docs/redis-adapter-wire.md` and `docs/redis-streams-wire.md` are the
 //! references.
 //!
-//! [`RedisAdapter`] is the node's link to Redis (two connections, each on
-//! a thread of its own); each namespace gets a `Node` from it with its own
-//! uid, as in Node. A namespace's requests go out from the operators; what other nodes
+//! [`RedisAdapter`] is the node's link to Redis (two connections, made and
+//! lost together, on a thread of their own); each namespace gets a `Node`
+//! from it with its own uid, as in Node. A namespace's requests go out from the operators; what other nodes
 //! send is applied, in arrival order per namespace, to this node's sockets
 //! only, through [`LocalNamespace`].
 //!

@@ -1,35 +1,65 @@
 //! The link to Redis: one connection that publishes (and asks `PUBSUB
-//! NUMSUB`) and one that subscribes, each a task on the adapter's own
-//! thread; each reconnects by itself with a backoff, and the subscriber
-//! subscribes everything again. It knows channels and bytes, not Socket.IO.
+//! NUMSUB`) and one that subscribes, on the adapter's own thread. It knows
+//! channels and bytes, not Socket.IO.
 //!
-//! Bounds: publishes wait in a bounded queue (a full queue drops, counted);
-//! each namespace's inbound messages wait in a bounded queue (a full one
-//! drops, counted). While Redis is away, publishes fail fast and are counted
-//! as dropped; local delivery never waits on Redis.
+//! The two connections are one link, up or down as a whole. A supervisor
+//! task makes the subscribing connection (and subscribes every route
+//! again), then the publishing one, and only then calls the link up.
+//! Either connection lost (its `Disconnection` push, or a failed publish)
+//! takes the link down, and both are made again at once, then after each
+//! failed attempt on [`retry_delay`]'s schedule (node-redis' default: 50 ms
+//! more per failure, at most 500 ms). So an idle publisher never sits on a
+//! dead connection: the first publish after Redis is back goes out.
+//!
+//! The publisher task decides what becomes of each publish by
+//! [`Backlog::admit`]: sent now while the link is up and nothing older
+//! waits; else kept in the backlog (at most [`BACKLOG`] publishes, oldest
+//! first) and sent, before anything newer, once the link is up again; what
+//! does not fit is dropped, counted and logged (at most every
+//! [`DROP_LOG_EVERY`]). A pipeline lost with its connection is dropped and
+//! counted, not sent again: Redis may have taken it (at most once, as in
+//! Node). `PUBSUB NUMSUB` while down fails at once: a cluster request never
+//! waits on Redis, and local delivery never does either. Each namespace's
+//! inbound messages wait in a bounded queue (a full one drops, counted).
+//!
+//! Why not the `redis` crate's `ConnectionManager`: it reconnects one
+//! connection, and its retries stop after `number_of_retries`; from then on
+//! it reconnects only when a command fails on the dead connection (the lost
+//! first publish this link exists to avoid). While it reconnects, commands
+//! wait on it unbounded, and it does not say whether it is up, so it cannot
+//! feed a bounded backlog nor let `NUMSUB` fail fast. For subscribing, it
+//! has no `SSUBSCRIBE` outside Redis Cluster, and it subscribes again with
+//! a pipeline whose failures it ignores, telling nobody when it is done.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, timeout};
+use redis::aio::MultiplexedConnection;
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::time::Instant;
 
 use super::wire::Sub;
 use switchyard_core::AdapterCounters;
 
-/// Publishes waiting for the publishing connection.
+/// Publishes on their way to the publisher task (a full channel drops,
+/// counted); it takes them at once, up or down.
 const PUBLISH_QUEUE: usize = 16 * 1024;
+/// Most publishes kept while the link is down; the next ones are dropped.
+const BACKLOG: usize = 16 * 1024;
 /// Messages waiting for one namespace's handler.
 pub(crate) const INBOUND_QUEUE: usize = 16 * 1024;
 /// Most publishes sent in one pipeline (one round trip).
 const PIPELINE: usize = 256;
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Backoff between reconnection attempts, doubling up to the maximum.
-const BACKOFF_MIN: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// The backoff grows by this much per failed attempt...
+const BACKOFF_STEP: Duration = Duration::from_millis(50);
+/// ...up to this (node-redis: `Math.min(retries * 50, 500)`).
+const BACKOFF_MAX: Duration = Duration::from_millis(500);
+/// At most one warning about dropped publishes this often.
+const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// What the link has done; one set per node, shared by its namespaces.
 #[derive(Default)]
@@ -66,19 +96,29 @@ pub(crate) struct Route {
     pub to: mpsc::Sender<Inbound>,
 }
 
+/// `PUBLISH channel payload`, or `SPUBLISH` when sharded.
+pub(crate) struct Publish {
+    channel: String,
+    payload: Vec<u8>,
+    sharded: bool,
+}
+
 enum Command {
-    /// `PUBLISH`, or `SPUBLISH` when sharded.
-    Publish(String, Vec<u8>, bool),
+    Publish(Publish),
     /// `PUBSUB NUMSUB`, or `PUBSUB SHARDNUMSUB` when sharded.
     NumSub(String, bool, oneshot::Sender<redis::RedisResult<usize>>),
 }
+
+/// The link while up: the publishing connection, and how to say it is lost
+/// (the supervisor waits on it). `None` while down.
+type Live = Option<(MultiplexedConnection, Arc<Notify>)>;
 
 /// The node's way to Redis.
 pub(crate) struct Link {
     commands: mpsc::Sender<Command>,
     /// Unbounded, yet bounded by what it carries: one change per namespace
     /// and per room coming or going (rooms are bounded per socket), and the
-    /// subscriber drains it before anything else it waits on.
+    /// supervisor drains it before anything else it waits on.
     changes: mpsc::UnboundedSender<Change>,
     pub stats: Arc<Stats>,
 }
@@ -88,8 +128,9 @@ pub(crate) struct Link {
 type Routes = Arc<Mutex<HashMap<String, Route>>>;
 
 impl Link {
-    /// Starts both connections' tasks in `arbiter`; resolves once each has
-    /// connected once, or with the first error.
+    /// Starts the supervisor and the publisher in `arbiter`; resolves once
+    /// the link is up for the first time, or with the first attempt's error
+    /// (the supervisor goes on trying).
     pub async fn start(
         client: redis::Client,
         arbiter: &actix::ArbiterHandle,
@@ -97,47 +138,52 @@ impl Link {
         let stats = Arc::new(Stats::default());
         let (commands, command_rx) = mpsc::channel(PUBLISH_QUEUE);
         let (changes, changes_rx) = mpsc::unbounded_channel();
-        let (up_tx, up_rx) = oneshot::channel();
-        let (sub_up_tx, sub_up_rx) = oneshot::channel();
-        let routes = Routes::default();
-        // Messages arrive as RESP3 pushes on the subscribing connection.
+        let (first_tx, first_rx) = oneshot::channel();
+        let (live_tx, live_rx) = watch::channel(None);
+        // RESP3 on both: messages arrive as pushes, and each connection
+        // tells its loss by a push even while idle.
         let info = client.get_connection_info().clone();
         let resp3 = info
             .redis_settings()
             .clone()
             .set_protocol(redis::ProtocolVersion::RESP3);
-        let subscribing = redis::Client::open(info.set_redis_settings(resp3));
-        arbiter.spawn(publisher(client, command_rx, stats.clone(), up_tx));
-        match subscribing {
+        match redis::Client::open(info.set_redis_settings(resp3)) {
             Ok(client) => {
+                let routes = Routes::default();
+                arbiter.spawn(publisher(command_rx, live_rx, stats.clone()));
                 let stats = stats.clone();
-                arbiter.spawn(subscriber(client, routes, changes_rx, stats, sub_up_tx));
+                arbiter.spawn(supervisor(
+                    client, routes, changes_rx, live_tx, stats, first_tx,
+                ));
             }
-            Err(e) => drop(sub_up_tx.send(Err(e))),
+            Err(e) => drop(first_tx.send(Err(e))),
         }
-        let first = |r: Result<redis::RedisResult<()>, _>| {
-            r.unwrap_or_else(|_| Err(redis::RedisError::from(std::io::Error::other("stopped"))))
-        };
-        let result = first(up_rx.await).and(first(sub_up_rx.await));
+        let first = first_rx
+            .await
+            .unwrap_or_else(|_| Err(redis::RedisError::from(std::io::Error::other("stopped"))));
         let link = Link {
             commands,
             changes,
             stats,
         };
-        (link, result)
+        (link, first)
     }
 
-    /// Publishes without waiting (`SPUBLISH` when `sharded`); a full queue
-    /// drops it (counted).
+    /// Publishes without waiting (`SPUBLISH` when `sharded`); a full
+    /// channel drops it (counted).
     pub fn publish(&self, channel: String, payload: Vec<u8>, sharded: bool) {
-        let command = Command::Publish(channel, payload, sharded);
+        let command = Command::Publish(Publish {
+            channel,
+            payload,
+            sharded,
+        });
         if self.commands.try_send(command).is_err() {
             self.stats.dropped.fetch_add(1, Relaxed);
         }
     }
 
     /// How many connections subscribe to `channel` (`PUBSUB NUMSUB`, or
-    /// `SHARDNUMSUB` when `sharded`).
+    /// `SHARDNUMSUB` when `sharded`); an error at once while the link is down.
     pub async fn numsub(&self, channel: &str, sharded: bool) -> Result<usize, String> {
         let (tx, rx) = oneshot::channel();
         self.commands
@@ -161,9 +207,87 @@ impl Link {
     }
 }
 
-/// Logs a lost or refused connection once per outage, not once per try.
+/// How long the supervisor waits before its next attempt, after `failures`
+/// attempts in a row failed: not at all right after a loss, then 50 ms
+/// more per failure, at most 500 ms.
+pub(crate) fn retry_delay(failures: u32) -> Duration {
+    BACKOFF_STEP.saturating_mul(failures).min(BACKOFF_MAX)
+}
+
+/// What [`Backlog::admit`] made of a publish.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Admit<T> {
+    /// Send it now.
+    Send(T),
+    /// It waits in the backlog.
+    Queued,
+    /// No room: dropped.
+    Dropped,
+}
+
+/// Publishes waiting for the link, oldest first, at most `bound` of them.
+pub(crate) struct Backlog<T> {
+    waiting: VecDeque<T>,
+    bound: usize,
+}
+
+impl<T> Backlog<T> {
+    pub fn new(bound: usize) -> Backlog<T> {
+        Backlog {
+            waiting: VecDeque::new(),
+            bound,
+        }
+    }
+
+    /// The rule: out now only while `up` and nothing older waits (nothing
+    /// overtakes the backlog); else it waits if there is room, else it is
+    /// dropped (the older ones keep their place).
+    pub fn admit(&mut self, publish: T, up: bool) -> Admit<T> {
+        if up && self.waiting.is_empty() {
+            Admit::Send(publish)
+        } else if self.waiting.len() < self.bound {
+            self.waiting.push_back(publish);
+            Admit::Queued
+        } else {
+            Admit::Dropped
+        }
+    }
+
+    /// The oldest `most` publishes, taken out to be sent.
+    pub fn take(&mut self, most: usize) -> impl Iterator<Item = T> + '_ {
+        let n = most.min(self.waiting.len());
+        self.waiting.drain(..n)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+}
+
+/// Lets one log line through per `every`.
+pub(crate) struct Throttle {
+    every: Duration,
+    next: Option<Instant>,
+}
+
+impl Throttle {
+    pub fn new(every: Duration) -> Throttle {
+        Throttle { every, next: None }
+    }
+
+    /// Whether to log at `now`.
+    pub fn allow(&mut self, now: Instant) -> bool {
+        if self.next.is_some_and(|next| now < next) {
+            return false;
+        }
+        self.next = Some(now + self.every);
+        true
+    }
+}
+
+/// Logs a lost or refused link once per outage, not once per try.
+#[derive(Default)]
 struct Outage {
-    what: &'static str,
     down: bool,
 }
 
@@ -171,7 +295,7 @@ impl Outage {
     fn failed(&mut self, stats: &Stats, error: &dyn std::fmt::Display) {
         stats.errors.fetch_add(1, Relaxed);
         if !self.down {
-            log::warn!("redis adapter: {} connection down: {error}", self.what);
+            log::warn!("redis adapter: link down: {error}");
             self.down = true;
         }
     }
@@ -179,100 +303,117 @@ impl Outage {
     fn restored(&mut self, stats: &Stats) {
         if std::mem::take(&mut self.down) {
             stats.reconnects.fetch_add(1, Relaxed);
-            log::info!("redis adapter: {} connection restored", self.what);
+            log::info!("redis adapter: link restored");
         }
     }
 }
 
-async fn connect<T, F>(f: F) -> redis::RedisResult<T>
-where
-    F: Future<Output = redis::RedisResult<T>>,
-{
-    timeout(CONNECT_TIMEOUT, f).await.unwrap_or_else(|_| {
-        Err(redis::RedisError::from(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "connection timed out",
-        )))
-    })
-}
-
-/// Sends publishes in pipelines of what is queued, in order; answers NUMSUB.
+/// Sends publishes in pipelines, the backlog first, in order; answers
+/// NUMSUB. Follows the link's state from `live`.
 async fn publisher(
-    client: redis::Client,
     mut commands: mpsc::Receiver<Command>,
+    mut live: watch::Receiver<Live>,
     stats: Arc<Stats>,
-    up: oneshot::Sender<redis::RedisResult<()>>,
 ) {
-    let mut outage = Outage {
-        what: "publishing",
-        down: false,
-    };
-    let mut conn = connect(client.get_multiplexed_async_connection()).await;
-    let mut up = Some(up);
-    if let Some(up) = up.take() {
-        let _ = up.send(conn.as_ref().map(|_| ()).map_err(|e| e.clone()));
-    }
-    if let Err(e) = &conn {
-        outage.failed(&stats, e);
-    }
-    let mut retry_at = Instant::now() + BACKOFF_MIN;
+    let mut up: Live = None;
+    let mut backlog = Backlog::new(BACKLOG);
+    let mut drops = Throttle::new(DROP_LOG_EVERY);
     let mut batch = Vec::with_capacity(PIPELINE);
-    while commands.recv_many(&mut batch, PIPELINE).await > 0 {
-        if conn.is_err() && Instant::now() >= retry_at {
-            conn = connect(client.get_multiplexed_async_connection()).await;
-            retry_at = Instant::now() + BACKOFF_MAX;
-            match &conn {
-                Ok(_) => outage.restored(&stats),
-                Err(e) => outage.failed(&stats, e),
-            }
+    loop {
+        while up.is_some() && !backlog.is_empty() {
+            let older = backlog.take(PIPELINE).map(Command::Publish).collect();
+            send(&mut up, older, &stats).await;
         }
-        let Ok(c) = conn.as_mut() else {
-            // Down: fail fast, so nothing waits on Redis.
-            for command in batch.drain(..) {
-                match command {
-                    Command::Publish(..) => drop(stats.dropped.fetch_add(1, Relaxed)),
-                    Command::NumSub(_, _, reply) => {
-                        let e = std::io::Error::other("redis is unreachable");
-                        let _ = reply.send(Err(e.into()));
+        tokio::select! {
+            // The link's state first: a publish taken after the link was
+            // known down waits in the backlog rather than failing.
+            biased;
+            changed = live.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                up = live.borrow_and_update().clone();
+            }
+            n = commands.recv_many(&mut batch, PIPELINE) => {
+                if n == 0 {
+                    return;
+                }
+                let mut now = Vec::with_capacity(n);
+                for command in batch.drain(..) {
+                    match command {
+                        Command::Publish(p) => match backlog.admit(p, up.is_some()) {
+                            Admit::Send(p) => now.push(Command::Publish(p)),
+                            Admit::Queued => {}
+                            Admit::Dropped => {
+                                let dropped = stats.dropped.fetch_add(1, Relaxed) + 1;
+                                if drops.allow(Instant::now()) {
+                                    log::warn!(
+                                        "redis adapter: link down and {BACKLOG} publishes \
+                                         waiting: dropping ({dropped} dropped so far)"
+                                    );
+                                }
+                            }
+                        },
+                        Command::NumSub(_, _, reply) if up.is_none() => {
+                            let e = std::io::Error::other("redis is unreachable");
+                            let _ = reply.send(Err(e.into()));
+                        }
+                        numsub @ Command::NumSub(..) => now.push(numsub),
                     }
                 }
-            }
-            continue;
-        };
-        let mut pipe = redis::pipe();
-        let mut published = 0;
-        let mut replies = Vec::new();
-        for command in batch.drain(..) {
-            match command {
-                Command::Publish(channel, payload, sharded) => {
-                    let verb = if sharded { "SPUBLISH" } else { "PUBLISH" };
-                    pipe.cmd(verb).arg(channel).arg(payload).ignore();
-                    published += 1;
-                }
-                Command::NumSub(channel, sharded, reply) => {
-                    let verb = if sharded { "SHARDNUMSUB" } else { "NUMSUB" };
-                    pipe.cmd("PUBSUB").arg(verb).arg(channel);
-                    replies.push(reply);
-                }
+                send(&mut up, now, &stats).await;
             }
         }
-        match pipe.query_async::<Vec<(String, usize)>>(c).await {
-            Ok(counts) => {
-                stats.published.fetch_add(published, Relaxed);
-                for (reply, (_, n)) in replies.into_iter().zip(counts) {
-                    let _ = reply.send(Ok(n));
-                }
+    }
+}
+
+/// Sends `commands` in one pipeline on the live link. On failure they are
+/// dropped (counted); a lost connection takes the link down.
+async fn send(up: &mut Live, commands: Vec<Command>, stats: &Stats) {
+    let Some((conn, lost)) = up.as_mut() else {
+        return;
+    };
+    if commands.is_empty() {
+        return;
+    }
+    let mut pipe = redis::pipe();
+    let mut published = 0;
+    let mut replies = Vec::new();
+    for command in commands {
+        match command {
+            Command::Publish(Publish {
+                channel,
+                payload,
+                sharded,
+            }) => {
+                let verb = if sharded { "SPUBLISH" } else { "PUBLISH" };
+                pipe.cmd(verb).arg(channel).arg(payload).ignore();
+                published += 1;
             }
-            Err(e) => {
-                stats.dropped.fetch_add(published, Relaxed);
-                outage.failed(&stats, &e);
-                for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
-                }
-                if e.is_unrecoverable_error() || e.is_io_error() || e.is_connection_dropped() {
-                    conn = Err(e);
-                    retry_at = Instant::now() + BACKOFF_MIN;
-                }
+            Command::NumSub(channel, sharded, reply) => {
+                let verb = if sharded { "SHARDNUMSUB" } else { "NUMSUB" };
+                pipe.cmd("PUBSUB").arg(verb).arg(channel);
+                replies.push(reply);
+            }
+        }
+    }
+    match pipe.query_async::<Vec<(String, usize)>>(conn).await {
+        Ok(counts) => {
+            stats.published.fetch_add(published, Relaxed);
+            for (reply, (_, n)) in replies.into_iter().zip(counts) {
+                let _ = reply.send(Ok(n));
+            }
+        }
+        Err(e) => {
+            stats.dropped.fetch_add(published, Relaxed);
+            stats.errors.fetch_add(1, Relaxed);
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+            if e.is_unrecoverable_error() || e.is_io_error() || e.is_connection_dropped() {
+                log::debug!("redis adapter: publishing connection lost: {e}");
+                lost.notify_one();
+                *up = None;
             }
         }
     }
@@ -284,93 +425,131 @@ enum Change {
     Unsubscribe(String),
 }
 
-/// Keeps one subscribing connection up, with every route subscribed, and
-/// hands each message to its namespace: a RESP3 connection, whose messages
-/// arrive as pushes (the `redis` crate's own pub/sub type cannot
-/// SSUBSCRIBE outside Redis Cluster; one loop serves all three kinds).
-async fn subscriber(
+/// Keeps the link up: makes both connections (every route subscribed),
+/// hands the publishing one to the publisher, serves the subscription
+/// changes until either connection is lost, then tells the publisher the
+/// link is down and starts again, on [`retry_delay`]'s schedule. Ends when
+/// the [`Link`] is dropped. `first` gets the first attempt's outcome.
+async fn supervisor(
     client: redis::Client,
     routes: Routes,
     mut changes: mpsc::UnboundedReceiver<Change>,
+    live: watch::Sender<Live>,
     stats: Arc<Stats>,
-    up: oneshot::Sender<redis::RedisResult<()>>,
+    first: oneshot::Sender<redis::RedisResult<()>>,
 ) {
-    let mut outage = Outage {
-        what: "subscribing",
-        down: false,
-    };
-    let mut up = Some(up);
-    let mut backoff = BACKOFF_MIN;
+    let mut outage = Outage::default();
+    let mut first = Some(first);
+    let mut failures = 0;
     loop {
-        let lost = Arc::new(tokio::sync::Notify::new());
-        let pushes = Pushes {
-            routes: routes.clone(),
-            stats: stats.clone(),
-            lost: lost.clone(),
-        };
-        let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_push_sender(move |info| pushes.take(info));
-        let conn = client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await;
-        if let Some(up) = up.take() {
-            let _ = up.send(conn.as_ref().map(|_| ()).map_err(|e| e.clone()));
+        // A fresh one per attempt: a loss told to an older link is no news.
+        let lost = Arc::new(Notify::new());
+        let attempt = establish(&client, &routes, &stats, &lost).await;
+        if let Some(first) = first.take() {
+            let _ = first.send(attempt.as_ref().map(|_| ()).map_err(|e| e.clone()));
         }
-        let mut conn = match conn {
-            Ok(conn) => conn,
+        match attempt {
+            Ok((mut subscribing, publishing)) => {
+                failures = 0;
+                live.send_replace(Some((publishing, lost.clone())));
+                outage.restored(&stats);
+                let served = serve(&mut subscribing, &routes, &mut changes, &lost).await;
+                // Down before counted: whoever sees the count also sees
+                // the publisher queueing.
+                live.send_replace(None);
+                if !served {
+                    return;
+                }
+                outage.failed(&stats, &"connection lost");
+            }
             Err(e) => {
                 outage.failed(&stats, &e);
-                // Keep taking changes while down: they are made on reconnection.
-                let wait = tokio::time::sleep(backoff);
-                tokio::pin!(wait);
-                loop {
-                    tokio::select! {
-                        _ = &mut wait => break,
-                        Some(change) = changes.recv() => apply(&routes, change),
-                    }
-                }
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-                continue;
-            }
-        };
-        let current: Vec<(String, Sub)> = (lock(&routes).iter())
-            .map(|(c, r)| (c.clone(), r.sub))
-            .collect();
-        let mut ok = true;
-        for (channel, sub) in current {
-            ok = ok
-                && send(&mut conn, subscribe_command(sub, true), &channel)
-                    .await
-                    .is_ok();
-        }
-        if ok {
-            outage.restored(&stats);
-            backoff = BACKOFF_MIN;
-            loop {
-                tokio::select! {
-                    _ = lost.notified() => break,
-                    change = changes.recv() => {
-                        let Some(change) = change else { return };
-                        let command = match &change {
-                            Change::Subscribe(channel, route) => {
-                                Some((subscribe_command(route.sub, true), channel.clone()))
-                            }
-                            Change::Unsubscribe(channel) => (lock(&routes).get(channel))
-                                .map(|r| (subscribe_command(r.sub, false), channel.clone())),
-                        };
-                        apply(&routes, change);
-                        if let Some((command, channel)) = command
-                            && send(&mut conn, command, &channel).await.is_err()
-                        {
-                            break;
-                        }
-                    }
-                }
+                failures += 1;
             }
         }
-        outage.failed(&stats, &"connection lost");
-        tokio::time::sleep(backoff).await;
+        // Keep taking changes while down: they are made on reconnection.
+        let wait = tokio::time::sleep(retry_delay(failures));
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                _ = &mut wait => break,
+                change = changes.recv() => match change {
+                    Some(change) => apply(&routes, change),
+                    None => return,
+                },
+            }
+        }
+    }
+}
+
+/// Both connections, subscribing first (every route subscribed), each
+/// telling `lost` when it goes.
+async fn establish(
+    client: &redis::Client,
+    routes: &Routes,
+    stats: &Arc<Stats>,
+    lost: &Arc<Notify>,
+) -> redis::RedisResult<(MultiplexedConnection, MultiplexedConnection)> {
+    let pushes = Pushes {
+        routes: routes.clone(),
+        stats: stats.clone(),
+        lost: lost.clone(),
+    };
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_push_sender(move |info| pushes.take(info));
+    let mut subscribing = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    let current: Vec<(String, Sub)> = (lock(routes).iter())
+        .map(|(c, r)| (c.clone(), r.sub))
+        .collect();
+    for (channel, sub) in current {
+        send_subscription(&mut subscribing, subscribe_command(sub, true), &channel).await?;
+    }
+    let lost = lost.clone();
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_push_sender(move |info: redis::PushInfo| {
+            if info.kind == redis::PushKind::Disconnection {
+                lost.notify_one();
+            }
+            Ok::<(), std::convert::Infallible>(())
+        });
+    let publishing = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    Ok((subscribing, publishing))
+}
+
+/// Makes the subscription changes on the live subscribing connection until
+/// the link is lost (`true`) or the [`Link`] is dropped (`false`).
+async fn serve(
+    conn: &mut MultiplexedConnection,
+    routes: &Routes,
+    changes: &mut mpsc::UnboundedReceiver<Change>,
+    lost: &Notify,
+) -> bool {
+    loop {
+        tokio::select! {
+            _ = lost.notified() => return true,
+            change = changes.recv() => {
+                let Some(change) = change else { return false };
+                let command = match &change {
+                    Change::Subscribe(channel, route) => {
+                        Some((subscribe_command(route.sub, true), channel.clone()))
+                    }
+                    Change::Unsubscribe(channel) => (lock(routes).get(channel))
+                        .map(|r| (subscribe_command(r.sub, false), channel.clone())),
+                };
+                apply(routes, change);
+                if let Some((command, channel)) = command
+                    && send_subscription(conn, command, &channel).await.is_err()
+                {
+                    return true;
+                }
+            }
+        }
     }
 }
 
@@ -383,11 +562,11 @@ fn apply(routes: &Routes, change: Change) {
 
 /// Takes the subscribing connection's pushes, on the connection's task:
 /// messages go to their namespace's bounded queue (a full one drops,
-/// counted); a lost connection wakes the subscriber.
+/// counted); a lost connection wakes the supervisor.
 struct Pushes {
     routes: Routes,
     stats: Arc<Stats>,
-    lost: Arc<tokio::sync::Notify>,
+    lost: Arc<Notify>,
 }
 
 impl Pushes {
@@ -443,8 +622,8 @@ fn subscribe_command(sub: Sub, on: bool) -> &'static str {
 }
 
 /// One (un)subscription, one channel: its one confirmation is its reply.
-async fn send(
-    conn: &mut redis::aio::MultiplexedConnection,
+async fn send_subscription(
+    conn: &mut MultiplexedConnection,
     command: &str,
     channel: &str,
 ) -> redis::RedisResult<()> {
@@ -457,8 +636,63 @@ fn lock(routes: &Routes) -> std::sync::MutexGuard<'_, HashMap<String, Route>> {
 
 #[cfg(test)]
 mod tests {
-    use super::message;
+    use super::{Admit, Backlog, Throttle, message, retry_delay};
     use redis::{PushInfo, PushKind, Value};
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    #[test]
+    fn the_backoff_starts_at_once_and_grows_to_half_a_second() {
+        let ms = |n| retry_delay(n).as_millis();
+        let schedule: Vec<_> = (0..13).map(ms).collect();
+        let want = [0, 50, 100, 150, 200, 250, 300, 350, 400, 450, 500, 500, 500];
+        assert_eq!(schedule, want);
+        assert_eq!(retry_delay(u32::MAX), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn publishes_go_out_while_up_and_wait_in_order_while_down() {
+        let mut backlog = Backlog::new(3);
+        assert_eq!(backlog.admit(1, true), Admit::Send(1));
+        assert!(backlog.is_empty());
+        // Down: they wait, oldest first, up to the bound; the next are dropped.
+        for n in 2..=4 {
+            assert_eq!(backlog.admit(n, false), Admit::Queued);
+        }
+        assert_eq!(backlog.admit(5, false), Admit::Dropped);
+        // Up again, yet older ones wait: a new one queues behind them.
+        let mut backlog_with_room = Backlog::new(4);
+        for n in 2..=4 {
+            backlog_with_room.admit(n, false);
+        }
+        assert_eq!(backlog_with_room.admit(6, true), Admit::Queued);
+        assert_eq!(backlog_with_room.take(2).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(backlog_with_room.take(10).collect::<Vec<_>>(), [4, 6]);
+        assert!(backlog_with_room.is_empty());
+        assert_eq!(backlog_with_room.admit(7, true), Admit::Send(7));
+        // Full and up: still dropped, the older ones keep their place.
+        assert_eq!(backlog.admit(8, true), Admit::Dropped);
+        assert_eq!(backlog.take(10).collect::<Vec<_>>(), [2, 3, 4]);
+    }
+
+    #[test]
+    fn a_zero_bound_drops_everything_while_down() {
+        let mut backlog = Backlog::new(0);
+        assert_eq!(backlog.admit("a", false), Admit::Dropped);
+        assert_eq!(backlog.admit("b", true), Admit::Send("b"));
+    }
+
+    #[test]
+    fn the_drop_warning_comes_once_per_period() {
+        let t0 = Instant::now();
+        let mut throttle = Throttle::new(Duration::from_secs(10));
+        assert!(throttle.allow(t0));
+        assert!(!throttle.allow(t0));
+        assert!(!throttle.allow(t0 + Duration::from_millis(9_999)));
+        assert!(throttle.allow(t0 + Duration::from_secs(10)));
+        assert!(!throttle.allow(t0 + Duration::from_secs(15)));
+        assert!(throttle.allow(t0 + Duration::from_secs(60)));
+    }
 
     fn bulk(s: &str) -> Value {
         Value::BulkString(s.as_bytes().to_vec())

@@ -56,6 +56,8 @@
 //! Modules import only from those listed before them (and from
 //! `switchyard-engineio` and `switchyard-core` underneath):
 //!
+//! 0. `recovery`: connection state recovery as plain data (what is kept,
+//!    and who may recover).
 //! 1. `client`: the Socket.IO side of one Engine.IO session (its
 //!    `EngineHandler`): decodes packets and routes them to sockets, writes
 //!    CONNECT and DISCONNECT.
@@ -77,6 +79,8 @@
 //! Engine.IO control packets) leaves through one bounded queue per session,
 //! in the order it was written: a [`socket::SocketRef`] writes straight into
 //! it on the caller's thread.
+mod recovery;
+
 mod client;
 
 pub mod socket;

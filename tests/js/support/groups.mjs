@@ -30,6 +30,11 @@ export const SERIAL = new Map([
     "kills redis-server and restarts it on the same port, and expects a port it picked to stay " +
       "unused: a file running beside it could take either port",
   ],
+  [
+    "cluster/redis_restart.test.mjs",
+    "kills redis-server and restarts it on the same port, and times the reconnection: a file running " +
+      "beside it could take the port, or slow the node down",
+  ],
 ]);
 
 /** Every *.test.mjs below tests/js (not node_modules), relative to tests/js, sorted. */

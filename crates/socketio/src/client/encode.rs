@@ -1,10 +1,13 @@
 //! Socket.IO packets as the Engine.IO frames that carry them: one text
 //! frame, then one binary frame per attachment. [`Encoded`] keeps a
 //! broadcast's frames once per protocol version, however many clients
-//! receive them.
+//! receive them, with its recovery offset (see `recovery`) for the clients
+//! whose protocol can recover.
 
 use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
+use serde_json::Value;
 use switchyard_core::protocol::Packet;
 use switchyard_engineio::packet::Packet as EnginePacket;
 use switchyard_engineio::{Frame, ProtocolVersion, SharedFrames};
@@ -12,6 +15,11 @@ use switchyard_engineio::{Frame, ProtocolVersion, SharedFrames};
 /// Encodes a Socket.IO packet as the Engine.IO frames that carry it.
 pub(crate) fn frames(packet: &Packet, version: ProtocolVersion) -> Vec<Frame> {
     let (text, attachments) = packet.encode();
+    as_frames(text, attachments, version)
+}
+
+/// A packet's text, then one binary frame per attachment.
+fn as_frames(text: String, attachments: Vec<Bytes>, version: ProtocolVersion) -> Vec<Frame> {
     let mut out = Vec::with_capacity(1 + attachments.len());
     out.push(EnginePacket::Message(text).encode(version));
     out.extend(
@@ -22,10 +30,26 @@ pub(crate) fn frames(packet: &Packet, version: ProtocolVersion) -> Vec<Frame> {
     out
 }
 
+/// The frames of an event whose arguments end with `offset`, the way
+/// socket.io adds a recovery offset: as one more argument, so that clients
+/// without recovery read it as one.
+fn frames_with_offset(packet: &Packet, version: ProtocolVersion, offset: &str) -> Vec<Frame> {
+    let (text, attachments) = packet.encode();
+    // An event's data is an array: its text ends with the array's `]`.
+    let text = match text.strip_suffix(']') {
+        Some(head) => format!("{head},{}]", Value::from(offset)),
+        None => text,
+    };
+    as_frames(text, attachments, version)
+}
+
 /// An event encoded once for every protocol version that asks for it.
 #[derive(Debug)]
 pub(crate) struct Encoded {
     pub packet: Packet,
+    /// The recovery offset, sent to clients of protocol v5 (Engine.IO v4)
+    /// only: older ones cannot recover.
+    offset: Option<String>,
     v4: OnceLock<Arc<SharedFrames>>,
     v3: OnceLock<Arc<SharedFrames>>,
 }
@@ -34,26 +58,37 @@ impl Encoded {
     pub fn new(packet: Packet) -> Encoded {
         Encoded {
             packet,
+            offset: None,
             v4: OnceLock::new(),
             v3: OnceLock::new(),
         }
     }
 
+    /// Adds `offset` as the last argument; before any frames are asked for.
+    pub fn set_offset(&mut self, offset: String) {
+        debug_assert!(self.v4.get().is_none(), "offset set after encoding");
+        self.offset = Some(offset);
+    }
+
     /// The frames for `version`, encoded on first use.
     pub fn frames(&self, version: ProtocolVersion) -> Arc<SharedFrames> {
-        let cell = match version {
-            ProtocolVersion::V4 => &self.v4,
-            ProtocolVersion::V3 => &self.v3,
+        let (cell, offset) = match version {
+            ProtocolVersion::V4 => (&self.v4, self.offset.as_deref()),
+            ProtocolVersion::V3 => (&self.v3, None),
         };
-        cell.get_or_init(|| Arc::new(SharedFrames::new(frames(&self.packet, version))))
-            .clone()
+        cell.get_or_init(|| {
+            Arc::new(SharedFrames::new(match offset {
+                Some(offset) => frames_with_offset(&self.packet, version, offset),
+                None => frames(&self.packet, version),
+            }))
+        })
+        .clone()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
     use serde_json::json;
 
     #[test]
@@ -80,5 +115,30 @@ mod tests {
         assert_eq!(v3.frames()[0], v4.frames()[0]);
         assert_eq!(v4.frames()[1], Frame::Binary(Bytes::from_static(&[7])));
         assert_eq!(v3.frames()[1], Frame::Binary(Bytes::from_static(&[4, 7])));
+    }
+
+    #[test]
+    fn the_offset_is_the_last_argument_for_clients_that_can_recover() {
+        let mut encoded = Encoded::new(Packet::event("/chat", json!(["up", 1])));
+        encoded.set_offset("a-7".into());
+        let v4 = encoded.frames(ProtocolVersion::V4);
+        assert_eq!(
+            v4.frames()[0],
+            Frame::Text(r#"42/chat,["up",1,"a-7"]"#.into())
+        );
+        let v3 = encoded.frames(ProtocolVersion::V3);
+        assert_eq!(v3.frames()[0], Frame::Text(r#"42/chat,["up",1]"#.into()));
+        // Binary: the attachments follow, unchanged.
+        let mut packet = Packet::event("/", json!(["up", {"_placeholder": true, "num": 0}]));
+        packet.kind = switchyard_core::protocol::PacketKind::BinaryEvent;
+        packet.attachments = vec![Bytes::from_static(&[9])];
+        let mut encoded = Encoded::new(packet);
+        encoded.set_offset("a-8".into());
+        let v4 = encoded.frames(ProtocolVersion::V4);
+        assert_eq!(
+            v4.frames()[0],
+            Frame::Text(r#"451-["up",{"_placeholder":true,"num":0},"a-8"]"#.into())
+        );
+        assert_eq!(v4.frames()[1], Frame::Binary(Bytes::from_static(&[9])));
     }
 }

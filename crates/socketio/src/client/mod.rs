@@ -62,6 +62,22 @@ impl DisconnectReason {
     }
 }
 
+impl DisconnectReason {
+    /// Whether a socket that ends this way may be recovered: the transport
+    /// went, not the server or the client by choice (socket.io's
+    /// `RECOVERABLE_DISCONNECT_REASONS`).
+    pub fn recoverable(self) -> bool {
+        matches!(
+            self,
+            DisconnectReason::TransportError
+                | DisconnectReason::TransportClose
+                | DisconnectReason::ForcedClose
+                | DisconnectReason::PingTimeout
+                | DisconnectReason::ServerShutdown
+        )
+    }
+}
+
 impl From<CloseReason> for DisconnectReason {
     fn from(reason: CloseReason) -> Self {
         match reason {
@@ -188,6 +204,8 @@ pub enum ClientUpcall {
 pub struct Admitted {
     pub(crate) nsp: String,
     pub(crate) id: Arc<str>,
+    /// The private id the client recovers the socket with, if it may.
+    pub(crate) pid: Option<Arc<str>>,
     pub(crate) socket: Recipient<ToSocket>,
     /// Makes the socket targetable in its rooms; run right after CONNECT is queued.
     pub(crate) register: Box<dyn FnOnce() + Send>,
@@ -406,6 +424,7 @@ impl EngineHandler for Client {
             ClientUpcall::Connected(Admitted {
                 nsp,
                 id,
+                pid,
                 socket,
                 register,
             }) => {
@@ -420,7 +439,10 @@ impl EngineHandler for Client {
                     s.version()
                 );
                 // Protocol v4 clients derive their id themselves.
-                let data = (s.version() == ProtocolVersion::V4).then(|| json!({ "sid": &*id }));
+                let data = (s.version() == ProtocolVersion::V4).then(|| match &pid {
+                    Some(pid) => json!({ "sid": &*id, "pid": &**pid }),
+                    None => json!({ "sid": &*id }),
+                });
                 self.send(&Packet::connect(nsp.clone(), data), s);
                 // Targetable from now on: whatever a broadcast writes is queued
                 // after CONNECT, since this upcall holds the direct path shut.

@@ -11,6 +11,7 @@ use regex::Regex;
 pub use crate::client::ClientCounters;
 use crate::client::{Client, ClientConfig, ClientStats, JoinRefused, JoinRequest, Namespaces};
 use crate::namespace::{LiveCount, NamespaceBuilder, NamespaceEntry};
+pub use crate::recovery::{NotRecovered, RecoveryConfig, RecoveryCounters};
 use crate::socket::{AdapterFactory, BroadcastOperator, IntoRooms, NamespaceRef, SocketLimits};
 use switchyard_engineio::{CloseReason, Engine, EngineConfig};
 
@@ -36,6 +37,11 @@ pub struct SocketIoConfig {
     pub max_json_depth: usize,
     /// Per-socket bounds: rooms, acks awaited.
     pub socket_limits: SocketLimits,
+    /// Connection state recovery (socket.io's `connectionStateRecovery`):
+    /// a client whose transport blinked comes back as the same socket,
+    /// with its rooms, `data` and the broadcasts it missed. Off (`None`)
+    /// by default, as in socket.io.
+    pub recovery: Option<RecoveryConfig>,
 }
 
 impl Default for SocketIoConfig {
@@ -52,6 +58,7 @@ impl Default for SocketIoConfig {
             max_namespaces_per_client: 50,
             max_json_depth: 32,
             socket_limits: SocketLimits::default(),
+            recovery: None,
         }
     }
 }
@@ -62,6 +69,7 @@ pub(crate) struct IoShared {
     live: Arc<LiveCount>,
     adapters: Arc<dyn AdapterFactory>,
     limits: SocketLimits,
+    recovery: Option<RecoveryConfig>,
 }
 
 impl IoShared {
@@ -81,6 +89,7 @@ impl IoShared {
                 self.live.clone(),
                 &*self.adapters,
                 self.limits,
+                self.recovery,
             ))
         });
         Some(entry.clone())
@@ -144,9 +153,11 @@ impl SocketIoBuilder {
         let live = Arc::new(LiveCount::default());
         let adapters = self.adapters;
         let limits = self.config.socket_limits;
+        let recovery = self.config.recovery;
         let mut namespaces = HashMap::new();
         let start = |name: &str, setup| {
-            let entry = NamespaceEntry::start(name, setup, live.clone(), &*adapters, limits);
+            let entry =
+                NamespaceEntry::start(name, setup, live.clone(), &*adapters, limits, recovery);
             Arc::new(entry)
         };
         for (name, setup) in self.namespaces {
@@ -162,6 +173,7 @@ impl SocketIoBuilder {
             live,
             adapters,
             limits,
+            recovery,
         });
         let counters = Arc::new(ClientStats::default());
         let client = ClientConfig {

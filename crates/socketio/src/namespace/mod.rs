@@ -16,14 +16,17 @@ use actix::prelude::*;
 use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
 
+use tokio::sync::oneshot;
+
 use crate::client::{Admitted, ClientUpcall, JoinRequest};
+use crate::recovery::{Claimed, RecoveryConfig};
 use crate::socket::{
-    AdapterFactory, Connect, Disconnect, Disconnecting, Event, EventRoute, Handlers, Handshake,
-    MiddlewareError, NamespaceCore, NamespaceParts, NamespaceRef, PacketMiddleware,
-    ServerSideEvent, ServerSideHandlers, SocketActor, SocketError, SocketGone, SocketInfo,
-    SocketLimits, SocketRef,
+    AdapterFactory, Claim, ClaimFrom, Connect, Disconnect, Disconnecting, Event, EventRoute,
+    Handlers, Handshake, Identity, MiddlewareError, NamespaceCore, NamespaceParts, NamespaceRef,
+    PacketMiddleware, Restore, ServerSideEvent, ServerSideHandlers, SocketActor, SocketError,
+    SocketGone, SocketInfo, SocketLimits, SocketRef,
 };
-use switchyard_engineio::MAILBOX_CAPACITY;
+use switchyard_engineio::{MAILBOX_CAPACITY, ProtocolVersion};
 
 mod takes;
 
@@ -382,11 +385,13 @@ impl NamespaceEntry {
         live: Arc<LiveCount>,
         adapters: &dyn AdapterFactory,
         limits: SocketLimits,
+        recovery: Option<RecoveryConfig>,
     ) -> Self {
         let parts = NamespaceParts {
             adapters,
             server_side: setup.server_side.clone(),
             limits,
+            recovery,
         };
         NamespaceEntry {
             core: crate::rooms::start(name, parts),
@@ -456,34 +461,60 @@ impl Handler<JoinRequest> for Namespace {
     type Result = ();
 
     fn handle(&mut self, join: JoinRequest, ctx: &mut Context<Self>) {
-        let handshake = Arc::new(Handshake::new(join.request.clone(), join.auth));
-        let info = Arc::new(SocketInfo::new(
-            switchyard_engineio::id::random_id().into(),
-            handshake,
-            self.core.clone(),
-            join.session.clone(),
-            self.middleware.clone(),
-        ));
+        let core = self.core.clone();
+        let middleware = self.middleware.clone();
         let chain = self.setup.connect_middleware.clone();
-        let req = ConnectRequest { info: info.clone() };
         async move {
-            for mw in chain {
-                mw(req.clone()).await?;
+            // socket.io: the session is restored first, and a recovered
+            // socket skips the connect middleware unless told otherwise.
+            let recovering = recovery_claim(&core, &join);
+            let identity = match recovering {
+                Some(claim) => claim.await,
+                None => None,
+            };
+            let recovered = identity.as_ref().map(|(_, restore)| restore.rooms.len());
+            let (identity, restore) = match identity {
+                Some((identity, restore)) => (identity, Some(restore)),
+                None => {
+                    let recoverable =
+                        core.recovery.is_some() && join.session.version() == ProtocolVersion::V4;
+                    (Identity::fresh(recoverable), None)
+                }
+            };
+            let handshake = Arc::new(Handshake::new(join.request.clone(), join.auth.clone()));
+            let info = Arc::new(SocketInfo::new(
+                identity,
+                handshake,
+                core.clone(),
+                join.session.clone(),
+                middleware,
+            ));
+            let skip = recovered.is_some() && core.recovery.is_some_and(|r| r.skip_middlewares);
+            if !skip {
+                let req = ConnectRequest { info: info.clone() };
+                for mw in chain {
+                    if let Err(error) = mw(req.clone()).await {
+                        return Err((join.session, error));
+                    }
+                }
             }
-            Ok(())
+            Ok((join, info, restore))
         }
         .into_actor(self)
-        .map(move |result: Result<(), MiddlewareError>, act, ctx| {
+        .map(move |result, act, ctx| {
             let nsp = act.core.name.to_string();
+            let (join, info, mut restore) = match result {
+                Ok(admitted) => admitted,
+                Err((session, error)) => {
+                    session.upcall(ClientUpcall::ConnectFailed {
+                        nsp,
+                        message: error.message,
+                        data: error.data,
+                    });
+                    return;
+                }
+            };
             let session = join.session;
-            if let Err(error) = result {
-                session.upcall(ClientUpcall::ConnectFailed {
-                    nsp,
-                    message: error.message,
-                    data: error.data,
-                });
-                return;
-            }
             if !session.connected() {
                 return;
             }
@@ -491,17 +522,25 @@ impl Handler<JoinRequest> for Namespace {
             act.live.add(1);
             // The client queues CONNECT and registers the socket in its
             // rooms before the socket actor starts: CONNECT goes out before
-            // anything the `connection` handler or a broadcast writes.
+            // anything the `connection` handler or a broadcast writes (a
+            // recovered socket's replay included).
             let (tx, rx) = actix::dev::channel::channel(MAILBOX_CAPACITY);
             let addr = Addr::new(tx);
             let socket = SocketRef { info: info.clone() };
+            let replayed = restore.as_mut().map(|restore| {
+                let (done, replayed) = oneshot::channel();
+                restore.done = Some(done);
+                replayed
+            });
             session.upcall(ClientUpcall::Connected(Admitted {
                 nsp,
                 id: info.id.clone(),
+                pid: info.pid.clone(),
                 socket: addr.recipient(),
-                register: Box::new(move || socket.register()),
+                register: Box::new(move || socket.register(restore)),
             }));
-            let actor = SocketActor::new(info, ctx.address().recipient(), act.handlers.clone());
+            let actor = SocketActor::new(info, ctx.address().recipient(), act.handlers.clone())
+                .after(replayed);
             join.arbiter.spawn_fn(move || {
                 let ctx = Context::with_receiver(rx);
                 actix::spawn(ctx.into_future(actor));
@@ -509,6 +548,54 @@ impl Handler<JoinRequest> for Namespace {
         })
         .spawn(ctx);
     }
+}
+
+/// The claim of a CONNECT that asks to recover a socket (`auth` with a
+/// string `pid` and `offset`, as socket.io-client 4 sends them), when the
+/// namespace has recovery and the client's protocol can use it. Resolves
+/// to the socket it recovers, or `None` for a fresh one.
+fn recovery_claim(
+    core: &Arc<NamespaceCore>,
+    join: &JoinRequest,
+) -> Option<impl Future<Output = Option<(Identity, Restore)>> + 'static> {
+    core.recovery?;
+    if join.session.version() != ProtocolVersion::V4 {
+        return None;
+    }
+    let pid = join.auth.get("pid")?.as_str()?.to_owned();
+    let offset = join.auth.get("offset")?.as_str()?.to_owned();
+    let claim = core.rooms.claim.clone();
+    let nsp = core.name.clone();
+    let taken = core.adapter.take_session(&pid);
+    Some(async move {
+        let from = match taken {
+            Some(taken) => ClaimFrom::Cluster(taken.await),
+            None => ClaimFrom::Node,
+        };
+        let (reply, answer) = oneshot::channel();
+        let request = Claim {
+            pid,
+            offset,
+            from,
+            reply,
+        };
+        claim.send(request).await.ok()?;
+        match answer.await.ok()? {
+            Ok(Claimed { session, after }) => {
+                let rooms = session.rooms.clone();
+                let restore = Restore {
+                    rooms,
+                    after,
+                    done: None,
+                };
+                Some((Identity::recovered(session), restore))
+            }
+            Err(why) => {
+                log::debug!("namespace {nsp}: a socket starts afresh: {why}");
+                None
+            }
+        }
+    })
 }
 
 impl Handler<SocketGone> for Namespace {

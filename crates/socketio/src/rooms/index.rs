@@ -71,6 +71,11 @@ impl<M> RoomIndex<M> {
         self.join(&id, &id);
     }
 
+    /// The member `id`, if present.
+    pub fn get(&self, id: &str) -> Option<&M> {
+        self.members.get(id).map(|e| &e.value)
+    }
+
     /// Removes a member from every room.
     pub fn remove(&mut self, id: &str) -> Option<M> {
         let entry = self.members.remove(id)?;

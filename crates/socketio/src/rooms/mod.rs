@@ -11,46 +11,76 @@
 
 mod index;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::task::Waker;
+use std::time::Instant;
 
 use actix::prelude::*;
 
 use crate::client::{Client, Encoded};
+use crate::recovery::{NotRecovered, RecoveryLog, Session};
 use crate::socket::Adapter;
 use crate::socket::{
-    AckRefused, Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, DisconnectSockets,
-    EffectError, Fetch, Local, NamespaceCore, NamespaceParts, Register, RoomStats, Rooms, RoomsOf,
-    SocketRef, Summary, Unregister, Waiter,
+    AckRefused, Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, Claim, ClaimFrom,
+    DisconnectSockets, EffectError, Fetch, Local, NamespaceCore, NamespaceParts, Register, Restore,
+    RoomStats, Rooms, RoomsOf, SocketRef, Summary, Unregister, Waiter,
 };
 use index::RoomIndex;
-use switchyard_engineio::{CloseReason, Outgoing, SendError, SessionHandle};
+use switchyard_engineio::{
+    CloseReason, Outgoing, ProtocolVersion, SendError, SessionHandle, SharedFrames,
+};
 
 /// Starts a namespace's registry; returns the state its sockets share.
 pub(crate) fn start(name: &str, parts: NamespaceParts<'_>) -> Arc<NamespaceCore> {
     let name: Arc<str> = name.into();
     let stats = Arc::new(RoomStats::default());
-    let registry = RoomRegistry::new(stats.clone(), parts.limits.max_rooms_per_socket).start();
+    let recovery = parts.recovery.map(|config| {
+        // Short: it prefixes every offset on the wire.
+        let tag = switchyard_engineio::id::random_id()[..8].to_string();
+        RecoveryLog::new(config, tag, stats.recovery.clone())
+    });
+    let max_rooms = parts.limits.max_rooms_per_socket;
+    let registry = RoomRegistry::new(stats.clone(), max_rooms, recovery).start();
     let core = NamespaceCore::new(name, Rooms::new(registry.clone()), stats, parts, |core| {
         Arc::new(Local { core })
     });
-    if core.adapter.follows_rooms() {
-        registry.do_send(FollowRooms(core.adapter.clone()));
+    let follow = core.adapter.follows_rooms();
+    if follow && core.recovery.is_some() {
+        // Recovery keeps what a disconnected socket's rooms get; an
+        // adapter that stops hearing a room once its last socket left
+        // would leave holes that look complete.
+        log::warn!(
+            "namespace {}: connection state recovery cannot be exact with an adapter \
+                 that follows rooms (Redis sharded, dynamic modes); use the static mode",
+            core.name
+        );
+    }
+    if follow || core.recovery.is_some() {
+        let adapter = core.adapter.clone();
+        registry.do_send(UseAdapter { adapter, follow });
     }
     core
 }
 
-/// Tell the adapter of each room that comes to exist or ceases to.
+/// The namespace's adapter, for recovery's sessions and, with `follow`,
+/// to tell of each room that comes to exist or ceases to.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct FollowRooms(Arc<dyn Adapter>);
+struct UseAdapter {
+    adapter: Arc<dyn Adapter>,
+    follow: bool,
+}
 
-impl Handler<FollowRooms> for RoomRegistry {
+impl Handler<UseAdapter> for RoomRegistry {
     type Result = ();
-    fn handle(&mut self, FollowRooms(adapter): FollowRooms, _: &mut Context<Self>) {
-        self.index.track_changes();
-        self.follower = Some(adapter);
+    fn handle(&mut self, UseAdapter { adapter, follow }: UseAdapter, _: &mut Context<Self>) {
+        if follow {
+            self.index.track_changes();
+            self.follower = Some(adapter.clone());
+        }
+        self.adapter = Some(adapter);
     }
 }
 
@@ -68,6 +98,8 @@ pub(crate) struct RoomRegistry {
     max_rooms: usize,
     /// The adapter that follows the rooms coming and going, if any.
     follower: Option<Arc<dyn Adapter>>,
+    /// The namespace's adapter, when recovery may keep sessions in it.
+    adapter: Option<Arc<dyn Adapter>>,
     stats: Arc<RoomStats>,
     /// WebSocket writers with broadcasts queued and not yet woken: woken
     /// together once the mailbox is drained, so a writer that several
@@ -75,6 +107,11 @@ pub(crate) struct RoomRegistry {
     wakes: Vec<Waker>,
     /// Broadcasts queued since the writers were last woken.
     deferred: usize,
+    /// What recovery keeps, when on; with the live sockets' private ids
+    /// (pid to id), and a claim waiting for the live socket of its pid to go.
+    recovery: Option<RecoveryLog<Arc<SharedFrames>>>,
+    pids: HashMap<Arc<str>, Arc<str>>,
+    waiting: HashMap<Arc<str>, Claim>,
 }
 
 /// Most broadcasts queued before the writers are woken even though more
@@ -82,14 +119,22 @@ pub(crate) struct RoomRegistry {
 const MAX_DEFERRED_BROADCASTS: usize = 16;
 
 impl RoomRegistry {
-    fn new(stats: Arc<RoomStats>, max_rooms: usize) -> Self {
+    fn new(
+        stats: Arc<RoomStats>,
+        max_rooms: usize,
+        recovery: Option<RecoveryLog<Arc<SharedFrames>>>,
+    ) -> Self {
         RoomRegistry {
             index: RoomIndex::default(),
             max_rooms,
             follower: None,
+            adapter: None,
             stats,
             wakes: Vec::new(),
             deferred: 0,
+            recovery,
+            pids: HashMap::new(),
+            waiting: HashMap::new(),
         }
     }
 
@@ -187,19 +232,140 @@ impl Actor for RoomRegistry {
 
 impl Handler<Register> for RoomRegistry {
     type Result = ();
-    fn handle(&mut self, Register { socket }: Register, _: &mut Context<Self>) {
+    fn handle(&mut self, Register { socket, restore }: Register, _: &mut Context<Self>) {
         let session = socket.info.session.clone();
-        self.index
-            .insert(socket.id().into(), Member { socket, session });
+        let id: Arc<str> = socket.id().into();
+        if let Some(pid) = &socket.info.pid {
+            self.pids.insert(pid.clone(), id.clone());
+        }
+        self.index.insert(id.clone(), Member { socket, session });
+        if let Some(restore) = restore {
+            self.restore(&id, restore);
+        }
         self.rooms_changed();
+    }
+}
+
+impl RoomRegistry {
+    /// Puts a recovered socket back in its rooms and replays what it
+    /// missed, in one step: a broadcast handled before this is in the
+    /// replay, one handled after reaches the socket live. If packets it
+    /// missed were dropped since its claim, its connection is closed
+    /// rather than given a replay with a hole.
+    fn restore(&mut self, id: &Arc<str>, restore: Restore) {
+        let Restore { rooms, after, done } = restore;
+        self.replay(id, rooms, after);
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
+    }
+
+    fn replay(&mut self, id: &Arc<str>, rooms: Vec<String>, after: u64) {
+        for room in &rooms {
+            self.index.join(id, room);
+        }
+        let (Some(log), Some(member)) = (&self.recovery, self.index.get(id)) else {
+            return;
+        };
+        let stats = &self.stats.recovery;
+        let Ok(missed) = log.missed(after, &rooms) else {
+            stats.aborted.fetch_add(1, Relaxed);
+            log::warn!("socket {id}: packets it missed were dropped before it was back; closing");
+            return member.session.close(CloseReason::TransportError);
+        };
+        let mut frames = Vec::new();
+        let mut count = 0;
+        for (kept, _) in missed {
+            frames.extend_from_slice(kept.frames());
+            count += 1;
+        }
+        if count == 0 {
+            return;
+        }
+        stats.replayed.fetch_add(count, Relaxed);
+        // One unit: the whole replay takes one place in the session's queue.
+        member.session.send(Outgoing::new(frames));
     }
 }
 
 impl Handler<Unregister> for RoomRegistry {
     type Result = ();
-    fn handle(&mut self, Unregister { id }: Unregister, _: &mut Context<Self>) {
-        self.index.remove(&id);
+    fn handle(&mut self, Unregister { id, persist }: Unregister, _: &mut Context<Self>) {
+        let rooms = persist.as_ref().map(|_| self.index.rooms_of(&id));
+        let Some(member) = self.index.remove(&id) else {
+            return;
+        };
         self.rooms_changed();
+        let Some(pid) = member.socket.info.pid.clone() else {
+            return;
+        };
+        self.pids.remove(&pid);
+        let now = Instant::now();
+        if let (Some(log), Some(persist), Some(rooms)) = (&mut self.recovery, persist, rooms) {
+            let session = Session {
+                sid: id.to_string(),
+                pid: persist.pid.to_string(),
+                rooms,
+                data: persist.data,
+            };
+            // Where every node finds it, if the adapter keeps sessions.
+            let window = log.window();
+            let adapter = self.adapter.as_ref();
+            if !adapter.is_some_and(|a| a.persist_session(&session, window)) {
+                log.persist(session, now);
+            }
+        }
+        // A client that came back before its old socket was gone claims it now.
+        if let Some(claim) = self.waiting.remove(&pid) {
+            self.answer(claim, now);
+        }
+    }
+}
+
+impl RoomRegistry {
+    fn answer(&mut self, claim: Claim, now: Instant) {
+        let Some(log) = &mut self.recovery else {
+            return;
+        };
+        let Claim {
+            pid,
+            offset,
+            from,
+            reply,
+        } = claim;
+        let result = match from {
+            ClaimFrom::Node => log.claim(&pid, &offset, now),
+            ClaimFrom::Cluster(Some(session)) => log.claim_kept(session, &offset),
+            ClaimFrom::Cluster(None) => log.claim_none(),
+        };
+        let _ = reply.send(result);
+    }
+}
+
+impl Handler<Claim> for RoomRegistry {
+    type Result = ();
+    fn handle(&mut self, claim: Claim, _: &mut Context<Self>) {
+        let live = match claim.from {
+            ClaimFrom::Node => self.pids.get(claim.pid.as_str()).cloned(),
+            // Kept by the cluster: nothing to wait for on this node.
+            ClaimFrom::Cluster(_) => None,
+        };
+        let Some(id) = live else {
+            return self.answer(claim, Instant::now());
+        };
+        // The client has a new connection, so its old one is dead though
+        // not yet noticed: close it, and answer once its socket is gone
+        // (and its session kept). One claim waits per pid.
+        let pid: Arc<str> = claim.pid.as_str().into();
+        if self.waiting.contains_key(&pid) {
+            self.stats.recovery.unknown_session.fetch_add(1, Relaxed);
+            let _ = claim.reply.send(Err(NotRecovered::UnknownSession));
+            return;
+        }
+        if let Some(member) = self.index.get(&id) {
+            member.session.close(CloseReason::TransportClose);
+        }
+        self.waiting.insert(pid, claim);
     }
 }
 
@@ -212,7 +378,14 @@ impl Handler<RoomsOf> for RoomRegistry {
 
 impl Handler<Broadcast> for RoomRegistry {
     type Result = usize;
-    fn handle(&mut self, msg: Broadcast, ctx: &mut Context<Self>) -> usize {
+    fn handle(&mut self, mut msg: Broadcast, ctx: &mut Context<Self>) -> usize {
+        // Kept for recovery, with its offset as last argument: an event
+        // without an ack (those are `BroadcastWithAck`) that is not volatile.
+        let kept = self.recovery.as_ref().filter(|_| !msg.opts.volatile);
+        if let Some(log) = kept {
+            let offset = msg.offset.clone().unwrap_or_else(|| log.next_offset());
+            msg.encoded.set_offset(offset);
+        }
         let RoomRegistry {
             index,
             wakes,
@@ -226,6 +399,17 @@ impl Handler<Broadcast> for RoomRegistry {
             delivery.to(member, stats, wakes);
         });
         self.delivered(delivery, ctx);
+        if let Some(log) = self.recovery.as_mut().filter(|_| !msg.opts.volatile) {
+            let frames = msg.encoded.frames(ProtocolVersion::V4);
+            let bytes = frames.len();
+            log.push(
+                &msg.opts,
+                msg.offset.as_deref(),
+                frames,
+                bytes,
+                Instant::now(),
+            );
+        }
         targets
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use futures_util::future::LocalBoxFuture;
+use tokio::sync::oneshot;
 
 use super::Payload;
 use super::events::{
@@ -19,7 +20,7 @@ use super::events::{
 };
 use super::lifecycle::{Lifecycle, Listening, Step};
 use super::shared::{AnyEvent, EventPacket, SocketInfo, SocketRef};
-use super::shared::{RoomsOf, Unregister};
+use super::shared::{Persist, RoomsOf, Unregister};
 use crate::client::{DisconnectReason, ToSocket};
 use switchyard_core::protocol::{Packet, PacketKind};
 
@@ -33,6 +34,8 @@ pub struct SocketActor {
     namespace: Recipient<SocketGone>,
     handlers: Arc<Handlers>,
     life: Lifecycle,
+    /// Fires once a recovered socket's replay is queued; `Connect` waits for it.
+    replayed: Option<oneshot::Receiver<()>>,
 }
 
 impl SocketActor {
@@ -50,6 +53,22 @@ impl SocketActor {
             namespace,
             handlers,
             life,
+            replayed: None,
+        }
+    }
+
+    /// Tells the handlers of the socket (and reads its packets) only once
+    /// `replayed` fires: a recovered socket's handlers write after its replay.
+    pub(crate) fn after(mut self, replayed: Option<oneshot::Receiver<()>>) -> Self {
+        self.replayed = replayed;
+        self
+    }
+
+    fn greet(&mut self, ctx: &mut Context<Self>) {
+        if let Some(r) = self.handlers.connect.clone() {
+            let socket = self.socket_ref();
+            let recovered = self.info.recovered;
+            deliver(&r, Connect { socket, recovered }, self, ctx);
         }
     }
 
@@ -137,10 +156,19 @@ impl SocketActor {
                 // A handler that never answers does not keep the socket in its rooms.
                 let _ = r.send(msg).timeout(DISCONNECTING_WAIT).await;
             }),
-            Step::LeaveRooms => Box::pin(async move {
-                let id = socket.info.id.clone();
-                let _ = ns.rooms.unregister.send(Unregister { id }).await;
-                socket.info.gone.mark();
+            Step::LeaveRooms(reason) => Box::pin(async move {
+                let info = &socket.info;
+                // socket.io keeps the session when the transport went, not
+                // when the server or the client chose to end the socket.
+                let persist = (info.pid.clone())
+                    .filter(|_| ns.recovery.is_some() && reason.recoverable())
+                    .map(|pid| Persist {
+                        pid,
+                        data: info.data.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                    });
+                let id = info.id.clone();
+                let _ = ns.rooms.unregister.send(Unregister { id, persist }).await;
+                info.gone.mark();
             }),
             Step::Disconnect(reason) => Box::pin(async move {
                 if let Some(r) = handlers.disconnect.clone() {
@@ -181,9 +209,10 @@ impl Actor for SocketActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(switchyard_engineio::MAILBOX_CAPACITY);
-        if let Some(r) = self.handlers.connect.clone() {
-            let socket = self.socket_ref();
-            deliver(&r, Connect { socket }, self, ctx);
+        match self.replayed.take() {
+            // Bounded: the registry answers every Register it handles.
+            Some(replayed) => ctx.wait(replayed.into_actor(self).map(|_, act, ctx| act.greet(ctx))),
+            None => self.greet(ctx),
         }
     }
 
@@ -197,6 +226,7 @@ impl Actor for SocketActor {
         self.info.acks.close();
         self.info.ns.rooms.unregister.do_send(Unregister {
             id: self.info.id.clone(),
+            persist: None,
         });
         self.info.gone.mark();
         self.namespace.do_send(SocketGone {

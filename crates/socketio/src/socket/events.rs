@@ -17,6 +17,10 @@ use switchyard_engineio::{Outgoing, SessionHandle};
 pub struct Connect {
     /// The new socket, already registered in its namespace.
     pub socket: SocketRef,
+    /// Whether it is a recovered one: the same id, rooms and `data` as
+    /// before its transport blinked, its missed packets already replayed
+    /// (socket.io's `socket.recovered`).
+    pub recovered: bool,
 }
 
 /// The client emitted an event. `ack` is set when the client asked for one.

@@ -20,7 +20,9 @@ use super::errors::{AckError, EmitError, check_event};
 use super::handshake::Handshake;
 use super::into_rooms::IntoRooms;
 use super::operator::{BroadcastOperator, NamespaceRef};
-use super::shared::{AnyEvent, AnyOutgoing, PacketMiddleware, Register, RoomsOf, SocketRef};
+use super::shared::{
+    AnyEvent, AnyOutgoing, PacketMiddleware, Register, Restore, RoomsOf, SocketRef,
+};
 use crate::client::{ClientUpcall, frames};
 use switchyard_core::Payload;
 use switchyard_core::protocol::Packet;
@@ -171,6 +173,13 @@ impl SocketRef {
     /// Replaces the application's data for this socket.
     pub fn set_data(&self, value: Value) {
         *self.info.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
+    }
+
+    /// Whether this socket is one that came back after its transport
+    /// blinked, with its id, rooms, `data` and missed packets (socket.io's
+    /// `socket.recovered`; see [`RecoveryConfig`](crate::io::RecoveryConfig)).
+    pub fn recovered(&self) -> bool {
+        self.info.recovered
     }
 
     /// False once the socket has started disconnecting.
@@ -356,13 +365,15 @@ impl SocketRef {
         Applied::gone(&self.info.gone)
     }
 
-    /// Makes the socket targetable in its namespace's rooms (its own-id room).
-    /// Sent by the client once per admitted socket, right after CONNECT.
-    pub(crate) fn register(&self) {
+    /// Makes the socket targetable in its namespace's rooms (its own-id
+    /// room; a recovered one's rooms too, after its missed packets). Sent
+    /// by the client once per admitted socket, right after CONNECT.
+    pub(crate) fn register(&self, restore: Option<Restore>) {
         // Bounded: one per admitted socket, and admissions wait in the
         // namespace supervisor's bounded mailbox first.
         self.info.ns.rooms.register.do_send(Register {
             socket: self.clone(),
+            restore,
         });
     }
 

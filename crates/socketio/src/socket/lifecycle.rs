@@ -11,8 +11,9 @@ use crate::client::DisconnectReason;
 pub(crate) enum Step {
     /// Tell the `disconnecting` handler, with the rooms the socket is still in.
     Disconnecting(DisconnectReason),
-    /// Leave every room; whoever awaits the socket's departure hears it.
-    LeaveRooms,
+    /// Leave every room (keeping the session for recovery if the reason
+    /// allows); whoever awaits the socket's departure hears it.
+    LeaveRooms(DisconnectReason),
     /// Tell the `disconnect` handler.
     Disconnect(DisconnectReason),
     /// Stop the actor; its namespace stops counting it.
@@ -64,7 +65,7 @@ impl Lifecycle {
         if self.listening.disconnect {
             steps.push(Step::Disconnect(reason));
         }
-        steps.push(Step::LeaveRooms);
+        steps.push(Step::LeaveRooms(reason));
         if self.listening.disconnecting {
             steps.push(Step::Disconnecting(reason));
         }
@@ -102,7 +103,7 @@ mod tests {
             run(Lifecycle::new(all)),
             [
                 Step::Disconnecting(REASON),
-                Step::LeaveRooms,
+                Step::LeaveRooms(REASON),
                 Step::Disconnect(REASON),
                 Step::Stop
             ]
@@ -112,14 +113,17 @@ mod tests {
     #[test]
     fn without_handlers_it_only_leaves_and_stops() {
         let none = Listening::default();
-        assert_eq!(run(Lifecycle::new(none)), [Step::LeaveRooms, Step::Stop]);
+        assert_eq!(
+            run(Lifecycle::new(none)),
+            [Step::LeaveRooms(REASON), Step::Stop]
+        );
     }
 
     #[test]
     fn a_second_close_changes_nothing() {
         let mut life = Lifecycle::new(Listening::default());
         assert!(life.connected());
-        assert_eq!(life.close(REASON), Some(Step::LeaveRooms));
+        assert_eq!(life.close(REASON), Some(Step::LeaveRooms(REASON)));
         assert!(!life.connected());
         assert_eq!(life.close(DisconnectReason::ServerShutdown), None);
         assert_eq!(life.next(), Some(Step::Stop));

@@ -52,6 +52,28 @@ impl LocalSockets for Local {
         .boxed()
     }
 
+    fn broadcast_at(
+        &self,
+        event: &str,
+        payload: Payload,
+        opts: &BroadcastOptions,
+        offset: &str,
+    ) -> BoxFuture<'static, ()> {
+        let Some(op) = self.operator(opts) else {
+            return async {}.boxed();
+        };
+        let (event, offset) = (event.to_string(), offset.to_string());
+        async move {
+            let _ = op.emit_at(&event, payload, offset).await;
+        }
+        .boxed()
+    }
+
+    fn recovery_window(&self) -> Option<Duration> {
+        let core = self.core.upgrade()?;
+        core.recovery.map(|r| r.max_disconnection_duration)
+    }
+
     fn broadcast_with_ack(
         &self,
         event: &str,
@@ -210,6 +232,7 @@ mod tests {
                     adapters: &keep,
                     server_side: handlers(any),
                     limits: Default::default(),
+                    recovery: None,
                 };
                 let _core = crate::rooms::start("/", parts);
                 let local = keep

@@ -168,7 +168,13 @@ impl BroadcastOperator {
     }
 
     /// Sends `event` to every selected socket, on every node unless
-    /// `local`; returns how many were targeted on this node.
+    /// `local`; returns how many were targeted on this node. With an adapter
+    /// that orders broadcasts ([`Adapter::orders_broadcasts`]: Redis
+    /// Streams with connection state recovery), this node's sockets get it
+    /// from the cluster, in the cluster's order, like every other node's:
+    /// it returns once the broadcast is handed to the adapter, with 0.
+    ///
+    /// [`Adapter::orders_broadcasts`]: switchyard_core::Adapter::orders_broadcasts
     pub async fn emit(
         self,
         event: &str,
@@ -176,21 +182,34 @@ impl BroadcastOperator {
     ) -> Result<usize, BroadcastError> {
         check_event(event)?;
         let payload = payload.into();
+        if !self.opts.local && self.ns.adapter.orders_broadcasts() {
+            self.ns.adapter.broadcast(event, &payload, &self.opts);
+            return Ok(0);
+        }
         // Copies only for other nodes: a single node's broadcast moves its options.
         let remote = self
             .spans_nodes()
             .then(|| (payload.clone(), self.opts.clone()));
-        let encoded = Encoded::new(payload.into_event(&self.ns.name, event));
-        let msg = Broadcast {
-            encoded,
-            opts: self.opts,
-        };
+        let targets = deliver(&self.ns, event, payload, self.opts, None);
         // Queued for this node and published in one step, with no await
         // between: concurrent emits reach every node in the same order.
-        let targets = self.ns.rooms.broadcast.send(msg);
         if let Some((payload, opts)) = remote {
             self.ns.adapter.broadcast(event, &payload, &opts);
         }
+        targets.await.map_err(mailbox)
+    }
+
+    /// This node's share of a broadcast the cluster gave `offset` (in its
+    /// order), for connection state recovery to keep under that offset.
+    pub(crate) async fn emit_at(
+        self,
+        event: &str,
+        payload: Payload,
+        offset: String,
+    ) -> Result<usize, BroadcastError> {
+        check_event(event)?;
+        let offset = Some(offset);
+        let targets = deliver(&self.ns, event, payload, self.opts, offset);
         targets.await.map_err(mailbox)
     }
 
@@ -359,6 +378,23 @@ where
         }
         SendError::Closed(_) => EffectError::Gone,
     })
+}
+
+/// Hands a broadcast to this node's registry (queued when this returns).
+fn deliver(
+    ns: &NamespaceCore,
+    event: &str,
+    payload: Payload,
+    opts: BroadcastOptions,
+    offset: Option<String>,
+) -> actix::dev::RecipientRequest<Broadcast> {
+    let encoded = Encoded::new(payload.into_event(&ns.name, event));
+    let msg = Broadcast {
+        encoded,
+        opts,
+        offset,
+    };
+    ns.rooms.broadcast.send(msg)
 }
 
 fn mailbox(_: MailboxError) -> BroadcastError {
@@ -539,6 +575,12 @@ impl NamespaceRef {
     /// What this namespace's adapter sent to and received from the other nodes.
     pub fn adapter_counters(&self) -> AdapterCounters {
         self.core.adapter.counters()
+    }
+
+    /// What connection state recovery did in this namespace: sockets
+    /// recovered, and not recovered by reason.
+    pub fn recovery_counters(&self) -> crate::recovery::RecoveryCounters {
+        self.core.stats.recovery.snapshot()
     }
 
     /// What this namespace has delivered, and what it dropped or refused and why.

@@ -27,6 +27,7 @@ use super::errors::MiddlewareError;
 use super::handshake::Handshake;
 use super::server_side::ServerSideHandlers;
 use crate::client::{Client, Encoded};
+use crate::recovery::{Claimed, NotRecovered, RecoveryConfig, RecoveryStats, Session};
 use switchyard_core::{Adapter, AdapterFactory, BroadcastOptions, LocalNamespace, Payload};
 use switchyard_engineio::SessionHandle;
 
@@ -85,6 +86,11 @@ impl std::fmt::Debug for SocketRef {
 /// What every handle of one socket shares.
 pub(crate) struct SocketInfo {
     pub id: Arc<str>,
+    /// The private id a client recovers this socket with; set when the
+    /// namespace has recovery and the client's protocol can use it.
+    pub pid: Option<Arc<str>>,
+    /// Whether this socket is a recovered one (socket.io's `socket.recovered`).
+    pub recovered: bool,
     pub nsp: Arc<str>,
     pub handshake: Arc<Handshake>,
     pub data: Mutex<Value>,
@@ -105,18 +111,19 @@ pub(crate) struct SocketInfo {
 
 impl SocketInfo {
     pub fn new(
-        id: Arc<str>,
+        identity: Identity,
         handshake: Arc<Handshake>,
         ns: Arc<NamespaceCore>,
         session: SessionHandle<Client>,
         middleware: Arc<[PacketMiddleware]>,
     ) -> SocketInfo {
         SocketInfo {
-            id,
+            id: identity.id,
+            pid: identity.pid,
+            recovered: identity.recovered,
             nsp: ns.name.clone(),
             handshake,
-            // socket.io's `socket.data` starts as an empty object.
-            data: Mutex::new(Value::Object(Default::default())),
+            data: Mutex::new(identity.data),
             ns,
             session,
             acks: Acks::default(),
@@ -134,6 +141,38 @@ impl SocketInfo {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+}
+
+/// Who a new socket is: a fresh one, or the one it recovers.
+pub(crate) struct Identity {
+    pub id: Arc<str>,
+    pub pid: Option<Arc<str>>,
+    pub recovered: bool,
+    pub data: Value,
+}
+
+impl Identity {
+    /// A new socket; with a private id when it may be recovered later.
+    pub fn fresh(recoverable: bool) -> Identity {
+        let id = || Arc::<str>::from(switchyard_engineio::id::random_id());
+        Identity {
+            id: id(),
+            pid: recoverable.then(id),
+            recovered: false,
+            // socket.io's `socket.data` starts as an empty object.
+            data: Value::Object(Default::default()),
+        }
+    }
+
+    /// The socket a claimed session was.
+    pub fn recovered(session: Session) -> Identity {
+        Identity {
+            id: session.sid.into(),
+            pid: Some(session.pid.into()),
+            recovered: true,
+            data: session.data,
+        }
     }
 }
 
@@ -247,6 +286,8 @@ pub(crate) struct RoomStats {
     pub requests_refused: AtomicU64,
     /// Refusals of rooms, acks and requests, for their log lines.
     pub refusals: switchyard_engineio::burst::Burst,
+    /// What connection state recovery did.
+    pub recovery: Arc<RecoveryStats>,
 }
 
 /// Per-socket bounds of a namespace; 0 turns one off.
@@ -269,18 +310,58 @@ impl Default for SocketLimits {
     }
 }
 
-/// A socket is live: it can be targeted, and is in the room of its own id.
+/// A socket is live: it can be targeted, and is in the room of its own id
+/// (and, recovered, in its rooms again, with what it missed replayed).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Register {
     pub socket: SocketRef,
+    pub restore: Option<Restore>,
 }
 
-/// A socket is gone: out of every room.
+/// What a recovered socket gets back when it registers.
+#[derive(Debug)]
+pub(crate) struct Restore {
+    pub rooms: Vec<String>,
+    /// Replay the packets after this one.
+    pub after: u64,
+    /// Fired once the replay is queued: the socket's handlers hear of it
+    /// only then, so nothing they write overtakes the replay.
+    pub done: Option<oneshot::Sender<()>>,
+}
+
+/// A socket is gone: out of every room; with `persist`, its session is
+/// kept for recovery (with the rooms it was in).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Unregister {
     pub id: Arc<str>,
+    pub persist: Option<Persist>,
+}
+
+/// A disconnected socket's session, less the rooms the registry knows.
+pub(crate) struct Persist {
+    pub pid: Arc<str>,
+    pub data: Value,
+}
+
+/// Claim the session `pid` for a client that reconnects having seen
+/// `offset` (see `recovery`); answered on `reply`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Claim {
+    pub pid: String,
+    pub offset: String,
+    pub from: ClaimFrom,
+    pub reply: oneshot::Sender<Result<Claimed, NotRecovered>>,
+}
+
+/// Where the claimed session is kept.
+pub(crate) enum ClaimFrom {
+    /// By this node's registry.
+    Node,
+    /// By the cluster, which gave it up (or had none).
+    Cluster(Option<Session>),
 }
 
 /// The rooms one socket is in.
@@ -296,6 +377,8 @@ pub(crate) struct RoomsOf {
 pub(crate) struct Broadcast {
     pub encoded: Encoded,
     pub opts: BroadcastOptions,
+    /// The offset the cluster gave it, for recovery to keep it under.
+    pub offset: Option<String>,
 }
 
 /// Deliver an event that expects an ack from every target; answers go to `tx`.
@@ -354,6 +437,7 @@ pub struct RoomSummary {
 pub(crate) struct Rooms {
     pub register: Recipient<Register>,
     pub unregister: Recipient<Unregister>,
+    pub claim: Recipient<Claim>,
     pub rooms_of: Recipient<RoomsOf>,
     pub broadcast: Recipient<Broadcast>,
     pub broadcast_with_ack: Recipient<BroadcastWithAck>,
@@ -370,6 +454,7 @@ impl Rooms {
         A: Actor
             + Handler<Register>
             + Handler<Unregister>
+            + Handler<Claim>
             + Handler<RoomsOf>
             + Handler<Broadcast>
             + Handler<BroadcastWithAck>
@@ -379,6 +464,7 @@ impl Rooms {
             + Handler<Summary>,
         A::Context: ToEnvelope<A, Register>
             + ToEnvelope<A, Unregister>
+            + ToEnvelope<A, Claim>
             + ToEnvelope<A, RoomsOf>
             + ToEnvelope<A, Broadcast>
             + ToEnvelope<A, BroadcastWithAck>
@@ -390,6 +476,7 @@ impl Rooms {
         Rooms {
             register: addr.clone().recipient(),
             unregister: addr.clone().recipient(),
+            claim: addr.clone().recipient(),
             rooms_of: addr.clone().recipient(),
             broadcast: addr.clone().recipient(),
             broadcast_with_ack: addr.clone().recipient(),
@@ -413,6 +500,8 @@ pub(crate) struct NamespaceCore {
     /// Hear the other nodes' `serverSideEmit`.
     pub server_side: ServerSideHandlers,
     pub limits: SocketLimits,
+    /// Connection state recovery, when on.
+    pub recovery: Option<RecoveryConfig>,
     ack_ids: AtomicU64,
 }
 
@@ -421,6 +510,7 @@ pub(crate) struct NamespaceParts<'a> {
     pub adapters: &'a dyn AdapterFactory,
     pub server_side: ServerSideHandlers,
     pub limits: SocketLimits,
+    pub recovery: Option<RecoveryConfig>,
 }
 
 impl NamespaceCore {
@@ -441,6 +531,7 @@ impl NamespaceCore {
             stats,
             server_side: parts.server_side,
             limits: parts.limits,
+            recovery: parts.recovery,
             ack_ids: AtomicU64::new(0),
         })
     }
