@@ -24,7 +24,7 @@ fn to(rooms: &[&str]) -> BroadcastOptions {
 
 fn session(pid: &str, rooms: &[&str]) -> Session {
     Session {
-        sid: format!("sid-{pid}").into(),
+        sid: format!("sid-{pid}"),
         pid: pid.into(),
         rooms: rooms.iter().map(|r| r.to_string()).collect(),
         data: serde_json::json!({"n": 1}),
