@@ -9,14 +9,15 @@
 //! `docs/redis-adapter-wire.md` and `docs/redis-streams-wire.md` are the
 //! references.
 //!
-//! [`RedisAdapter`] is the node's link to Redis (two connections, made and
-//! lost together, on a thread of their own); each namespace gets a `Node`
-//! from it with its own uid, as in Node. A namespace's requests go out from the operators; what other nodes
+//! [`RedisAdapter`] is the node's link to Redis (two connections on a
+//! thread of their own: over pub/sub made and lost together, over a stream
+//! one appending and one reading); each namespace gets a `Node` from it
+//! with its own uid, as in Node. A namespace's requests go out from the operators; what other nodes
 //! send is applied, in arrival order per namespace, to this node's sockets
 //! only, through [`LocalNamespace`].
 //!
-//! Written by hand rather than with a crate: no Rust crate speaks this wire
-//! format (socketioxide's Redis adapter has its own).
+//! Written by hand rather than with a crate: no Rust crate speaks these
+//! wire formats (socketioxide's Redis adapter has its own).
 //!
 //! ```no_run
 //! use switchyard_redis::{RedisAdapter, RedisConfig};
