@@ -235,9 +235,9 @@ impl AdapterFactory for RedisAdapter {
                 Box::new(streams::Streams::new(stream_name, nsp, &uid))
             }
         };
-        let (bus, link): (Arc<dyn Bus>, _) = match &self.transport {
-            Transport::PubSub(link) => (link.clone(), Some(link.clone())),
-            Transport::Stream(link) => (link.clone(), None),
+        let (bus, link, sessions): (Arc<dyn Bus>, _, _) = match &self.transport {
+            Transport::PubSub(link) => (link.clone(), Some(link.clone()), None),
+            Transport::Stream(link) => (link.clone(), None, Some(link.sessions.clone())),
         };
         let setup = node::Setup {
             uid,
@@ -246,6 +246,7 @@ impl AdapterFactory for RedisAdapter {
             link,
             arbiter: &self.arbiter,
             request_timeout: self.config.request_timeout,
+            sessions,
         };
         node::Node::start(setup, local)
     }

@@ -18,10 +18,11 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout_at};
 
 use super::link::{INBOUND_QUEUE, Inbound, Link, Route, Stats};
+use super::streams::sessions::Sessions;
 use super::wire::{self, Dialect, Incoming, Request, Response};
 use switchyard_core::{
     Adapter, AdapterCounters, BroadcastOptions, ClusterError, LocalNamespace, Payload,
-    RemoteCounts, SocketDetails,
+    RecoverySession, RemoteCounts, SocketDetails,
 };
 
 /// How often a node with heartbeats says it is there when it has sent
@@ -83,6 +84,12 @@ struct Inner {
     peers: Mutex<HashMap<String, Instant>>,
     /// When this node last sent something (heartbeat dialects).
     last_sent: Mutex<Instant>,
+    /// Where recovery's sessions are kept for every node, if the transport can.
+    sessions: Option<Arc<Sessions>>,
+    /// Whether this node delivers every broadcast, its own included, in
+    /// the stream's order with the entry id as offset: when the namespace
+    /// has connection state recovery and the transport orders (streams).
+    ordered: bool,
 }
 
 /// Forgets a pending request when its waiter is done, however it ends.
@@ -106,11 +113,16 @@ pub(crate) struct Setup<'a> {
     pub link: Option<Arc<Link>>,
     pub arbiter: &'a actix::ArbiterHandle,
     pub request_timeout: Duration,
+    /// Recovery's sessions, if the transport keeps them (streams).
+    pub sessions: Option<Arc<Sessions>>,
 }
 
 impl Node {
     pub fn start(setup: Setup<'_>, local: LocalNamespace) -> Arc<Node> {
         let (inbound, rx) = mpsc::channel(INBOUND_QUEUE);
+        let ordered = setup.sessions.is_some()
+            && setup.dialect.offset("").is_some()
+            && local.recovery_window().is_some();
         let inner = Arc::new(Inner {
             uid: setup.uid,
             dialect: setup.dialect,
@@ -123,6 +135,8 @@ impl Node {
             pending: Mutex::default(),
             peers: Mutex::default(),
             last_sent: Mutex::new(Instant::now()),
+            sessions: setup.sessions,
+            ordered,
         });
         for (channel, sub) in inner.dialect.subscriptions() {
             inner.follow(channel, sub);
@@ -389,6 +403,26 @@ impl Adapter for Node {
         self.inner.dialect.follows_rooms()
     }
 
+    fn orders_broadcasts(&self) -> bool {
+        self.inner.ordered
+    }
+
+    fn persist_session(&self, session: &RecoverySession, ttl: Duration) -> bool {
+        match &self.inner.sessions {
+            Some(sessions) if self.inner.ordered => sessions.persist(session, ttl),
+            _ => false,
+        }
+    }
+
+    fn take_session(&self, pid: &str) -> Option<BoxFuture<'static, Option<RecoverySession>>> {
+        let sessions = self
+            .inner
+            .sessions
+            .as_ref()
+            .filter(|_| self.inner.ordered)?;
+        Some(sessions.take(pid))
+    }
+
     fn on_room(&self, room: &str, exists: bool, is_socket_id: bool) {
         let inner = &self.inner;
         if let Some(channel) = inner.dialect.room_channel(room, is_socket_id) {
@@ -428,11 +462,19 @@ async fn receive(inner: Arc<Inner>, mut inbound: mpsc::Receiver<Inbound>) {
                 }
             }
             // Our own messages come back through our subscriptions; what
-            // they ask was done here when they were sent (not counted).
-            Some(Incoming::Request { uid, .. }) if uid == inner.uid => continue,
+            // they ask was done here when they were sent (not counted),
+            // but for a broadcast when this node delivers in the stream's
+            // order: here is its place in it.
+            Some(Incoming::Request { uid, request }) if uid == inner.uid => {
+                if let (true, Request::Broadcast { .. }) = (inner.ordered, &request) {
+                    on_request(&inner, &uid, request, inner.dialect.offset(&msg.channel)).await;
+                }
+                continue;
+            }
             Some(Incoming::Request { uid, request }) => {
                 inner.heard(&uid);
-                on_request(&inner, &uid, request).await;
+                let offset = inner.dialect.offset(&msg.channel).filter(|_| inner.ordered);
+                on_request(&inner, &uid, request, offset).await;
             }
             Some(Incoming::Heartbeat { uid, .. }) if uid == inner.uid => continue,
             Some(Incoming::Heartbeat { uid, initial }) => {
@@ -453,14 +495,19 @@ async fn receive(inner: Arc<Inner>, mut inbound: mpsc::Receiver<Inbound>) {
     }
 }
 
-async fn on_request(inner: &Arc<Inner>, from: &str, request: Request) {
+/// Applies another node's request here; a broadcast with an `offset` is
+/// kept for recovery under it.
+async fn on_request(inner: &Arc<Inner>, from: &str, request: Request, offset: Option<&str>) {
     let local = &inner.local;
     match request {
         Request::Broadcast {
             event,
             payload,
             opts,
-        } => local.broadcast(&event, payload, &opts).await,
+        } => match offset {
+            Some(offset) => local.broadcast_at(&event, payload, &opts, offset).await,
+            None => local.broadcast(&event, payload, &opts).await,
+        },
         Request::Rooms { opts, rooms, join } => {
             // Applied before the next message: a broadcast to the room may follow.
             let _ = local.sockets_rooms(&opts, rooms, join).await;

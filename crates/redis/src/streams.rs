@@ -9,6 +9,7 @@
 //! `docs/redis-streams-wire.md`.
 
 pub(crate) mod link;
+pub(crate) mod sessions;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -83,6 +84,11 @@ impl Dialect for Streams {
             None => None,
         };
         cluster::parse(uid, kind, data.as_ref())
+    }
+
+    /// An entry arrives on its id: the offset recovery keeps it under.
+    fn offset<'a>(&self, channel: &'a str) -> Option<&'a str> {
+        Some(channel)
     }
 
     fn heartbeat(&self, initial: bool) -> Option<(String, Vec<u8>)> {

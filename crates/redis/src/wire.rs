@@ -144,6 +144,13 @@ pub(crate) trait Dialect: Send + Sync + 'static {
         let _ = initial;
         None
     }
+    /// The offset the cluster gave what arrived on `channel`, if its
+    /// transport gives one in one order for every node (a stream entry's
+    /// id): connection state recovery then spans nodes.
+    fn offset<'a>(&self, channel: &'a str) -> Option<&'a str> {
+        let _ = channel;
+        None
+    }
 }
 
 /// A msgpack map from string keys, skipping absent values (Node tells

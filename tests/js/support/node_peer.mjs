@@ -12,6 +12,7 @@
 //   [--redis-key-prefix socket.io] [--redis-request-timeout-ms 5000]
 //   [--redis-variant classic|sharded|streams] [--redis-subscription-mode dynamic|static|dynamic-private]
 //   [--redis-stream-name socket.io] [--redis-stream-max-len 10000] [--redis-stream-read-count 100]
+//   [--recovery 1] (connection state recovery)
 // (the flags of test_server; sharded is `createShardedAdapter`, streams the streams adapter's `createAdapter`)
 // prints "listening on 127.0.0.1:PORT" once listening (tests then wait until Redis counts its
 // adapter, see redis_helpers.waitForAdapters). As a module:
@@ -98,7 +99,12 @@ async function main() {
   } else {
     adapter = createAdapter(pub, sub, { key, requestsTimeout });
   }
-  const io = new Server(httpServer, { adapter });
+  // `--recovery 1`: socket.io's connection state recovery, with its defaults.
+  const recovery = flag(argv, "--recovery", "0") === "1";
+  const io = new Server(httpServer, {
+    adapter,
+    ...(recovery ? { connectionStateRecovery: { maxDisconnectionDuration: 120000, skipMiddlewares: true } } : {}),
+  });
   const nsp = io.of("/");
   let port = 0;
 

@@ -25,6 +25,7 @@ use redis::Value;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::mpsc;
 
+use super::sessions::Sessions;
 use super::{pack, unpack};
 use crate::link::{Inbound, Route, Stats};
 use crate::node::Bus;
@@ -57,6 +58,8 @@ type Routes = Arc<Mutex<HashMap<String, Route>>>;
 
 /// The node's way to its stream.
 pub(crate) struct StreamLink {
+    /// Recovery's sessions, kept where every node finds them.
+    pub sessions: Arc<Sessions>,
     appends: mpsc::Sender<Fields>,
     routes: Routes,
     /// The id of the last entry read; empty before the first read.
@@ -81,20 +84,22 @@ impl StreamLink {
         let reading = config.clone().set_response_timeout(Some(BLOCK + TIMEOUT));
         let stats = Arc::new(Stats::default());
         let (appends, queue) = mpsc::channel(PUBLISH_QUEUE);
-        let link = StreamLink {
-            appends,
-            routes: Routes::default(),
-            last_id: Arc::default(),
-            stats: stats.clone(),
-        };
         // Lazy: connecting is the tasks' business; this fails only for a
         // configuration the redis crate refuses (none is made here).
         let managers = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .and_then(|w| Ok((w, ConnectionManager::new_lazy_with_config(client, reading)?)));
         let (mut writer, reader) = match managers {
             Ok(managers) => managers,
-            Err(e) => return (link, Err(e)),
+            Err(e) => {
+                // A link that never connects: its queues only fill up (counted).
+                let sessions = Arc::new(Sessions::new(None, arbiter, stats.clone()));
+                let link = StreamLink::new(sessions, appends, stats);
+                return (link, Err(e));
+            }
         };
+        // Session commands share the appending connection (it multiplexes).
+        let sessions = Sessions::new(Some(writer.clone()), arbiter, stats.clone());
+        let link = StreamLink::new(Arc::new(sessions), appends, stats.clone());
         let up = redis::cmd("PING").exec_async(&mut writer).await;
         let append = Appender {
             conn: writer,
@@ -114,6 +119,16 @@ impl StreamLink {
         };
         arbiter.spawn(read.run());
         (link, up)
+    }
+
+    fn new(sessions: Arc<Sessions>, appends: mpsc::Sender<Fields>, stats: Arc<Stats>) -> Self {
+        StreamLink {
+            sessions,
+            appends,
+            routes: Routes::default(),
+            last_id: Arc::default(),
+            stats,
+        }
     }
 
     /// The id of the last entry this node has read (`None` before the

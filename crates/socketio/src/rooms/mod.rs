@@ -42,9 +42,10 @@ pub(crate) fn start(name: &str, parts: NamespaceParts<'_>) -> Arc<NamespaceCore>
         RecoveryLog::new(config, tag, stats.recovery.clone())
     });
     let max_rooms = parts.limits.max_rooms_per_socket;
+    let window = parts.recovery.map(|r| r.max_disconnection_duration);
     let registry = RoomRegistry::new(stats.clone(), max_rooms, recovery).start();
     let core = NamespaceCore::new(name, Rooms::new(registry.clone()), stats, parts, |core| {
-        Arc::new(Local { core })
+        Arc::new(Local { core, window })
     });
     let follow = core.adapter.follows_rooms();
     if follow && core.recovery.is_some() {
@@ -300,24 +301,33 @@ impl Handler<Unregister> for RoomRegistry {
             return;
         };
         self.pids.remove(&pid);
-        let now = Instant::now();
-        if let (Some(log), Some(persist), Some(rooms)) = (&mut self.recovery, persist, rooms) {
-            let session = Session {
-                sid: id.to_string(),
-                pid: persist.pid.to_string(),
-                rooms,
-                data: persist.data,
-            };
-            // Where every node finds it, if the adapter keeps sessions.
-            let window = log.window();
-            let adapter = self.adapter.as_ref();
-            if !adapter.is_some_and(|a| a.persist_session(&session, window)) {
-                log.persist(session, now);
+        let waiting = self.waiting.remove(&pid);
+        let (Some(log), Some(persist), Some(rooms)) = (&mut self.recovery, persist, rooms) else {
+            // Not kept: a client that came back meanwhile starts afresh.
+            if let Some(claim) = waiting {
+                let _ = claim.reply.send(self.recovery.as_ref().map_or(
+                    Err(NotRecovered::UnknownSession),
+                    RecoveryLog::claim_none,
+                ));
             }
-        }
+            return;
+        };
+        let session = Session {
+            sid: id.to_string(),
+            pid: persist.pid.to_string(),
+            rooms,
+            data: persist.data,
+        };
         // A client that came back before its old socket was gone claims it now.
-        if let Some(claim) = self.waiting.remove(&pid) {
-            self.answer(claim, now);
+        if let Some(claim) = waiting {
+            let _ = claim.reply.send(log.claim_kept(session, &claim.offset));
+            return;
+        }
+        // Where every node finds it, if the adapter keeps sessions.
+        let window = log.window();
+        let adapter = self.adapter.as_ref();
+        if !adapter.is_some_and(|a| a.persist_session(&session, window)) {
+            log.persist(session, Instant::now());
         }
     }
 }
@@ -346,9 +356,9 @@ impl Handler<Claim> for RoomRegistry {
     type Result = ();
     fn handle(&mut self, claim: Claim, _: &mut Context<Self>) {
         let live = match claim.from {
-            ClaimFrom::Node => self.pids.get(claim.pid.as_str()).cloned(),
-            // Kept by the cluster: nothing to wait for on this node.
-            ClaimFrom::Cluster(_) => None,
+            // Kept by the cluster: its socket is gone already.
+            ClaimFrom::Cluster(Some(_)) => None,
+            ClaimFrom::Node | ClaimFrom::Cluster(None) => self.pids.get(claim.pid.as_str()).cloned(),
         };
         let Some(id) = live else {
             return self.answer(claim, Instant::now());

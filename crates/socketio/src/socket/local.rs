@@ -20,6 +20,8 @@ use switchyard_core::{BroadcastOptions, LocalSockets, SocketDetails};
 /// One namespace's sockets on this node, as the other nodes reach them.
 pub(crate) struct Local {
     pub(crate) core: Weak<NamespaceCore>,
+    /// The namespace's recovery window, known before its core is.
+    pub(crate) window: Option<Duration>,
 }
 
 impl Local {
@@ -70,8 +72,7 @@ impl LocalSockets for Local {
     }
 
     fn recovery_window(&self) -> Option<Duration> {
-        let core = self.core.upgrade()?;
-        core.recovery.map(|r| r.max_disconnection_duration)
+        self.window
     }
 
     fn broadcast_with_ack(
