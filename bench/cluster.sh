@@ -6,6 +6,9 @@
 #   cross        N receivers on node A, the sender on node B: every delivery crosses Redis
 #   redis-single receivers and sender on node A, both nodes still in the cluster (redis adapter)
 #   local        one node with the local adapter (no Redis), as bench/run.sh runs it
+#   cross-streams           as cross, on the Redis streams adapter
+#   cross-streams-recovery  as cross-streams, with connection state recovery on (every broadcast
+#                           then reaches even the sender's node through the stream)
 #
 # and prints one table (delivered msgs/s, latency, lost, CPU per delivery on each node) followed
 # by each node's counters (printed by bench_server on shutdown). It never touches BENCHMARKS.md;
@@ -14,7 +17,8 @@
 #   bash bench/cluster.sh                     # build (release), 1,000 receivers, W=16,64, 10 s each
 #   bash bench/cluster.sh --no-build
 #   bash bench/cluster.sh --receivers 2000 --windows 64 --duration 5
-#   bash bench/cluster.sh --setups cross      # any of cross,redis-single,local
+#   bash bench/cluster.sh --setups cross      # any of cross,redis-single,local,cross-streams,
+#                                             # cross-streams-recovery
 #   bash bench/cluster.sh --drain 30 --drain-idle-ms 5000   # the defaults: after the last ack,
 #                                             # wait up to 30 s for deliveries, or until none came for 5 s
 #   bash bench/cluster.sh -- --pad 256        # anything after `--` goes to `loadgen run`
@@ -142,13 +146,14 @@ wait_for "$redis_pid" "$RESULTS/redis.log" "Ready to accept connections"
 redis_url="redis://127.0.0.1:$redis_port"
 echo "redis-server $(redis-server --version | awk '{print $3}') on $redis_url (pid $redis_pid, dir $redis_dir)"
 
-# start_node NAME ADAPTER: starts bench_server, sets node_pid and node_port.
+# start_node NAME ADAPTER [ARGS...]: starts bench_server, sets node_pid and node_port.
 start_node() {
   local name=$1 adapter=$2 log
+  shift 2
   node_port=$(free_port)
   log="$RESULTS/$setup.$name.server.log"
-  local cmd=("$SERVER" --port "$node_port")
-  if [ "$adapter" = redis ]; then cmd+=(--adapter redis --redis-url "$redis_url"); fi
+  local cmd=("$SERVER" --port "$node_port" "$@")
+  if [ "$adapter" != local ]; then cmd+=(--adapter "$adapter" --redis-url "$redis_url"); fi
   "${cmd[@]}" >"$log" 2>&1 </dev/null &
   node_pid=$!
   started+=("$node_pid")
@@ -164,22 +169,27 @@ report_args=()
 failed=0
 IFS=, read -r -a setup_list <<<"$setups"
 for setup in "${setup_list[@]}"; do
-  case "$setup" in cross|redis-single|local) ;; *)
-    echo "unknown setup $setup (cross, redis-single, local)" >&2; exit 2 ;;
+  node_args=()
+  case "$setup" in
+    cross|redis-single|local) adapter=redis ;;
+    cross-streams) adapter=redis-streams ;;
+    cross-streams-recovery) adapter=redis-streams; node_args=(--recovery 1) ;;
+    *) echo "unknown setup $setup (cross, redis-single, local, cross-streams," \
+         "cross-streams-recovery)" >&2; exit 2 ;;
   esac
   echo "=== $setup"
   nodes=()
   if [ "$setup" = local ]; then
     start_node A local; pid_a=$node_pid; port_a=$node_port; nodes=("A:$pid_a")
   else
-    start_node A redis; pid_a=$node_pid; port_a=$node_port
-    start_node B redis; pid_b=$node_pid; port_b=$node_port
+    start_node A "$adapter" "${node_args[@]}"; pid_a=$node_pid; port_a=$node_port
+    start_node B "$adapter" "${node_args[@]}"; pid_b=$node_pid; port_b=$node_port
     nodes=("A:$pid_a" "B:$pid_b")
   fi
   args=(run --port "$port_a" --server-pid "$pid_a" --name "$setup" --scenarios fanout
         --fanout-receivers "$receivers" --fanout-windows "$windows" --fanout-duration "$duration"
         --fanout-drain "$drain" --fanout-drain-idle-ms "$drain_idle_ms")
-  if [ "$setup" = cross ]; then args+=(--sender-port "$port_b" --sender-server-pid "$pid_b"); fi
+  case "$setup" in cross*) args+=(--sender-port "$port_b" --sender-server-pid "$pid_b") ;; esac
   out="$RESULTS/$setup.json"
   status=0
   timeout "$bound" "$LOADGEN" "${args[@]}" "${extra[@]}" >"$out" \

@@ -33,7 +33,7 @@ use actix::prelude::*;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 use switchyard_engineio::AdmissionConfig;
-use switchyard_redis::{RedisAdapter, RedisConfig};
+use switchyard_redis::{RedisAdapter, RedisConfig, Variant};
 use switchyard_socketio::io::{RecoveryConfig, SocketIo, SocketIoConfig};
 use switchyard_socketio::namespace::NamespaceBuilder;
 use switchyard_socketio::server::{ServeOptions, Server};
@@ -237,16 +237,20 @@ async fn main() -> std::io::Result<()> {
     let mut builder = SocketIo::builder(config);
     match flag("--adapter").as_deref() {
         None | Some("local") => {}
-        Some("redis") => {
+        Some(kind @ ("redis" | "redis-streams")) => {
             let url = flag("--redis-url").unwrap_or_else(|| "redis://127.0.0.1:6379".into());
-            let redis = RedisAdapter::connect(RedisConfig::new(url))
+            let mut redis = RedisConfig::new(url);
+            if kind == "redis-streams" {
+                redis.variant = Variant::streams();
+            }
+            let redis = RedisAdapter::connect(redis)
                 .await
                 .map_err(std::io::Error::other)?;
             builder = builder.adapter(redis);
         }
         Some(other) => {
             return Err(std::io::Error::other(format!(
-                "unknown --adapter {other:?} (local, redis)"
+                "unknown --adapter {other:?} (local, redis, redis-streams)"
             )));
         }
     }

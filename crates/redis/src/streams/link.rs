@@ -9,7 +9,9 @@
 //! in order once Redis answers again, retried with a backoff capped at
 //! 500 ms (node-redis's). When the answer to a pipeline of appends is lost
 //! with the link, the stream is read back first, and what of it is there
-//! already is not sent again.
+//! already is not sent again. Nor is anything dropped when a namespace is
+//! slow: the reader waits for room in its queue, and the stream holds what
+//! comes meanwhile.
 //!
 //! `ConnectionManager` fits both connections: it reconnects by itself and
 //! fails what is in flight, which the tasks here retry. It does not queue
@@ -344,7 +346,7 @@ impl Reader {
                 Ok(entries) => {
                     self.outage.restored();
                     for (id, fields) in entries {
-                        self.deliver(&id, fields);
+                        self.deliver(&id, fields).await;
                         *lock(&self.last_id) = id;
                     }
                 }
@@ -381,9 +383,11 @@ impl Reader {
         Ok(xread_entries(reply))
     }
 
-    /// Hands an entry to its namespace's bounded queue (a full one drops,
-    /// counted), as `Inbound { channel: id, payload: packed fields }`.
-    fn deliver(&self, id: &str, fields: Fields) {
+    /// Hands an entry to its namespace's bounded queue, as `Inbound {
+    /// channel: id, payload: packed fields }`. A full queue holds the
+    /// reading back rather than drop: the stream keeps what comes
+    /// meanwhile (up to `MAXLEN`), and recovery's replays need every entry.
+    async fn deliver(&self, id: &str, fields: Fields) {
         let Some((_, nsp)) = fields.iter().find(|(k, _)| k == "nsp") else {
             return;
         };
@@ -394,9 +398,8 @@ impl Reader {
             channel: id.to_string(),
             payload: pack(&fields),
         };
-        if route.to.try_send(inbound).is_err() {
-            self.outage.stats.dropped.fetch_add(1, Relaxed);
-        }
+        // Closed only when the namespace is gone: nothing to count.
+        let _ = route.to.send(inbound).await;
     }
 }
 

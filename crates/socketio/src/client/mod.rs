@@ -60,9 +60,7 @@ impl DisconnectReason {
             DisconnectReason::ServerShutdown => "server shutting down",
         }
     }
-}
 
-impl DisconnectReason {
     /// Whether a socket that ends this way may be recovered: the transport
     /// went, not the server or the client by choice (socket.io's
     /// `RECOVERABLE_DISCONNECT_REASONS`).

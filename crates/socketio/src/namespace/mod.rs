@@ -472,7 +472,7 @@ impl Handler<JoinRequest> for Namespace {
                 Some(claim) => claim.await,
                 None => None,
             };
-            let recovered = identity.as_ref().map(|(_, restore)| restore.rooms.len());
+            let recovered = identity.is_some();
             let (identity, restore) = match identity {
                 Some((identity, restore)) => (identity, Some(restore)),
                 None => {
@@ -489,7 +489,7 @@ impl Handler<JoinRequest> for Namespace {
                 join.session.clone(),
                 middleware,
             ));
-            let skip = recovered.is_some() && core.recovery.is_some_and(|r| r.skip_middlewares);
+            let skip = recovered && core.recovery.is_some_and(|r| r.skip_middlewares);
             if !skip {
                 let req = ConnectRequest { info: info.clone() };
                 for mw in chain {
