@@ -260,6 +260,11 @@ pub trait LocalSockets: Send + Sync + 'static {
         None
     }
 
+    /// Broadcasts from the cluster may have been lost on their way here
+    /// (before the next one delivered): connection state recovery forgets
+    /// what it kept, so no replay has a hole.
+    fn lost(&self) {}
+
     /// Delivers a broadcast with ack: the number of sockets it reached, and
     /// their answers (the channel closes once every one answered or left, or
     /// after `timeout`).

@@ -128,11 +128,15 @@ impl Classic {
         Some(Incoming::Response { id, response })
     }
 
-    /// A broadcast: always a msgpack `[uid, packet, opts]`, as Node reads it.
+    /// A broadcast: always a msgpack `[uid, packet, opts]`, as Node reads
+    /// it, and from a Switchyard node that orders, its offset after them
+    /// (Node reads the first three).
     fn decode_broadcast(&self, bytes: &[u8]) -> Option<Incoming> {
         let value = wire::decode_msgpack(bytes)?;
-        let [uid, packet, opts] = value.as_array()?.as_slice() else {
-            return None;
+        let (uid, packet, opts, offset) = match value.as_array()?.as_slice() {
+            [uid, packet, opts] => (uid, packet, opts, None),
+            [uid, packet, opts, offset, ..] => (uid, packet, opts, offset.as_str()),
+            _ => return None,
         };
         let (nsp, event, payload) = wire::parse_packet(packet)?;
         if nsp != self.nsp {
@@ -142,6 +146,7 @@ impl Classic {
             event,
             payload,
             opts: wire::parse_opts(Some(opts)),
+            offset: offset.map(String::from),
         };
         let uid = uid.as_str()?.to_string();
         Some(Incoming::Request { uid, request })
@@ -172,6 +177,12 @@ impl Dialect for Classic {
         Some(&self.request)
     }
 
+    /// Every node takes every broadcast of the namespace through one
+    /// pattern subscription, in the order Redis ran the publishes.
+    fn total_order(&self) -> bool {
+        true
+    }
+
     fn sharded(&self) -> bool {
         false
     }
@@ -183,12 +194,15 @@ impl Dialect for Classic {
                 event,
                 payload,
                 opts,
+                offset,
             } => {
-                let message = Mp::Array(vec![
+                let mut message = vec![
                     Mp::from(self.uid.as_str()),
                     wire::packet(nsp, event, payload),
                     wire::opts(opts, Some(wire::flags(opts, None))),
-                ]);
+                ];
+                message.extend(offset.as_deref().map(Mp::from));
+                let message = Mp::Array(message);
                 (self.broadcast_channel(opts), wire::encode(&message))
             }
             Request::BroadcastWithAck {

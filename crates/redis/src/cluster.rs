@@ -49,10 +49,13 @@ pub(crate) fn request(request: &Request) -> Option<Message> {
             event,
             payload,
             opts,
+            offset,
         } => {
+            // `offset` is Switchyard's own (Node reads only packet and opts).
             let data = map([
                 ("packet", packet(event, payload)),
                 ("opts", Some(full_opts(opts, None))),
+                ("offset", offset.as_deref().map(Mp::from)),
             ]);
             (kind::BROADCAST, data)
         }
@@ -176,6 +179,7 @@ pub(crate) fn parse(uid: String, kind: u64, data: Option<&Mp>) -> Option<Incomin
                     event,
                     payload,
                     opts: opts(),
+                    offset: get_str(data, "offset").map(String::from),
                 },
             }
         }

@@ -33,6 +33,7 @@ mod classic;
 mod cluster;
 mod link;
 mod node;
+mod sessions;
 mod sharded;
 mod streams;
 mod wire;
@@ -44,6 +45,7 @@ use std::time::Duration;
 
 use link::Link;
 use node::Bus;
+use sessions::Sessions;
 use streams::link::{StreamLink, StreamOptions};
 use switchyard_core::{Adapter, AdapterFactory, LocalNamespace};
 
@@ -147,7 +149,7 @@ pub struct RedisAdapter {
 /// What carries the node's messages.
 #[derive(Clone)]
 enum Transport {
-    PubSub(Arc<Link>),
+    PubSub(Arc<Link>, Arc<Sessions>),
     Stream(Arc<StreamLink>),
 }
 
@@ -201,8 +203,19 @@ impl RedisAdapter {
                 (Transport::Stream(Arc::new(link)), result)
             }
             Variant::Classic | Variant::Sharded(_) => {
+                // Recovery's sessions: commands of their own, beside pub/sub.
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_number_of_retries(0)
+                    .set_connection_timeout(Some(Duration::from_secs(5)))
+                    .set_response_timeout(Some(Duration::from_secs(5)));
+                let conn =
+                    redis::aio::ConnectionManager::new_lazy_with_config(client.clone(), config);
                 let (link, result) = Link::start(client, &arbiter).await;
-                (Transport::PubSub(Arc::new(link)), result)
+                let sessions = Sessions::new(conn.ok(), &arbiter, link.stats.clone());
+                (
+                    Transport::PubSub(Arc::new(link), Arc::new(sessions)),
+                    result,
+                )
             }
         };
         let adapter = RedisAdapter {
@@ -219,7 +232,7 @@ impl RedisAdapter {
     pub fn stream_offset(&self) -> Option<String> {
         match &self.transport {
             Transport::Stream(link) => link.last_id(),
-            Transport::PubSub(_) => None,
+            Transport::PubSub(..) => None,
         }
     }
 }
@@ -236,7 +249,9 @@ impl AdapterFactory for RedisAdapter {
             }
         };
         let (bus, link, sessions): (Arc<dyn Bus>, _, _) = match &self.transport {
-            Transport::PubSub(link) => (link.clone(), Some(link.clone()), None),
+            Transport::PubSub(link, sessions) => {
+                (link.clone(), Some(link.clone()), Some(sessions.clone()))
+            }
             Transport::Stream(link) => (link.clone(), None, Some(link.sessions.clone())),
         };
         let setup = node::Setup {

@@ -69,6 +69,10 @@ pub(crate) struct Stats {
     pub errors: AtomicU64,
     pub reconnects: AtomicU64,
     pub dropped: AtomicU64,
+    /// Times messages from the other nodes may have been lost on the way
+    /// in (a full namespace queue, a lost subscribing connection): not a
+    /// counter to show, a mark for connection state recovery.
+    pub gaps: AtomicU64,
 }
 
 impl Stats {
@@ -454,6 +458,9 @@ async fn supervisor(
                 live.send_replace(Some((publishing, lost.clone())));
                 outage.restored(&stats);
                 let served = serve(&mut subscribing, &routes, &mut changes, &lost).await;
+                // What was published until the next subscription is lost
+                // to this node; marked before anything after it arrives.
+                stats.gaps.fetch_add(1, Relaxed);
                 // Down before counted: whoever sees the count also sees
                 // the publisher queueing.
                 live.send_replace(None);
@@ -583,6 +590,7 @@ impl Pushes {
         };
         if route.to.try_send(Inbound { channel, payload }).is_err() {
             self.stats.dropped.fetch_add(1, Relaxed);
+            self.stats.gaps.fetch_add(1, Relaxed);
         }
         Ok(())
     }

@@ -9,7 +9,7 @@
 //! as `ClusterAdapterWithHeartbeat` does.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout_at};
 
 use super::link::{INBOUND_QUEUE, Inbound, Link, Route, Stats};
-use super::streams::sessions::Sessions;
+use super::sessions::Sessions;
 use super::wire::{self, Dialect, Incoming, Request, Response};
 use switchyard_core::{
     Adapter, AdapterCounters, BroadcastOptions, ClusterError, LocalNamespace, Payload,
@@ -87,9 +87,15 @@ struct Inner {
     /// Where recovery's sessions are kept for every node, if the transport can.
     sessions: Option<Arc<Sessions>>,
     /// Whether this node delivers every broadcast, its own included, in
-    /// the stream's order with the entry id as offset: when the namespace
-    /// has connection state recovery and the transport orders (streams).
+    /// the cluster's one order with the offset the cluster gave it: when
+    /// the namespace has connection state recovery and the dialect has one
+    /// order (streams, pub/sub classic, sharded static).
     ordered: bool,
+    /// The sequence of the offsets this node gives its broadcasts, when
+    /// the transport does not name messages (pub/sub).
+    offsets: AtomicU64,
+    /// The link's losses seen so far (see `Stats::gaps`).
+    gaps: AtomicU64,
 }
 
 /// Forgets a pending request when its waiter is done, however it ends.
@@ -121,7 +127,7 @@ impl Node {
     pub fn start(setup: Setup<'_>, local: LocalNamespace) -> Arc<Node> {
         let (inbound, rx) = mpsc::channel(INBOUND_QUEUE);
         let ordered = setup.sessions.is_some()
-            && setup.dialect.offset("").is_some()
+            && setup.dialect.total_order()
             && local.recovery_window().is_some();
         let inner = Arc::new(Inner {
             uid: setup.uid,
@@ -137,6 +143,8 @@ impl Node {
             last_sent: Mutex::new(Instant::now()),
             sessions: setup.sessions,
             ordered,
+            offsets: AtomicU64::new(0),
+            gaps: AtomicU64::new(0),
         });
         for (channel, sub) in inner.dialect.subscriptions() {
             inner.follow(channel, sub);
@@ -270,10 +278,18 @@ impl Inner {
 
 impl Adapter for Node {
     fn broadcast(&self, event: &str, payload: &Payload, opts: &BroadcastOptions) {
-        self.inner.send(&Request::Broadcast {
+        let inner = &self.inner;
+        // Ordered on pub/sub: the sender names the broadcast, for every node
+        // to keep it under the same offset (a stream names its entries).
+        let offset = (inner.ordered && !inner.dialect.names_messages()).then(|| {
+            let seq = inner.offsets.fetch_add(1, Relaxed);
+            format!("{}.{seq}", &inner.uid[..12])
+        });
+        inner.send(&Request::Broadcast {
             event: event.to_string(),
             payload: payload.clone(),
             opts: opts.clone(),
+            offset,
         });
     }
 
@@ -454,6 +470,12 @@ async fn heartbeats(inner: std::sync::Weak<Inner>) {
 async fn receive(inner: Arc<Inner>, mut inbound: mpsc::Receiver<Inbound>) {
     while let Some(msg) = inbound.recv().await {
         let stats = inner.bus.stats();
+        // Messages were lost before this one: what recovery kept may have
+        // holes now, so it is forgotten (sockets that missed them start afresh).
+        let gaps = stats.gaps.load(Relaxed);
+        if inner.gaps.swap(gaps, Relaxed) != gaps && inner.ordered {
+            inner.local.lost();
+        }
         match inner.dialect.decode(&msg.channel, &msg.payload) {
             Some(Incoming::Response { id, response }) => {
                 // Every node may hear every answer: those for others are ignored.
@@ -467,14 +489,13 @@ async fn receive(inner: Arc<Inner>, mut inbound: mpsc::Receiver<Inbound>) {
             // order: here is its place in it.
             Some(Incoming::Request { uid, request }) if uid == inner.uid => {
                 if let (true, Request::Broadcast { .. }) = (inner.ordered, &request) {
-                    on_request(&inner, &uid, request, inner.dialect.offset(&msg.channel)).await;
+                    on_request(&inner, &uid, request).await;
                 }
                 continue;
             }
             Some(Incoming::Request { uid, request }) => {
                 inner.heard(&uid);
-                let offset = inner.dialect.offset(&msg.channel).filter(|_| inner.ordered);
-                on_request(&inner, &uid, request, offset).await;
+                on_request(&inner, &uid, request).await;
             }
             Some(Incoming::Heartbeat { uid, .. }) if uid == inner.uid => continue,
             Some(Incoming::Heartbeat { uid, initial }) => {
@@ -495,17 +516,19 @@ async fn receive(inner: Arc<Inner>, mut inbound: mpsc::Receiver<Inbound>) {
     }
 }
 
-/// Applies another node's request here; a broadcast with an `offset` is
-/// kept for recovery under it.
-async fn on_request(inner: &Arc<Inner>, from: &str, request: Request, offset: Option<&str>) {
+/// Applies another node's request here (or, ordered, this node's own
+/// broadcast); a broadcast is kept for recovery under the offset the
+/// cluster gave it when this node orders.
+async fn on_request(inner: &Arc<Inner>, from: &str, request: Request) {
     let local = &inner.local;
     match request {
         Request::Broadcast {
             event,
             payload,
             opts,
-        } => match offset {
-            Some(offset) => local.broadcast_at(&event, payload, &opts, offset).await,
+            offset,
+        } => match offset.filter(|_| inner.ordered) {
+            Some(offset) => local.broadcast_at(&event, payload, &opts, &offset).await,
             None => local.broadcast(&event, payload, &opts).await,
         },
         Request::Rooms { opts, rooms, join } => {

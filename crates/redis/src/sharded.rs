@@ -146,6 +146,12 @@ impl Dialect for Sharded {
         self.mode != SubscriptionMode::Static
     }
 
+    /// Static: every broadcast on the namespace's one channel, so every
+    /// node gets them in the order Redis ran the publishes (one Redis).
+    fn total_order(&self) -> bool {
+        self.mode == SubscriptionMode::Static
+    }
+
     fn room_channel(&self, room: &str, is_socket_id: bool) -> Option<String> {
         let follow = match self.mode {
             SubscriptionMode::Static => false,

@@ -9,7 +9,6 @@
 //! `docs/redis-streams-wire.md`.
 
 pub(crate) mod link;
-pub(crate) mod sessions;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -61,6 +60,17 @@ impl Dialect for Streams {
     }
 
     fn request(&self, request: &Request) -> Option<(String, Vec<u8>)> {
+        // The stream names its entries: an offset would only repeat the id.
+        if let Request::Broadcast {
+            offset: Some(_), ..
+        } = request
+        {
+            let mut unnamed = request.clone();
+            if let Request::Broadcast { offset, .. } = &mut unnamed {
+                *offset = None;
+            }
+            return self.request(&unnamed);
+        }
         cluster::request(request).map(|message| self.entry(message))
     }
 
@@ -70,7 +80,7 @@ impl Dialect for Streams {
         cluster::response(id, response).map(|message| self.entry(message))
     }
 
-    fn decode(&self, _: &str, bytes: &[u8]) -> Option<Incoming> {
+    fn decode(&self, channel: &str, bytes: &[u8]) -> Option<Incoming> {
         let fields = unpack(bytes)?;
         let field = |name| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v);
         if field("nsp")? != &self.nsp {
@@ -83,12 +93,24 @@ impl Dialect for Streams {
             Some(text) => Some(decode_data(text)?),
             None => None,
         };
-        cluster::parse(uid, kind, data.as_ref())
+        let mut incoming = cluster::parse(uid, kind, data.as_ref())?;
+        if let Incoming::Request {
+            request: Request::Broadcast { offset, .. },
+            ..
+        } = &mut incoming
+        {
+            *offset = Some(channel.to_string());
+        }
+        Some(incoming)
+    }
+
+    fn total_order(&self) -> bool {
+        true
     }
 
     /// An entry arrives on its id: the offset recovery keeps it under.
-    fn offset<'a>(&self, channel: &'a str) -> Option<&'a str> {
-        Some(channel)
+    fn names_messages(&self) -> bool {
+        true
     }
 
     fn heartbeat(&self, initial: bool) -> Option<(String, Vec<u8>)> {

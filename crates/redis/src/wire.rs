@@ -21,11 +21,13 @@ use switchyard_core::{BroadcastOptions, Payload, SocketDetails};
 /// What one node asks of the others.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Request {
-    /// A broadcast (no answer).
+    /// A broadcast (no answer); with the offset that connection state
+    /// recovery keeps it under on every node, when the cluster orders.
     Broadcast {
         event: String,
         payload: Payload,
         opts: BroadcastOptions,
+        offset: Option<String>,
     },
     /// A broadcast whose clients' acks go back to the asker, after one
     /// client count per node.
@@ -144,12 +146,16 @@ pub(crate) trait Dialect: Send + Sync + 'static {
         let _ = initial;
         None
     }
-    /// The offset the cluster gave what arrived on `channel`, if its
-    /// transport gives one in one order for every node (a stream entry's
-    /// id): connection state recovery then spans nodes.
-    fn offset<'a>(&self, channel: &'a str) -> Option<&'a str> {
-        let _ = channel;
-        None
+    /// Whether every node gets the namespace's broadcasts in one order
+    /// (one Redis processes them in turn, or one stream holds them):
+    /// connection state recovery can then span nodes.
+    fn total_order(&self) -> bool {
+        false
+    }
+    /// Whether the transport names each message (a stream entry's id);
+    /// otherwise the sender gives a broadcast its offset.
+    fn names_messages(&self) -> bool {
+        false
     }
 }
 

@@ -30,6 +30,7 @@ fn broadcast(event: &str, payload: Payload, opts: BroadcastOptions) -> Request {
         event,
         payload,
         opts,
+        offset: None,
     }
 }
 
@@ -68,6 +69,7 @@ fn a_broadcast_from_node_decodes_with_its_binary() {
         event,
         payload,
         opts,
+        offset: None,
     } = request
     else {
         panic!("not a broadcast: {request:?}");
@@ -248,4 +250,24 @@ fn answers_round_trip_and_node_answers_decode() {
         wire::answer_payload(Some(value)).args,
         [json!({"ok": "qhzJ"})]
     );
+}
+
+#[test]
+fn an_ordering_node_s_offset_follows_what_node_reads() {
+    let us = Classic::new("socket.io", "/", "us");
+    let request = Request::Broadcast {
+        event: "e".into(),
+        payload: Payload::new(vec![json!(1)]),
+        opts: BroadcastOptions::default(),
+        offset: Some("us.7".into()),
+    };
+    let (channel, bytes) = us.request(&request).unwrap();
+    // `[uid, packet, opts, offset]`: Node destructures the first three.
+    let value = wire::decode_msgpack(&bytes).unwrap();
+    assert_eq!(value.as_array().unwrap().len(), 4);
+    let other = Classic::new("socket.io", "/", "other");
+    let Some(Incoming::Request { request: got, .. }) = other.decode(&channel, &bytes) else {
+        panic!("not decoded");
+    };
+    assert_eq!(got, request);
 }

@@ -44,6 +44,7 @@ fn node_messages_decode() {
                 compress: false,
                 ..opts(&["room1"])
             },
+            offset: None,
         }
     );
     assert_eq!(
@@ -170,6 +171,7 @@ fn one_room_broadcasts_take_the_room_channel_as_node_computes_it() {
         event: "e".into(),
         payload: Payload::default(),
         opts: opts(rooms),
+        offset: None,
     };
     let sid = "Qx53EHKR8ptiA49GAAAA";
     let cases = [

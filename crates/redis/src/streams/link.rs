@@ -27,10 +27,10 @@ use redis::Value;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::mpsc;
 
-use super::sessions::Sessions;
 use super::{pack, unpack};
 use crate::link::{Inbound, Route, Stats};
 use crate::node::Bus;
+use crate::sessions::Sessions;
 
 /// Appends waiting for Redis.
 const PUBLISH_QUEUE: usize = 16 * 1024;

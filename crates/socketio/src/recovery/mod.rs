@@ -231,6 +231,15 @@ impl<T> RecoveryLog<T> {
         }
     }
 
+    /// Forgets every packet kept (some between them were lost): a socket
+    /// whose missed packets started before now starts afresh. Counted.
+    pub fn forget_kept(&mut self) {
+        while !self.kept.is_empty() {
+            self.drop_oldest();
+        }
+        self.stats.losses.fetch_add(1, Relaxed);
+    }
+
     /// Forgets the packets and sessions older than the window.
     pub fn expire(&mut self, now: Instant) {
         let window = self.config.max_disconnection_duration;
@@ -369,6 +378,7 @@ pub(crate) struct RecoveryStats {
     /// socket was back: its connection was closed rather than given a hole.
     pub aborted: AtomicU64,
     pub replayed: AtomicU64,
+    pub losses: AtomicU64,
 }
 
 impl RecoveryStats {
@@ -394,6 +404,7 @@ impl RecoveryStats {
             too_much_missed: self.too_much_missed.load(Relaxed),
             aborted: self.aborted.load(Relaxed),
             replayed: self.replayed.load(Relaxed),
+            losses: self.losses.load(Relaxed),
         }
     }
 }
@@ -418,4 +429,7 @@ pub struct RecoveryCounters {
     pub aborted: u64,
     /// Packets replayed to recovered sockets.
     pub replayed: u64,
+    /// Times broadcasts from the cluster were lost on their way here (a
+    /// full queue, a lost Redis link) and what was kept was forgotten.
+    pub losses: u64,
 }

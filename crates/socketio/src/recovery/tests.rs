@@ -250,3 +250,17 @@ fn offsets_the_cluster_gave_are_found_while_kept() {
     );
     assert_eq!(log.stats.snapshot().recovered, 1);
 }
+
+#[test]
+fn after_a_loss_nothing_kept_before_it_is_offered() {
+    let t0 = Instant::now();
+    let mut log = log();
+    let seen = push(&mut log, "a", &[], t0);
+    log.persist(session("p", &[]), t0);
+    push(&mut log, "b", &[], t0);
+    log.forget_kept();
+    push(&mut log, "c", &[], t0);
+    assert_eq!(log.claim("p", &seen, t0), Err(NotRecovered::OffsetNotKept));
+    let counters = log.stats.snapshot();
+    assert_eq!((counters.losses, counters.offset_not_kept), (1, 1));
+}

@@ -12,7 +12,7 @@ use actix::prelude::*;
 
 use super::RoomRegistry;
 use crate::recovery::{NotRecovered, RecoveryLog, Session};
-use crate::socket::{Claim, ClaimFrom, Restore, Unregister};
+use crate::socket::{Claim, ClaimFrom, Lost, Restore, Unregister};
 use switchyard_engineio::{CloseReason, Outgoing};
 
 impl RoomRegistry {
@@ -147,5 +147,14 @@ impl Handler<Claim> for RoomRegistry {
             member.session.close(CloseReason::TransportClose);
         }
         self.waiting.insert(pid, claim);
+    }
+}
+
+impl Handler<Lost> for RoomRegistry {
+    type Result = ();
+    fn handle(&mut self, _: Lost, _: &mut Context<Self>) {
+        if let Some(log) = &mut self.recovery {
+            log.forget_kept();
+        }
     }
 }

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::fetched::FetchedSocket;
 use super::operator::BroadcastOperator;
 use super::server_side::{ServerSideAck, ServerSideEvent};
-use super::shared::NamespaceCore;
+use super::shared::{Lost, NamespaceCore};
 use switchyard_core::Payload;
 use switchyard_core::{BroadcastOptions, LocalSockets, SocketDetails};
 
@@ -73,6 +73,14 @@ impl LocalSockets for Local {
 
     fn recovery_window(&self) -> Option<Duration> {
         self.window
+    }
+
+    fn lost(&self) {
+        if let Some(core) = self.core.upgrade() {
+            // Bounded: once per loss the link saw, in order with the
+            // broadcasts it delivers after it.
+            core.rooms.lost.do_send(Lost);
+        }
     }
 
     fn broadcast_with_ack(

@@ -47,7 +47,7 @@ pub use server_side::{ServerSideAck, ServerSideEvent};
 pub use shared::{AnyEvent, AnyOutgoing, EventPacket, PacketMiddleware, SocketRef};
 pub(crate) use shared::{
     Broadcast, BroadcastWithAck, BulkRooms, Claim, ClaimFrom, DisconnectSockets, Fetch, Identity,
-    NamespaceCore, NamespaceParts, Register, Restore, RoomStats, Rooms, RoomsOf, SocketInfo,
+    Lost, NamespaceCore, NamespaceParts, Register, Restore, RoomStats, Rooms, RoomsOf, SocketInfo,
     Summary, Unregister,
 };
 pub use shared::{RoomSummary, SocketLimits};

@@ -356,6 +356,11 @@ pub(crate) struct Claim {
     pub reply: oneshot::Sender<Result<Claimed, NotRecovered>>,
 }
 
+/// Broadcasts from the cluster were lost: forget what recovery kept.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Lost;
+
 /// Where the claimed session is kept.
 pub(crate) enum ClaimFrom {
     /// By this node's registry.
@@ -438,6 +443,7 @@ pub(crate) struct Rooms {
     pub register: Recipient<Register>,
     pub unregister: Recipient<Unregister>,
     pub claim: Recipient<Claim>,
+    pub lost: Recipient<Lost>,
     pub rooms_of: Recipient<RoomsOf>,
     pub broadcast: Recipient<Broadcast>,
     pub broadcast_with_ack: Recipient<BroadcastWithAck>,
@@ -455,6 +461,7 @@ impl Rooms {
             + Handler<Register>
             + Handler<Unregister>
             + Handler<Claim>
+            + Handler<Lost>
             + Handler<RoomsOf>
             + Handler<Broadcast>
             + Handler<BroadcastWithAck>
@@ -465,6 +472,7 @@ impl Rooms {
         A::Context: ToEnvelope<A, Register>
             + ToEnvelope<A, Unregister>
             + ToEnvelope<A, Claim>
+            + ToEnvelope<A, Lost>
             + ToEnvelope<A, RoomsOf>
             + ToEnvelope<A, Broadcast>
             + ToEnvelope<A, BroadcastWithAck>
@@ -477,6 +485,7 @@ impl Rooms {
             register: addr.clone().recipient(),
             unregister: addr.clone().recipient(),
             claim: addr.clone().recipient(),
+            lost: addr.clone().recipient(),
             rooms_of: addr.clone().recipient(),
             broadcast: addr.clone().recipient(),
             broadcast_with_ack: addr.clone().recipient(),

@@ -1,5 +1,7 @@
 //! Connection state recovery's sessions in Redis, where every node finds
-//! them, as `@socket.io/redis-streams-adapter` keeps them: `SET
+//! them, for every dialect that orders broadcasts (streams, pub/sub
+//! classic and sharded static), as `@socket.io/redis-streams-adapter`
+//! keeps them: `SET
 //! sio:session:<pid> <base64 of msgpack {sid, pid, rooms, data}> PX
 //! <window>`, taken once with `MULTI; GET; DEL; EXEC`. So a client recovers
 //! on a Switchyard node or a Node node alike.

@@ -1,11 +1,14 @@
-// Connection state recovery across nodes on the Redis streams adapter: a client reaches the
-// nodes through a proxy that sends each new connection where the test says (a load balancer
-// without stickiness, WebSocket only), so that it comes back on another node than the one it
-// left. Sessions are kept in Redis as @socket.io/redis-streams-adapter keeps them, and every node
-// delivers every broadcast in the stream's order with the entry id as offset, so the client
-// recovers on a Switchyard node or a Node node alike (socket.io 4.8 + the streams adapter), with
-// every missed broadcast once, in order. Last, the jitter run with clients moving between two
-// Switchyard nodes on every reconnect.
+// Connection state recovery across nodes, on the Redis streams adapter and on pub/sub (classic,
+// and sharded in static mode): a client reaches the nodes through a proxy that sends each new
+// connection where the test says (a load balancer without stickiness, WebSocket only), so that it
+// comes back on another node than the one it left. Sessions are kept in Redis as
+// @socket.io/redis-streams-adapter keeps them, and every node delivers every broadcast in the
+// cluster's one order (the stream's; on pub/sub, the order one Redis ran the publishes in) under
+// the same offset, so the client gets every missed broadcast once, in order. On streams it
+// recovers on a Switchyard node or a Node node alike (socket.io 4.8 + the streams adapter); on
+// pub/sub a Node node (@socket.io/redis-adapter, no recovery) shares the cluster and its
+// broadcasts are replayed too. Last, the jitter run with clients moving between two Switchyard
+// nodes on every reconnect.
 import assert from "node:assert/strict";
 import { it, test } from "node:test";
 import { closeSocket, connected, escapeRegExp as escape, ioClient, until } from "../support/helpers.mjs";
@@ -17,11 +20,18 @@ const T = { timeout: 120000 };
 let streams = 0;
 const freshStream = () => `sio-recovery-${process.pid}-${++streams}`;
 
-/** Nodes of `kinds` with recovery on one fresh stream, once each counts them all. */
-async function startCluster(scope, kinds) {
+/**
+ * Nodes of `kinds` (with `args`) on one fresh stream, once each counts them all: Switchyard nodes
+ * with recovery; Node nodes too on streams, not on pub/sub, where socket.io's adapters have none
+ * (Node's sharded adapter with recovery on appends an empty offset to every broadcast).
+ */
+async function startCluster(scope, kinds, args = []) {
   const stream = freshStream();
   const nodes = [];
-  for (const kind of kinds) nodes.push(await scope.node(kind, ["--redis-stream-name", stream, "--recovery", "1"]));
+  for (const kind of kinds) {
+    const recovery = kind === "switchyard" || scope.variant === "streams" ? ["--recovery", "1"] : [];
+    nodes.push(await scope.node(kind, ["--redis-stream-name", stream, ...recovery, ...args]));
+  }
   for (const n of nodes) {
     const counter = await scope.client(n, { label: "counter" });
     let seen;
@@ -68,34 +78,50 @@ async function reconnect(socket) {
 
 const payloads = (socket) => socket.msgs.map((args) => args[0]);
 
+const VARIANTS = [
+  // [title, variant, extra node args, kinds: [from, to, producer's]]
+  ["streams adapter", "streams", [], [["switchyard", "switchyard"], ["node", "switchyard"], ["switchyard", "node"]]],
+  ["pub/sub, classic", "classic", [], [["switchyard", "switchyard"], ["switchyard", "switchyard", "node"]]],
+  [
+    "pub/sub, sharded static",
+    "sharded",
+    ["--redis-subscription-mode", "static"],
+    [["switchyard", "switchyard"], ["switchyard", "switchyard", "node"]],
+  ],
+];
+
 if (redisMissing) {
-  test("recovery over the streams adapter", { skip: redisMissing }, () => {});
+  test("recovery across nodes", { skip: redisMissing }, () => {});
 } else {
-  describeOnRedis("recovery over the streams adapter", "streams", ({ cluster }) => {
-    for (const kinds of [
-      ["switchyard", "switchyard"],
-      ["node", "switchyard"],
-      ["switchyard", "node"],
-    ]) {
+  for (const [title, variant, args, pairs] of VARIANTS) {
+  describeOnRedis(`recovery across nodes: ${title}`, variant, ({ cluster }) => {
+    for (const kinds of pairs) {
+      const by = kinds[2] ? `, with a ${kinds[2]} node broadcasting too` : "";
       it(
-        `a client cut on a ${kinds[0]} node comes back on a ${kinds[1]} node as itself, with what it missed`,
+        `a client cut on a ${kinds[0]} node comes back on a ${kinds[1]} node as itself, with what it missed${by}`,
         T,
         cluster(async (scope) => {
-          const [from, to] = await startCluster(scope, kinds);
+          const [from, to, other] = await startCluster(scope, kinds, args);
           const proxy = await proxyTo(scope, [from, to]);
           const a = await movingClient(scope, proxy);
           const producer = await scope.client(to, { label: "producer" });
+          const elsewhere = other && (await scope.client(other, { label: "another producer" }));
+          // The other node's own client in the room: what ordering nodes send reads the same there.
+          const watcher = other && (await scope.client(other, { label: "watcher" }));
+          if (watcher) await call(watcher, "join", ["news"]);
           await call(a, "join", ["news"]);
           a.emit("set-data", { nick: "ann" });
           await call(producer, "io-emit", { rooms: ["news"], data: "before" });
           await until(() => a.msgs.length === 1, "the first broadcast");
-          // The offset is the stream entry's id, on either kind of node.
-          assert.match(a.msgs[0].at(-1), /^\d+-\d+$/);
+          // The offset is the last argument: on streams the entry's id, on either kind of node.
+          assert.match(a.msgs[0].at(-1), variant === "streams" ? /^\d+-\d+$/ : /./);
           const id = a.id;
 
           proxy.state.to = to;
           await cut(a, from);
-          for (const data of ["m1", "m2", "m3"]) await call(producer, "io-emit", { rooms: ["news"], data });
+          for (const data of ["m1", "m2", "m3"]) {
+            await call(elsewhere ?? producer, "io-emit", { rooms: ["news"], data });
+          }
           await call(producer, "io-emit", { rooms: ["elsewhere"], data: "not for a" });
           await reconnect(a);
           assert.equal(a.recovered, true, "recovered");
@@ -105,6 +131,12 @@ if (redisMissing) {
           assert.deepEqual(payloads(a), ["before", "m1", "m2", "m3", "live"]);
           assert.deepEqual((await call(a, "rooms")).sort(), [id, "news"].sort());
           assert.deepEqual(await call(a, "get-data"), { nick: "ann" });
+          if (watcher) {
+            const got = () => watcher.got("room-msg");
+            await until(() => got().length >= 5, () => `5 on the ${other.kind} node: ${JSON.stringify(got())}`);
+            // Exactly the data: Node nodes neither add an offset nor see ours.
+            assert.deepEqual(got(), [["before"], ["m1"], ["m2"], ["m3"], ["live"]]);
+          }
         }),
       );
     }
@@ -113,7 +145,7 @@ if (redisMissing) {
       "under jitter, clients that come back on the other node each time get every broadcast once, in order",
       T,
       cluster(async (scope) => {
-        const nodes = await startCluster(scope, ["switchyard", "switchyard"]);
+        const nodes = await startCluster(scope, ["switchyard", "switchyard"], args);
         let next = 0;
         const proxy = await startProxy(() => nodes[next++ % 2].port);
         scope.defer(() => proxy.close());
@@ -121,12 +153,10 @@ if (redisMissing) {
         const BROADCASTS = 2000;
         const clients = [];
         for (let n = 0; n < CLIENTS; n++) {
-          const socket = ioClient(proxy.url, {
-            transports: ["websocket"],
-            reconnection: true,
-            reconnectionDelay: 50,
-            reconnectionDelayMax: 200,
-          });
+          // socket.io-client's own reconnection delays (0.5 to 1.5 s): across nodes, the old
+          // node must have seen the connection go and kept the session before the client is
+          // back (a client back sooner starts afresh; on one node the old one is closed first).
+          const socket = ioClient(proxy.url, { transports: ["websocket"], reconnection: true });
           scope.defer(() => closeSocket(socket));
           const state = { socket, seen: [], fresh: 0, recovered: 0, cuts: 0 };
           socket.on("burst", ([i]) => state.seen.push(i));
@@ -193,7 +223,12 @@ if (redisMissing) {
           30000,
         );
         const r = figures();
-        console.log(`streams, clients moving between nodes: ${JSON.stringify(r)}`);
+        console.log(`${title}, clients moving between nodes: ${JSON.stringify(r)}`);
+        for (const n of nodes) {
+          const probe = await scope.client(n, { label: "probe" });
+          const { recovery } = await call(probe, "counters", {});
+          console.log(`  node ${n.port}, recovery counters: ${JSON.stringify(recovery)}`);
+        }
         assert.ok(r.cuts >= CLIENTS, `the clients were cut (${r.cuts} cuts)`);
         assert.equal(r.fresh, 0, "every reconnect recovered");
         assert.equal(r.duplicates, 0);
@@ -202,4 +237,5 @@ if (redisMissing) {
       }),
     );
   });
+  }
 }
