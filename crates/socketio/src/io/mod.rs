@@ -140,6 +140,29 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Turns connection state recovery on (socket.io's
+    /// `connectionStateRecovery`), as [`SocketIoConfig::recovery`] does: a
+    /// client whose connection blinked comes back as the same socket, with
+    /// its rooms, `data` and the broadcasts it missed.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use switchyard_socketio::io::{RecoveryConfig, SocketIo, SocketIoConfig};
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let io = SocketIo::builder(SocketIoConfig::default())
+    ///     .connection_state_recovery(RecoveryConfig {
+    ///         max_disconnection_duration: Duration::from_secs(30),
+    ///         ..RecoveryConfig::default()
+    ///     })
+    ///     .build();
+    /// # });
+    /// ```
+    pub fn connection_state_recovery(mut self, recovery: RecoveryConfig) -> Self {
+        self.config.recovery = Some(recovery);
+        self
+    }
+
     /// How namespaces reach the other nodes of a cluster: the default
     /// [`LocalAdapter`](crate::adapter::LocalAdapter) is one node; see
     /// `switchyard_redis::RedisAdapter` for a cluster.
