@@ -341,18 +341,55 @@ struct Reader {
 
 impl Reader {
     async fn run(mut self) {
+        // Behind: after a failed read, or one that filled its batch. Then
+        // what the stream trimmed (`MAXLEN`) may have been entries not yet
+        // read: checked before the next read.
+        let mut behind = false;
         loop {
+            if behind && let Err(e) = self.check_trimmed().await {
+                self.outage.failed(&e).await;
+                continue;
+            }
             match self.read().await {
                 Ok(entries) => {
                     self.outage.restored();
+                    behind = entries.len() >= self.options.read_count;
                     for (id, fields) in entries {
                         self.deliver(&id, fields).await;
                         *lock(&self.last_id) = id;
                     }
                 }
-                Err(e) => self.outage.failed(&e).await,
+                Err(e) => {
+                    // What comes in until the link is back may be trimmed unread.
+                    behind = true;
+                    self.outage.failed(&e).await;
+                }
             }
         }
+    }
+
+    /// Marks a gap (`Stats::gaps`, for connection state recovery) when
+    /// the last entry read is no longer in the stream: a stream is trimmed
+    /// from its start (`MAXLEN`), so entries after it may have gone
+    /// unread too (or the stream itself was lost with a Redis restart).
+    async fn check_trimmed(&mut self) -> redis::RedisResult<()> {
+        let last = lock(&self.last_id).clone();
+        if last.is_empty() {
+            return Ok(());
+        }
+        let found: Value = (redis::cmd("XRANGE")
+            .arg(&self.options.name)
+            .arg(&last)
+            .arg(&last))
+        .query_async(&mut self.conn)
+        .await?;
+        if entries_of(found).is_empty() {
+            log::warn!(
+                "redis streams adapter: entries may have been trimmed before this node read them"
+            );
+            self.outage.stats.gaps.fetch_add(1, Relaxed);
+        }
+        Ok(())
     }
 
     /// The next entries after the last id read; the first read starts
