@@ -16,6 +16,14 @@
 //! send is applied, in arrival order per namespace, to this node's sockets
 //! only, through [`LocalNamespace`].
 //!
+//! With connection state recovery on the namespace (switchyard-socketio's
+//! `RecoveryConfig`), a client recovers on any node: sessions are kept in
+//! Redis as `@socket.io/redis-streams-adapter` keeps them, and every node
+//! delivers the namespace's broadcasts in one order under the same offset
+//! (the stream's order and entry ids; on pub/sub, classic or sharded
+//! static, the order Redis ran the publishes in, and names the sender
+//! gives). Node nodes share such a cluster unchanged.
+//!
 //! Written by hand rather than with a crate: no Rust crate speaks these
 //! wire formats (socketioxide's Redis adapter has its own).
 //!

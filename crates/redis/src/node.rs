@@ -6,7 +6,10 @@
 //! same for every dialect. Nodes count each other either by the
 //! subscribers of a channel (pub/sub) or, when the dialect has heartbeats
 //! (streams), by the uids heard from in the last [`HEARTBEAT_TIMEOUT`],
-//! as `ClusterAdapterWithHeartbeat` does.
+//! as `ClusterAdapterWithHeartbeat` does. With connection state recovery,
+//! when the dialect has one order for every node, a node delivers every
+//! broadcast, its own too, as it comes back from Redis, under the offset
+//! the cluster gave it, and tells the namespace of what its link lost.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -119,7 +122,7 @@ pub(crate) struct Setup<'a> {
     pub link: Option<Arc<Link>>,
     pub arbiter: &'a actix::ArbiterHandle,
     pub request_timeout: Duration,
-    /// Recovery's sessions, if the transport keeps them (streams).
+    /// Where recovery's sessions are kept for every node (in Redis).
     pub sessions: Option<Arc<Sessions>>,
 }
 
