@@ -260,6 +260,14 @@ pub trait LocalSockets: Send + Sync + 'static {
         None
     }
 
+    /// Closes this node's socket of private id `pid`, if there is one (its
+    /// client has come back on another node), and resolves with the session
+    /// it leaves, for that node to recover it; `None` if there is none.
+    fn hand_over(&self, pid: &str) -> BoxFuture<'static, Option<RecoverySession>> {
+        let _ = pid;
+        Box::pin(std::future::ready(None))
+    }
+
     /// Broadcasts from the cluster may have been lost on their way here
     /// (before the next one delivered): connection state recovery forgets
     /// what it kept, so no replay has a hole.

@@ -6,6 +6,7 @@
 
 use rmpv::Value as Mp;
 
+use super::sessions;
 use super::wire::{self, Dialect, Incoming, Request, Response, Sub, get, get_str, map};
 use switchyard_core::BroadcastOptions;
 
@@ -21,6 +22,8 @@ mod kind {
     pub const BROADCAST: u64 = 7;
     pub const BROADCAST_CLIENT_COUNT: u64 = 8;
     pub const BROADCAST_ACK: u64 = 9;
+    /// Switchyard's own: [`Request::HandOver`] (Node ignores the type).
+    pub const HAND_OVER: u64 = 1001;
 }
 
 /// One namespace's channels and identity in the classic dialect.
@@ -69,6 +72,10 @@ impl Classic {
                 rooms: rooms(),
             },
             kind::ALL_ROOMS => Request::AllRooms { id: id? },
+            kind::HAND_OVER => Request::HandOver {
+                id: id?,
+                pid: get_str(value, "pid")?.to_string(),
+            },
             k @ (kind::REMOTE_JOIN | kind::REMOTE_LEAVE) => Request::Rooms {
                 // Without opts it is 7.x's `remoteJoin(id, room)`, not handled.
                 opts: wire::parse_opts(Some(get(value, "opts")?)),
@@ -112,6 +119,10 @@ impl Classic {
             }
             Some(kind::BROADCAST_ACK) => Response::Ack(get(value, "packet").cloned()),
             Some(kind::SERVER_SIDE_EMIT) => Response::ServerSide(get(value, "data").cloned()),
+            _ if get(value, "session").is_some() => {
+                let session = get_str(value, "session").and_then(sessions::decode);
+                Response::Session(session)
+            }
             _ if get(value, "rooms").is_some() => {
                 Response::Rooms(wire::room_list(get(value, "rooms")))
             }
@@ -252,6 +263,10 @@ impl Dialect for Classic {
                 vec![("rooms", wire::strings(rooms))],
             ),
             Request::AllRooms { id } => self.ask(kind::ALL_ROOMS, Some(id), Vec::new()),
+            Request::HandOver { id, pid } => {
+                let fields = vec![("pid", Mp::from(pid.as_str()))];
+                self.ask(kind::HAND_OVER, Some(id), fields)
+            }
         })
     }
 
@@ -284,6 +299,10 @@ impl Dialect for Classic {
             Response::Rooms(rooms) => {
                 map([("requestId", id), ("rooms", Some(wire::strings(rooms)))])
             }
+            Response::Session(session) => map([
+                ("requestId", id),
+                ("session", Some(sessions::encoded(session.as_ref()))),
+            ]),
         };
         // The generic channel: every node listens to it.
         Some((self.response.clone(), wire::encode(&message)))

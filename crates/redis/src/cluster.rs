@@ -8,6 +8,7 @@
 
 use rmpv::Value as Mp;
 
+use super::sessions;
 use super::wire::{self, Incoming, Request, Response, get, get_str, map};
 use switchyard_core::BroadcastOptions;
 
@@ -26,6 +27,10 @@ pub(crate) mod kind {
     pub const BROADCAST_CLIENT_COUNT: u64 = 11;
     pub const BROADCAST_ACK: u64 = 12;
     pub const ADAPTER_CLOSE: u64 = 13;
+    /// Switchyard's own: [`Request::HandOver`](super::Request::HandOver)
+    /// and its answer (Node ignores the types).
+    pub const HAND_OVER: u64 = 1001;
+    pub const HAND_OVER_RESPONSE: u64 = 1002;
 }
 
 /// A message's type and `data` (absent for heartbeats).
@@ -105,6 +110,13 @@ pub(crate) fn request(request: &Request) -> Option<Message> {
             ]);
             (kind::SERVER_SIDE_EMIT, data)
         }
+        Request::HandOver { id, pid } => (
+            kind::HAND_OVER,
+            map([
+                ("requestId", Some(Mp::from(id.as_str()))),
+                ("pid", Some(Mp::from(pid.as_str()))),
+            ]),
+        ),
         Request::SocketIds { .. } | Request::AllRooms { .. } => return None,
     };
     Some(Message {
@@ -135,6 +147,13 @@ pub(crate) fn response(id: &str, response: &Response) -> Option<Message> {
             map([
                 ("requestId", id),
                 ("sockets", Some(wire::details_list(sockets))),
+            ]),
+        ),
+        Response::Session(session) => (
+            kind::HAND_OVER_RESPONSE,
+            map([
+                ("requestId", id),
+                ("session", Some(sessions::encoded(session.as_ref()))),
             ]),
         ),
         Response::SocketIds(_) | Response::Rooms(_) => return None,
@@ -212,6 +231,14 @@ pub(crate) fn parse(uid: String, kind: u64, data: Option<&Mp>) -> Option<Incomin
             return response(Response::ClientCount(n as usize));
         }
         kind::BROADCAST_ACK => return response(Response::Ack(get(data, "packet").cloned())),
+        kind::HAND_OVER => Request::HandOver {
+            id: id?,
+            pid: get_str(data, "pid")?.to_string(),
+        },
+        kind::HAND_OVER_RESPONSE => {
+            let session = get_str(data, "session").and_then(sessions::decode);
+            return response(Response::Session(session));
+        }
         _ => return None,
     };
     Some(Incoming::Request { uid, request })

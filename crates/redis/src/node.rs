@@ -34,6 +34,10 @@ const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 /// How long a node with heartbeats counts another after last hearing from
 /// it (Node's `heartbeatTimeout`).
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a recovering client waits for the other nodes to hand its
+/// session over. Switchyard nodes answer at once (found or not); only Node
+/// nodes, which do not know the request, make it wait this long.
+const HAND_OVER_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What carries a node's messages: channels and bytes, whatever the dialect.
 pub(crate) trait Bus: Send + Sync + 'static {
@@ -212,6 +216,27 @@ impl Inner {
             id: id.clone(),
         };
         (id, rx, guard)
+    }
+
+    /// The session `pid` from whichever other node has it (see
+    /// [`Request::HandOver`]): the first that does, or `None` once every
+    /// other node said it has none, or after [`HAND_OVER_TIMEOUT`].
+    async fn hand_over(self: &Arc<Self>, pid: String) -> Option<RecoverySession> {
+        let others = self.nodes().await.ok()?.saturating_sub(1);
+        if others == 0 {
+            return None;
+        }
+        let deadline = Instant::now() + HAND_OVER_TIMEOUT;
+        let (id, mut rx, _pending) = self.register();
+        self.send(&Request::HandOver { id, pid });
+        for _ in 0..others {
+            match timeout_at(deadline, rx.recv()).await {
+                Ok(Some(Response::Session(Some(session)))) => return Some(session),
+                Ok(Some(_)) => {}
+                _ => break,
+            }
+        }
+        None
     }
 
     /// How many nodes serve the namespace, this one included.
@@ -434,12 +459,20 @@ impl Adapter for Node {
     }
 
     fn take_session(&self, pid: &str) -> Option<BoxFuture<'static, Option<RecoverySession>>> {
-        let sessions = self
-            .inner
-            .sessions
-            .as_ref()
-            .filter(|_| self.inner.ordered)?;
-        Some(sessions.take(pid))
+        let sessions = self.inner.sessions.clone().filter(|_| self.inner.ordered)?;
+        let (inner, pid) = (self.inner.clone(), pid.to_string());
+        Some(
+            async move {
+                if let Some(session) = sessions.take(&pid).await {
+                    return Some(session);
+                }
+                // Not kept (yet): the node that has the socket may not have
+                // seen its connection go. Asked, it closes it and hands the
+                // session over.
+                inner.hand_over(pid).await
+            }
+            .boxed(),
+        )
     }
 
     fn on_room(&self, room: &str, exists: bool, is_socket_id: bool) {
@@ -550,6 +583,20 @@ async fn on_request(inner: &Arc<Inner>, from: &str, request: Request) {
             };
             let ids = local.fetch(&opts).await.into_iter().map(|s| s.id).collect();
             inner.respond(from, &id, &Response::SocketIds(ids));
+        }
+        Request::HandOver { id, pid } => {
+            // Beside the loop: closing the socket waits for its way out.
+            let (task, from) = (inner.clone(), from.to_string());
+            inner.arbiter.spawn(async move {
+                // This node's own socket, closed and handed over; else a
+                // session it kept in Redis itself, if not taken yet (its own
+                // queue runs its commands in order).
+                let mut session = task.local.hand_over(&pid).await;
+                if let (None, Some(sessions), true) = (&session, &task.sessions, task.ordered) {
+                    session = sessions.take(&pid).await;
+                }
+                task.respond(&from, &id, &Response::Session(session));
+            });
         }
         Request::AllRooms { id } => {
             let rooms = local.all_rooms().await;

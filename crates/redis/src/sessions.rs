@@ -132,6 +132,11 @@ pub(crate) fn encode(session: &RecoverySession) -> String {
     BASE64.encode(wire::encode(&value))
 }
 
+/// A session in an answer to a hand-over: [`encode`]d, or nil for none.
+pub(crate) fn encoded(session: Option<&RecoverySession>) -> Mp {
+    session.map_or(Mp::Nil, |session| Mp::from(encode(session)))
+}
+
 /// What [`encode`] (or Node) wrote; `None` if it is not a session.
 pub(crate) fn decode(text: &str) -> Option<RecoverySession> {
     let value = wire::decode_msgpack(&BASE64.decode(text).ok()?)?;

@@ -16,7 +16,7 @@ use rmpv::Value as Mp;
 use serde_json::{Map, Value};
 
 use switchyard_core::protocol::Packet;
-use switchyard_core::{BroadcastOptions, Payload, SocketDetails};
+use switchyard_core::{BroadcastOptions, Payload, RecoverySession, SocketDetails};
 
 /// What one node asks of the others.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +58,11 @@ pub(crate) enum Request {
     SocketIds { id: String, rooms: Vec<String> },
     /// Every room (classic only: `adapter.allRooms()`).
     AllRooms { id: String },
+    /// Switchyard's own (Node nodes ignore an unknown type): hand over the
+    /// session of private id `pid` for connection state recovery. The node
+    /// whose socket has it closes that socket (its connection is dead: the
+    /// client has come back elsewhere) and answers with its session.
+    HandOver { id: String, pid: String },
 }
 
 /// An answer to a [`Request`], for the node that asked.
@@ -75,6 +80,8 @@ pub(crate) enum Response {
     SocketIds(Vec<String>),
     /// Room names, for [`Request::AllRooms`].
     Rooms(Vec<String>),
+    /// The session asked for with [`Request::HandOver`], if this node had it.
+    Session(Option<RecoverySession>),
 }
 
 /// A decoded message from another node: who sent it (responses may not

@@ -7,8 +7,9 @@
 // the same offset, so the client gets every missed broadcast once, in order. On streams it
 // recovers on a Switchyard node or a Node node alike (socket.io 4.8 + the streams adapter); on
 // pub/sub a Node node (@socket.io/redis-adapter, no recovery) shares the cluster and its
-// broadcasts are replayed too. Last, the jitter run with clients moving between two Switchyard
-// nodes on every reconnect.
+// broadcasts are replayed too. A client back before its old node saw its connection go (a dead
+// network) has the old node close that socket and hand its session over. Last, the jitter run
+// with clients moving between two Switchyard nodes on every reconnect.
 import assert from "node:assert/strict";
 import { it, test } from "node:test";
 import { closeSocket, connected, escapeRegExp as escape, ioClient, until } from "../support/helpers.mjs";
@@ -143,6 +144,36 @@ if (redisMissing) {
       }
 
       it(
+        "a client back on another node before the old one saw its connection go has its session handed over",
+        T,
+        cluster(async (scope) => {
+          // Heartbeats far apart: only the hand-over can end the old socket within the test.
+          const slow = ["--ping-interval", "25000", "--ping-timeout", "20000"];
+          const [from, to] = await startCluster(scope, ["switchyard", "switchyard"], [...args, ...slow]);
+          const proxy = await proxyTo(scope, [from, to]);
+          const a = await movingClient(scope, proxy);
+          const producer = await scope.client(to, { label: "producer" });
+          await call(a, "join", ["news"]);
+          await call(producer, "io-emit", { rooms: ["news"], data: "before" });
+          await until(() => a.msgs.length === 1, "the first broadcast");
+          const id = a.id;
+          // A dead network: the old node hears nothing, not even the close.
+          proxy.freeze();
+          proxy.state.to = to;
+          a.io.engine.close();
+          await call(producer, "io-emit", { rooms: ["news"], data: "missed" });
+          await reconnect(a);
+          assert.equal(a.recovered, true, "recovered");
+          assert.equal(a.id, id);
+          // The old node closed the socket it had when asked for it.
+          await from.waitForLine(new RegExp(`^disconnect / ${escape(id)} transport close$`), 10000);
+          await call(producer, "io-emit", { rooms: ["news"], data: "live" });
+          await until(() => a.msgs.length >= 3, () => `3 broadcasts, got ${JSON.stringify(payloads(a))}`);
+          assert.deepEqual(payloads(a), ["before", "missed", "live"]);
+        }),
+      );
+
+      it(
         "under jitter, clients that come back on the other node each time get every broadcast once, in order",
         T,
         cluster(async (scope) => {
@@ -153,10 +184,10 @@ if (redisMissing) {
           const CLIENTS = 50;
           const clients = [];
           for (let n = 0; n < CLIENTS; n++) {
-            // socket.io-client's own reconnection delays (0.5 to 1.5 s): across nodes, the old
-            // node must have seen the connection go and kept the session before the client is
-            // back (a client back sooner starts afresh; on one node the old one is closed first).
-            clients.push(await jitterClient(proxy.url, { transports: ["websocket"] }, scope.defer));
+            // Quick reconnects: a client back before its old node saw the connection go has
+            // that node close it and hand the session over.
+            const opts = { transports: ["websocket"], reconnectionDelay: 50, reconnectionDelayMax: 200 };
+            clients.push(await jitterClient(proxy.url, opts, scope.defer));
           }
           const producer = await scope.client(nodes[1], { label: "producer" });
           const r = await jitterRun(clients, producer);

@@ -271,3 +271,35 @@ fn an_ordering_node_s_offset_follows_what_node_reads() {
     };
     assert_eq!(got, request);
 }
+
+#[test]
+fn a_hand_over_and_its_answer_make_the_round_trip() {
+    let us = Classic::new("socket.io", "/", "us");
+    let other = Classic::new("socket.io", "/", "other");
+    let ask = Request::HandOver {
+        id: "r1".into(),
+        pid: "p1".into(),
+    };
+    let (channel, bytes) = us.request(&ask).unwrap();
+    assert_eq!(channel, "socket.io-request#/#");
+    let Some(Incoming::Request { request, .. }) = other.decode(&channel, &bytes) else {
+        panic!("not decoded");
+    };
+    assert_eq!(request, ask);
+    for session in [
+        None,
+        Some(switchyard_core::RecoverySession {
+            sid: "s".into(),
+            pid: "p1".into(),
+            rooms: vec!["s".into(), "news".into()],
+            data: json!({"nick": "ann"}),
+        }),
+    ] {
+        let answer = Response::Session(session);
+        let (channel, bytes) = other.response("us", "r1", &answer).unwrap();
+        let Some(Incoming::Response { id, response }) = us.decode(&channel, &bytes) else {
+            panic!("not decoded");
+        };
+        assert_eq!((id.as_str(), response), ("r1", answer));
+    }
+}

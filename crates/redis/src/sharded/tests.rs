@@ -230,3 +230,35 @@ fn nodes_follow_the_rooms_the_mode_says() {
         "no SOCKETS request in the sharded protocol"
     );
 }
+
+#[test]
+fn a_hand_over_and_its_answer_are_types_node_ignores() {
+    let us = node(SubscriptionMode::Static);
+    let ask = Request::HandOver {
+        id: "r1".into(),
+        pid: "p1".into(),
+    };
+    let (channel, bytes) = us.request(&ask).unwrap();
+    // socket.io-adapter's ClusterAdapter drops a type it does not know.
+    let envelope = crate::wire::decode(&bytes).unwrap();
+    let kind = crate::wire::get(&envelope, "type").and_then(|t| t.as_u64());
+    assert_eq!(kind, Some(1001));
+    let Some(Incoming::Request { request, .. }) =
+        node(SubscriptionMode::Static).decode(&channel, &bytes)
+    else {
+        panic!("not decoded");
+    };
+    assert_eq!(request, ask);
+    let session = switchyard_core::RecoverySession {
+        sid: "s".into(),
+        pid: "p1".into(),
+        rooms: vec!["s".into()],
+        data: json!({}),
+    };
+    let answer = Response::Session(Some(session));
+    let (channel, bytes) = us.response("other", "r1", &answer).unwrap();
+    let Some(Incoming::Response { response, .. }) = us.decode(&channel, &bytes) else {
+        panic!("not decoded");
+    };
+    assert_eq!(response, answer);
+}

@@ -26,7 +26,7 @@ use crate::client::{Client, Encoded};
 use crate::recovery::RecoveryLog;
 use crate::socket::Adapter;
 use crate::socket::{
-    AckRefused, Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, Claim, DisconnectSockets,
+    AckRefused, Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, DisconnectSockets,
     EffectError, Fetch, Local, NamespaceCore, NamespaceParts, Register, RoomStats, Rooms, RoomsOf,
     SocketRef, Summary, Waiter,
 };
@@ -112,10 +112,10 @@ pub(crate) struct RoomRegistry {
     /// Broadcasts queued since the writers were last woken.
     deferred: usize,
     /// What recovery keeps, when on; with the live sockets' private ids
-    /// (pid to id), and a claim waiting for the live socket of its pid to go.
+    /// (pid to id), and who waits for the live socket of a pid to go.
     recovery: Option<RecoveryLog<Arc<SharedFrames>>>,
     pids: HashMap<Arc<str>, Arc<str>>,
-    waiting: HashMap<Arc<str>, Claim>,
+    waiting: HashMap<Arc<str>, recovery::Waiting>,
 }
 
 /// Most broadcasts queued before the writers are woken even though more

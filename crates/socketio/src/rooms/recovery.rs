@@ -12,7 +12,9 @@ use actix::prelude::*;
 
 use super::RoomRegistry;
 use crate::recovery::{NotRecovered, RecoveryLog, Session};
-use crate::socket::{Claim, ClaimFrom, Lost, Restore, Unregister};
+use tokio::sync::oneshot;
+
+use crate::socket::{Claim, ClaimFrom, HandOver, Lost, Restore, Unregister};
 use switchyard_engineio::{CloseReason, Outgoing};
 
 impl RoomRegistry {
@@ -72,25 +74,38 @@ impl Handler<Unregister> for RoomRegistry {
         let waiting = self.waiting.remove(&pid);
         let (Some(log), Some(persist), Some(rooms)) = (&mut self.recovery, persist, rooms) else {
             // Not kept: a client that came back meanwhile starts afresh.
-            if let Some(claim) = waiting {
-                let _ = claim.reply.send(
-                    self.recovery
-                        .as_ref()
-                        .map_or(Err(NotRecovered::UnknownSession), RecoveryLog::claim_none),
-                );
+            match waiting {
+                Some(Waiting::Claim(claim)) => {
+                    let _ = claim.reply.send(
+                        self.recovery
+                            .as_ref()
+                            .map_or(Err(NotRecovered::UnknownSession), RecoveryLog::claim_none),
+                    );
+                }
+                Some(Waiting::HandOver(reply)) => drop(reply.send(None)),
+                None => {}
             }
             return;
         };
-        let session = Session {
+        let mut session = Session {
             sid: id.to_string(),
             pid: persist.pid.to_string(),
             rooms,
             data: persist.data,
         };
-        // A client that came back before its old socket was gone claims it now.
-        if let Some(claim) = waiting {
-            let _ = claim.reply.send(log.claim_kept(session, &claim.offset));
-            return;
+        // A client that came back before its old socket was gone claims it
+        // now: here, or on the node that asked for it.
+        match waiting {
+            Some(Waiting::Claim(claim)) => {
+                let _ = claim.reply.send(log.claim_kept(session, &claim.offset));
+                return;
+            }
+            Some(Waiting::HandOver(reply)) => match reply.send(Some(session)) {
+                Ok(()) => return,
+                // The node that asked is gone: kept as any other.
+                Err(unsent) => session = unsent.expect("sent Some"),
+            },
+            None => {}
         }
         // Where every node finds it, if the adapter keeps sessions.
         let window = log.window();
@@ -134,19 +149,52 @@ impl Handler<Claim> for RoomRegistry {
         let Some(id) = live else {
             return self.answer(claim, Instant::now());
         };
-        // The client has a new connection, so its old one is dead though
-        // not yet noticed: close it, and answer once its socket is gone
-        // (and its session kept). One claim waits per pid.
         let pid: Arc<str> = claim.pid.as_str().into();
-        if self.waiting.contains_key(&pid) {
+        if let Err(Waiting::Claim(claim)) =
+            self.await_departure(pid, &id, Waiting::Claim(Box::new(claim)))
+        {
             self.stats.recovery.unknown_session.fetch_add(1, Relaxed);
             let _ = claim.reply.send(Err(NotRecovered::UnknownSession));
-            return;
         }
-        if let Some(member) = self.index.get(&id) {
+    }
+}
+
+impl Handler<HandOver> for RoomRegistry {
+    type Result = ();
+    fn handle(&mut self, HandOver { pid, reply }: HandOver, _: &mut Context<Self>) {
+        let Some(id) = self.pids.get(pid.as_str()).cloned() else {
+            let _ = reply.send(None);
+            return;
+        };
+        let waiter = Waiting::HandOver(reply);
+        if let Err(Waiting::HandOver(reply)) = self.await_departure(pid.into(), &id, waiter) {
+            let _ = reply.send(None);
+        }
+    }
+}
+
+/// Who waits for the live socket of a pid to go, to have its session.
+pub(super) enum Waiting {
+    /// A client back on this node.
+    Claim(Box<Claim>),
+    /// Another node, where the client is back.
+    HandOver(oneshot::Sender<Option<Session>>),
+}
+
+impl RoomRegistry {
+    /// The client of socket `id` has a new connection, so its old one is
+    /// dead though not yet noticed: closes it; `waiter` has the session
+    /// once the socket is gone (see the `Unregister` handler). One waits
+    /// per pid: a second is given back.
+    fn await_departure(&mut self, pid: Arc<str>, id: &str, waiter: Waiting) -> Result<(), Waiting> {
+        if self.waiting.contains_key(&pid) {
+            return Err(waiter);
+        }
+        if let Some(member) = self.index.get(id) {
             member.session.close(CloseReason::TransportClose);
         }
-        self.waiting.insert(pid, claim);
+        self.waiting.insert(pid, waiter);
+        Ok(())
     }
 }
 

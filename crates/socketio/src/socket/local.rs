@@ -13,9 +13,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::fetched::FetchedSocket;
 use super::operator::BroadcastOperator;
 use super::server_side::{ServerSideAck, ServerSideEvent};
-use super::shared::{Lost, NamespaceCore};
+use super::shared::{HandOver, Lost, NamespaceCore};
 use switchyard_core::Payload;
-use switchyard_core::{BroadcastOptions, LocalSockets, SocketDetails};
+use switchyard_core::{BroadcastOptions, LocalSockets, RecoverySession, SocketDetails};
 
 /// One namespace's sockets on this node, as the other nodes reach them.
 pub(crate) struct Local {
@@ -73,6 +73,23 @@ impl LocalSockets for Local {
 
     fn recovery_window(&self) -> Option<Duration> {
         self.window
+    }
+
+    fn hand_over(&self, pid: &str) -> BoxFuture<'static, Option<RecoverySession>> {
+        let Some(core) = self.core.upgrade() else {
+            return async { None }.boxed();
+        };
+        let (reply, answer) = oneshot::channel();
+        let pid = pid.to_string();
+        async move {
+            core.rooms
+                .hand_over
+                .send(HandOver { pid, reply })
+                .await
+                .ok()?;
+            answer.await.ok()?
+        }
+        .boxed()
     }
 
     fn lost(&self) {

@@ -46,9 +46,9 @@ pub(crate) use server_side::ServerSideHandlers;
 pub use server_side::{ServerSideAck, ServerSideEvent};
 pub use shared::{AnyEvent, AnyOutgoing, EventPacket, PacketMiddleware, SocketRef};
 pub(crate) use shared::{
-    Broadcast, BroadcastWithAck, BulkRooms, Claim, ClaimFrom, DisconnectSockets, Fetch, Identity,
-    Lost, NamespaceCore, NamespaceParts, Register, Restore, RoomStats, Rooms, RoomsOf, SocketInfo,
-    Summary, Unregister,
+    Broadcast, BroadcastWithAck, BulkRooms, Claim, ClaimFrom, DisconnectSockets, Fetch, HandOver,
+    Identity, Lost, NamespaceCore, NamespaceParts, Register, Restore, RoomStats, Rooms, RoomsOf,
+    SocketInfo, Summary, Unregister,
 };
 pub use shared::{RoomSummary, SocketLimits};
 pub use switchyard_core::{

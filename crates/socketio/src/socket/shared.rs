@@ -356,6 +356,15 @@ pub(crate) struct Claim {
     pub reply: oneshot::Sender<Result<Claimed, NotRecovered>>,
 }
 
+/// Another node asks for the session of private id `pid`: close this
+/// node's socket that has it and answer with its session (or `None`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct HandOver {
+    pub pid: String,
+    pub reply: oneshot::Sender<Option<Session>>,
+}
+
 /// Broadcasts from the cluster were lost: forget what recovery kept.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -444,6 +453,7 @@ pub(crate) struct Rooms {
     pub unregister: Recipient<Unregister>,
     pub claim: Recipient<Claim>,
     pub lost: Recipient<Lost>,
+    pub hand_over: Recipient<HandOver>,
     pub rooms_of: Recipient<RoomsOf>,
     pub broadcast: Recipient<Broadcast>,
     pub broadcast_with_ack: Recipient<BroadcastWithAck>,
@@ -462,6 +472,7 @@ impl Rooms {
             + Handler<Unregister>
             + Handler<Claim>
             + Handler<Lost>
+            + Handler<HandOver>
             + Handler<RoomsOf>
             + Handler<Broadcast>
             + Handler<BroadcastWithAck>
@@ -473,6 +484,7 @@ impl Rooms {
             + ToEnvelope<A, Unregister>
             + ToEnvelope<A, Claim>
             + ToEnvelope<A, Lost>
+            + ToEnvelope<A, HandOver>
             + ToEnvelope<A, RoomsOf>
             + ToEnvelope<A, Broadcast>
             + ToEnvelope<A, BroadcastWithAck>
@@ -486,6 +498,7 @@ impl Rooms {
             unregister: addr.clone().recipient(),
             claim: addr.clone().recipient(),
             lost: addr.clone().recipient(),
+            hand_over: addr.clone().recipient(),
             rooms_of: addr.clone().recipient(),
             broadcast: addr.clone().recipient(),
             broadcast_with_ack: addr.clone().recipient(),
