@@ -84,7 +84,8 @@ pub trait Adapter: Send + Sync + 'static {
     /// this node's own included, in the cluster's one order, each with the
     /// offset the cluster gave it ([`LocalSockets::broadcast_at`]): then the
     /// operators leave this node's delivery to it. Connection state
-    /// recovery across nodes needs one order: a Redis stream has it.
+    /// recovery across nodes needs one order: a Redis stream has it, and so
+    /// has pub/sub through one Redis.
     fn orders_broadcasts(&self) -> bool {
         false
     }

@@ -1,6 +1,7 @@
 //! Connection state recovery in the room registry: the claims of
 //! reconnecting clients, putting a recovered socket back (rooms, then its
-//! replay, in one step), and keeping a departing socket's session. The
+//! replay, in one step), keeping a departing socket's session, handing it
+//! over to another node, and forgetting what was kept after a loss. The
 //! rules of what may be recovered are `crate::recovery`'s; this is where
 //! they meet the registry's one order of broadcasts.
 
@@ -9,11 +10,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use actix::prelude::*;
+use tokio::sync::oneshot;
 
 use super::RoomRegistry;
 use crate::recovery::{NotRecovered, RecoveryLog, Session};
-use tokio::sync::oneshot;
-
 use crate::socket::{Claim, ClaimFrom, HandOver, Lost, Restore, Unregister};
 use switchyard_engineio::{CloseReason, Outgoing};
 

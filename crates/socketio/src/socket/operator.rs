@@ -169,10 +169,10 @@ impl BroadcastOperator {
 
     /// Sends `event` to every selected socket, on every node unless
     /// `local`; returns how many were targeted on this node. With an adapter
-    /// that orders broadcasts ([`Adapter::orders_broadcasts`]: Redis
-    /// Streams with connection state recovery), this node's sockets get it
-    /// from the cluster, in the cluster's order, like every other node's:
-    /// it returns once the broadcast is handed to the adapter, with 0.
+    /// that orders broadcasts ([`Adapter::orders_broadcasts`]: Redis, with
+    /// connection state recovery), this node's sockets get it from the
+    /// cluster, in the cluster's order, like every other node's: it returns
+    /// once the broadcast is handed to the adapter, with 0.
     ///
     /// [`Adapter::orders_broadcasts`]: switchyard_core::Adapter::orders_broadcasts
     pub async fn emit(
