@@ -244,24 +244,25 @@ pub enum ConfigError {
     },
 
     /// The config file sets a key that does not exist.
-    #[error("config file {}: unknown key '{key}'", path.display())]
+    #[error("config file {}: unknown key '{key}'{}", path.display(), did_you_mean(.nearest, "'"))]
     UnknownKey {
         /// The file as it was named.
         path: PathBuf,
         /// The unknown key, as written in the file.
         key: String,
+        /// The known key nearest to it, if one is near.
+        nearest: Option<String>,
     },
 
     /// `SWITCHYARD_*` environment variables that name no key.
     #[error(
-        "unknown environment variable{} {} (known: {})",
+        "unknown environment variable{} {}",
         if .names.len() == 1 { "" } else { "s" },
-        .names.join(", "),
-        known_env_vars().join(", ")
+        .names.iter().map(|(name, nearest)| format!("{name}{}", did_you_mean(nearest, ""))).collect::<Vec<_>>().join(", ")
     )]
     UnknownEnv {
-        /// Every unknown variable, sorted.
-        names: Vec<String>,
+        /// Every unknown variable, sorted, with the known one nearest to it.
+        names: Vec<(String, Option<String>)>,
     },
 
     /// A `SWITCHYARD_<KEY>` variable whose value is not UTF-8.
@@ -569,6 +570,31 @@ fn flag(key: &str) -> String {
 }
 
 /// Every environment variable [`Config::load`] reads, for error messages.
+/// ` (did you mean 'X'?)` when there is a near name, else where the names are.
+fn did_you_mean(nearest: &Option<String>, quote: &str) -> String {
+    match nearest {
+        Some(name) => format!(" (did you mean {quote}{name}{quote}?)"),
+        None => " (`switchyard --help` lists every key and its variable)".into(),
+    }
+}
+
+/// The name in `known` nearest to `name` (a typo's distance: at most a
+/// third of its length, and at least 2 edits allowed), if any.
+fn nearest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let name = name.to_ascii_lowercase();
+    let most = (name.len() / 3).max(2);
+    (known.into_iter())
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(&name, &k.to_ascii_lowercase()),
+                k,
+            )
+        })
+        .filter(|(distance, _)| *distance <= most)
+        .min()
+        .map(|(_, k)| k.to_owned())
+}
+
 fn known_env_vars() -> Vec<String> {
     std::iter::once(CONFIG_ENV.to_owned())
         .chain(documented_keys().into_iter().map(|(key, _)| env_var(key)))
@@ -726,7 +752,17 @@ impl EnvVars {
         }
         if !unknown.is_empty() {
             unknown.sort();
-            return Err(ConfigError::UnknownEnv { names: unknown });
+            // Compared without the common prefix, which says nothing.
+            let known = known_env_vars();
+            let key = |var: &str| var.strip_prefix(ENV_PREFIX).unwrap_or(var).to_owned();
+            let keys: Vec<String> = known.iter().map(|var| key(var)).collect();
+            let names = (unknown.into_iter())
+                .map(|name| {
+                    let near = nearest(&key(&name), keys.iter().map(String::as_str));
+                    (name, near.map(|k| format!("{ENV_PREFIX}{k}")))
+                })
+                .collect();
+            return Err(ConfigError::UnknownEnv { names });
         }
         Ok(EnvVars {
             config_file,
@@ -773,6 +809,7 @@ impl Layer {
             return Err(ConfigError::UnknownKey {
                 path,
                 key: key.clone(),
+                nearest: nearest(key, defaults.keys().map(String::as_str)),
             });
         }
         let origin = format!("config file {}", path.display());

@@ -48,7 +48,7 @@ fn bad_env_value_names_the_key() {
 fn unknown_env_var_is_named() {
     fails_with(
         switchyard().env("SWITCHYARD_PORTT", "1"),
-        "unknown environment variable SWITCHYARD_PORTT (known: SWITCHYARD_CONFIG, ",
+        "unknown environment variable SWITCHYARD_PORTT (did you mean SWITCHYARD_PORT?)",
     );
 }
 
@@ -58,7 +58,7 @@ fn unknown_key_and_bad_value_in_file_are_named() {
     std::fs::write(&path, "prot = 3000\n").unwrap();
     fails_with(
         switchyard().arg("--config").arg(&path),
-        "unknown key 'prot'",
+        "unknown key 'prot' (did you mean 'port'?)",
     );
     std::fs::write(&path, "port = \"abc\"\n").unwrap();
     fails_with(

@@ -319,12 +319,27 @@ fn unknown_key_in_file_is_named() {
     let file = TempFile::new("prot = 4000\n");
     assert_eq!(
         load_err(&["--config", file.path()], &[]),
-        format!("config file {}: unknown key 'prot'", file.path())
+        format!(
+            "config file {}: unknown key 'prot' (did you mean 'port'?)",
+            file.path()
+        )
     );
+    let file = TempFile::new("pign_interval_ms = 4000\n");
+    assert_eq!(
+        load_err(&["--config", file.path()], &[]),
+        format!(
+            "config file {}: unknown key 'pign_interval_ms' (did you mean 'ping_interval_ms'?)",
+            file.path()
+        )
+    );
+    // Nothing near: where the keys are listed.
     let file = TempFile::new("[server]\nport = 4000\n");
     assert_eq!(
         load_err(&["--config", file.path()], &[]),
-        format!("config file {}: unknown key 'server'", file.path())
+        format!(
+            "config file {}: unknown key 'server' (`switchyard --help` lists every key and its variable)",
+            file.path()
+        )
     );
 }
 
@@ -438,10 +453,7 @@ fn bad_cli_value_is_named() {
 fn unknown_env_vars_are_all_named() {
     assert_eq!(
         load_err(&[], &[("SWITCHYARD_PORTT", "1")]),
-        format!(
-            "unknown environment variable SWITCHYARD_PORTT (known: {})",
-            known_env_vars().join(", ")
-        )
+        "unknown environment variable SWITCHYARD_PORTT (did you mean SWITCHYARD_PORT?)"
     );
     let message = load_err(
         &[],
@@ -452,12 +464,12 @@ fn unknown_env_vars_are_all_named() {
             ("SWITCHYARD_", ""),
         ],
     );
-    assert!(
-        message.starts_with(
-            "unknown environment variables SWITCHYARD_, SWITCHYARD_Port, SWITCHYARD_Z (known: \
-             SWITCHYARD_CONFIG, SWITCHYARD_HOST, SWITCHYARD_PORT, "
-        ),
-        "{message}"
+    assert_eq!(
+        message,
+        "unknown environment variables \
+         SWITCHYARD_ (`switchyard --help` lists every key and its variable), \
+         SWITCHYARD_Port (did you mean SWITCHYARD_PORT?), \
+         SWITCHYARD_Z (`switchyard --help` lists every key and its variable)"
     );
     // Every key's variable and SWITCHYARD_CONFIG are known; others are not ours.
     assert_eq!(known_env_vars().len(), default_values().len() + 1);
