@@ -4,7 +4,7 @@
 //! and serves until SIGINT/SIGTERM. The libraries print nothing; this is
 //! where the binary speaks.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use actix_web::web;
 use switchyard_engineio::{AdmissionConfig, Cors, DeflateSettings, EngineConfig};
@@ -145,14 +145,16 @@ where
         io = io.adapter(redis_adapter(&config).await?);
     }
     let io = io.ns("/", root).build();
-    let static_dir = config
-        .static_dir
-        .is_dir()
-        .then(|| config.static_dir.clone());
+    let exe = std::env::current_exe().ok();
+    let candidates =
+        static_dir_candidates(&config.static_dir, config.file.as_deref(), exe.as_deref());
+    let static_dir = candidates.iter().find(|dir| dir.is_dir()).cloned();
     if static_dir.is_none() {
+        let looked: Vec<String> = candidates.iter().map(|d| d.display().to_string()).collect();
         log::warn!(
-            "static_dir {} is not a directory: nothing is served at / (set --static-dir or SWITCHYARD_STATIC_DIR)",
-            config.static_dir.display()
+            "static_dir {} is not a directory (looked at {}): nothing is served at / (set --static-dir or SWITCHYARD_STATIC_DIR)",
+            config.static_dir.display(),
+            looked.join(", ")
         );
     }
     let options = ServeOptions {
@@ -187,15 +189,41 @@ where
     server.run().await
 }
 
-/// What the second start-up line says is served where.
+/// Where a `static_dir` may be, in order: as given when absolute; a
+/// relative one in the working directory, next to the config file, then
+/// next to the binary or up to three directories above it (so a binary
+/// under `target/` finds the repository's `static/` wherever it is started).
+fn static_dir_candidates(dir: &Path, file: Option<&Path>, exe: Option<&Path>) -> Vec<PathBuf> {
+    if dir.is_absolute() {
+        return vec![dir.to_path_buf()];
+    }
+    let mut candidates = vec![dir.to_path_buf()];
+    if let Some(beside) = file
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        candidates.push(beside.join(dir));
+    }
+    let above_binary = exe
+        .and_then(Path::parent)
+        .into_iter()
+        .flat_map(Path::ancestors);
+    candidates.extend(above_binary.take(4).map(|p| p.join(dir)));
+    candidates
+}
+
+/// What the second start-up line says is served where: the page to open,
+/// or, with no files to serve, only where Socket.IO is.
 fn open_line(addr: std::net::SocketAddr, path: &str, static_dir: Option<PathBuf>) -> String {
-    let files = match static_dir {
-        Some(dir) => format!("files from {}, ", dir.display()),
-        None => String::new(),
-    };
-    format!(
-        "open http://{addr}/ ({files}Socket.IO at {path}, its browser client at {path}socket.io.js)"
-    )
+    match static_dir {
+        Some(dir) => format!(
+            "open http://{addr}/ (files from {}, Socket.IO at {path}, its browser client at {path}socket.io.js)",
+            dir.display()
+        ),
+        None => format!(
+            "Socket.IO at http://{addr}{path}, its browser client at {path}socket.io.js (no files at /)"
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -205,6 +233,31 @@ mod tests {
     /// One set of defaults: what `config/default.toml` states is what the
     /// libraries' `Default`s give, so an app built on the libraries ships
     /// with the limits the binary has.
+    #[test]
+    fn a_relative_static_dir_is_looked_for_here_beside_the_config_then_above_the_binary() {
+        let dir = Path::new("static");
+        let file = Path::new("/etc/switchyard/app.toml");
+        let exe = Path::new("/srv/app/target/debug/switchyard");
+        let found = static_dir_candidates(dir, Some(file), Some(exe));
+        let expected = [
+            "static",
+            "/etc/switchyard/static",
+            "/srv/app/target/debug/static",
+            "/srv/app/target/static",
+            "/srv/app/static",
+            "/srv/static",
+        ];
+        assert_eq!(found, expected.map(PathBuf::from));
+        // A bare file name has no directory to look beside.
+        let found = static_dir_candidates(dir, Some(Path::new("app.toml")), None);
+        assert_eq!(found, [PathBuf::from("static")]);
+        let absolute = Path::new("/var/www");
+        assert_eq!(
+            static_dir_candidates(absolute, Some(file), Some(exe)),
+            [absolute]
+        );
+    }
+
     #[test]
     fn library_defaults_are_the_config_file_defaults() {
         let on = Config {

@@ -215,6 +215,14 @@ fn a_missing_static_dir_is_one_warning_and_the_server_still_runs() {
         .map_while(Result::ok)
         .find_map(|l| l.strip_prefix("listening on ").map(str::to_string))
         .expect("announces its address");
+    // No page to open: the second line says where Socket.IO is, and only that.
+    let second = stdout.next().and_then(Result::ok).expect("a second line");
+    assert_eq!(
+        second,
+        format!(
+            "Socket.IO at http://{addr}/socket.io/, its browser client at /socket.io/socket.io.js (no files at /)"
+        )
+    );
     let handshake = http_get(&addr, "/socket.io/?EIO=4&transport=polling");
     assert!(handshake.starts_with("HTTP/1.1 200"), "{handshake}");
     let _ = server.0.kill();
@@ -233,4 +241,42 @@ fn a_missing_static_dir_is_one_warning_and_the_server_still_runs() {
         warnings[0].contains("static_dir /nonexistent/static is not a directory"),
         "{stderr}"
     );
+}
+
+#[test]
+fn started_from_another_directory_it_finds_the_static_files_above_the_binary() {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !std::path::Path::new(env!("CARGO_BIN_EXE_switchyard")).starts_with(manifest) {
+        // Built outside the repository (CARGO_TARGET_DIR): nothing above it to find.
+        eprintln!("skipped: the binary is not under {}", manifest.display());
+        return;
+    }
+    let elsewhere = std::env::temp_dir();
+    let child = switchyard()
+        .current_dir(&elsewhere)
+        .args(["--port", "0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let mut server = Server(child);
+    let mut stdout = BufReader::new(server.0.stdout.take().unwrap()).lines();
+    let addr = (stdout.by_ref())
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("listening on ").map(str::to_string))
+        .expect("announces its address");
+    let second = stdout.next().and_then(Result::ok).expect("a second line");
+    // The repository's static/, found above target/debug/switchyard.
+    let repo_static = manifest.join("static");
+    let files = format!("(files from {}, ", repo_static.display());
+    assert!(
+        second.starts_with(&format!("open http://{addr}/ ")),
+        "{second}"
+    );
+    assert!(second.contains(&files), "{second}");
+    let page = http_get(&addr, "/");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let _ = server.0.kill();
+    drop(stdout);
 }
