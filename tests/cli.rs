@@ -280,3 +280,64 @@ fn started_from_another_directory_it_finds_the_static_files_above_the_binary() {
     let _ = server.0.kill();
     drop(stdout);
 }
+
+/// An HTTP request with a body, answered in full (the connection closes).
+fn http_post(addr: &str, path: &str, body: &str) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn rust_log_trace_shows_every_message_both_ways() {
+    let child = switchyard()
+        .args(["--port", "0"])
+        .env("RUST_LOG", "switchyard_engineio=trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut server = Server(child);
+    let mut stdout = BufReader::new(server.0.stdout.take().unwrap()).lines();
+    let addr = (stdout.by_ref())
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("listening on ").map(str::to_string))
+        .expect("announces its address");
+    let open = http_get(&addr, "/socket.io/?EIO=4&transport=polling");
+    let sid = open
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a handshake with a sid")
+        .to_string();
+    let session = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    let posted = http_post(&addr, &session, "40");
+    assert!(posted.starts_with("HTTP/1.1 200"), "{posted}");
+    // The CONNECT answer is what the next GET carries.
+    let answer = http_get(&addr, &session);
+    assert!(answer.contains("40{\"sid\":"), "{answer}");
+    // Stopped, then its log read whole: both directions are in it.
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    drop(stdout);
+    let mut stderr = String::new();
+    (server.0.stderr.take().unwrap())
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.contains(&format!("sid={sid} in: 40")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("sid={sid} out: 40{{\"sid\":")),
+        "{stderr}"
+    );
+}

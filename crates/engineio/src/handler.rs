@@ -63,6 +63,7 @@ impl<H: EngineHandler> SessionCtx<'_, H> {
 
     /// Queues already-encoded frames (kept together, e.g. a packet and its attachments).
     pub fn send_frames(&mut self, out: Outgoing) {
+        super::trace::outgoing(&self.shell.shared.sid, out.frames.frames());
         self.shell.push(out, self.ctx);
     }
 
@@ -146,6 +147,7 @@ impl<H: EngineHandler> SessionHandle<H> {
         out: &Outgoing,
         wakes: Option<&mut Vec<std::task::Waker>>,
     ) -> Result<(), SendError> {
+        super::trace::outgoing(self.sid(), out.frames.frames());
         let route = self.shared.outlet.send_or(out, wakes, |out| {
             self.addr.try_send(out.clone()).map_err(send_error)
         })?;

@@ -67,6 +67,7 @@ pub mod server;
 pub(crate) mod session;
 mod sink;
 pub mod stats;
+mod trace;
 pub mod upgrade;
 mod websocket;
 pub(crate) mod ws_codec;

@@ -318,6 +318,7 @@ impl<H: EngineHandler> EngineSession<H> {
 
     fn deliver(&mut self, message: Option<Msg>, ctx: &mut Context<Self>) {
         if let Some(message) = message {
+            crate::trace::incoming(&self.shell.shared.sid, &message);
             self.with_handler(ctx, |h, s| h.on_message(message, s));
         }
     }

@@ -246,13 +246,6 @@ impl Client {
     }
 
     fn on_packet(&mut self, packet: Packet, s: &mut SessionCtx<'_, Self>) {
-        log::trace!(
-            "sid={} in: {:?} nsp={} id={:?}",
-            s.sid(),
-            packet.kind,
-            packet.nsp,
-            packet.id
-        );
         match packet.kind {
             PacketKind::Connect => self.connect(packet, s),
             PacketKind::Disconnect => {
