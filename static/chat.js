@@ -134,14 +134,37 @@
     });
   }
 
+  /** The server's refusals (its API's short reasons), as sentences a person reads. */
+  var REFUSALS = {
+    'nickname taken': 'That nickname is taken. Pick another one.',
+    'the nickname is empty': 'Type a nickname first.',
+    'the nickname is over 32 characters': 'A nickname has at most 32 characters.',
+    'the nickname has control characters': 'A nickname cannot contain control characters.',
+    'the message is empty': 'The message is empty: type something first.',
+    'the message is over 2000 characters': 'The message is too long: at most 2,000 characters.',
+    'no such user': 'Nobody by that name is online.',
+    'no such channel': 'That channel does not exist (any more).',
+    'the channel exists': 'That channel exists already: join it instead.',
+    'too many channels': 'There are too many channels already. Join one of them.',
+    'pick a nickname first': 'Pick a nickname first.',
+    'join the channel first': 'Join the channel first.',
+    'slow down': 'Slow down: you are sending too fast. Wait a few seconds.'
+  };
+  function sentence(reason) {
+    if (REFUSALS[reason]) return REFUSALS[reason];
+    var text = String(reason).trim();
+    text = text.charAt(0).toUpperCase() + text.slice(1);
+    return /[.!?]$/.test(text) ? text : text + '.';
+  }
+
   /** The human-readable text of a refused request. */
   function errorText(res, fallback) {
     if (res.status === 0) return 'Connection lost: not sent. Try again once connected.';
-    if (res.status === 429) return 'Slow down: you are sending too fast. Wait a few seconds.';
+    if (res.status === 429) return REFUSALS['slow down'];
     var b = res.body;
-    if (b && typeof b === 'object' && typeof b.error === 'string') return b.error;
-    if (typeof b === 'string' && b.trim()) return b.trim();
-    return (fallback || 'The server refused') + ' (' + res.status + ')';
+    if (b && typeof b === 'object' && typeof b.error === 'string') return sentence(b.error);
+    if (typeof b === 'string' && b.trim()) return sentence(b);
+    return (fallback || 'The server refused') + ' (' + res.status + ').';
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -164,13 +187,24 @@
   // Connection state
 
   var CONN_LABEL = { connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…', offline: 'Offline' };
+  var TRANSPORT_LABEL = { websocket: 'WebSocket', polling: 'long-polling' };
   function setConn(s) {
     state.conn = s;
     var node = $('conn-state');
     node.dataset.state = s;
-    node.querySelector('.conn-label').textContent = CONN_LABEL[s];
-    node.title = s === 'connected' ? 'Connected over ' + transportName() : CONN_LABEL[s];
+    showTransport();
     updateReady();
+  }
+
+  /** "Connected · WebSocket": the transport in use, shown beside the state once connected. */
+  function showTransport() {
+    var node = $('conn-state');
+    var connected = state.conn === 'connected';
+    var transport = connected ? transportName() : '';
+    node.dataset.transport = transport;
+    var label = CONN_LABEL[state.conn] + (connected ? ' · ' + (TRANSPORT_LABEL[transport] || transport) : '');
+    node.querySelector('.conn-label').textContent = label;
+    node.title = connected ? 'Connected over ' + (TRANSPORT_LABEL[transport] || transport) : CONN_LABEL[state.conn];
   }
 
   function transportName() {
@@ -192,6 +226,10 @@
   socket.on('connect', function () {
     state.epoch++;
     state.everConnected = true;
+    // What went wrong before the connection came back is no news now.
+    hideError();
+    // Polling first, then the upgrade: the label follows it.
+    try { socket._raw.io.engine.once('upgrade', showTransport); } catch (e) { /* no engine */ }
     state.nick = null;
     state.joined.forEach(function (c) { c.ready = false; });
     setConn('connected');
@@ -422,7 +460,7 @@
         });
       }
       if (res.status !== 200) {
-        return dropChannel(name, errorText(res, 'Could not join') + ': #' + name);
+        return dropChannel(name, 'Could not join #' + name + ': ' + errorText(res, 'the server refused'));
       }
       var ch = state.joined.get(name) || channelState();
       state.joined.set(name, ch);

@@ -6,7 +6,8 @@
 //  - bob sees "ada is typing…", which goes away by itself, then her message; `<b>` is literal;
 //  - private messages both ways (click a member; `/msg nick text`);
 //  - a reload keeps the nickname, the channel and its history;
-//  - a polling-only page (?transport=polling) talks with the WebSocket pages;
+//  - a polling-only page (?transport=polling) talks with the WebSocket pages; each page shows its
+//    transport beside "Connected";
 //  - a tab closed leaves the others' member lists at once (WebSocket; polling too, the page
 //    ends its session when the tab goes);
 //  - bad input: empty, oversized (over 2000) messages, an unknown channel in the URL hash (404),
@@ -204,9 +205,12 @@ if (skip) {
       assert.match(await nickError.textContent(), /1 to 32 characters/);
       await pickNick(bob, "b".repeat(33));
       await waitIn(bob, () => /at most 32 characters/.test(document.querySelector('[data-testid="nick-error"]').textContent));
-      // the server's answer: 409 {error: "nickname taken"} (case-insensitive)
+      // the server's answer, 409 {error: "nickname taken"} (case-insensitive), as a sentence
       await pickNick(bob, "ADA");
-      await waitIn(bob, () => document.querySelector('[data-testid="nick-error"]').textContent === "nickname taken");
+      await waitIn(
+        bob,
+        () => document.querySelector('[data-testid="nick-error"]').textContent === "That nickname is taken. Pick another one.",
+      );
       await shot(bob, "nick-taken");
       await pickNick(bob, "bob");
       await ready(bob);
@@ -320,6 +324,14 @@ if (skip) {
       }));
       assert.deepEqual(transports, { wanted: ["polling"], engine: "polling" });
       assert.equal(await ada.page.evaluate(() => io.socket._raw.io.engine.transport.name), "websocket");
+      // Each page says which transport it is on, beside "Connected".
+      const shown = (who) =>
+        who.page.evaluate(() => {
+          const node = document.querySelector('[data-testid="conn-state"]');
+          return { transport: node.dataset.transport, label: node.querySelector(".conn-label").textContent };
+        });
+      assert.deepEqual(await shown(cy), { transport: "polling", label: "Connected · long-polling" });
+      assert.deepEqual(await shown(ada), { transport: "websocket", label: "Connected · WebSocket" });
       // it gets the history, and presence reaches everyone
       await waitMessage(cy, "ada", "hello bob");
       await waitMembers(ada, ["ada", "bob", "cy"]);
@@ -351,14 +363,14 @@ if (skip) {
       // an unknown channel in the URL of a new page: the 404 is shown, the page goes to #general
       const eve = await openChat("eve", { suffix: "#no-such-channel" });
       await pickNick(eve, "eve");
-      await waitError(eve, /no such channel.*#no-such-channel/);
+      await waitError(eve, /^Could not join #no-such-channel: That channel does not exist \(any more\)\.$/);
       await ready(eve);
       assert.equal(await eve.page.getByTestId("channel-title").textContent(), "#general");
       await shot(eve, "unknown-channel-404");
 
       // ... and in the hash of a page already in a channel: it stays there
       await ada.page.evaluate(() => { location.hash = "#nowhere"; });
-      await waitError(ada, /no such channel.*#nowhere/);
+      await waitError(ada, /^Could not join #nowhere: That channel does not exist/);
       await waitIn(ada, (room) => location.hash === `#${room}`, ROOM);
       assert.equal(await ada.page.getByTestId("channel-title").textContent(), `#${ROOM}`);
       await ada.page.locator("#error-close").click();
@@ -371,9 +383,9 @@ if (skip) {
       assert.equal((await input.inputValue()).length, 2001, "the refused text stays in the box");
       assert.match(await eve.page.getByTestId("char-count").textContent(), /2001 \/ 2000/);
       await shot(eve, "message-too-long");
-      // the server's own refusal, shown as it says it
+      // the server's own refusal, as a sentence
       await send(eve, "/msg nobody-here hello?");
-      await waitError(eve, /^no such user$/);
+      await waitError(eve, /^Nobody by that name is online\.$/);
       // exactly 2000 is fine
       await send(eve, "y".repeat(2000));
       await waitIn(eve, () => Array.from(document.querySelectorAll('[data-testid="message"][data-author="eve"]'))
@@ -457,11 +469,17 @@ if (skip) {
       }
       await shot(ada, "server-down");
 
+      // An error shown while the server was away is no news once it is back.
+      await ada.page.evaluate(() => {
+        document.getElementById("error-text").textContent = "Connection lost: not sent. Try again once connected.";
+        document.getElementById("error-banner").hidden = false;
+      });
       server = await startOnPort();
       assert.equal(server.port, port, "the same port");
       for (const who of pages) {
         await ready(who, SLOW_WAIT);
         assert.equal(await connState(who), "connected");
+        assert.equal(await who.page.locator("#error-banner").isHidden(), true, `${who.name}: the banner cleared`);
         assert.equal(await who.page.getByTestId("channel-title").textContent(), `#${ROOM}`, `${who.name} is back in #${ROOM}`);
       }
       // the channel existed only in memory: the first page back made it again; all three are in it
