@@ -45,11 +45,11 @@ const jsonSorted = (list) => sorted(list.map((x) => JSON.stringify(x)));
  * Start nodes of `kinds` on one fresh stream, then wait until each counts them all (nodes count
  * each other by heartbeats), asking through a client of each that is closed afterwards.
  */
-async function startCluster(scope, kinds) {
+async function startCluster(scope, kinds, args = []) {
   const stream = freshStream();
   const nodes = [];
   for (const [i, kind] of kinds.entries()) {
-    const n = await scope.node(kind, ["--redis-stream-name", stream]);
+    const n = await scope.node(kind, ["--redis-stream-name", stream, ...args]);
     n.name = `${kind}#${i + 1}`;
     nodes.push(n);
   }
@@ -282,9 +282,11 @@ if (redisMissing) {
       const redis = await startRedis();
       const scope = clusterScope(redis, { variant: "streams" });
       try {
+        // A stream long enough for the whole burst: the sender appends it faster than the
+        // receiver's node reads, and `MAXLEN` trimming unread entries is not what is tested here.
         const {
           nodes: [A, B],
-        } = await startCluster(scope, ["switchyard", "switchyard"]);
+        } = await startCluster(scope, ["switchyard", "switchyard"], ["--redis-stream-max-len", "100000"]);
         const sender = await scope.client(A, { label: "sender" });
         const receiver = await scope.client(B, { label: "receiver" });
         await call(receiver, "join", "R");

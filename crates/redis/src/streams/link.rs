@@ -342,17 +342,22 @@ struct Reader {
 impl Reader {
     async fn run(mut self) {
         // Behind: after a failed read, or one that filled its batch. Then
-        // what the stream trimmed (`MAXLEN`) may have been entries not yet
-        // read: checked before the next read.
+        // the next read also checks, in the same transaction, that the last
+        // entry read is still in the stream: a stream is trimmed from its
+        // start (`MAXLEN`), so if it went, entries after it may have gone
+        // unread too (or the stream was lost with a Redis restart), and
+        // connection state recovery is told (`Stats::gaps`).
         let mut behind = false;
         loop {
-            if behind && let Err(e) = self.check_trimmed().await {
-                self.outage.failed(&e).await;
-                continue;
-            }
-            match self.read().await {
-                Ok(entries) => {
+            match self.read(behind).await {
+                Ok((entries, trimmed)) => {
                     self.outage.restored();
+                    if trimmed {
+                        log::warn!(
+                            "redis streams adapter: entries may have been trimmed before this node read them"
+                        );
+                        self.outage.stats.gaps.fetch_add(1, Relaxed);
+                    }
                     behind = entries.len() >= self.options.read_count;
                     for (id, fields) in entries {
                         self.deliver(&id, fields).await;
@@ -360,7 +365,6 @@ impl Reader {
                     }
                 }
                 Err(e) => {
-                    // What comes in until the link is back may be trimmed unread.
                     behind = true;
                     self.outage.failed(&e).await;
                 }
@@ -368,34 +372,12 @@ impl Reader {
         }
     }
 
-    /// Marks a gap (`Stats::gaps`, for connection state recovery) when
-    /// the last entry read is no longer in the stream: a stream is trimmed
-    /// from its start (`MAXLEN`), so entries after it may have gone
-    /// unread too (or the stream itself was lost with a Redis restart).
-    async fn check_trimmed(&mut self) -> redis::RedisResult<()> {
-        let last = lock(&self.last_id).clone();
-        if last.is_empty() {
-            return Ok(());
-        }
-        let found: Value = (redis::cmd("XRANGE")
-            .arg(&self.options.name)
-            .arg(&last)
-            .arg(&last))
-        .query_async(&mut self.conn)
-        .await?;
-        if entries_of(found).is_empty() {
-            log::warn!(
-                "redis streams adapter: entries may have been trimmed before this node read them"
-            );
-            self.outage.stats.gaps.fetch_add(1, Relaxed);
-        }
-        Ok(())
-    }
-
     /// The next entries after the last id read; the first read starts
     /// after the stream's last entry (Node's `$`, made an id so that a
     /// lost link cannot skip what comes meanwhile).
-    async fn read(&mut self) -> redis::RedisResult<Vec<(String, Fields)>> {
+    /// With `behind`, also whether entries after the last one read may
+    /// have been trimmed unread.
+    async fn read(&mut self, behind: bool) -> redis::RedisResult<(Vec<(String, Fields)>, bool)> {
         let stream = &self.options.name;
         let mut from = lock(&self.last_id).clone();
         if from.is_empty() {
@@ -407,6 +389,26 @@ impl Reader {
             from = entries_of(last).pop().map_or("0-0".into(), |(id, _)| id);
             *lock(&self.last_id) = from.clone();
         }
+        if behind {
+            // One transaction: whether the last entry read is still there,
+            // and what follows it (not blocking: there is more to read).
+            let (found, reply): (Value, Value) = redis::pipe()
+                .atomic()
+                .cmd("XRANGE")
+                .arg(stream)
+                .arg(&from)
+                .arg(&from)
+                .cmd("XREAD")
+                .arg("COUNT")
+                .arg(self.options.read_count)
+                .arg("STREAMS")
+                .arg(stream)
+                .arg(&from)
+                .query_async(&mut self.conn)
+                .await?;
+            let trimmed = from != "0-0" && entries_of(found).is_empty();
+            return Ok((xread_entries(reply), trimmed));
+        }
         let reply: Value = redis::cmd("XREAD")
             .arg("COUNT")
             .arg(self.options.read_count)
@@ -417,7 +419,7 @@ impl Reader {
             .arg(from)
             .query_async(&mut self.conn)
             .await?;
-        Ok(xread_entries(reply))
+        Ok((xread_entries(reply), false))
     }
 
     /// Hands an entry to its namespace's bounded queue, as `Inbound {
