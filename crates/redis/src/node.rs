@@ -37,7 +37,7 @@ const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a recovering client waits for the other nodes to hand its
 /// session over. Switchyard nodes answer at once (found or not); only Node
 /// nodes, which do not know the request, make it wait this long.
-const HAND_OVER_TIMEOUT: Duration = Duration::from_secs(1);
+const HAND_OVER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What carries a node's messages: channels and bytes, whatever the dialect.
 pub(crate) trait Bus: Send + Sync + 'static {

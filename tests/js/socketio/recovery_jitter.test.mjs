@@ -12,6 +12,9 @@ import { redisMissing, startNode, startRedis, waitForAdapters } from "../support
 
 const CLIENTS = 50;
 const T = { timeout: 120000 };
+// socket.io's heartbeat, not test_server's quick one: under a loaded machine a quick one drops
+// the producer, which does not reconnect (the cuts are the clients' own closes, seen at once).
+const HEARTBEAT = ["--ping-interval", "25000", "--ping-timeout", "20000"];
 const cleanups = [];
 const defer = (f) => cleanups.push(f);
 
@@ -19,14 +22,14 @@ after(() => runCleanups(cleanups));
 
 /** A run's servers: one alone, or two nodes on Redis (clients on one, the producer on the other). */
 async function local(recovery) {
-  const srv = await startServer("test_server", ["--recovery", recovery ? "1" : "0"]);
+  const srv = await startServer("test_server", ["--recovery", recovery ? "1" : "0", ...HEARTBEAT]);
   defer(() => srv.stop());
   return { clients: srv, producer: srv };
 }
 
 function onRedis(redis, variantArgs) {
   return async (recovery) => {
-    const args = ["--recovery", recovery ? "1" : "0", ...variantArgs];
+    const args = ["--recovery", recovery ? "1" : "0", ...HEARTBEAT, ...variantArgs];
     const nodes = [];
     for (let i = 0; i < 2; i++) {
       const node = await startNode(redis, args);
