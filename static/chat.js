@@ -110,9 +110,13 @@
     nickRetry: null,
     nickTyped: false // wantedNick was typed while not connected (not remembered)
   };
-  (load(STORE_CHANNELS, true) || []).forEach(function (name) {
+  var storedChannels = load(STORE_CHANNELS, true);
+  (storedChannels || []).forEach(function (name) {
     if (typeof name === 'string' && CHANNEL_RE.test(name)) state.joined.set(name, channelState());
   });
+  // Left every channel (an empty list remembered, not none at all): a reconnect or a reload
+  // keeps it so, rather than putting the user back into #general.
+  state.leftAll = Array.isArray(storedChannels) && storedChannels.length === 0;
   state.current = load(STORE_CURRENT);
 
   function channelState() { return { messages: [], members: [], unread: 0, ready: false }; }
@@ -409,12 +413,23 @@
     return h || null;
   }
 
+  /** Counts the times the channels were entered after a nickname was accepted (for tests). */
+  function entered() {
+    var app = $('app');
+    app.dataset.entered = String(Number(app.dataset.entered || 0) + 1);
+  }
+
   /** After the nickname is accepted: back into the channels we were in (then the URL's). */
   function enterChannels() {
     var epoch = state.epoch;
     var wanted = hashChannel();
     var names = Array.from(state.joined.keys());
     var current = state.current && state.joined.has(state.current) ? state.current : null;
+    if (!wanted && !current && names.length === 0 && state.leftAll) {
+      state.current = null;
+      renderAll();
+      return entered();
+    }
     var first = wanted || current || names[0] || 'general';
     // the current one first, so that the page is usable as soon as possible
     var order = [first].concat(names.filter(function (n) { return n !== first; }));
@@ -434,6 +449,7 @@
       return first;
     }).then(function (done) {
       if (epoch !== state.epoch) return;
+      entered();
       order.forEach(function (n) {
         if (n !== first && n !== done) joinChannel(n, { rejoin: true, background: true });
       });
@@ -464,6 +480,7 @@
       }
       var ch = state.joined.get(name) || channelState();
       state.joined.set(name, ch);
+      state.leftAll = false;
       ch.messages = (res.body.messages || []).slice(-KEEP_MESSAGES);
       ch.members = res.body.members || [];
       ch.unread = Math.min(ch.unread, ch.messages.length); // the history may be shorter now
@@ -521,6 +538,7 @@
       clearTyping(name);
       var rest = Array.from(state.joined.keys());
       state.current = rest[0] || null;
+      state.leftAll = rest.length === 0;
       if (state.current) state.joined.get(state.current).unread = 0;
       remember();
       refreshChannels();
@@ -853,6 +871,8 @@
     clear(list);
     var ch = state.current && state.joined.get(state.current);
     var members = ch ? ch.members : [];
+    // Who is in the channel open, as the heading says; with none open, nobody is listed.
+    $('members-title').textContent = ch ? 'In #' + state.current : 'Open a channel to see who is in it';
     $('members-count').textContent = ch ? '(' + members.length + ')' : '';
     list.classList.toggle('stale', state.conn !== 'connected');
     members.forEach(function (nick) {

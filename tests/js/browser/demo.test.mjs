@@ -6,6 +6,8 @@
 //  - bob sees "ada is typing…", which goes away by itself, then her message; `<b>` is literal;
 //  - private messages both ways (click a member; `/msg nick text`);
 //  - a reload keeps the nickname, the channel and its history;
+//  - the online panel says whose members it lists; a page that left every channel stays so
+//    after a reconnect (not put back into #general);
 //  - a polling-only page (?transport=polling) talks with the WebSocket pages; each page shows its
 //    transport beside "Connected";
 //  - a tab closed leaves the others' member lists at once (WebSocket; polling too, the page
@@ -455,6 +457,26 @@ if (skip) {
       await waitMembers(bob, ["ada", "bob", "cy"]);
       assert.equal(await bob.page.evaluate(() => location.hash), `#${ROOM}`);
       await shot(bob, "left-general");
+    });
+
+    it("the online panel says whose it lists; after leaving every channel, a reconnect keeps it so", T, async () => {
+      const zoe = await openChat("zoe");
+      await pickNick(zoe, "zoe");
+      await ready(zoe);
+      const title = () => zoe.page.getByTestId("members-title").textContent();
+      assert.equal(await title(), "In #general");
+      await zoe.page.getByTestId("leave-button").click();
+      await waitIn(zoe, () => document.querySelectorAll('[data-testid="channel-item"][data-joined="true"]').length === 0);
+      assert.equal(await title(), "Open a channel to see who is in it");
+      // The connection blinks; once the page has entered its channels again, it is in none.
+      const before = await zoe.page.evaluate(() => Number(document.getElementById("app").dataset.entered || 0));
+      await zoe.page.evaluate(() => io.socket._raw.io.engine.close());
+      await waitIn(zoe, (n) => Number(document.getElementById("app").dataset.entered || 0) > n, before, SLOW_WAIT);
+      const joined = await zoe.page.evaluate(() => document.querySelectorAll('[data-testid="channel-item"][data-joined="true"]').length);
+      assert.equal(joined, 0, "not put back into #general");
+      assert.equal(await connState(zoe), "connected");
+      await shot(zoe, "no-channel-after-reconnect");
+      await close(zoe);
     });
 
     it("the server restarts on the same port: every page shows it, comes back by itself and can send", T, async () => {
