@@ -108,16 +108,37 @@ impl Drop for Server {
     }
 }
 
+/// The rest of a server's stdout, kept open to the end: a server printing
+/// to a closed pipe would die of it.
+type Stdout = std::io::Lines<BufReader<std::process::ChildStdout>>;
+
+/// Starts `cmd` with its stdout piped and reads it up to the `listening on`
+/// line: the server, the rest of its stdout, and its address.
+fn listening(cmd: &mut Command) -> (Server, Stdout, String) {
+    let child = cmd.stdout(Stdio::piped()).spawn().expect("starts");
+    let mut server = Server(child);
+    let mut stdout = BufReader::new(server.0.stdout.take().unwrap()).lines();
+    let addr = (stdout.by_ref())
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("listening on ").map(str::to_string))
+        .expect("announces its address");
+    (server, stdout, addr)
+}
+
 fn http_get(addr: &str, path: &str) -> String {
+    http(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+/// Sends `request` whole and reads the answer to the end (the server closes).
+fn http(addr: &str, request: &str) -> String {
     let mut stream = TcpStream::connect(addr).expect("connects");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
@@ -201,20 +222,12 @@ fn redis_down_at_start_is_an_error_naming_the_url() {
 
 #[test]
 fn a_missing_static_dir_is_one_warning_and_the_server_still_runs() {
-    let child = switchyard()
-        .args(["--port", "0", "--static-dir", "/nonexistent/static"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut server = Server(child);
-    // Kept open to the end: a server printing to a closed pipe would die of it.
-    let mut stdout = BufReader::new(server.0.stdout.take().unwrap()).lines();
-    let addr = (stdout.by_ref())
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("listening on ").map(str::to_string))
-        .expect("announces its address");
+    let (mut server, mut stdout, addr) = listening(
+        switchyard()
+            .args(["--port", "0", "--static-dir", "/nonexistent/static"])
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::piped()),
+    );
     // No page to open: the second line says where Socket.IO is, and only that.
     let second = stdout.next().and_then(Result::ok).expect("a second line");
     assert_eq!(
@@ -252,20 +265,13 @@ fn started_from_another_directory_it_finds_the_static_files_above_the_binary() {
         return;
     }
     let elsewhere = std::env::temp_dir();
-    let child = switchyard()
-        .current_dir(&elsewhere)
-        .args(["--port", "0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    let mut server = Server(child);
-    let mut stdout = BufReader::new(server.0.stdout.take().unwrap()).lines();
-    let addr = (stdout.by_ref())
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("listening on ").map(str::to_string))
-        .expect("announces its address");
+    let (mut server, mut stdout, addr) = listening(
+        switchyard()
+            .current_dir(&elsewhere)
+            .args(["--port", "0"])
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::null()),
+    );
     let second = stdout.next().and_then(Result::ok).expect("a second line");
     // The repository's static/, found above target/debug/switchyard.
     let repo_static = manifest.join("static");
@@ -281,39 +287,26 @@ fn started_from_another_directory_it_finds_the_static_files_above_the_binary() {
     drop(stdout);
 }
 
-/// An HTTP request with a body, answered in full (the connection closes).
+/// A POST of `body`, answered in full (the connection closes).
 fn http_post(addr: &str, path: &str, body: &str) -> String {
-    let mut stream = TcpStream::connect(addr).expect("connects");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+    let length = body.len();
+    http(
+        addr,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain\r\n\
+             Content-Length: {length}\r\nConnection: close\r\n\r\n{body}"
+        ),
     )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }
 
 #[test]
 fn rust_log_trace_shows_every_message_both_ways() {
-    let child = switchyard()
-        .args(["--port", "0"])
-        .env("RUST_LOG", "switchyard_engineio=trace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut server = Server(child);
-    let mut stdout = BufReader::new(server.0.stdout.take().unwrap()).lines();
-    let addr = (stdout.by_ref())
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("listening on ").map(str::to_string))
-        .expect("announces its address");
+    let (mut server, stdout, addr) = listening(
+        switchyard()
+            .args(["--port", "0"])
+            .env("RUST_LOG", "switchyard_engineio=trace")
+            .stderr(Stdio::piped()),
+    );
     let open = http_get(&addr, "/socket.io/?EIO=4&transport=polling");
     let sid = open
         .split("\"sid\":\"")
