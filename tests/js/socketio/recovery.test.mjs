@@ -11,7 +11,6 @@ import {
   eioWs,
   ioClient,
   runCleanups,
-  sleep,
   startServer,
   toWsUrl,
   until,
@@ -140,8 +139,12 @@ describe("recovery refused", () => {
     await received(a, 1);
     const id = a.id;
     await cut(srv, a);
-    // The scenario is time passing: the client stays away longer than the window.
-    await sleep(500);
+    // The client stays away until the server has let its session expire: each broadcast (to a
+    // room nobody is in) makes the server forget what is past the window, and counts it.
+    await until(async () => {
+      await emitTo(producer, ["nobody"], "tick");
+      return (await ack(producer, "counters", {})).recovery.expired === 1;
+    }, "the session to expire on the server");
     await reconnect(a);
     assert.equal(a.recovered, false);
     assert.notEqual(a.id, id);
