@@ -138,6 +138,7 @@ if (skip) {
           const a1 = await client(A, { label: "a1 (A)" });
           const b1 = await client(B, { label: "b1 (B)" });
           const before = await counters(a1);
+          const beforeB = await counters(b1);
 
           await redis.kill();
           // Down until A has failed a dozen attempts (each counted as an error): past the 10th the
@@ -152,6 +153,9 @@ if (skip) {
           // often miss it).
           assert.ok(up < 1500, `A's link back ${Math.round(up)} ms after Redis`);
 
+          // Pub/sub keeps nothing: B must be subscribed again (its link counted back up, after
+          // its subscriptions were made) before A's broadcast can reach b1.
+          await waitFor(async () => (await counters(b1)).reconnects > beforeB.reconnects, "B to count a reconnection", 20000, 10);
           await call(a1, "io-emit", { data: "after a long outage" });
           await waitFor(() => roomMsgs(b1).includes("after a long outage"), "b1 to receive the first broadcast after the outage");
         }),
