@@ -50,6 +50,8 @@ use figment::{Figment, Metadata, Profile, Provider, Source};
 use serde::Deserialize;
 pub use switchyard_redis::SubscriptionMode;
 
+pub use crate::logging::LogFormat;
+
 /// The embedded defaults; see `config/default.toml`.
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
@@ -140,6 +142,8 @@ pub struct Config {
     /// Milliseconds to wait on shutdown for connections to close; see
     /// [`Config::shutdown_timeout`].
     pub shutdown_timeout_ms: u64,
+    /// How log lines on standard error are written: text or JSON lines.
+    pub log_format: LogFormat,
     /// Whether WebSocket messages are compressed (permessage-deflate) when
     /// the client offers it.
     pub per_message_deflate: bool,

@@ -200,6 +200,7 @@ fn every_key_settable_from_env_and_cli() {
         ("cors_origins", "*"),
         ("transports", "websocket"),
         ("shutdown_timeout_ms", "9"),
+        ("log_format", "json"),
         ("per_message_deflate", "true"),
         ("http_compression_threshold", "10"),
         ("allow_eio3", "false"),
@@ -237,7 +238,7 @@ fn every_key_settable_from_env_and_cli() {
          ping_interval_ms: 2, ping_timeout_ms: 3, upgrade_timeout_ms: 4, \
          connect_timeout_ms: 5, max_payload: 6, max_buffer_bytes: 7, max_attachments: 8, \
          cors_origins: [\"*\"], transports: [Websocket], shutdown_timeout_ms: 9, \
-         per_message_deflate: true, http_compression_threshold: 10, allow_eio3: false, \
+         log_format: Json, per_message_deflate: true, http_compression_threshold: 10, allow_eio3: false, \
          max_json_depth: 19, max_namespaces_per_client: 16, max_rooms_per_socket: 17, max_pending_acks_per_socket: 18, \
          max_connections_per_ip: 13, handshakes_per_second_per_ip: 14, handshake_burst_per_ip: 15, \
          trusted_proxies: [\"10.0.0.0/8\", \"::1\"], ws_check_origin: false, check_sid_address: true, \
