@@ -11,7 +11,8 @@
 //  - a polling-only page (?transport=polling) talks with the WebSocket pages; each page shows its
 //    transport beside "Connected";
 //  - a tab closed leaves the others' member lists at once (WebSocket; polling too, the page
-//    ends its session when the tab goes);
+//    ends its session when the tab goes, and when that close never arrives the server ends the
+//    session as its pending poll's connection closes);
 //  - bad input: empty, oversized (over 2000) messages, an unknown channel in the URL hash (404),
 //    an unknown user, sending too fast (429 "slow down"), all shown on the page;
 //  - phone width (390x844): no horizontal overflow, the lists in a drawer;
@@ -359,6 +360,23 @@ if (skip) {
       await waitMembers(cy, ["ada", "bob", "cy"]);
       await waitIn(ada, (room) => document.querySelector(`[data-testid="channel-item"][data-channel="${room}"]`)?.dataset.members === "3", ROOM);
       await shot(ada, "presence-after-close");
+    });
+
+    // The server's heartbeat is socket.io's (25 s + 20 s): a polling tab whose pending GET's
+    // connection closes leaves at once, as on engine.io, not when its pings go unanswered.
+    it("a closed polling tab leaves the member lists within seconds", T, async () => {
+      const eve = await openChat("eve", { suffix: `?transport=polling#${ROOM}` });
+      await pickNick(eve, "eve");
+      await ready(eve);
+      assert.equal(await eve.page.evaluate(() => io.socket._raw.io.engine.transport.name), "polling");
+      await waitMembers(ada, ["ada", "bob", "cy", "eve"]);
+      // The tab goes without its pagehide close reaching the server (a discarded tab, a crash):
+      // the server sees only the pending poll's connection end.
+      await eve.page.evaluate(() => {
+        navigator.sendBeacon = () => true;
+      });
+      await close(eve);
+      await waitMembers(ada, ["ada", "bob", "cy"], 10000);
     });
 
     it("bad input: unknown channel (404), empty and oversized messages, unknown user, too fast (429)", T, async () => {

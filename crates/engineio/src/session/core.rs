@@ -476,7 +476,24 @@ impl SessionState {
         }
     }
 
-    /// The waiting GET's client went away.
+    /// A GET's HTTP connection closed before its answer was written (the
+    /// tab was closed, the network dropped): engine.io's "poll connection
+    /// closed prematurely". While polling, the session ends with `transport
+    /// error` at once, as on engine.io, rather than at the ping timeout: the
+    /// client cannot be reached, and whatever the GET was answered with is
+    /// lost. What was due by `now` is done first, so a session that had
+    /// already timed out keeps that reason. After an upgrade the GET no longer
+    /// matters and nothing happens; a closed session stays as it is.
+    pub fn get_abandoned(&mut self, now: Instant) {
+        self.catch_up(now);
+        if matches!(self.transport, Transport::Polling { .. }) && self.phase == Phase::Open {
+            self.close(now, CloseReason::TransportError);
+        }
+    }
+
+    /// The waiting GET's receiver was dropped; see also
+    /// [`get_abandoned`](Self::get_abandoned), which the connection's end
+    /// brings right after.
     pub fn get_gone(&mut self) {
         if let Transport::Polling { get, .. } = &mut self.transport {
             *get = Get::Idle;

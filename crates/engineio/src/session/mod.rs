@@ -113,6 +113,11 @@ pub enum Poll {
     Wait(oneshot::Receiver<PollAnswer>),
 }
 
+/// A GET's HTTP connection closed before its answer was written.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct PollAbandoned;
+
 /// A long-polling POST starts; refused if another is in flight.
 #[derive(actix::Message)]
 #[rtype(result = "Result<(), TransportMismatch>")]
@@ -541,6 +546,15 @@ impl<H: EngineHandler> Handler<PollGet> for EngineSession<H> {
         };
         self.after(ctx);
         result
+    }
+}
+
+impl<H: EngineHandler> Handler<PollAbandoned> for EngineSession<H> {
+    type Result = ();
+    fn handle(&mut self, _: PollAbandoned, ctx: &mut Context<Self>) {
+        self.sync_get();
+        self.shell.state.get_abandoned(Instant::now());
+        self.after(ctx);
     }
 }
 

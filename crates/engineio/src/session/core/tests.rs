@@ -257,6 +257,57 @@ fn a_get_whose_client_left_does_not_count_as_waiting() {
     assert!(!s.is_closing());
 }
 
+/// engine.io's "poll connection closed prematurely": the waiting GET's
+/// connection closed (a closed tab), so the session ends with `transport
+/// error` now, not at the ping timeout, and its handler hears it.
+#[test]
+fn a_get_whose_connection_closed_ends_the_session_at_once() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    waits(s.poll_get(t0));
+    s.get_gone();
+    s.get_abandoned(t0 + ms(10));
+    assert_eq!(s.take_closed(), Some(CloseReason::TransportError));
+    assert_eq!(actions(&mut s), vec!["detach", "finish"]);
+    assert!(matches!(s.poll_get(t0 + ms(20)), Err(TransportMismatch)));
+}
+
+/// The answer was taken for a GET whose connection then closed: it is lost
+/// with the connection, so the session ends rather than carry on with a hole.
+#[test]
+fn a_get_answered_then_dropped_ends_the_session() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    waits(s.poll_get(t0));
+    s.push(out("a"), 0);
+    assert_eq!(actions(&mut s), vec!["get 4a"]);
+    s.get_abandoned(t0);
+    assert_eq!(s.take_closed(), Some(CloseReason::TransportError));
+}
+
+/// The abandoned GET's news comes after a deadline: the deadline came
+/// first, and its reason stands.
+#[test]
+fn a_get_abandoned_after_the_pong_deadline_keeps_ping_timeout() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    waits(s.poll_get(t0));
+    s.get_abandoned(t0 + INTERVAL + TIMEOUT);
+    assert_eq!(s.take_closed(), Some(CloseReason::PingTimeout));
+}
+
+/// The GET of a session that has moved to WebSocket no longer matters.
+#[test]
+fn a_get_abandoned_after_the_upgrade_changes_nothing() {
+    let t0 = Instant::now();
+    let mut s = probing(t0);
+    s.ws_packet(t0, PROBE, Packet::Upgrade);
+    let _ = actions(&mut s);
+    s.get_abandoned(t0);
+    assert_eq!(s.take_closed(), None);
+    assert!(!s.is_closing());
+}
+
 #[test]
 fn a_second_concurrent_post_is_a_transport_error() {
     let t0 = Instant::now();
