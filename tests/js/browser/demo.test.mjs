@@ -4,7 +4,8 @@
 //  - ada and bob pick nicknames (bad ones and a taken one refused inline), create and join a
 //    channel, leave one; presence lists and member counts update;
 //  - bob sees "ada is typing…", which goes away by itself, then her message; `<b>` is literal;
-//  - private messages both ways (click a member; `/msg nick text`);
+//  - private messages as conversations, one per person with unread counts, both ways (click a
+//    member; `/msg nick text`), kept over a reload;
 //  - a reload keeps the nickname, the channel and its history;
 //  - the online panel says whose members it lists; a page that left every channel stays so
 //    after a reconnect (not put back into #general);
@@ -284,25 +285,43 @@ if (skip) {
       await shot(ada, "markup-literal");
     });
 
-    it("private messages: bob clicks ada in the member list; ada answers with /msg", T, async () => {
+    it("private messages are conversations: bob clicks ada in the member list; ada answers with /msg", T, async () => {
+      const title = (who) => who.page.getByTestId("channel-title").textContent();
+      const conversation = (who, nick) => who.page.locator(`[data-testid="conversation-item"][data-nick="${nick}"]`);
       await bob.page.locator('[data-testid="member"][data-nick="ada"] button').click();
       await bob.page.getByTestId("pm-target").waitFor({ timeout: WAIT });
       assert.equal(await bob.page.locator("#pm-target-name").textContent(), "ada");
+      assert.equal(await title(bob), "@ada");
       await send(bob, "psst, ada");
-      await waitMessage(ada, "bob", "psst, ada", "private");
       await waitMessage(bob, "bob", "psst, ada", "private");
+      // ada, in the channel, sees a conversation with one unread message, not the message itself
+      await conversation(ada, "bob").and(ada.page.locator('[data-unread="1"]')).waitFor({ timeout: WAIT });
+      assert.deepEqual(await messageTexts(ada, "private"), []);
+      assert.equal(await title(ada), `#${ROOM}`);
+      await conversation(ada, "bob").locator("button").click();
+      await waitMessage(ada, "bob", "psst, ada", "private");
+      assert.equal(await title(ada), "@bob");
       assert.equal(await ada.page.locator('[data-kind="private"]').first().getAttribute("data-to"), "ada");
-      await bob.page.getByTestId("pm-cancel").click();
+      assert.equal(await conversation(ada, "bob").getAttribute("data-unread"), "0");
+      // back in the channel, ada answers with /msg: the conversation opens with the answer in it
+      await ada.page.getByTestId("pm-cancel").click();
+      assert.equal(await title(ada), `#${ROOM}`);
       await send(ada, "/msg bob got it");
-      await waitMessage(bob, "ada", "got it", "private");
       await waitMessage(ada, "ada", "got it", "private");
-      // not in the channel
-      assert.equal((await messageTexts(bob)).includes("ada: got it"), false);
-      await shot(ada, "private-messages");
+      assert.equal(await title(ada), "@bob");
+      assert.deepEqual(await messageTexts(ada, "private"), ["bob: psst, ada", "ada: got it"]);
+      // bob has the conversation open: it arrives there
+      await waitMessage(bob, "ada", "got it", "private");
+      await shot(ada, "private-conversation");
       await shot(bob, "private-received");
+      // and it is not in the channel
+      await bob.page.getByTestId("pm-cancel").click();
+      assert.equal(await title(bob), `#${ROOM}`);
+      assert.equal((await messageTexts(bob)).includes("ada: got it"), false);
+      assert.deepEqual(await messageTexts(bob, "private"), []);
     });
 
-    it("a reload keeps the nickname, the channel and its history", T, async () => {
+    it("a reload keeps the nickname, the channel, its history and the private conversations", T, async () => {
       await ada.page.reload();
       // the previous connection may still hold "ada" for a moment: the page tries again by itself
       await ready(ada, SLOW_WAIT);
@@ -313,6 +332,12 @@ if (skip) {
       assert.deepEqual(await messageTexts(ada), ["ada: hello bob", "bob: <b>bold?</b> <img src=x onerror=alert(1)>"]);
       await waitMembers(ada, ["ada", "bob"]);
       await waitMembers(bob, ["ada", "bob"]);
+      // the private conversation is kept too (in this browser), and opens as it was
+      await ada.page.locator('[data-testid="conversation-item"][data-nick="bob"] button').click();
+      await waitMessage(ada, "ada", "got it", "private");
+      assert.deepEqual(await messageTexts(ada, "private"), ["bob: psst, ada", "ada: got it"]);
+      await ada.page.getByTestId("pm-cancel").click();
+      assert.equal(await ada.page.getByTestId("channel-title").textContent(), `#${ROOM}`);
       await shot(ada, "after-reload");
     });
 
