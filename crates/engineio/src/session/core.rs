@@ -143,8 +143,9 @@ struct Probe {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Open,
-    /// Closed server-side while polling: the close packet waits for the
-    /// client's next GET until then.
+    /// Closed while polling with no GET waiting: the close packet (server
+    /// side) or the noop (the client's own close) waits for the client's
+    /// next GET until then.
     Draining {
         until: Instant,
     },
@@ -751,9 +752,17 @@ impl SessionState {
             CloseReason::ForcedClose | CloseReason::ServerShutdown
         );
         match self.transport {
-            // The client said close itself: its pending GET just ends (noop).
-            Transport::Polling { .. } if reason == CloseReason::TransportClose => {
+            // The client said close itself (a POSTed `1`): its pending GET, or the next one
+            // if none waits (it may have been sent beside the POST and read after it), ends
+            // with a noop, as on engine.io; only the GET after that finds the session gone.
+            Transport::Polling { get, .. } if reason == CloseReason::TransportClose => {
                 self.enqueue(Packet::Noop);
+                if get == Get::Idle {
+                    self.phase = Phase::Draining {
+                        until: now + self.limits.grace(),
+                    };
+                    return;
+                }
                 self.flush_polling();
             }
             Transport::Polling { get, .. } => {

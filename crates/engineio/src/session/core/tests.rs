@@ -358,6 +358,38 @@ fn the_client_close_packet_ends_a_waiting_get_with_a_noop() {
     assert_eq!(s.take_closed(), None);
 }
 
+/// socket.io's official "should forcefully close the session": a GET and a
+/// POST of `1` sent together, the POST read first. The GET still gets the
+/// noop, and only the one after it finds the session gone.
+#[test]
+fn the_client_close_packet_before_its_get_leaves_the_noop_for_that_get() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    assert!(s.post_started(t0).is_ok());
+    assert_eq!(s.on_packet(t0, Packet::Close), None);
+    s.post_finished();
+    assert_eq!(s.take_closed(), Some(CloseReason::TransportClose));
+    assert_eq!(actions(&mut s), vec!["detach"]);
+    assert_eq!(ready(s.poll_get(t0 + ms(5))), "6");
+    assert_eq!(actions(&mut s), vec!["finish"]);
+    assert!(matches!(s.poll_get(t0 + ms(6)), Err(TransportMismatch)));
+}
+
+/// No GET comes after the client's close: the session ends when the grace
+/// period is over (interval + timeout), without a word to the handler again.
+#[test]
+fn the_client_close_packet_with_no_get_after_it_ends_at_the_grace_period() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    assert_eq!(s.on_packet(t0, Packet::Close), None);
+    assert_eq!(s.take_closed(), Some(CloseReason::TransportClose));
+    assert_eq!(actions(&mut s), vec!["detach"]);
+    assert_eq!(s.poll_timeout(), Some(t0 + INTERVAL + TIMEOUT));
+    s.handle_timeout(t0 + INTERVAL + TIMEOUT);
+    assert_eq!(actions(&mut s), vec!["finish"]);
+    assert_eq!(s.take_closed(), None);
+}
+
 #[test]
 fn a_server_close_while_polling_keeps_queued_data_and_close_for_the_next_get() {
     let t0 = Instant::now();
