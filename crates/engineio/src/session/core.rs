@@ -24,11 +24,15 @@ use crate::queue::OutQueue;
 /// Identifies one WebSocket connection of a session (its transport or its probe).
 pub type ConnId = u64;
 
-/// How long a GET that arrives while the client is being upgraded is held
-/// before it gets a noop: engine.io's upgrade `check` period. Holding it
-/// lets an `upgrade` packet that raced it decide its fate (400), whatever
-/// order the two connections' bytes were read in.
-pub const PROBE_GET_HOLD: Duration = Duration::from_millis(100);
+/// How long a GET that arrives while the client is being upgraded (its
+/// probe WebSocket open) is held before it gets a noop. Holding it lets the
+/// `2probe` and `5` that the client sent on the other connection, perhaps
+/// before this GET but read after it, decide its fate (400), whatever order
+/// the two connections' bytes were read in. engine.io ends such a GET within
+/// its 100 ms upgrade check; this bound is longer so that a loaded server
+/// still reads the `5` in time, and it costs a real client at most this much
+/// delay to its upgrade (its data still flows: a held GET takes what comes).
+pub const PROBE_GET_HOLD: Duration = Duration::from_millis(250);
 
 /// The timings and limits the core needs.
 #[derive(Debug, Clone, Copy)]
@@ -252,6 +256,11 @@ impl SessionState {
         }
     }
 
+    /// Whether WebSocket `conn` is the registered upgrade probe.
+    pub fn is_probe(&self, conn: ConnId) -> bool {
+        self.probe.is_some_and(|p| p.conn == conn)
+    }
+
     /// The transport's name, as Engine.IO writes it: `polling` or `websocket`.
     pub fn transport_name(&self) -> &'static str {
         match self.transport {
@@ -459,17 +468,15 @@ impl SessionState {
             return Ok(GetOutcome::Ready(self.queue.take()));
         }
         match self.probe {
-            Some(Probe { answered: true, .. }) => {
+            // Upgrading, whether or not the probe's `2probe` has been read yet: its `5` may
+            // follow on the other connection and decide this GET's fate (400), whatever order
+            // the two were read in; else the hold ends with a noop and the client pauses.
+            Some(_) => {
                 *get = Get::Held {
                     until: now + PROBE_GET_HOLD,
                 };
                 Ok(GetOutcome::Wait)
             }
-            // Upgrading: let the client finish this poll and pause.
-            Some(_) => Ok(GetOutcome::Ready(vec![(
-                Packet::Noop.encode(self.version),
-                false,
-            )])),
             None => {
                 *get = Get::Waiting;
                 Ok(GetOutcome::Wait)

@@ -113,6 +113,17 @@ pub enum Poll {
     Wait(oneshot::Receiver<PollAnswer>),
 }
 
+/// A WebSocket for this polling session is about to be accepted as its
+/// upgrade probe: registered before its `101` is written, so that a request
+/// the client sends once it has seen the `101` (a GET on the other
+/// connection) finds the upgrade under way, whichever thread reads it first.
+/// `false`: the session takes no probe (closed, upgraded or already probing).
+#[derive(actix::Message)]
+#[rtype(result = "bool")]
+pub struct ProbeComing {
+    pub conn: ConnId,
+}
+
 /// A GET's HTTP connection closed before its answer was written.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
@@ -549,6 +560,16 @@ impl<H: EngineHandler> Handler<PollGet> for EngineSession<H> {
     }
 }
 
+impl<H: EngineHandler> Handler<ProbeComing> for EngineSession<H> {
+    type Result = bool;
+    fn handle(&mut self, ProbeComing { conn }: ProbeComing, ctx: &mut Context<Self>) -> bool {
+        self.sync_get();
+        let taken = self.shell.state.ws_opened(Instant::now(), conn, true);
+        self.after(ctx);
+        taken
+    }
+}
+
 impl<H: EngineHandler> Handler<PollAbandoned> for EngineSession<H> {
     type Result = ();
     fn handle(&mut self, _: PollAbandoned, ctx: &mut Context<Self>) {
@@ -602,7 +623,13 @@ impl<H: EngineHandler> Handler<WsIn> for EngineSession<H> {
                 // Exact: an idle session keeps one slot, not a grown Vec's four.
                 self.shell.ws.reserve_exact(1);
                 self.shell.ws.push(WsIo { conn, sink, stop });
-                if !self.shell.state.ws_opened(now, conn, probe) {
+                // A probe was registered with the core before its `101` (`ProbeComing`); it
+                // may have timed out or the session closed since.
+                let taken = match probe {
+                    true => self.shell.state.is_probe(conn),
+                    false => self.shell.state.ws_opened(now, conn, false),
+                };
+                if !taken {
                     let ws = self.shell.ws.pop().expect("just pushed");
                     ws.sink.close(1000);
                     ws.stop.do_send(WsStop);

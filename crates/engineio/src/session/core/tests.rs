@@ -487,6 +487,40 @@ fn a_get_racing_the_upgrade_packet_is_refused_whichever_arrives_first() {
     assert!(!s.is_closing());
 }
 
+/// engine.io's official "ignores HTTP requests with same sid after
+/// upgrade": the client sends `2probe` and `5` on the WebSocket, then a GET;
+/// the GET is read first, while the probe is open but not yet answered. It
+/// is held, and the `5` refuses it.
+#[test]
+fn a_get_read_before_the_probe_and_upgrade_it_followed_is_refused() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    assert!(s.ws_opened(t0, PROBE, true));
+    waits(s.poll_get(t0));
+    assert_eq!(s.poll_timeout(), Some(t0 + PROBE_GET_HOLD));
+    s.ws_packet(t0 + ms(1), PROBE, Packet::Ping("probe".into()));
+    assert_eq!(actions(&mut s), vec!["ws7 3probe"]);
+    s.ws_packet(t0 + ms(2), PROBE, Packet::Upgrade);
+    assert_eq!(actions(&mut s), vec!["refuse get", "attach ws7"]);
+    assert!(!s.is_closing());
+}
+
+/// The same GET, when no upgrade follows within the hold, ends with a noop
+/// (the client pauses polling for its upgrade), and data that comes meanwhile
+/// is not kept back.
+#[test]
+fn a_get_held_for_an_unanswered_probe_ends_with_a_noop_or_with_data() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    assert!(s.ws_opened(t0, PROBE, true));
+    waits(s.poll_get(t0));
+    s.handle_timeout(t0 + PROBE_GET_HOLD);
+    assert_eq!(actions(&mut s), vec!["get 6"]);
+    waits(s.poll_get(t0 + PROBE_GET_HOLD));
+    s.push(out("data"), 0);
+    assert_eq!(actions(&mut s), vec!["get 4data"]);
+}
+
 #[test]
 fn a_probe_that_never_upgrades_times_out_and_polling_goes_on() {
     let t0 = Instant::now();
