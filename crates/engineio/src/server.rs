@@ -490,8 +490,10 @@ impl<H: EngineHandler> Engine<H> {
     }
 
     /// Accepts an upgrade probe for polling `session`, registered with it
-    /// before the `101` can be written (see [`ProbeComing`]): a probe the
-    /// session does not take (closed, upgraded, probing already) gets 400.
+    /// before the `101` can be written (see [`ProbeComing`]). A probe the
+    /// session does not take (closed, upgraded, probing already) still gets
+    /// its `101` and is then closed, as engine.io does (its official suite
+    /// waits for that close).
     async fn accept_probe(
         &self,
         req: &HttpRequest,
@@ -499,9 +501,8 @@ impl<H: EngineHandler> Engine<H> {
         version: ProtocolVersion,
     ) -> Result<Routed<H>, EngineError> {
         let (accepted, conn) = self.accept_ws(req, session.clone(), true, version)?;
-        if !session.send(ProbeComing { conn }).await.unwrap_or(false) {
-            return Err(EngineError::BadRequest);
-        }
+        // Taken or not, the session says so when the transport opens (`WsEvent::Opened`).
+        let _ = session.send(ProbeComing { conn }).await;
         Ok(Routed::WebSocket(accepted))
     }
 }

@@ -117,9 +117,10 @@ pub enum Poll {
 /// upgrade probe: registered before its `101` is written, so that a request
 /// the client sends once it has seen the `101` (a GET on the other
 /// connection) finds the upgrade under way, whichever thread reads it first.
-/// `false`: the session takes no probe (closed, upgraded or already probing).
+/// A probe the session does not take (closed, upgraded or already probing)
+/// is closed once its transport opens.
 #[derive(actix::Message)]
-#[rtype(result = "bool")]
+#[rtype(result = "()")]
 pub struct ProbeComing {
     pub conn: ConnId,
 }
@@ -561,12 +562,11 @@ impl<H: EngineHandler> Handler<PollGet> for EngineSession<H> {
 }
 
 impl<H: EngineHandler> Handler<ProbeComing> for EngineSession<H> {
-    type Result = bool;
-    fn handle(&mut self, ProbeComing { conn }: ProbeComing, ctx: &mut Context<Self>) -> bool {
+    type Result = ();
+    fn handle(&mut self, ProbeComing { conn }: ProbeComing, ctx: &mut Context<Self>) {
         self.sync_get();
-        let taken = self.shell.state.ws_opened(Instant::now(), conn, true);
+        self.shell.state.ws_opened(Instant::now(), conn, true);
         self.after(ctx);
-        taken
     }
 }
 
