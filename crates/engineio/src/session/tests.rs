@@ -52,6 +52,7 @@ async fn start() -> Started {
         sid: "sid".into(),
         version: ProtocolVersion::V4,
         request: Arc::new(RequestInfo {
+            method: "GET".into(),
             headers: vec![],
             query: vec![],
             remote_addr: None,

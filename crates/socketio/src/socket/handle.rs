@@ -23,10 +23,10 @@ use super::operator::{BroadcastOperator, NamespaceRef};
 use super::shared::{
     AnyEvent, AnyOutgoing, PacketMiddleware, Register, Restore, RoomsOf, SocketRef,
 };
-use crate::client::{ClientUpcall, frames};
+use crate::client::{ClientUpcall, ClientView, Connection, frames};
 use switchyard_core::Payload;
 use switchyard_core::protocol::Packet;
-use switchyard_engineio::Outgoing;
+use switchyard_engineio::{Outgoing, RequestInfo};
 
 /// The client's answer to an emit, or why there is none. The packet was
 /// written when the emit was called; this only waits.
@@ -159,6 +159,35 @@ impl SocketRef {
     /// What the client's first request and CONNECT packet said.
     pub fn handshake(&self) -> &Handshake {
         &self.info.handshake
+    }
+
+    /// The Engine.IO connection under this socket (socket.io's
+    /// `socket.conn`): transport now, its upgrade, ready state, address,
+    /// protocol revision.
+    ///
+    /// ```no_run
+    /// # fn f(socket: switchyard_socketio::socket::SocketRef) {
+    /// let conn = socket.conn();
+    /// println!("{} over {} (EIO {})", conn.id(), conn.transport(), conn.protocol());
+    /// # }
+    /// ```
+    pub fn conn(&self) -> Connection {
+        Connection {
+            session: self.info.session.clone(),
+            shared: self.info.conn.clone(),
+        }
+    }
+
+    /// The HTTP request that opened the connection (socket.io's
+    /// `socket.request`): method, URL, headers, cookies, address.
+    pub fn request(&self) -> &RequestInfo {
+        self.info.session.request()
+    }
+
+    /// The client behind this socket (socket.io's `socket.client`), with
+    /// its sockets in the other namespaces of the same connection.
+    pub fn client(&self) -> ClientView {
+        ClientView { conn: self.conn() }
     }
 
     /// A copy of the application's data for this socket (`{}` until set).
