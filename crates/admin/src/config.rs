@@ -109,6 +109,18 @@ impl AdminConfig {
         Ok(())
     }
 
+    /// The same settings with basic authentication: `username` and the
+    /// bcrypt hash of the password (checked by [`Self::validate`]).
+    pub fn with_basic_auth(self, username: &str, password_hash: &str) -> Self {
+        AdminConfig {
+            auth: Auth::Basic {
+                username: username.to_string(),
+                password_hash: password_hash.to_string(),
+            },
+            ..self
+        }
+    }
+
     /// The server id the UI shows: the configured one, else `hostname#pid`.
     pub fn server_id(&self) -> String {
         self.server_id
