@@ -122,7 +122,7 @@ mod tests {
         let get = |uri: &str| test::TestRequest::get().uri(uri).to_request();
         let res = test::call_service(&app, get("/ops/admin")).await;
         assert_eq!(res.status(), 301);
-        assert_eq!(res.headers()[header::LOCATION], "/ops/admin/");
+        assert_eq!(res.headers().get(header::LOCATION).unwrap(), "/ops/admin/");
         let res = test::call_service(&app, get("/ops/admin/")).await;
         assert_eq!(res.status(), 200);
         let page = test::read_body(res).await;
