@@ -12,6 +12,8 @@
 //! `/event-only` and `/event-connect` have handlers that take only some
 //! messages (see `api.rs`).
 //!
+//! `--admin 1` adds socket.io's admin UI protocol on `/admin` (no login).
+//!
 //! `--max-namespaces N`, `--max-rooms N`, `--max-acks N` and `--max-json-depth N` set the
 //! per-client and per-socket bounds (none by default). `--recovery 1` turns
 //! connection state recovery on (`--recovery-max-ms`,
@@ -667,7 +669,7 @@ async fn main() -> std::io::Result<()> {
     for (name, setup) in api::namespaces() {
         builder = builder.ns(name, setup);
     }
-    let io = builder
+    let builder = builder
         .ns("/", sails.namespace(ns().use_packet(packet_middleware)))
         .ns("/custom", ns())
         .ns("/private", private)
@@ -682,8 +684,24 @@ async fn main() -> std::io::Result<()> {
             NamespaceBuilder::default()
                 .use_packet(packet_middleware)
                 .handler_per_worker_all(|| TestHandler),
-        )
-        .build();
+        );
+    // `--admin 1`: socket.io's admin UI protocol on `/admin`, no login.
+    let (builder, admin) = match flag("--admin", 0u8) {
+        1 => {
+            let config = switchyard_admin::AdminConfig {
+                auth: switchyard_admin::Auth::None,
+                ..Default::default()
+            };
+            let (builder, admin) =
+                switchyard_admin::instrument(builder, config).map_err(std::io::Error::other)?;
+            (builder, Some(admin))
+        }
+        _ => (builder, None),
+    };
+    let io = builder.build();
+    if let Some(admin) = admin {
+        admin.attach(&io);
+    }
     let _ = IO.set(io.clone());
     let options = ServeOptions {
         addr: format!("127.0.0.1:{}", flag("--port", 3000u16)),

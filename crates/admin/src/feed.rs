@@ -146,7 +146,7 @@ impl Feed {
             Observed::Disconnected { socket, reason } => {
                 let conn = socket.conn();
                 if let Some(sockets) = self.conns.get_mut(conn.id()) {
-                    sockets.retain(|(nsp, _)| nsp != socket.nsp());
+                    sockets.retain(|(_, id)| id != socket.id());
                     if sockets.is_empty() {
                         self.conns.remove(conn.id());
                     }
@@ -158,6 +158,15 @@ impl Feed {
                     date(),
                 ];
                 self.tell_now("socket_disconnected", args);
+            }
+            // Node's admin UI watches `socket.data` through a proxy.
+            Observed::DataSet(socket) => {
+                let update = json!({
+                    "id": socket.id(),
+                    "nsp": socket.nsp(),
+                    "data": serialize::without_admin(socket.data()),
+                });
+                self.tell_now("socket_updated", vec![update]);
             }
             Observed::RoomJoined { nsp, room, id } => {
                 let args = vec![json!(&*nsp), json!(&*room), json!(&*id), date()];

@@ -181,3 +181,32 @@ describe("the admin UI protocol, read-only in production mode without auth", () 
     }
   });
 });
+
+describe("the admin UI protocol on examples/test_server (--admin 1)", () => {
+  let server;
+  const sockets = [];
+  const open = (path) => {
+    const s = recorded(server.url + path);
+    sockets.push(s);
+    return s;
+  };
+  before(async () => {
+    server = await startServer("test_server", ["--admin", "1"]);
+  });
+  after(async () => {
+    for (const s of sockets) s.disconnect();
+    await server?.stop();
+  });
+
+  it("hears socket.data changes and dynamic namespaces", T, async () => {
+    const ui = await connected(open("/admin"));
+    await waitFor(() => ui.got("all_sockets").length, "all_sockets");
+    const user = await connected(open("/"));
+    user.emit("set-data", { nick: "ada" });
+    await waitFor(() => ui.got("socket_updated").some(([u]) => u.id === user.id && u.data?.nick === "ada"), "socket_updated with the data");
+    // A namespace created when its first client comes is watched too.
+    const dyn = await connected(open("/dyn-7"));
+    await waitFor(() => ui.got("socket_connected").some(([s]) => s.id === dyn.id && s.nsp === "/dyn-7"), "socket_connected in /dyn-7");
+    await waitFor(() => ui.got("server_stats").some(([s]) => s.namespaces.some((n) => n.name === "/dyn-7" && n.socketsCount === 1)), "server_stats lists /dyn-7");
+  });
+});

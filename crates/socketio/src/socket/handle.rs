@@ -21,7 +21,7 @@ use super::handshake::Handshake;
 use super::into_rooms::IntoRooms;
 use super::operator::{BroadcastOperator, NamespaceRef};
 use super::shared::{
-    AnyEvent, AnyOutgoing, PacketMiddleware, Register, Restore, RoomsOf, SocketRef,
+    AnyEvent, AnyOutgoing, Observed, PacketMiddleware, Register, Restore, RoomsOf, SocketRef,
 };
 use crate::client::{ClientUpcall, ClientView, Connection, frames};
 use switchyard_core::Payload;
@@ -199,9 +199,11 @@ impl SocketRef {
             .clone()
     }
 
-    /// Replaces the application's data for this socket.
+    /// Replaces the application's data for this socket (the server-wide
+    /// observers hear of it).
     pub fn set_data(&self, value: Value) {
         *self.info.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
+        self.info.ns.observed(|| Observed::DataSet(self.clone()));
     }
 
     /// Whether this socket is one that came back after its transport

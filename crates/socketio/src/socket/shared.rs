@@ -295,6 +295,8 @@ pub enum Observed {
         /// Why, as socket.io names it.
         reason: DisconnectReason,
     },
+    /// A socket's `data` was replaced ([`SocketRef::set_data`]).
+    DataSet(SocketRef),
     /// Socket `id` of namespace `nsp` joined `room` (its own-id room included;
     /// the adapter's `join-room` in socket.io).
     RoomJoined {
