@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Instant, SystemTime};
 
 use actix::prelude::*;
@@ -52,8 +53,17 @@ pub(crate) struct Feed {
     last_open: usize,
     /// Each connection's sockets, for `socket_updated` when it upgrades.
     conns: HashMap<String, Vec<(String, String)>>,
+    /// What was dropped, shared with [`Admin::counters`](crate::Admin::counters).
+    counts: Arc<Counts>,
+}
+
+/// What the feed dropped, since start.
+#[derive(Default)]
+pub(crate) struct Counts {
     /// Messages the outbox had no room for.
-    dropped: u64,
+    pub outbox_dropped: AtomicU64,
+    /// Event counts the aggregated-events buffer had no room for.
+    pub events_dropped: AtomicU64,
 }
 
 struct Attached {
@@ -62,7 +72,7 @@ struct Attached {
 }
 
 impl Feed {
-    pub(crate) fn new(config: Arc<AdminConfig>) -> Feed {
+    pub(crate) fn new(config: Arc<AdminConfig>, counts: Arc<Counts>) -> Feed {
         let base = Base {
             server_id: config.server_id(),
             hostname: hostname(),
@@ -77,7 +87,7 @@ impl Feed {
             last_opened: 0,
             last_open: 0,
             conns: HashMap::new(),
-            dropped: 0,
+            counts,
         }
     }
 
@@ -91,12 +101,10 @@ impl Feed {
             return;
         };
         if attached.outbox.try_send(telling).is_err() {
-            self.dropped += 1;
-            if self.dropped.is_power_of_two() {
-                log::warn!(
-                    "admin UI: {} messages dropped, its outbox was full",
-                    self.dropped
-                );
+            let dropped = self.counts.outbox_dropped.fetch_add(1, Relaxed) + 1;
+            // Logged at 1, 2, 4, 8...: a UI that cannot keep up would flood the log.
+            if dropped.is_power_of_two() {
+                log::warn!("admin UI: {dropped} messages dropped, its outbox was full");
             }
         }
     }
@@ -121,6 +129,8 @@ impl Feed {
         self.events.push("rawDisconnection", None, closed);
         let polling = engine.stats().polling_sessions();
         let aggregated = self.events.take();
+        let dropped = std::mem::take(&mut self.events.dropped);
+        self.counts.events_dropped.fetch_add(dropped, Relaxed);
         let namespaces = attached.io.namespaces();
         let base = self.base.clone();
         self.tell(Box::pin(async move {

@@ -71,6 +71,22 @@ pub use config::{AdminConfig, AdminError, Auth, Mode};
 #[derive(Clone)]
 pub struct Admin {
     feed: Addr<feed::Feed>,
+    counts: Arc<feed::Counts>,
+    sessions: Arc<auth::Sessions>,
+}
+
+/// What the admin UI dropped or forgot, since start (nothing is lost
+/// without a counter saying so).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AdminCounters {
+    /// Messages for the admin namespace dropped: its outbox was full (a UI
+    /// that cannot keep up with the feed).
+    pub outbox_dropped: u64,
+    /// Event counts left out of `aggregatedEvents`: its buffer was full.
+    pub events_dropped: u64,
+    /// Login sessions forgotten to keep the store at its bound (their UI
+    /// logs in with the password again).
+    pub sessions_evicted: u64,
 }
 
 /// Adds the admin namespace and the observer to `builder` (socket.io's
@@ -88,16 +104,23 @@ pub fn instrument(
         );
     }
     let config = Arc::new(config);
-    let feed = feed::Feed::new(config.clone()).start();
+    let counts = Arc::new(feed::Counts::default());
+    let feed = feed::Feed::new(config.clone(), counts.clone()).start();
     let sessions = Arc::new(auth::Sessions::default());
     let auth = config.auth.clone();
+    let store = sessions.clone();
     let namespace = NamespaceBuilder::default()
-        .use_connect(move |req| auth::check(auth.clone(), sessions.clone(), req))
+        .use_connect(move |req| auth::check(auth.clone(), store.clone(), req))
         .handler_with(feed.clone(), Takes::new().connect().event());
     let builder = builder
         .ns(&config.namespace, namespace)
         .observe(feed.clone().recipient());
-    Ok((builder, Admin { feed }))
+    let admin = Admin {
+        feed,
+        counts,
+        sessions,
+    };
+    Ok((builder, admin))
 }
 
 impl Admin {
@@ -105,5 +128,15 @@ impl Admin {
     /// the instrumented builder): `server_stats` at once and every period.
     pub fn attach(&self, io: &SocketIo) {
         self.feed.do_send(feed::Attach(io.clone()));
+    }
+
+    /// What the admin UI dropped or forgot, since start.
+    pub fn counters(&self) -> AdminCounters {
+        use std::sync::atomic::Ordering::Relaxed;
+        AdminCounters {
+            outbox_dropped: self.counts.outbox_dropped.load(Relaxed),
+            events_dropped: self.counts.events_dropped.load(Relaxed),
+            sessions_evicted: self.sessions.evicted.load(Relaxed),
+        }
     }
 }
