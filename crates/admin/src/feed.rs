@@ -332,8 +332,18 @@ impl Feed {
     }
 }
 
+/// The feed's mailbox: notices come with `try_send` from every socket and
+/// room registry; past this bound they are dropped and counted in each
+/// namespace's `listener_dropped` (actix's default, 16, would drop a burst
+/// of connections).
+const MAILBOX_CAPACITY: usize = 4096;
+
 impl Actor for Feed {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+    }
 }
 
 /// Starts the feed on a built server: the outbox, the stats timer.

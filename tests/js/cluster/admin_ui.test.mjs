@@ -1,5 +1,6 @@
 // socket.io's admin UI across a cluster: two Switchyard binaries (the demo, admin_ui on, no auth)
-// on one throwaway redis-server (Redis adapter, classic), and an admin client (plain
+// on one throwaway redis-server (Redis adapter, classic and sharded; E2E_REDIS_VARIANTS narrows
+// them), and an admin client (plain
 // socket.io-client 4 on /admin, as the UI connects) on the first node only. As with Node's
 // instrument(), everything goes through the adapter:
 //  - server_stats from both nodes (each by its admin_server_id) reach the one admin client;
@@ -9,8 +10,8 @@
 //    (disconnectSockets).
 import assert from "node:assert/strict";
 import { it, test } from "node:test";
-import { describeOnRedis, waitFor } from "../support/cluster_helpers.mjs";
-import { adapterCountCommand, redisMissing } from "../support/redis_helpers.mjs";
+import { VARIANTS, describeOnRedis, waitFor } from "../support/cluster_helpers.mjs";
+import { adapterCountCommand, redisMissing, variantArgs } from "../support/redis_helpers.mjs";
 import { startServer } from "../support/helpers.mjs";
 
 const T = { timeout: 120000 };
@@ -18,7 +19,7 @@ const T = { timeout: 120000 };
 if (redisMissing) {
   test("the admin UI across a cluster", { skip: redisMissing }, () => {});
 } else {
-  describeOnRedis("the admin UI across a cluster (classic)", "classic", ({ cluster }) => {
+  for (const variant of VARIANTS) describeOnRedis(`the admin UI across a cluster (${variant})`, variant, ({ cluster }) => {
     it(
       "shows both nodes' stats and sockets, and its commands reach the other node",
       T,
@@ -28,6 +29,7 @@ if (redisMissing) {
             "--host", "127.0.0.1",
             "--adapter", "redis",
             "--redis-url", scope.redis.url,
+            ...variantArgs(variant),
             "--admin-ui", "true",
             "--admin-auth", "false",
             "--admin-server-id", id,
@@ -39,7 +41,7 @@ if (redisMissing) {
         // Both nodes' admin namespaces listen on Redis before anything is told.
         for (const nsp of ["/", "/admin"]) {
           let seen = -1;
-          const command = adapterCountCommand({ nsp });
+          const command = adapterCountCommand({ nsp, variant });
           await waitFor(async () => (seen = Number((await scope.redis.command(command))[1])) === 2, () => `2 adapters on ${nsp} (${seen})`);
         }
         const onA = await scope.client(a, { label: "user on A" });
