@@ -209,4 +209,13 @@ describe("the admin UI protocol on examples/test_server (--admin 1)", () => {
     await waitFor(() => ui.got("socket_connected").some(([s]) => s.id === dyn.id && s.nsp === "/dyn-7"), "socket_connected in /dyn-7");
     await waitFor(() => ui.got("server_stats").some(([s]) => s.namespaces.some((n) => n.name === "/dyn-7" && n.socketsCount === 1)), "server_stats lists /dyn-7");
   });
+
+  it("misses none of a burst of connections", T, async () => {
+    const ui = await connected(open("/admin"));
+    await waitFor(() => ui.got("all_sockets").length, "all_sockets");
+    const burst = Array.from({ length: 60 }, () => open("/"));
+    await Promise.all(burst.map(connected));
+    const ids = new Set(burst.map((s) => s.id));
+    await waitFor(() => ui.got("socket_connected").filter(([s]) => ids.has(s.id)).length === ids.size, "socket_connected for each");
+  });
 });
