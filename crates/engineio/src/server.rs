@@ -573,6 +573,7 @@ fn request_info(req: &HttpRequest, query: Query, client: IpAddr) -> RequestInfo 
         .collect();
     let conn = req.connection_info();
     RequestInfo {
+        method: req.method().to_string(),
         headers,
         query: query.pairs,
         remote_addr: req.peer_addr().map(|a| SocketAddr::new(client, a.port())),

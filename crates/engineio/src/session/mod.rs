@@ -51,6 +51,10 @@ pub trait EngineHandler: Unpin + Sized + 'static {
     /// The client sent a message.
     fn on_message(&mut self, message: Msg, session: &mut SessionCtx<'_, Self>);
 
+    /// The session moved from HTTP long-polling to WebSocket (Engine.IO's
+    /// `upgrade` event); [`SessionCtx::transport`] says `websocket` from now on.
+    fn on_upgrade(&mut self, _session: &mut SessionCtx<'_, Self>) {}
+
     /// Another actor sent this handler a message.
     fn on_upcall(&mut self, _upcall: Self::Upcall, _session: &mut SessionCtx<'_, Self>) {}
 
@@ -175,6 +179,11 @@ pub(crate) struct SessionShared {
     close_request: AtomicU8,
     /// A `Close` has been put in the mailbox: one per session, never more.
     close_sent: AtomicBool,
+    /// Whether the transport is a WebSocket now (set by the session when it
+    /// changes; read by handles on any thread).
+    websocket: AtomicBool,
+    /// Set once the session has ended (its handler heard `on_close`).
+    ended: AtomicBool,
 }
 
 /// Why a session is cut off for falling behind.
@@ -216,6 +225,27 @@ impl SessionShared {
         }
         if let Err(SendError::Full(_)) = addr.try_send(Close(reason)) {
             self.request_close(reason);
+        }
+    }
+
+    /// The transport now: `polling` or `websocket`.
+    pub fn transport_name(&self) -> &'static str {
+        if self.websocket.load(SeqCst) {
+            "websocket"
+        } else {
+            "polling"
+        }
+    }
+
+    /// Engine.IO's `readyState`: `open`, `closing` (a close was asked
+    /// for) or `closed`.
+    pub fn ready_state(&self) -> &'static str {
+        if self.ended.load(SeqCst) {
+            "closed"
+        } else if self.close_sent.load(SeqCst) || self.close_requested().is_some() {
+            "closing"
+        } else {
+            "open"
         }
     }
 
@@ -303,7 +333,12 @@ impl<H: EngineHandler> EngineSession<H> {
             outlet: Outlet::new(init.config.max_buffer_bytes),
             close_request: AtomicU8::new(0),
             close_sent: AtomicBool::new(false),
+            websocket: AtomicBool::new(init.websocket),
+            ended: AtomicBool::new(false),
         };
+        if !init.websocket {
+            shared.stats.polling_opened();
+        }
         EngineSession {
             shell: Shell {
                 shared: Arc::new(shared),
@@ -347,7 +382,18 @@ impl<H: EngineHandler> EngineSession<H> {
         if let Some(reason) = self.shell.shared.close_requested() {
             self.shell.state.close(Instant::now(), reason);
         }
+        // A polling session whose core switched to WebSocket has upgraded:
+        // the one place that sees every transition, whichever message made it.
+        let websocket = self.shell.state.transport_name() == "websocket";
+        if websocket && !self.shell.shared.websocket.swap(true, SeqCst) {
+            self.shell.shared.stats.polling_ended();
+            self.with_handler(ctx, |h, s| h.on_upgrade(s));
+        }
         if let Some(reason) = self.shell.state.take_closed() {
+            self.shell.shared.ended.store(true, SeqCst);
+            if !self.shell.shared.websocket.load(SeqCst) {
+                self.shell.shared.stats.polling_ended();
+            }
             log::debug!("session {} closing: {reason}", self.shell.shared.sid);
             self.with_handler(ctx, |h, s| h.on_close(reason, s));
         }

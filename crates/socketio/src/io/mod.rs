@@ -12,7 +12,9 @@ pub use crate::client::ClientCounters;
 use crate::client::{Client, ClientConfig, ClientStats, JoinRefused, JoinRequest, Namespaces};
 use crate::namespace::{LiveCount, NamespaceBuilder, NamespaceEntry};
 pub use crate::recovery::{NotRecovered, RecoveryConfig, RecoveryCounters};
-use crate::socket::{AdapterFactory, BroadcastOperator, IntoRooms, NamespaceRef, SocketLimits};
+use crate::socket::{
+    AdapterFactory, BroadcastOperator, IntoRooms, NamespaceRef, Observed, Observers, SocketLimits,
+};
 use switchyard_engineio::{CloseReason, Engine, EngineConfig};
 
 /// Decides whether a namespace name belongs to a family of dynamic namespaces.
@@ -70,6 +72,7 @@ pub(crate) struct IoShared {
     adapters: Arc<dyn AdapterFactory>,
     limits: SocketLimits,
     recovery: Option<RecoveryConfig>,
+    observers: Arc<Observers>,
 }
 
 impl IoShared {
@@ -90,6 +93,7 @@ impl IoShared {
                 &*self.adapters,
                 self.limits,
                 self.recovery,
+                self.observers.clone(),
             ))
         });
         Some(entry.clone())
@@ -112,9 +116,21 @@ pub struct SocketIoBuilder {
     namespaces: Vec<(String, NamespaceBuilder)>,
     dynamic: Vec<(NamespaceMatcher, Arc<NamespaceBuilder>)>,
     adapters: Arc<dyn AdapterFactory>,
+    observers: Vec<actix::Recipient<Observed>>,
 }
 
 impl SocketIoBuilder {
+    /// Adds a server-wide observer: it hears every socket that connects or
+    /// disconnects and every room join and leave, in every namespace
+    /// (dynamic ones included). What socket.io's admin UI instruments
+    /// with `io.on("new_namespace")`, `connection` and the adapter's
+    /// `join-room` / `leave-room`. An observer whose mailbox is full
+    /// misses notices (counted in each namespace's `listener_dropped`).
+    pub fn observe(mut self, r: actix::Recipient<Observed>) -> Self {
+        self.observers.push(r);
+        self
+    }
+
     /// Sets up namespace `name` (`"/"` exists even when not set up).
     pub fn ns(mut self, name: &str, setup: NamespaceBuilder) -> Self {
         self.namespaces.push((name.to_string(), setup));
@@ -177,10 +193,18 @@ impl SocketIoBuilder {
         let adapters = self.adapters;
         let limits = self.config.socket_limits;
         let recovery = self.config.recovery;
+        let observers = Arc::new(Observers::with(self.observers));
         let mut namespaces = HashMap::new();
         let start = |name: &str, setup| {
-            let entry =
-                NamespaceEntry::start(name, setup, live.clone(), &*adapters, limits, recovery);
+            let entry = NamespaceEntry::start(
+                name,
+                setup,
+                live.clone(),
+                &*adapters,
+                limits,
+                recovery,
+                observers.clone(),
+            );
             Arc::new(entry)
         };
         for (name, setup) in self.namespaces {
@@ -197,6 +221,7 @@ impl SocketIoBuilder {
             adapters,
             limits,
             recovery,
+            observers,
         });
         let counters = Arc::new(ClientStats::default());
         let client = ClientConfig {
@@ -277,6 +302,7 @@ impl SocketIo {
             namespaces: Vec::new(),
             dynamic: Vec::new(),
             adapters: Arc::new(crate::adapter::LocalAdapter),
+            observers: Vec::new(),
         }
     }
 
@@ -304,6 +330,19 @@ impl SocketIo {
             .read()
             .unwrap_or_else(|e| e.into_inner());
         map.get(name).map(|entry| entry.handle())
+    }
+
+    /// Every namespace that exists now (dynamic ones once a client
+    /// joined), by name (socket.io's `io._nsps`).
+    pub fn namespaces(&self) -> Vec<NamespaceRef> {
+        let map = self
+            .shared
+            .namespaces
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut all: Vec<NamespaceRef> = map.values().map(|entry| entry.handle()).collect();
+        all.sort_by(|a, b| a.name().cmp(b.name()));
+        all
     }
 
     /// The main namespace, `/`.

@@ -23,8 +23,8 @@ use crate::recovery::{Claimed, RecoveryConfig};
 use crate::socket::{
     AdapterFactory, Claim, ClaimFrom, Connect, Disconnect, Disconnecting, Event, EventRoute,
     Handlers, Handshake, Identity, MiddlewareError, NamespaceCore, NamespaceParts, NamespaceRef,
-    PacketMiddleware, Restore, ServerSideEvent, ServerSideHandlers, SocketActor, SocketError,
-    SocketGone, SocketInfo, SocketLimits, SocketRef,
+    Observers, PacketMiddleware, Restore, ServerSideEvent, ServerSideHandlers, SocketActor,
+    SocketError, SocketGone, SocketInfo, SocketLimits, SocketRef,
 };
 use switchyard_engineio::{MAILBOX_CAPACITY, ProtocolVersion};
 
@@ -386,12 +386,14 @@ impl NamespaceEntry {
         adapters: &dyn AdapterFactory,
         limits: SocketLimits,
         recovery: Option<RecoveryConfig>,
+        observers: Arc<Observers>,
     ) -> Self {
         let parts = NamespaceParts {
             adapters,
             server_side: setup.server_side.clone(),
             limits,
             recovery,
+            observers,
         };
         NamespaceEntry {
             core: crate::rooms::start(name, parts),
@@ -487,6 +489,7 @@ impl Handler<JoinRequest> for Namespace {
                 handshake,
                 core.clone(),
                 join.session.clone(),
+                join.conn.clone(),
                 middleware,
             ));
             let skip = recovered && core.recovery.is_some_and(|r| r.skip_middlewares);
