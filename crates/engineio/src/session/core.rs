@@ -28,11 +28,16 @@ pub type ConnId = u64;
 /// probe WebSocket open) is held before it gets a noop. Holding it lets the
 /// `2probe` and `5` that the client sent on the other connection, perhaps
 /// before this GET but read after it, decide its fate (400), whatever order
-/// the two connections' bytes were read in. engine.io ends such a GET within
-/// its 100 ms upgrade check; this bound is longer so that a loaded server
-/// still reads the `5` in time, and it costs a real client at most this much
-/// delay to its upgrade (its data still flows: a held GET takes what comes).
-pub const PROBE_GET_HOLD: Duration = Duration::from_millis(250);
+/// the two connections' bytes were read in. It is engine.io's upgrade check
+/// period, so a real client's upgrade waits no longer than on engine.io (and
+/// its data still flows: a held GET takes what comes).
+pub const PROBE_GET_HOLD: Duration = Duration::from_millis(100);
+
+/// How long a session the client closed (a POSTed `1`) with no GET waiting
+/// keeps the noop for its next GET: the GET it sent beside the close, read
+/// after it, comes within this. Short, because the session's client address
+/// slot is held until it ends.
+pub const CLIENT_CLOSE_HOLD: Duration = Duration::from_secs(1);
 
 /// The timings and limits the core needs.
 #[derive(Debug, Clone, Copy)]
@@ -760,13 +765,14 @@ impl SessionState {
         );
         match self.transport {
             // The client said close itself (a POSTed `1`): its pending GET, or the next one
-            // if none waits (it may have been sent beside the POST and read after it), ends
-            // with a noop, as on engine.io; only the GET after that finds the session gone.
+            // if none waits (it may have been sent beside the POST and read after it; see
+            // CLIENT_CLOSE_HOLD), ends with a noop, as on engine.io; only the GET after that
+            // finds the session gone.
             Transport::Polling { get, .. } if reason == CloseReason::TransportClose => {
                 self.enqueue(Packet::Noop);
                 if get == Get::Idle {
                     self.phase = Phase::Draining {
-                        until: now + self.limits.grace(),
+                        until: now + CLIENT_CLOSE_HOLD,
                     };
                     return;
                 }

@@ -375,17 +375,17 @@ fn the_client_close_packet_before_its_get_leaves_the_noop_for_that_get() {
     assert!(matches!(s.poll_get(t0 + ms(6)), Err(TransportMismatch)));
 }
 
-/// No GET comes after the client's close: the session ends when the grace
-/// period is over (interval + timeout), without a word to the handler again.
+/// No GET comes after the client's close: the session ends when the hold
+/// is over, without a word to the handler again.
 #[test]
-fn the_client_close_packet_with_no_get_after_it_ends_at_the_grace_period() {
+fn the_client_close_packet_with_no_get_after_it_ends_after_the_hold() {
     let t0 = Instant::now();
     let mut s = polling(t0);
     assert_eq!(s.on_packet(t0, Packet::Close), None);
     assert_eq!(s.take_closed(), Some(CloseReason::TransportClose));
     assert_eq!(actions(&mut s), vec!["detach"]);
-    assert_eq!(s.poll_timeout(), Some(t0 + INTERVAL + TIMEOUT));
-    s.handle_timeout(t0 + INTERVAL + TIMEOUT);
+    assert_eq!(s.poll_timeout(), Some(t0 + CLIENT_CLOSE_HOLD));
+    s.handle_timeout(t0 + CLIENT_CLOSE_HOLD);
     assert_eq!(actions(&mut s), vec!["finish"]);
     assert_eq!(s.take_closed(), None);
 }
