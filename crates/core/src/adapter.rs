@@ -80,6 +80,12 @@ pub trait Adapter: Send + Sync + 'static {
         AdapterCounters::default()
     }
 
+    /// Whether the link to the other nodes is up right now (a readiness
+    /// probe asks). An adapter without one (the local adapter) always is.
+    fn link_up(&self) -> bool {
+        true
+    }
+
     /// Whether this adapter delivers every broadcast that is not `local`,
     /// this node's own included, in the cluster's one order, each with the
     /// offset the cluster gave it ([`LocalSockets::broadcast_at`]): then the

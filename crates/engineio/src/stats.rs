@@ -5,10 +5,19 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::packet::{Frame, Packet, ProtocolVersion};
+
 /// The counters, updated by the sessions; read them with [`snapshot`](Self::snapshot).
 #[derive(Debug, Default)]
 pub struct EngineStats {
-    sessions_opened: AtomicU64,
+    /// Sessions opened, by first transport (polling, websocket) then
+    /// protocol version (3, 4): see [`SessionsOpened`].
+    opened: [[AtomicU64; 2]; 2],
+    upgrades: AtomicU64,
+    packets_in: AtomicU64,
+    bytes_in: AtomicU64,
+    packets_out: AtomicU64,
+    bytes_out: AtomicU64,
     volatile_dropped: AtomicU64,
     overflow_closed: AtomicU64,
     upcall_overflow_closed: AtomicU64,
@@ -22,6 +31,20 @@ pub struct EngineStats {
 pub struct StatsSnapshot {
     /// Sessions opened (handshakes answered) since the endpoint started.
     pub sessions_opened: u64,
+    /// The same sessions by the transport they opened on and their protocol version.
+    pub opened_by: SessionsOpened,
+    /// Polling sessions upgraded to WebSocket.
+    pub upgrades: u64,
+    /// Engine.IO packets received (pings, messages, ...; polling payloads
+    /// counted per packet).
+    pub packets_in: u64,
+    /// Bytes of the packets received: type and data as decoded, before
+    /// transport framing (payload separators, WebSocket headers, compression).
+    pub bytes_in: u64,
+    /// Engine.IO packets handed to a transport for writing.
+    pub packets_out: u64,
+    /// Bytes of the packets written, as [`bytes_in`](Self::bytes_in) counts them.
+    pub bytes_out: u64,
     /// Volatile packets dropped because the transport was not writable.
     pub volatile_dropped: u64,
     /// Sessions closed because their outgoing queue went over its bound (or
@@ -37,9 +60,62 @@ pub struct StatsSnapshot {
     pub refused_origin: u64,
 }
 
+/// Sessions opened, by the transport of their handshake and their
+/// Engine.IO protocol version (3: socket.io 2 clients, 4: socket.io 3+).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SessionsOpened {
+    /// Opened by a polling handshake, protocol 3.
+    pub polling_v3: u64,
+    /// Opened by a polling handshake, protocol 4.
+    pub polling_v4: u64,
+    /// Opened by a WebSocket handshake, protocol 3.
+    pub websocket_v3: u64,
+    /// Opened by a WebSocket handshake, protocol 4.
+    pub websocket_v4: u64,
+}
+
+impl SessionsOpened {
+    /// Every session, whatever its transport and version.
+    pub fn total(&self) -> u64 {
+        self.polling_v3 + self.polling_v4 + self.websocket_v3 + self.websocket_v4
+    }
+}
+
+/// Bytes a packet counts for in [`StatsSnapshot::bytes_in`]: its type and data.
+fn packet_bytes(packet: &Packet) -> usize {
+    1 + match packet {
+        Packet::Open(data) | Packet::Ping(data) | Packet::Pong(data) | Packet::Message(data) => {
+            data.len()
+        }
+        Packet::Binary(data) => data.len(),
+        Packet::Close | Packet::Upgrade | Packet::Noop => 0,
+    }
+}
+
 impl EngineStats {
-    pub(super) fn count_open(&self) {
-        self.sessions_opened.fetch_add(1, Relaxed);
+    pub(super) fn count_open(&self, websocket: bool, version: ProtocolVersion) {
+        let v = usize::from(version == ProtocolVersion::V4);
+        self.opened[usize::from(websocket)][v].fetch_add(1, Relaxed);
+    }
+
+    pub(super) fn count_upgrade(&self) {
+        self.upgrades.fetch_add(1, Relaxed);
+    }
+
+    pub(super) fn count_in(&self, packet: &Packet) {
+        self.packets_in.fetch_add(1, Relaxed);
+        self.bytes_in
+            .fetch_add(packet_bytes(packet) as u64, Relaxed);
+    }
+
+    pub(super) fn count_out<'a>(&self, frames: impl IntoIterator<Item = &'a Frame>) {
+        let (mut packets, mut bytes) = (0, 0);
+        for frame in frames {
+            packets += 1;
+            bytes += frame.len() as u64;
+        }
+        self.packets_out.fetch_add(packets, Relaxed);
+        self.bytes_out.fetch_add(bytes, Relaxed);
     }
 
     pub(super) fn count_volatile_drop(&self) {
@@ -68,8 +144,21 @@ impl EngineStats {
 
     /// The current values.
     pub fn snapshot(&self) -> StatsSnapshot {
+        let opened = |t: usize, v: usize| self.opened[t][v].load(Relaxed);
+        let opened_by = SessionsOpened {
+            polling_v3: opened(0, 0),
+            polling_v4: opened(0, 1),
+            websocket_v3: opened(1, 0),
+            websocket_v4: opened(1, 1),
+        };
         StatsSnapshot {
-            sessions_opened: self.sessions_opened.load(Relaxed),
+            sessions_opened: opened_by.total(),
+            opened_by,
+            upgrades: self.upgrades.load(Relaxed),
+            packets_in: self.packets_in.load(Relaxed),
+            bytes_in: self.bytes_in.load(Relaxed),
+            packets_out: self.packets_out.load(Relaxed),
+            bytes_out: self.bytes_out.load(Relaxed),
             volatile_dropped: self.volatile_dropped.load(Relaxed),
             overflow_closed: self.overflow_closed.load(Relaxed),
             upcall_overflow_closed: self.upcall_overflow_closed.load(Relaxed),

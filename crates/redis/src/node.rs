@@ -443,6 +443,10 @@ impl Adapter for Node {
         self.inner.bus.stats().snapshot()
     }
 
+    fn link_up(&self) -> bool {
+        self.inner.bus.stats().link_up()
+    }
+
     fn follows_rooms(&self) -> bool {
         self.inner.dialect.follows_rooms()
     }

@@ -387,7 +387,9 @@ impl Shell {
                 Action::AnswerGet(frames) => {
                     let body = PollBody::new(&frames);
                     let sent = self.get.take().is_some_and(|tx| tx.send(Ok(body)).is_ok());
-                    if !sent {
+                    if sent {
+                        self.shared.stats.count_out(frames.iter().map(|(f, _)| f));
+                    } else {
                         // The GET went away before we answered: keep the frames.
                         self.state.restore(frames);
                     }
@@ -399,6 +401,7 @@ impl Shell {
                 }
                 Action::WsWrite { conn, frames } => {
                     if let Some(ws) = self.ws(conn) {
+                        self.shared.stats.count_out(frames.iter().map(|(f, _)| f));
                         for (frame, compress) in &frames {
                             ws.sink.send(frame, *compress);
                         }
@@ -406,11 +409,13 @@ impl Shell {
                 }
                 Action::WsPong { conn, frame } => {
                     if let Some(ws) = self.ws(conn) {
+                        self.shared.stats.count_out([&frame]);
                         ws.sink.send_pong_packet(&frame);
                     }
                 }
                 Action::WsOutgoing { conn, out } => {
                     if let Some(ws) = self.ws(conn) {
+                        self.shared.stats.count_out(out.frames.frames());
                         ws.sink.send_outgoing(&out);
                     }
                 }
@@ -581,6 +586,7 @@ impl<H: EngineHandler> Handler<PostDone> for EngineSession<H> {
                     if self.shell.state.is_closing() {
                         break;
                     }
+                    self.shell.shared.stats.count_in(&packet);
                     let message = self.shell.state.on_packet(now, packet);
                     self.deliver(message, ctx);
                 }
@@ -609,7 +615,14 @@ impl<H: EngineHandler> Handler<WsIn> for EngineSession<H> {
                 }
             }
             WsEvent::Packet(packet) => {
+                let stats = &self.shell.shared.stats;
+                stats.count_in(&packet);
+                // The core switches transports on the probe's `5`; the shell counts it.
+                let was_polling = self.shell.state.transport_name() == "polling";
                 let message = self.shell.state.ws_packet(now, conn, packet);
+                if was_polling && self.shell.state.transport_name() == "websocket" {
+                    stats.count_upgrade();
+                }
                 self.deliver(message, ctx);
             }
             WsEvent::Closed(reason) => {

@@ -47,6 +47,18 @@ pub enum DisconnectReason {
 }
 
 impl DisconnectReason {
+    /// Every reason, in declaration order (the order of [`DisconnectCounts`]).
+    pub const ALL: [DisconnectReason; 8] = [
+        DisconnectReason::TransportError,
+        DisconnectReason::TransportClose,
+        DisconnectReason::ServerNamespaceDisconnect,
+        DisconnectReason::ClientNamespaceDisconnect,
+        DisconnectReason::PingTimeout,
+        DisconnectReason::ParseError,
+        DisconnectReason::ForcedClose,
+        DisconnectReason::ServerShutdown,
+    ];
+
     /// socket.io's name for the reason.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -153,6 +165,22 @@ pub(crate) struct ClientStats {
     /// Connections closed for a packet that did not parse (too many
     /// attachments, JSON nested too deep or malformed, ...).
     pub parse_errors: AtomicU64,
+}
+
+/// Sockets disconnected, by reason: one count per [`DisconnectReason::ALL`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DisconnectCounts(pub(crate) [u64; DisconnectReason::ALL.len()]);
+
+impl DisconnectCounts {
+    /// Sockets that ended for `reason`.
+    pub fn get(&self, reason: DisconnectReason) -> u64 {
+        self.0[reason as usize]
+    }
+
+    /// Every reason with its count, in [`DisconnectReason::ALL`]'s order.
+    pub fn iter(&self) -> impl Iterator<Item = (DisconnectReason, u64)> + '_ {
+        DisconnectReason::ALL.into_iter().zip(self.0)
+    }
 }
 
 /// A copy of what clients refused, over every connection.

@@ -306,6 +306,18 @@ impl SocketIo {
         map.get(name).map(|entry| entry.handle())
     }
 
+    /// Every namespace that exists now (dynamic ones once a client joined), by name.
+    pub fn namespaces(&self) -> Vec<NamespaceRef> {
+        let map = self
+            .shared
+            .namespaces
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut all: Vec<NamespaceRef> = map.values().map(|entry| entry.handle()).collect();
+        all.sort_by(|a, b| a.name().cmp(b.name()));
+        all
+    }
+
     /// The main namespace, `/`.
     pub fn main(&self) -> NamespaceRef {
         self.of("/").expect("the main namespace always exists")

@@ -131,6 +131,7 @@ impl SocketActor {
         let Some(first) = self.life.close(reason) else {
             return;
         };
+        self.info.ns.stats.disconnects[reason as usize].fetch_add(1, Ordering::Relaxed);
         self.info.closed.store(true, Ordering::Release);
         self.info.acks.close();
         self.run(first, ctx);
