@@ -27,7 +27,7 @@ pub struct EngineStats {
 }
 
 /// A point-in-time copy of [`EngineStats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StatsSnapshot {
     /// Sessions opened (handshakes answered) since the endpoint started.
     pub sessions_opened: u64,

@@ -26,7 +26,7 @@ mod operator;
 mod server_side;
 pub(crate) mod shared;
 
-pub use crate::client::DisconnectReason;
+pub use crate::client::{DisconnectCounts, DisconnectReason};
 pub(crate) use acks::{AckRefused, Waiter};
 pub(crate) use actor::SocketActor;
 pub use applied::{Applied, EffectError};
