@@ -233,6 +233,9 @@ fn every_key_settable_from_env_and_cli() {
         ("recovery_skip_middlewares", "false"),
         ("recovery_max_packets", "21"),
         ("recovery_max_bytes", "22"),
+        ("metrics", "true"),
+        ("metrics_path", "/prom"),
+        ("metrics_addr", "[::1]:9000"),
     ];
     let expected = "Config { host: \"::1\", port: 1, path: \"/io/\", static_dir: \"public\", \
          ping_interval_ms: 2, ping_timeout_ms: 3, upgrade_timeout_ms: 4, \
@@ -249,6 +252,7 @@ fn every_key_settable_from_env_and_cli() {
          redis_stream_name: \"events\", redis_stream_max_len: 23, redis_stream_read_count: 24, \
          connection_state_recovery: true, recovery_max_disconnection_ms: 20, \
          recovery_skip_middlewares: false, recovery_max_packets: 21, recovery_max_bytes: 22, \
+         metrics: true, metrics_path: \"/prom\", metrics_addr: \"[::1]:9000\", \
          file: None }";
 
     let env: Vec<(String, &str)> = values.iter().map(|&(k, v)| (env_var(k), v)).collect();
