@@ -7,7 +7,9 @@
 //! numbers come from (`snapshot`).
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, MetricEncoder};
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet,
+};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -362,7 +364,22 @@ fn adapter(e: &mut DescriptorEncoder<'_>, s: &Snapshot) -> std::fmt::Result {
         "switchyard_adapter_reconnects",
         "Times the adapter's link was lost and made again",
         a.reconnects,
-    )
+    )?;
+    counter(
+        e,
+        "switchyard_adapter_request_timeouts",
+        "Requests to the other nodes (fetchSockets, serverSideEmit with an ack) that timed out",
+        a.request_timeouts,
+    )?;
+    let trips = &a.request_round_trips;
+    let mut metric = e.encode_descriptor(
+        "switchyard_adapter_request_duration",
+        "Round trip of requests to the other nodes (fetchSockets, serverSideEmit with an ack) answered in full",
+        Some(&Unit::Seconds),
+        MetricType::Histogram,
+    )?;
+    let sum = trips.sum_micros as f64 / 1e6;
+    metric.encode_histogram::<NoLabelSet>(sum, trips.count(), &trips.by_bound(), None)
 }
 
 #[cfg(test)]
@@ -383,6 +400,9 @@ mod tests {
         s.engine.bytes_in = 120;
         s.engine.refused_sessions_per_ip = 4;
         s.adapter.published = 7;
+        let trips = switchyard_core::RoundTripRecorder::default();
+        trips.observe(std::time::Duration::from_millis(2));
+        s.adapter.request_round_trips = trips.snapshot();
         let mut chat = NamespaceSnapshot {
             name: "/chat".into(),
             sockets: 2,
@@ -429,6 +449,11 @@ mod tests {
             r#"switchyard_refusals_total{limit="max_connections_per_ip"} 4"#,
             r#"switchyard_adapter_messages_total{direction="published"} 7"#,
             "switchyard_adapter_link_up 1",
+            r#"switchyard_adapter_request_duration_seconds_bucket{le="0.001"} 0"#,
+            r#"switchyard_adapter_request_duration_seconds_bucket{le="0.0025"} 1"#,
+            r#"switchyard_adapter_request_duration_seconds_bucket{le="+Inf"} 1"#,
+            "switchyard_adapter_request_duration_seconds_count 1",
+            "switchyard_adapter_request_duration_seconds_sum 0.002",
             r#"switchyard_virtual_requests_total{status="404"} 1"#,
         ] {
             assert!(lines.contains(&expected), "no {expected:?} in\n{text}");

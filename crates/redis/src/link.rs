@@ -77,6 +77,10 @@ pub(crate) struct Stats {
     /// reading and appending tasks) are down now: 0 is up. Each part's
     /// outage changes it once on the way down and once on the way back.
     pub down: AtomicU64,
+    /// Requests to the other nodes answered in full, by round trip.
+    pub round_trips: switchyard_core::RoundTripRecorder,
+    /// Requests to the other nodes that timed out.
+    pub request_timeouts: AtomicU64,
 }
 
 impl Stats {
@@ -92,6 +96,8 @@ impl Stats {
             errors: self.errors.load(Relaxed),
             reconnects: self.reconnects.load(Relaxed),
             dropped: self.dropped.load(Relaxed),
+            request_round_trips: self.round_trips.snapshot(),
+            request_timeouts: self.request_timeouts.load(Relaxed),
         }
     }
 }
