@@ -15,7 +15,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::snapshot::Snapshot;
+use crate::snapshot::{NamespaceSnapshot, Snapshot};
 
 /// The snapshot in Prometheus text format (0.0.4).
 pub(crate) fn text(snapshot: Snapshot) -> String {
@@ -186,7 +186,8 @@ fn engine(e: &mut DescriptorEncoder<'_>, s: &Snapshot) -> std::fmt::Result {
 fn namespaces(e: &mut DescriptorEncoder<'_>, s: &Snapshot) -> std::fmt::Result {
     let all = &s.namespaces;
     let label = |name: &str| [("namespace", name.to_string())];
-    let gauges: [(&str, &str, fn(&crate::snapshot::NamespaceSnapshot) -> usize); 2] = [
+    type Size = fn(&NamespaceSnapshot) -> usize;
+    let gauges: [(&str, &str, Size); 2] = [
         (
             "switchyard_sockets",
             "Sockets connected now, by namespace",
@@ -204,7 +205,7 @@ fn namespaces(e: &mut DescriptorEncoder<'_>, s: &Snapshot) -> std::fmt::Result {
             f.gauge(&label(&ns.name), count(value(ns)))?;
         }
     }
-    type Read = fn(&crate::snapshot::NamespaceSnapshot) -> u64;
+    type Read = fn(&NamespaceSnapshot) -> u64;
     let counters: [(&str, &str, Read); 8] = [
         (
             "switchyard_broadcasts",
@@ -385,7 +386,6 @@ fn adapter(e: &mut DescriptorEncoder<'_>, s: &Snapshot) -> std::fmt::Result {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::NamespaceSnapshot;
     use switchyard_sails::RequestCounters;
 
     fn sample() -> Snapshot {
