@@ -243,6 +243,9 @@ impl Appender {
             if unsure {
                 match self.landed(&batch).await {
                     Ok(n) => {
+                        // Redis answered: up again, whether or not the rest is sent
+                        // (the batch may have landed whole, leaving nothing to append).
+                        self.outage.restored();
                         self.stats.published.fetch_add(n as u64, Relaxed);
                         batch.drain(..n);
                         unsure = false;
