@@ -642,6 +642,11 @@ fn other_rules_are_named() {
         ),
         (&["--cors-origins", "a.example"][..], "cors_origins"),
         (&["--ping-interval-ms", "2147483647"][..], "ping_timeout_ms"),
+        (&["--metrics-path", "metrics"][..], "metrics_path"),
+        (&["--metrics-path", "/healthz"][..], "metrics_path"),
+        (&["--metrics-addr", "9464"][..], "metrics_addr"),
+        (&["--metrics-addr", "127.0.0.1:99999"][..], "metrics_addr"),
+        (&["--metrics-addr", ":9464"][..], "metrics_addr"),
     ] {
         let message = load_err(args, &[]);
         assert!(

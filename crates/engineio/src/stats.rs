@@ -168,3 +168,38 @@ impl EngineStats {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_are_counted_by_transport_and_version_and_add_up() {
+        let stats = EngineStats::default();
+        stats.count_open(true, ProtocolVersion::V4);
+        stats.count_open(true, ProtocolVersion::V4);
+        stats.count_open(false, ProtocolVersion::V3);
+        let s = stats.snapshot();
+        let expected = SessionsOpened {
+            polling_v3: 1,
+            websocket_v4: 2,
+            ..SessionsOpened::default()
+        };
+        assert_eq!(s.opened_by, expected);
+        assert_eq!(s.sessions_opened, 3);
+    }
+
+    #[test]
+    fn packets_count_their_type_and_data() {
+        let stats = EngineStats::default();
+        stats.count_in(&Packet::Message("hello".into()));
+        stats.count_in(&Packet::Ping(String::new()));
+        stats.count_out([
+            &Frame::Text("4hi".into()),
+            &Frame::Binary(vec![1, 2].into()),
+        ]);
+        let s = stats.snapshot();
+        assert_eq!((s.packets_in, s.bytes_in), (2, 6 + 1));
+        assert_eq!((s.packets_out, s.bytes_out), (2, 3 + 2));
+    }
+}

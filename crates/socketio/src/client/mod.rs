@@ -525,8 +525,28 @@ impl std::fmt::Debug for Client {
 
 #[cfg(test)]
 mod tests {
-    use super::legacy_connect;
+    use super::{DisconnectReason, legacy_connect};
     use serde_json::json;
+
+    /// `DisconnectReason::ALL` is in declaration order, so a reason's
+    /// discriminant is its counter's index; the match fails to compile when
+    /// a reason is added, pointing here.
+    #[test]
+    fn every_reason_is_listed_at_its_index() {
+        for (i, reason) in DisconnectReason::ALL.into_iter().enumerate() {
+            assert_eq!(reason as usize, i, "{reason:?}");
+            match reason {
+                DisconnectReason::TransportError
+                | DisconnectReason::TransportClose
+                | DisconnectReason::ServerNamespaceDisconnect
+                | DisconnectReason::ClientNamespaceDisconnect
+                | DisconnectReason::PingTimeout
+                | DisconnectReason::ParseError
+                | DisconnectReason::ForcedClose
+                | DisconnectReason::ServerShutdown => {}
+            }
+        }
+    }
 
     #[test]
     fn a_legacy_connect_query_becomes_the_auth() {
