@@ -222,10 +222,8 @@ fn metrics_are_off_by_default_and_on_loopback_when_turned_on() {
     assert!(metrics.starts_with("127.0.0.1:9464/metrics "), "{metrics}");
     let scraped = http_get("127.0.0.1:9464", "/metrics");
     assert!(scraped.starts_with("HTTP/1.1 200"), "{scraped}");
-    assert!(
-        scraped.contains("\nswitchyard_engine_sessions 0\n"),
-        "{scraped}"
-    );
+    let idle = r#"switchyard_engine_sessions{transport="websocket",protocol="4"} 0"#;
+    assert!(scraped.contains(idle), "{scraped}");
 }
 
 #[test]

@@ -11,8 +11,10 @@ use crate::packet::{Frame, Packet, ProtocolVersion};
 #[derive(Debug, Default)]
 pub struct EngineStats {
     /// Sessions opened, by first transport (polling, websocket) then
-    /// protocol version (3, 4): see [`SessionsOpened`].
+    /// protocol version (3, 4): see [`SessionCounts`].
     opened: [[AtomicU64; 2]; 2],
+    /// Sessions open now, by current transport then protocol version.
+    open: [[AtomicU64; 2]; 2],
     upgrades: AtomicU64,
     packets_in: AtomicU64,
     bytes_in: AtomicU64,
@@ -32,7 +34,10 @@ pub struct StatsSnapshot {
     /// Sessions opened (handshakes answered) since the endpoint started.
     pub sessions_opened: u64,
     /// The same sessions by the transport they opened on and their protocol version.
-    pub opened_by: SessionsOpened,
+    pub opened_by: SessionCounts,
+    /// Sessions open now, by their transport now (an upgraded one counts as
+    /// WebSocket) and their protocol version.
+    pub open_by: SessionCounts,
     /// Polling sessions upgraded to WebSocket.
     pub upgrades: u64,
     /// Engine.IO packets received (pings, messages, ...; polling payloads
@@ -60,21 +65,21 @@ pub struct StatsSnapshot {
     pub refused_origin: u64,
 }
 
-/// Sessions opened, by the transport of their handshake and their
-/// Engine.IO protocol version (3: socket.io 2 clients, 4: socket.io 3+).
+/// Sessions by transport and Engine.IO protocol version (3: socket.io 2
+/// clients, 4: socket.io 3+).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct SessionsOpened {
-    /// Opened by a polling handshake, protocol 3.
+pub struct SessionCounts {
+    /// Polling, protocol 3.
     pub polling_v3: u64,
-    /// Opened by a polling handshake, protocol 4.
+    /// Polling, protocol 4.
     pub polling_v4: u64,
-    /// Opened by a WebSocket handshake, protocol 3.
+    /// WebSocket, protocol 3.
     pub websocket_v3: u64,
-    /// Opened by a WebSocket handshake, protocol 4.
+    /// WebSocket, protocol 4.
     pub websocket_v4: u64,
 }
 
-impl SessionsOpened {
+impl SessionCounts {
     /// Every session, whatever its transport and version.
     pub fn total(&self) -> u64 {
         self.polling_v3 + self.polling_v4 + self.websocket_v3 + self.websocket_v4
@@ -92,14 +97,28 @@ fn packet_bytes(packet: &Packet) -> usize {
     }
 }
 
+/// A version's index in the `[transport][version]` arrays.
+fn v(version: ProtocolVersion) -> usize {
+    usize::from(version == ProtocolVersion::V4)
+}
+
 impl EngineStats {
     pub(super) fn count_open(&self, websocket: bool, version: ProtocolVersion) {
-        let v = usize::from(version == ProtocolVersion::V4);
-        self.opened[usize::from(websocket)][v].fetch_add(1, Relaxed);
+        self.opened[usize::from(websocket)][v(version)].fetch_add(1, Relaxed);
+        self.open[usize::from(websocket)][v(version)].fetch_add(1, Relaxed);
     }
 
-    pub(super) fn count_upgrade(&self) {
+    /// A polling session of `version` moved to WebSocket.
+    pub(super) fn count_upgrade(&self, version: ProtocolVersion) {
         self.upgrades.fetch_add(1, Relaxed);
+        self.open[1][v(version)].fetch_add(1, Relaxed);
+        self.open[0][v(version)].fetch_sub(1, Relaxed);
+    }
+
+    /// A session ended (once per [`count_open`](Self::count_open)), on
+    /// WebSocket if `websocket`.
+    pub(super) fn count_close(&self, websocket: bool, version: ProtocolVersion) {
+        self.open[usize::from(websocket)][v(version)].fetch_sub(1, Relaxed);
     }
 
     pub(super) fn count_in(&self, packet: &Packet) {
@@ -144,16 +163,17 @@ impl EngineStats {
 
     /// The current values.
     pub fn snapshot(&self) -> StatsSnapshot {
-        let opened = |t: usize, v: usize| self.opened[t][v].load(Relaxed);
-        let opened_by = SessionsOpened {
-            polling_v3: opened(0, 0),
-            polling_v4: opened(0, 1),
-            websocket_v3: opened(1, 0),
-            websocket_v4: opened(1, 1),
+        let by = |counts: &[[AtomicU64; 2]; 2]| SessionCounts {
+            polling_v3: counts[0][0].load(Relaxed),
+            polling_v4: counts[0][1].load(Relaxed),
+            websocket_v3: counts[1][0].load(Relaxed),
+            websocket_v4: counts[1][1].load(Relaxed),
         };
+        let opened_by = by(&self.opened);
         StatsSnapshot {
             sessions_opened: opened_by.total(),
             opened_by,
+            open_by: by(&self.open),
             upgrades: self.upgrades.load(Relaxed),
             packets_in: self.packets_in.load(Relaxed),
             bytes_in: self.bytes_in.load(Relaxed),
@@ -180,13 +200,24 @@ mod tests {
         stats.count_open(true, ProtocolVersion::V4);
         stats.count_open(false, ProtocolVersion::V3);
         let s = stats.snapshot();
-        let expected = SessionsOpened {
+        let expected = SessionCounts {
             polling_v3: 1,
             websocket_v4: 2,
-            ..SessionsOpened::default()
+            ..SessionCounts::default()
         };
         assert_eq!(s.opened_by, expected);
         assert_eq!(s.sessions_opened, 3);
+        // Open now: one closes on WebSocket, one moves from polling by upgrade.
+        stats.count_close(true, ProtocolVersion::V4);
+        stats.count_open(false, ProtocolVersion::V4);
+        stats.count_upgrade(ProtocolVersion::V4);
+        let open = stats.snapshot().open_by;
+        let expected = SessionCounts {
+            polling_v3: 1,
+            websocket_v4: 2,
+            ..SessionCounts::default()
+        };
+        assert_eq!(open, expected);
     }
 
     #[test]

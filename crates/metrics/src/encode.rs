@@ -16,6 +16,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::snapshot::{NamespaceSnapshot, Snapshot};
+use switchyard_engineio::SessionCounts;
 
 /// The snapshot in Prometheus text format (0.0.4).
 pub(crate) fn text(snapshot: Snapshot) -> String {
@@ -103,14 +104,29 @@ impl Collector for SnapshotCollector {
     }
 }
 
+/// Each count with its `transport` and `protocol` labels.
+fn by_transport(by: &SessionCounts) -> [([(&'static str, &'static str); 2], u64); 4] {
+    let labels = |transport, protocol| [("transport", transport), ("protocol", protocol)];
+    [
+        (labels("polling", "3"), by.polling_v3),
+        (labels("polling", "4"), by.polling_v4),
+        (labels("websocket", "3"), by.websocket_v3),
+        (labels("websocket", "4"), by.websocket_v4),
+    ]
+}
+
 fn engine(e: &mut DescriptorEncoder<'_>, s: &Snapshot) -> std::fmt::Result {
     let g = &s.engine;
-    gauge(
+    let mut f = family(
         e,
         "switchyard_engine_sessions",
-        "Engine.IO sessions open now",
-        count(s.open_sessions),
+        "Engine.IO sessions open now, by transport now (upgraded ones are websocket) and protocol version",
+        None,
+        MetricType::Gauge,
     )?;
+    for (labels, n) in by_transport(&g.open_by) {
+        f.gauge(&labels, i64::try_from(n).unwrap_or(i64::MAX))?;
+    }
     let mut f = family(
         e,
         "switchyard_engine_sessions_opened",
@@ -118,14 +134,8 @@ fn engine(e: &mut DescriptorEncoder<'_>, s: &Snapshot) -> std::fmt::Result {
         None,
         MetricType::Counter,
     )?;
-    let by = &g.opened_by;
-    for (transport, protocol, n) in [
-        ("polling", "3", by.polling_v3),
-        ("polling", "4", by.polling_v4),
-        ("websocket", "3", by.websocket_v3),
-        ("websocket", "4", by.websocket_v4),
-    ] {
-        f.counter(&[("transport", transport), ("protocol", protocol)], n)?;
+    for (labels, n) in by_transport(&g.opened_by) {
+        f.counter(&labels, n)?;
     }
     counter(
         e,
@@ -390,12 +400,12 @@ mod tests {
 
     fn sample() -> Snapshot {
         let mut s = Snapshot {
-            open_sessions: 2,
             adapter_link_up: true,
             ..Snapshot::default()
         };
         s.engine.opened_by.websocket_v4 = 3;
         s.engine.opened_by.polling_v3 = 1;
+        s.engine.open_by.websocket_v4 = 2;
         s.engine.upgrades = 1;
         s.engine.bytes_in = 120;
         s.engine.refused_sessions_per_ip = 4;
@@ -435,7 +445,8 @@ mod tests {
         let text = text(sample());
         let lines = samples(&text);
         for expected in [
-            "switchyard_engine_sessions 2",
+            r#"switchyard_engine_sessions{transport="websocket",protocol="4"} 2"#,
+            r#"switchyard_engine_sessions{transport="polling",protocol="4"} 0"#,
             r#"switchyard_engine_sessions_opened_total{transport="websocket",protocol="4"} 3"#,
             r#"switchyard_engine_sessions_opened_total{transport="polling",protocol="3"} 1"#,
             "switchyard_engine_upgrades_total 1",

@@ -85,7 +85,7 @@ impl Metrics {
     /// ```no_run
     /// # async fn show(metrics: switchyard_metrics::Metrics) {
     /// let text = metrics.render().await;
-    /// assert!(text.contains("switchyard_engine_sessions "));
+    /// assert!(text.contains("switchyard_engine_sessions_opened_total{"));
     /// # }
     /// ```
     pub async fn render(&self) -> String {

@@ -14,8 +14,6 @@ use switchyard_socketio::socket::{AdapterCounters, NamespaceCounters};
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Snapshot {
     pub engine: StatsSnapshot,
-    /// Engine.IO sessions open now.
-    pub open_sessions: usize,
     pub clients: ClientCounters,
     pub namespaces: Vec<NamespaceSnapshot>,
     /// The node's link to the cluster. One set per node: every namespace's
@@ -55,7 +53,6 @@ impl Snapshot {
         let main = io.main();
         Snapshot {
             engine: io.engine().stats().snapshot(),
-            open_sessions: io.engine().session_count(),
             clients: io.client_counters(),
             namespaces,
             adapter: main.adapter_counters(),

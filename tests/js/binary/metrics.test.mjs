@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { after, before, describe, it } from "node:test";
 import { closeSocket, connected, httpGet, once, startServer, until } from "../support/helpers.mjs";
-import { metricsUrl, scrape, value } from "../support/metrics_helpers.mjs";
+import { metricsUrl, scrape, sum, value } from "../support/metrics_helpers.mjs";
 import { FLAVORS, closeSailsSockets, makeSailsIo, sailsConnect, vr } from "../support/sails_helpers.mjs";
 
 const require = createRequire(import.meta.url);
@@ -77,7 +77,11 @@ describe("metrics of the default binary", () => {
         value(s, "switchyard_sockets", NS) === value(before, "switchyard_sockets", NS) + 3,
       "three sessions, one upgrade, three sockets",
     );
-    assert.equal(value(now, "switchyard_engine_sessions"), value(before, "switchyard_engine_sessions") + 3);
+    // Open now, by transport now: the upgraded one is a WebSocket session.
+    const open = (s, transport) => value(s, "switchyard_engine_sessions", { transport, protocol: "4" });
+    assert.equal(open(now, "websocket"), open(before, "websocket") + 2);
+    assert.equal(open(now, "polling"), open(before, "polling") + 1);
+    assert.equal(sum(now, "switchyard_engine_sessions"), sum(before, "switchyard_engine_sessions") + 3);
     for (const name of [
       "switchyard_engine_packets_received_total",
       "switchyard_engine_packets_sent_total",

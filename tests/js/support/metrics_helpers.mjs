@@ -36,6 +36,13 @@ export async function scrape(url) {
   return { status: res.status, contentType: res.headers.get("content-type"), types, samples };
 }
 
+/** The sum of the samples `name` whose labels include `labels` (0 when there is none). */
+export function sum(scraped, name, labels = {}) {
+  return scraped.samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((total, s) => total + s.value, 0);
+}
+
 /** The value of the sample `name` whose labels include `labels` (0 when there is none). */
 export function value(scraped, name, labels = {}) {
   const found = scraped.samples.find(

@@ -252,6 +252,17 @@ pub struct Shell {
 }
 
 impl Shell {
+    /// Forgets the session (its sid, its admission) and counts it closed, once.
+    fn unregister(&mut self) {
+        if let Some(unregister) = self.unregister.take() {
+            let websocket = self.state.transport_name() == "websocket";
+            self.shared
+                .stats
+                .count_close(websocket, self.shared.version);
+            unregister();
+        }
+    }
+
     /// The session's transport now: `polling` or `websocket`.
     pub(crate) fn transport_name(&self) -> &'static str {
         self.state.transport_name()
@@ -433,9 +444,7 @@ impl Shell {
                 }
                 Action::Detach => self.shared.outlet.detach(),
                 Action::Finish => {
-                    if let Some(unregister) = self.unregister.take() {
-                        unregister();
-                    }
+                    self.unregister();
                     ctx.stop();
                 }
             }
@@ -487,9 +496,7 @@ impl<H: EngineHandler> Actor for EngineSession<H> {
             self.with_handler(ctx, |h, s| h.on_close(reason, s));
         }
         self.shell.run_actions(ctx);
-        if let Some(unregister) = self.shell.unregister.take() {
-            unregister();
-        }
+        self.shell.unregister();
     }
 }
 
@@ -621,7 +628,7 @@ impl<H: EngineHandler> Handler<WsIn> for EngineSession<H> {
                 let was_polling = self.shell.state.transport_name() == "polling";
                 let message = self.shell.state.ws_packet(now, conn, packet);
                 if was_polling && self.shell.state.transport_name() == "websocket" {
-                    stats.count_upgrade();
+                    stats.count_upgrade(self.shell.shared.version);
                 }
                 self.deliver(message, ctx);
             }
