@@ -243,6 +243,12 @@ pub struct Config {
     pub admin_mode: AdminMode,
     /// This node's name in the admin UI; empty: `hostname#pid`.
     pub admin_server_id: String,
+    /// Whether Prometheus metrics are served, on [`Config::metrics_addr`].
+    pub metrics: bool,
+    /// Where on the metrics listener they are.
+    pub metrics_path: String,
+    /// The metrics listener's `host:port` (loopback by default).
+    pub metrics_addr: String,
     /// The config file the settings were read from, if any; not a key.
     #[serde(skip)]
     pub file: Option<PathBuf>,
@@ -542,6 +548,22 @@ impl Config {
         }
         if self.transports.is_empty() {
             return fail("transports", "must not be empty");
+        }
+        if !self.metrics_path.starts_with('/')
+            || matches!(&*self.metrics_path, "/healthz" | "/readyz")
+        {
+            return fail(
+                "metrics_path",
+                "must start with '/' and not be /healthz or /readyz",
+            );
+        }
+        let port = self
+            .metrics_addr
+            .rsplit_once(':')
+            .map(|(host, port)| (host, port.parse::<u16>()));
+        if !matches!(port, Some((host, Ok(_))) if !host.is_empty() && !host.contains(char::is_whitespace))
+        {
+            return fail("metrics_addr", "must be host:port, e.g. 127.0.0.1:9464");
         }
         let follows_rooms = self.adapter == AdapterKind::Redis
             && self.redis_variant == RedisVariant::Sharded

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use actix_web::web;
 use switchyard_engineio::{AdmissionConfig, Cors, DeflateSettings, EngineConfig};
+use switchyard_metrics::Metrics;
 use switchyard_redis::{RedisAdapter, RedisConfig, Variant};
 use switchyard_sails::{JwrParts, Sails, Sockets, VirtualRequestConfig};
 use switchyard_socketio::io::{RecoveryConfig, SocketIo, SocketIoConfig};
@@ -197,8 +198,14 @@ where
     };
     let sockets = Sockets::new(io.main());
     let files = static_dir.clone();
+    let metrics = match config.virtual_requests {
+        true => Metrics::new(&io).with_sails(&sails),
+        false => Metrics::new(&io),
+    };
+    let health = metrics.health();
     let routes = move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(sockets.clone());
+        health(cfg);
         extra(cfg);
         if let Some(path) = &admin_ui {
             cfg.configure(switchyard_admin::ui::configure(path));
@@ -218,6 +225,10 @@ where
         }
     })?;
     let addr = server.local_addr();
+    let metrics_server = config
+        .metrics
+        .then(|| metrics_server(&config, &metrics))
+        .transpose()?;
     announce(&format!("listening on {addr}"));
     announce(&open_line(addr, &config.path, static_dir));
     if config.admin_ui {
@@ -227,7 +238,45 @@ where
             config.admin_namespace
         ));
     }
-    server.run().await
+    let Some((metrics_addr, metrics_server)) = metrics_server else {
+        return server.run().await;
+    };
+    announce(&format!(
+        "metrics at http://{metrics_addr}{} (and /healthz, /readyz there and on the main listener)",
+        config.metrics_path
+    ));
+    let handle = metrics_server.handle();
+    actix_web::rt::spawn(metrics_server);
+    let served = server.run().await;
+    handle.stop(true).await;
+    served
+}
+
+/// The metrics listener on `config.metrics_addr`, bound, not yet serving;
+/// one worker is plenty for a scrape every few seconds. The main server
+/// catches the signals and stops it.
+fn metrics_server(
+    config: &Config,
+    metrics: &Metrics,
+) -> std::io::Result<(std::net::SocketAddr, actix_web::dev::Server)> {
+    let routes = metrics.configure(&config.metrics_path);
+    let listener = std::net::TcpListener::bind(&config.metrics_addr).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "metrics_addr {}: {e} (choose another with --metrics-addr or SWITCHYARD_METRICS_ADDR, or turn metrics off)",
+                config.metrics_addr
+            ),
+        )
+    })?;
+    let addr = listener.local_addr()?;
+    let server =
+        actix_web::HttpServer::new(move || actix_web::App::new().configure(routes.clone()))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)?
+            .run();
+    Ok((addr, server))
 }
 
 /// Where a `static_dir` may be, in order: as given when absolute; a

@@ -204,6 +204,43 @@ fn a_busy_port_is_one_line_naming_the_address_and_the_flag() {
 }
 
 #[test]
+fn metrics_are_off_by_default_and_on_loopback_when_turned_on() {
+    let (_server, mut stdout, addr) = listening(switchyard().args(["--port", "0"]));
+    let health = http_get(&addr, "/healthz");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let open = stdout.next().expect("a line").unwrap();
+    assert!(open.starts_with("open http://"), "{open}");
+    assert!(
+        TcpStream::connect("127.0.0.1:9464").is_err(),
+        "no metrics listener unless asked"
+    );
+    let (_server, stdout, _) = listening(switchyard().args(["--port", "0", "--metrics", "true"]));
+    let metrics = (stdout.map_while(Result::ok))
+        .find_map(|l| l.strip_prefix("metrics at http://").map(str::to_string))
+        .expect("says where the metrics are");
+    // The default address: loopback, on 9464 (OpenTelemetry's Prometheus exporter port).
+    assert!(metrics.starts_with("127.0.0.1:9464/metrics "), "{metrics}");
+    let scraped = http_get("127.0.0.1:9464", "/metrics");
+    assert!(scraped.starts_with("HTTP/1.1 200"), "{scraped}");
+    let idle = r#"switchyard_engine_sessions{transport="websocket",protocol="4"} 0"#;
+    assert!(scraped.contains(idle), "{scraped}");
+}
+
+#[test]
+fn a_busy_metrics_port_names_the_key_and_the_flag() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    fails_with(
+        switchyard().args(["--port", "0", "--metrics", "true", "--metrics-addr", &addr]),
+        &format!("metrics_addr {addr}: "),
+    );
+    fails_with(
+        switchyard().args(["--port", "0", "--metrics", "true", "--metrics-addr", &addr]),
+        "--metrics-addr or SWITCHYARD_METRICS_ADDR",
+    );
+}
+
+#[test]
 fn redis_down_at_start_is_an_error_naming_the_url() {
     // A port nobody listens on: taken, then released.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

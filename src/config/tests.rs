@@ -242,6 +242,9 @@ fn every_key_settable_from_env_and_cli() {
         ("admin_readonly", "true"),
         ("admin_mode", "production"),
         ("admin_server_id", "n1"),
+        ("metrics", "true"),
+        ("metrics_path", "/prom"),
+        ("metrics_addr", "[::1]:9000"),
     ];
     let expected = "Config { host: \"::1\", port: 1, path: \"/io/\", static_dir: \"public\", \
          ping_interval_ms: 2, ping_timeout_ms: 3, upgrade_timeout_ms: 4, \
@@ -261,6 +264,7 @@ fn every_key_settable_from_env_and_cli() {
          admin_ui: true, admin_ui_path: \"/ops\", admin_namespace: \"/watch\", admin_auth: false, \
          admin_username: \"root\", admin_password_hash: \"unused\", admin_readonly: true, \
          admin_mode: Production, admin_server_id: \"n1\", \
+         metrics: true, metrics_path: \"/prom\", metrics_addr: \"[::1]:9000\", \
          file: None }";
 
     let env: Vec<(String, &str)> = values.iter().map(|&(k, v)| (env_var(k), v)).collect();
@@ -650,6 +654,11 @@ fn other_rules_are_named() {
         ),
         (&["--cors-origins", "a.example"][..], "cors_origins"),
         (&["--ping-interval-ms", "2147483647"][..], "ping_timeout_ms"),
+        (&["--metrics-path", "metrics"][..], "metrics_path"),
+        (&["--metrics-path", "/healthz"][..], "metrics_path"),
+        (&["--metrics-addr", "9464"][..], "metrics_addr"),
+        (&["--metrics-addr", "127.0.0.1:99999"][..], "metrics_addr"),
+        (&["--metrics-addr", ":9464"][..], "metrics_addr"),
     ] {
         let message = load_err(args, &[]);
         assert!(

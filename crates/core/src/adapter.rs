@@ -80,6 +80,12 @@ pub trait Adapter: Send + Sync + 'static {
         AdapterCounters::default()
     }
 
+    /// Whether the link to the other nodes is up right now (a readiness
+    /// probe asks). An adapter without one (the local adapter) always is.
+    fn link_up(&self) -> bool {
+        true
+    }
+
     /// Whether this adapter delivers every broadcast that is not `local`,
     /// this node's own included, in the cluster's one order, each with the
     /// offset the cluster gave it ([`LocalSockets::broadcast_at`]): then the
@@ -226,6 +232,11 @@ pub struct AdapterCounters {
     /// Messages dropped: a bounded queue was full, or they were on their way
     /// when the link went.
     pub dropped: u64,
+    /// Requests to the other nodes (fetchSockets, serverSideEmit with an
+    /// ack) that got every answer, by how long that took.
+    pub request_round_trips: crate::RoundTrips,
+    /// Requests to the other nodes that timed out before every answer came.
+    pub request_timeouts: u64,
 }
 
 /// One namespace's sockets on this node, as the other nodes reach them:

@@ -27,6 +27,7 @@ pub mod adapter;
 mod options;
 mod payload;
 pub mod protocol;
+mod round_trips;
 
 pub use adapter::{
     Adapter, AdapterCounters, AdapterFactory, ClusterError, LocalNamespace, LocalSockets,
@@ -34,3 +35,4 @@ pub use adapter::{
 };
 pub use options::BroadcastOptions;
 pub use payload::Payload;
+pub use round_trips::{ROUND_TRIP_BOUNDS, RoundTripRecorder, RoundTrips};

@@ -169,7 +169,9 @@ impl<H: EngineHandler> SessionHandle<H> {
         match route {
             Route::Direct(Admit::DropVolatile) => self.shared.stats.count_volatile_drop(),
             Route::Direct(Admit::Overflow) => self.cut_off(CutOff::Outgoing),
-            Route::Direct(Admit::Send) | Route::Mailbox => {}
+            // Written here, past the session's actions: counted here.
+            Route::Direct(Admit::Send) => self.shared.stats.count_out(out.frames.frames()),
+            Route::Mailbox => {}
         }
         Ok(())
     }

@@ -84,4 +84,4 @@ pub use outgoing::{Outgoing, SharedFrames};
 pub use packet::{Frame, ProtocolVersion};
 pub use server::Engine;
 pub use session::MAILBOX_CAPACITY;
-pub use stats::{EngineStats, StatsSnapshot};
+pub use stats::{EngineStats, SessionCounts, StatsSnapshot};

@@ -447,7 +447,7 @@ impl<H: EngineHandler> Engine<H> {
             handler: (self.inner.factory)(),
             websocket,
         };
-        self.inner.stats.count_open();
+        self.inner.stats.count_open(websocket, version);
         let mut session = EngineSession::new(init);
         if websocket {
             session.queue_first(open.clone());

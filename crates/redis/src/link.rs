@@ -73,9 +73,22 @@ pub(crate) struct Stats {
     /// in (a full namespace queue, a lost subscribing connection): not a
     /// counter to show, a mark for connection state recovery.
     pub gaps: AtomicU64,
+    /// How many of the link's parts (connections, or the Streams adapter's
+    /// reading and appending tasks) are down now: 0 is up. Each part's
+    /// outage changes it once on the way down and once on the way back.
+    pub down: AtomicU64,
+    /// Requests to the other nodes answered in full, by round trip.
+    pub round_trips: switchyard_core::RoundTripRecorder,
+    /// Requests to the other nodes that timed out.
+    pub request_timeouts: AtomicU64,
 }
 
 impl Stats {
+    /// Whether every part of the link is up.
+    pub fn link_up(&self) -> bool {
+        self.down.load(Relaxed) == 0
+    }
+
     pub fn snapshot(&self) -> AdapterCounters {
         AdapterCounters {
             published: self.published.load(Relaxed),
@@ -83,6 +96,8 @@ impl Stats {
             errors: self.errors.load(Relaxed),
             reconnects: self.reconnects.load(Relaxed),
             dropped: self.dropped.load(Relaxed),
+            request_round_trips: self.round_trips.snapshot(),
+            request_timeouts: self.request_timeouts.load(Relaxed),
         }
     }
 }
@@ -301,11 +316,13 @@ impl Outage {
         if !self.down {
             log::warn!("redis adapter: link down: {error}");
             self.down = true;
+            stats.down.fetch_add(1, Relaxed);
         }
     }
 
     fn restored(&mut self, stats: &Stats) {
         if std::mem::take(&mut self.down) {
+            stats.down.fetch_sub(1, Relaxed);
             stats.reconnects.fetch_add(1, Relaxed);
             log::info!("redis adapter: link restored");
         }

@@ -282,6 +282,7 @@ impl Inner {
             return Ok(answers);
         }
         let (id, mut rx, _pending) = self.register();
+        let sent = Instant::now();
         self.send(&request(id));
         let mut got = 0;
         while got < others {
@@ -293,13 +294,16 @@ impl Inner {
                 _ => break,
             }
         }
+        let stats = self.bus.stats();
         if got < others {
+            stats.request_timeouts.fetch_add(1, Relaxed);
             return Err(ClusterError::Timeout {
                 expected: others,
                 missing: others - got,
                 partial: answers,
             });
         }
+        stats.round_trips.observe(sent.elapsed());
         Ok(answers)
     }
 }
@@ -441,6 +445,10 @@ impl Adapter for Node {
 
     fn counters(&self) -> AdapterCounters {
         self.inner.bus.stats().snapshot()
+    }
+
+    fn link_up(&self) -> bool {
+        self.inner.bus.stats().link_up()
     }
 
     fn follows_rooms(&self) -> bool {

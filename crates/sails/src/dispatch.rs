@@ -33,6 +33,7 @@ use super::SocketReq;
 use super::jwr::{self, JwrParts};
 use super::request::{self, Defaults, ParseError, Refused};
 use super::sdk::{SdkMetadata, SdkVersion};
+use super::stats::{RequestCounters, RequestStats};
 use switchyard_socketio::namespace::NamespaceBuilder;
 use switchyard_socketio::server::{AppTap, WorkerApp, tapped};
 use switchyard_socketio::socket::{AckSender, Event, SocketRef};
@@ -113,6 +114,8 @@ struct Shared {
     runners: Mutex<Vec<(ThreadId, Addr<Runner>)>>,
     /// Round robin over the runners for a socket whose thread has none.
     next: AtomicUsize,
+    /// Answers by status.
+    stats: RequestStats,
 }
 
 impl Sails {
@@ -123,8 +126,14 @@ impl Sails {
                 config: Arc::new(config),
                 runners: Mutex::new(Vec::new()),
                 next: AtomicUsize::new(0),
+                stats: RequestStats::default(),
             }),
         }
+    }
+
+    /// Virtual requests answered so far, by status (refusals included).
+    pub fn counters(&self) -> RequestCounters {
+        self.shared.stats.snapshot()
     }
 
     /// Sends this namespace's `get`, `post`, `put`, `patch`, `delete`,
@@ -234,14 +243,14 @@ impl Actor for Runner {
 
 /// Run this request for this socket; the answer is its JWR.
 #[derive(Message)]
-#[rtype(result = "Value")]
+#[rtype(result = "(u16, Value)")]
 struct Serve {
     req: request::VirtualRequest,
     socket: SocketRef,
 }
 
 impl Handler<Serve> for Runner {
-    type Result = ResponseFuture<Value>;
+    type Result = ResponseFuture<(u16, Value)>;
 
     fn handle(&mut self, msg: Serve, _: &mut Context<Self>) -> Self::Result {
         Box::pin(run(
@@ -301,6 +310,7 @@ impl Handler<Event> for Dispatcher {
             Ok(req) => req,
             Err(Refused::Parse(error)) => {
                 log::debug!("virtual request from {}: {error}", ev.socket.id());
+                self.shared.stats.count(400);
                 match ev.ack {
                     Some(ack) => ack.send(jwr::parse_error_jwr(&error, parts)),
                     // Sails' answer when there is no callback to answer.
@@ -309,7 +319,8 @@ impl Handler<Event> for Dispatcher {
                 return;
             }
             Err(Refused::TooLarge) => {
-                return answer(ev.ack, jwr::text(413, "Request body too large", parts));
+                let jwr = jwr::text(413, "Request body too large", parts);
+                return self.answer(ev.ack, 413, jwr);
             }
         };
         let id: Arc<str> = ev.socket.id().into();
@@ -320,7 +331,7 @@ impl Handler<Event> for Dispatcher {
                 );
             }
             let message = "Too many virtual requests in flight on this socket";
-            return answer(ev.ack, jwr::text(429, message, parts));
+            return self.answer(ev.ack, 429, jwr::text(429, message, parts));
         }
         let sails = Sails {
             shared: self.shared.clone(),
@@ -329,10 +340,8 @@ impl Handler<Event> for Dispatcher {
             log::error!(
                 "virtual request with no app to run it: serve with ServeOptions::taps or wrap the App with Sails::app"
             );
-            return answer(
-                ev.ack,
-                jwr::text(503, "Virtual requests are not served here", parts),
-            );
+            let jwr = jwr::text(503, "Virtual requests are not served here", parts);
+            return self.answer(ev.ack, 503, jwr);
         };
         *self.in_flight.entry(id.clone()).or_default() += 1;
         let ack = ev.ack;
@@ -342,10 +351,13 @@ impl Handler<Event> for Dispatcher {
             .into_actor(self)
             .map(move |reply, act, _| {
                 act.finished(&id);
-                let reply = reply.unwrap_or_else(|_| {
-                    jwr::text(503, "Virtual requests are not served here", parts)
+                let (status, reply) = reply.unwrap_or_else(|_| {
+                    (
+                        503,
+                        jwr::text(503, "Virtual requests are not served here", parts),
+                    )
                 });
-                answer(ack, reply);
+                act.answer(ack, status, reply);
             })
             .spawn(ctx);
     }
@@ -363,9 +375,13 @@ fn sdk_check(socket: &SocketRef, min: Option<SdkVersion>) -> Result<(), ParseErr
     }
 }
 
-fn answer(ack: Option<AckSender>, jwr: Value) {
-    if let Some(ack) = ack {
-        ack.send(jwr);
+impl Dispatcher {
+    /// Answers with `jwr`, whose status is `status` (counted).
+    fn answer(&self, ack: Option<AckSender>, status: u16, jwr: Value) {
+        self.shared.stats.count(status);
+        if let Some(ack) = ack {
+            ack.send(jwr);
+        }
     }
 }
 
@@ -376,7 +392,7 @@ async fn run(
     req: request::VirtualRequest,
     socket: SocketRef,
     config: Arc<VirtualRequestConfig>,
-) -> Value {
+) -> (u16, Value) {
     let parts = config.parts;
     // As over HTTP, where the connection drops it: a HEAD answer has no body.
     let head_only = req.method == actix_web::http::Method::HEAD;
@@ -399,16 +415,16 @@ async fn run(
             "a handler panicked serving a virtual request of {}",
             socket.id()
         );
-        return jwr::text(500, "Internal Server Error", parts);
+        return (500, jwr::text(500, "Internal Server Error", parts));
     };
     if let Some((_, cookie)) = headers.iter().find(|(n, _)| n == "set-cookie") {
         let pair = cookie.split(';').next().unwrap_or_default().trim();
         socket.handshake().keep_cookie(pair.to_string());
     }
     match body {
-        Ok(_) if head_only => jwr::jwr(status, &headers, None, parts),
-        Ok(bytes) => jwr::jwr(status, &headers, Some(&bytes), parts),
-        Err(problem) => jwr::text(500, problem, parts),
+        Ok(_) if head_only => (status, jwr::jwr(status, &headers, None, parts)),
+        Ok(bytes) => (status, jwr::jwr(status, &headers, Some(&bytes), parts)),
+        Err(problem) => (500, jwr::text(500, problem, parts)),
     }
 }
 

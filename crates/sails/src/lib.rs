@@ -81,6 +81,7 @@ mod pubsub;
 pub(crate) mod request;
 mod sdk;
 mod sockets;
+mod stats;
 
 pub use dispatch::{Sails, VirtualRequestConfig};
 pub use jwr::JwrParts;
@@ -89,3 +90,4 @@ pub use sdk::{SdkMetadata, SdkVersion};
 pub use sockets::{
     Broadcast, DEFAULT_EVENT_NAME, RoomChange, Rooms, SocketReq, SocketTarget, Sockets,
 };
+pub use stats::RequestCounters;

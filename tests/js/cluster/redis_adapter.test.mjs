@@ -234,6 +234,13 @@ if (redisMissing) {
           );
           assert.deepEqual(normFetched(await call(b2, "fetch", { rooms: [a2.id] })), fetched([[a2, data.get(a2), ["team", "other"]]]));
           assert.deepEqual(await call(b2, "fetch", { rooms: ["nobody-here"] }), [], "an empty room");
+          if (SWITCHYARD) {
+            // B's five cross-node fetches, each answered in full: timed in the adapter's histogram.
+            const c = (await call(b2, "counters")).adapter;
+            const timed = c.request_round_trips.buckets.reduce((a, b) => a + b, 0);
+            assert.equal(timed, 5, JSON.stringify(c));
+            assert.equal(c.request_timeouts, 0, JSON.stringify(c));
+          }
         }),
       );
 

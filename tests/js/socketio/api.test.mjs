@@ -144,6 +144,8 @@ describe("socket.io API on one node", () => {
       const asker = await client("/", { label: "asker" });
       const partial = await call(asker, "broadcast-ack", { timeout: 300 });
       assert.deepEqual(partial, { error: "operation has timed out", expected: 1, missing: 1 });
+      // Both counted, once each (switchyard_acks_timed_out_total in the metrics).
+      assert.equal((await call(asker, "counters")).acks_timed_out, 2);
       await waitFor(() => silent.got("poll").length >= 1, "the silent client to have been polled");
 
       // the client leaves instead of answering: the ack, then an emit, fail as socket.io's client says

@@ -294,6 +294,17 @@ pub struct Shell {
 }
 
 impl Shell {
+    /// Forgets the session (its sid, its admission) and counts it closed, once.
+    fn unregister(&mut self) {
+        if let Some(unregister) = self.unregister.take() {
+            let websocket = self.state.transport_name() == "websocket";
+            self.shared
+                .stats
+                .count_close(websocket, self.shared.version);
+            unregister();
+        }
+    }
+
     /// The session's transport now: `polling` or `websocket`.
     pub(crate) fn transport_name(&self) -> &'static str {
         self.state.transport_name()
@@ -445,7 +456,9 @@ impl Shell {
                 Action::AnswerGet(frames) => {
                     let body = PollBody::new(&frames);
                     let sent = self.get.take().is_some_and(|tx| tx.send(Ok(body)).is_ok());
-                    if !sent {
+                    if sent {
+                        self.shared.stats.count_out(frames.iter().map(|(f, _)| f));
+                    } else {
                         // The GET went away before we answered: keep the frames.
                         self.state.restore(frames);
                     }
@@ -457,6 +470,7 @@ impl Shell {
                 }
                 Action::WsWrite { conn, frames } => {
                     if let Some(ws) = self.ws(conn) {
+                        self.shared.stats.count_out(frames.iter().map(|(f, _)| f));
                         for (frame, compress) in &frames {
                             ws.sink.send(frame, *compress);
                         }
@@ -464,11 +478,13 @@ impl Shell {
                 }
                 Action::WsPong { conn, frame } => {
                     if let Some(ws) = self.ws(conn) {
+                        self.shared.stats.count_out([&frame]);
                         ws.sink.send_pong_packet(&frame);
                     }
                 }
                 Action::WsOutgoing { conn, out } => {
                     if let Some(ws) = self.ws(conn) {
+                        self.shared.stats.count_out(out.frames.frames());
                         ws.sink.send_outgoing(&out);
                     }
                 }
@@ -486,9 +502,7 @@ impl Shell {
                 }
                 Action::Detach => self.shared.outlet.detach(),
                 Action::Finish => {
-                    if let Some(unregister) = self.unregister.take() {
-                        unregister();
-                    }
+                    self.unregister();
                     ctx.stop();
                 }
             }
@@ -540,9 +554,7 @@ impl<H: EngineHandler> Actor for EngineSession<H> {
             self.with_handler(ctx, |h, s| h.on_close(reason, s));
         }
         self.shell.run_actions(ctx);
-        if let Some(unregister) = self.shell.unregister.take() {
-            unregister();
-        }
+        self.shell.unregister();
     }
 }
 
@@ -648,6 +660,7 @@ impl<H: EngineHandler> Handler<PostDone> for EngineSession<H> {
                     if self.shell.state.is_closing() {
                         break;
                     }
+                    self.shell.shared.stats.count_in(&packet);
                     let message = self.shell.state.on_packet(now, packet);
                     self.deliver(message, ctx);
                 }
@@ -682,7 +695,14 @@ impl<H: EngineHandler> Handler<WsIn> for EngineSession<H> {
                 }
             }
             WsEvent::Packet(packet) => {
+                let stats = &self.shell.shared.stats;
+                stats.count_in(&packet);
+                // The core switches transports on the probe's `5`; the shell counts it.
+                let was_polling = self.shell.state.transport_name() == "polling";
                 let message = self.shell.state.ws_packet(now, conn, packet);
+                if was_polling && self.shell.state.transport_name() == "websocket" {
+                    stats.count_upgrade(self.shell.shared.version);
+                }
                 self.deliver(message, ctx);
             }
             WsEvent::Closed(reason) => {

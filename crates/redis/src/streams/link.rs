@@ -195,6 +195,7 @@ impl Outage {
         if !self.down {
             log::warn!("redis streams adapter: {} down: {error}", self.what);
             self.down = true;
+            self.stats.down.fetch_add(1, Relaxed);
         }
         tokio::time::sleep(self.backoff).await;
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
@@ -203,6 +204,7 @@ impl Outage {
     fn restored(&mut self) {
         self.backoff = BACKOFF_MIN;
         if std::mem::take(&mut self.down) {
+            self.stats.down.fetch_sub(1, Relaxed);
             self.stats.reconnects.fetch_add(1, Relaxed);
             log::info!("redis streams adapter: {} restored", self.what);
         }
@@ -241,6 +243,9 @@ impl Appender {
             if unsure {
                 match self.landed(&batch).await {
                     Ok(n) => {
+                        // Redis answered: up again, whether or not the rest is sent
+                        // (the batch may have landed whole, leaving nothing to append).
+                        self.outage.restored();
                         self.stats.published.fetch_add(n as u64, Relaxed);
                         batch.drain(..n);
                         unsure = false;

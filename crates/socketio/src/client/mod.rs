@@ -50,6 +50,18 @@ pub enum DisconnectReason {
 }
 
 impl DisconnectReason {
+    /// Every reason, in declaration order (the order of [`DisconnectCounts`]).
+    pub const ALL: [DisconnectReason; 8] = [
+        DisconnectReason::TransportError,
+        DisconnectReason::TransportClose,
+        DisconnectReason::ServerNamespaceDisconnect,
+        DisconnectReason::ClientNamespaceDisconnect,
+        DisconnectReason::PingTimeout,
+        DisconnectReason::ParseError,
+        DisconnectReason::ForcedClose,
+        DisconnectReason::ServerShutdown,
+    ];
+
     /// socket.io's name for the reason.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -158,6 +170,22 @@ pub(crate) struct ClientStats {
     /// Connections closed for a packet that did not parse (too many
     /// attachments, JSON nested too deep or malformed, ...).
     pub parse_errors: AtomicU64,
+}
+
+/// Sockets disconnected, by reason: one count per [`DisconnectReason::ALL`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DisconnectCounts(pub(crate) [u64; DisconnectReason::ALL.len()]);
+
+impl DisconnectCounts {
+    /// Sockets that ended for `reason`.
+    pub fn get(&self, reason: DisconnectReason) -> u64 {
+        self.0[reason as usize]
+    }
+
+    /// Every reason with its count, in [`DisconnectReason::ALL`]'s order.
+    pub fn iter(&self) -> impl Iterator<Item = (DisconnectReason, u64)> + '_ {
+        DisconnectReason::ALL.into_iter().zip(self.0)
+    }
 }
 
 /// A copy of what clients refused, over every connection.
@@ -515,8 +543,28 @@ impl std::fmt::Debug for Client {
 
 #[cfg(test)]
 mod tests {
-    use super::legacy_connect;
+    use super::{DisconnectReason, legacy_connect};
     use serde_json::json;
+
+    /// `DisconnectReason::ALL` is in declaration order, so a reason's
+    /// discriminant is its counter's index; the match fails to compile when
+    /// a reason is added, pointing here.
+    #[test]
+    fn every_reason_is_listed_at_its_index() {
+        for (i, reason) in DisconnectReason::ALL.into_iter().enumerate() {
+            assert_eq!(reason as usize, i, "{reason:?}");
+            match reason {
+                DisconnectReason::TransportError
+                | DisconnectReason::TransportClose
+                | DisconnectReason::ServerNamespaceDisconnect
+                | DisconnectReason::ClientNamespaceDisconnect
+                | DisconnectReason::PingTimeout
+                | DisconnectReason::ParseError
+                | DisconnectReason::ForcedClose
+                | DisconnectReason::ServerShutdown => {}
+            }
+        }
+    }
 
     #[test]
     fn a_legacy_connect_query_becomes_the_auth() {

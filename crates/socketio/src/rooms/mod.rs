@@ -297,6 +297,7 @@ impl Handler<Broadcast> for RoomRegistry {
             stats,
             ..
         } = self;
+        stats.broadcasts.fetch_add(1, Relaxed);
         let mut targets = 0;
         let mut delivery = Delivery::new(&msg.encoded, &msg.opts);
         index.for_each_target(&msg.opts, |_, member| {
@@ -340,6 +341,7 @@ impl Handler<BroadcastWithAck> for RoomRegistry {
             stats,
             ..
         } = self;
+        stats.broadcasts.fetch_add(1, Relaxed);
         let mut delivery = Delivery::new(&msg.encoded, &msg.opts);
         index.for_each_target(&msg.opts, |_, member| {
             let info = &member.socket.info;

@@ -137,6 +137,7 @@ impl SocketActor {
             return;
         };
         self.reason = Some(reason);
+        self.info.ns.stats.disconnects[reason as usize].fetch_add(1, Ordering::Relaxed);
         self.info.closed.store(true, Ordering::Release);
         self.info.acks.close();
         self.run(first, ctx);

@@ -104,6 +104,7 @@ impl Emitter {
                 Ok(Err(_)) => Err(AckError::Disconnected),
                 Err(_) => {
                     info.acks.forget(id);
+                    info.ns.stats.acks_timed_out.fetch_add(1, Relaxed);
                     Err(AckError::Timeout)
                 }
             }

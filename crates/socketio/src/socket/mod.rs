@@ -26,7 +26,7 @@ mod operator;
 mod server_side;
 pub(crate) mod shared;
 
-pub use crate::client::{ClientView, Connection, DisconnectReason, Upgraded};
+pub use crate::client::{ClientView, Connection, DisconnectCounts, DisconnectReason, Upgraded};
 pub(crate) use acks::{AckRefused, Waiter};
 pub(crate) use actor::SocketActor;
 pub use applied::{Applied, EffectError};

@@ -266,6 +266,8 @@ impl BroadcastOperator {
         }
         if counted < remote.nodes || responses.len() < expected {
             let missing = expected.saturating_sub(responses.len()).max(1);
+            let timed_out = &self.ns.stats.acks_timed_out;
+            timed_out.fetch_add(missing as u64, Relaxed);
             return Err(BroadcastAckError::Timeout {
                 expected,
                 missing,
@@ -421,6 +423,14 @@ pub struct NamespaceCounters {
     pub acks_refused: u64,
     /// Virtual requests answered 429: the socket was at `vr_max_in_flight`.
     pub requests_refused: u64,
+    /// Broadcasts this node fanned out to its sockets (emitted here or on
+    /// another node); [`delivered`](Self::delivered) counts their recipients.
+    pub broadcasts: u64,
+    /// Acks given up on: a socket's `emit_with_ack` timed out, or a target
+    /// of a broadcast with ack did not answer in time (one per missing answer).
+    pub acks_timed_out: u64,
+    /// Sockets disconnected, by reason.
+    pub disconnects: crate::client::DisconnectCounts,
 }
 
 /// A handle to one namespace: its operators, bulk operations and introspection.
@@ -577,6 +587,12 @@ impl NamespaceRef {
         self.core.adapter.counters()
     }
 
+    /// Whether this namespace's adapter reaches the other nodes right now
+    /// (always, for the local adapter): what a readiness probe asks.
+    pub fn adapter_link_up(&self) -> bool {
+        self.core.adapter.link_up()
+    }
+
     /// What connection state recovery did in this namespace: sockets
     /// recovered, and not recovered by reason.
     pub fn recovery_counters(&self) -> crate::recovery::RecoveryCounters {
@@ -595,6 +611,11 @@ impl NamespaceRef {
             rooms_refused: s.rooms_refused.load(Relaxed),
             acks_refused: s.acks_refused.load(Relaxed),
             requests_refused: s.requests_refused.load(Relaxed),
+            broadcasts: s.broadcasts.load(Relaxed),
+            acks_timed_out: s.acks_timed_out.load(Relaxed),
+            disconnects: crate::client::DisconnectCounts(
+                s.disconnects.each_ref().map(|c| c.load(Relaxed)),
+            ),
         }
     }
 }

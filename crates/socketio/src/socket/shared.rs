@@ -342,6 +342,15 @@ pub(crate) struct RoomStats {
     pub acks_refused: AtomicU64,
     /// Virtual requests answered 429: the socket had its maximum in flight.
     pub requests_refused: AtomicU64,
+    /// Broadcasts this node's registry fanned out (from here or another node).
+    pub broadcasts: AtomicU64,
+    /// Acks the server gave up waiting for: a socket's `emit_with_ack`, or a
+    /// target of a broadcast with ack that did not answer in time.
+    pub acks_timed_out: AtomicU64,
+    /// Sockets disconnected, by [`DisconnectReason`] (its index).
+    ///
+    /// [`DisconnectReason`]: crate::client::DisconnectReason
+    pub disconnects: [AtomicU64; crate::client::DisconnectReason::ALL.len()],
     /// Refusals of rooms, acks and requests, for their log lines.
     pub refusals: switchyard_engineio::burst::Burst,
     /// What connection state recovery did.
