@@ -347,9 +347,6 @@ impl<H: EngineHandler> EngineSession<H> {
             websocket: AtomicBool::new(init.websocket),
             ended: AtomicBool::new(false),
         };
-        if !init.websocket {
-            shared.stats.polling_opened();
-        }
         EngineSession {
             shell: Shell {
                 shared: Arc::new(shared),
@@ -397,14 +394,12 @@ impl<H: EngineHandler> EngineSession<H> {
         // the one place that sees every transition, whichever message made it.
         let websocket = self.shell.state.transport_name() == "websocket";
         if websocket && !self.shell.shared.websocket.swap(true, SeqCst) {
-            self.shell.shared.stats.polling_ended();
+            let shared = &self.shell.shared;
+            shared.stats.count_upgrade(shared.version);
             self.with_handler(ctx, |h, s| h.on_upgrade(s));
         }
         if let Some(reason) = self.shell.state.take_closed() {
             self.shell.shared.ended.store(true, SeqCst);
-            if !self.shell.shared.websocket.load(SeqCst) {
-                self.shell.shared.stats.polling_ended();
-            }
             log::debug!("session {} closing: {reason}", self.shell.shared.sid);
             self.with_handler(ctx, |h, s| h.on_close(reason, s));
         }
@@ -695,14 +690,9 @@ impl<H: EngineHandler> Handler<WsIn> for EngineSession<H> {
                 }
             }
             WsEvent::Packet(packet) => {
-                let stats = &self.shell.shared.stats;
-                stats.count_in(&packet);
-                // The core switches transports on the probe's `5`; the shell counts it.
-                let was_polling = self.shell.state.transport_name() == "polling";
+                self.shell.shared.stats.count_in(&packet);
+                // The core switches transports on the probe's `5`; `after` counts it.
                 let message = self.shell.state.ws_packet(now, conn, packet);
-                if was_polling && self.shell.state.transport_name() == "websocket" {
-                    stats.count_upgrade(self.shell.shared.version);
-                }
                 self.deliver(message, ctx);
             }
             WsEvent::Closed(reason) => {
