@@ -26,6 +26,7 @@ use crate::socket::{
     PacketMiddleware, Restore, ServerSideEvent, ServerSideHandlers, SocketActor, SocketError,
     SocketGone, SocketInfo, SocketLimits, SocketRef,
 };
+use switchyard_core::protocol::Parser;
 use switchyard_engineio::{MAILBOX_CAPACITY, ProtocolVersion};
 
 mod takes;
@@ -386,12 +387,14 @@ impl NamespaceEntry {
         adapters: &dyn AdapterFactory,
         limits: SocketLimits,
         recovery: Option<RecoveryConfig>,
+        parser: Parser,
     ) -> Self {
         let parts = NamespaceParts {
             adapters,
             server_side: setup.server_side.clone(),
             limits,
             recovery,
+            parser,
         };
         NamespaceEntry {
             core: crate::rooms::start(name, parts),

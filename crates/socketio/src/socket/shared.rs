@@ -28,6 +28,7 @@ use super::handshake::Handshake;
 use super::server_side::ServerSideHandlers;
 use crate::client::{Client, Encoded};
 use crate::recovery::{Claimed, NotRecovered, RecoveryConfig, RecoveryStats, Session};
+use switchyard_core::protocol::Parser;
 use switchyard_core::{Adapter, AdapterFactory, BroadcastOptions, LocalNamespace, Payload};
 use switchyard_engineio::SessionHandle;
 
@@ -524,6 +525,8 @@ pub(crate) struct NamespaceCore {
     pub limits: SocketLimits,
     /// Connection state recovery, when on.
     pub recovery: Option<RecoveryConfig>,
+    /// The server's packet encoding, for what the namespace writes.
+    pub parser: Parser,
     ack_ids: AtomicU64,
 }
 
@@ -533,6 +536,7 @@ pub(crate) struct NamespaceParts<'a> {
     pub server_side: ServerSideHandlers,
     pub limits: SocketLimits,
     pub recovery: Option<RecoveryConfig>,
+    pub parser: Parser,
 }
 
 impl NamespaceCore {
@@ -554,6 +558,7 @@ impl NamespaceCore {
             server_side: parts.server_side,
             limits: parts.limits,
             recovery: parts.recovery,
+            parser: parts.parser,
             ack_ids: AtomicU64::new(0),
         })
     }
