@@ -204,6 +204,7 @@ fn every_key_settable_from_env_and_cli() {
         ("http_compression_threshold", "10"),
         ("allow_eio3", "false"),
         ("max_json_depth", "19"),
+        ("parser", "msgpack"),
         ("max_namespaces_per_client", "16"),
         ("max_rooms_per_socket", "17"),
         ("max_pending_acks_per_socket", "18"),
@@ -238,7 +239,7 @@ fn every_key_settable_from_env_and_cli() {
          connect_timeout_ms: 5, max_payload: 6, max_buffer_bytes: 7, max_attachments: 8, \
          cors_origins: [\"*\"], transports: [Websocket], shutdown_timeout_ms: 9, \
          per_message_deflate: true, http_compression_threshold: 10, allow_eio3: false, \
-         max_json_depth: 19, max_namespaces_per_client: 16, max_rooms_per_socket: 17, max_pending_acks_per_socket: 18, \
+         max_json_depth: 19, parser: Msgpack, max_namespaces_per_client: 16, max_rooms_per_socket: 17, max_pending_acks_per_socket: 18, \
          max_connections_per_ip: 13, handshakes_per_second_per_ip: 14, handshake_burst_per_ip: 15, \
          trusted_proxies: [\"10.0.0.0/8\", \"::1\"], ws_check_origin: false, check_sid_address: true, \
          virtual_requests: false, vr_max_in_flight: 11, vr_send_response_headers: false, \
@@ -702,4 +703,20 @@ fn helpers() {
     assert_eq!(d.upgrade_timeout(), Duration::from_secs(10));
     assert_eq!(d.connect_timeout(), Duration::from_secs(45));
     assert_eq!(d.shutdown_timeout(), Duration::from_secs(5));
+}
+
+#[test]
+fn the_parser_is_json_unless_set_by_flag_or_env() {
+    assert_eq!(load(&[], &[]).unwrap().parser, Parser::Json);
+    assert_eq!(
+        load(&["--parser", "msgpack"], &[]).unwrap().parser,
+        Parser::Msgpack
+    );
+    let env = [("SWITCHYARD_PARSER", "msgpack")];
+    assert_eq!(load(&[], &env).unwrap().parser, Parser::Msgpack);
+    assert_eq!(
+        load_err(&["--parser", "protobuf"], &[]),
+        "config key 'parser': unknown value \"protobuf\" \
+         (expected json, msgpack) (from --parser)"
+    );
 }

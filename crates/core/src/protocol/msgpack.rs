@@ -18,8 +18,9 @@
 //!
 //! Values msgpack has and JSON lacks are read as `JSON.stringify` would
 //! have sent them with the JSON parser: a non-finite float is `null`, a
-//! timestamp (a JavaScript `Date`) its ISO 8601 string, an integer map
-//! key its decimal string. Deliberate differences from the reference:
+//! JavaScript `Date` its ISO 8601 string, an integer map key its decimal
+//! string, `undefined` `null` in an array and left out in a map (the
+//! envelope's keys included: socket.io-client sends `data: undefined`). Deliberate differences from the reference:
 //!
 //! * The same checks as the JSON decoder apply to `data` (an event name
 //!   must be a string or number and not a reserved one, kinds that carry a
@@ -230,7 +231,11 @@ impl Reader<'_> {
             if slot.is_some() {
                 return Err(ParseError::Msgpack("duplicate key"));
             }
-            *slot = Some(self.value(1)?);
+            // socket.io-client leaves `data: undefined` in a CONNECT
+            // without auth, which notepack 2 writes: the key is absent.
+            if !self.skip_undefined() {
+                *slot = Some(self.value(1)?);
+            }
         }
         let kind = match kind.as_ref().and_then(integral) {
             Some(0) => PacketKind::Connect,
@@ -302,8 +307,12 @@ impl Reader<'_> {
                 let mut map = Map::new();
                 for _ in 0..len {
                     let key = self.key()?;
-                    let value = self.value(depth + 1)?;
-                    map.insert(key, value);
+                    // Left out, as `JSON.stringify` leaves out an
+                    // `undefined` property.
+                    if !self.skip_undefined() {
+                        let value = self.value(depth + 1)?;
+                        map.insert(key, value);
+                    }
                 }
                 Value::Object(map)
             }
@@ -360,6 +369,15 @@ impl Reader<'_> {
             }
             Marker::Reserved => return Err(ParseError::Msgpack("reserved byte 0xc1")),
         })
+    }
+
+    /// Reads `undefined` (notepack's fixext 1 of type 0) if it comes next.
+    fn skip_undefined(&mut self) -> bool {
+        let undefined = self.bytes[self.pos..].starts_with(&[0xd4, 0x00]) && self.remaining() >= 3;
+        if undefined {
+            self.pos += 3;
+        }
+        undefined
     }
 
     fn remaining(&self) -> usize {

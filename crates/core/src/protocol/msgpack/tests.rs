@@ -165,6 +165,12 @@ fn values_json_lacks_are_read_as_json_stringify_writes_them() {
         decode10(&bytes).unwrap().data,
         Some(json!(["x", null, {"7": true}]))
     );
+    // {type: 0, nsp: "/", data: undefined}, as socket.io-client 4 sends a
+    // CONNECT without auth; {a: undefined, b: 1} in an event.
+    let bytes = hex("83a47479706500a36e7370a12fa464617461d40000");
+    assert_eq!(decode10(&bytes), Ok(Packet::connect("/", None)));
+    let bytes = hex("83a47479706502a36e7370a12fa46461746192a17882a161d40000a16201");
+    assert_eq!(decode10(&bytes).unwrap().data, Some(json!(["x", {"b": 1}])));
     // ["x", ext 5 [1, 2]] is notepack's [type, bytes].
     let bytes = hex("83a47479706502a36e7370a12fa46461746192a178d5050102");
     let packet = decode10(&bytes).unwrap();
