@@ -197,6 +197,40 @@ describe("test_server --parser msgpack", () => {
   });
 });
 
+describe("test_server --parser msgpack --recovery 1", () => {
+  let server;
+  before(async () => {
+    server = await startServer("test_server", ["--parser", "msgpack", "--recovery", "1"]);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+  const c = (srv) => client(srv.url);
+
+  it("replays the broadcasts a blinking client missed, binary included, with their offsets", T, async () => {
+    const a = await connected(c(server));
+    const producer = await connected(c(server));
+    await call(a, "join", "news");
+    await call(producer, "io-emit", { rooms: ["news"], data: "before" });
+    const [before, offset] = await a.event("room-msg");
+    assert.equal(before, "before");
+    assert.equal(typeof offset, "string");
+    const id = a.id;
+    a.io.engine.close();
+    await server.waitForLine(new RegExp(`^disconnect / ${escape(id)} `), 10000);
+    await call(producer, "io-emit", { rooms: ["news"], data: { blob: Buffer.from([7, 7]) } });
+    await call(producer, "io-emit", { rooms: ["news"], data: "m2" });
+    const back = connected(a);
+    a.connect();
+    await back;
+    assert.equal(a.recovered, true);
+    assert.equal(a.id, id);
+    const [missed] = await a.event("room-msg");
+    assert.deepEqual(bytes(missed.blob), [7, 7]);
+    assert.equal((await a.event("room-msg"))[0], "m2");
+  });
+});
+
 describe("the binary with parser = msgpack", () => {
   for (const [how, args, env] of [
     ["SWITCHYARD_PARSER=msgpack", [], { SWITCHYARD_PARSER: "msgpack" }],
