@@ -129,8 +129,9 @@ fn write_number(out: &mut Vec<u8>, n: &Number) {
         let _ = rmp::encode::write_sint(out, i);
     } else {
         let f = n.as_f64().unwrap_or(0.0);
-        // 1.0 is the integer 1 to JavaScript; within ±2^63 it fits an i64.
-        if f.fract() == 0.0 && f.abs() < 9.2e18 {
+        // 1.0 is the integer 1 to JavaScript (and to `float` on the way
+        // in); past 2^53 a float is written as one, which is exact.
+        if f.fract() == 0.0 && f.abs() <= MAX_SAFE_INTEGER {
             let i = f as i64;
             let _ = match u64::try_from(i) {
                 Ok(u) => rmp::encode::write_uint(out, u),
@@ -292,8 +293,8 @@ impl Reader<'_> {
         Ok(match item {
             Item::Value(value) => value,
             Item::Str(len) => Value::String(self.str(len)?),
-            Item::Bin(len) => self.bin(len)?,
-            Item::Ext(ext) => self.ext(ext)?,
+            Item::Bin(len) => self.bin(len, depth)?,
+            Item::Ext(ext) => self.ext(ext, depth)?,
             Item::Array(len) => {
                 // Every item takes at least one byte: no allocation past
                 // what the message holds.
@@ -421,9 +422,14 @@ impl Reader<'_> {
         Ok(String::from_utf8_lossy(self.take(len)?).into_owned())
     }
 
-    /// A binary value: an attachment (sharing the message's memory) and
-    /// the placeholder that stands for it.
-    fn bin(&mut self, len: usize) -> Result<Value, ParseError> {
+    /// A binary value at nesting `depth`: an attachment (sharing the
+    /// message's memory) and the placeholder that stands for it. The
+    /// placeholder is an object, as nested as it would be in JSON, so it
+    /// counts as a level.
+    fn bin(&mut self, len: usize, depth: usize) -> Result<Value, ParseError> {
+        if depth > self.max_depth {
+            return Err(ParseError::TooDeep(self.max_depth));
+        }
         if self.attachments.len() >= self.max_attachments {
             return Err(ParseError::TooManyAttachments(self.max_attachments));
         }
@@ -439,7 +445,7 @@ impl Reader<'_> {
     /// `JSON.stringify` writes it; `undefined` (fixext 1 of type 0) is
     /// `null`; other type 0 extensions are ArrayBuffers, that is binary
     /// values; any other is `[type, bytes]`.
-    fn ext(&mut self, ext: Ext) -> Result<Value, ParseError> {
+    fn ext(&mut self, ext: Ext, depth: usize) -> Result<Value, ParseError> {
         match (ext.kind, ext.len, ext.fixed) {
             (0, 1, true) => {
                 self.take(1)?;
@@ -449,13 +455,16 @@ impl Reader<'_> {
                 let ms = self.uint(8)? as i64;
                 Ok(date(ms.into()).map_or(Value::Null, Value::String))
             }
-            (0, len, _) => self.bin(len),
+            (0, len, _) => self.bin(len, depth),
             (-1, 4 | 8 | 12, _) => {
                 let raw = self.take(ext.len)?;
                 Ok(date(timestamp_ms(raw)).map_or(Value::Null, Value::String))
             }
             (-1, _, _) => Err(ParseError::Msgpack("invalid timestamp")),
-            (kind, len, _) => Ok(Value::Array(vec![Value::from(kind), self.bin(len)?])),
+            (kind, len, _) => {
+                let bin = self.bin(len, depth + 1)?;
+                Ok(Value::Array(vec![Value::from(kind), bin]))
+            }
         }
     }
 }
@@ -474,10 +483,17 @@ fn integral(value: &Value) -> Option<i64> {
 }
 
 /// A float as JSON can hold it: NaN and infinities become `null`, as
-/// `JSON.stringify` writes them.
+/// `JSON.stringify` writes them; an integral one within 2^53 is the
+/// integer JavaScript sees (and [`encode`] writes back).
 fn float(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() <= MAX_SAFE_INTEGER {
+        return Value::from(f as i64);
+    }
     Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
+
+/// 2^53: up to it, an integral float is an integer to JavaScript.
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_992.0;
 
 /// Largest absolute time a JavaScript `Date` holds, in milliseconds.
 const JS_DATE_MAX_MS: i128 = 8_640_000_000_000_000;

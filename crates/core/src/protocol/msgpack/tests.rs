@@ -208,6 +208,12 @@ fn depth_is_bounded_as_for_json() {
     );
     let ignored = hex("84a47479706502a36e7370a12fa46461746191a161a1789191919191c0");
     assert_eq!(decode(&ignored, 10, 4), Err(ParseError::TooDeep(4)));
+    // A binary value is a placeholder object, a level as in JSON.
+    assert!(decode(&event_with("92a16191c40101"), 10, 3).is_ok());
+    assert_eq!(
+        decode(&event_with("92a1619191c40101"), 10, 3),
+        Err(ParseError::TooDeep(3))
+    );
     // Far past any bound, without exhausting the stack.
     let deep = event_with(&format!("92a161{}c0", "91".repeat(100_000)));
     assert_eq!(decode(&deep, 10, 32), Err(ParseError::TooDeep(32)));
@@ -338,6 +344,9 @@ fn integral_floats_are_integers_as_in_javascript() {
         hex("84a474797065cb4000000000000000a36e7370a12fa46461746191a161a26964cb4008000000000000");
     let packet = decode10(&bytes).unwrap();
     assert_eq!((packet.kind, packet.id), (PacketKind::Event, Some(3)));
+    // In data, 2.0 is 2 and -0.0 is 0, as JavaScript has them.
+    let packet = decode10(&event_with("93a161cb4000000000000000cb8000000000000000")).unwrap();
+    assert_eq!(packet.data, Some(json!(["a", 2, 0])));
     // And are written as integers.
     let packet = Packet::event("/", json!(["n", 2.0, -3.0, 0.5]));
     let bytes = encode(&packet);
