@@ -1,4 +1,7 @@
-//! Raw Engine.IO v4 / Socket.IO v5 frames, as text, and the few parsers the scenarios need.
+//! Raw Engine.IO v4 / Socket.IO v5 frames, as text, and the few parsers the scenarios need;
+//! with `--parser msgpack`, the same packets as `socket.io-msgpack-parser` writes them (one
+//! binary frame each), built and read here so that the scenarios do not care ([`read`] and the
+//! `*_msg` builders).
 //!
 //! Every payload the load generator sends is one JSON array argument whose first numbers are
 //! what it needs back: `[t_ns, "pad"]` for echo, `[seq, t_ns, "pad"]` for fan-out. All three
@@ -8,6 +11,161 @@
 use std::time::Instant;
 
 use std::sync::OnceLock;
+
+use rmpv::Value as Mp;
+use tokio_tungstenite::tungstenite::Message;
+
+static MSGPACK: OnceLock<bool> = OnceLock::new();
+
+/// Speak `socket.io-msgpack-parser` from now on (before any session opens).
+pub fn use_msgpack() {
+    let _ = MSGPACK.set(true);
+}
+
+/// Whether packets are msgpack.
+pub fn msgpack() -> bool {
+    MSGPACK.get().copied().unwrap_or(false)
+}
+
+/// The msgpack packet `{type, nsp: "/", data, id}` as one binary frame.
+fn mp_packet(kind: u8, id: Option<u64>, data: Option<Mp>) -> Message {
+    let mut map = vec![
+        (Mp::from("type"), Mp::from(kind)),
+        (Mp::from("nsp"), Mp::from("/")),
+    ];
+    if let Some(data) = data {
+        map.push((Mp::from("data"), data));
+    }
+    if let Some(id) = id {
+        map.push((Mp::from("id"), Mp::from(id)));
+    }
+    let mut out = Vec::with_capacity(64);
+    // Writing to a Vec cannot fail.
+    let _ = rmpv::encode::write_value(&mut out, &Mp::Map(map));
+    Message::binary(out)
+}
+
+/// CONNECT to `/`.
+pub fn connect_msg() -> Message {
+    if msgpack() {
+        return mp_packet(0, None, None);
+    }
+    Message::text("40")
+}
+
+/// [`echo_frame`] in the chosen parser.
+pub fn echo_msg(ack_id: Option<u64>, t_ns: u64, pad: &str) -> Message {
+    if msgpack() {
+        let args = Mp::Array(vec![Mp::from(t_ns), Mp::from(pad)]);
+        return mp_packet(2, ack_id, Some(Mp::Array(vec![Mp::from("echo"), args])));
+    }
+    Message::text(echo_frame(ack_id, t_ns, pad))
+}
+
+/// [`join_frame`] in the chosen parser.
+pub fn join_msg(ack_id: u64, room: &str) -> Message {
+    if msgpack() {
+        let data = Mp::Array(vec![Mp::from("join"), Mp::from(room)]);
+        return mp_packet(2, Some(ack_id), Some(data));
+    }
+    Message::text(join_frame(ack_id, room))
+}
+
+/// [`fanout_frame`] in the chosen parser.
+pub fn fanout_msg(ack_id: u64, room: &str, seq: u64, t_ns: u64, pad: &str) -> Message {
+    if msgpack() {
+        let args = Mp::Array(vec![Mp::from(seq), Mp::from(t_ns), Mp::from(pad)]);
+        let data = Mp::Array(vec![Mp::from("fanout"), Mp::from(room), args]);
+        return mp_packet(2, Some(ack_id), Some(data));
+    }
+    Message::text(fanout_frame(ack_id, room, seq, t_ns, pad))
+}
+
+/// What a frame from the server is, to the scenarios; the counts are how many of the payload's
+/// first numbers were read into `nums` (see [`first_numbers`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum In {
+    /// An Engine.IO ping, to answer with `3`.
+    Ping,
+    /// The CONNECT answer.
+    Connected,
+    /// A CONNECT_ERROR, as received.
+    ConnectError(String),
+    /// An `echo` event.
+    Echo(usize),
+    /// A `fanout` event.
+    Fanout(usize),
+    /// An ACK with its id.
+    Ack(u64, usize),
+    /// Anything else.
+    Other,
+}
+
+/// Reads one frame from the server in the chosen parser (Engine.IO pings are text in both).
+pub fn read(msg: &Message, nums: &mut [u64]) -> In {
+    match msg {
+        Message::Text(t) => read_text(t.as_str(), nums),
+        Message::Binary(b) if msgpack() => read_msgpack(b, nums),
+        _ => In::Other,
+    }
+}
+
+fn read_text(s: &str, nums: &mut [u64]) -> In {
+    if s == "2" {
+        In::Ping
+    } else if s.starts_with("40") {
+        In::Connected
+    } else if s.starts_with("44") {
+        In::ConnectError(s.to_owned())
+    } else if s.starts_with("42[\"echo\"") {
+        In::Echo(first_numbers(s, nums))
+    } else if s.starts_with("42[\"fanout\"") {
+        In::Fanout(first_numbers(s, nums))
+    } else if let Some(id) = ack_id(s) {
+        In::Ack(id, first_numbers(s, nums))
+    } else {
+        In::Other
+    }
+}
+
+fn read_msgpack(bytes: &[u8], nums: &mut [u64]) -> In {
+    let Ok(Mp::Map(map)) = rmpv::decode::read_value(&mut &bytes[..]) else {
+        return In::Other;
+    };
+    let get = |key: &str| map.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v);
+    let data = get("data");
+    let args = data.and_then(Mp::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    match get("type").and_then(Mp::as_u64) {
+        Some(0) => In::Connected,
+        Some(4) => In::ConnectError(format!("{data:?}")),
+        Some(2) => match args.first().and_then(Mp::as_str) {
+            Some("echo") => In::Echo(mp_numbers(&args[1..], nums)),
+            Some("fanout") => In::Fanout(mp_numbers(&args[1..], nums)),
+            _ => In::Other,
+        },
+        Some(3) => match get("id").and_then(Mp::as_u64) {
+            Some(id) => In::Ack(id, mp_numbers(args, nums)),
+            None => In::Other,
+        },
+        _ => In::Other,
+    }
+}
+
+/// [`first_numbers`] over msgpack: the leading numbers of the first array among `args`
+/// that starts with one.
+fn mp_numbers(args: &[Mp], nums: &mut [u64]) -> usize {
+    for arg in args {
+        if let Some(items) = arg.as_array().filter(|a| a.first().is_some_and(Mp::is_u64)) {
+            let mut n = 0;
+            for (slot, item) in nums.iter_mut().zip(items.iter().map_while(Mp::as_u64)) {
+                *slot = item;
+                n += 1;
+            }
+            return n;
+        }
+    }
+    0
+}
 
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 
@@ -124,5 +282,31 @@ mod tests {
             sid("0{\"sid\":\"abc\",\"upgrades\":[]}").as_deref(),
             Some("abc")
         );
+    }
+
+    #[test]
+    fn reads_msgpack_packets() {
+        let mut nums = [0u64; 2];
+        let frame = |kind: u8, id: Option<u64>, data: Mp| match mp_packet(kind, id, Some(data)) {
+            Message::Binary(b) => b,
+            other => panic!("{other:?}"),
+        };
+        let echo = Mp::Array(vec![
+            Mp::from("echo"),
+            Mp::Array(vec![Mp::from(123u64), Mp::from("xx")]),
+        ]);
+        assert_eq!(read_msgpack(&frame(2, None, echo), &mut nums[..1]), In::Echo(1));
+        assert_eq!(nums[0], 123);
+        let ack = Mp::Array(vec![Mp::Array(vec![Mp::from(99u64), Mp::from("xx")])]);
+        assert_eq!(read_msgpack(&frame(3, Some(17), ack), &mut nums[..1]), In::Ack(17, 1));
+        assert_eq!(nums[0], 99);
+        let fanout = Mp::Array(vec![
+            Mp::from("fanout"),
+            Mp::Array(vec![Mp::from(7u64), Mp::from(8u64), Mp::from("p")]),
+        ]);
+        assert_eq!(read_msgpack(&frame(2, None, fanout), &mut nums), In::Fanout(2));
+        assert_eq!(nums, [7, 8]);
+        assert_eq!(read_text("2", &mut nums), In::Ping);
+        assert_eq!(read_text("4317[[99]]", &mut nums), In::Ack(17, 1));
     }
 }
