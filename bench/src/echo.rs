@@ -52,11 +52,9 @@ async fn client(
         tokio::select! {
             msg = ws.next() => match msg {
                 Some(Ok(m)) => match read(&m, &mut nums) {
-                    In::Ping => {
-                        if ws.send(Message::text("3")).await.is_err() {
-                            counts.errors.fetch_add(1, Ordering::Relaxed);
-                            break;
-                        }
+                    In::Ping if ws.send(Message::text("3")).await.is_err() => {
+                        counts.errors.fetch_add(1, Ordering::Relaxed);
+                        break;
                     }
                     In::Echo(1) | In::Ack(_, 1) => {
                         let _ = res.lat.record(now_ns().saturating_sub(nums[0]).max(1));

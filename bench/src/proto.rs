@@ -132,9 +132,16 @@ fn read_msgpack(bytes: &[u8], nums: &mut [u64]) -> In {
     let Ok(Mp::Map(map)) = rmpv::decode::read_value(&mut &bytes[..]) else {
         return In::Other;
     };
-    let get = |key: &str| map.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v);
+    let get = |key: &str| {
+        map.iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
+    };
     let data = get("data");
-    let args = data.and_then(Mp::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    let args = data
+        .and_then(Mp::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     match get("type").and_then(Mp::as_u64) {
         Some(0) => In::Connected,
         Some(4) => In::ConnectError(format!("{data:?}")),
@@ -295,16 +302,25 @@ mod tests {
             Mp::from("echo"),
             Mp::Array(vec![Mp::from(123u64), Mp::from("xx")]),
         ]);
-        assert_eq!(read_msgpack(&frame(2, None, echo), &mut nums[..1]), In::Echo(1));
+        assert_eq!(
+            read_msgpack(&frame(2, None, echo), &mut nums[..1]),
+            In::Echo(1)
+        );
         assert_eq!(nums[0], 123);
         let ack = Mp::Array(vec![Mp::Array(vec![Mp::from(99u64), Mp::from("xx")])]);
-        assert_eq!(read_msgpack(&frame(3, Some(17), ack), &mut nums[..1]), In::Ack(17, 1));
+        assert_eq!(
+            read_msgpack(&frame(3, Some(17), ack), &mut nums[..1]),
+            In::Ack(17, 1)
+        );
         assert_eq!(nums[0], 99);
         let fanout = Mp::Array(vec![
             Mp::from("fanout"),
             Mp::Array(vec![Mp::from(7u64), Mp::from(8u64), Mp::from("p")]),
         ]);
-        assert_eq!(read_msgpack(&frame(2, None, fanout), &mut nums), In::Fanout(2));
+        assert_eq!(
+            read_msgpack(&frame(2, None, fanout), &mut nums),
+            In::Fanout(2)
+        );
         assert_eq!(nums, [7, 8]);
         assert_eq!(read_text("2", &mut nums), In::Ping);
         assert_eq!(read_text("4317[[99]]", &mut nums), In::Ack(17, 1));

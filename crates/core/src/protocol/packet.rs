@@ -344,7 +344,7 @@ impl Decoder {
 
     /// Decodes the packets of `parser` (JSON by default). With
     /// [`Parser::Msgpack`] each binary message is a whole packet
-    /// ([`msgpack::decode`](super::msgpack::decode), under the same bounds)
+    /// ([`msgpack::decode`], under the same bounds)
     /// and a text message is an error.
     pub fn with_parser(mut self, parser: Parser) -> Decoder {
         self.parser = parser;
