@@ -20,7 +20,9 @@
 //! have sent them with the JSON parser: a non-finite float is `null`, a
 //! JavaScript `Date` its ISO 8601 string, an integer map key its decimal
 //! string, `undefined` `null` in an array and left out in a map (the
-//! envelope's keys included: socket.io-client sends `data: undefined`). Deliberate differences from the reference:
+//! envelope's keys included: socket.io-client sends `data: undefined`).
+//!
+//! Deliberate differences from the reference:
 //!
 //! * The same checks as the JSON decoder apply to `data` (an event name
 //!   must be a string or number and not a reserved one, kinds that carry a

@@ -177,6 +177,8 @@ mod tests {
         let mut encoded = Encoded::new(packet.clone(), Parser::Msgpack);
         encoded.set_offset("a-9".into());
         let frames = encoded.frames(ProtocolVersion::V4);
+        // Encoded once, shared by every recipient.
+        assert!(Arc::ptr_eq(&frames, &encoded.frames(ProtocolVersion::V4)));
         let [Frame::Binary(bytes)] = frames.frames() else {
             panic!("{:?}", frames.frames());
         };
