@@ -51,6 +51,8 @@ use serde::Deserialize;
 pub use switchyard_core::protocol::Parser;
 pub use switchyard_redis::SubscriptionMode;
 
+pub use crate::logging::LogFormat;
+
 /// The embedded defaults; see `config/default.toml`.
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
@@ -82,6 +84,16 @@ pub enum RedisVariant {
     Classic,
     /// Sharded pub/sub, Redis 7 (Node's `createShardedAdapter`).
     Sharded,
+}
+
+/// What the admin UI is told ([`Config::admin_mode`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdminMode {
+    /// Every socket, room and event.
+    Development,
+    /// Only the servers' stats.
+    Production,
 }
 
 /// A transport clients may use ([`Config::transports`]).
@@ -141,6 +153,8 @@ pub struct Config {
     /// Milliseconds to wait on shutdown for connections to close; see
     /// [`Config::shutdown_timeout`].
     pub shutdown_timeout_ms: u64,
+    /// How log lines on standard error are written: text or JSON lines.
+    pub log_format: LogFormat,
     /// Whether WebSocket messages are compressed (permessage-deflate) when
     /// the client offers it.
     pub per_message_deflate: bool,
@@ -214,6 +228,25 @@ pub struct Config {
     pub recovery_max_packets: usize,
     /// Most bytes of broadcast packets kept per namespace for recovery.
     pub recovery_max_bytes: usize,
+    /// socket.io's admin UI: its protocol on [`Config::admin_namespace`]
+    /// and its page at [`Config::admin_ui_path`].
+    pub admin_ui: bool,
+    /// HTTP path of the admin UI's page; starts with `/`, not `/` alone.
+    pub admin_ui_path: String,
+    /// The admin UI's namespace.
+    pub admin_namespace: String,
+    /// Whether the admin UI asks for a username and password.
+    pub admin_auth: bool,
+    /// The admin UI's username.
+    pub admin_username: String,
+    /// bcrypt hash of the admin UI's password.
+    pub admin_password_hash: String,
+    /// Whether the admin UI may only look (no emit, join, leave, disconnect).
+    pub admin_readonly: bool,
+    /// What the admin UI is told.
+    pub admin_mode: AdminMode,
+    /// This node's name in the admin UI; empty: `hostname#pid`.
+    pub admin_server_id: String,
     /// The config file the settings were read from, if any; not a key.
     #[serde(skip)]
     pub file: Option<PathBuf>,
@@ -524,6 +557,32 @@ impl Config {
                  following a room when its last socket leaves, so what a disconnected socket \
                  missed there would go unseen",
             );
+        }
+        if self.admin_ui {
+            let path = &self.admin_ui_path;
+            if !path.starts_with('/') || path.trim_end_matches('/').is_empty() {
+                return fail("admin_ui_path", "must start with '/' and not be '/' alone");
+            }
+            if !self.admin_namespace.starts_with('/') {
+                return fail("admin_namespace", "must start with '/'");
+            }
+            if self.admin_auth && self.admin_password_hash.is_empty() {
+                return fail(
+                    "admin_password_hash",
+                    "must be set (a bcrypt hash) when admin_auth is true, or set admin_auth = false",
+                );
+            }
+            if self.admin_auth
+                && switchyard_admin::AdminConfig::default()
+                    .with_basic_auth(&self.admin_username, &self.admin_password_hash)
+                    .validate()
+                    .is_err()
+            {
+                return fail(
+                    "admin_password_hash",
+                    "must be a valid bcrypt hash ($2b$...)",
+                );
+            }
         }
         if let Some(bad) = (self.trusted_proxies.iter()).find(|p| parse_network(p).is_none()) {
             return fail(

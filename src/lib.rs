@@ -15,6 +15,8 @@
 //! - `switchyard-sails`: Sails' virtual requests, `sails.sockets`, pubsub.
 pub mod config;
 
+pub mod logging;
+
 pub mod service;
 
 pub mod demo;

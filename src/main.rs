@@ -5,7 +5,6 @@ use switchyard::config::{Config, ConfigError};
 
 #[actix_web::main]
 async fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let config = match Config::load(std::env::args_os(), std::env::vars_os()) {
         Ok(config) => config,
         Err(ConfigError::Cli(e)) => e.exit(),
@@ -14,6 +13,9 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    // After the config, which says the format; nothing logs before it (its
+    // errors are printed whole, as one line each).
+    switchyard::logging::init(config.log_format);
     if let Err(e) = switchyard::demo::run(config).await {
         eprintln!("switchyard: {e}");
         std::process::exit(1);

@@ -15,7 +15,7 @@ use switchyard_socketio::namespace::NamespaceBuilder;
 use switchyard_socketio::server::{ListenError, ServeOptions, Server};
 use switchyard_socketio::socket::SocketLimits;
 
-use crate::config::{AdapterKind, Config, RedisVariant, Transport};
+use crate::config::{AdapterKind, AdminMode, Config, RedisVariant, Transport};
 
 /// The library settings `config` describes.
 pub fn socket_io_config(c: &Config) -> SocketIoConfig {
@@ -99,6 +99,24 @@ pub fn redis_config(c: &Config) -> RedisConfig {
     }
 }
 
+/// The admin UI settings `c` describes (used when `c.admin_ui`).
+pub fn admin_config(c: &Config) -> switchyard_admin::AdminConfig {
+    let base = switchyard_admin::AdminConfig {
+        namespace: c.admin_namespace.clone(),
+        readonly: c.admin_readonly,
+        mode: match c.admin_mode {
+            AdminMode::Development => switchyard_admin::Mode::Development,
+            AdminMode::Production => switchyard_admin::Mode::Production,
+        },
+        server_id: (!c.admin_server_id.is_empty()).then(|| c.admin_server_id.clone()),
+        ..switchyard_admin::AdminConfig::default()
+    };
+    match c.admin_auth {
+        true => base.with_basic_auth(&c.admin_username, &c.admin_password_hash),
+        false => base,
+    }
+}
+
 /// Prints one start-up line. A reader that has gone (`switchyard | head -1`)
 /// is no reason to stop serving, so a failed write is ignored, where
 /// `println!` would panic.
@@ -145,7 +163,20 @@ where
     ) {
         io = io.adapter(redis_adapter(&config).await?);
     }
-    let io = io.ns("/", root).build();
+    let io = io.ns("/", root);
+    let (io, admin) = match config.admin_ui {
+        true => {
+            let (io, admin) = switchyard_admin::instrument(io, admin_config(&config))
+                .map_err(std::io::Error::other)?;
+            (io, Some(admin))
+        }
+        false => (io, None),
+    };
+    let io = io.build();
+    if let Some(admin) = &admin {
+        admin.attach(&io);
+    }
+    let admin_ui = config.admin_ui.then(|| config.admin_ui_path.clone());
     let exe = std::env::current_exe().ok();
     let candidates =
         static_dir_candidates(&config.static_dir, config.file.as_deref(), exe.as_deref());
@@ -170,6 +201,9 @@ where
     let routes = move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(sockets.clone());
         extra(cfg);
+        if let Some(path) = &admin_ui {
+            cfg.configure(switchyard_admin::ui::configure(path));
+        }
         if let Some(dir) = &files {
             cfg.service(actix_files::Files::new("/", dir).index_file("index.html"));
         }
@@ -187,6 +221,13 @@ where
     let addr = server.local_addr();
     announce(&format!("listening on {addr}"));
     announce(&open_line(addr, &config.path, static_dir));
+    if config.admin_ui {
+        let path = config.admin_ui_path.trim_end_matches('/');
+        announce(&format!(
+            "admin UI at http://{addr}{path}/ (namespace {})",
+            config.admin_namespace
+        ));
+    }
     server.run().await
 }
 

@@ -19,6 +19,11 @@
   var STORE_NICK = 'switchyard.nick';
   var STORE_CHANNELS = 'switchyard.channels';
   var STORE_CURRENT = 'switchyard.current';
+  // Private conversations are kept in this browser only (the server keeps none): under the own
+  // nickname, at most KEEP_PRIVATE messages each and MAX_CONVERSATIONS conversations.
+  var STORE_CONVERSATIONS = 'switchyard.conversations.';
+  var KEEP_PRIVATE = 200;
+  var MAX_CONVERSATIONS = 50;
 
   // ---------------------------------------------------------------------------------------------
   // Connecting: io-socket.js is loaded with data-autoconnect="false" so that the transport is
@@ -103,8 +108,8 @@
     channels: [], // [{name, members, messages}] from GET /channels
     joined: new Map(), // name -> {messages: [], members: [], unread: 0, ready: bool}
     current: null,
-    privates: [], // {from, to, text, time}
-    pmTarget: null,
+    conversations: new Map(), // lower-cased nick -> {nick, messages: [{from, to, text, time}], unread, last}
+    pm: null, // the open conversation's key (a channel is shown when null)
     typing: new Map(), // channel -> Map(nick -> timer)
     lastTypingSent: 0,
     nickRetry: null,
@@ -125,6 +130,80 @@
     store(STORE_CHANNELS, Array.from(state.joined.keys()));
     store(STORE_CURRENT, state.current);
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Private conversations: one per person, kept like a channel's history (bounded)
+
+  function convKey(nick) { return String(nick).toLowerCase(); }
+
+  /** The conversations kept for our nickname, once the server has accepted it. */
+  function loadConversations() {
+    state.conversations = new Map();
+    var saved = load(STORE_CONVERSATIONS + convKey(state.nick), true);
+    (Array.isArray(saved) ? saved : []).forEach(function (c) {
+      if (!c || typeof c.nick !== 'string' || !Array.isArray(c.messages)) return;
+      var messages = c.messages.filter(function (m) {
+        return m && typeof m.from === 'string' && typeof m.to === 'string' && typeof m.text === 'string';
+      }).slice(-KEEP_PRIVATE);
+      state.conversations.set(convKey(c.nick), {
+        nick: c.nick, messages: messages, unread: Math.max(0, c.unread | 0), last: Number(c.last) || 0
+      });
+    });
+    if (state.pm && !state.conversations.has(state.pm)) state.pm = null;
+  }
+
+  function saveConversations() {
+    if (state.nick) store(STORE_CONVERSATIONS + convKey(state.nick), Array.from(state.conversations.values()));
+  }
+
+  /** The conversation with `nick`, made if new; the least recently active one goes past the bound. */
+  function conversation(nick) {
+    var key = convKey(nick);
+    var c = state.conversations.get(key);
+    if (c) {
+      c.nick = nick; // as the server spells it now
+      return c;
+    }
+    c = { nick: nick, messages: [], unread: 0, last: Date.now() };
+    state.conversations.set(key, c);
+    if (state.conversations.size > MAX_CONVERSATIONS) {
+      var oldest = null;
+      state.conversations.forEach(function (o, k) {
+        if (k !== key && k !== state.pm && (!oldest || o.last < state.conversations.get(oldest).last)) oldest = k;
+      });
+      if (oldest) state.conversations.delete(oldest);
+    }
+    return c;
+  }
+
+  /** Files a private message (sent or received) in its conversation, and keeps it. */
+  function addPrivate(pm) {
+    var other = pm.from === state.nick ? pm.to : pm.from;
+    var c = conversation(other);
+    c.messages.push(pm);
+    if (c.messages.length > KEEP_PRIVATE) c.messages.splice(0, c.messages.length - KEEP_PRIVATE);
+    c.last = Math.max(c.last, pm.time || 0);
+    saveConversations();
+    return c;
+  }
+
+  function openConversation(nick) {
+    closeDrawer();
+    var c = conversation(nick);
+    c.unread = 0;
+    state.pm = convKey(nick);
+    saveConversations();
+    renderAll();
+    focusComposer();
+  }
+
+  function closeConversation() {
+    if (!state.pm) return;
+    state.pm = null;
+    renderAll();
+  }
+
+  function openConversationState() { return state.pm && state.conversations.get(state.pm); }
 
   // ---------------------------------------------------------------------------------------------
   // Requests: io.socket virtual requests as promises of {status, body}
@@ -356,6 +435,7 @@
         state.nick = res.body.nick;
         state.wantedNick = res.body.nick;
         store(STORE_NICK, res.body.nick);
+        if (renamed) saveConversations(); else loadConversations();
         $('me').hidden = false;
         $('me').textContent = res.body.nick;
         $('me').style.setProperty('--nick-hue', hue(res.body.nick));
@@ -508,6 +588,7 @@
   function switchTo(name) {
     closeDrawer();
     if (!name) return;
+    state.pm = null;
     if (state.joined.has(name) && state.joined.get(name).ready) {
       state.current = name;
       state.joined.get(name).unread = 0;
@@ -589,7 +670,7 @@
     if (!ch) return;
     if (!addMessage(ch, msg)) return;
     stopTyping(msg.channel, msg.nick);
-    if (msg.channel === state.current) {
+    if (msg.channel === state.current && !state.pm) {
       appendToView(messageItem(msg));
     } else {
       ch.unread++;
@@ -607,11 +688,17 @@
   });
 
   socket.on('private', function (pm) {
-    if (!pm || typeof pm.text !== 'string') return;
+    if (!pm || typeof pm.text !== 'string' || typeof pm.from !== 'string' || typeof pm.to !== 'string') return;
     // our own message to ourselves: the answer already showed it
     if (state.nick && pm.from === state.nick && pm.to === state.nick) return;
-    state.privates.push(pm);
-    appendToView(privateItem(pm));
+    var c = addPrivate(pm);
+    if (state.pm === convKey(c.nick)) {
+      appendToView(privateItem(pm));
+    } else {
+      c.unread++;
+      saveConversations();
+      renderConversations();
+    }
   });
 
   socket.on('typing', function (t) {
@@ -662,14 +749,15 @@
     if (window.matchMedia && window.matchMedia('(pointer: fine)').matches) input.focus();
   }
 
-  function setPmTarget(nick) {
-    state.pmTarget = nick;
-    $('pm-target').hidden = !nick;
-    $('pm-target-name').textContent = nick || '';
-    input.placeholder = nick ? 'Private message to ' + nick : (state.current ? 'Message #' + state.current : 'Message');
-    $('composer').classList.toggle('is-private', !!nick);
+  /** The composer says where a message goes: the open conversation, or the channel. */
+  function renderComposer() {
+    var c = openConversationState();
+    $('pm-target').hidden = !c;
+    $('pm-target-name').textContent = c ? c.nick : '';
+    input.placeholder = c ? 'Private message to ' + c.nick : (state.current ? 'Message #' + state.current : 'Message');
+    $('composer').classList.toggle('is-private', !!c);
   }
-  $('pm-cancel').addEventListener('click', function () { setPmTarget(null); input.focus(); });
+  $('pm-cancel').addEventListener('click', function () { closeConversation(); focusComposer(); });
 
   /** "/msg nick text": the longest online nick the rest starts with, else the first word. */
   function parseMsgCommand(rest) {
@@ -701,8 +789,8 @@
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
       ev.preventDefault();
       send();
-    } else if (ev.key === 'Escape' && state.pmTarget) {
-      setPmTarget(null);
+    } else if (ev.key === 'Escape' && state.pm) {
+      closeConversation();
     }
   });
   input.addEventListener('input', function () {
@@ -724,7 +812,7 @@
   }
 
   function maybeSendTyping() {
-    if (!isReady() || state.pmTarget || !input.value.trim() || input.value.charAt(0) === '/') return;
+    if (!isReady() || state.pm || !input.value.trim() || input.value.charAt(0) === '/') return;
     var now = Date.now();
     if (now - state.lastTypingSent < TYPING_EVERY_MS) return;
     state.lastTypingSent = now;
@@ -734,7 +822,8 @@
   function send() {
     var raw = input.value;
     var text = raw.trim();
-    var to = state.pmTarget;
+    var open = openConversationState();
+    var to = open ? open.nick : null;
     if (text.charAt(0) === '/' && text.charAt(1) !== '/') {
       var m = /^\/(\S+)\s*([\s\S]*)$/.exec(text);
       var cmd = m ? m[1].toLowerCase() : '';
@@ -758,6 +847,7 @@
             if (res.status === 200) {
               state.nick = state.wantedNick = res.body.nick;
               store(STORE_NICK, res.body.nick);
+              saveConversations();
               $('me').textContent = res.body.nick;
             } else showError(errorText(res, 'Nickname refused'));
           });
@@ -789,8 +879,10 @@
       if (res.status === 201 && res.body) {
         hideErrorIfTransient();
         if (to) {
-          state.privates.push(res.body);
-          appendToView(privateItem(res.body), true);
+          var c = addPrivate(res.body);
+          // a /msg from a channel opens the conversation it went to
+          if (state.pm === convKey(c.nick)) appendToView(privateItem(res.body), true);
+          else openConversation(c.nick);
         } else {
           var ch = state.joined.get(channel);
           if (ch && addMessage(ch, res.body) && channel === state.current) appendToView(messageItem(res.body), true);
@@ -813,11 +905,12 @@
 
   function renderAll() {
     renderChannels();
+    renderConversations();
     renderHeader();
     renderMessages();
     renderMembers();
     renderTyping();
-    setPmTarget(state.pmTarget);
+    renderComposer();
     updateReady();
     // the URL names the channel shown (kept: ?transport=...); before the nickname is accepted
     // it is left alone: its channel is the one to join then
@@ -825,15 +918,49 @@
     if (location.hash !== want && (state.current || state.nick)) {
       history.replaceState(null, '', location.pathname + location.search + want);
     }
-    document.title = (state.current ? '#' + state.current + ' · ' : '') + 'Switchyard chat';
+    var c = openConversationState();
+    document.title = (c ? c.nick + ' (private) · ' : state.current ? '#' + state.current + ' · ' : '') + 'Switchyard chat';
   }
 
   function renderHeader() {
+    var c = openConversationState();
     var name = state.current;
     var ch = name && state.joined.get(name);
+    if (c) {
+      $('channel-title').textContent = '@' + c.nick;
+      $('current-count').textContent = 'private';
+      $('leave-button').hidden = true;
+      return;
+    }
     $('channel-title').textContent = name ? '#' + name : state.nick ? 'No channel' : 'Welcome';
     $('current-count').textContent = ch && ch.ready ? ch.members.length + ' online' : '';
     $('leave-button').hidden = !name || !state.nick;
+  }
+
+  /** The conversations, the most recently active first, each with its unread count. */
+  function renderConversations() {
+    var list = $('conversation-list');
+    clear(list);
+    var all = Array.from(state.conversations.values()).sort(function (a, b) { return b.last - a.last; });
+    $('conversations-hint').hidden = all.length > 0;
+    all.forEach(function (c) {
+      var key = convKey(c.nick);
+      var open = key === state.pm;
+      list.appendChild(el('li', {
+        className: 'channel-item conversation-item' + (open ? ' current' : ''),
+        dataset: { testid: 'conversation-item', nick: c.nick, unread: String(open ? 0 : c.unread) }
+      },
+      el('button', {
+        type: 'button',
+        className: 'channel-link',
+        'aria-current': open ? 'page' : 'false',
+        title: 'Private messages with ' + c.nick,
+        onclick: function () { openConversation(c.nick); }
+      },
+      avatar(c.nick),
+      el('span', { className: 'channel-name', text: c.nick }),
+      c.unread && !open ? el('span', { className: 'unread', text: String(c.unread), title: 'unread' }) : null)));
+    });
   }
 
   function renderChannels() {
@@ -848,13 +975,13 @@
       var joined = !!ch;
       var count = info ? info.members : (ch ? ch.members.length : 0);
       var li = el('li', {
-        className: 'channel-item' + (name === state.current ? ' current' : '') + (joined ? ' joined' : ''),
+        className: 'channel-item' + (name === state.current && !state.pm ? ' current' : '') + (joined ? ' joined' : ''),
         dataset: { testid: 'channel-item', channel: name, joined: String(joined), members: String(count) }
       },
       el('a', {
         href: '#' + name,
         className: 'channel-link',
-        'aria-current': name === state.current ? 'page' : 'false',
+        'aria-current': name === state.current && !state.pm ? 'page' : 'false',
         title: joined ? 'Show #' + name : 'Join #' + name,
         onclick: function (ev) { ev.preventDefault(); switchTo(name); }
       },
@@ -881,12 +1008,9 @@
         el('button', {
           type: 'button',
           className: 'member-button',
-          title: me ? 'You' : 'Send ' + nick + ' a private message',
+          title: me ? 'You' : 'Private messages with ' + nick,
           onclick: function () {
-            if (me) return;
-            setPmTarget(nick);
-            closeDrawer();
-            input.focus();
+            if (!me) openConversation(nick);
           }
         },
         avatar(nick),
@@ -905,7 +1029,7 @@
 
   function renderTyping() {
     var node = $('typing-hint');
-    var map = state.current && state.typing.get(state.current);
+    var map = state.current && !state.pm && state.typing.get(state.current);
     var nicks = map ? Array.from(map.keys()) : [];
     var text = '';
     if (nicks.length === 1) text = nicks[0] + ' is typing…';
@@ -934,7 +1058,6 @@
 
   function privateItem(pm) {
     var outgoing = pm.from === state.nick && pm.to !== state.nick;
-    var other = outgoing ? pm.to : pm.from;
     var li = el('li', {
       className: 'message private' + (outgoing ? ' mine' : ''),
       dataset: { testid: 'message', kind: 'private', author: pm.from, to: pm.to, time: String(pm.time) }
@@ -943,25 +1066,19 @@
     el('div', { className: 'bubble' },
       el('div', { className: 'meta' },
         el('span', { className: 'author', text: pm.from }),
-        el('span', { className: 'pm-label', text: outgoing ? 'private to ' + pm.to : 'private to you' }),
-        el('time', { className: 'time', title: new Date(pm.time).toLocaleString(), text: hhmm(pm.time) }),
-        el('button', {
-          type: 'button', className: 'reply', text: 'Reply', title: 'Reply privately to ' + other,
-          onclick: function () { setPmTarget(other); input.focus(); }
-        })),
+        el('time', { className: 'time', title: new Date(pm.time).toLocaleString(), text: hhmm(pm.time) })),
       el('div', { className: 'text', dataset: { testid: 'message-text' }, text: pm.text })));
+    li.querySelector('.author').style.setProperty('--nick-hue', hue(pm.from));
     return li;
   }
 
   function renderMessages() {
     var list = $('message-list');
     clear(list);
+    var c = openConversationState();
     var ch = state.current && state.joined.get(state.current);
-    var items = [];
-    if (ch) ch.messages.forEach(function (m) { items.push({ time: m.time, node: messageItem(m) }); });
-    state.privates.forEach(function (p) { items.push({ time: p.time, node: privateItem(p) }); });
-    items.sort(function (a, b) { return a.time - b.time; }); // stable: keeps the server's order
-    items.forEach(function (i) { list.appendChild(i.node); });
+    if (c) c.messages.forEach(function (p) { list.appendChild(privateItem(p)); });
+    else if (ch) ch.messages.forEach(function (m) { list.appendChild(messageItem(m)); });
     updateEmptyHint();
     scrollToEnd(true);
   }
@@ -971,7 +1088,9 @@
     var hint = $('empty-hint');
     var empty = !$('message-list').firstChild;
     hint.hidden = !empty;
-    if (!state.current && !state.nick) hint.textContent = 'Pick a nickname to start chatting.';
+    var c = openConversationState();
+    if (c) hint.textContent = 'No private messages with ' + c.nick + ' yet. Only the two of you see them.';
+    else if (!state.current && !state.nick) hint.textContent = 'Pick a nickname to start chatting.';
     else if (!state.current) hint.textContent = 'You are in no channel: pick one from the list.';
     else if (ch && !ch.ready) hint.textContent = 'Joining #' + state.current + '…';
     else hint.textContent = 'No messages in #' + state.current + ' yet. Say hello!';

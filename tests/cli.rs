@@ -334,3 +334,62 @@ fn rust_log_trace_shows_every_message_both_ways() {
         "{stderr}"
     );
 }
+
+#[test]
+fn log_format_json_writes_one_object_per_line_with_the_text_lines_fields() {
+    let (mut server, stdout, addr) = listening(
+        switchyard()
+            .args(["--port", "0", "--log-format", "json"])
+            .args(["--static-dir", "/nonexistent/static"])
+            .env("RUST_LOG", "warn,switchyard_engineio=trace")
+            .stderr(Stdio::piped()),
+    );
+    let open = http_get(&addr, "/socket.io/?EIO=4&transport=polling");
+    let sid = open
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a handshake with a sid");
+    let session = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    assert!(http_post(&addr, &session, "40").starts_with("HTTP/1.1 200"));
+    assert!(http_get(&addr, &session).contains("40{\"sid\":"));
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    drop(stdout);
+    let mut stderr = String::new();
+    (server.0.stderr.take().unwrap())
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    for line in &lines {
+        let fields: Vec<&str> = line
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(
+            fields,
+            ["level", "message", "target", "timestamp"],
+            "{line}"
+        );
+    }
+    let warning = (lines.iter())
+        .find(|l| l["level"] == "WARN")
+        .expect("the static_dir warning");
+    assert_eq!(warning["target"], "switchyard::service");
+    let message = warning["message"].as_str().unwrap();
+    assert!(message.starts_with("static_dir /nonexistent/static is not a directory"));
+    // The trace of the CONNECT answer: a message with quotes in it, intact.
+    assert!(
+        (lines.iter()).any(|l| l["level"] == "TRACE"
+            && l["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("sid={sid} out: 40{{\"sid\":"))),
+        "{stderr}"
+    );
+}

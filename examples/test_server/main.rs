@@ -12,6 +12,8 @@
 //! `/event-only` and `/event-connect` have handlers that take only some
 //! messages (see `api.rs`).
 //!
+//! `--admin 1` adds socket.io's admin UI protocol on `/admin` (no login).
+//!
 //! `--max-namespaces N`, `--max-rooms N`, `--max-acks N` and `--max-json-depth N` set the
 //! per-client and per-socket bounds (none by default). `--recovery 1` turns
 //! connection state recovery on (`--recovery-max-ms`,
@@ -55,7 +57,7 @@ use switchyard_socketio::namespace::NamespaceBuilder;
 use switchyard_socketio::server::{ServeOptions, Server};
 use switchyard_socketio::socket::{
     AckSender, AnyEvent, AnyOutgoing, Connect, Disconnect, Disconnecting, Event, EventPacket,
-    MiddlewareError, Payload, SocketError, SocketRef,
+    MiddlewareError, Payload, SocketError, SocketRef, Upgraded,
 };
 use switchyard_socketio::socket::{
     BroadcastAckError, BroadcastOperator, FetchedSocket, ServerSideEmitError, ServerSideEvent,
@@ -98,6 +100,16 @@ impl Handler<Event> for TestHandler {
             ("rooms", Some(ack)) => {
                 actix::spawn(async move { ack.send(json!(socket.rooms().await)) });
             }
+            ("connection", Some(ack)) => ack.send(connection(&socket)),
+            ("watch-upgrade", _) => {
+                socket.conn().on_upgrade(
+                    UpgradeWatcher {
+                        socket: socket.clone(),
+                    }
+                    .start()
+                    .recipient(),
+                );
+            }
             ("set-data", _) => socket.set_data(first),
             ("get-data", Some(ack)) => ack.send(socket.data()),
             ("ask", _) => {
@@ -115,6 +127,59 @@ impl Handler<Event> for TestHandler {
                 actix::spawn(rooms_event(socket, name.to_string(), ev.payload, ack));
             }
         }
+    }
+}
+
+/// `socket.conn`, `socket.request` and `socket.client`, as one object.
+fn connection(socket: &SocketRef) -> Value {
+    let conn = socket.conn();
+    let request = socket.request();
+    let pairs = |list: Vec<(String, String)>| {
+        Value::Object(
+            list.into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        )
+    };
+    let sockets: Vec<Value> = (socket.client().sockets().into_iter())
+        .map(|(nsp, id)| json!({"nsp": nsp, "id": id}))
+        .collect();
+    json!({
+        "conn": {
+            "id": conn.id(),
+            "transport": conn.transport(),
+            "readyState": conn.ready_state(),
+            "remoteAddress": conn.remote_address().map(|a| a.ip().to_string()),
+            "protocol": conn.protocol(),
+        },
+        "request": {
+            "method": request.method,
+            "url": request.url,
+            "headers": pairs(request.headers.clone()),
+            "cookies": pairs(request.cookies()),
+            "remoteAddress": request.remote_addr.map(|a| a.ip().to_string()),
+        },
+        "client": {"id": socket.client().id(), "sockets": sockets},
+    })
+}
+
+/// Emits `upgraded` to its socket when the connection moves to WebSocket.
+struct UpgradeWatcher {
+    socket: SocketRef,
+}
+
+impl Actor for UpgradeWatcher {
+    type Context = Context<Self>;
+}
+
+impl Handler<Upgraded> for UpgradeWatcher {
+    type Result = ();
+    fn handle(&mut self, up: Upgraded, ctx: &mut Context<Self>) {
+        let _ = self.socket.emit(
+            "upgraded",
+            json!({"transport": up.transport, "now": self.socket.conn().transport()}),
+        );
+        ctx.stop();
     }
 }
 
@@ -606,7 +671,7 @@ async fn main() -> std::io::Result<()> {
     for (name, setup) in api::namespaces() {
         builder = builder.ns(name, setup);
     }
-    let io = builder
+    let builder = builder
         .ns("/", sails.namespace(ns().use_packet(packet_middleware)))
         .ns("/custom", ns())
         .ns("/private", private)
@@ -621,8 +686,24 @@ async fn main() -> std::io::Result<()> {
             NamespaceBuilder::default()
                 .use_packet(packet_middleware)
                 .handler_per_worker_all(|| TestHandler),
-        )
-        .build();
+        );
+    // `--admin 1`: socket.io's admin UI protocol on `/admin`, no login.
+    let (builder, admin) = match flag("--admin", 0u8) {
+        1 => {
+            let config = switchyard_admin::AdminConfig {
+                auth: switchyard_admin::Auth::None,
+                ..Default::default()
+            };
+            let (builder, admin) =
+                switchyard_admin::instrument(builder, config).map_err(std::io::Error::other)?;
+            (builder, Some(admin))
+        }
+        _ => (builder, None),
+    };
+    let io = builder.build();
+    if let Some(admin) = admin {
+        admin.attach(&io);
+    }
     let _ = IO.set(io.clone());
     let options = ServeOptions {
         addr: format!("127.0.0.1:{}", flag("--port", 3000u16)),

@@ -200,6 +200,7 @@ fn every_key_settable_from_env_and_cli() {
         ("cors_origins", "*"),
         ("transports", "websocket"),
         ("shutdown_timeout_ms", "9"),
+        ("log_format", "json"),
         ("per_message_deflate", "true"),
         ("http_compression_threshold", "10"),
         ("allow_eio3", "false"),
@@ -233,12 +234,21 @@ fn every_key_settable_from_env_and_cli() {
         ("recovery_skip_middlewares", "false"),
         ("recovery_max_packets", "21"),
         ("recovery_max_bytes", "22"),
+        ("admin_ui", "true"),
+        ("admin_ui_path", "/ops"),
+        ("admin_namespace", "/watch"),
+        ("admin_auth", "false"),
+        ("admin_username", "root"),
+        ("admin_password_hash", "unused"),
+        ("admin_readonly", "true"),
+        ("admin_mode", "production"),
+        ("admin_server_id", "n1"),
     ];
     let expected = "Config { host: \"::1\", port: 1, path: \"/io/\", static_dir: \"public\", \
          ping_interval_ms: 2, ping_timeout_ms: 3, upgrade_timeout_ms: 4, \
          connect_timeout_ms: 5, max_payload: 6, max_buffer_bytes: 7, max_attachments: 8, \
          cors_origins: [\"*\"], transports: [Websocket], shutdown_timeout_ms: 9, \
-         per_message_deflate: true, http_compression_threshold: 10, allow_eio3: false, \
+         log_format: Json, per_message_deflate: true, http_compression_threshold: 10, allow_eio3: false, \
          max_json_depth: 19, parser: Msgpack, max_namespaces_per_client: 16, max_rooms_per_socket: 17, max_pending_acks_per_socket: 18, \
          max_connections_per_ip: 13, handshakes_per_second_per_ip: 14, handshake_burst_per_ip: 15, \
          trusted_proxies: [\"10.0.0.0/8\", \"::1\"], ws_check_origin: false, check_sid_address: true, \
@@ -249,6 +259,9 @@ fn every_key_settable_from_env_and_cli() {
          redis_stream_name: \"events\", redis_stream_max_len: 23, redis_stream_read_count: 24, \
          connection_state_recovery: true, recovery_max_disconnection_ms: 20, \
          recovery_skip_middlewares: false, recovery_max_packets: 21, recovery_max_bytes: 22, \
+         admin_ui: true, admin_ui_path: \"/ops\", admin_namespace: \"/watch\", admin_auth: false, \
+         admin_username: \"root\", admin_password_hash: \"unused\", admin_readonly: true, \
+         admin_mode: Production, admin_server_id: \"n1\", \
          file: None }";
 
     let env: Vec<(String, &str)> = values.iter().map(|&(k, v)| (env_var(k), v)).collect();
@@ -703,6 +716,35 @@ fn helpers() {
     assert_eq!(d.upgrade_timeout(), Duration::from_secs(10));
     assert_eq!(d.connect_timeout(), Duration::from_secs(45));
     assert_eq!(d.shutdown_timeout(), Duration::from_secs(5));
+}
+
+#[test]
+fn the_admin_ui_needs_a_bcrypt_hash_unless_its_auth_is_off() {
+    let on = ["--admin-ui", "true"];
+    let err = load(&on, &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("'admin_password_hash'") && err.contains("admin_auth = false"),
+        "{err}"
+    );
+    let bad = load(&[on[0], on[1], "--admin-password-hash", "changeit"], &[]).unwrap_err();
+    assert!(bad.to_string().contains("valid bcrypt hash"), "{bad}");
+    let hash = "$2b$04$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy";
+    assert!(load(&[on[0], on[1], "--admin-password-hash", hash], &[]).is_ok());
+    assert!(load(&[on[0], on[1], "--admin-auth", "false"], &[]).is_ok());
+    let root = load(
+        &[
+            on[0],
+            on[1],
+            "--admin-auth",
+            "false",
+            "--admin-ui-path",
+            "/",
+        ],
+        &[],
+    );
+    assert!(root.unwrap_err().to_string().contains("'admin_ui_path'"));
+    // Off (the default), nothing is asked for.
+    assert!(load(&[], &[]).is_ok());
 }
 
 #[test]

@@ -60,6 +60,8 @@ impl std::fmt::Display for CloseReason {
 /// `socket.handshake` from it.
 #[derive(Debug, Clone)]
 pub struct RequestInfo {
+    /// The HTTP method (`GET` for every Engine.IO handshake).
+    pub method: String,
     /// Header names lower-cased, in request order.
     pub headers: Vec<(String, String)>,
     /// Decoded query pairs, in request order.
@@ -81,5 +83,77 @@ impl RequestInfo {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The cookies of the `cookie` header(s), as `(name, value)` pairs in
+    /// order; values percent-decoded as Node's `cookie` module does.
+    pub fn cookies(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == "cookie")
+            .flat_map(|(_, v)| v.split(';'))
+            .filter_map(|pair| {
+                let (name, value) = pair.split_once('=')?;
+                let value = value.trim();
+                let value = value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(value);
+                let decoded = percent_decode(value);
+                Some((name.trim().to_string(), decoded))
+            })
+            .collect()
+    }
+}
+
+/// `%XX` escapes decoded; a value that does not decode to UTF-8 is kept as sent.
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| {
+            std::str::from_utf8(h)
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        });
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestInfo;
+
+    #[test]
+    fn cookies_are_parsed_and_decoded() {
+        let request = RequestInfo {
+            method: "GET".into(),
+            headers: vec![("cookie".into(), "a=1; b=\"x%20y\"; bad; c=%ZZ".into())],
+            query: Vec::new(),
+            remote_addr: None,
+            url: "/".into(),
+            secure: false,
+            issued: std::time::SystemTime::UNIX_EPOCH,
+        };
+        let cookies = request.cookies();
+        assert_eq!(
+            cookies,
+            vec![
+                ("a".to_string(), "1".to_string()),
+                ("b".to_string(), "x y".to_string()),
+                ("c".to_string(), "%ZZ".to_string()),
+            ]
+        );
     }
 }

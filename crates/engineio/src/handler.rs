@@ -119,6 +119,21 @@ impl<H: EngineHandler> SessionHandle<H> {
         self.shared.version
     }
 
+    /// The handshake request that opened the session.
+    pub fn request(&self) -> &Arc<RequestInfo> {
+        &self.shared.request
+    }
+
+    /// The transport the session is on now: `polling` or `websocket`.
+    pub fn transport(&self) -> &'static str {
+        self.shared.transport_name()
+    }
+
+    /// Engine.IO's `readyState`: `open`, `closing` or `closed`.
+    pub fn ready_state(&self) -> &'static str {
+        self.shared.ready_state()
+    }
+
     /// Encodes `packet` for this session's protocol version.
     pub fn encode(&self, packet: &Packet) -> Frame {
         packet.encode(self.shared.version)

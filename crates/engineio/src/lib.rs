@@ -25,6 +25,9 @@
 //! async fn main() -> std::io::Result<()> {
 //!     let engine = Engine::new(EngineConfig::default(), || Echo);
 //!     HttpServer::new(move || App::new().configure(engine.configure("/engine.io/")))
+//!         // A client that closes its connection is gone: its pending polling GET
+//!         // ends the session at once, as on engine.io (else at the ping timeout).
+//!         .h1_allow_half_closed(false)
 //!         .bind("127.0.0.1:3000")?
 //!         .run()
 //!         .await

@@ -3,7 +3,8 @@
 //!
 //! Owns: the HTTP side (body limits, payload decoding, response
 //! compression). Must not touch: session state; it only asks the session
-//! (`PollGet`, `PostStart`, `PostDone`) and writes what it is told.
+//! (`PollGet`, `PostStart`, `PostDone`), tells it of a GET whose connection
+//! closed (`PollAbandoned`) and writes what it is told.
 
 use std::io::Write;
 
@@ -23,7 +24,7 @@ use super::packet::{
     encode_binary_payload, encode_payload,
 };
 use super::queue::PollBody;
-use super::session::{EngineSession, Poll, PollGet, PostDone, PostStart};
+use super::session::{EngineSession, Poll, PollAbandoned, PollGet, PostDone, PostStart};
 
 /// How one polling request wants its payloads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +74,30 @@ impl PollFormat {
     }
 }
 
+/// Tells the session when a GET is dropped unanswered: actix-web drops the
+/// handler when the client's connection closes (the server runs with
+/// `h1_allow_half_closed(false)`), and the session then ends as engine.io's
+/// does on "poll connection closed prematurely", instead of at the ping
+/// timeout: a closed tab leaves at once.
+struct AbandonGuard<H: EngineHandler> {
+    session: Option<Addr<EngineSession<H>>>,
+}
+
+impl<H: EngineHandler> AbandonGuard<H> {
+    /// The GET was answered: nothing to say on drop.
+    fn disarm(&mut self) {
+        self.session = None;
+    }
+}
+
+impl<H: EngineHandler> Drop for AbandonGuard<H> {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            session.do_send(PollAbandoned);
+        }
+    }
+}
+
 /// Answers a GET with what the session has queued, waiting for data if it has none.
 pub(super) async fn get<H: EngineHandler>(
     session: Addr<EngineSession<H>>,
@@ -80,7 +105,20 @@ pub(super) async fn get<H: EngineHandler>(
     req: &HttpRequest,
     compress_from: Option<usize>,
 ) -> Result<HttpResponse, EngineError> {
-    let body = match session.send(PollGet).await {
+    let mut guard = AbandonGuard {
+        session: Some(session.clone()),
+    };
+    let answer = wait_for_body(session, format).await;
+    guard.disarm();
+    Ok(respond(format, answer?, req, compress_from))
+}
+
+/// What a GET is answered with: what the session has queued, now or once it has some.
+async fn wait_for_body<H: EngineHandler>(
+    session: Addr<EngineSession<H>>,
+    format: &PollFormat,
+) -> Result<PollBody, EngineError> {
+    Ok(match session.send(PollGet).await {
         Ok(Ok(Poll::Ready(body))) => body,
         // A dropped sender means the session ended without a word: say close.
         Ok(Ok(Poll::Wait(rx))) => match rx.await {
@@ -94,8 +132,7 @@ pub(super) async fn get<H: EngineHandler>(
         },
         Ok(Err(_)) => return Err(EngineError::BadRequest),
         Err(_) => return Err(EngineError::UnknownSid),
-    };
-    Ok(respond(format, body, req, compress_from))
+    })
 }
 
 /// The GET response, compressed when a packet asked for it, the body is at

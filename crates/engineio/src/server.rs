@@ -24,7 +24,7 @@ use super::error::EngineError;
 use super::handler::EngineHandler;
 use super::packet::{Packet, ProtocolVersion};
 use super::polling::PollFormat;
-use super::session::{Close, EngineSession, SessionInit};
+use super::session::{Close, EngineSession, ProbeComing, SessionInit};
 use super::stats::EngineStats;
 use super::upgrade::{WsConnection, WsEndpoint};
 use super::{polling, websocket};
@@ -313,7 +313,7 @@ impl<H: EngineHandler> Engine<H> {
                 jsonp: query.get("j").map(str::to_owned),
             };
             return if websocket {
-                self.accept_ws(req, session.addr, true, session.version)
+                self.accept_probe(req, session.addr, session.version).await
             } else if req.method() == Method::GET {
                 polling::get(
                     session.addr,
@@ -461,28 +461,49 @@ impl<H: EngineHandler> Engine<H> {
         };
         self.inner.registry.insert(sid, entry);
         if websocket {
-            return self.accept_ws(req, addr, false, version);
+            let (accepted, _) = self.accept_ws(req, addr, false, version)?;
+            return Ok(Routed::WebSocket(accepted));
         }
         Ok(Routed::Response(format.respond(&[open])))
     }
 
+    /// Accepts a WebSocket for `session`: its handshake answer and
+    /// transport, and the transport's connection id.
     fn accept_ws(
         &self,
         req: &HttpRequest,
         session: Addr<EngineSession<H>>,
         probe: bool,
         version: ProtocolVersion,
-    ) -> Result<Routed<H>, EngineError> {
+    ) -> Result<(websocket::Accepted<H>, u64), EngineError> {
         let config = &self.inner.config;
+        let conn = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
         let setup = websocket::WsSetup {
             session,
-            conn: self.inner.next_conn.fetch_add(1, Ordering::Relaxed),
+            conn,
             probe,
             version,
             max_payload: config.max_payload,
             deflate: config.per_message_deflate.clone(),
         };
-        websocket::accept(req, setup).map(Routed::WebSocket)
+        Ok((websocket::accept(req, setup)?, conn))
+    }
+
+    /// Accepts an upgrade probe for polling `session`, registered with it
+    /// before the `101` can be written (see [`ProbeComing`]). A probe the
+    /// session does not take (closed, upgraded, probing already) still gets
+    /// its `101` and is then closed, as engine.io does (its official suite
+    /// waits for that close).
+    async fn accept_probe(
+        &self,
+        req: &HttpRequest,
+        session: Addr<EngineSession<H>>,
+        version: ProtocolVersion,
+    ) -> Result<Routed<H>, EngineError> {
+        let (accepted, conn) = self.accept_ws(req, session.clone(), true, version)?;
+        // Taken or not, the session says so when the transport opens (`WsEvent::Opened`).
+        let _ = session.send(ProbeComing { conn }).await;
+        Ok(Routed::WebSocket(accepted))
     }
 }
 
@@ -552,6 +573,7 @@ fn request_info(req: &HttpRequest, query: Query, client: IpAddr) -> RequestInfo 
         .collect();
     let conn = req.connection_info();
     RequestInfo {
+        method: req.method().to_string(),
         headers,
         query: query.pairs,
         remote_addr: req.peer_addr().map(|a| SocketAddr::new(client, a.port())),

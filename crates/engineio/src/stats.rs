@@ -15,6 +15,8 @@ pub struct EngineStats {
     refused_sessions_per_ip: AtomicU64,
     refused_handshake_rate: AtomicU64,
     refused_origin: AtomicU64,
+    /// Open sessions on HTTP long-polling now (a gauge, not a counter).
+    polling: AtomicU64,
 }
 
 /// A point-in-time copy of [`EngineStats`].
@@ -64,6 +66,22 @@ impl EngineStats {
 
     pub(super) fn count_refused_origin(&self) {
         self.refused_origin.fetch_add(1, Relaxed);
+    }
+
+    pub(super) fn polling_opened(&self) {
+        self.polling.fetch_add(1, Relaxed);
+    }
+
+    pub(super) fn polling_ended(&self) {
+        // Never below zero, whatever the order of the calls.
+        let _ = self
+            .polling
+            .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// Open sessions on HTTP long-polling right now (those not upgraded).
+    pub fn polling_sessions(&self) -> u64 {
+        self.polling.load(Relaxed)
     }
 
     /// The current values.

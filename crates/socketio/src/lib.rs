@@ -30,6 +30,9 @@
 //!     let ns = NamespaceBuilder::default().on_event(Echo.start().recipient());
 //!     let io = SocketIo::builder(SocketIoConfig::default()).ns("/", ns).build();
 //!     HttpServer::new(move || App::new().configure(io.configure("/socket.io/")))
+//!         // A client that closes its connection is gone: its pending polling GET
+//!         // ends the session at once, as on engine.io (else at the ping timeout).
+//!         .h1_allow_half_closed(false)
 //!         .bind("127.0.0.1:3000")?.run().await
 //! }
 //! ```

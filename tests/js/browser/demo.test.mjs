@@ -4,14 +4,16 @@
 //  - ada and bob pick nicknames (bad ones and a taken one refused inline), create and join a
 //    channel, leave one; presence lists and member counts update;
 //  - bob sees "ada is typing…", which goes away by itself, then her message; `<b>` is literal;
-//  - private messages both ways (click a member; `/msg nick text`);
+//  - private messages as conversations, one per person with unread counts, both ways (click a
+//    member; `/msg nick text`), kept over a reload;
 //  - a reload keeps the nickname, the channel and its history;
 //  - the online panel says whose members it lists; a page that left every channel stays so
 //    after a reconnect (not put back into #general);
 //  - a polling-only page (?transport=polling) talks with the WebSocket pages; each page shows its
 //    transport beside "Connected";
 //  - a tab closed leaves the others' member lists at once (WebSocket; polling too, the page
-//    ends its session when the tab goes);
+//    ends its session when the tab goes, and when that close never arrives the server ends the
+//    session as its pending poll's connection closes);
 //  - bad input: empty, oversized (over 2000) messages, an unknown channel in the URL hash (404),
 //    an unknown user, sending too fast (429 "slow down"), all shown on the page;
 //  - phone width (390x844): no horizontal overflow, the lists in a drawer;
@@ -283,25 +285,43 @@ if (skip) {
       await shot(ada, "markup-literal");
     });
 
-    it("private messages: bob clicks ada in the member list; ada answers with /msg", T, async () => {
+    it("private messages are conversations: bob clicks ada in the member list; ada answers with /msg", T, async () => {
+      const title = (who) => who.page.getByTestId("channel-title").textContent();
+      const conversation = (who, nick) => who.page.locator(`[data-testid="conversation-item"][data-nick="${nick}"]`);
       await bob.page.locator('[data-testid="member"][data-nick="ada"] button').click();
       await bob.page.getByTestId("pm-target").waitFor({ timeout: WAIT });
       assert.equal(await bob.page.locator("#pm-target-name").textContent(), "ada");
+      assert.equal(await title(bob), "@ada");
       await send(bob, "psst, ada");
-      await waitMessage(ada, "bob", "psst, ada", "private");
       await waitMessage(bob, "bob", "psst, ada", "private");
+      // ada, in the channel, sees a conversation with one unread message, not the message itself
+      await conversation(ada, "bob").and(ada.page.locator('[data-unread="1"]')).waitFor({ timeout: WAIT });
+      assert.deepEqual(await messageTexts(ada, "private"), []);
+      assert.equal(await title(ada), `#${ROOM}`);
+      await conversation(ada, "bob").locator("button").click();
+      await waitMessage(ada, "bob", "psst, ada", "private");
+      assert.equal(await title(ada), "@bob");
       assert.equal(await ada.page.locator('[data-kind="private"]').first().getAttribute("data-to"), "ada");
-      await bob.page.getByTestId("pm-cancel").click();
+      assert.equal(await conversation(ada, "bob").getAttribute("data-unread"), "0");
+      // back in the channel, ada answers with /msg: the conversation opens with the answer in it
+      await ada.page.getByTestId("pm-cancel").click();
+      assert.equal(await title(ada), `#${ROOM}`);
       await send(ada, "/msg bob got it");
-      await waitMessage(bob, "ada", "got it", "private");
       await waitMessage(ada, "ada", "got it", "private");
-      // not in the channel
-      assert.equal((await messageTexts(bob)).includes("ada: got it"), false);
-      await shot(ada, "private-messages");
+      assert.equal(await title(ada), "@bob");
+      assert.deepEqual(await messageTexts(ada, "private"), ["bob: psst, ada", "ada: got it"]);
+      // bob has the conversation open: it arrives there
+      await waitMessage(bob, "ada", "got it", "private");
+      await shot(ada, "private-conversation");
       await shot(bob, "private-received");
+      // and it is not in the channel
+      await bob.page.getByTestId("pm-cancel").click();
+      assert.equal(await title(bob), `#${ROOM}`);
+      assert.equal((await messageTexts(bob)).includes("ada: got it"), false);
+      assert.deepEqual(await messageTexts(bob, "private"), []);
     });
 
-    it("a reload keeps the nickname, the channel and its history", T, async () => {
+    it("a reload keeps the nickname, the channel, its history and the private conversations", T, async () => {
       await ada.page.reload();
       // the previous connection may still hold "ada" for a moment: the page tries again by itself
       await ready(ada, SLOW_WAIT);
@@ -312,6 +332,12 @@ if (skip) {
       assert.deepEqual(await messageTexts(ada), ["ada: hello bob", "bob: <b>bold?</b> <img src=x onerror=alert(1)>"]);
       await waitMembers(ada, ["ada", "bob"]);
       await waitMembers(bob, ["ada", "bob"]);
+      // the private conversation is kept too (in this browser), and opens as it was
+      await ada.page.locator('[data-testid="conversation-item"][data-nick="bob"] button').click();
+      await waitMessage(ada, "ada", "got it", "private");
+      assert.deepEqual(await messageTexts(ada, "private"), ["bob: psst, ada", "ada: got it"]);
+      await ada.page.getByTestId("pm-cancel").click();
+      assert.equal(await ada.page.getByTestId("channel-title").textContent(), `#${ROOM}`);
       await shot(ada, "after-reload");
     });
 
@@ -359,6 +385,23 @@ if (skip) {
       await waitMembers(cy, ["ada", "bob", "cy"]);
       await waitIn(ada, (room) => document.querySelector(`[data-testid="channel-item"][data-channel="${room}"]`)?.dataset.members === "3", ROOM);
       await shot(ada, "presence-after-close");
+    });
+
+    // The server's heartbeat is socket.io's (25 s + 20 s): a polling tab whose pending GET's
+    // connection closes leaves at once, as on engine.io, not when its pings go unanswered.
+    it("a closed polling tab leaves the member lists within seconds", T, async () => {
+      const eve = await openChat("eve", { suffix: `?transport=polling#${ROOM}` });
+      await pickNick(eve, "eve");
+      await ready(eve);
+      assert.equal(await eve.page.evaluate(() => io.socket._raw.io.engine.transport.name), "polling");
+      await waitMembers(ada, ["ada", "bob", "cy", "eve"]);
+      // The tab goes without its pagehide close reaching the server (a discarded tab, a crash):
+      // the server sees only the pending poll's connection end.
+      await eve.page.evaluate(() => {
+        navigator.sendBeacon = () => true;
+      });
+      await close(eve);
+      await waitMembers(ada, ["ada", "bob", "cy"], 10000);
     });
 
     it("bad input: unknown channel (404), empty and oversized messages, unknown user, too fast (429)", T, async () => {

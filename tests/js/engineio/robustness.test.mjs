@@ -254,11 +254,31 @@ describe("Engine.IO robustness (slow heartbeat: 20 s / 20 s)", () => {
   let base;
 
   before(async () => {
-    server = await startServer("conformance", ["--ping-interval", "20000", "--ping-timeout", "20000"]);
+    server = await startServer("conformance", ["--ping-interval", "20000", "--ping-timeout", "20000"], {
+      env: { RUST_LOG: "switchyard_engineio::session=trace" },
+    });
     base = `${server.url}/engine.io/`;
   });
   after(async () => {
     if (server) await server.stop();
+  });
+
+  // engine.io's "poll connection closed prematurely": a closed tab's session ends at once, not
+  // 40 s later at the ping timeout (which this server's heartbeat would take).
+  it("a polling GET whose connection closes ends its session at once", T, async () => {
+    const { sid } = await eioHandshake(base);
+    const pending = server.waitForStderr(new RegExp(`session ${sid}: GET waits for data`), 10000);
+    const sock = net.connect(server.port, "127.0.0.1");
+    sock.on("error", () => {});
+    const url = new URL(pollUrl(base, sid));
+    sock.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    await pending;
+    sock.destroy();
+    await waitSessionGone(base, sid, 10000);
+    // Another session, whose GET is answered as usual, is not touched.
+    const other = await eioHandshake(base);
+    await httpPost(pollUrl(base, other.sid), "4still");
+    assert.deepEqual(await pollPackets(base, other.sid, 1), ["4still"]);
   });
 
   it("a POST of 500,000 unrequested pongs stalls neither the server nor its session", T, async () => {

@@ -24,11 +24,15 @@ use crate::queue::OutQueue;
 /// Identifies one WebSocket connection of a session (its transport or its probe).
 pub type ConnId = u64;
 
-/// How long a GET that arrives while the client is being upgraded is held
-/// before it gets a noop: engine.io's upgrade `check` period. Holding it
-/// lets an `upgrade` packet that raced it decide its fate (400), whatever
-/// order the two connections' bytes were read in.
-pub const PROBE_GET_HOLD: Duration = Duration::from_millis(100);
+/// How long a GET that arrives while the client is being upgraded (its
+/// probe WebSocket open) is held before it gets a noop. Holding it lets the
+/// `2probe` and `5` that the client sent on the other connection, perhaps
+/// before this GET but read after it, decide its fate (400), whatever order
+/// the two connections' bytes were read in. engine.io ends such a GET within
+/// its 100 ms upgrade check; this bound is longer so that a loaded server
+/// still reads the `5` in time, and it costs a real client at most this much
+/// delay to its upgrade (its data still flows: a held GET takes what comes).
+pub const PROBE_GET_HOLD: Duration = Duration::from_millis(250);
 
 /// The timings and limits the core needs.
 #[derive(Debug, Clone, Copy)]
@@ -143,8 +147,9 @@ struct Probe {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Open,
-    /// Closed server-side while polling: the close packet waits for the
-    /// client's next GET until then.
+    /// Closed while polling with no GET waiting: the close packet (server
+    /// side) or the noop (the client's own close) waits for the client's
+    /// next GET until then.
     Draining {
         until: Instant,
     },
@@ -249,6 +254,11 @@ impl SessionState {
             Transport::WebSocket { conn } => Some(conn),
             _ => None,
         }
+    }
+
+    /// Whether WebSocket `conn` is the registered upgrade probe.
+    pub fn is_probe(&self, conn: ConnId) -> bool {
+        self.probe.is_some_and(|p| p.conn == conn)
     }
 
     /// The transport's name, as Engine.IO writes it: `polling` or `websocket`.
@@ -458,17 +468,15 @@ impl SessionState {
             return Ok(GetOutcome::Ready(self.queue.take()));
         }
         match self.probe {
-            Some(Probe { answered: true, .. }) => {
+            // Upgrading, whether or not the probe's `2probe` has been read yet: its `5` may
+            // follow on the other connection and decide this GET's fate (400), whatever order
+            // the two were read in; else the hold ends with a noop and the client pauses.
+            Some(_) => {
                 *get = Get::Held {
                     until: now + PROBE_GET_HOLD,
                 };
                 Ok(GetOutcome::Wait)
             }
-            // Upgrading: let the client finish this poll and pause.
-            Some(_) => Ok(GetOutcome::Ready(vec![(
-                Packet::Noop.encode(self.version),
-                false,
-            )])),
             None => {
                 *get = Get::Waiting;
                 Ok(GetOutcome::Wait)
@@ -476,7 +484,24 @@ impl SessionState {
         }
     }
 
-    /// The waiting GET's client went away.
+    /// A GET's HTTP connection closed before its answer was written (the
+    /// tab was closed, the network dropped): engine.io's "poll connection
+    /// closed prematurely". While polling, the session ends with `transport
+    /// error` at once, as on engine.io, rather than at the ping timeout: the
+    /// client cannot be reached, and whatever the GET was answered with is
+    /// lost. What was due by `now` is done first, so a session that had
+    /// already timed out keeps that reason. After an upgrade the GET no longer
+    /// matters and nothing happens; a closed session stays as it is.
+    pub fn get_abandoned(&mut self, now: Instant) {
+        self.catch_up(now);
+        if matches!(self.transport, Transport::Polling { .. }) && self.phase == Phase::Open {
+            self.close(now, CloseReason::TransportError);
+        }
+    }
+
+    /// The waiting GET's receiver was dropped; see also
+    /// [`get_abandoned`](Self::get_abandoned), which the connection's end
+    /// brings right after.
     pub fn get_gone(&mut self) {
         if let Transport::Polling { get, .. } = &mut self.transport {
             *get = Get::Idle;
@@ -734,9 +759,17 @@ impl SessionState {
             CloseReason::ForcedClose | CloseReason::ServerShutdown
         );
         match self.transport {
-            // The client said close itself: its pending GET just ends (noop).
-            Transport::Polling { .. } if reason == CloseReason::TransportClose => {
+            // The client said close itself (a POSTed `1`): its pending GET, or the next one
+            // if none waits (it may have been sent beside the POST and read after it), ends
+            // with a noop, as on engine.io; only the GET after that finds the session gone.
+            Transport::Polling { get, .. } if reason == CloseReason::TransportClose => {
                 self.enqueue(Packet::Noop);
+                if get == Get::Idle {
+                    self.phase = Phase::Draining {
+                        until: now + self.limits.grace(),
+                    };
+                    return;
+                }
                 self.flush_polling();
             }
             Transport::Polling { get, .. } => {

@@ -51,6 +51,10 @@ pub trait EngineHandler: Unpin + Sized + 'static {
     /// The client sent a message.
     fn on_message(&mut self, message: Msg, session: &mut SessionCtx<'_, Self>);
 
+    /// The session moved from HTTP long-polling to WebSocket (Engine.IO's
+    /// `upgrade` event); [`SessionCtx::transport`] says `websocket` from now on.
+    fn on_upgrade(&mut self, _session: &mut SessionCtx<'_, Self>) {}
+
     /// Another actor sent this handler a message.
     fn on_upcall(&mut self, _upcall: Self::Upcall, _session: &mut SessionCtx<'_, Self>) {}
 
@@ -113,6 +117,23 @@ pub enum Poll {
     Wait(oneshot::Receiver<PollAnswer>),
 }
 
+/// A WebSocket for this polling session is about to be accepted as its
+/// upgrade probe: registered before its `101` is written, so that a request
+/// the client sends once it has seen the `101` (a GET on the other
+/// connection) finds the upgrade under way, whichever thread reads it first.
+/// A probe the session does not take (closed, upgraded or already probing)
+/// is closed once its transport opens.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct ProbeComing {
+    pub conn: ConnId,
+}
+
+/// A GET's HTTP connection closed before its answer was written.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct PollAbandoned;
+
 /// A long-polling POST starts; refused if another is in flight.
 #[derive(actix::Message)]
 #[rtype(result = "Result<(), TransportMismatch>")]
@@ -158,6 +179,11 @@ pub(crate) struct SessionShared {
     close_request: AtomicU8,
     /// A `Close` has been put in the mailbox: one per session, never more.
     close_sent: AtomicBool,
+    /// Whether the transport is a WebSocket now (set by the session when it
+    /// changes; read by handles on any thread).
+    websocket: AtomicBool,
+    /// Set once the session has ended (its handler heard `on_close`).
+    ended: AtomicBool,
 }
 
 /// Why a session is cut off for falling behind.
@@ -199,6 +225,27 @@ impl SessionShared {
         }
         if let Err(SendError::Full(_)) = addr.try_send(Close(reason)) {
             self.request_close(reason);
+        }
+    }
+
+    /// The transport now: `polling` or `websocket`.
+    pub fn transport_name(&self) -> &'static str {
+        if self.websocket.load(SeqCst) {
+            "websocket"
+        } else {
+            "polling"
+        }
+    }
+
+    /// Engine.IO's `readyState`: `open`, `closing` (a close was asked
+    /// for) or `closed`.
+    pub fn ready_state(&self) -> &'static str {
+        if self.ended.load(SeqCst) {
+            "closed"
+        } else if self.close_sent.load(SeqCst) || self.close_requested().is_some() {
+            "closing"
+        } else {
+            "open"
         }
     }
 
@@ -286,7 +333,12 @@ impl<H: EngineHandler> EngineSession<H> {
             outlet: Outlet::new(init.config.max_buffer_bytes),
             close_request: AtomicU8::new(0),
             close_sent: AtomicBool::new(false),
+            websocket: AtomicBool::new(init.websocket),
+            ended: AtomicBool::new(false),
         };
+        if !init.websocket {
+            shared.stats.polling_opened();
+        }
         EngineSession {
             shell: Shell {
                 shared: Arc::new(shared),
@@ -330,7 +382,18 @@ impl<H: EngineHandler> EngineSession<H> {
         if let Some(reason) = self.shell.shared.close_requested() {
             self.shell.state.close(Instant::now(), reason);
         }
+        // A polling session whose core switched to WebSocket has upgraded:
+        // the one place that sees every transition, whichever message made it.
+        let websocket = self.shell.state.transport_name() == "websocket";
+        if websocket && !self.shell.shared.websocket.swap(true, SeqCst) {
+            self.shell.shared.stats.polling_ended();
+            self.with_handler(ctx, |h, s| h.on_upgrade(s));
+        }
         if let Some(reason) = self.shell.state.take_closed() {
+            self.shell.shared.ended.store(true, SeqCst);
+            if !self.shell.shared.websocket.load(SeqCst) {
+                self.shell.shared.stats.polling_ended();
+            }
             log::debug!("session {} closing: {reason}", self.shell.shared.sid);
             self.with_handler(ctx, |h, s| h.on_close(reason, s));
         }
@@ -544,6 +607,24 @@ impl<H: EngineHandler> Handler<PollGet> for EngineSession<H> {
     }
 }
 
+impl<H: EngineHandler> Handler<ProbeComing> for EngineSession<H> {
+    type Result = ();
+    fn handle(&mut self, ProbeComing { conn }: ProbeComing, ctx: &mut Context<Self>) {
+        self.sync_get();
+        self.shell.state.ws_opened(Instant::now(), conn, true);
+        self.after(ctx);
+    }
+}
+
+impl<H: EngineHandler> Handler<PollAbandoned> for EngineSession<H> {
+    type Result = ();
+    fn handle(&mut self, _: PollAbandoned, ctx: &mut Context<Self>) {
+        self.sync_get();
+        self.shell.state.get_abandoned(Instant::now());
+        self.after(ctx);
+    }
+}
+
 impl<H: EngineHandler> Handler<PostStart> for EngineSession<H> {
     type Result = Result<(), TransportMismatch>;
     fn handle(&mut self, _: PostStart, ctx: &mut Context<Self>) -> Self::Result {
@@ -588,7 +669,13 @@ impl<H: EngineHandler> Handler<WsIn> for EngineSession<H> {
                 // Exact: an idle session keeps one slot, not a grown Vec's four.
                 self.shell.ws.reserve_exact(1);
                 self.shell.ws.push(WsIo { conn, sink, stop });
-                if !self.shell.state.ws_opened(now, conn, probe) {
+                // A probe was registered with the core before its `101` (`ProbeComing`); it
+                // may have timed out or the session closed since.
+                let taken = match probe {
+                    true => self.shell.state.is_probe(conn),
+                    false => self.shell.state.ws_opened(now, conn, false),
+                };
+                if !taken {
                     let ws = self.shell.ws.pop().expect("just pushed");
                     ws.sink.close(1000);
                     ws.stop.do_send(WsStop);

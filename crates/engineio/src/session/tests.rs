@@ -52,6 +52,7 @@ async fn start() -> Started {
         sid: "sid".into(),
         version: ProtocolVersion::V4,
         request: Arc::new(RequestInfo {
+            method: "GET".into(),
             headers: vec![],
             query: vec![],
             remote_addr: None,
@@ -155,5 +156,21 @@ fn a_close_from_a_handle_comes_after_what_it_sent_before() {
         // Collected: the session is gone.
         actix::clock::sleep(Duration::from_millis(20)).await;
         assert!(s.unregistered.load(SeqCst));
+    });
+}
+
+#[test]
+fn a_handle_tells_the_transport_the_ready_state_and_the_polling_gauge() {
+    actix::System::new().block_on(async {
+        let s = start().await;
+        assert_eq!(s.handle.transport(), "polling");
+        assert_eq!(s.handle.ready_state(), "open");
+        assert_eq!(s.stats.polling_sessions(), 1);
+        s.handle.close(CloseReason::ForcedClose);
+        wait_for(&s.seen, |seen| (!seen.closed.is_empty()).then_some(())).await;
+        assert_eq!(s.handle.ready_state(), "closed");
+        // Closed while polling: the gauge is back down, once.
+        assert_eq!(s.stats.polling_sessions(), 0);
+        assert_eq!(s.handle.request().method, "GET");
     });
 }

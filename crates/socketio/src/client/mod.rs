@@ -7,6 +7,7 @@
 //! as the messages it sends them ([`ToSocket`], [`JoinRequest`])
 //! and the [`Namespaces`] it is given, so it imports nothing above it.
 
+mod conn;
 mod encode;
 
 use std::collections::{HashMap, HashSet};
@@ -17,6 +18,8 @@ use std::time::Duration;
 use actix::{Arbiter, ArbiterHandle, Recipient, SpawnHandle};
 use serde_json::{Value, json};
 
+pub(crate) use conn::ConnShared;
+pub use conn::{ClientView, Connection, Upgraded};
 pub(crate) use encode::{Encoded, frames};
 
 use switchyard_core::protocol::{Decoder, Packet, PacketKind, Parser};
@@ -113,6 +116,8 @@ pub(crate) struct JoinRequest {
     pub session: SessionHandle<Client>,
     pub auth: Value,
     pub request: Arc<RequestInfo>,
+    /// What the connection's sockets share (`socket.conn`, `socket.client`).
+    pub conn: Arc<ConnShared>,
     /// Where the socket actor runs: beside its session.
     pub arbiter: ArbiterHandle,
 }
@@ -227,6 +232,8 @@ pub struct Client {
     connect_timer: Option<SpawnHandle>,
     /// Whether a CONNECT past `max_namespaces` was refused (and logged).
     over_namespaces: bool,
+    /// What the connection's sockets share, kept up to date here.
+    conn: Arc<ConnShared>,
 }
 
 impl Client {
@@ -241,6 +248,7 @@ impl Client {
             connecting: HashSet::new(),
             connect_timer: None,
             over_namespaces: false,
+            conn: Arc::default(),
         }
     }
 
@@ -254,6 +262,7 @@ impl Client {
             PacketKind::Connect => self.connect(packet, s),
             PacketKind::Disconnect => {
                 if let Some(socket) = self.sockets.remove(&packet.nsp) {
+                    self.conn.left(&packet.nsp);
                     let reason = DisconnectReason::ClientNamespaceDisconnect;
                     closed(&packet.nsp, socket, reason, s);
                 }
@@ -303,6 +312,7 @@ impl Client {
             session: s.handle(),
             auth,
             request: s.request().clone(),
+            conn: self.conn.clone(),
             arbiter: Arbiter::current(),
         };
         match self.namespaces.join(&nsp, join) {
@@ -362,6 +372,7 @@ impl Client {
 
     fn disconnect(&mut self, nsp: &str, s: &mut SessionCtx<'_, Self>) {
         if let Some(socket) = self.sockets.remove(nsp) {
+            self.conn.left(nsp);
             self.send(&Packet::disconnect(nsp), s);
             closed(nsp, socket, DisconnectReason::ServerNamespaceDisconnect, s);
         }
@@ -442,6 +453,7 @@ impl EngineHandler for Client {
                 // Targetable from now on: whatever a broadcast writes is queued
                 // after CONNECT, since this upcall holds the direct path shut.
                 register();
+                self.conn.joined(&nsp, id.clone());
                 self.sockets.insert(nsp, Joined { id, socket });
             }
             ClientUpcall::ConnectFailed { nsp, message, data } => {
@@ -465,8 +477,14 @@ impl EngineHandler for Client {
         }
     }
 
+    fn on_upgrade(&mut self, s: &mut SessionCtx<'_, Self>) {
+        log::debug!("session {}: upgraded to {}", s.sid(), s.transport());
+        self.conn.upgraded(s.sid());
+    }
+
     fn on_close(&mut self, reason: CloseReason, s: &mut SessionCtx<'_, Self>) {
         for (nsp, socket) in self.sockets.drain() {
+            self.conn.left(&nsp);
             closed(&nsp, socket, reason.into(), s);
         }
     }

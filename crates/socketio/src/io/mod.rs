@@ -12,7 +12,9 @@ pub use crate::client::ClientCounters;
 use crate::client::{Client, ClientConfig, ClientStats, JoinRefused, JoinRequest, Namespaces};
 use crate::namespace::{LiveCount, NamespaceBuilder, NamespaceEntry};
 pub use crate::recovery::{NotRecovered, RecoveryConfig, RecoveryCounters};
-use crate::socket::{AdapterFactory, BroadcastOperator, IntoRooms, NamespaceRef, SocketLimits};
+use crate::socket::{
+    AdapterFactory, BroadcastOperator, IntoRooms, NamespaceRef, Observed, Observers, SocketLimits,
+};
 pub use switchyard_core::protocol::Parser;
 use switchyard_engineio::{CloseReason, Engine, EngineConfig};
 
@@ -76,6 +78,7 @@ pub(crate) struct IoShared {
     adapters: Arc<dyn AdapterFactory>,
     limits: SocketLimits,
     recovery: Option<RecoveryConfig>,
+    observers: Arc<Observers>,
     parser: Parser,
 }
 
@@ -97,6 +100,7 @@ impl IoShared {
                 &*self.adapters,
                 self.limits,
                 self.recovery,
+                self.observers.clone(),
                 self.parser,
             ))
         });
@@ -120,9 +124,21 @@ pub struct SocketIoBuilder {
     namespaces: Vec<(String, NamespaceBuilder)>,
     dynamic: Vec<(NamespaceMatcher, Arc<NamespaceBuilder>)>,
     adapters: Arc<dyn AdapterFactory>,
+    observers: Vec<actix::Recipient<Observed>>,
 }
 
 impl SocketIoBuilder {
+    /// Adds a server-wide observer: it hears every socket that connects or
+    /// disconnects and every room join and leave, in every namespace
+    /// (dynamic ones included). What socket.io's admin UI instruments
+    /// with `io.on("new_namespace")`, `connection` and the adapter's
+    /// `join-room` / `leave-room`. An observer whose mailbox is full
+    /// misses notices (counted in each namespace's `listener_dropped`).
+    pub fn observe(mut self, r: actix::Recipient<Observed>) -> Self {
+        self.observers.push(r);
+        self
+    }
+
     /// Sets up namespace `name` (`"/"` exists even when not set up).
     pub fn ns(mut self, name: &str, setup: NamespaceBuilder) -> Self {
         self.namespaces.push((name.to_string(), setup));
@@ -214,11 +230,19 @@ impl SocketIoBuilder {
         let limits = self.config.socket_limits;
         let recovery = self.config.recovery;
         let parser = self.config.parser;
+        let observers = Arc::new(Observers::with(self.observers));
         let mut namespaces = HashMap::new();
         let start = |name: &str, setup| {
-            let (live, adapters) = (live.clone(), &*adapters);
-            let entry =
-                NamespaceEntry::start(name, setup, live, adapters, limits, recovery, parser);
+            let entry = NamespaceEntry::start(
+                name,
+                setup,
+                live.clone(),
+                &*adapters,
+                limits,
+                recovery,
+                observers.clone(),
+                parser,
+            );
             Arc::new(entry)
         };
         for (name, setup) in self.namespaces {
@@ -235,6 +259,7 @@ impl SocketIoBuilder {
             adapters,
             limits,
             recovery,
+            observers,
             parser,
         });
         let counters = Arc::new(ClientStats::default());
@@ -325,6 +350,7 @@ impl SocketIo {
             namespaces: Vec::new(),
             dynamic: Vec::new(),
             adapters: Arc::new(crate::adapter::LocalAdapter),
+            observers: Vec::new(),
         }
     }
 
@@ -352,6 +378,19 @@ impl SocketIo {
             .read()
             .unwrap_or_else(|e| e.into_inner());
         map.get(name).map(|entry| entry.handle())
+    }
+
+    /// Every namespace that exists now (dynamic ones once a client
+    /// joined), by name (socket.io's `io._nsps`).
+    pub fn namespaces(&self) -> Vec<NamespaceRef> {
+        let map = self
+            .shared
+            .namespaces
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut all: Vec<NamespaceRef> = map.values().map(|entry| entry.handle()).collect();
+        all.sort_by(|a, b| a.name().cmp(b.name()));
+        all
     }
 
     /// The main namespace, `/`.

@@ -23,8 +23,8 @@ use crate::recovery::{Claimed, RecoveryConfig};
 use crate::socket::{
     AdapterFactory, Claim, ClaimFrom, Connect, Disconnect, Disconnecting, Event, EventRoute,
     Handlers, Handshake, Identity, MiddlewareError, NamespaceCore, NamespaceParts, NamespaceRef,
-    PacketMiddleware, Restore, ServerSideEvent, ServerSideHandlers, SocketActor, SocketError,
-    SocketGone, SocketInfo, SocketLimits, SocketRef,
+    Observers, PacketMiddleware, Restore, ServerSideEvent, ServerSideHandlers, SocketActor,
+    SocketError, SocketGone, SocketInfo, SocketLimits, SocketRef,
 };
 use switchyard_core::protocol::Parser;
 use switchyard_engineio::{MAILBOX_CAPACITY, ProtocolVersion};
@@ -380,6 +380,9 @@ pub(crate) struct NamespaceEntry {
 
 impl NamespaceEntry {
     /// Starts the namespace's shared actors (its RoomRegistry) and its adapter.
+    // The server-wide settings one by one, as `IoShared` keeps them; the
+    // two callers are both in `io`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn start(
         name: &str,
         setup: Arc<NamespaceBuilder>,
@@ -387,6 +390,7 @@ impl NamespaceEntry {
         adapters: &dyn AdapterFactory,
         limits: SocketLimits,
         recovery: Option<RecoveryConfig>,
+        observers: Arc<Observers>,
         parser: Parser,
     ) -> Self {
         let parts = NamespaceParts {
@@ -394,6 +398,7 @@ impl NamespaceEntry {
             server_side: setup.server_side.clone(),
             limits,
             recovery,
+            observers,
             parser,
         };
         NamespaceEntry {
@@ -490,6 +495,7 @@ impl Handler<JoinRequest> for Namespace {
                 handshake,
                 core.clone(),
                 join.session.clone(),
+                join.conn.clone(),
                 middleware,
             ));
             let skip = recovered && core.recovery.is_some_and(|r| r.skip_middlewares);

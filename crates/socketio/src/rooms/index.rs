@@ -25,6 +25,17 @@ pub(crate) struct RoomIndex<M> {
     /// Rooms created (`true`, with whether the room is a member's own id)
     /// or gone (`false`) since last taken; kept only when asked for.
     changes: Option<Vec<RoomChange>>,
+    /// Members that joined (`true`) or left (`false`) a room since last
+    /// taken; kept only when asked for.
+    memberships: Option<Vec<Membership>>,
+}
+
+/// A member that joined or left a room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Membership {
+    pub room: Arc<str>,
+    pub id: Arc<str>,
+    pub joined: bool,
 }
 
 /// A room that came to exist or ceased to.
@@ -41,6 +52,7 @@ impl<M> Default for RoomIndex<M> {
             rooms: HashMap::default(),
             members: HashMap::default(),
             changes: None,
+            memberships: None,
         }
     }
 }
@@ -54,6 +66,19 @@ impl<M> RoomIndex<M> {
     /// The rooms created and gone since last asked, in order.
     pub fn take_changes(&mut self) -> Vec<RoomChange> {
         self.changes
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// From now on, keep who joined and left which room for [`Self::take_memberships`].
+    pub fn track_memberships(&mut self) {
+        self.memberships.get_or_insert_with(Vec::new);
+    }
+
+    /// Who joined and left which room since last asked, in order.
+    pub fn take_memberships(&mut self) -> Vec<Membership> {
+        self.memberships
             .as_mut()
             .map(std::mem::take)
             .unwrap_or_default()
@@ -112,6 +137,13 @@ impl<M> RoomIndex<M> {
                     exists: true,
                 });
             }
+            if let Some(memberships) = &mut self.memberships {
+                memberships.push(Membership {
+                    room: room.clone(),
+                    id: id.clone(),
+                    joined: true,
+                });
+            }
             self.rooms.entry(room).or_default().insert(id);
         }
     }
@@ -137,6 +169,13 @@ impl<M> RoomIndex<M> {
 
     fn remove_from_room(&mut self, room: &str, id: &str) {
         if let Some(ids) = self.rooms.get_mut(room) {
+            if let (Some(memberships), Some(key)) = (&mut self.memberships, ids.get(id)) {
+                memberships.push(Membership {
+                    room: room.into(),
+                    id: key.clone(),
+                    joined: false,
+                });
+            }
             ids.remove(id);
             if ids.is_empty()
                 && let Some((room, _)) = self.rooms.remove_entry(room)
@@ -317,6 +356,23 @@ mod tests {
         assert!(ix.may_join("a", "r3", 0), "no bound");
         ix.leave("a", "r1");
         assert!(ix.may_join("a", "r3", 2));
+    }
+
+    #[test]
+    fn memberships_are_kept_in_order_when_tracked() {
+        let mut index = RoomIndex::<()>::default();
+        index.track_memberships();
+        index.insert("a".into(), ());
+        index.join("a", "r");
+        index.join("a", "r");
+        index.leave("a", "r");
+        index.remove("a");
+        let seen: Vec<(String, bool)> = (index.take_memberships().into_iter())
+            .map(|m| (m.room.to_string(), m.joined))
+            .collect();
+        let expected = [("a", true), ("r", true), ("r", false), ("a", false)];
+        assert_eq!(seen, expected.map(|(r, j)| (r.to_string(), j)));
+        assert!(index.take_memberships().is_empty());
     }
 
     #[test]

@@ -27,8 +27,8 @@ use crate::recovery::RecoveryLog;
 use crate::socket::Adapter;
 use crate::socket::{
     AckRefused, Broadcast, BroadcastOptions, BroadcastWithAck, BulkRooms, DisconnectSockets,
-    EffectError, Fetch, Local, NamespaceCore, NamespaceParts, Register, RoomStats, Rooms, RoomsOf,
-    SocketRef, Summary, Waiter,
+    EffectError, Fetch, Local, NamespaceCore, NamespaceParts, Observed, Observers, Register,
+    RoomStats, Rooms, RoomsOf, SocketRef, Summary, Waiter,
 };
 use index::RoomIndex;
 use switchyard_engineio::{
@@ -46,7 +46,9 @@ pub(crate) fn start(name: &str, parts: NamespaceParts<'_>) -> Arc<NamespaceCore>
     });
     let max_rooms = parts.limits.max_rooms_per_socket;
     let window = parts.recovery.map(|r| r.max_disconnection_duration);
-    let registry = RoomRegistry::new(stats.clone(), max_rooms, recovery).start();
+    let observers = parts.observers.clone();
+    let registry =
+        RoomRegistry::new(stats.clone(), max_rooms, recovery, observers, name.clone()).start();
     let core = NamespaceCore::new(name, Rooms::new(registry.clone()), stats, parts, |core| {
         Arc::new(Local { core, window })
     });
@@ -116,6 +118,9 @@ pub(crate) struct RoomRegistry {
     recovery: Option<RecoveryLog<Arc<SharedFrames>>>,
     pids: HashMap<Arc<str>, Arc<str>>,
     waiting: HashMap<Arc<str>, recovery::Waiting>,
+    /// Who hears of each join and leave, server-wide; the namespace's name for them.
+    observers: Arc<Observers>,
+    name: Arc<str>,
 }
 
 /// Most broadcasts queued before the writers are woken even though more
@@ -127,9 +132,15 @@ impl RoomRegistry {
         stats: Arc<RoomStats>,
         max_rooms: usize,
         recovery: Option<RecoveryLog<Arc<SharedFrames>>>,
+        observers: Arc<Observers>,
+        name: Arc<str>,
     ) -> Self {
+        let mut index = RoomIndex::default();
+        if observers.is_listened() {
+            index.track_memberships();
+        }
         RoomRegistry {
-            index: RoomIndex::default(),
+            index,
             max_rooms,
             follower: None,
             adapter: None,
@@ -139,6 +150,8 @@ impl RoomRegistry {
             recovery,
             pids: HashMap::new(),
             waiting: HashMap::new(),
+            observers,
+            name,
         }
     }
 
@@ -156,8 +169,19 @@ impl RoomRegistry {
         }
     }
 
-    /// Tells the follower of the rooms that came and went.
+    /// Tells the follower of the rooms that came and went, and the
+    /// observers who joined and left which.
     fn rooms_changed(&mut self) {
+        for m in self.index.take_memberships() {
+            let nsp = self.name.clone();
+            let (room, id) = (m.room, m.id);
+            self.observers.notify(&self.stats.listener_dropped, || {
+                Some(match m.joined {
+                    true => Observed::RoomJoined { nsp, room, id },
+                    false => Observed::RoomLeft { nsp, room, id },
+                })
+            });
+        }
         if let Some(adapter) = &self.follower {
             for change in self.index.take_changes() {
                 adapter.on_room(&change.room, change.exists, change.is_member_id);

@@ -136,6 +136,9 @@ impl Server {
                 HttpService::build()
                     // Realtime frames are small: Nagle would hold each behind the previous one's ACK.
                     .tcp_nodelay(true)
+                    // A client that closes its side is gone: its pending GET is dropped, and
+                    // the session ends at once, as engine.io's does (polling.rs, AbandonGuard).
+                    .h1_allow_half_closed(false)
                     .local_addr(addr)
                     .upgrade(upgrade)
                     .finish(app)

@@ -19,7 +19,7 @@ use super::events::{
     AckSender, Connect, Disconnect, Disconnecting, Event, Handlers, SocketError, SocketGone,
 };
 use super::lifecycle::{Lifecycle, Listening, Step};
-use super::shared::{AnyEvent, EventPacket, SocketInfo, SocketRef};
+use super::shared::{AnyEvent, EventPacket, Observed, SocketInfo, SocketRef};
 use super::shared::{Persist, RoomsOf, Unregister};
 use crate::client::{DisconnectReason, ToSocket};
 use switchyard_core::protocol::{Packet, PacketKind};
@@ -36,6 +36,8 @@ pub struct SocketActor {
     life: Lifecycle,
     /// Fires once a recovered socket's replay is queued; `Connect` waits for it.
     replayed: Option<oneshot::Receiver<()>>,
+    /// Why the socket is closing, once it is.
+    reason: Option<DisconnectReason>,
 }
 
 impl SocketActor {
@@ -54,6 +56,7 @@ impl SocketActor {
             handlers,
             life,
             replayed: None,
+            reason: None,
         }
     }
 
@@ -65,6 +68,8 @@ impl SocketActor {
     }
 
     fn greet(&mut self, ctx: &mut Context<Self>) {
+        let socket = self.socket_ref();
+        self.info.ns.observed(|| Observed::Connected(socket));
         if let Some(r) = self.handlers.connect.clone() {
             let socket = self.socket_ref();
             let recovered = self.info.recovered;
@@ -132,6 +137,7 @@ impl SocketActor {
         let Some(first) = self.life.close(reason) else {
             return;
         };
+        self.reason = Some(reason);
         self.info.closed.store(true, Ordering::Release);
         self.info.acks.close();
         self.run(first, ctx);
@@ -177,6 +183,11 @@ impl SocketActor {
                 }
             }),
             Step::Stop => {
+                if let Some(reason) = self.reason {
+                    self.info
+                        .ns
+                        .observed(|| Observed::Disconnected { socket, reason });
+                }
                 // Bounded: once per socket, to the supervisor that started it.
                 self.namespace.do_send(SocketGone {
                     id: self.info.id.clone(),

@@ -21,12 +21,12 @@ use super::handshake::Handshake;
 use super::into_rooms::IntoRooms;
 use super::operator::{BroadcastOperator, NamespaceRef};
 use super::shared::{
-    AnyEvent, AnyOutgoing, PacketMiddleware, Register, Restore, RoomsOf, SocketRef,
+    AnyEvent, AnyOutgoing, Observed, PacketMiddleware, Register, Restore, RoomsOf, SocketRef,
 };
-use crate::client::{ClientUpcall, frames};
+use crate::client::{ClientUpcall, ClientView, Connection, frames};
 use switchyard_core::Payload;
 use switchyard_core::protocol::Packet;
-use switchyard_engineio::Outgoing;
+use switchyard_engineio::{Outgoing, RequestInfo};
 
 /// The client's answer to an emit, or why there is none. The packet was
 /// written when the emit was called; this only waits.
@@ -161,6 +161,35 @@ impl SocketRef {
         &self.info.handshake
     }
 
+    /// The Engine.IO connection under this socket (socket.io's
+    /// `socket.conn`): transport now, its upgrade, ready state, address,
+    /// protocol revision.
+    ///
+    /// ```no_run
+    /// # fn f(socket: switchyard_socketio::socket::SocketRef) {
+    /// let conn = socket.conn();
+    /// println!("{} over {} (EIO {})", conn.id(), conn.transport(), conn.protocol());
+    /// # }
+    /// ```
+    pub fn conn(&self) -> Connection {
+        Connection {
+            session: self.info.session.clone(),
+            shared: self.info.conn.clone(),
+        }
+    }
+
+    /// The HTTP request that opened the connection (socket.io's
+    /// `socket.request`): method, URL, headers, cookies, address.
+    pub fn request(&self) -> &RequestInfo {
+        self.info.session.request()
+    }
+
+    /// The client behind this socket (socket.io's `socket.client`), with
+    /// its sockets in the other namespaces of the same connection.
+    pub fn client(&self) -> ClientView {
+        ClientView { conn: self.conn() }
+    }
+
     /// A copy of the application's data for this socket (`{}` until set).
     pub fn data(&self) -> Value {
         self.info
@@ -170,9 +199,11 @@ impl SocketRef {
             .clone()
     }
 
-    /// Replaces the application's data for this socket.
+    /// Replaces the application's data for this socket (the server-wide
+    /// observers hear of it).
     pub fn set_data(&self, value: Value) {
         *self.info.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
+        self.info.ns.observed(|| Observed::DataSet(self.clone()));
     }
 
     /// Whether this socket is one that came back after its transport

@@ -132,6 +132,7 @@ mod tests {
     #[test]
     fn serializes_as_socket_io_does() {
         let request = RequestInfo {
+            method: "GET".into(),
             headers: vec![
                 ("origin".into(), "http://a".into()),
                 ("x-a".into(), "1".into()),
@@ -160,6 +161,7 @@ mod tests {
     #[test]
     fn keeps_the_first_cookie_only_when_the_request_had_none() {
         let request = |headers: Vec<(String, String)>| RequestInfo {
+            method: "GET".into(),
             headers,
             query: Vec::new(),
             remote_addr: None,

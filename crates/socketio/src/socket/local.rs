@@ -259,6 +259,7 @@ mod tests {
                     server_side: handlers(any),
                     limits: Default::default(),
                     recovery: None,
+                    observers: Default::default(),
                     parser: Default::default(),
                 };
                 let _core = crate::rooms::start("/", parts);

@@ -26,7 +26,7 @@ mod operator;
 mod server_side;
 pub(crate) mod shared;
 
-pub use crate::client::DisconnectReason;
+pub use crate::client::{ClientView, Connection, DisconnectReason, Upgraded};
 pub(crate) use acks::{AckRefused, Waiter};
 pub(crate) use actor::SocketActor;
 pub use applied::{Applied, EffectError};
@@ -44,14 +44,15 @@ pub use operator::{
 };
 pub(crate) use server_side::ServerSideHandlers;
 pub use server_side::{ServerSideAck, ServerSideEvent};
-pub use shared::{AnyEvent, AnyOutgoing, EventPacket, PacketMiddleware, SocketRef};
+pub use shared::{AnyEvent, AnyOutgoing, EventPacket, Observed, PacketMiddleware, SocketRef};
 pub(crate) use shared::{
     Broadcast, BroadcastWithAck, BulkRooms, Claim, ClaimFrom, DisconnectSockets, Fetch, HandOver,
-    Identity, Lost, NamespaceCore, NamespaceParts, Register, Restore, RoomStats, Rooms, RoomsOf,
-    SocketInfo, Summary, Unregister,
+    Identity, Lost, NamespaceCore, NamespaceParts, Observers, Register, Restore, RoomStats, Rooms,
+    RoomsOf, SocketInfo, Summary, Unregister,
 };
 pub use shared::{RoomSummary, SocketLimits};
 pub use switchyard_core::{
     Adapter, AdapterCounters, AdapterFactory, BroadcastOptions, ClusterError, LocalNamespace,
     LocalSockets, Payload, RemoteCounts, SocketDetails,
 };
+pub use switchyard_engineio::RequestInfo;

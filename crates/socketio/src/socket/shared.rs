@@ -26,7 +26,7 @@ use super::applied::{Departure, EffectError};
 use super::errors::MiddlewareError;
 use super::handshake::Handshake;
 use super::server_side::ServerSideHandlers;
-use crate::client::{Client, Encoded};
+use crate::client::{Client, ConnShared, DisconnectReason, Encoded};
 use crate::recovery::{Claimed, NotRecovered, RecoveryConfig, RecoveryStats, Session};
 use switchyard_core::protocol::Parser;
 use switchyard_core::{Adapter, AdapterFactory, BroadcastOptions, LocalNamespace, Payload};
@@ -98,6 +98,8 @@ pub(crate) struct SocketInfo {
     pub ns: Arc<NamespaceCore>,
     /// The client's session: the one ordered, bounded way to the client.
     pub session: SessionHandle<Client>,
+    /// What the client's sockets share about their connection.
+    pub conn: Arc<ConnShared>,
     pub acks: Acks,
     /// Per-packet middleware, the namespace's then the socket's own; swapped
     /// whole when one is added, so a packet runs against one snapshot.
@@ -116,6 +118,7 @@ impl SocketInfo {
         handshake: Arc<Handshake>,
         ns: Arc<NamespaceCore>,
         session: SessionHandle<Client>,
+        conn: Arc<ConnShared>,
         middleware: Arc<[PacketMiddleware]>,
     ) -> SocketInfo {
         SocketInfo {
@@ -127,6 +130,7 @@ impl SocketInfo {
             data: Mutex::new(identity.data),
             ns,
             session,
+            conn,
             acks: Acks::default(),
             middleware: RwLock::new(middleware),
             closed: AtomicBool::new(false),
@@ -199,7 +203,20 @@ where
 }
 
 impl<M: actix::Message<Result = ()> + Send + Clone + 'static> Listeners<M> {
-    pub(super) fn edit(&self, f: impl FnOnce(&mut Vec<Recipient<M>>)) {
+    /// Listeners set once, at start.
+    pub(crate) fn with(list: Vec<Recipient<M>>) -> Self {
+        Listeners {
+            any: AtomicBool::new(!list.is_empty()),
+            list: Mutex::new(list),
+        }
+    }
+
+    /// Whether anyone listens.
+    pub(crate) fn is_listened(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn edit(&self, f: impl FnOnce(&mut Vec<Recipient<M>>)) {
         let mut list = self.list.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut list);
         self.any.store(!list.is_empty(), Ordering::Release);
@@ -263,6 +280,47 @@ pub struct AnyOutgoing {
     /// The arguments after the name.
     pub payload: Payload,
 }
+
+/// What a server-wide observer hears of every namespace (see
+/// [`SocketIoBuilder::observe`](crate::io::SocketIoBuilder::observe)): the
+/// feed socket.io's admin UI shows. Each namespace tells its own, in order.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub enum Observed {
+    /// A socket connected (before its namespace's `connection` handler hears of it).
+    Connected(SocketRef),
+    /// A socket disconnected, once out of its rooms.
+    Disconnected {
+        /// The socket.
+        socket: SocketRef,
+        /// Why, as socket.io names it.
+        reason: DisconnectReason,
+    },
+    /// A socket's `data` was replaced ([`SocketRef::set_data`]).
+    DataSet(SocketRef),
+    /// Socket `id` of namespace `nsp` joined `room` (its own-id room included;
+    /// the adapter's `join-room` in socket.io).
+    RoomJoined {
+        /// The namespace.
+        nsp: Arc<str>,
+        /// The room.
+        room: Arc<str>,
+        /// The socket id.
+        id: Arc<str>,
+    },
+    /// Socket `id` of namespace `nsp` left `room` (`leave-room`).
+    RoomLeft {
+        /// The namespace.
+        nsp: Arc<str>,
+        /// The room.
+        room: Arc<str>,
+        /// The socket id.
+        id: Arc<str>,
+    },
+}
+
+/// The server-wide observers, shared by every namespace.
+pub(crate) type Observers = Listeners<Observed>;
 
 /// Counters of one namespace's fan-out.
 #[derive(Debug, Default)]
@@ -525,6 +583,8 @@ pub(crate) struct NamespaceCore {
     pub limits: SocketLimits,
     /// Connection state recovery, when on.
     pub recovery: Option<RecoveryConfig>,
+    /// Who hears of sockets and rooms server-wide.
+    pub observers: Arc<Observers>,
     /// The server's packet encoding, for what the namespace writes.
     pub parser: Parser,
     ack_ids: AtomicU64,
@@ -536,6 +596,7 @@ pub(crate) struct NamespaceParts<'a> {
     pub server_side: ServerSideHandlers,
     pub limits: SocketLimits,
     pub recovery: Option<RecoveryConfig>,
+    pub observers: Arc<Observers>,
     pub parser: Parser,
 }
 
@@ -558,6 +619,7 @@ impl NamespaceCore {
             server_side: parts.server_side,
             limits: parts.limits,
             recovery: parts.recovery,
+            observers: parts.observers,
             parser: parts.parser,
             ack_ids: AtomicU64::new(0),
         })
@@ -565,6 +627,12 @@ impl NamespaceCore {
 
     pub fn next_ack_id(&self) -> u64 {
         self.ack_ids.fetch_add(1, Relaxed)
+    }
+
+    /// Tells the server-wide observers; a missed notice is counted.
+    pub fn observed(&self, make: impl FnOnce() -> Observed) {
+        self.observers
+            .notify(&self.stats.listener_dropped, || Some(make()));
     }
 }
 

@@ -257,6 +257,57 @@ fn a_get_whose_client_left_does_not_count_as_waiting() {
     assert!(!s.is_closing());
 }
 
+/// engine.io's "poll connection closed prematurely": the waiting GET's
+/// connection closed (a closed tab), so the session ends with `transport
+/// error` now, not at the ping timeout, and its handler hears it.
+#[test]
+fn a_get_whose_connection_closed_ends_the_session_at_once() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    waits(s.poll_get(t0));
+    s.get_gone();
+    s.get_abandoned(t0 + ms(10));
+    assert_eq!(s.take_closed(), Some(CloseReason::TransportError));
+    assert_eq!(actions(&mut s), vec!["detach", "finish"]);
+    assert!(matches!(s.poll_get(t0 + ms(20)), Err(TransportMismatch)));
+}
+
+/// The answer was taken for a GET whose connection then closed: it is lost
+/// with the connection, so the session ends rather than carry on with a hole.
+#[test]
+fn a_get_answered_then_dropped_ends_the_session() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    waits(s.poll_get(t0));
+    s.push(out("a"), 0);
+    assert_eq!(actions(&mut s), vec!["get 4a"]);
+    s.get_abandoned(t0);
+    assert_eq!(s.take_closed(), Some(CloseReason::TransportError));
+}
+
+/// The abandoned GET's news comes after a deadline: the deadline came
+/// first, and its reason stands.
+#[test]
+fn a_get_abandoned_after_the_pong_deadline_keeps_ping_timeout() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    waits(s.poll_get(t0));
+    s.get_abandoned(t0 + INTERVAL + TIMEOUT);
+    assert_eq!(s.take_closed(), Some(CloseReason::PingTimeout));
+}
+
+/// The GET of a session that has moved to WebSocket no longer matters.
+#[test]
+fn a_get_abandoned_after_the_upgrade_changes_nothing() {
+    let t0 = Instant::now();
+    let mut s = probing(t0);
+    s.ws_packet(t0, PROBE, Packet::Upgrade);
+    let _ = actions(&mut s);
+    s.get_abandoned(t0);
+    assert_eq!(s.take_closed(), None);
+    assert!(!s.is_closing());
+}
+
 #[test]
 fn a_second_concurrent_post_is_a_transport_error() {
     let t0 = Instant::now();
@@ -304,6 +355,38 @@ fn the_client_close_packet_ends_a_waiting_get_with_a_noop() {
     assert_eq!(actions(&mut s), vec!["detach", "get 6", "finish"]);
     // Exactly once.
     s.close(t0, CloseReason::ForcedClose);
+    assert_eq!(s.take_closed(), None);
+}
+
+/// socket.io's official "should forcefully close the session": a GET and a
+/// POST of `1` sent together, the POST read first. The GET still gets the
+/// noop, and only the one after it finds the session gone.
+#[test]
+fn the_client_close_packet_before_its_get_leaves_the_noop_for_that_get() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    assert!(s.post_started(t0).is_ok());
+    assert_eq!(s.on_packet(t0, Packet::Close), None);
+    s.post_finished();
+    assert_eq!(s.take_closed(), Some(CloseReason::TransportClose));
+    assert_eq!(actions(&mut s), vec!["detach"]);
+    assert_eq!(ready(s.poll_get(t0 + ms(5))), "6");
+    assert_eq!(actions(&mut s), vec!["finish"]);
+    assert!(matches!(s.poll_get(t0 + ms(6)), Err(TransportMismatch)));
+}
+
+/// No GET comes after the client's close: the session ends when the grace
+/// period is over (interval + timeout), without a word to the handler again.
+#[test]
+fn the_client_close_packet_with_no_get_after_it_ends_at_the_grace_period() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    assert_eq!(s.on_packet(t0, Packet::Close), None);
+    assert_eq!(s.take_closed(), Some(CloseReason::TransportClose));
+    assert_eq!(actions(&mut s), vec!["detach"]);
+    assert_eq!(s.poll_timeout(), Some(t0 + INTERVAL + TIMEOUT));
+    s.handle_timeout(t0 + INTERVAL + TIMEOUT);
+    assert_eq!(actions(&mut s), vec!["finish"]);
     assert_eq!(s.take_closed(), None);
 }
 
@@ -402,6 +485,40 @@ fn a_get_racing_the_upgrade_packet_is_refused_whichever_arrives_first() {
     assert_eq!(s.poll_get(t0).unwrap_err(), TransportMismatch);
     assert_eq!(s.post_started(t0).unwrap_err(), TransportMismatch);
     assert!(!s.is_closing());
+}
+
+/// engine.io's official "ignores HTTP requests with same sid after
+/// upgrade": the client sends `2probe` and `5` on the WebSocket, then a GET;
+/// the GET is read first, while the probe is open but not yet answered. It
+/// is held, and the `5` refuses it.
+#[test]
+fn a_get_read_before_the_probe_and_upgrade_it_followed_is_refused() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    assert!(s.ws_opened(t0, PROBE, true));
+    waits(s.poll_get(t0));
+    assert_eq!(s.poll_timeout(), Some(t0 + PROBE_GET_HOLD));
+    s.ws_packet(t0 + ms(1), PROBE, Packet::Ping("probe".into()));
+    assert_eq!(actions(&mut s), vec!["ws7 3probe"]);
+    s.ws_packet(t0 + ms(2), PROBE, Packet::Upgrade);
+    assert_eq!(actions(&mut s), vec!["refuse get", "attach ws7"]);
+    assert!(!s.is_closing());
+}
+
+/// The same GET, when no upgrade follows within the hold, ends with a noop
+/// (the client pauses polling for its upgrade), and data that comes meanwhile
+/// is not kept back.
+#[test]
+fn a_get_held_for_an_unanswered_probe_ends_with_a_noop_or_with_data() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    assert!(s.ws_opened(t0, PROBE, true));
+    waits(s.poll_get(t0));
+    s.handle_timeout(t0 + PROBE_GET_HOLD);
+    assert_eq!(actions(&mut s), vec!["get 6"]);
+    waits(s.poll_get(t0 + PROBE_GET_HOLD));
+    s.push(out("data"), 0);
+    assert_eq!(actions(&mut s), vec!["get 4data"]);
 }
 
 #[test]
