@@ -8,6 +8,7 @@
 #   bash bench/run.sh --quick              # 1 round of small sizes, a smoke test of the harness
 #   bash bench/run.sh --servers switchyard,socketioxide
 #   bash bench/run.sh --servers switchyard-recovery,switchyard --no-write   # recovery on vs off
+#   bash bench/run.sh --servers switchyard-msgpack,switchyard --no-write    # msgpack vs JSON parser
 #   bash bench/run.sh --no-write           # print the table only, leave BENCHMARKS.md alone
 #   bash bench/run.sh -- --connect-n 50000 --source-ips 127.0.0.2,127.0.0.3 --scenarios connect
 #                                          # anything after `--` goes to `loadgen run`
@@ -94,13 +95,18 @@ for name in "${server_list[@]}"; do
   port=$("$LOADGEN" free-port)
   log="$RESULTS/$name.r$round.server.log"
   out="$RESULTS/$name.r$round.json"
+  parser=json
   case "$name" in
     switchyard) cmd=("$ROOT/target/release/examples/bench_server" --port "$port") ;;
+    # The same speaking socket.io-msgpack-parser (the load generator too; WebSocket scenarios).
+    switchyard-msgpack)
+      cmd=("$ROOT/target/release/examples/bench_server" --port "$port" --parser msgpack)
+      parser=msgpack ;;
     # The same with connection state recovery on: what keeping broadcasts costs.
     switchyard-recovery) cmd=("$ROOT/target/release/examples/bench_server" --port "$port" --recovery 1) ;;
     node) cmd=(node "$BENCH/peers/node/server.js" --port "$port") ;;
     socketioxide) cmd=("$BENCH/peers/socketioxide/target/release/socketioxide-peer" --port "$port") ;;
-    *) echo "unknown server $name (switchyard, switchyard-recovery, node, socketioxide)" >&2; exit 2 ;;
+    *) echo "unknown server $name (switchyard, switchyard-recovery, switchyard-msgpack, node, socketioxide)" >&2; exit 2 ;;
   esac
   echo "=== round $round/$rounds, $name: ${cmd[*]}"
   "${cmd[@]}" >"$log" 2>&1 </dev/null &
@@ -119,7 +125,7 @@ for name in "${server_list[@]}"; do
   fi
   echo "$name listening on 127.0.0.1:$port (pid $pid)"
   status=0
-  timeout 1200 "$LOADGEN" run --port "$port" --server-pid "$pid" --name "$name" \
+  timeout 1200 "$LOADGEN" run --port "$port" --server-pid "$pid" --name "$name" --parser "$parser" \
     "${sizes[@]}" "${extra[@]}" >"$out" 2> >(tee "$RESULTS/$name.r$round.loadgen.log" >&2) ||
     status=$?
   if ! kill -0 "$pid" 2>/dev/null; then

@@ -16,7 +16,8 @@
 //! Defaults as socket.io's: pingInterval 25000, pingTimeout 20000, polling + WebSocket,
 //! maxPayload 1e6 (`--ping-interval MS` and `--ping-timeout MS` change the first two; the soak
 //! shortens them so that clients that vanish are reaped within its drain); `--recovery 1` turns
-//! connection state recovery on with its defaults (to measure what it costs). Listens on
+//! connection state recovery on with its defaults (to measure what it costs); `--parser msgpack`
+//! speaks `socket.io-msgpack-parser` instead of JSON. Listens on
 //! 127.0.0.1, port from `--port N` or `PORT` (default 3000), and prints
 //! `listening on 127.0.0.1:PORT` when ready.
 //!
@@ -233,6 +234,11 @@ async fn main() -> std::io::Result<()> {
     config.engine.ping_timeout = millis("--ping-timeout", config.engine.ping_timeout)?;
     if flag("--recovery").as_deref() == Some("1") {
         config.recovery = Some(RecoveryConfig::default());
+    }
+    if let Some(parser) = flag("--parser") {
+        config.parser = parser
+            .parse()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     }
     let mut builder = SocketIo::builder(config);
     match flag("--adapter").as_deref() {

@@ -48,6 +48,7 @@ use figment::error::Kind;
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 use serde::Deserialize;
+pub use switchyard_core::protocol::Parser;
 pub use switchyard_redis::SubscriptionMode;
 
 pub use crate::logging::LogFormat;
@@ -163,6 +164,9 @@ pub struct Config {
     pub allow_eio3: bool,
     /// Deepest JSON nesting a packet may have, 1 to 128.
     pub max_json_depth: usize,
+    /// How Socket.IO packets are encoded: `json` (socket.io's default) or
+    /// `msgpack` (npm `socket.io-msgpack-parser`).
+    pub parser: Parser,
     /// Most namespaces one connection may join; 0 for no limit.
     pub max_namespaces_per_client: usize,
     /// Most rooms one socket may be in besides its own; 0 for no limit.

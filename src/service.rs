@@ -51,6 +51,7 @@ pub fn socket_io_config(c: &Config) -> SocketIoConfig {
         max_attachments: c.max_attachments,
         max_namespaces_per_client: c.max_namespaces_per_client,
         max_json_depth: c.max_json_depth,
+        parser: c.parser,
         socket_limits: SocketLimits {
             max_rooms_per_socket: c.max_rooms_per_socket,
             max_pending_acks: c.max_pending_acks_per_socket,

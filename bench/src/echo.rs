@@ -12,7 +12,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::procfs::CpuMark;
-use crate::proto::{echo_frame, first_numbers, now_ns, pad};
+use crate::proto::{In, echo_msg, now_ns, pad, read};
 use crate::util::{ClientResult, EchoCounts, EchoReport, Schedule, Target, Ws, open_many};
 
 pub struct EchoOpts {
@@ -51,23 +51,19 @@ async fn client(
         }
         tokio::select! {
             msg = ws.next() => match msg {
-                Some(Ok(Message::Text(t))) => {
-                    let s = t.as_str();
-                    if s == "2" {
-                        if ws.send(Message::text("3")).await.is_err() {
-                            counts.errors.fetch_add(1, Ordering::Relaxed);
-                            break;
-                        }
-                    } else if (s.starts_with("42[\"echo\"") || s.starts_with("43"))
-                        && first_numbers(s, &mut nums) == 1
-                    {
+                Some(Ok(m)) => match read(&m, &mut nums) {
+                    In::Ping if ws.send(Message::text("3")).await.is_err() => {
+                        counts.errors.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                    In::Echo(1) | In::Ack(_, 1) => {
                         let _ = res.lat.record(now_ns().saturating_sub(nums[0]).max(1));
                         received += 1;
                         res.last_rx = Some(Instant::now());
                         counts.received.fetch_add(1, Ordering::Relaxed);
                     }
-                }
-                Some(Ok(_)) => {}
+                    _ => {}
+                },
                 _ => {
                     counts.errors.fetch_add(1, Ordering::Relaxed);
                     break;
@@ -80,8 +76,7 @@ async fn client(
                 let lag = Instant::now().saturating_duration_since(tick).as_nanos() as u64;
                 res.max_lag_ns = res.max_lag_ns.max(lag);
                 let id = ack.then(|| { next_id += 1; next_id });
-                let frame = echo_frame(id, now_ns(), &pad);
-                if ws.send(Message::text(frame)).await.is_err() {
+                if ws.send(echo_msg(id, now_ns(), &pad)).await.is_err() {
                     counts.errors.fetch_add(1, Ordering::Relaxed);
                     break;
                 }

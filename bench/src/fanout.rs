@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::procfs::CpuMark;
-use crate::proto::{ack_id, fanout_frame, first_numbers, join_frame, now_ns, pad};
+use crate::proto::{In, fanout_msg, join_msg, now_ns, pad, read};
 use crate::util::{Target, Ws, histogram, latency_summary, open_many, progress, round1, round3};
 
 pub struct FanoutOpts {
@@ -67,14 +67,14 @@ async fn receiver(
         broke: false,
     };
     let join_ok = async {
-        ws.send(Message::text(join_frame(1, &room))).await.ok()?;
+        ws.send(join_msg(1, &room)).await.ok()?;
         for _ in 0..16 {
             match ws.next().await {
-                Some(Ok(Message::Text(t))) if ack_id(&t) == Some(1) => return Some(()),
-                Some(Ok(Message::Text(t))) if t.as_str() == "2" => {
-                    ws.send(Message::text("3")).await.ok()?;
-                }
-                Some(Ok(_)) => {}
+                Some(Ok(m)) => match read(&m, &mut []) {
+                    In::Ack(1, _) => return Some(()),
+                    In::Ping => ws.send(Message::text("3")).await.ok()?,
+                    _ => {}
+                },
                 _ => return None,
             }
         }
@@ -95,9 +95,8 @@ async fn receiver(
     loop {
         tokio::select! {
             msg = ws.next() => match msg {
-                Some(Ok(Message::Text(t))) => {
-                    let s = t.as_str();
-                    if s.starts_with("42[\"fanout\"") && first_numbers(s, &mut nums) == 2 {
+                Some(Ok(m)) => match read(&m, &mut nums) {
+                    In::Fanout(2) => {
                         let [seq, t_ns] = nums;
                         let _ = res.hist.record(now_ns().saturating_sub(t_ns).max(1));
                         if last_seq.is_some_and(|l| seq != l + 1) {
@@ -107,13 +106,14 @@ async fn receiver(
                         res.delivered += 1;
                         res.last_rx = Some(Instant::now());
                         counts.delivered.fetch_add(1, Ordering::Relaxed);
-                    } else if s == "2" && ws.send(Message::text("3")).await.is_err() {
+                    }
+                    In::Ping if ws.send(Message::text("3")).await.is_err() => {
                         res.broke = true;
                         counts.errors.fetch_add(1, Ordering::Relaxed);
                         break;
                     }
-                }
-                Some(Ok(_)) => {}
+                    _ => {}
+                },
                 _ => {
                     res.broke = true;
                     counts.errors.fetch_add(1, Ordering::Relaxed);
@@ -158,8 +158,8 @@ async fn sender(
             while inflight < window {
                 res.sent += 1;
                 inflight += 1;
-                let frame = fanout_frame(res.sent, &room, res.sent, now_ns(), &pad);
-                if ws.feed(Message::text(frame)).await.is_err() {
+                let frame = fanout_msg(res.sent, &room, res.sent, now_ns(), &pad);
+                if ws.feed(frame).await.is_err() {
                     res.broke = true;
                     return res;
                 }
@@ -174,17 +174,18 @@ async fn sender(
         }
         tokio::select! {
             msg = ws.next() => match msg {
-                Some(Ok(Message::Text(t))) => {
-                    if ack_id(&t).is_some() {
+                Some(Ok(m)) => match read(&m, &mut []) {
+                    In::Ack(..) => {
                         inflight = inflight.saturating_sub(1);
                         res.acked += 1;
                         counts.acked.store(res.acked, Ordering::Relaxed);
-                    } else if t.as_str() == "2" && ws.send(Message::text("3")).await.is_err() {
+                    }
+                    In::Ping if ws.send(Message::text("3")).await.is_err() => {
                         res.broke = true;
                         return res;
                     }
-                }
-                Some(Ok(_)) => {}
+                    _ => {}
+                },
                 _ => {
                     res.broke = true;
                     return res;

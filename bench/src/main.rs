@@ -165,6 +165,10 @@ struct RunArgs {
     /// Worker threads of the one tokio runtime (0: current_thread).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// The Socket.IO parser the server speaks: `json`, or `msgpack` (socket.io-msgpack-parser;
+    /// WebSocket scenarios only, `polling` is skipped).
+    #[arg(long, default_value = "json", value_parser = ["json", "msgpack"])]
+    parser: String,
     /// Loopback source addresses clients bind to, round robin (e.g. 127.0.0.2,127.0.0.3):
     /// each gives its own ~28k ephemeral ports, for runs past ~25k sessions.
     #[arg(long, value_delimiter = ',')]
@@ -362,8 +366,12 @@ async fn run(a: RunArgs) -> Value {
             a.sender_server_pid,
         ))
     });
+    if a.parser == "msgpack" {
+        proto::use_msgpack();
+    }
     let mut out = Map::new();
     out.insert("server".into(), json!(a.name));
+    out.insert("parser".into(), json!(a.parser));
     out.insert("loadgen_threads".into(), json!(a.threads));
     out.insert(
         "server_rss_start_kib".into(),
@@ -429,6 +437,9 @@ async fn run(a: RunArgs) -> Value {
                     let label = leaked(&key);
                     out.insert(key.clone(), fanout::run(target.clone(), &o, label).await);
                 }
+            }
+            "polling" if proto::msgpack() => {
+                eprintln!("polling skipped: the load generator speaks msgpack over WebSocket only");
             }
             "polling" => {
                 let o = polling::PollingOpts {

@@ -12,6 +12,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 
 use crate::procfs::CpuMark;
+use crate::proto;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{WebSocketStream, client_async_with_config};
@@ -112,26 +113,30 @@ impl Target {
         let mut opened = false;
         // A handful of frames at most: open, (pings), the CONNECT answer.
         for _ in 0..16 {
-            let text = match ws.next().await {
-                Some(Ok(Message::Text(t))) => t,
+            let msg = match ws.next().await {
                 Some(Ok(Message::Close(c))) => return Err(format!("closed: {c:?}")),
-                Some(Ok(_)) => continue,
+                Some(Ok(m)) => m,
                 Some(Err(e)) => return Err(format!("ws: {e}")),
                 None => return Err("eof".into()),
             };
-            if !opened && text.starts_with('0') {
-                opened = true;
-                ws.send(Message::text("40"))
+            if !opened {
+                // The Engine.IO open packet, then CONNECT in the chosen parser.
+                opened = msg.to_text().is_ok_and(|t| t.starts_with('0'));
+                if opened {
+                    ws.send(proto::connect_msg())
+                        .await
+                        .map_err(|e| format!("send CONNECT: {e}"))?;
+                }
+                continue;
+            }
+            match proto::read(&msg, &mut []) {
+                proto::In::Ping => ws
+                    .send(Message::text("3"))
                     .await
-                    .map_err(|e| format!("send 40: {e}"))?;
-            } else if text.as_str() == "2" {
-                ws.send(Message::text("3"))
-                    .await
-                    .map_err(|e| format!("pong: {e}"))?;
-            } else if text.starts_with("40") {
-                return Ok(ws);
-            } else if text.starts_with("44") {
-                return Err(format!("connect_error: {}", text.as_str()));
+                    .map_err(|e| format!("pong: {e}"))?,
+                proto::In::Connected => return Ok(ws),
+                proto::In::ConnectError(e) => return Err(format!("connect_error: {e}")),
+                _ => {}
             }
         }
         Err("no CONNECT answer".into())

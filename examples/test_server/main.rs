@@ -19,6 +19,7 @@
 //! connection state recovery on (`--recovery-max-ms`,
 //! `--recovery-skip-middlewares 0|1`, `--recovery-max-packets`); a
 //! recovered socket's connect prints `recovered NSP ID` after its `connect` line.
+//! `--parser msgpack` speaks `socket.io-msgpack-parser` instead of JSON.
 //!
 //! With `--adapter redis --redis-url URL` (and optionally
 //! `--redis-key-prefix`, `--redis-request-timeout-ms`, `--redis-variant
@@ -51,7 +52,7 @@ use serde_json::{Value, json};
 use switchyard_engineio::{AdmissionConfig, Cors, DeflateSettings, EngineConfig};
 use switchyard_redis::{RedisAdapter, RedisConfig, Variant};
 use switchyard_sails::{Sails, SdkVersion, Sockets, VirtualRequestConfig};
-use switchyard_socketio::io::{RecoveryConfig, SocketIo, SocketIoConfig};
+use switchyard_socketio::io::{Parser, RecoveryConfig, SocketIo, SocketIoConfig};
 use switchyard_socketio::namespace::NamespaceBuilder;
 use switchyard_socketio::server::{ServeOptions, Server};
 use switchyard_socketio::socket::{
@@ -572,6 +573,7 @@ async fn main() -> std::io::Result<()> {
             "--max-json-depth",
             switchyard_core::protocol::MAX_JSON_DEPTH,
         ),
+        parser: flag("--parser", Parser::Json),
         socket_limits: SocketLimits {
             max_rooms_per_socket: flag("--max-rooms", 0),
             max_pending_acks: flag("--max-acks", 0),

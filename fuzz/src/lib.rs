@@ -17,7 +17,9 @@ use bytes::{Bytes, BytesMut};
 use switchyard::config::Config;
 use switchyard_engineio::packet::{Frame, Packet, ProtocolVersion};
 use switchyard::fuzzing::{self as fz, Message, OpCode, WsDecoder, WsEncoder, WsError};
-use switchyard_core::protocol::{Decoder as SioDecoder, Packet as SioPacket, PacketKind};
+use switchyard_core::protocol::{
+    Decoder as SioDecoder, Packet as SioPacket, PacketKind, Parser, msgpack as sio_msgpack,
+};
 
 pub use ws_diff::ws_diff;
 
@@ -29,6 +31,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("ws_codec", ws_codec),
     ("engine", engine),
     ("socketio", socketio),
+    ("msgpack", msgpack),
     ("sails_request", sails_request),
     ("config", config),
     ("ws_diff", ws_diff),
@@ -329,6 +332,83 @@ fn sio_round_trip(
         done = decoder.feed_binary(attachment)?;
     }
     Ok(done.expect("packet incomplete after all its attachments"))
+}
+
+/// `msgpack`: one binary Engine.IO message through the Socket.IO
+/// [`SioDecoder`] set up for `socket.io-msgpack-parser`; a packet that comes
+/// out is within the bounds, and encodes to bytes that decode to the same
+/// packet (compared with each binary value in its place, since the
+/// attachments are numbered in wire order and a map's keys may come back in
+/// another order).
+///
+/// Mode byte: bits 0-2 the attachment limit (0 to 7), bits 3-7 the depth
+/// limit (1 to 32). The rest is the message.
+pub fn msgpack(data: &[u8]) {
+    let Some((&mode, input)) = data.split_first() else {
+        return;
+    };
+    let max_attachments = usize::from(mode & 7);
+    let max_depth = usize::from(mode >> 3) + 1;
+    let mut decoder = SioDecoder::new(max_attachments)
+        .with_max_depth(max_depth)
+        .with_parser(Parser::Msgpack);
+    let Ok(Some(packet)) = decoder.feed_binary(Bytes::copy_from_slice(input)) else {
+        return;
+    };
+    assert!(packet.attachments.len() <= max_attachments);
+    assert!(!matches!(
+        packet.kind,
+        PacketKind::BinaryEvent | PacketKind::BinaryAck
+    ));
+    assert!(depth(packet.data.as_ref()) <= max_depth, "nested past the limit");
+    let bytes = sio_msgpack::encode(&packet);
+    let again = sio_msgpack::decode(&bytes, max_attachments, max_depth)
+        .unwrap_or_else(|e| panic!("re-encoded packet refused: {e}"));
+    assert_eq!(
+        (again.kind, &again.nsp, again.id),
+        (packet.kind, &packet.nsp, packet.id)
+    );
+    assert_eq!(
+        resolved(again.data.as_ref(), &again.attachments),
+        resolved(packet.data.as_ref(), &packet.attachments),
+        "msgpack round trip"
+    );
+}
+
+/// How deep `value` nests arrays and objects.
+fn depth(value: Option<&serde_json::Value>) -> usize {
+    use serde_json::Value;
+    match value {
+        Some(Value::Array(items)) => 1 + items.iter().map(|v| depth(Some(v))).max().unwrap_or(0),
+        Some(Value::Object(map)) => 1 + map.values().map(|v| depth(Some(v))).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// `value` with each placeholder replaced by its attachment's bytes.
+fn resolved(value: Option<&serde_json::Value>, attachments: &[Bytes]) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    Some(match value? {
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .filter_map(|v| resolved(Some(v), attachments))
+                .collect(),
+        ),
+        Value::Object(map) if map.get("_placeholder") == Some(&Value::Bool(true)) => {
+            let num = map.get("num").and_then(Value::as_u64).unwrap_or(u64::MAX);
+            match usize::try_from(num).ok().and_then(|n| attachments.get(n)) {
+                Some(bytes) => serde_json::json!({ "$binary": bytes.to_vec() }),
+                None => Value::Object(map.clone()),
+            }
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter_map(|(k, v)| Some((k.clone(), resolved(Some(v), attachments)?)))
+                .collect(),
+        ),
+        other => other.clone(),
+    })
 }
 
 // ---------------------------------------------------------------------------

@@ -40,6 +40,11 @@ fn socketio() {
 }
 
 #[test]
+fn msgpack() {
+    smoke("msgpack");
+}
+
+#[test]
 fn sails_request() {
     smoke("sails_request");
 }

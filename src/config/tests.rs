@@ -205,6 +205,7 @@ fn every_key_settable_from_env_and_cli() {
         ("http_compression_threshold", "10"),
         ("allow_eio3", "false"),
         ("max_json_depth", "19"),
+        ("parser", "msgpack"),
         ("max_namespaces_per_client", "16"),
         ("max_rooms_per_socket", "17"),
         ("max_pending_acks_per_socket", "18"),
@@ -251,7 +252,7 @@ fn every_key_settable_from_env_and_cli() {
          connect_timeout_ms: 5, max_payload: 6, max_buffer_bytes: 7, max_attachments: 8, \
          cors_origins: [\"*\"], transports: [Websocket], shutdown_timeout_ms: 9, \
          log_format: Json, per_message_deflate: true, http_compression_threshold: 10, allow_eio3: false, \
-         max_json_depth: 19, max_namespaces_per_client: 16, max_rooms_per_socket: 17, max_pending_acks_per_socket: 18, \
+         max_json_depth: 19, parser: Msgpack, max_namespaces_per_client: 16, max_rooms_per_socket: 17, max_pending_acks_per_socket: 18, \
          max_connections_per_ip: 13, handshakes_per_second_per_ip: 14, handshake_burst_per_ip: 15, \
          trusted_proxies: [\"10.0.0.0/8\", \"::1\"], ws_check_origin: false, check_sid_address: true, \
          virtual_requests: false, vr_max_in_flight: 11, vr_send_response_headers: false, \
@@ -753,4 +754,20 @@ fn the_admin_ui_needs_a_bcrypt_hash_unless_its_auth_is_off() {
     assert!(root.unwrap_err().to_string().contains("'admin_ui_path'"));
     // Off (the default), nothing is asked for.
     assert!(load(&[], &[]).is_ok());
+}
+
+#[test]
+fn the_parser_is_json_unless_set_by_flag_or_env() {
+    assert_eq!(load(&[], &[]).unwrap().parser, Parser::Json);
+    assert_eq!(
+        load(&["--parser", "msgpack"], &[]).unwrap().parser,
+        Parser::Msgpack
+    );
+    let env = [("SWITCHYARD_PARSER", "msgpack")];
+    assert_eq!(load(&[], &env).unwrap().parser, Parser::Msgpack);
+    assert_eq!(
+        load_err(&["--parser", "protobuf"], &[]),
+        "config key 'parser': unknown value \"protobuf\" \
+         (expected json, msgpack) (from --parser)"
+    );
 }

@@ -29,6 +29,8 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 use serde_json::Value;
 
+use super::{Parser, msgpack};
+
 /// Socket.IO packet types, with their wire digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PacketKind {
@@ -113,6 +115,11 @@ pub enum ParseError {
     /// A text message arrived before the pending packet had all its attachments.
     #[error("text packet received while attachments were pending")]
     PendingAttachments,
+    /// A message that is not a packet of `socket.io-msgpack-parser`:
+    /// malformed msgpack, not the `{type, nsp, data, id}` map, or a text
+    /// message on a connection whose packets are binary.
+    #[error("invalid msgpack packet: {0}")]
+    Msgpack(&'static str),
 }
 
 /// Event names the reference parser refuses, because Socket.IO and Node's
@@ -306,6 +313,7 @@ impl Packet {
 /// decoder holds nothing pending and can take the next packet.
 #[derive(Debug)]
 pub struct Decoder {
+    parser: Parser,
     max_attachments: usize,
     max_depth: usize,
     pending: Option<(Packet, usize)>,
@@ -319,6 +327,7 @@ impl Decoder {
     /// binary attachments ([`ParseError::TooManyAttachments`]).
     pub fn new(max_attachments: usize) -> Decoder {
         Decoder {
+            parser: Parser::Json,
             max_attachments,
             max_depth: MAX_JSON_DEPTH,
             pending: None,
@@ -333,8 +342,20 @@ impl Decoder {
         self
     }
 
+    /// Decodes the packets of `parser` (JSON by default). With
+    /// [`Parser::Msgpack`] each binary message is a whole packet
+    /// ([`msgpack::decode`], under the same bounds)
+    /// and a text message is an error.
+    pub fn with_parser(mut self, parser: Parser) -> Decoder {
+        self.parser = parser;
+        self
+    }
+
     /// Feeds one text Engine.IO message. Returns the packet if it is complete.
     pub fn feed_text(&mut self, text: &str) -> Result<Option<Packet>, ParseError> {
+        if self.parser == Parser::Msgpack {
+            return Err(ParseError::Msgpack("a text message"));
+        }
         if self.pending.take().is_some() {
             return Err(ParseError::PendingAttachments);
         }
@@ -352,6 +373,9 @@ impl Decoder {
 
     /// Feeds one binary Engine.IO message (an attachment).
     pub fn feed_binary(&mut self, data: Bytes) -> Result<Option<Packet>, ParseError> {
+        if self.parser == Parser::Msgpack {
+            return msgpack::decode(&data, self.max_attachments, self.max_depth).map(Some);
+        }
         let (mut packet, count) = self.pending.take().ok_or(ParseError::UnexpectedBinary)?;
         packet.attachments.push(data);
         if packet.attachments.len() < count {
@@ -479,7 +503,7 @@ fn parse_attachment_count(digits: &str, max_attachments: usize) -> Result<usize,
 
 /// socket.io-parser's `isPayloadValid`, plus the requirement that the kinds
 /// that carry a payload have one (see the module docs).
-fn payload_valid(kind: PacketKind, data: Option<&Value>) -> bool {
+pub(super) fn payload_valid(kind: PacketKind, data: Option<&Value>) -> bool {
     match kind {
         PacketKind::Connect => matches!(data, None | Some(Value::Object(_))),
         PacketKind::Disconnect => data.is_none(),
@@ -499,7 +523,7 @@ fn payload_valid(kind: PacketKind, data: Option<&Value>) -> bool {
 /// Rejects a placeholder that points at no attachment, as socket.io-parser
 /// does when it reconstructs the packet, so that the layer above can index
 /// `attachments` with any placeholder it finds.
-fn check_placeholders(data: Option<&Value>, count: usize) -> Result<(), ParseError> {
+pub(super) fn check_placeholders(data: Option<&Value>, count: usize) -> Result<(), ParseError> {
     // Iterative, so that nesting depth cannot exhaust the stack.
     let mut stack: Vec<&Value> = data.into_iter().collect();
     while let Some(value) = stack.pop() {

@@ -1,5 +1,6 @@
-//! Socket.IO packets as the Engine.IO frames that carry them: one text
-//! frame, then one binary frame per attachment. [`Encoded`] keeps a
+//! Socket.IO packets as the Engine.IO frames that carry them, in the
+//! server's [`Parser`]: with JSON one text frame, then one binary frame per
+//! attachment; with msgpack one binary frame. [`Encoded`] keeps a
 //! broadcast's frames once per protocol version, however many clients
 //! receive them, with its recovery offset (see `recovery`) for the clients
 //! whose protocol can recover.
@@ -8,14 +9,19 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde_json::Value;
-use switchyard_core::protocol::Packet;
+use switchyard_core::protocol::{Packet, Parser, msgpack};
 use switchyard_engineio::packet::Packet as EnginePacket;
 use switchyard_engineio::{Frame, ProtocolVersion, SharedFrames};
 
 /// Encodes a Socket.IO packet as the Engine.IO frames that carry it.
-pub(crate) fn frames(packet: &Packet, version: ProtocolVersion) -> Vec<Frame> {
-    let (text, attachments) = packet.encode();
-    as_frames(text, attachments, version)
+pub(crate) fn frames(packet: &Packet, parser: Parser, version: ProtocolVersion) -> Vec<Frame> {
+    match parser {
+        Parser::Json => {
+            let (text, attachments) = packet.encode();
+            as_frames(text, attachments, version)
+        }
+        Parser::Msgpack => vec![EnginePacket::Binary(msgpack::encode(packet)).encode(version)],
+    }
 }
 
 /// A packet's text, then one binary frame per attachment.
@@ -33,7 +39,21 @@ fn as_frames(text: String, attachments: Vec<Bytes>, version: ProtocolVersion) ->
 /// The frames of an event whose arguments end with `offset`, the way
 /// socket.io adds a recovery offset: as one more argument, so that clients
 /// without recovery read it as one.
-fn frames_with_offset(packet: &Packet, version: ProtocolVersion, offset: &str) -> Vec<Frame> {
+fn frames_with_offset(
+    packet: &Packet,
+    parser: Parser,
+    version: ProtocolVersion,
+    offset: &str,
+) -> Vec<Frame> {
+    if parser == Parser::Msgpack {
+        // The array's length leads it in msgpack: encode it with the offset
+        // in (once per broadcast, as the frames are shared).
+        let mut packet = packet.clone();
+        if let Some(Value::Array(args)) = &mut packet.data {
+            args.push(Value::from(offset));
+        }
+        return frames(&packet, parser, version);
+    }
     let (text, attachments) = packet.encode();
     // An event's data is an array: its text ends with the array's `]`.
     let text = match text.strip_suffix(']') {
@@ -47,6 +67,7 @@ fn frames_with_offset(packet: &Packet, version: ProtocolVersion, offset: &str) -
 #[derive(Debug)]
 pub(crate) struct Encoded {
     pub packet: Packet,
+    parser: Parser,
     /// The recovery offset, sent to clients of protocol v5 (Engine.IO v4)
     /// only: older ones cannot recover.
     offset: Option<String>,
@@ -55,9 +76,10 @@ pub(crate) struct Encoded {
 }
 
 impl Encoded {
-    pub fn new(packet: Packet) -> Encoded {
+    pub fn new(packet: Packet, parser: Parser) -> Encoded {
         Encoded {
             packet,
+            parser,
             offset: None,
             v4: OnceLock::new(),
             v3: OnceLock::new(),
@@ -78,8 +100,8 @@ impl Encoded {
         };
         cell.get_or_init(|| {
             Arc::new(SharedFrames::new(match offset {
-                Some(offset) => frames_with_offset(&self.packet, version, offset),
-                None => frames(&self.packet, version),
+                Some(offset) => frames_with_offset(&self.packet, self.parser, version, offset),
+                None => frames(&self.packet, self.parser, version),
             }))
         })
         .clone()
@@ -96,7 +118,7 @@ mod tests {
         let mut packet = Packet::event("/", json!(["up", {"_placeholder": true, "num": 0}]));
         packet.kind = switchyard_core::protocol::PacketKind::BinaryEvent;
         packet.attachments = vec![Bytes::from_static(&[1, 2])];
-        let frames = frames(&packet, ProtocolVersion::V4);
+        let frames = frames(&packet, Parser::Json, ProtocolVersion::V4);
         assert_eq!(frames.len(), 2);
         assert_eq!(frames[1], Frame::Binary(Bytes::from_static(&[1, 2])));
     }
@@ -106,7 +128,7 @@ mod tests {
         let mut packet = Packet::event("/", json!(["up", {"_placeholder": true, "num": 0}]));
         packet.kind = switchyard_core::protocol::PacketKind::BinaryEvent;
         packet.attachments = vec![Bytes::from_static(&[7])];
-        let encoded = Encoded::new(packet);
+        let encoded = Encoded::new(packet, Parser::Json);
         let v4 = encoded.frames(ProtocolVersion::V4);
         assert!(Arc::ptr_eq(&v4, &encoded.frames(ProtocolVersion::V4)));
         let v3 = encoded.frames(ProtocolVersion::V3);
@@ -119,7 +141,7 @@ mod tests {
 
     #[test]
     fn the_offset_is_the_last_argument_for_clients_that_can_recover() {
-        let mut encoded = Encoded::new(Packet::event("/chat", json!(["up", 1])));
+        let mut encoded = Encoded::new(Packet::event("/chat", json!(["up", 1])), Parser::Json);
         encoded.set_offset("a-7".into());
         let v4 = encoded.frames(ProtocolVersion::V4);
         assert_eq!(
@@ -132,7 +154,7 @@ mod tests {
         let mut packet = Packet::event("/", json!(["up", {"_placeholder": true, "num": 0}]));
         packet.kind = switchyard_core::protocol::PacketKind::BinaryEvent;
         packet.attachments = vec![Bytes::from_static(&[9])];
-        let mut encoded = Encoded::new(packet);
+        let mut encoded = Encoded::new(packet, Parser::Json);
         encoded.set_offset("a-8".into());
         let v4 = encoded.frames(ProtocolVersion::V4);
         assert_eq!(
@@ -140,5 +162,31 @@ mod tests {
             Frame::Text(r#"451-["up",{"_placeholder":true,"num":0},"a-8"]"#.into())
         );
         assert_eq!(v4.frames()[1], Frame::Binary(Bytes::from_static(&[9])));
+    }
+
+    #[test]
+    fn a_msgpack_packet_is_one_binary_frame_with_its_binary_inline() {
+        let packet = Packet::event("/", json!(["up", {"_placeholder": true, "num": 0}]))
+            .with_attachments(vec![Bytes::from_static(&[7])]);
+        let v4 = frames(&packet, Parser::Msgpack, ProtocolVersion::V4);
+        let [Frame::Binary(bytes)] = &v4[..] else {
+            panic!("{v4:?}");
+        };
+        assert_eq!(bytes, &msgpack::encode(&packet));
+        // A recovery offset is the last argument there too.
+        let mut encoded = Encoded::new(packet.clone(), Parser::Msgpack);
+        encoded.set_offset("a-9".into());
+        let frames = encoded.frames(ProtocolVersion::V4);
+        // Encoded once, shared by every recipient.
+        assert!(Arc::ptr_eq(&frames, &encoded.frames(ProtocolVersion::V4)));
+        let [Frame::Binary(bytes)] = frames.frames() else {
+            panic!("{:?}", frames.frames());
+        };
+        let decoded = msgpack::decode(bytes, 10, 32).unwrap();
+        assert_eq!(
+            decoded.data,
+            Some(json!(["up", packet.data.unwrap()[1], "a-9"]))
+        );
+        assert_eq!(decoded.attachments, packet.attachments);
     }
 }

@@ -22,7 +22,7 @@ pub(crate) use conn::ConnShared;
 pub use conn::{ClientView, Connection, Upgraded};
 pub(crate) use encode::{Encoded, frames};
 
-use switchyard_core::protocol::{Decoder, Packet, PacketKind};
+use switchyard_core::protocol::{Decoder, Packet, PacketKind, Parser};
 use switchyard_engineio::{
     CloseReason, EngineHandler, Message, Outgoing, ProtocolVersion, RequestInfo, SessionCtx,
     SessionHandle,
@@ -158,6 +158,8 @@ pub(crate) struct ClientConfig {
     pub max_namespaces: usize,
     /// Deepest JSON nesting a packet may have.
     pub max_json_depth: usize,
+    /// The packet encoding.
+    pub parser: Parser,
     /// What every client refused.
     pub counters: Arc<ClientStats>,
 }
@@ -266,7 +268,9 @@ impl Client {
     pub(crate) fn new(namespaces: Arc<dyn Namespaces>, config: ClientConfig) -> Client {
         Client {
             namespaces,
-            decoder: Decoder::new(config.max_attachments).with_max_depth(config.max_json_depth),
+            decoder: Decoder::new(config.max_attachments)
+                .with_max_depth(config.max_json_depth)
+                .with_parser(config.parser),
             config,
             sockets: HashMap::new(),
             connecting: HashSet::new(),
@@ -277,7 +281,7 @@ impl Client {
     }
 
     fn send(&self, packet: &Packet, s: &mut SessionCtx<'_, Self>) {
-        let out = Outgoing::new(frames(packet, s.version()));
+        let out = Outgoing::new(frames(packet, self.config.parser, s.version()));
         s.send_frames(out);
     }
 

@@ -15,6 +15,7 @@ pub use crate::recovery::{NotRecovered, RecoveryConfig, RecoveryCounters};
 use crate::socket::{
     AdapterFactory, BroadcastOperator, IntoRooms, NamespaceRef, Observed, Observers, SocketLimits,
 };
+pub use switchyard_core::protocol::Parser;
 use switchyard_engineio::{CloseReason, Engine, EngineConfig};
 
 /// Decides whether a namespace name belongs to a family of dynamic namespaces.
@@ -39,6 +40,10 @@ pub struct SocketIoConfig {
     pub max_json_depth: usize,
     /// Per-socket bounds: rooms, acks awaited.
     pub socket_limits: SocketLimits,
+    /// How Socket.IO packets are encoded: socket.io's JSON parser (the
+    /// default) or `socket.io-msgpack-parser`'s msgpack, for the whole
+    /// server; clients must use the same (see [`SocketIoBuilder::parser`]).
+    pub parser: Parser,
     /// Connection state recovery (socket.io's `connectionStateRecovery`):
     /// a client whose transport blinked comes back as the same socket,
     /// with its rooms, `data` and the broadcasts it missed. Off (`None`)
@@ -60,6 +65,7 @@ impl Default for SocketIoConfig {
             max_namespaces_per_client: 50,
             max_json_depth: 32,
             socket_limits: SocketLimits::default(),
+            parser: Parser::Json,
             recovery: None,
         }
     }
@@ -73,6 +79,7 @@ pub(crate) struct IoShared {
     limits: SocketLimits,
     recovery: Option<RecoveryConfig>,
     observers: Arc<Observers>,
+    parser: Parser,
 }
 
 impl IoShared {
@@ -94,6 +101,7 @@ impl IoShared {
                 self.limits,
                 self.recovery,
                 self.observers.clone(),
+                self.parser,
             ))
         });
         Some(entry.clone())
@@ -179,6 +187,34 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Encodes packets with `parser` (socket.io's `parser` option): with
+    /// [`Parser::Msgpack`], compatible with npm `socket.io-msgpack-parser`
+    /// 3.x, each packet is one binary message and binary arguments travel
+    /// inline. The bounds of [`SocketIoConfig`] (attachments, nesting
+    /// depth, payload size) hold for both. A msgpack server refuses
+    /// Engine.IO v3 clients (socket.io-client 2, sails.io.js) at the
+    /// handshake, whatever `allow_eio3` says: they speak JSON.
+    ///
+    /// ```
+    /// use switchyard_socketio::io::{Parser, SocketIo, SocketIoConfig};
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let io = SocketIo::builder(SocketIoConfig::default())
+    ///     .parser(Parser::Msgpack)
+    ///     .build();
+    /// # });
+    /// ```
+    ///
+    /// The client side, in JavaScript:
+    ///
+    /// ```js
+    /// const socket = io(url, { parser: require("socket.io-msgpack-parser") });
+    /// ```
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.config.parser = parser;
+        self
+    }
+
     /// How namespaces reach the other nodes of a cluster: the default
     /// [`LocalAdapter`](crate::adapter::LocalAdapter) is one node; see
     /// `switchyard_redis::RedisAdapter` for a cluster.
@@ -193,6 +229,7 @@ impl SocketIoBuilder {
         let adapters = self.adapters;
         let limits = self.config.socket_limits;
         let recovery = self.config.recovery;
+        let parser = self.config.parser;
         let observers = Arc::new(Observers::with(self.observers));
         let mut namespaces = HashMap::new();
         let start = |name: &str, setup| {
@@ -204,6 +241,7 @@ impl SocketIoBuilder {
                 limits,
                 recovery,
                 observers.clone(),
+                parser,
             );
             Arc::new(entry)
         };
@@ -222,6 +260,7 @@ impl SocketIoBuilder {
             limits,
             recovery,
             observers,
+            parser,
         });
         let counters = Arc::new(ClientStats::default());
         let client = ClientConfig {
@@ -229,10 +268,19 @@ impl SocketIoBuilder {
             max_attachments: self.config.max_attachments,
             max_namespaces: self.config.max_namespaces_per_client,
             max_json_depth: self.config.max_json_depth,
+            parser,
             counters: counters.clone(),
         };
         let namespaces: Arc<dyn Namespaces> = shared.clone();
-        let engine = Engine::new(self.config.engine, move || {
+        let mut engine = self.config.engine;
+        if parser == Parser::Msgpack && engine.allow_eio3 {
+            // Engine.IO v3 clients are socket.io-client 2 and sails.io.js,
+            // which speak JSON: refused at the handshake (HTTP 400), a clear
+            // failure, rather than sent msgpack they would misread.
+            log::info!("parser msgpack: Engine.IO v3 clients are refused (allow_eio3 off)");
+            engine.allow_eio3 = false;
+        }
+        let engine = Engine::new(engine, move || {
             Client::new(namespaces.clone(), client.clone())
         });
         SocketIo {

@@ -26,6 +26,7 @@ use crate::socket::{
     Observers, PacketMiddleware, Restore, ServerSideEvent, ServerSideHandlers, SocketActor,
     SocketError, SocketGone, SocketInfo, SocketLimits, SocketRef,
 };
+use switchyard_core::protocol::Parser;
 use switchyard_engineio::{MAILBOX_CAPACITY, ProtocolVersion};
 
 mod takes;
@@ -379,6 +380,9 @@ pub(crate) struct NamespaceEntry {
 
 impl NamespaceEntry {
     /// Starts the namespace's shared actors (its RoomRegistry) and its adapter.
+    // The server-wide settings one by one, as `IoShared` keeps them; the
+    // two callers are both in `io`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn start(
         name: &str,
         setup: Arc<NamespaceBuilder>,
@@ -387,6 +391,7 @@ impl NamespaceEntry {
         limits: SocketLimits,
         recovery: Option<RecoveryConfig>,
         observers: Arc<Observers>,
+        parser: Parser,
     ) -> Self {
         let parts = NamespaceParts {
             adapters,
@@ -394,6 +399,7 @@ impl NamespaceEntry {
             limits,
             recovery,
             observers,
+            parser,
         };
         NamespaceEntry {
             core: crate::rooms::start(name, parts),

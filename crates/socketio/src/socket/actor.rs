@@ -116,6 +116,7 @@ impl SocketActor {
             session: self.info.session.clone(),
             nsp: self.info.nsp.clone(),
             id,
+            parser: self.info.ns.parser,
         });
         deliver(
             &r,

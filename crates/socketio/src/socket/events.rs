@@ -9,6 +9,7 @@ use super::errors::MiddlewareError;
 use super::shared::SocketRef;
 use crate::client::{Client, DisconnectReason, frames};
 use switchyard_core::Payload;
+use switchyard_core::protocol::Parser;
 use switchyard_engineio::{Outgoing, SessionHandle};
 
 /// A socket joined the namespace (socket.io's `connection` event).
@@ -75,14 +76,18 @@ pub struct AckSender {
     pub(super) session: SessionHandle<Client>,
     pub(super) nsp: Arc<str>,
     pub(super) id: u64,
+    pub(super) parser: Parser,
 }
 
 impl AckSender {
     /// Sends the ack with `payload` as its arguments.
     pub fn send(self, payload: impl Into<Payload>) {
         let packet = payload.into().into_ack(&self.nsp, self.id);
-        self.session
-            .send(Outgoing::new(frames(&packet, self.session.version())));
+        self.session.send(Outgoing::new(frames(
+            &packet,
+            self.parser,
+            self.session.version(),
+        )));
     }
 }
 

@@ -116,7 +116,7 @@ impl Emitter {
         if !self.socket.connected() {
             return Err(EmitError::Disconnected);
         }
-        let out = Outgoing::new(frames(packet, info.session.version()))
+        let out = Outgoing::new(frames(packet, info.ns.parser, info.session.version()))
             .volatile(self.volatile)
             .compress(self.compress);
         if self.volatile {

@@ -260,6 +260,7 @@ mod tests {
                     limits: Default::default(),
                     recovery: None,
                     observers: Default::default(),
+                    parser: Default::default(),
                 };
                 let _core = crate::rooms::start("/", parts);
                 let local = keep

@@ -285,7 +285,8 @@ impl BroadcastOperator {
         tx: mpsc::UnboundedSender<Payload>,
     ) -> Result<usize, BroadcastError> {
         let id = self.ns.next_ack_id();
-        let encoded = Encoded::new(payload.into_event(&self.ns.name, event).with_id(id));
+        let packet = payload.into_event(&self.ns.name, event).with_id(id);
+        let encoded = Encoded::new(packet, self.ns.parser);
         let msg = BroadcastWithAck {
             encoded,
             opts: self.opts.clone(),
@@ -390,7 +391,7 @@ fn deliver(
     opts: BroadcastOptions,
     offset: Option<String>,
 ) -> actix::dev::RecipientRequest<Broadcast> {
-    let encoded = Encoded::new(payload.into_event(&ns.name, event));
+    let encoded = Encoded::new(payload.into_event(&ns.name, event), ns.parser);
     let msg = Broadcast {
         encoded,
         opts,

@@ -28,6 +28,7 @@ use super::handshake::Handshake;
 use super::server_side::ServerSideHandlers;
 use crate::client::{Client, ConnShared, DisconnectReason, Encoded};
 use crate::recovery::{Claimed, NotRecovered, RecoveryConfig, RecoveryStats, Session};
+use switchyard_core::protocol::Parser;
 use switchyard_core::{Adapter, AdapterFactory, BroadcastOptions, LocalNamespace, Payload};
 use switchyard_engineio::SessionHandle;
 
@@ -593,6 +594,8 @@ pub(crate) struct NamespaceCore {
     pub recovery: Option<RecoveryConfig>,
     /// Who hears of sockets and rooms server-wide.
     pub observers: Arc<Observers>,
+    /// The server's packet encoding, for what the namespace writes.
+    pub parser: Parser,
     ack_ids: AtomicU64,
 }
 
@@ -603,6 +606,7 @@ pub(crate) struct NamespaceParts<'a> {
     pub limits: SocketLimits,
     pub recovery: Option<RecoveryConfig>,
     pub observers: Arc<Observers>,
+    pub parser: Parser,
 }
 
 impl NamespaceCore {
@@ -625,6 +629,7 @@ impl NamespaceCore {
             limits: parts.limits,
             recovery: parts.recovery,
             observers: parts.observers,
+            parser: parts.parser,
             ack_ids: AtomicU64::new(0),
         })
     }
