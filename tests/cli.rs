@@ -336,15 +336,10 @@ fn http_post(addr: &str, path: &str, body: &str) -> String {
     )
 }
 
-#[test]
-fn rust_log_trace_shows_every_message_both_ways() {
-    let (mut server, stdout, addr) = listening(
-        switchyard()
-            .args(["--port", "0"])
-            .env("RUST_LOG", "switchyard_engineio=trace")
-            .stderr(Stdio::piped()),
-    );
-    let open = http_get(&addr, "/socket.io/?EIO=4&transport=polling");
+/// Opens an Engine.IO session over polling and connects it to `/` (raw
+/// HTTP): its sid, once the GET after the CONNECT has carried the answer.
+fn connect_over_polling(addr: &str) -> String {
+    let open = http_get(addr, "/socket.io/?EIO=4&transport=polling");
     let sid = open
         .split("\"sid\":\"")
         .nth(1)
@@ -352,12 +347,15 @@ fn rust_log_trace_shows_every_message_both_ways() {
         .expect("a handshake with a sid")
         .to_string();
     let session = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
-    let posted = http_post(&addr, &session, "40");
+    let posted = http_post(addr, &session, "40");
     assert!(posted.starts_with("HTTP/1.1 200"), "{posted}");
-    // The CONNECT answer is what the next GET carries.
-    let answer = http_get(&addr, &session);
+    let answer = http_get(addr, &session);
     assert!(answer.contains("40{\"sid\":"), "{answer}");
-    // Stopped, then its log read whole: both directions are in it.
+    sid
+}
+
+/// Stops a server started with its stderr piped, and reads that whole.
+fn stop_and_read_stderr(mut server: Server, stdout: Stdout) -> String {
     let _ = server.0.kill();
     let _ = server.0.wait();
     drop(stdout);
@@ -365,6 +363,20 @@ fn rust_log_trace_shows_every_message_both_ways() {
     (server.0.stderr.take().unwrap())
         .read_to_string(&mut stderr)
         .unwrap();
+    stderr
+}
+
+#[test]
+fn rust_log_trace_shows_every_message_both_ways() {
+    let (server, stdout, addr) = listening(
+        switchyard()
+            .args(["--port", "0"])
+            .env("RUST_LOG", "switchyard_engineio=trace")
+            .stderr(Stdio::piped()),
+    );
+    let sid = connect_over_polling(&addr);
+    // Its log read whole: both directions are in it.
+    let stderr = stop_and_read_stderr(server, stdout);
     assert!(stderr.contains(&format!("sid={sid} in: 40")), "{stderr}");
     assert!(
         stderr.contains(&format!("sid={sid} out: 40{{\"sid\":")),
@@ -374,29 +386,15 @@ fn rust_log_trace_shows_every_message_both_ways() {
 
 #[test]
 fn log_format_json_writes_one_object_per_line_with_the_text_lines_fields() {
-    let (mut server, stdout, addr) = listening(
+    let (server, stdout, addr) = listening(
         switchyard()
             .args(["--port", "0", "--log-format", "json"])
             .args(["--static-dir", "/nonexistent/static"])
             .env("RUST_LOG", "warn,switchyard_engineio=trace")
             .stderr(Stdio::piped()),
     );
-    let open = http_get(&addr, "/socket.io/?EIO=4&transport=polling");
-    let sid = open
-        .split("\"sid\":\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a handshake with a sid");
-    let session = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
-    assert!(http_post(&addr, &session, "40").starts_with("HTTP/1.1 200"));
-    assert!(http_get(&addr, &session).contains("40{\"sid\":"));
-    let _ = server.0.kill();
-    let _ = server.0.wait();
-    drop(stdout);
-    let mut stderr = String::new();
-    (server.0.stderr.take().unwrap())
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let sid = connect_over_polling(&addr);
+    let stderr = stop_and_read_stderr(server, stdout);
     let lines: Vec<serde_json::Value> = stderr
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))

@@ -389,18 +389,19 @@ impl Handler<Observed> for Feed {
     }
 }
 
+/// An `event_received` or `event_sent` notice: namespace, socket id,
+/// `[event, ...args]` and the time, as Node's admin UI server sends it.
+fn event_notice(socket: &SocketRef, name: String, args: Vec<Value>) -> Vec<Value> {
+    let mut all = vec![json!(name)];
+    all.extend(args);
+    let date = json!(iso_date(SystemTime::now()));
+    vec![json!(socket.nsp()), json!(socket.id()), json!(all), date]
+}
+
 impl Handler<AnyEvent> for Feed {
     type Result = ();
     fn handle(&mut self, ev: AnyEvent, _: &mut Context<Self>) {
-        let mut args = vec![json!(ev.name)];
-        args.extend(ev.payload.args);
-        let date = json!(iso_date(SystemTime::now()));
-        let told = vec![
-            json!(ev.socket.nsp()),
-            json!(ev.socket.id()),
-            json!(args),
-            date,
-        ];
+        let told = event_notice(&ev.socket, ev.name, ev.payload.args);
         self.tell_now("event_received", told);
     }
 }
@@ -408,15 +409,7 @@ impl Handler<AnyEvent> for Feed {
 impl Handler<AnyOutgoing> for Feed {
     type Result = ();
     fn handle(&mut self, ev: AnyOutgoing, _: &mut Context<Self>) {
-        let mut args = vec![json!(ev.name)];
-        args.extend(ev.payload.args);
-        let date = json!(iso_date(SystemTime::now()));
-        let told = vec![
-            json!(ev.socket.nsp()),
-            json!(ev.socket.id()),
-            json!(args),
-            date,
-        ];
+        let told = event_notice(&ev.socket, ev.name, ev.payload.args);
         self.tell_now("event_sent", told);
     }
 }

@@ -7,6 +7,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
+use switchyard_core::js_date::iso_string;
 use switchyard_socketio::socket::{FetchedSocket, SocketRef};
 
 /// A socket of this node, as `serialize` writes it.
@@ -105,30 +106,8 @@ pub(crate) fn without_admin(data: Value) -> Value {
 
 /// `new Date()` as JSON writes it: `2026-12-05T03:22:01.123Z`.
 pub(crate) fn iso_date(at: SystemTime) -> String {
-    let ms = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis()) as i64;
-    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    let (y, m, d) = civil_from_days(days);
-    let (h, min, s, milli) = (
-        ms_of_day / 3_600_000,
-        ms_of_day / 60_000 % 60,
-        ms_of_day / 1000 % 60,
-        ms_of_day % 1000,
-    );
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard
-/// Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    let ms = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    iso_string(ms as i128).unwrap_or_default()
 }
 
 #[cfg(test)]

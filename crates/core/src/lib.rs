@@ -24,6 +24,7 @@
 //! assert_eq!(p.binary(1).unwrap().as_ref(), &[1, 2]);
 //! ```
 pub mod adapter;
+pub mod js_date;
 mod options;
 mod payload;
 pub mod protocol;

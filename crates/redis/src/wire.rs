@@ -15,6 +15,7 @@ use bytes::Bytes;
 use rmpv::Value as Mp;
 use serde_json::{Map, Value};
 
+use switchyard_core::js_date;
 use switchyard_core::protocol::Packet;
 use switchyard_core::{BroadcastOptions, Payload, RecoverySession, SocketDetails};
 
@@ -279,7 +280,8 @@ pub(crate) fn mp_to_json(value: Mp, binary: &mut Vec<Bytes>) -> Value {
                 .map(|(k, v)| (key_text(k), mp_to_json(v, binary)))
                 .collect(),
         ),
-        Mp::Ext(-1, data) => timestamp(&data).map_or(Value::Null, Value::String),
+        Mp::Ext(-1, data) => (js_date::msgpack_timestamp_ms(&data).and_then(js_date::iso_string))
+            .map_or(Value::Null, Value::String),
         Mp::Ext(..) => Value::Null,
     }
 }
@@ -289,41 +291,6 @@ fn key_text(key: Mp) -> String {
         Mp::String(s) => s.into_str().unwrap_or_default(),
         other => other.to_string(),
     }
-}
-
-/// A msgpack timestamp as JavaScript's `Date.prototype.toISOString()`.
-fn timestamp(data: &[u8]) -> Option<String> {
-    let (secs, nanos) = match data.len() {
-        4 => (u32::from_be_bytes(data.try_into().ok()?) as i64, 0),
-        8 => {
-            let v = u64::from_be_bytes(data.try_into().ok()?);
-            ((v & 0x3_ffff_ffff) as i64, (v >> 34) as u32)
-        }
-        12 => (
-            i64::from_be_bytes(data[4..].try_into().ok()?),
-            u32::from_be_bytes(data[..4].try_into().ok()?),
-        ),
-        _ => return None,
-    };
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    Some(format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        nanos / 1_000_000
-    ))
 }
 
 /// An event's `data`: `[event, ...args]`, binary arguments as `bin`.

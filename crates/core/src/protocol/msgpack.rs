@@ -38,6 +38,7 @@ use rmp::Marker;
 use serde_json::{Map, Number, Value};
 
 use super::packet::{Packet, PacketKind, ParseError, check_placeholders, payload_valid};
+use crate::js_date::{iso_string, msgpack_timestamp_ms};
 
 /// Encodes `packet` as the one binary message that carries it.
 ///
@@ -455,12 +456,13 @@ impl Reader<'_> {
             }
             (0, 8, true) => {
                 let ms = self.uint(8)? as i64;
-                Ok(date(ms.into()).map_or(Value::Null, Value::String))
+                Ok(iso_string(ms.into()).map_or(Value::Null, Value::String))
             }
             (0, len, _) => self.bin(len, depth),
             (-1, 4 | 8 | 12, _) => {
                 let raw = self.take(ext.len)?;
-                Ok(date(timestamp_ms(raw)).map_or(Value::Null, Value::String))
+                let date = msgpack_timestamp_ms(raw).and_then(iso_string);
+                Ok(date.map_or(Value::Null, Value::String))
             }
             (-1, _, _) => Err(ParseError::Msgpack("invalid timestamp")),
             (kind, len, _) => {
@@ -496,62 +498,6 @@ fn float(f: f64) -> Value {
 
 /// 2^53: up to it, an integral float is an integer to JavaScript.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_992.0;
-
-/// Largest absolute time a JavaScript `Date` holds, in milliseconds.
-const JS_DATE_MAX_MS: i128 = 8_640_000_000_000_000;
-
-/// A msgpack timestamp (32, 64 or 96 bits) as JavaScript ms since 1970.
-fn timestamp_ms(raw: &[u8]) -> i128 {
-    let be = |bytes: &[u8]| bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
-    let (secs, nanos): (i128, i128) = match raw.len() {
-        4 => (be(raw).into(), 0),
-        8 => {
-            let all = be(raw);
-            ((all & 0x3_ffff_ffff).into(), (all >> 34).into())
-        }
-        _ => (i128::from(be(&raw[4..]) as i64), be(&raw[..4]).into()),
-    };
-    // notepack gives JavaScript `s * 1e3 + ns / 1e6` ms, which a Date
-    // truncates toward zero; integer division in ns does the same.
-    (secs * 1_000_000_000 + nanos) / 1_000_000
-}
-
-/// A time in ms since 1970 as `Date#toISOString` writes it, or `None`
-/// where JavaScript's `Date` is invalid (and its `toJSON` null).
-fn date(ms: i128) -> Option<String> {
-    if ms.abs() > JS_DATE_MAX_MS {
-        return None;
-    }
-    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    let (year, month, day) = civil_from_days(days);
-    let year = if (0..=9999).contains(&year) {
-        format!("{year:04}")
-    } else {
-        format!("{}{:06}", if year < 0 { '-' } else { '+' }, year.abs())
-    };
-    Some(format!(
-        "{year}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        ms_of_day / 3_600_000,
-        ms_of_day / 60_000 % 60,
-        ms_of_day / 1000 % 60,
-        ms_of_day % 1000
-    ))
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i128) -> (i128, i128, i128) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i128::from(month <= 2);
-    (year, month, day)
-}
 
 #[cfg(test)]
 mod tests;

@@ -140,12 +140,6 @@ fn dates_are_their_iso_strings() {
         "d6ff00000000d7ff1d5353006553f100c70cff3b8b87c0ffffffffffffffff"
     ));
     assert_eq!(decode10(&v3).unwrap().data, Some(iso));
-    // Past what a Date holds: null, as its toJSON gives.
-    assert_eq!(date(JS_DATE_MAX_MS + 1), None);
-    assert_eq!(
-        date(-62_198_755_200_000).as_deref(),
-        Some("-000001-01-01T00:00:00.000Z")
-    );
 }
 
 #[test]
