@@ -1,9 +1,12 @@
 //! The admin UI itself: the files `@socket.io/admin-ui` ships in
 //! `ui/dist` (without source maps), vendored in `vendor/admin-ui` and
-//! served from memory, so it works without internet access (its two web
-//! fonts, from Google and jsDelivr, are optional: the page works without
-//! them). `index.html` refers to its files relatively (`js/...`,
-//! `css/...`), so it works under any path.
+//! served from memory, so it works without internet access. Its icon font,
+//! which its `index.html` loads from jsDelivr, is vendored too (`@mdi/font`
+//! 7.4.47: the stylesheet and its woff2; that one line of `index.html`
+//! points at them), since its buttons are icons only; Roboto, from Google
+//! Fonts, is left to fall back to the browser's sans-serif offline.
+//! `index.html` refers to its files relatively (`js/...`, `css/...`), so it
+//! works under any path.
 //!
 //! Owns: those routes. Must not touch: the admin namespace.
 
@@ -11,7 +14,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 /// The UI's files, as (path under the mount point, content type, contents).
-const FILES: [(&str, &str, &[u8]); 8] = [
+const FILES: [(&str, &str, &[u8]); 10] = [
     (
         "index.html",
         "text/html; charset=utf-8",
@@ -41,6 +44,16 @@ const FILES: [(&str, &str, &[u8]); 8] = [
         "css/chunk-vendors.9f55d012.css",
         "text/css; charset=utf-8",
         include_bytes!("../vendor/admin-ui/css/chunk-vendors.9f55d012.css"),
+    ),
+    (
+        "css/materialdesignicons.min.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../vendor/admin-ui/css/materialdesignicons.min.css"),
+    ),
+    (
+        "fonts/materialdesignicons-webfont.woff2",
+        "font/woff2",
+        include_bytes!("../vendor/admin-ui/fonts/materialdesignicons-webfont.woff2"),
     ),
     (
         "img/logo-dark.3727fec5.svg",
@@ -133,11 +146,16 @@ mod tests {
             "js/app.0d7d7845.js",
             "js/chunk-vendors.934c03ff.js",
             "css/app.6e3b9661.css",
+            "css/materialdesignicons.min.css",
         ] {
             assert!(page.contains(&format!("\"{linked}\"")), "{linked}");
             let res = test::call_service(&app, get(&format!("/ops/admin/{linked}"))).await;
             assert_eq!(res.status(), 200, "{linked}");
         }
+        // The icon font, where its stylesheet looks for it.
+        let font = "/ops/admin/fonts/materialdesignicons-webfont.woff2?v=7.4.47";
+        let res = test::call_service(&app, get(font)).await;
+        assert_eq!(res.status(), 200);
         let res = test::call_service(&app, get("/ops/admin/js/app.0d7d7845.js.map")).await;
         assert_eq!(res.status(), 404);
     }
