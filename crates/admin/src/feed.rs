@@ -51,6 +51,8 @@ pub(crate) struct Feed {
     /// Engine.IO sessions opened and open at the last `server_stats`.
     last_opened: u64,
     last_open: usize,
+    /// The endpoint's packets and bytes in and out at the last `server_stats`.
+    last_traffic: [u64; 4],
     /// Each connection's sockets, for `socket_updated` when it upgrades.
     conns: HashMap<String, Vec<(String, String)>>,
     /// What was dropped, shared with [`Admin::counters`](crate::Admin::counters).
@@ -86,6 +88,7 @@ impl Feed {
             events: EventBuffer::default(),
             last_opened: 0,
             last_open: 0,
+            last_traffic: [0; 4],
             conns: HashMap::new(),
             counts,
         }
@@ -119,7 +122,8 @@ impl Feed {
             return;
         };
         let engine = attached.io.engine();
-        let opened = engine.stats().snapshot().sessions_opened;
+        let snapshot = engine.stats().snapshot();
+        let opened = snapshot.sessions_opened;
         let open = engine.session_count();
         let new = opened.saturating_sub(self.last_opened);
         // What was open, plus what opened, less what is open: what closed.
@@ -127,6 +131,18 @@ impl Feed {
         (self.last_opened, self.last_open) = (opened, open);
         self.events.push("rawConnection", None, new);
         self.events.push("rawDisconnection", None, closed);
+        // The Engine.IO packets and bytes since the last time, as Node counts them per packet.
+        let traffic = [
+            snapshot.packets_in,
+            snapshot.packets_out,
+            snapshot.bytes_in,
+            snapshot.bytes_out,
+        ];
+        let kinds = ["packetsIn", "packetsOut", "bytesIn", "bytesOut"];
+        for ((kind, now), last) in kinds.into_iter().zip(traffic).zip(self.last_traffic) {
+            self.events.push(kind, None, now.saturating_sub(last));
+        }
+        self.last_traffic = traffic;
         let polling = engine.stats().polling_sessions();
         let aggregated = self.events.take();
         let dropped = std::mem::take(&mut self.events.dropped);

@@ -102,8 +102,14 @@ describe("the admin UI protocol", () => {
     const main = stats.namespaces.find((n) => n.name === "/");
     assert.ok(main.socketsCount >= 1);
     assert.ok(stats.namespaces.some((n) => n.name === "/admin"));
-    // Then again on its period (2 s).
+    // Then again on its period (2 s), with the traffic since the last one for the dashboard's
+    // charts: the UI's own packets at least.
     await waitFor(() => ui.got("server_stats").length >= 2, "a second server_stats");
+    const traffic = (kind) =>
+      ui.got("server_stats").flatMap(([s]) => s.aggregatedEvents).filter((e) => e.type === kind);
+    for (const kind of ["packetsIn", "packetsOut", "bytesIn", "bytesOut"]) {
+      assert.ok(traffic(kind).some((e) => e.count > 0 && e.timestamp % 1000 === 0), `${kind} counted`);
+    }
     user.disconnect();
   });
 
