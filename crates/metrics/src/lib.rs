@@ -48,6 +48,11 @@ use snapshot::Snapshot;
 /// Why `/readyz` answers 503.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotReady {
+    /// The server is shutting down ([`SocketIo::shutdown`] has begun).
+    ///
+    /// [`SocketIo::shutdown`]: switchyard_socketio::io::SocketIo::shutdown
+    #[error("the server is shutting down")]
+    ShuttingDown,
     /// A namespace's adapter cannot reach the other nodes (Redis is down
     /// or unreachable); the adapter keeps trying.
     #[error("the adapter's link to the cluster is down (namespace {namespace})")]
@@ -92,10 +97,14 @@ impl Metrics {
         encode::text(Snapshot::take(&self.io, self.sails.as_ref()).await)
     }
 
-    /// Whether the server may be given traffic: every namespace's adapter
-    /// reaches the cluster. A server that answers is listening, so that
-    /// part of readiness holds whenever this is asked over HTTP.
+    /// Whether the server may be given traffic: it is not shutting down,
+    /// and every namespace's adapter reaches the cluster. A server that
+    /// answers is listening, so that part of readiness holds whenever this
+    /// is asked over HTTP.
     pub fn readiness(&self) -> Result<(), NotReady> {
+        if self.io.is_shutting_down() {
+            return Err(NotReady::ShuttingDown);
+        }
         match self
             .io
             .namespaces()
@@ -130,5 +139,23 @@ impl Metrics {
                 .route("/healthz", web::get().to(routes::healthz))
                 .route("/readyz", web::get().to(routes::readyz));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use switchyard_socketio::io::{SocketIo, SocketIoConfig};
+
+    use super::*;
+
+    #[actix_web::test]
+    async fn not_ready_once_the_shutdown_has_begun() {
+        let io = SocketIo::builder(SocketIoConfig::default()).build();
+        let metrics = Metrics::new(&io);
+        assert!(metrics.readiness().is_ok());
+        io.shutdown(Duration::ZERO).await;
+        assert!(matches!(metrics.readiness(), Err(NotReady::ShuttingDown)));
     }
 }

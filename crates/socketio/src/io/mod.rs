@@ -2,6 +2,7 @@
 //! endpoint. Built once at start-up; cloned into every actix-web worker.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -80,6 +81,8 @@ pub(crate) struct IoShared {
     recovery: Option<RecoveryConfig>,
     observers: Arc<Observers>,
     parser: Parser,
+    /// Set once [`SocketIo::shutdown`] has begun.
+    shutting_down: AtomicBool,
 }
 
 impl IoShared {
@@ -261,6 +264,7 @@ impl SocketIoBuilder {
             recovery,
             observers,
             parser,
+            shutting_down: AtomicBool::new(false),
         });
         let counters = Arc::new(ClientStats::default());
         let client = ClientConfig {
@@ -414,9 +418,16 @@ impl SocketIo {
         self.main().except(rooms)
     }
 
+    /// Whether [`shutdown`](Self::shutdown) has begun: a readiness probe
+    /// should then say "not ready", so that no new traffic comes.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shared.shutting_down.load(Ordering::Acquire)
+    }
+
     /// Graceful stop: closes every connection with "server shutting down"
     /// and waits (up to `timeout`) until every socket's `disconnect` has run.
     pub async fn shutdown(&self, timeout: Duration) {
+        self.shared.shutting_down.store(true, Ordering::Release);
         let deadline = Instant::now() + timeout;
         self.engine
             .close_all(CloseReason::ServerShutdown, timeout)
