@@ -377,6 +377,13 @@ impl<H: EngineHandler> EngineSession<H> {
     }
 
     fn deliver(&mut self, message: Option<Msg>, ctx: &mut Context<Self>) {
+        // Once a close is asked for (by the handler, or a handle), what
+        // arrives meanwhile is not handed over, as engine.io ignores packets
+        // after its close: a flood that overflowed the layer above stops at
+        // the first packet that did, not one refusal per packet.
+        if self.shell.shared.close_sent.load(SeqCst) {
+            return;
+        }
         if let Some(message) = message {
             crate::trace::incoming(&self.shell.shared.sid, &message);
             self.with_handler(ctx, |h, s| h.on_message(message, s));
@@ -652,7 +659,7 @@ impl<H: EngineHandler> Handler<PostDone> for EngineSession<H> {
         match body {
             Ok(packets) => {
                 for packet in packets {
-                    if self.shell.state.is_closing() {
+                    if self.shell.state.is_closing() || self.shell.shared.close_sent.load(SeqCst) {
                         break;
                     }
                     self.shell.shared.stats.count_in(&packet);

@@ -14,6 +14,7 @@ use crate::packet::encode_payload;
 #[derive(Default)]
 struct Seen {
     handle: Option<SessionHandle<Recorder>>,
+    messages: Vec<String>,
     upcalls: usize,
     closed: Vec<CloseReason>,
 }
@@ -26,7 +27,14 @@ impl EngineHandler for Recorder {
     fn on_open(&mut self, s: &mut SessionCtx<'_, Self>) {
         self.0.lock().unwrap().handle = Some(s.handle());
     }
-    fn on_message(&mut self, _: Msg, _: &mut SessionCtx<'_, Self>) {}
+    fn on_message(&mut self, message: Msg, s: &mut SessionCtx<'_, Self>) {
+        let Msg::Text(text) = message else { return };
+        // As the Socket.IO layer does when its socket's mailbox is full.
+        if text == "close-me" {
+            s.close(CloseReason::TransportError);
+        }
+        self.0.lock().unwrap().messages.push(text);
+    }
     fn on_upcall(&mut self, _: (), _: &mut SessionCtx<'_, Self>) {
         self.0.lock().unwrap().upcalls += 1;
     }
@@ -169,5 +177,21 @@ fn a_handle_tells_the_transport_and_the_ready_state() {
         wait_for(&s.seen, |seen| (!seen.closed.is_empty()).then_some(())).await;
         assert_eq!(s.handle.ready_state(), "closed");
         assert_eq!(s.handle.request().method, "GET");
+    });
+}
+
+/// A handler that closes the session on a message hears nothing more of
+/// the same POST (a flood past its bound is refused once, not per packet).
+#[test]
+fn after_the_handler_closes_the_rest_of_a_payload_is_not_handed_over() {
+    actix::System::new().block_on(async {
+        let s = start().await;
+        s.addr.send(PostStart).await.unwrap().unwrap();
+        let packets = ["a", "close-me", "b", "c"].map(|t| Packet::Message(t.into()));
+        s.addr.send(PostDone(Ok(packets.to_vec()))).await.unwrap();
+        wait_for(&s.seen, |seen| (!seen.closed.is_empty()).then_some(())).await;
+        let seen = s.seen.lock().unwrap();
+        assert_eq!(seen.messages, ["a", "close-me"]);
+        assert_eq!(seen.closed, [CloseReason::TransportError]);
     });
 }
