@@ -12,6 +12,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use switchyard_socketio::server::embedded_file;
 
 /// The UI's files, as (path under the mount point, content type, contents).
 const FILES: [(&str, &str, &[u8]); 10] = [
@@ -103,18 +104,8 @@ pub fn configure(path: &str) -> impl Fn(&mut web::ServiceConfig) + Clone + 'stat
         for (name, content_type, body) in FILES {
             let etag = etag.clone();
             let serve = move |req: HttpRequest| {
-                let etag = etag.clone();
-                async move {
-                    let fresh = req.headers().get(header::IF_NONE_MATCH);
-                    if fresh.is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
-                        return HttpResponse::NotModified().finish();
-                    }
-                    HttpResponse::Ok()
-                        .content_type(content_type)
-                        .insert_header((header::ETAG, etag))
-                        .insert_header((header::CACHE_CONTROL, "public, max-age=0"))
-                        .body(body)
-                }
+                let res = embedded_file(&req, &etag, content_type, body);
+                async move { res }
             };
             if name == "index.html" {
                 cfg.route(&format!("{base}/"), web::get().to(serve.clone()));

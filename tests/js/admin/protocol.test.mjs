@@ -12,8 +12,7 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { after, before, describe, it } from "node:test";
-import { io } from "socket.io-client";
-import { httpGet, startServer } from "../support/helpers.mjs";
+import { connected, httpGet, ioClient, startServer } from "../support/helpers.mjs";
 import { waitFor } from "../support/cluster_helpers.mjs";
 
 const require = createRequire(import.meta.url);
@@ -23,19 +22,12 @@ const PASSWORD = "s3cret-pass";
 
 /** A socket.io-client socket that records every event it gets. */
 function recorded(url, opts = {}) {
-  const socket = io(url, { forceNew: true, reconnection: false, ...opts });
+  const socket = ioClient(url, opts);
   socket.seen = [];
   socket.onAny((event, ...args) => socket.seen.push([event, ...args]));
   socket.got = (event) => socket.seen.filter(([e]) => e === event).map(([, ...args]) => args);
   return socket;
 }
-
-const connected = (socket) =>
-  new Promise((resolve, reject) => {
-    if (socket.connected) return resolve(socket);
-    socket.once("connect", () => resolve(socket));
-    socket.once("connect_error", reject);
-  });
 
 describe("the admin UI protocol", () => {
   let server;
@@ -64,7 +56,7 @@ describe("the admin UI protocol", () => {
   it("refuses a wrong password and lets the right one in with a session id", T, async () => {
     const wrong = admin({ username: "admin", password: "nope" });
     const err = await connected(wrong).then(() => null, (e) => e);
-    assert.equal(err?.message, "invalid credentials");
+    assert.equal(err?.message, "connect_error: invalid credentials");
     const right = await connected(admin());
     await waitFor(() => right.got("session").length === 1, "a session id");
     const [[sessionId]] = right.got("session");
@@ -222,7 +214,7 @@ describe("the admin UI protocol on examples/test_server (--admin 1)", () => {
     const ui = await connected(open("/admin"));
     await waitFor(() => ui.got("all_sockets").length, "all_sockets");
     const burst = Array.from({ length: 60 }, () => open("/"));
-    await Promise.all(burst.map(connected));
+    await Promise.all(burst.map((s) => connected(s)));
     const ids = new Set(burst.map((s) => s.id));
     await waitFor(() => ui.got("socket_connected").filter(([s]) => ids.has(s.id)).length === ids.size, "socket_connected for each");
   });

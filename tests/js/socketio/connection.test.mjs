@@ -8,16 +8,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Manager, io } from "socket.io-client";
-import { startServer } from "../support/helpers.mjs";
+import { connected, startServer } from "../support/helpers.mjs";
 
 const T = { timeout: 30000 };
-
-const connected = (socket) =>
-  new Promise((resolve, reject) => {
-    if (socket.connected) return resolve(socket);
-    socket.once("connect", () => resolve(socket));
-    socket.once("connect_error", reject);
-  });
 
 describe("socket.conn, socket.request, socket.client", () => {
   let server;

@@ -2,8 +2,9 @@
 //! `scripts/refresh-socket-io-client.sh`) and served beside the endpoint as
 //! socket.io's `serveClient` does. Owns those routes only.
 
-use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
+
+use super::embedded::embedded_file;
 
 /// The bundles, as (file name, contents).
 const CLIENT_BUNDLES: [(&str, &str); 3] = [
@@ -35,18 +36,9 @@ pub fn client_bundle(path: &str) -> impl Fn(&mut web::ServiceConfig) + Clone + '
             cfg.route(
                 &format!("{base}{name}"),
                 web::get().to(move |req: HttpRequest| {
-                    let etag = etag.clone();
-                    async move {
-                        let fresh = req.headers().get(header::IF_NONE_MATCH);
-                        if fresh.is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
-                            return HttpResponse::NotModified().finish();
-                        }
-                        HttpResponse::Ok()
-                            .content_type("application/javascript; charset=utf-8")
-                            .insert_header((header::ETAG, etag))
-                            .insert_header((header::CACHE_CONTROL, "public, max-age=0"))
-                            .body(body)
-                    }
+                    let type_ = "application/javascript; charset=utf-8";
+                    let res = embedded_file(&req, &etag, type_, body.as_bytes());
+                    async move { res }
                 }),
             );
         }

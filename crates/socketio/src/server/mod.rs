@@ -14,6 +14,7 @@
 
 #[cfg(feature = "client-bundle")]
 mod bundle;
+mod embedded;
 mod tap;
 
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ use tokio::net::TcpStream;
 
 #[cfg(feature = "client-bundle")]
 pub use bundle::client_bundle;
+pub use embedded::embedded_file;
 pub use tap::{AppTap, WorkerApp, tapped};
 
 use crate::io::SocketIo;
