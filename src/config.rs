@@ -17,7 +17,7 @@
 //!    `--ping-interval-ms`).
 //!
 //! In environment variables and flags, list values (`cors_origins`,
-//! `transports`) are comma-separated; blank items are dropped, so an empty
+//! `transports`, `redis_cluster`) are comma-separated; blank items are dropped, so an empty
 //! value means the empty list. Every value is type-checked where it is read,
 //! even one a higher layer later overrides; the merged result is then
 //! validated as a whole. Each error names the offending key and its source
@@ -198,6 +198,9 @@ pub struct Config {
     pub adapter: AdapterKind,
     /// The Redis URL of the `redis` and `redis-streams` adapters.
     pub redis_url: String,
+    /// A Redis Cluster's seed nodes; when not empty, used instead of
+    /// [`Config::redis_url`].
+    pub redis_cluster: Vec<String>,
     /// The Redis channels' prefix.
     pub redis_key_prefix: String,
     /// Milliseconds requests to the other nodes wait; see
@@ -572,6 +575,20 @@ impl Config {
         let follows_rooms = self.adapter == AdapterKind::Redis
             && self.redis_variant == RedisVariant::Sharded
             && self.redis_subscription_mode != SubscriptionMode::Static;
+        let classic = self.adapter == AdapterKind::Redis && self.redis_variant == RedisVariant::Classic;
+        if classic && !self.redis_cluster.is_empty() {
+            return fail(
+                "redis_variant",
+                "must be \"sharded\" with redis_cluster (or use adapter = \"redis-streams\"): \
+                 the classic adapter does not run on a Redis Cluster",
+            );
+        }
+        if let Some(bad) = (self.redis_cluster.iter()).find(|seed| !(seed.starts_with("redis://") || seed.starts_with("rediss://"))) {
+            return fail(
+                "redis_cluster",
+                format!("invalid seed {bad:?} (expected redis://host:port)"),
+            );
+        }
         if self.connection_state_recovery && follows_rooms {
             return fail(
                 "redis_subscription_mode",

@@ -96,6 +96,7 @@ pub fn redis_config(c: &Config) -> RedisConfig {
         key_prefix: c.redis_key_prefix.clone(),
         request_timeout: c.redis_request_timeout(),
         variant,
+        cluster: c.redis_cluster.clone(),
         ..RedisConfig::new(c.redis_url.clone())
     }
 }
@@ -130,16 +131,17 @@ pub(crate) fn announce(line: &str) {
 /// keys to change) when Redis cannot be reached, unless `redis_wait_at_start`.
 async fn redis_adapter(config: &Config) -> std::io::Result<RedisAdapter> {
     let redis = redis_config(config);
+    let location = redis.location();
     let adapter = match config.redis_wait_at_start {
         true => RedisAdapter::connect_or_wait(redis).await,
         false => RedisAdapter::connect(redis).await,
     };
     let adapter = adapter.map_err(|e| {
         std::io::Error::other(format!(
-            "{e} (set --redis-url or SWITCHYARD_REDIS_URL, or --redis-wait-at-start true to start without it)"
+            "{e} (set --redis-url or SWITCHYARD_REDIS_URL, --redis-cluster for a Redis Cluster, or --redis-wait-at-start true to start without it)"
         ))
     })?;
-    log::info!("redis adapter: joined the cluster at {}", config.redis_url);
+    log::info!("redis adapter: joined the cluster at {location}");
     Ok(adapter)
 }
 

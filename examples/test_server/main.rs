@@ -25,7 +25,8 @@
 //! `--redis-key-prefix`, `--redis-request-timeout-ms`, `--redis-variant
 //! sharded` with `--redis-subscription-mode MODE`, or `--redis-variant
 //! streams` with `--redis-stream-name NAME`, `--redis-stream-max-len N`,
-//! `--redis-stream-read-count N`) the node joins a cluster over Redis: the room operations span every node unless their
+//! `--redis-stream-read-count N`; `--redis-cluster URL,URL,...` for a Redis
+//! Cluster's seed nodes instead of `--redis-url`) the node joins a cluster over Redis: the room operations span every node unless their
 //! spec says `local: true`, and each node answers other nodes'
 //! `serverSideEmit` (see `ServerSide`: a catch-all, and one for those named `sse-by-name`).
 //!
@@ -657,8 +658,10 @@ async fn main() -> std::io::Result<()> {
             },
             _ => Variant::Classic,
         };
+        let seeds = flag("--redis-cluster", String::new());
         let redis = RedisConfig {
             variant,
+            cluster: (seeds.split(',')).filter(|s| !s.is_empty()).map(String::from).collect(),
             key_prefix: flag("--redis-key-prefix", "socket.io".to_string()),
             request_timeout: Duration::from_millis(flag("--redis-request-timeout-ms", 5000)),
             ..RedisConfig::new(flag("--redis-url", "redis://127.0.0.1:6379".to_string()))

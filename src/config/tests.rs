@@ -221,6 +221,7 @@ fn every_key_settable_from_env_and_cli() {
         ("vr_send_status_code", "false"),
         ("adapter", "redis"),
         ("redis_url", "redis://10.0.0.1:7000/2"),
+        ("redis_cluster", "redis://10.0.0.1:7000,redis://10.0.0.2:7000"),
         ("redis_key_prefix", "app"),
         ("redis_request_timeout_ms", "12"),
         ("redis_variant", "sharded"),
@@ -257,6 +258,7 @@ fn every_key_settable_from_env_and_cli() {
          trusted_proxies: [\"10.0.0.0/8\", \"::1\"], ws_check_origin: false, check_sid_address: true, \
          virtual_requests: false, vr_max_in_flight: 11, vr_send_response_headers: false, \
          vr_send_status_code: false, adapter: Redis, redis_url: \"redis://10.0.0.1:7000/2\", \
+         redis_cluster: [\"redis://10.0.0.1:7000\", \"redis://10.0.0.2:7000\"], \
          redis_key_prefix: \"app\", redis_request_timeout_ms: 12, redis_variant: Sharded, \
          redis_subscription_mode: Static, redis_wait_at_start: true, \
          redis_stream_name: \"events\", redis_stream_max_len: 23, redis_stream_read_count: 24, \

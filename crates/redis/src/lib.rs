@@ -24,6 +24,11 @@
 //! static, the order Redis ran the publishes in, and names the sender
 //! gives). Node nodes share such a cluster unchanged.
 //!
+//! On a Redis Cluster ([`RedisConfig::cluster`], seed nodes), the sharded
+//! adapter and the streams adapter run unchanged, recovery's sessions
+//! too: each channel, stream and session key lives on its slot's master,
+//! and the links follow a failover to the replica that takes over.
+//!
 //! Written by hand rather than with a crate: no Rust crate speaks these
 //! wire formats (socketioxide's Redis adapter has its own).
 //!
@@ -44,6 +49,7 @@ mod node;
 mod sessions;
 mod sharded;
 mod streams;
+mod target;
 mod wire;
 
 pub use sharded::SubscriptionMode;
@@ -55,13 +61,20 @@ use link::Link;
 use node::Bus;
 use sessions::Sessions;
 use streams::link::{StreamLink, StreamOptions};
+use target::Target;
 use switchyard_core::{Adapter, AdapterFactory, LocalNamespace};
 
 /// How to reach Redis, and how long to wait for the other nodes.
 #[derive(Debug, Clone)]
 pub struct RedisConfig {
-    /// `redis://host:port/db` (or `redis+unix:///path`).
+    /// `redis://host:port/db` (or `redis+unix:///path`); not used when
+    /// [`cluster`](Self::cluster) names seed nodes.
     pub url: String,
+    /// A Redis Cluster's seed nodes (`redis://host:port`, a few of its
+    /// nodes; the others are found from them), or empty for the one server
+    /// at `url`. On a cluster, [`Variant::Sharded`] and [`Variant::Streams`]
+    /// work (and recovery with them); [`Variant::Classic`] is refused.
+    pub cluster: Vec<String>,
     /// The channels' prefix (Node's `key` option; not used by
     /// [`Variant::Streams`], which names its stream).
     pub key_prefix: String,
@@ -117,9 +130,41 @@ impl RedisConfig {
     pub fn new(url: impl Into<String>) -> RedisConfig {
         RedisConfig {
             url: url.into(),
+            cluster: Vec::new(),
             key_prefix: "socket.io".into(),
             request_timeout: Duration::from_secs(5),
             variant: Variant::Classic,
+        }
+    }
+
+    /// A Redis Cluster reached through `seeds` (a few of its nodes), with
+    /// the sharded adapter in Node's default mode; set
+    /// [`variant`](Self::variant) to [`Variant::streams`] for the streams
+    /// adapter.
+    ///
+    /// ```no_run
+    /// use switchyard_redis::{RedisAdapter, RedisConfig, SubscriptionMode, Variant};
+    ///
+    /// # async fn run() -> Result<(), switchyard_redis::RedisAdapterError> {
+    /// let seeds = ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"];
+    /// let mut config = RedisConfig::cluster(seeds);
+    /// config.variant = Variant::Sharded(SubscriptionMode::Static);
+    /// let redis = RedisAdapter::connect(config).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn cluster<S: Into<String>>(seeds: impl IntoIterator<Item = S>) -> RedisConfig {
+        RedisConfig {
+            cluster: seeds.into_iter().map(Into::into).collect(),
+            variant: Variant::Sharded(SubscriptionMode::default()),
+            ..RedisConfig::new("")
+        }
+    }
+
+    /// Where Redis is, for messages: the URL, or the cluster's seeds.
+    pub fn location(&self) -> String {
+        match self.cluster.as_slice() {
+            [] => self.url.clone(),
+            seeds => format!("the redis cluster of {}", seeds.join(", ")),
         }
     }
 }
@@ -134,6 +179,14 @@ pub enum RedisAdapterError {
         url: String,
         /// Why.
         source: redis::RedisError,
+    },
+    /// Classic pub/sub was asked for on a Redis Cluster.
+    #[error(
+        "the classic redis adapter does not run on a redis cluster ({location}): use the sharded or the streams adapter"
+    )]
+    ClassicOnCluster {
+        /// The cluster's seeds.
+        location: String,
     },
     /// Redis did not answer.
     #[error("cannot reach redis at {url}: {source}")]
@@ -166,7 +219,7 @@ impl RedisAdapter {
     pub async fn connect(config: RedisConfig) -> Result<RedisAdapter, RedisAdapterError> {
         let (adapter, result) = Self::start(config).await?;
         result.map_err(|source| RedisAdapterError::Unreachable {
-            url: adapter.config.url.clone(),
+            url: adapter.config.location(),
             source,
         })?;
         Ok(adapter)
@@ -179,7 +232,7 @@ impl RedisAdapter {
         if let Err(e) = result {
             log::warn!(
                 "redis adapter: cannot reach {} ({e}); serving this node alone until it can",
-                adapter.config.url
+                adapter.config.location()
             );
         }
         Ok(adapter)
@@ -188,11 +241,16 @@ impl RedisAdapter {
     async fn start(
         config: RedisConfig,
     ) -> Result<(RedisAdapter, redis::RedisResult<()>), RedisAdapterError> {
-        let client =
-            redis::Client::open(config.url.as_str()).map_err(|source| RedisAdapterError::Url {
-                url: config.url.clone(),
+        if !config.cluster.is_empty() && config.variant == Variant::Classic {
+            let location = config.location();
+            return Err(RedisAdapterError::ClassicOnCluster { location });
+        }
+        let target = Target::open(&config.url, &config.cluster).map_err(|source| {
+            RedisAdapterError::Url {
+                url: config.location(),
                 source,
-            })?;
+            }
+        })?;
         // The link's tasks get a thread of their own: Redis traffic never
         // waits behind a busy HTTP worker, nor the other way round.
         let arbiter = actix::Arbiter::new().handle();
@@ -207,18 +265,14 @@ impl RedisAdapter {
                     max_len: *max_len,
                     read_count: *read_count,
                 };
-                let (link, result) = StreamLink::start(client, options, &arbiter).await;
+                let (link, result) = StreamLink::start(target, options, &arbiter).await;
                 (Transport::Stream(Arc::new(link)), result)
             }
             Variant::Classic | Variant::Sharded(_) => {
                 // Recovery's sessions: commands of their own, beside pub/sub.
-                let config = redis::aio::ConnectionManagerConfig::new()
-                    .set_number_of_retries(0)
-                    .set_connection_timeout(Some(Duration::from_secs(5)))
-                    .set_response_timeout(Some(Duration::from_secs(5)));
-                let conn =
-                    redis::aio::ConnectionManager::new_lazy_with_config(client.clone(), config);
-                let (link, result) = Link::start(client, &arbiter).await;
+                let timeout = Duration::from_secs(5);
+                let conn = target.managed(timeout, timeout);
+                let (link, result) = Link::start(target, &arbiter).await;
                 let sessions = Sessions::new(conn.ok(), &arbiter, link.stats.clone());
                 (
                     Transport::PubSub(Arc::new(link), Arc::new(sessions)),

@@ -22,6 +22,16 @@
 //! waits on Redis, and local delivery never does either. Each namespace's
 //! inbound messages wait in a bounded queue (a full one drops, counted).
 //!
+//! On a Redis Cluster ([`Target::Cluster`]) both connections are the redis
+//! crate's cluster connections, and nothing else changes: lost when any of
+//! their nodes' connections is lost (a master gone), or when a node stops
+//! serving a slot the link subscribes in (its `sunsubscribe` push), and
+//! made again from the seed nodes, which then name the new masters (after
+//! a failover, the replica that took over): every sharded channel is
+//! subscribed again on its slot's master. A pipeline goes to one slot's
+//! master, so publishes are sent in runs of the same slot, in order, and
+//! `SHARDNUMSUB` alone, summed over every master.
+//!
 //! Why not the `redis` crate's `ConnectionManager`: it reconnects one
 //! connection, and its retries stop after `number_of_retries`; from then on
 //! it reconnects only when a command fails on the dead connection (the lost
@@ -36,10 +46,10 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
+use super::target::{Conn, Target};
 use super::wire::Sub;
 use switchyard_core::AdapterCounters;
 
@@ -130,7 +140,7 @@ enum Command {
 
 /// The link while up: the publishing connection, and how to say it is lost
 /// (the supervisor waits on it). `None` while down.
-type Live = Option<(MultiplexedConnection, Arc<Notify>)>;
+type Live = Option<(Conn, Arc<Notify>)>;
 
 /// The node's way to Redis.
 pub(crate) struct Link {
@@ -150,33 +160,16 @@ impl Link {
     /// Starts the supervisor and the publisher in `arbiter`; resolves once
     /// the link is up for the first time, or with the first attempt's error
     /// (the supervisor goes on trying).
-    pub async fn start(
-        client: redis::Client,
-        arbiter: &actix::ArbiterHandle,
-    ) -> (Link, redis::RedisResult<()>) {
+    pub async fn start(target: Target, arbiter: &actix::ArbiterHandle) -> (Link, redis::RedisResult<()>) {
         let stats = Arc::new(Stats::default());
         let (commands, command_rx) = mpsc::channel(PUBLISH_QUEUE);
         let (changes, changes_rx) = mpsc::unbounded_channel();
         let (first_tx, first_rx) = oneshot::channel();
         let (live_tx, live_rx) = watch::channel(None);
-        // RESP3 on both: messages arrive as pushes, and each connection
-        // tells its loss by a push even while idle.
-        let info = client.get_connection_info().clone();
-        let resp3 = info
-            .redis_settings()
-            .clone()
-            .set_protocol(redis::ProtocolVersion::RESP3);
-        match redis::Client::open(info.set_redis_settings(resp3)) {
-            Ok(client) => {
-                let routes = Routes::default();
-                arbiter.spawn(publisher(command_rx, live_rx, stats.clone()));
-                let stats = stats.clone();
-                arbiter.spawn(supervisor(
-                    client, routes, changes_rx, live_tx, stats, first_tx,
-                ));
-            }
-            Err(e) => drop(first_tx.send(Err(e))),
-        }
+        let routes = Routes::default();
+        arbiter.spawn(publisher(command_rx, live_rx, stats.clone()));
+        let supervised = supervisor(target, routes, changes_rx, live_tx, stats.clone(), first_tx);
+        arbiter.spawn(supervised);
         let first = first_rx
             .await
             .unwrap_or_else(|_| Err(redis::RedisError::from(std::io::Error::other("stopped"))));
@@ -388,19 +381,93 @@ async fn publisher(
     }
 }
 
-/// Sends `commands` in one pipeline on the live link. On failure they are
-/// dropped (counted); a lost connection takes the link down.
+/// Sends `commands` on the live link: in one pipeline on one server, in
+/// runs of one slot each on a cluster ([`runs`]). A run that fails is
+/// dropped (counted), and so is what follows it when the connection is
+/// lost, which takes the link down.
 async fn send(up: &mut Live, commands: Vec<Command>, stats: &Stats) {
     let Some((conn, lost)) = up.as_mut() else {
         return;
     };
-    if commands.is_empty() {
-        return;
+    let cluster = matches!(conn, Conn::Cluster(_));
+    let mut runs = runs(commands, cluster).into_iter();
+    let mut gone = None;
+    for run in runs.by_ref() {
+        if let Err(e) = send_run(conn, run, stats).await
+            && (e.is_unrecoverable_error() || e.is_io_error() || e.is_connection_dropped())
+        {
+            gone = Some(e);
+            break;
+        }
     }
+    if let Some(e) = gone {
+        log::debug!("redis adapter: publishing connection lost: {e}");
+        for run in runs {
+            fail(run, &e, stats);
+        }
+        lost.notify_one();
+        *up = None;
+    }
+}
+
+/// What goes to Redis in one request.
+enum Run {
+    /// One pipeline (on a cluster, of one slot's publishes).
+    Pipeline(Vec<Command>),
+    /// On a cluster: `PUBSUB SHARDNUMSUB`, asked of every master and
+    /// summed (the subscribers are on the master of the channel's slot).
+    ClusterCount(String, oneshot::Sender<redis::RedisResult<usize>>),
+}
+
+/// The commands in the runs they are sent in, in order: all of them in one
+/// pipeline on one server; on a cluster, publishes of one slot together (a
+/// pipeline goes to one master) and each count alone.
+fn runs(commands: Vec<Command>, cluster: bool) -> Vec<Run> {
+    if !cluster {
+        return vec![Run::Pipeline(commands)];
+    }
+    let mut runs: Vec<Run> = Vec::new();
+    let mut slot = None;
+    for command in commands {
+        let publish = match command {
+            Command::Publish(p) => p,
+            Command::NumSub(channel, _, reply) => {
+                runs.push(Run::ClusterCount(channel, reply));
+                slot = None;
+                continue;
+            }
+        };
+        let this = Some(redis::cluster_routing::Slot::for_key(&publish.channel));
+        match runs.last_mut() {
+            Some(Run::Pipeline(run)) if this == slot => run.push(Command::Publish(publish)),
+            _ => runs.push(Run::Pipeline(vec![Command::Publish(publish)])),
+        }
+        slot = this;
+    }
+    runs
+}
+
+/// Sends one run; its publishes are counted as published or dropped, its
+/// counts answered.
+async fn send_run(conn: &mut Conn, run: Run, stats: &Stats) -> redis::RedisResult<()> {
+    let run = match run {
+        Run::Pipeline(run) => run,
+        Run::ClusterCount(channel, reply) => {
+            let mut numsub = redis::cmd("PUBSUB");
+            numsub.arg("SHARDNUMSUB").arg(&channel);
+            let counts = numsub.query_async::<HashMap<String, usize>>(conn).await;
+            let count = counts.map(|counts| counts.get(&channel).copied().unwrap_or(0));
+            if count.is_err() {
+                stats.errors.fetch_add(1, Relaxed);
+            }
+            let _ = reply.send(count.clone());
+            return count.map(drop);
+        }
+    };
     let mut pipe = redis::pipe();
     let mut published = 0;
     let mut replies = Vec::new();
-    for command in commands {
+    for command in run {
         match command {
             Command::Publish(Publish {
                 channel,
@@ -424,6 +491,7 @@ async fn send(up: &mut Live, commands: Vec<Command>, stats: &Stats) {
             for (reply, (_, n)) in replies.into_iter().zip(counts) {
                 let _ = reply.send(Ok(n));
             }
+            Ok(())
         }
         Err(e) => {
             stats.dropped.fetch_add(published, Relaxed);
@@ -431,11 +499,21 @@ async fn send(up: &mut Live, commands: Vec<Command>, stats: &Stats) {
             for reply in replies {
                 let _ = reply.send(Err(e.clone()));
             }
-            if e.is_unrecoverable_error() || e.is_io_error() || e.is_connection_dropped() {
-                log::debug!("redis adapter: publishing connection lost: {e}");
-                lost.notify_one();
-                *up = None;
-            }
+            Err(e)
+        }
+    }
+}
+
+/// A run not sent: its publishes dropped (counted), its counts failed.
+fn fail(run: Run, error: &redis::RedisError, stats: &Stats) {
+    let commands = match run {
+        Run::Pipeline(commands) => commands,
+        Run::ClusterCount(_, reply) => return drop(reply.send(Err(error.clone()))),
+    };
+    for command in commands {
+        match command {
+            Command::Publish(_) => drop(stats.dropped.fetch_add(1, Relaxed)),
+            Command::NumSub(_, _, reply) => drop(reply.send(Err(error.clone()))),
         }
     }
 }
@@ -452,7 +530,7 @@ enum Change {
 /// link is down and starts again, on [`retry_delay`]'s schedule. Ends when
 /// the [`Link`] is dropped. `first` gets the first attempt's outcome.
 async fn supervisor(
-    client: redis::Client,
+    target: Target,
     routes: Routes,
     mut changes: mpsc::UnboundedReceiver<Change>,
     live: watch::Sender<Live>,
@@ -465,7 +543,7 @@ async fn supervisor(
     loop {
         // A fresh one per attempt: a loss told to an older link is no news.
         let lost = Arc::new(Notify::new());
-        let attempt = establish(&client, &routes, &stats, &lost).await;
+        let attempt = establish(&target, &routes, &stats, &lost).await;
         if let Some(first) = first.take() {
             let _ = first.send(attempt.as_ref().map(|_| ()).map_err(|e| e.clone()));
         }
@@ -509,47 +587,40 @@ async fn supervisor(
 /// Both connections, subscribing first (every route subscribed), each
 /// telling `lost` when it goes.
 async fn establish(
-    client: &redis::Client,
+    target: &Target,
     routes: &Routes,
     stats: &Arc<Stats>,
     lost: &Arc<Notify>,
-) -> redis::RedisResult<(MultiplexedConnection, MultiplexedConnection)> {
+) -> redis::RedisResult<(Conn, Conn)> {
     let pushes = Pushes {
         routes: routes.clone(),
         stats: stats.clone(),
         lost: lost.clone(),
+        cluster: target.is_cluster(),
     };
-    let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_push_sender(move |info| pushes.take(info));
-    let mut subscribing = client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await?;
+    let push = move |info| pushes.take(info);
+    let mut subscribing = target.pushing(CONNECT_TIMEOUT, push).await?;
     let current: Vec<(String, Sub)> = (lock(routes).iter())
         .map(|(c, r)| (c.clone(), r.sub))
         .collect();
     for (channel, sub) in current {
-        send_subscription(&mut subscribing, subscribe_command(sub, true), &channel).await?;
+        send_subscription(&mut subscribing, sub, true, &channel).await?;
     }
     let lost = lost.clone();
-    let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_push_sender(move |info: redis::PushInfo| {
-            if info.kind == redis::PushKind::Disconnection {
-                lost.notify_one();
-            }
-            Ok::<(), std::convert::Infallible>(())
-        });
-    let publishing = client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await?;
+    let push = move |info: redis::PushInfo| {
+        if info.kind == redis::PushKind::Disconnection {
+            lost.notify_one();
+        }
+        Ok::<(), std::convert::Infallible>(())
+    };
+    let publishing = target.pushing(CONNECT_TIMEOUT, push).await?;
     Ok((subscribing, publishing))
 }
 
 /// Makes the subscription changes on the live subscribing connection until
 /// the link is lost (`true`) or the [`Link`] is dropped (`false`).
 async fn serve(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     routes: &Routes,
     changes: &mut mpsc::UnboundedReceiver<Change>,
     lost: &Notify,
@@ -560,15 +631,14 @@ async fn serve(
             change = changes.recv() => {
                 let Some(change) = change else { return false };
                 let command = match &change {
-                    Change::Subscribe(channel, route) => {
-                        Some((subscribe_command(route.sub, true), channel.clone()))
+                    Change::Subscribe(channel, route) => Some((route.sub, true, channel.clone())),
+                    Change::Unsubscribe(channel) => {
+                        (lock(routes).get(channel)).map(|r| (r.sub, false, channel.clone()))
                     }
-                    Change::Unsubscribe(channel) => (lock(routes).get(channel))
-                        .map(|r| (subscribe_command(r.sub, false), channel.clone())),
                 };
                 apply(routes, change);
-                if let Some((command, channel)) = command
-                    && send_subscription(conn, command, &channel).await.is_err()
+                if let Some((sub, on, channel)) = command
+                    && send_subscription(conn, sub, on, &channel).await.is_err()
                 {
                     return true;
                 }
@@ -586,17 +656,29 @@ fn apply(routes: &Routes, change: Change) {
 
 /// Takes the subscribing connection's pushes, on the connection's task:
 /// messages go to their namespace's bounded queue (a full one drops,
-/// counted); a lost connection wakes the supervisor.
+/// counted); a lost connection wakes the supervisor, and so does, on a
+/// cluster, a node that stops serving a channel still followed (its slot
+/// moved: the channel is to be subscribed on the slot's new master).
 struct Pushes {
     routes: Routes,
     stats: Arc<Stats>,
     lost: Arc<Notify>,
+    cluster: bool,
 }
 
 impl Pushes {
     fn take(&self, info: redis::PushInfo) -> Result<(), std::convert::Infallible> {
         if info.kind == redis::PushKind::Disconnection {
             self.lost.notify_one();
+            return Ok(());
+        }
+        if self.cluster && info.kind == redis::PushKind::SUnsubscribe {
+            // The link's own unsubscriptions leave the routes first.
+            if let Some(redis::Value::BulkString(channel)) = info.data.first()
+                && lock(&self.routes).contains_key(&*String::from_utf8_lossy(channel))
+            {
+                self.lost.notify_one();
+            }
             return Ok(());
         }
         let Some((key, channel, payload)) = message(info) else {
@@ -635,23 +717,20 @@ fn message(info: redis::PushInfo) -> Option<(String, String, Vec<u8>)> {
     Some((key.unwrap_or_else(|| channel.clone()), channel, payload))
 }
 
-fn subscribe_command(sub: Sub, on: bool) -> &'static str {
-    match (sub, on) {
+/// One (un)subscription, one channel: its one confirmation is its reply.
+async fn send_subscription(
+    conn: &mut Conn,
+    sub: Sub,
+    on: bool,
+    channel: &str,
+) -> redis::RedisResult<()> {
+    let command = match (sub, on) {
+        (Sub::Shard, on) => return conn.shard_subscription(channel, on).await,
         (Sub::Channel, true) => "SUBSCRIBE",
         (Sub::Channel, false) => "UNSUBSCRIBE",
         (Sub::Pattern, true) => "PSUBSCRIBE",
         (Sub::Pattern, false) => "PUNSUBSCRIBE",
-        (Sub::Shard, true) => "SSUBSCRIBE",
-        (Sub::Shard, false) => "SUNSUBSCRIBE",
-    }
-}
-
-/// One (un)subscription, one channel: its one confirmation is its reply.
-async fn send_subscription(
-    conn: &mut MultiplexedConnection,
-    command: &str,
-    channel: &str,
-) -> redis::RedisResult<()> {
+    };
     redis::cmd(command).arg(channel).exec_async(conn).await
 }
 

@@ -19,11 +19,11 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use futures_util::future::{BoxFuture, FutureExt};
-use redis::aio::ConnectionManager;
 use rmpv::Value as Mp;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::link::Stats;
+use crate::target::Conn;
 use crate::wire;
 use switchyard_core::RecoverySession;
 
@@ -54,7 +54,7 @@ impl Sessions {
     /// Starts the task in `arbiter`, on `conn` (without one, every
     /// command fails: counted, and no session is found).
     pub fn new(
-        conn: Option<ConnectionManager>,
+        conn: Option<Conn>,
         arbiter: &actix::ArbiterHandle,
         stats: Arc<Stats>,
     ) -> Sessions {
@@ -92,7 +92,7 @@ impl Sessions {
     }
 }
 
-async fn run(mut conn: ConnectionManager, mut queue: mpsc::Receiver<Op>, stats: Arc<Stats>) {
+async fn run(mut conn: Conn, mut queue: mpsc::Receiver<Op>, stats: Arc<Stats>) {
     while let Some(op) = queue.recv().await {
         let result = match op {
             Op::Persist { key, value, ttl } => {
@@ -102,11 +102,9 @@ async fn run(mut conn: ConnectionManager, mut queue: mpsc::Receiver<Op>, stats: 
                 set.exec_async(&mut conn).await
             }
             Op::Take { key, reply } => {
-                let mut take = redis::pipe();
-                take.atomic().get(&key).del(&key).ignore();
-                let got: redis::RedisResult<(Option<String>,)> = take.query_async(&mut conn).await;
+                let got = take(&mut conn, &key).await;
                 let (value, result) = match got {
-                    Ok((value,)) => (value, Ok(())),
+                    Ok(value) => (value, Ok(())),
                     Err(e) => (None, Err(e)),
                 };
                 let _ = reply.send(value);
@@ -118,6 +116,15 @@ async fn run(mut conn: ConnectionManager, mut queue: mpsc::Receiver<Op>, stats: 
             stats.errors.fetch_add(1, Relaxed);
         }
     }
+}
+
+/// Gets and deletes `key` in one step, as Node does (`MULTI; GET; DEL;
+/// EXEC`); a transaction of one key is one slot, so on a cluster too.
+async fn take(conn: &mut Conn, key: &str) -> redis::RedisResult<Option<String>> {
+    let mut take = redis::pipe();
+    take.atomic().get(key).del(key).ignore();
+    let (value,): (Option<String>,) = take.query_async(conn).await?;
+    Ok(value)
 }
 
 /// A session as Node writes it: base64 of msgpack `{sid, pid, rooms, data}`.

@@ -1,7 +1,9 @@
 //! The streams dialect's link to Redis: one connection that appends
 //! (`XADD`, pipelined, in order) and one that reads the stream (`XREAD
 //! COUNT n BLOCK 5000` from the last id read), each a `ConnectionManager`
-//! on the adapter's own thread. It knows streams and fields, not Socket.IO.
+//! (on a Redis Cluster, a cluster connection, which routes both to the
+//! stream's master and finds the new one after a failover) on the
+//! adapter's own thread. It knows streams and fields, not Socket.IO.
 //!
 //! Nothing is lost while Redis is away: the reader goes on from the last
 //! id it read (the stream keeps what came meanwhile, up to `MAXLEN`), and
@@ -24,13 +26,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::Value;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::mpsc;
 
 use super::{pack, unpack};
 use crate::link::{Inbound, Route, Stats};
 use crate::node::Bus;
 use crate::sessions::Sessions;
+use crate::target::{Conn, Target};
 
 /// Appends waiting for Redis.
 const PUBLISH_QUEUE: usize = 16 * 1024;
@@ -73,23 +75,18 @@ impl StreamLink {
     /// Starts both tasks in `arbiter`; resolves once Redis answered a
     /// `PING`, or with why it did not (the tasks keep trying).
     pub async fn start(
-        client: redis::Client,
+        target: Target,
         options: StreamOptions,
         arbiter: &actix::ArbiterHandle,
     ) -> (StreamLink, redis::RedisResult<()>) {
         // One connection attempt per command: the tasks here retry, with
         // their own backoff, and start-up does not wait out the manager's.
-        let config = ConnectionManagerConfig::new()
-            .set_number_of_retries(0)
-            .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT));
-        let reading = config.clone().set_response_timeout(Some(BLOCK + TIMEOUT));
         let stats = Arc::new(Stats::default());
         let (appends, queue) = mpsc::channel(PUBLISH_QUEUE);
         // Lazy: connecting is the tasks' business; this fails only for a
         // configuration the redis crate refuses (none is made here).
-        let managers = ConnectionManager::new_lazy_with_config(client.clone(), config)
-            .and_then(|w| Ok((w, ConnectionManager::new_lazy_with_config(client, reading)?)));
+        let managers = (target.managed(TIMEOUT, TIMEOUT))
+            .and_then(|w| Ok((w, target.managed(TIMEOUT, BLOCK + TIMEOUT)?)));
         let (mut writer, reader) = match managers {
             Ok(managers) => managers,
             Err(e) => {
@@ -219,7 +216,7 @@ fn transient(error: &redis::RedisError) -> bool {
 
 /// Appends what is queued, in order, in pipelines of up to [`PIPELINE`].
 struct Appender {
-    conn: ConnectionManager,
+    conn: Conn,
     stream: String,
     max_len: usize,
     stats: Arc<Stats>,
@@ -337,7 +334,7 @@ pub(crate) fn next_id(id: &str) -> String {
 /// Reads the stream from the last id read, and hands each entry to the
 /// namespace it names.
 struct Reader {
-    conn: ConnectionManager,
+    conn: Conn,
     options: StreamOptions,
     routes: Routes,
     last_id: Arc<Mutex<String>>,
