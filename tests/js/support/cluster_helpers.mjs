@@ -126,14 +126,14 @@ export function clusterScope(redis, { variant = "classic" } = {}) {
 }
 
 /**
- * Runs `fn(scope)` on a fresh scope of `redis` (a value or a function returning it) and `variant`,
- * then cleans up.
+ * Runs `fn(scope, t)` on a fresh scope of `redis` (a value or a function returning it) and
+ * `variant`, then cleans up (`t`: the test's context).
  */
 export function withCluster(redisOf, fn, { variant = "classic" } = {}) {
-  return async () => {
+  return async (t) => {
     const scope = clusterScope(typeof redisOf === "function" ? redisOf() : redisOf, { variant });
     try {
-      await fn(scope);
+      await fn(scope, t);
     } finally {
       await scope.close();
     }
@@ -141,20 +141,21 @@ export function withCluster(redisOf, fn, { variant = "classic" } = {}) {
 }
 
 /**
- * A describe with a redis-server of its own (started before its tests, stopped after). `body`
- * declares the tests; it gets `cluster(fn)`, which runs `fn` in a cluster scope of `variant` on
- * that server (withCluster).
+ * A describe with a redis-server of its own (started before its tests, stopped after; `start`
+ * makes it, e.g. redis_cluster.mjs' startRedisCluster for a Redis Cluster). `body` declares the
+ * tests; it gets `cluster(fn)`, which runs `fn` in a cluster scope of `variant` on that server
+ * (withCluster), and `redis()`, the server.
  */
-export function describeOnRedis(title, variant, body) {
+export function describeOnRedis(title, variant, body, { start = startRedis } = {}) {
   describe(title, () => {
     let redis;
     before(async () => {
-      redis = await startRedis();
+      redis = await start();
     });
     after(async () => {
       await redis?.stop();
     });
-    body({ cluster: (fn) => withCluster(() => redis, fn, { variant }) });
+    body({ cluster: (fn) => withCluster(() => redis, fn, { variant }), redis: () => redis });
   });
 }
 

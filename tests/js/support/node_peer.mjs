@@ -8,7 +8,7 @@
 // and, like test_server, hands every server-side event E(args...) it receives to its own sockets
 // in room "sse-watchers" as `sse-received` [E, ...args], answering an ack with "node-<port>".
 //
-// As a script: node support/node_peer.mjs --redis-url redis://127.0.0.1:P [--port 0]
+// As a script: node support/node_peer.mjs (--redis-url redis://127.0.0.1:P | --redis-cluster URL,URL,...) [--port 0]
 //   [--redis-key-prefix socket.io] [--redis-request-timeout-ms 5000]
 //   [--redis-variant classic|sharded|streams] [--redis-subscription-mode dynamic|static|dynamic-private]
 //   [--redis-stream-name socket.io] [--redis-stream-max-len 10000] [--redis-stream-read-count 100]
@@ -21,12 +21,13 @@ import { createServer } from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnProcess } from "./helpers.mjs";
+import { redisArgs } from "./redis_helpers.mjs";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 
 /** Spawn this script as a node of `redis`'s cluster; resolves with {port, url, pid, stop, ...}. */
 export async function startNodePeer(redis, args = []) {
-  const proc = await spawnProcess(process.execPath, [SCRIPT, "--port", "0", "--redis-url", redis.url, ...args], {
+  const proc = await spawnProcess(process.execPath, [SCRIPT, "--port", "0", ...redisArgs(redis), ...args], {
     ready: /^listening on 127\.0\.0\.1:\d+$/,
     cwd: path.dirname(SCRIPT),
     name: "node peer",
@@ -59,8 +60,10 @@ const sortedRooms = (socket) => [...socket.rooms].sort();
 async function main() {
   const argv = process.argv.slice(2);
   const redisUrl = flag(argv, "--redis-url");
-  if (!redisUrl) {
-    console.error("node_peer: --redis-url is required");
+  // A Redis Cluster's seeds: node-redis' createCluster, as Node's adapters take it.
+  const seeds = flag(argv, "--redis-cluster", "").split(",").filter(Boolean);
+  if (!redisUrl && seeds.length === 0) {
+    console.error("node_peer: --redis-url or --redis-cluster is required");
     process.exit(2);
   }
   const wantPort = Number(flag(argv, "--port", "0"));
@@ -71,13 +74,13 @@ async function main() {
 
   const { Server } = await import("socket.io");
   const { createAdapter, createShardedAdapter } = await import("@socket.io/redis-adapter");
-  const { createClient } = await import("redis");
+  const { createClient, createCluster } = await import("redis");
 
   // The adapter publishes without awaiting: while Redis is down those promises reject with nobody
   // to catch them, which would end the process (Node's default). Log them and keep serving.
   process.on("unhandledRejection", (err) => console.error(`unhandled rejection: ${err?.message ?? err}`));
 
-  const pub = createClient({ url: redisUrl });
+  const pub = seeds.length ? createCluster({ rootNodes: seeds.map((url) => ({ url })) }) : createClient({ url: redisUrl });
   // the streams adapter needs one client (its XREAD takes an isolated connection of its own)
   const sub = variant === "streams" ? null : pub.duplicate();
   const clients = [pub, sub].filter(Boolean);

@@ -229,9 +229,12 @@ export async function startNodes(redis, count, args = [], { variant = "classic" 
   return nodes;
 }
 
+/** The flags naming `redis`: a redis-server's URL, or a Redis Cluster's seeds (redis_cluster.mjs). */
+export const redisArgs = (redis) => (redis.seeds ? ["--redis-cluster", redis.seeds.join(",")] : ["--redis-url", redis.url]);
+
 /** One test_server node on `redis` (not waiting for its subscriptions). */
 export function startNode(redis, args = []) {
-  return startServer("test_server", ["--adapter", "redis", "--redis-url", redis.url, ...args]);
+  return startServer("test_server", ["--adapter", "redis", ...redisArgs(redis), ...args]);
 }
 
 /**
