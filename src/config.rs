@@ -575,7 +575,8 @@ impl Config {
         let follows_rooms = self.adapter == AdapterKind::Redis
             && self.redis_variant == RedisVariant::Sharded
             && self.redis_subscription_mode != SubscriptionMode::Static;
-        let classic = self.adapter == AdapterKind::Redis && self.redis_variant == RedisVariant::Classic;
+        let classic =
+            self.adapter == AdapterKind::Redis && self.redis_variant == RedisVariant::Classic;
         if classic && !self.redis_cluster.is_empty() {
             return fail(
                 "redis_variant",
@@ -583,7 +584,9 @@ impl Config {
                  the classic adapter does not run on a Redis Cluster",
             );
         }
-        if let Some(bad) = (self.redis_cluster.iter()).find(|seed| !(seed.starts_with("redis://") || seed.starts_with("rediss://"))) {
+        if let Some(bad) = (self.redis_cluster.iter())
+            .find(|seed| !(seed.starts_with("redis://") || seed.starts_with("rediss://")))
+        {
             return fail(
                 "redis_cluster",
                 format!("invalid seed {bad:?} (expected redis://host:port)"),

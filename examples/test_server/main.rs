@@ -661,7 +661,10 @@ async fn main() -> std::io::Result<()> {
         let seeds = flag("--redis-cluster", String::new());
         let redis = RedisConfig {
             variant,
-            cluster: (seeds.split(',')).filter(|s| !s.is_empty()).map(String::from).collect(),
+            cluster: (seeds.split(','))
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
             key_prefix: flag("--redis-key-prefix", "socket.io".to_string()),
             request_timeout: Duration::from_millis(flag("--redis-request-timeout-ms", 5000)),
             ..RedisConfig::new(flag("--redis-url", "redis://127.0.0.1:6379".to_string()))

@@ -221,7 +221,10 @@ fn every_key_settable_from_env_and_cli() {
         ("vr_send_status_code", "false"),
         ("adapter", "redis"),
         ("redis_url", "redis://10.0.0.1:7000/2"),
-        ("redis_cluster", "redis://10.0.0.1:7000,redis://10.0.0.2:7000"),
+        (
+            "redis_cluster",
+            "redis://10.0.0.1:7000,redis://10.0.0.2:7000",
+        ),
         ("redis_key_prefix", "app"),
         ("redis_request_timeout_ms", "12"),
         ("redis_variant", "sharded"),

@@ -61,8 +61,8 @@ use link::Link;
 use node::Bus;
 use sessions::Sessions;
 use streams::link::{StreamLink, StreamOptions};
-use target::Target;
 use switchyard_core::{Adapter, AdapterFactory, LocalNamespace};
+use target::Target;
 
 /// How to reach Redis, and how long to wait for the other nodes.
 #[derive(Debug, Clone)]

@@ -160,7 +160,10 @@ impl Link {
     /// Starts the supervisor and the publisher in `arbiter`; resolves once
     /// the link is up for the first time, or with the first attempt's error
     /// (the supervisor goes on trying).
-    pub async fn start(target: Target, arbiter: &actix::ArbiterHandle) -> (Link, redis::RedisResult<()>) {
+    pub async fn start(
+        target: Target,
+        arbiter: &actix::ArbiterHandle,
+    ) -> (Link, redis::RedisResult<()>) {
         let stats = Arc::new(Stats::default());
         let (commands, command_rx) = mpsc::channel(PUBLISH_QUEUE);
         let (changes, changes_rx) = mpsc::unbounded_channel();
@@ -740,7 +743,7 @@ fn lock(routes: &Routes) -> std::sync::MutexGuard<'_, HashMap<String, Route>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Admit, Backlog, Throttle, message, retry_delay};
+    use super::{Admit, Backlog, Command, Publish, Run, Throttle, message, retry_delay, runs};
     use redis::{PushInfo, PushKind, Value};
     use std::time::Duration;
     use tokio::time::Instant;
@@ -796,6 +799,54 @@ mod tests {
         assert!(throttle.allow(t0 + Duration::from_secs(10)));
         assert!(!throttle.allow(t0 + Duration::from_secs(15)));
         assert!(throttle.allow(t0 + Duration::from_secs(60)));
+    }
+
+    fn publish(channel: &str) -> Command {
+        let (channel, payload, sharded) = (channel.to_string(), Vec::new(), true);
+        Command::Publish(Publish {
+            channel,
+            payload,
+            sharded,
+        })
+    }
+
+    fn numsub(channel: &str) -> Command {
+        Command::NumSub(channel.into(), true, tokio::sync::oneshot::channel().0)
+    }
+
+    /// Each run as its channels, a count as `#channel`.
+    fn shape(runs: Vec<Run>) -> Vec<Vec<String>> {
+        let name = |command: &Command| match command {
+            Command::Publish(p) => p.channel.clone(),
+            Command::NumSub(channel, ..) => format!("#{channel}"),
+        };
+        (runs.into_iter())
+            .map(|run| match run {
+                Run::Pipeline(commands) => commands.iter().map(name).collect(),
+                Run::ClusterCount(channel, _) => vec![format!("#{channel}")],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn on_a_cluster_a_pipeline_holds_one_slots_publishes_in_order() {
+        // `{a}` hash tags: the same slot; "x" and "y" land on others.
+        let batch = || {
+            ["{a}1", "{a}2", "x", "{a}3", "#{a}", "{a}4", "y", "y"]
+                .map(|c| c.strip_prefix('#').map_or_else(|| publish(c), numsub))
+        };
+        let want = [
+            vec!["{a}1", "{a}2"],
+            vec!["x"],
+            vec!["{a}3"],
+            vec!["#{a}"],
+            vec!["{a}4"],
+            vec!["y", "y"],
+        ];
+        assert_eq!(shape(runs(batch().into(), true)), want);
+        // One server: one pipeline, counts and all, in order.
+        let one = ["{a}1", "{a}2", "x", "{a}3", "#{a}", "{a}4", "y", "y"];
+        assert_eq!(shape(runs(batch().into(), false)), [one]);
     }
 
     fn bulk(s: &str) -> Value {

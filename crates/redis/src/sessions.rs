@@ -53,11 +53,7 @@ pub(crate) struct Sessions {
 impl Sessions {
     /// Starts the task in `arbiter`, on `conn` (without one, every
     /// command fails: counted, and no session is found).
-    pub fn new(
-        conn: Option<Conn>,
-        arbiter: &actix::ArbiterHandle,
-        stats: Arc<Stats>,
-    ) -> Sessions {
+    pub fn new(conn: Option<Conn>, arbiter: &actix::ArbiterHandle, stats: Arc<Stats>) -> Sessions {
         let (ops, queue) = mpsc::channel(QUEUE);
         if let Some(conn) = conn {
             arbiter.spawn(run(conn, queue, stats.clone()));
