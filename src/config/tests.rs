@@ -584,6 +584,27 @@ fn recovery_with_a_redis_adapter_that_follows_rooms_is_refused() {
 }
 
 #[test]
+fn a_redis_cluster_takes_seed_urls_and_not_the_classic_adapter() {
+    let seeds = ["--redis-cluster", "redis://10.0.0.1:7000,redis://10.0.0.2:7000"];
+    let sharded = [&seeds[..], &["--adapter", "redis", "--redis-variant", "sharded"]].concat();
+    assert_eq!(load(&sharded, &[]).unwrap().redis_cluster.len(), 2);
+    let streams = [&seeds[..], &["--adapter", "redis-streams"]].concat();
+    assert!(load(&streams, &[]).is_ok());
+    let classic = [&seeds[..], &["--adapter", "redis"]].concat();
+    let err = load_err(&classic, &[]);
+    assert!(
+        err.starts_with("config key 'redis_variant': must be \"sharded\" with redis_cluster"),
+        "{err}"
+    );
+    let err = load_err(&["--redis-cluster", "10.0.0.1:7000"], &[]);
+    assert_eq!(
+        err,
+        "config key 'redis_cluster': invalid seed \"10.0.0.1:7000\" (expected redis://host:port) \
+         (from --redis-cluster)"
+    );
+}
+
+#[test]
 fn trusted_proxies_are_addresses_or_networks() {
     let config = load(&["--trusted-proxies", "10.0.0.0/8,192.0.2.1"], &[]).unwrap();
     let networks = config.trusted_proxy_networks();
