@@ -141,7 +141,7 @@ async fn redis_adapter(config: &Config) -> std::io::Result<RedisAdapter> {
             "{e} (set --redis-url or SWITCHYARD_REDIS_URL, --redis-cluster for a Redis Cluster, or --redis-wait-at-start true to start without it)"
         ))
     })?;
-    log::info!("redis adapter: joined the cluster at {location}");
+    log::info!("redis adapter: joined the cluster through {location}");
     Ok(adapter)
 }
 
