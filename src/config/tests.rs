@@ -585,8 +585,15 @@ fn recovery_with_a_redis_adapter_that_follows_rooms_is_refused() {
 
 #[test]
 fn a_redis_cluster_takes_seed_urls_and_not_the_classic_adapter() {
-    let seeds = ["--redis-cluster", "redis://10.0.0.1:7000,redis://10.0.0.2:7000"];
-    let sharded = [&seeds[..], &["--adapter", "redis", "--redis-variant", "sharded"]].concat();
+    let seeds = [
+        "--redis-cluster",
+        "redis://10.0.0.1:7000,redis://10.0.0.2:7000",
+    ];
+    let sharded = [
+        &seeds[..],
+        &["--adapter", "redis", "--redis-variant", "sharded"],
+    ]
+    .concat();
     assert_eq!(load(&sharded, &[]).unwrap().redis_cluster.len(), 2);
     let streams = [&seeds[..], &["--adapter", "redis-streams"]].concat();
     assert!(load(&streams, &[]).is_ok());

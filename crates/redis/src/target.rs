@@ -56,7 +56,7 @@ impl Target {
         let seeds = (seeds.iter())
             .map(|seed| seed.as_str().into_connection_info())
             .collect::<RedisResult<Vec<_>>>()?;
-        // Refused settings (a database other than 0, say) fail here, at start.
+        // Settings the cluster client refuses fail here, at start, not on the link's first try.
         ClusterClient::new(seeds.clone())?;
         Ok(Target::Cluster(seeds))
     }
@@ -171,5 +171,22 @@ impl ConnectionLike for Conn {
             Conn::Managed(conn) => conn.get_db(),
             Conn::Cluster(conn) => conn.get_db(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Target;
+
+    #[test]
+    fn seeds_make_a_cluster_and_bad_ones_fail_at_start() {
+        let url = "redis://127.0.0.1:6379";
+        assert!(!Target::open(url, &[]).unwrap().is_cluster());
+        let seeds = [
+            "redis://127.0.0.1:7000".to_string(),
+            "redis://10.0.0.2:7001".into(),
+        ];
+        assert!(Target::open("", &seeds).unwrap().is_cluster());
+        assert!(Target::open("", &["not a url".into()]).is_err());
     }
 }

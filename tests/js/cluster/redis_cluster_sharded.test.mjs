@@ -96,7 +96,6 @@ if (redisMissing) {
           await sending;
           await call(sender, "io-emit", { data: "end" });
           await waitFor(() => roomMsgs(onB).includes("end") && roomMsgs(onC).includes("end"), "B and C to receive the end marker");
-          await redis().restartKilled();
 
           const { adapter: a } = await call(sender, "counters");
           const b = await counters(onB);
