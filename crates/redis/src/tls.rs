@@ -1,0 +1,44 @@
+//! How the adapter's `redis::Client` is made from a [`RedisConfig`]: plain
+//! for `redis://`, over TLS for `rediss://` (the redis crate's rustls),
+//! trusting the system's roots, or the CA and client certificate the
+//! config's [`TlsCertificates`](crate::TlsCertificates) give. It makes no connection: every link
+//! connects with the client it returns, so each of them speaks TLS alike.
+//!
+//! The name the server's certificate must carry is the URL's host (sent as
+//! SNI too); the redis crate has no setting to verify another name.
+
+use crate::{RedisAdapterError, RedisConfig};
+
+/// The client for `config`'s URL, with its TLS certificates if any.
+pub(crate) fn client(config: &RedisConfig) -> Result<redis::Client, RedisAdapterError> {
+    let url = config.url.as_str();
+    let client = match &config.tls {
+        None => redis::Client::open(url),
+        Some(certificates) => redis::Client::build_with_tls(url, certificates.clone()),
+    };
+    let client = client.map_err(|source| RedisAdapterError::Url {
+        url: config.display_url(),
+        source,
+    })?;
+    if matches!(
+        client.get_connection_info().addr(),
+        redis::ConnectionAddr::TcpTls { .. }
+    ) {
+        install_crypto_provider();
+    }
+    Ok(client)
+}
+
+/// Gives rustls its process-wide crypto provider, ring, unless the
+/// application installed one first (then that one is used). Without it, a
+/// program whose other dependencies also compile in aws-lc-rs would panic
+/// on its first TLS connection: rustls cannot choose between the two.
+/// ring rather than aws-lc-rs keeps the build free of aws-lc's large C
+/// library; what it lacks is post-quantum key exchange (hence rustls'
+/// deprecation note), which a link to Redis can do without.
+fn install_crypto_provider() {
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    // An error means a provider is installed already.
+    let _ = provider.install_default();
+}
