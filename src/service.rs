@@ -169,7 +169,9 @@ async fn redis_adapter(config: &Config) -> std::io::Result<RedisAdapter> {
         false => RedisAdapter::connect(redis).await,
     };
     let tls = match config.redis_url.starts_with("rediss://") {
-        true => " (and --redis-tls-ca-file for a private CA)",
+        true => {
+            ", --redis-tls-ca-file for a private CA, --redis-tls-cert-file and --redis-tls-key-file"
+        }
         false => "",
     };
     let adapter = adapter.map_err(|e| {

@@ -178,9 +178,18 @@ fn redact_password(url: &str) -> String {
 /// Why the adapter could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RedisAdapterError {
-    /// The URL is not a Redis URL, or its TLS certificates cannot be used.
+    /// The URL is not a Redis URL.
     #[error("invalid redis url {url:?}: {source}")]
     Url {
+        /// The URL given, its password hidden.
+        url: String,
+        /// Why.
+        source: redis::RedisError,
+    },
+    /// The TLS certificates cannot be used: not PEM, a key that does not
+    /// fit, or a URL that is not `rediss://`.
+    #[error("cannot use the TLS certificates for redis at {url}: {source}")]
+    Tls {
         /// The URL given, its password hidden.
         url: String,
         /// Why.

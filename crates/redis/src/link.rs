@@ -304,32 +304,38 @@ impl Throttle {
     }
 }
 
-/// Why an outage was last logged: a failure is logged when the outage
-/// starts and again when its reason changes (Redis is back, but its
-/// certificate does not verify), not once per try.
+/// The reasons an outage has been logged with: a failure is logged when the
+/// outage starts and again for each new reason (Redis is back, but its
+/// certificate does not verify), not once per try. At most
+/// [`REASONS_TOLD`] per outage, so reasons that take turns cannot flood.
 #[derive(Default)]
 pub(crate) struct Reason {
-    told: Option<String>,
+    told: Vec<String>,
 }
 
+/// Most reasons logged in one outage.
+const REASONS_TOLD: usize = 8;
+
 impl Reason {
-    /// `error`'s text when it is news: not the reason last told.
+    /// `error`'s text when it is news: not told yet in this outage, and
+    /// fewer than [`REASONS_TOLD`] told.
     pub fn news(&mut self, error: &dyn std::fmt::Display) -> Option<String> {
         let text = error.to_string();
-        (self.told.as_ref() != Some(&text)).then(|| {
-            self.told = Some(text.clone());
-            text
-        })
+        if self.told.len() >= REASONS_TOLD || self.told.contains(&text) {
+            return None;
+        }
+        self.told.push(text.clone());
+        Some(text)
     }
 
     /// The outage is over: the next failure is news.
     pub fn clear(&mut self) {
-        self.told = None;
+        self.told.clear();
     }
 }
 
-/// Logs a lost or refused link when the outage starts and when its reason
-/// changes, not once per try; counts the tries.
+/// Logs a lost or refused link once per [`Reason`] it gives, not once per
+/// try; counts the tries.
 #[derive(Default)]
 struct Outage {
     down: bool,
@@ -742,7 +748,7 @@ mod tests {
     }
 
     #[test]
-    fn an_outage_is_told_again_only_when_its_reason_changes() {
+    fn an_outage_is_told_once_per_reason() {
         let mut reason = Reason::default();
         assert_eq!(
             reason.news(&"connection lost").as_deref(),
@@ -754,6 +760,13 @@ mod tests {
         let tls = "invalid peer certificate: UnknownIssuer";
         assert_eq!(reason.news(&tls).as_deref(), Some(tls));
         assert_eq!(reason.news(&tls), None);
+        // Reasons taking turns are told once each...
+        assert_eq!(reason.news(&refused), None);
+        // ...and no more than eight of them in one outage.
+        for n in 0..5 {
+            assert!(reason.news(&n).is_some());
+        }
+        assert_eq!(reason.news(&"a ninth"), None);
         reason.clear();
         assert_eq!(reason.news(&tls).as_deref(), Some(tls));
     }

@@ -1,25 +1,34 @@
 //! How the adapter's `redis::Client` is made from a [`RedisConfig`]: plain
 //! for `redis://`, over TLS for `rediss://` (the redis crate's rustls),
 //! trusting the system's roots, or the CA and client certificate the
-//! config's [`TlsCertificates`](crate::TlsCertificates) give. It makes no connection: every link
+//! config's [`TlsCertificates`] give. It makes no connection: every link
 //! connects with the client it returns, so each of them speaks TLS alike.
 //!
 //! The name the server's certificate must carry is the URL's host (sent as
 //! SNI too); the redis crate has no setting to verify another name.
 
-use crate::{RedisAdapterError, RedisConfig};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+use crate::{RedisAdapterError, RedisConfig, TlsCertificates};
 
 /// The client for `config`'s URL, with its TLS certificates if any.
 pub(crate) fn client(config: &RedisConfig) -> Result<redis::Client, RedisAdapterError> {
     let url = config.url.as_str();
     let client = match &config.tls {
-        None => redis::Client::open(url),
-        Some(certificates) => redis::Client::build_with_tls(url, certificates.clone()),
+        None => redis::Client::open(url).map_err(|source| RedisAdapterError::Url {
+            url: config.display_url(),
+            source,
+        })?,
+        Some(certificates) => {
+            let client = check(certificates)
+                .and_then(|()| redis::Client::build_with_tls(url, certificates.clone()));
+            client.map_err(|source| RedisAdapterError::Tls {
+                url: config.display_url(),
+                source,
+            })?
+        }
     };
-    let client = client.map_err(|source| RedisAdapterError::Url {
-        url: config.display_url(),
-        source,
-    })?;
     if matches!(
         client.get_connection_info().addr(),
         redis::ConnectionAddr::TcpTls { .. }
@@ -27,6 +36,22 @@ pub(crate) fn client(config: &RedisConfig) -> Result<redis::Client, RedisAdapter
         install_crypto_provider();
     }
     Ok(client)
+}
+
+/// Refuses a CA file without a certificate, which the redis crate takes for
+/// an empty set of roots: every server would then fail to verify, and the
+/// error would blame the server's certificate rather than the file.
+fn check(certificates: &TlsCertificates) -> redis::RedisResult<()> {
+    let Some(ca) = &certificates.root_cert else {
+        return Ok(());
+    };
+    match CertificateDer::pem_slice_iter(ca).next() {
+        Some(_) => Ok(()),
+        None => Err(redis::RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "the CA certificates hold no PEM certificate",
+        ))),
+    }
 }
 
 /// Gives rustls its process-wide crypto provider, ring, unless the

@@ -28,7 +28,6 @@ describe("Redis over TLS", { skip: redisMissing || opensslMissing }, () => {
   let redis; // TLS only, no client certificate asked
   let mutual; // TLS only, a client certificate signed by the CA required
   const servers = [];
-  const sails = [];
 
   before(async () => {
     certs = makeCertificates();
@@ -38,7 +37,6 @@ describe("Redis over TLS", { skip: redisMissing || opensslMissing }, () => {
   });
 
   after(async () => {
-    closeSailsSockets(sails);
     await Promise.all(servers.map((s) => s.stop()));
     await redis?.stop();
     await mutual?.stop();
@@ -58,12 +56,22 @@ describe("Redis over TLS", { skip: redisMissing || opensslMissing }, () => {
    */
   async function crosses(from, to, text) {
     const sio = makeSailsIo(FLAVORS[1], to.url, { autoConnect: false });
-    const socket = await sailsConnect(sio, to.url, {}, sails);
+    const owned = [];
+    try {
+      await received(from, await sailsConnect(sio, to.url, {}, owned), text);
+    } finally {
+      // Closed before the nodes stop, which would otherwise wait for it.
+      closeSailsSockets(owned);
+    }
+  }
+
+  async function received(from, socket, text) {
     assert.equal((await vr(socket, { method: "put", url: "/me", data: { nick: "reader" } })).statusCode, 200);
     assert.equal((await vr(socket, { method: "post", url: "/channels/general/join" })).statusCode, 200);
     const got = [];
     socket._raw.on("message", (m) => got.push(m));
-    const headers = { "content-type": "application/json" };
+    // Not kept alive: the node would wait for the idle connection when it stops.
+    const headers = { "content-type": "application/json", connection: "close" };
     await until(
       async () => {
         const res = await httpPost(`${from.url}/channels/general/messages`, JSON.stringify({ nick: "writer", text }), { headers });
@@ -111,41 +119,45 @@ describe("Redis over TLS", { skip: redisMissing || opensslMissing }, () => {
     assert.doesNotMatch(line, /s3cret/);
   });
 
-  it("Redis back with a certificate that does not verify: logged and counted; back with the right one, reconnected", T, async () => {
-    // A Redis of its own: this one is restarted with another certificate on its port.
-    const files = { cert: certs.file("ca-server.pem"), key: certs.file("ca-server.key"), ca: certs.file("ca.pem") };
-    let own = await startRedis({ tls: { ...files, authClients: false } });
-    const port = own.port;
-    try {
-      const server = await node([
-        ...adapterArgs(own, "redis"),
-        "--redis-tls-ca-file", certs.file("ca.pem"),
-        "--metrics", "true",
-        "--metrics-addr", "127.0.0.1:0",
-      ]);
-      const metrics = await metricsUrl(server);
-      const before = await scrape(metrics);
-      const refused = server.waitForStderr(/redis adapter: link down: invalid peer certificate: UnknownIssuer/, 30000);
-      await own.kill();
-      await own.stop();
-      const other = { cert: certs.file("other-server.pem"), key: certs.file("other-server.key"), ca: certs.file("other.pem") };
-      own = await startRedis({ port, tls: { ...other, authClients: false } });
-      await refused;
-      const errors = (s) => value(s, "switchyard_adapter_errors_total");
-      await until(async () => errors(await scrape(metrics)) > errors(before) + 1, "failed reconnections counted", 20000, 50);
-      assert.equal(value(await scrape(metrics), "switchyard_adapter_link_up"), 0);
+  for (const adapter of ["redis", "redis-streams"]) {
+    it(`Redis back with a certificate that does not verify (${adapter}): logged and counted; back with the right one, reconnected`, T, async () => {
+      // A Redis of its own: this one is restarted with another certificate on its port.
+      const files = { cert: certs.file("ca-server.pem"), key: certs.file("ca-server.key"), ca: certs.file("ca.pem") };
+      let own = await startRedis({ tls: { ...files, authClients: false } });
+      const port = own.port;
+      try {
+        const server = await node([
+          ...adapterArgs(own, adapter),
+          "--redis-tls-ca-file", certs.file("ca.pem"),
+          "--metrics", "true",
+          "--metrics-addr", "127.0.0.1:0",
+        ]);
+        const metrics = await metricsUrl(server);
+        const before = await scrape(metrics);
+        const refused = server.waitForStderr(/redis (streams )?adapter: .*down: invalid peer certificate: UnknownIssuer/, 30000);
+        await own.kill();
+        await own.stop();
+        const other = { cert: certs.file("other-server.pem"), key: certs.file("other-server.key"), ca: certs.file("other.pem") };
+        own = await startRedis({ port, tls: { ...other, authClients: false } });
+        await refused;
+        // Counted: the tries go on failing (and are counted) while that Redis stays up.
+        const errors = (s) => value(s, "switchyard_adapter_errors_total");
+        const atRefusal = await scrape(metrics);
+        await until(async () => errors(await scrape(metrics)) > errors(atRefusal), "failed reconnections counted", 20000, 50);
+        assert.equal(value(await scrape(metrics), "switchyard_adapter_link_up"), 0);
 
-      await own.kill();
-      await own.stop();
-      own = await startRedis({ port, tls: { ...files, authClients: false } });
-      const reconnects = (s) => value(s, "switchyard_adapter_reconnects_total");
-      await until(async () => reconnects(await scrape(metrics)) > reconnects(before), "the reconnection", 20000, 50);
-      assert.equal(value(await scrape(metrics), "switchyard_adapter_link_up"), 1);
-      await server.stop();
-    } finally {
-      await own.stop();
-    }
-  });
+        await own.kill();
+        await own.stop();
+        own = await startRedis({ port, tls: { ...files, authClients: false } });
+        const reconnects = (s) => value(s, "switchyard_adapter_reconnects_total");
+        await until(async () => reconnects(await scrape(metrics)) > reconnects(before), "the reconnection", 20000, 50);
+        assert.equal(value(await scrape(metrics), "switchyard_adapter_link_up"), 1);
+        await server.stop();
+      } finally {
+        await own.stop();
+      }
+    });
+  }
 });
 
 /** Runs the binary with `args` (Redis down or refusing): it exits 1 with one line on stderr, returned. */

@@ -172,8 +172,8 @@ impl Bus for StreamLink {
     }
 }
 
-/// Logs a lost link when the outage starts and when its reason changes,
-/// not once per try; counts the tries.
+/// Logs a lost link once per [`Reason`] it gives, not once per try; counts
+/// the tries.
 struct Outage {
     what: &'static str,
     stats: Arc<Stats>,
