@@ -67,3 +67,60 @@ fn install_crypto_provider() {
     // An error means a provider is installed already.
     let _ = provider.install_default();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::client;
+    use crate::{RedisAdapterError, RedisConfig, TlsCertificates};
+
+    fn with_ca(url: &str, ca: &str) -> RedisConfig {
+        RedisConfig {
+            tls: Some(TlsCertificates {
+                client_tls: None,
+                root_cert: Some(ca.as_bytes().to_vec()),
+            }),
+            ..RedisConfig::new(url)
+        }
+    }
+
+    fn tls_error(config: RedisConfig) -> String {
+        match client(&config) {
+            Err(e @ RedisAdapterError::Tls { .. }) => e.to_string(),
+            Err(e) => panic!("not a TLS error: {e}"),
+            Ok(_) => panic!("built a client for {:?}", config.url),
+        }
+    }
+
+    #[test]
+    fn rediss_alone_trusts_the_system_and_needs_no_certificates() {
+        let config = RedisConfig::new("rediss://127.0.0.1:6380");
+        let client = client(&config).expect("a TLS client");
+        let addr = client.get_connection_info().addr();
+        assert!(
+            matches!(addr, redis::ConnectionAddr::TcpTls { .. }),
+            "{addr:?}"
+        );
+    }
+
+    #[test]
+    fn certificates_that_cannot_be_used_are_refused_before_connecting() {
+        let url = "rediss://:s3cret@127.0.0.1:6380";
+        assert_eq!(
+            tls_error(with_ca(url, "not a certificate")),
+            "cannot use the TLS certificates for redis at rediss://:***@127.0.0.1:6380: \
+             the CA certificates hold no PEM certificate - InvalidClientConfig"
+        );
+        let plain = RedisConfig {
+            tls: Some(TlsCertificates {
+                client_tls: None,
+                root_cert: None,
+            }),
+            ..RedisConfig::new("redis://127.0.0.1:6379")
+        };
+        let plain = tls_error(plain);
+        assert!(
+            plain.contains("requires a URL with the `rediss://` scheme"),
+            "{plain}"
+        );
+    }
+}
