@@ -3,13 +3,25 @@
 // rediss:// on each adapter (classic and sharded pub/sub, Streams), trusting the test CA by
 // redis_tls_ca_file; with Redis asking for client certificates, nodes present theirs
 // (redis_tls_cert_file/key_file) and one without is refused at start; a CA that did not sign
-// Redis' certificate is one error line naming the URL and exit status 1; and Redis coming back
+// Redis' certificate is one error line naming the URL and exit status 1; recovery's sessions are
+// kept in and taken from Redis over TLS (examples/test_server); and Redis coming back
 // with a certificate that does not verify is logged and counted, then the node reconnects once the
 // right one is back. Every wait is for the condition it checks (bounded); everything started here
 // is stopped in after().
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { httpPost, once, serverBinary, spawnProcess, startServer, until, REPO_ROOT } from "../support/helpers.mjs";
+import {
+  REPO_ROOT,
+  closeSocket,
+  connected,
+  escapeRegExp,
+  httpPost,
+  ioClient,
+  serverBinary,
+  spawnProcess,
+  startServer,
+  until,
+} from "../support/helpers.mjs";
 import { metricsUrl, scrape, value } from "../support/metrics_helpers.mjs";
 import { redisMissing, startRedis, waitForAdapters } from "../support/redis_helpers.mjs";
 import { FLAVORS, closeSailsSockets, makeSailsIo, sailsConnect, vr } from "../support/sails_helpers.mjs";
@@ -93,6 +105,42 @@ describe("Redis over TLS", { skip: redisMissing || opensslMissing }, () => {
       await Promise.all([a.stop(), b.stop()]);
     });
   }
+
+  it("recovery's sessions go through Redis over TLS: a cut client comes back as itself with what it missed", T, async () => {
+    // examples/test_server: its events make rooms and broadcasts, and it prints each disconnection.
+    const srv = await startServer("test_server", [
+      "--adapter", "redis", "--redis-url", redis.url, "--redis-tls-ca-file", certs.file("ca.pem"), "--recovery", "1",
+    ]);
+    servers.push(srv);
+    const [a, producer] = [ioClient(srv.url, { transports: ["websocket"] }), ioClient(srv.url)];
+    try {
+      const got = [];
+      a.on("room-msg", (data) => got.push(data));
+      await Promise.all([connected(a), connected(producer)]);
+      const ack = (socket, event, ...args) => socket.timeout(10000).emitWithAck(event, ...args);
+      await ack(a, "join", ["news"]);
+      await ack(producer, "io-emit", { rooms: ["news"], data: "before" });
+      await until(() => got.length === 1, "the first broadcast");
+      const id = a.id;
+      // The session is kept in Redis when the transport goes, and taken from there on return.
+      a.io.engine.close();
+      await srv.waitForLine(new RegExp(`^disconnect / ${escapeRegExp(id)} `), 10000);
+      await until(async () => (await redis.command(["KEYS", "sio:session:*"])).length === 1, "the session kept in Redis");
+      await ack(producer, "io-emit", { rooms: ["news"], data: "missed" });
+      const back = connected(a);
+      a.connect();
+      await back;
+      assert.equal(a.recovered, true);
+      assert.equal(a.id, id);
+      await until(() => got.length === 2, "the missed broadcast");
+      assert.deepEqual(got, ["before", "missed"]);
+      assert.deepEqual(await redis.command(["KEYS", "sio:session:*"]), [], "taken from Redis");
+    } finally {
+      closeSocket(a);
+      closeSocket(producer);
+      await srv.stop();
+    }
+  });
 
   it("mutual TLS: nodes present redis_tls_cert_file/key_file; one without a certificate exits 1", T, async () => {
     const ca = ["--redis-tls-ca-file", certs.file("ca.pem")];
