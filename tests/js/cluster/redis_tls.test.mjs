@@ -9,6 +9,7 @@
 // right one is back. Every wait is for the condition it checks (bounded); everything started here
 // is stopped in after().
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import {
   REPO_ROOT,
@@ -211,7 +212,9 @@ describe("Redis over TLS", { skip: redisMissing || opensslMissing }, () => {
 
 /** Runs the binary with `args` (Redis down or refusing): it exits 1 with one line on stderr, returned. */
 async function failsAtStart(args) {
-  const proc = await spawnProcess(serverBinary("switchyard"), ["--port", "0", ...args], { cwd: REPO_ROOT, name: "switchyard" });
+  const bin = serverBinary("switchyard");
+  assert.ok(existsSync(bin), `${bin} not found (run "cargo build" first)`);
+  const proc = await spawnProcess(bin, ["--port", "0", ...args], { cwd: REPO_ROOT, name: "switchyard" });
   const exit = await proc.exited;
   const stderr = proc.stderr().trim();
   assert.equal(exit.code, 1, proc.output());
