@@ -36,6 +36,27 @@
 //! let io = SocketIo::builder(SocketIoConfig::default()).adapter(redis).build();
 //! # Ok(()) }
 //! ```
+//!
+//! Over TLS, a `rediss://` URL trusts the system's roots; a private CA, and
+//! a client certificate for mutual TLS, go in [`RedisConfig::tls`] (PEM):
+//!
+//! ```no_run
+//! use switchyard_redis::{ClientTlsConfig, RedisAdapter, RedisConfig, TlsCertificates};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = RedisConfig {
+//!     tls: Some(TlsCertificates {
+//!         root_cert: Some(std::fs::read("ca.pem")?),
+//!         client_tls: Some(ClientTlsConfig {
+//!             client_cert: std::fs::read("client.pem")?,
+//!             client_key: std::fs::read("client.key")?,
+//!         }),
+//!     }),
+//!     ..RedisConfig::new("rediss://redis.internal:6380")
+//! };
+//! let redis = RedisAdapter::connect(config).await?;
+//! # Ok(()) }
+//! ```
 
 mod classic;
 mod cluster;
@@ -44,8 +65,10 @@ mod node;
 mod sessions;
 mod sharded;
 mod streams;
+mod tls;
 mod wire;
 
+pub use redis::{ClientTlsConfig, TlsCertificates};
 pub use sharded::SubscriptionMode;
 
 use std::sync::Arc;
@@ -60,8 +83,14 @@ use switchyard_core::{Adapter, AdapterFactory, LocalNamespace};
 /// How to reach Redis, and how long to wait for the other nodes.
 #[derive(Debug, Clone)]
 pub struct RedisConfig {
-    /// `redis://host:port/db` (or `redis+unix:///path`).
+    /// `redis://host:port/db`, `rediss://host:port/db` over TLS (the
+    /// server's certificate must name `host`), or `redis+unix:///path`.
     pub url: String,
+    /// With a `rediss://` URL, certificates in PEM: `root_cert`, the CA
+    /// to trust instead of the system's roots; `client_tls`, the
+    /// certificate and key this node presents (mutual TLS). `None`: the
+    /// system's roots, no client certificate.
+    pub tls: Option<TlsCertificates>,
     /// The channels' prefix (Node's `key` option; not used by
     /// [`Variant::Streams`], which names its stream).
     pub key_prefix: String,
@@ -117,11 +146,33 @@ impl RedisConfig {
     pub fn new(url: impl Into<String>) -> RedisConfig {
         RedisConfig {
             url: url.into(),
+            tls: None,
             key_prefix: "socket.io".into(),
             request_timeout: Duration::from_secs(5),
             variant: Variant::Classic,
         }
     }
+
+    /// The URL as errors and logs show it: its password, if any, as `***`.
+    pub fn display_url(&self) -> String {
+        redact_password(&self.url)
+    }
+}
+
+/// `url` with the password of its `user:password@` part as `***`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_string();
+    };
+    let Some((user, _password)) = userinfo.split_once(':') else {
+        return url.to_string();
+    };
+    let path = &rest[authority.len()..];
+    format!("{scheme}://{user}:***@{host}{path}")
 }
 
 /// Why the adapter could not start.
@@ -130,7 +181,16 @@ pub enum RedisAdapterError {
     /// The URL is not a Redis URL.
     #[error("invalid redis url {url:?}: {source}")]
     Url {
-        /// The URL given.
+        /// The URL given, its password hidden.
+        url: String,
+        /// Why.
+        source: redis::RedisError,
+    },
+    /// The TLS certificates cannot be used: not PEM, a key that does not
+    /// fit, or a URL that is not `rediss://`.
+    #[error("cannot use the TLS certificates for redis at {url}: {source}")]
+    Tls {
+        /// The URL given, its password hidden.
         url: String,
         /// Why.
         source: redis::RedisError,
@@ -138,7 +198,7 @@ pub enum RedisAdapterError {
     /// Redis did not answer.
     #[error("cannot reach redis at {url}: {source}")]
     Unreachable {
-        /// The URL given.
+        /// The URL given, its password hidden.
         url: String,
         /// Why.
         source: redis::RedisError,
@@ -166,7 +226,7 @@ impl RedisAdapter {
     pub async fn connect(config: RedisConfig) -> Result<RedisAdapter, RedisAdapterError> {
         let (adapter, result) = Self::start(config).await?;
         result.map_err(|source| RedisAdapterError::Unreachable {
-            url: adapter.config.url.clone(),
+            url: adapter.config.display_url(),
             source,
         })?;
         Ok(adapter)
@@ -179,7 +239,7 @@ impl RedisAdapter {
         if let Err(e) = result {
             log::warn!(
                 "redis adapter: cannot reach {} ({e}); serving this node alone until it can",
-                adapter.config.url
+                adapter.config.display_url()
             );
         }
         Ok(adapter)
@@ -188,11 +248,7 @@ impl RedisAdapter {
     async fn start(
         config: RedisConfig,
     ) -> Result<(RedisAdapter, redis::RedisResult<()>), RedisAdapterError> {
-        let client =
-            redis::Client::open(config.url.as_str()).map_err(|source| RedisAdapterError::Url {
-                url: config.url.clone(),
-                source,
-            })?;
+        let client = tls::client(&config)?;
         // The link's tasks get a thread of their own: Redis traffic never
         // waits behind a busy HTTP worker, nor the other way round.
         let arbiter = actix::Arbiter::new().handle();
@@ -279,4 +335,34 @@ impl AdapterFactory for RedisAdapter {
 /// `randomBytes(8).toString("hex")` but longer).
 pub(crate) fn random_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn a_urls_password_is_hidden_and_the_rest_kept() {
+        let cases = [
+            (
+                "rediss://app:s3cret@redis:6380/2",
+                "rediss://app:***@redis:6380/2",
+            ),
+            (
+                "redis://:s3cret@127.0.0.1:6379",
+                "redis://:***@127.0.0.1:6379",
+            ),
+            ("redis://:p@ss@h:1/0?x=y", "redis://:***@h:1/0?x=y"),
+            ("redis://user@h:1", "redis://user@h:1"),
+            ("redis://h:1/0", "redis://h:1/0"),
+            (
+                "redis+unix:///run/redis.sock",
+                "redis+unix:///run/redis.sock",
+            ),
+            ("not a url", "not a url"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(redact_password(url), shown, "{url}");
+        }
+    }
 }
