@@ -9,16 +9,21 @@
 #   cross-streams           as cross, on the Redis streams adapter
 #   cross-streams-recovery  as cross-streams, with connection state recovery on (every broadcast
 #                           then reaches even the sender's node through the stream)
+#   scale-N[-ADAPTER]       N nodes (ADAPTER: classic, the default, sharded or streams), the
+#                           receivers spread round robin over them, the sender on the first:
+#                           how a node's CPU per delivery moves as nodes are added
 #
-# and prints one table (delivered msgs/s, latency, lost, CPU per delivery on each node) followed
-# by each node's counters (printed by bench_server on shutdown). It never touches BENCHMARKS.md;
+# and prints one table (delivered msgs/s, latency, lost, CPU per delivery on each node; for the
+# scale-N setups a second one with every node's figure and Redis' CPU) followed by each node's
+# counters (printed by bench_server on shutdown). It never touches BENCHMARKS.md;
 # results go to bench/results/cluster/ (ignored by git).
 #
 #   bash bench/cluster.sh                     # build (release), 1,000 receivers, W=16,64, 10 s each
 #   bash bench/cluster.sh --no-build
 #   bash bench/cluster.sh --receivers 2000 --windows 64 --duration 5
 #   bash bench/cluster.sh --setups cross      # any of cross,redis-single,local,cross-streams,
-#                                             # cross-streams-recovery
+#                                             # cross-streams-recovery,scale-N[-ADAPTER]
+#   bash bench/cluster.sh --scale             # scale-{1,2,4}-sharded and scale-{1,2,4}-streams
 #   bash bench/cluster.sh --drain 30 --drain-idle-ms 5000   # the defaults: after the last ack,
 #                                             # wait up to 30 s for deliveries, or until none came for 5 s
 #   bash bench/cluster.sh -- --pad 256        # anything after `--` goes to `loadgen run`
@@ -48,11 +53,12 @@ while [ $# -gt 0 ]; do
     --windows) windows="$2"; shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
     --setups) setups="$2"; shift 2 ;;
+    --scale) setups="scale-1-sharded,scale-2-sharded,scale-4-sharded,scale-1-streams,scale-2-streams,scale-4-streams"; shift ;;
     --drain) drain="$2"; shift 2 ;;
     --drain-idle-ms) drain_idle_ms="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -166,21 +172,39 @@ n_windows=$(tr ',' '\n' <<<"$windows" | grep -c .)
 bound=$(awk -v d="$duration" -v n="$n_windows" -v r="$drain" \
   'BEGIN { printf "%d", n * (d + r + 50) + 30 }')
 report_args=()
+scale_args=()
 failed=0
 IFS=, read -r -a setup_list <<<"$setups"
 for setup in "${setup_list[@]}"; do
   node_args=()
+  n_nodes=2
   case "$setup" in
     cross|redis-single|local) adapter=redis ;;
     cross-streams) adapter=redis-streams ;;
     cross-streams-recovery) adapter=redis-streams; node_args=(--recovery 1) ;;
+    scale-[0-9]*)
+      rest=${setup#scale-}; n_nodes=${rest%%-*}
+      case "$rest" in
+        "$n_nodes"|"$n_nodes-classic") adapter=redis ;;
+        "$n_nodes-sharded") adapter=redis-sharded ;;
+        "$n_nodes-streams") adapter=redis-streams ;;
+        *) echo "unknown setup $setup (scale-N, scale-N-sharded, scale-N-streams)" >&2; exit 2 ;;
+      esac
+      case "$n_nodes" in ''|*[!0-9]*|0) echo "$setup: N is a node count" >&2; exit 2 ;; esac ;;
     *) echo "unknown setup $setup (cross, redis-single, local, cross-streams," \
-         "cross-streams-recovery)" >&2; exit 2 ;;
+         "cross-streams-recovery, scale-N[-ADAPTER])" >&2; exit 2 ;;
   esac
   echo "=== $setup"
   nodes=()
+  more=()
   if [ "$setup" = local ]; then
     start_node A local; pid_a=$node_pid; port_a=$node_port; nodes=("A:$pid_a")
+  elif [ "${setup#scale-}" != "$setup" ]; then
+    for i in $(seq "$n_nodes"); do
+      start_node "n$i" "$adapter" "${node_args[@]}"
+      nodes+=("n$i:$node_pid")
+      if [ "$i" = 1 ]; then pid_a=$node_pid; port_a=$node_port; else more+=("$node_port:$node_pid"); fi
+    done
   else
     start_node A "$adapter" "${node_args[@]}"; pid_a=$node_pid; port_a=$node_port
     start_node B "$adapter" "${node_args[@]}"; pid_b=$node_pid; port_b=$node_port
@@ -189,7 +213,12 @@ for setup in "${setup_list[@]}"; do
   args=(run --port "$port_a" --server-pid "$pid_a" --name "$setup" --scenarios fanout
         --fanout-receivers "$receivers" --fanout-windows "$windows" --fanout-duration "$duration"
         --fanout-drain "$drain" --fanout-drain-idle-ms "$drain_idle_ms")
-  case "$setup" in cross*) args+=(--sender-port "$port_b" --sender-server-pid "$pid_b") ;; esac
+  case "$setup" in
+    cross*) args+=(--sender-port "$port_b" --sender-server-pid "$pid_b") ;;
+    scale-*)
+      args+=(--redis-pids "$redis_pid")
+      if [ "${#more[@]}" -gt 0 ]; then args+=(--fanout-nodes "$(IFS=,; echo "${more[*]}")"); fi ;;
+  esac
   out="$RESULTS/$setup.json"
   status=0
   timeout "$bound" "$LOADGEN" "${args[@]}" "${extra[@]}" >"$out" \
@@ -202,19 +231,29 @@ for setup in "${setup_list[@]}"; do
     fi
     stop "$pid"
   done
-  report_args+=("$setup=$out")
+  case "$setup" in
+    scale-*) scale_args+=("$setup=$out") ;;
+    *) report_args+=("$setup=$out") ;;
+  esac
   sleep 2
 done
 stop "$redis_pid"
 
-table=$("$LOADGEN" cluster-report "${report_args[@]}") || failed=1
+table=""
+if [ "${#report_args[@]}" -gt 0 ]; then
+  table=$("$LOADGEN" cluster-report "${report_args[@]}") || failed=1
+fi
+scale_table=""
+if [ "${#scale_args[@]}" -gt 0 ]; then
+  scale_table=$("$LOADGEN" scale-report "${scale_args[@]}") || failed=1
+fi
 {
-  echo "fan-out: $receivers receivers on node A; windows $windows; $duration s each; drain ≤ $drain s"
-  echo "(ends after $drain_idle_ms ms without a delivery); $(nproc) CPUs shared by redis-server, the nodes"
-  echo "and the load generator (one worker thread)"
+  echo "fan-out: $receivers receivers (on node A, or spread over the scale-N nodes); windows $windows;"
+  echo "$duration s each; drain ≤ $drain s (ends after $drain_idle_ms ms without a delivery);"
+  echo "$(nproc) CPUs shared by redis-server, the nodes and the load generator (one worker thread)"
   echo
-  echo "$table"
-  echo
+  if [ -n "$table" ]; then echo "$table"; echo; fi
+  if [ -n "$scale_table" ]; then echo "$scale_table"; echo; fi
   echo "node counters at shutdown (main namespace; adapter: messages to/from Redis):"
   for setup in "${setup_list[@]}"; do
     for log in "$RESULTS/$setup".*.server.log; do

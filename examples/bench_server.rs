@@ -22,8 +22,9 @@
 //! `listening on 127.0.0.1:PORT` when ready.
 //!
 //! `--adapter redis --redis-url URL` makes the node one of a cluster over Redis (the
-//! `@socket.io/redis-adapter` wire), so `fanout` reaches the room's members on every node; the
-//! default is the local adapter. On shutdown (SIGTERM/SIGINT) it prints one line to stderr,
+//! `@socket.io/redis-adapter` wire), so `fanout` reaches the room's members on every node;
+//! `redis-sharded` and `redis-streams` are the sharded pub/sub (dynamic mode) and Streams
+//! adapters. The default is the local adapter. On shutdown (SIGTERM/SIGINT) it prints one line to stderr,
 //! `counters {...}`: the main namespace's delivery counters and its adapter's.
 //!
 //! `cargo build --release --example bench_server`; `bench/run.sh` and `bench/cluster.sh` run it.
@@ -34,7 +35,7 @@ use actix::prelude::*;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 use switchyard_engineio::AdmissionConfig;
-use switchyard_redis::{RedisAdapter, RedisConfig, Variant};
+use switchyard_redis::{RedisAdapter, RedisConfig, SubscriptionMode, Variant};
 use switchyard_socketio::io::{RecoveryConfig, SocketIo, SocketIoConfig};
 use switchyard_socketio::namespace::NamespaceBuilder;
 use switchyard_socketio::server::{ServeOptions, Server};
@@ -243,12 +244,14 @@ async fn main() -> std::io::Result<()> {
     let mut builder = SocketIo::builder(config);
     match flag("--adapter").as_deref() {
         None | Some("local") => {}
-        Some(kind @ ("redis" | "redis-streams")) => {
+        Some(kind @ ("redis" | "redis-sharded" | "redis-streams")) => {
             let url = flag("--redis-url").unwrap_or_else(|| "redis://127.0.0.1:6379".into());
             let mut redis = RedisConfig::new(url);
-            if kind == "redis-streams" {
-                redis.variant = Variant::streams();
-            }
+            redis.variant = match kind {
+                "redis-streams" => Variant::streams(),
+                "redis-sharded" => Variant::Sharded(SubscriptionMode::default()),
+                _ => Variant::Classic,
+            };
             let redis = RedisAdapter::connect(redis)
                 .await
                 .map_err(std::io::Error::other)?;
@@ -256,7 +259,7 @@ async fn main() -> std::io::Result<()> {
         }
         Some(other) => {
             return Err(std::io::Error::other(format!(
-                "unknown --adapter {other:?} (local, redis, redis-streams)"
+                "unknown --adapter {other:?} (local, redis, redis-sharded, redis-streams)"
             )));
         }
     }

@@ -201,6 +201,14 @@ pub struct Config {
     /// A Redis Cluster's seed nodes; when not empty, used instead of
     /// [`Config::redis_url`].
     pub redis_cluster: Vec<String>,
+    /// With a `rediss://` URL, the CA certificates (PEM) to trust instead
+    /// of the system's roots; empty for the system's.
+    pub redis_tls_ca_file: String,
+    /// With a `rediss://` URL, the client certificate chain (PEM) for
+    /// mutual TLS; empty for none. Needs [`Config::redis_tls_key_file`].
+    pub redis_tls_cert_file: String,
+    /// The private key (PEM) of [`Config::redis_tls_cert_file`].
+    pub redis_tls_key_file: String,
     /// The Redis channels' prefix.
     pub redis_key_prefix: String,
     /// Milliseconds requests to the other nodes wait; see
@@ -571,6 +579,28 @@ impl Config {
         if !matches!(port, Some((host, Ok(_))) if !host.is_empty() && !host.contains(char::is_whitespace))
         {
             return fail("metrics_addr", "must be host:port, e.g. 127.0.0.1:9464");
+        }
+        if self.redis_tls_cert_file.is_empty() != self.redis_tls_key_file.is_empty() {
+            return fail(
+                "redis_tls_key_file",
+                "redis_tls_cert_file and redis_tls_key_file go together: set both or neither",
+            );
+        }
+        let tls_files = [&self.redis_tls_ca_file, &self.redis_tls_cert_file];
+        // The cluster's seeds replace the URL: they are what must say TLS.
+        let (key, secure) = match self.redis_cluster.as_slice() {
+            [] => ("redis_url", self.redis_url.starts_with("rediss://")),
+            seeds => (
+                "redis_cluster",
+                seeds.iter().all(|s| s.starts_with("rediss://")),
+            ),
+        };
+        if self.adapter != AdapterKind::Local && tls_files.iter().any(|f| !f.is_empty()) && !secure
+        {
+            return fail(
+                key,
+                "must start with rediss:// when redis_tls_ca_file or redis_tls_cert_file is set",
+            );
         }
         let follows_rooms = self.adapter == AdapterKind::Redis
             && self.redis_variant == RedisVariant::Sharded

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use actix_web::web;
 use switchyard_engineio::{AdmissionConfig, Cors, DeflateSettings, EngineConfig};
 use switchyard_metrics::Metrics;
-use switchyard_redis::{RedisAdapter, RedisConfig, Variant};
+use switchyard_redis::{ClientTlsConfig, RedisAdapter, RedisConfig, TlsCertificates, Variant};
 use switchyard_sails::{JwrParts, Sails, Sockets, VirtualRequestConfig};
 use switchyard_socketio::io::{RecoveryConfig, SocketIo, SocketIoConfig};
 use switchyard_socketio::namespace::NamespaceBuilder;
@@ -81,7 +81,8 @@ pub fn virtual_request_config(c: &Config) -> VirtualRequestConfig {
     }
 }
 
-/// The Redis adapter settings `c` describes.
+/// The Redis adapter settings `c` describes, but for the TLS certificates: those are read from
+/// their files when the adapter starts.
 pub fn redis_config(c: &Config) -> RedisConfig {
     let variant = match (c.adapter, c.redis_variant) {
         (AdapterKind::RedisStreams, _) => Variant::Streams {
@@ -127,18 +128,56 @@ pub(crate) fn announce(line: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
+/// The certificates of the `redis_tls_*` files (`None` when none is set): an error naming the
+/// key and the file when one cannot be read.
+fn redis_tls(c: &Config) -> std::io::Result<Option<TlsCertificates>> {
+    let read = |key: &str, file: &str| -> std::io::Result<Option<Vec<u8>>> {
+        if file.is_empty() {
+            return Ok(None);
+        }
+        std::fs::read(file).map(Some).map_err(|e| {
+            std::io::Error::other(format!("config key '{key}': cannot read {file:?}: {e}"))
+        })
+    };
+    let root_cert = read("redis_tls_ca_file", &c.redis_tls_ca_file)?;
+    let client_cert = read("redis_tls_cert_file", &c.redis_tls_cert_file)?;
+    let client_key = read("redis_tls_key_file", &c.redis_tls_key_file)?;
+    // Config::check has made sure the certificate and the key come together.
+    let client_tls = client_cert
+        .zip(client_key)
+        .map(|(client_cert, client_key)| ClientTlsConfig {
+            client_cert,
+            client_key,
+        });
+    Ok(
+        (root_cert.is_some() || client_tls.is_some()).then_some(TlsCertificates {
+            client_tls,
+            root_cert,
+        }),
+    )
+}
+
 /// The `redis` or `redis-streams` adapter `config` describes: an error (naming the URL and the
 /// keys to change) when Redis cannot be reached, unless `redis_wait_at_start`.
 async fn redis_adapter(config: &Config) -> std::io::Result<RedisAdapter> {
-    let redis = redis_config(config);
+    let redis = RedisConfig {
+        tls: redis_tls(config)?,
+        ..redis_config(config)
+    };
     let location = redis.location();
     let adapter = match config.redis_wait_at_start {
         true => RedisAdapter::connect_or_wait(redis).await,
         false => RedisAdapter::connect(redis).await,
     };
+    let tls = match location.contains("rediss://") {
+        true => {
+            ", --redis-tls-ca-file for a private CA, --redis-tls-cert-file and --redis-tls-key-file"
+        }
+        false => "",
+    };
     let adapter = adapter.map_err(|e| {
         std::io::Error::other(format!(
-            "{e} (set --redis-url or SWITCHYARD_REDIS_URL, --redis-cluster for a Redis Cluster, or --redis-wait-at-start true to start without it)"
+            "{e} (set --redis-url or SWITCHYARD_REDIS_URL, --redis-cluster for a Redis Cluster{tls}, or --redis-wait-at-start true to start without it)"
         ))
     })?;
     log::info!("redis adapter: joined the cluster through {location}");

@@ -258,6 +258,37 @@ fn redis_down_at_start_is_an_error_naming_the_url() {
 }
 
 #[test]
+fn unusable_redis_tls_files_are_one_line_naming_the_key_or_the_url() {
+    let url = "rediss://app:s3cret@127.0.0.1:1";
+    let shown = "rediss://app:***@127.0.0.1:1";
+    let tls = |ca: &str| {
+        let mut cmd = switchyard();
+        cmd.args(["--port", "0", "--adapter", "redis", "--redis-url", url])
+            .args(["--redis-tls-ca-file", ca]);
+        cmd
+    };
+    fails_with(
+        &mut tls("/nonexistent/ca.pem"),
+        "switchyard: config key 'redis_tls_ca_file': cannot read \"/nonexistent/ca.pem\": ",
+    );
+    let not_pem = std::env::temp_dir().join(format!("switchyard-cli-{}.pem", std::process::id()));
+    std::fs::write(&not_pem, "not a certificate\n").unwrap();
+    let out = tls(not_pem.to_str().unwrap()).output().expect("runs");
+    let _ = std::fs::remove_file(&not_pem);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "switchyard: cannot use the TLS certificates for redis at {shown}: \
+             the CA certificates hold no PEM certificate"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+}
+
+#[test]
 fn a_missing_static_dir_is_one_warning_and_the_server_still_runs() {
     let (mut server, mut stdout, addr) = listening(
         switchyard()

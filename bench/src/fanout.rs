@@ -5,6 +5,10 @@
 //! With `sender` set the sender connects to another node of a cluster (e.g. over the Redis
 //! adapter), so every delivery crosses from that node to the receivers' one; that node's CPU
 //! time is then reported apart (`sender_server_cpu_*`).
+//!
+//! With `more_nodes` the receivers are spread round robin over the first node and those (the
+//! scaling runs of `cluster.sh`); each node's CPU time is then reported against the deliveries
+//! to its own receivers (`nodes`), and the Redis servers' CPU time beside them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +37,11 @@ pub struct FanoutOpts {
     pub room: String,
     /// The node the sender connects to, when not the receivers' one (`None`: the same).
     pub sender: Option<Arc<Target>>,
+    /// Further nodes holding receivers, besides the first one.
+    pub more_nodes: Vec<Arc<Target>>,
+    /// Redis servers whose CPU time, summed, is reported too (`redis_cpu_*`): one, or a
+    /// Redis Cluster's.
+    pub redis_pids: Vec<u32>,
 }
 
 #[derive(Default)]
@@ -44,6 +53,8 @@ struct Counts {
 }
 
 struct ReceiverResult {
+    /// Index of the node it is connected to.
+    node: usize,
     delivered: u64,
     out_of_order: u64,
     hist: Histogram<u64>,
@@ -53,13 +64,14 @@ struct ReceiverResult {
 
 /// Joins the room (reporting on `joined`), then counts deliveries until `stop`.
 async fn receiver(
-    mut ws: Ws,
+    (node, mut ws): (usize, Ws),
     room: Arc<str>,
     joined: mpsc::Sender<bool>,
     mut stop: watch::Receiver<bool>,
     counts: Arc<Counts>,
 ) -> ReceiverResult {
     let mut res = ReceiverResult {
+        node,
         delivered: 0,
         out_of_order: 0,
         hist: histogram(2),
@@ -204,9 +216,25 @@ async fn sender(
 
 pub async fn run(target: Arc<Target>, o: &FanoutOpts, label: &'static str) -> Value {
     let pid = target.server_pid;
-    eprintln!("[{label}] opening {} receivers", o.receivers);
-    let (sessions, connect_failed, connect_errors) =
-        open_many(&target, o.receivers, 64, Duration::from_secs(10)).await;
+    let nodes: Vec<Arc<Target>> = std::iter::once(target.clone())
+        .chain(o.more_nodes.iter().cloned())
+        .collect();
+    eprintln!(
+        "[{label}] opening {} receivers on {} node(s)",
+        o.receivers,
+        nodes.len()
+    );
+    let mut sessions = Vec::with_capacity(o.receivers);
+    let mut connect_failed = 0;
+    let mut connect_errors = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        // Round robin: node i takes receivers i, i + n, i + 2n...
+        let share = o.receivers / nodes.len() + usize::from(i < o.receivers % nodes.len());
+        let (ws, failed, errors) = open_many(node, share, 64, Duration::from_secs(10)).await;
+        sessions.extend(ws.into_iter().map(|ws| (i, ws)));
+        connect_failed += failed;
+        connect_errors.extend(errors);
+    }
     let counts = Arc::new(Counts::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let (joined_tx, mut joined_rx) = mpsc::channel(1024);
@@ -265,6 +293,12 @@ pub async fn run(target: Arc<Target>, o: &FanoutOpts, label: &'static str) -> Va
     };
     let start = Instant::now() + Duration::from_millis(50);
     let cpu = CpuMark::now(pid);
+    let node_cpu: Vec<CpuMark> = nodes.iter().map(|n| CpuMark::now(n.server_pid)).collect();
+    let redis_cpu: Vec<CpuMark> = o
+        .redis_pids
+        .iter()
+        .map(|&p| CpuMark::now(Some(p)))
+        .collect();
     let sender_pid = o.sender.as_ref().and_then(|t| t.server_pid);
     let sender_cpu = sender_pid.map(|p| CpuMark::now(Some(p)));
     let s = sender(
@@ -291,14 +325,30 @@ pub async fn run(target: Arc<Target>, o: &FanoutOpts, label: &'static str) -> Va
         }
     }
     let (server_cpu, my_cpu, wall) = cpu.since(pid);
+    let node_cpu: Vec<Option<f64>> = nodes
+        .iter()
+        .zip(&node_cpu)
+        .map(|(n, m)| m.since(n.server_pid).0)
+        .collect();
+    // Summed over the servers; unknown if any of them is gone.
+    let redis_cpu: Option<f64> = o
+        .redis_pids
+        .iter()
+        .zip(&redis_cpu)
+        .map(|(&p, m)| m.since(Some(p)).0)
+        .sum();
     let sender_server_cpu = sender_cpu.and_then(|m| m.since(sender_pid).0);
     let _ = stop_tx.send(true);
     let mut hist = histogram(2);
     let (mut delivered, mut out_of_order, mut broke) = (0u64, 0u64, 0u64);
     let mut last_rx = start;
     let mut min_per_receiver = u64::MAX;
+    // Per node: (receivers joined or not, deliveries to them).
+    let mut per_node = vec![(0u64, 0u64); nodes.len()];
     for r in receivers {
         if let Ok(r) = r.await {
+            per_node[r.node].0 += 1;
+            per_node[r.node].1 += r.delivered;
             delivered += r.delivered;
             out_of_order += r.out_of_order;
             broke += r.broke as u64;
@@ -333,11 +383,35 @@ pub async fn run(target: Arc<Target>, o: &FanoutOpts, label: &'static str) -> Va
         "latency": latency_summary(&hist),
         "server_cpu_s": server_cpu.map(round3),
         "server_cpu_pct": server_cpu.map(|c| round1(c * 100.0 / wall)),
-        "server_cpu_ns_per_delivery": server_cpu.filter(|_| delivered > 0).map(|c| round1(c * 1e9 / delivered as f64)),
+        // The first node's CPU over the deliveries to its own receivers (all of them when it
+        // is the only node).
+        "server_cpu_ns_per_delivery": server_cpu.filter(|_| per_node[0].1 > 0).map(|c| round1(c * 1e9 / per_node[0].1 as f64)),
         "loadgen_cpu_pct": round1(my_cpu * 100.0 / wall),
     });
     if let Some(t) = &o.sender {
         out["sender_port"] = json!(t.port);
+    }
+    if nodes.len() > 1 {
+        let rows: Vec<Value> = nodes
+            .iter()
+            .zip(&node_cpu)
+            .zip(&per_node)
+            .map(|((n, cpu), &(receivers, delivered))| {
+                json!({
+                    "port": n.port,
+                    "receivers": receivers,
+                    "delivered": delivered,
+                    "cpu_s": cpu.map(round3),
+                    "cpu_pct": cpu.map(|c| round1(c * 100.0 / wall)),
+                    "cpu_ns_per_delivery": cpu.filter(|_| delivered > 0).map(|c| round1(c * 1e9 / delivered as f64)),
+                })
+            })
+            .collect();
+        out["nodes"] = json!(rows);
+    }
+    if !o.redis_pids.is_empty() {
+        out["redis_cpu_s"] = json!(redis_cpu.map(round3));
+        out["redis_cpu_pct"] = json!(redis_cpu.map(|c| round1(c * 100.0 / wall)));
     }
     if sender_pid.is_some() {
         out["sender_server_cpu_s"] = json!(sender_server_cpu.map(round3));

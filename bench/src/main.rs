@@ -51,6 +51,12 @@ enum Cmd {
         /// `name=path` pairs, one per setup, in the order shown.
         results: Vec<String>,
     },
+    /// The scaling table of `cluster.sh --scale` from `NAME=FILE.json` results, one row per
+    /// window, with each node's CPU per delivery.
+    ScaleReport {
+        /// `name=path` pairs, one per node count, in the order shown.
+        results: Vec<String>,
+    },
     /// Prints a free TCP port on 127.0.0.1.
     FreePort,
     /// Churn and soak: clients connect, join, message, leave and disconnect (some without a
@@ -225,6 +231,15 @@ struct RunArgs {
     /// (`sender_server_cpu_*`), apart from the receivers' node's (`server_cpu_*`).
     #[arg(long)]
     sender_server_pid: Option<u32>,
+    /// Fan-out: further nodes of a cluster holding receivers, as `PORT:PID` (PID may be left
+    /// out); the receivers are spread round robin over `--port`'s node and these, and each
+    /// node's CPU time is reported against the deliveries to its own receivers (`nodes`).
+    #[arg(long, value_delimiter = ',', value_parser = parse_node)]
+    fanout_nodes: Vec<(u16, Option<u32>)>,
+    /// Fan-out: the pids of Redis servers (one, or a Redis Cluster's), whose CPU time, summed,
+    /// is reported too (`redis_cpu_*`).
+    #[arg(long, value_delimiter = ',')]
+    redis_pids: Vec<u32>,
 
     /// Polling: clients.
     #[arg(long, default_value_t = 20)]
@@ -255,6 +270,13 @@ fn main() {
             Ok(md) => print!("{md}"),
             Err(e) => {
                 eprintln!("cluster-report: {e}");
+                std::process::exit(1);
+            }
+        },
+        Cmd::ScaleReport { results } => match report::scale(&results) {
+            Ok(md) => print!("{md}"),
+            Err(e) => {
+                eprintln!("scale-report: {e}");
                 std::process::exit(1);
             }
         },
@@ -339,6 +361,19 @@ fn soak_main(a: SoakArgs) -> i32 {
     runtime(a.threads).block_on(soak::run(target, o))
 }
 
+/// `PORT` or `PORT:PID`.
+fn parse_node(s: &str) -> Result<(u16, Option<u32>), String> {
+    let (port, pid) = match s.split_once(':') {
+        Some((port, pid)) => (port, Some(pid)),
+        None => (s, None),
+    };
+    let port = port.parse().map_err(|e| format!("port {port:?}: {e}"))?;
+    let pid = pid
+        .map(|p| p.parse().map_err(|e| format!("pid {p:?}: {e}")))
+        .transpose()?;
+    Ok((port, pid))
+}
+
 fn leaked(s: &str) -> &'static str {
     Box::leak(s.to_string().into_boxed_str())
 }
@@ -366,6 +401,11 @@ async fn run(a: RunArgs) -> Value {
             a.sender_server_pid,
         ))
     });
+    let more_nodes: Vec<_> = a
+        .fanout_nodes
+        .iter()
+        .map(|&(port, pid)| Arc::new(util::Target::new(a.host, port, a.source_ips.clone(), pid)))
+        .collect();
     if a.parser == "msgpack" {
         proto::use_msgpack();
     }
@@ -432,6 +472,8 @@ async fn run(a: RunArgs) -> Value {
                         drain_idle: Duration::from_millis(a.fanout_drain_idle_ms),
                         room: format!("bench-w{w}"),
                         sender: sender_target.clone(),
+                        more_nodes: more_nodes.clone(),
+                        redis_pids: a.redis_pids.clone(),
                     };
                     let key = format!("fanout_w{w}");
                     let label = leaked(&key);

@@ -445,12 +445,15 @@ fn targets(subject: &(String, Value), worst: &Value, peers: &[(String, Value)]) 
 
 /// The table of `cluster.sh`: one row per setup and fan-out window. `args`: `name=FILE`, one
 /// `loadgen run --scenarios fanout` result per setup, in the order they are to be shown.
-pub fn cluster(args: &[String]) -> Result<String, String> {
-    let mut md = String::from(
-        "| setup | W | broadcasts acked/s | delivered msgs/s ↑ | p50 µs | p99 µs | lost | \
-         out of order | receivers' node CPU ns/delivery | sender's node CPU ns/delivery | \
-         load generator CPU % |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
-    );
+/// The rows of a fan-out table from `NAME=FILE.json` results: `row(name, window, figures)` for
+/// each window of each result, in the order given; a result without fan-out figures gets a
+/// "no result" row of `columns` cells.
+fn fanout_rows(
+    args: &[String],
+    columns: usize,
+    mut row: impl FnMut(&str, &str, &Value) -> String,
+) -> Result<String, String> {
+    let mut md = String::new();
     let mut any = false;
     for a in args {
         let (name, path) = a
@@ -463,38 +466,98 @@ pub fn cluster(args: &[String]) -> Result<String, String> {
             .unwrap_or_default();
         fans.sort_by_key(|k| k["fanout_w".len()..].parse::<u64>().unwrap_or(0));
         if fans.is_empty() {
-            md.push_str(&format!("| {name} | no result ({path}) |||||||||||\n"));
+            md.push_str(&format!(
+                "| {name} | no result ({path}) {}\n",
+                "|".repeat(columns - 1)
+            ));
             continue;
         }
         for key in fans {
             any = true;
             let f = &v[key.as_str()];
-            let cell = |p: &str| num(f, p).map(fmt).unwrap_or_else(|| "–".into());
-            let sender_cpu = if f.get("sender_server_cpu_ns_per_delivery").is_some() {
-                cell("sender_server_cpu_ns_per_delivery")
-            } else {
-                "(same node)".into()
-            };
             let error = f.get("error").and_then(Value::as_str);
-            md.push_str(&format!(
-                "| {name}{} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} |\n",
-                error.map(|e| format!(" (error: {e})")).unwrap_or_default(),
-                &key["fanout_w".len()..],
-                cell("broadcasts_per_s"),
-                cell("delivered_per_s"),
-                cell("latency.p50_us"),
-                cell("latency.p99_us"),
-                cell("lost"),
-                cell("expected"),
-                cell("out_of_order"),
-                cell("server_cpu_ns_per_delivery"),
-                sender_cpu,
-                cell("loadgen_cpu_pct"),
-            ));
+            let name = format!(
+                "{name}{}",
+                error.map(|e| format!(" (error: {e})")).unwrap_or_default()
+            );
+            md.push_str(&row(&name, &key["fanout_w".len()..], f));
         }
     }
     if !any {
         return Err("no fan-out results".into());
     }
     Ok(md)
+}
+
+/// `num` as a table cell ("–" when absent).
+fn cell(v: &Value, path: &str) -> String {
+    num(v, path).map(fmt).unwrap_or_else(|| "–".into())
+}
+
+pub fn cluster(args: &[String]) -> Result<String, String> {
+    let rows = fanout_rows(args, 11, |name, window, f| {
+        let sender_cpu = if f.get("sender_server_cpu_ns_per_delivery").is_some() {
+            cell(f, "sender_server_cpu_ns_per_delivery")
+        } else {
+            "(same node)".into()
+        };
+        format!(
+            "| {name} | {window} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} |\n",
+            cell(f, "broadcasts_per_s"),
+            cell(f, "delivered_per_s"),
+            cell(f, "latency.p50_us"),
+            cell(f, "latency.p99_us"),
+            cell(f, "lost"),
+            cell(f, "expected"),
+            cell(f, "out_of_order"),
+            cell(f, "server_cpu_ns_per_delivery"),
+            sender_cpu,
+            cell(f, "loadgen_cpu_pct"),
+        )
+    })?;
+    Ok(format!(
+        "| setup | W | broadcasts acked/s | delivered msgs/s ↑ | p50 µs | p99 µs | lost | \
+         out of order | receivers' node CPU ns/delivery | sender's node CPU ns/delivery | \
+         load generator CPU % |\n|---|---|---|---|---|---|---|---|---|---|---|\n{rows}"
+    ))
+}
+
+/// The scaling table of `cluster.sh --scale` from `NAME=FILE.json` results (one per node
+/// count): one row per window, with each node's CPU per delivery to its own receivers.
+pub fn scale(args: &[String]) -> Result<String, String> {
+    let rows = fanout_rows(args, 11, |name, window, f| {
+        // One node: its figure is the top-level one.
+        let per_node: Vec<Option<f64>> = match f.get("nodes").and_then(Value::as_array) {
+            Some(nodes) => nodes
+                .iter()
+                .map(|n| num(n, "cpu_ns_per_delivery"))
+                .collect(),
+            None => vec![num(f, "server_cpu_ns_per_delivery")],
+        };
+        let known: Vec<f64> = per_node.iter().flatten().copied().collect();
+        let mean =
+            (known.len() == per_node.len()).then(|| known.iter().sum::<f64>() / known.len() as f64);
+        let each = per_node
+            .iter()
+            .map(|c| c.map(fmt).unwrap_or_else(|| "–".into()))
+            .collect::<Vec<_>>()
+            .join(" / ");
+        format!(
+            "| {name} | {} | {window} | {} | {} | {} | {} / {} | {each} | {} | {} | {} |\n",
+            per_node.len(),
+            cell(f, "delivered_per_s"),
+            cell(f, "latency.p50_us"),
+            cell(f, "latency.p99_us"),
+            cell(f, "lost"),
+            cell(f, "expected"),
+            mean.map(fmt).unwrap_or_else(|| "–".into()),
+            cell(f, "redis_cpu_pct"),
+            cell(f, "loadgen_cpu_pct"),
+        )
+    })?;
+    Ok(format!(
+        "| setup | nodes | W | delivered msgs/s ↑ | p50 µs | p99 µs | lost | \
+         CPU ns/delivery on each node | mean | Redis CPU % | load generator CPU % |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n{rows}"
+    ))
 }

@@ -25,8 +25,9 @@
 //! `--redis-key-prefix`, `--redis-request-timeout-ms`, `--redis-variant
 //! sharded` with `--redis-subscription-mode MODE`, or `--redis-variant
 //! streams` with `--redis-stream-name NAME`, `--redis-stream-max-len N`,
-//! `--redis-stream-read-count N`; `--redis-cluster URL,URL,...` for a Redis
-//! Cluster's seed nodes instead of `--redis-url`) the node joins a cluster over Redis: the room operations span every node unless their
+//! `--redis-stream-read-count N`, and with a `rediss://` URL `--redis-tls-ca-file
+//! PEM`; `--redis-cluster URL,URL,...` for a Redis Cluster's seed nodes instead of
+//! `--redis-url`) the node joins a cluster over Redis: the room operations span every node unless their
 //! spec says `local: true`, and each node answers other nodes'
 //! `serverSideEmit` (see `ServerSide`: a catch-all, and one for those named `sse-by-name`).
 //!
@@ -51,7 +52,7 @@ use actix_web::HttpRequest;
 use actix::prelude::*;
 use serde_json::{Value, json};
 use switchyard_engineio::{AdmissionConfig, Cors, DeflateSettings, EngineConfig};
-use switchyard_redis::{RedisAdapter, RedisConfig, Variant};
+use switchyard_redis::{RedisAdapter, RedisConfig, TlsCertificates, Variant};
 use switchyard_sails::{Sails, SdkVersion, Sockets, VirtualRequestConfig};
 use switchyard_socketio::io::{Parser, RecoveryConfig, SocketIo, SocketIoConfig};
 use switchyard_socketio::namespace::NamespaceBuilder;
@@ -667,6 +668,13 @@ async fn main() -> std::io::Result<()> {
                 .collect(),
             key_prefix: flag("--redis-key-prefix", "socket.io".to_string()),
             request_timeout: Duration::from_millis(flag("--redis-request-timeout-ms", 5000)),
+            tls: match flag("--redis-tls-ca-file", String::new()) {
+                ca if ca.is_empty() => None,
+                ca => Some(TlsCertificates {
+                    root_cert: Some(std::fs::read(ca)?),
+                    client_tls: None,
+                }),
+            },
             ..RedisConfig::new(flag("--redis-url", "redis://127.0.0.1:6379".to_string()))
         };
         let redis = RedisAdapter::connect(redis)

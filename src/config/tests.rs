@@ -220,11 +220,14 @@ fn every_key_settable_from_env_and_cli() {
         ("vr_send_response_headers", "false"),
         ("vr_send_status_code", "false"),
         ("adapter", "redis"),
-        ("redis_url", "redis://10.0.0.1:7000/2"),
+        ("redis_url", "rediss://10.0.0.1:7000/2"),
         (
             "redis_cluster",
-            "redis://10.0.0.1:7000,redis://10.0.0.2:7000",
+            "rediss://10.0.0.1:7000,rediss://10.0.0.2:7000",
         ),
+        ("redis_tls_ca_file", "ca.pem"),
+        ("redis_tls_cert_file", "node.pem"),
+        ("redis_tls_key_file", "node.key"),
         ("redis_key_prefix", "app"),
         ("redis_request_timeout_ms", "12"),
         ("redis_variant", "sharded"),
@@ -260,9 +263,10 @@ fn every_key_settable_from_env_and_cli() {
          max_connections_per_ip: 13, handshakes_per_second_per_ip: 14, handshake_burst_per_ip: 15, \
          trusted_proxies: [\"10.0.0.0/8\", \"::1\"], ws_check_origin: false, check_sid_address: true, \
          virtual_requests: false, vr_max_in_flight: 11, vr_send_response_headers: false, \
-         vr_send_status_code: false, adapter: Redis, redis_url: \"redis://10.0.0.1:7000/2\", \
-         redis_cluster: [\"redis://10.0.0.1:7000\", \"redis://10.0.0.2:7000\"], \
-         redis_key_prefix: \"app\", redis_request_timeout_ms: 12, redis_variant: Sharded, \
+         vr_send_status_code: false, adapter: Redis, redis_url: \"rediss://10.0.0.1:7000/2\", \
+         redis_cluster: [\"rediss://10.0.0.1:7000\", \"rediss://10.0.0.2:7000\"], \
+         redis_tls_ca_file: \"ca.pem\", redis_tls_cert_file: \"node.pem\", \
+         redis_tls_key_file: \"node.key\", redis_key_prefix: \"app\", redis_request_timeout_ms: 12, redis_variant: Sharded, \
          redis_subscription_mode: Static, redis_wait_at_start: true, \
          redis_stream_name: \"events\", redis_stream_max_len: 23, redis_stream_read_count: 24, \
          connection_state_recovery: true, recovery_max_disconnection_ms: 20, \
@@ -537,6 +541,35 @@ fn shadowed_bad_value_is_still_reported() {
             file.path()
         )
     );
+}
+
+#[test]
+fn redis_tls_files_need_each_other_and_a_rediss_url() {
+    assert_eq!(
+        load_err(&["--redis-tls-cert-file", "node.pem"], &[]),
+        "config key 'redis_tls_key_file': redis_tls_cert_file and redis_tls_key_file go \
+         together: set both or neither"
+    );
+    assert_eq!(
+        load_err(
+            &["--adapter", "redis", "--redis-tls-ca-file", "ca.pem"],
+            &[]
+        ),
+        "config key 'redis_url': must start with rediss:// when redis_tls_ca_file or \
+         redis_tls_cert_file is set"
+    );
+    let tls = [
+        "--adapter",
+        "redis-streams",
+        "--redis-url",
+        "rediss://127.0.0.1:6380",
+        "--redis-tls-ca-file",
+        "ca.pem",
+    ];
+    assert_eq!(load(&tls, &[]).unwrap().redis_tls_ca_file, "ca.pem");
+    // Without a Redis adapter the files are not used, so not checked.
+    let local = load(&["--redis-tls-ca-file", "ca.pem"], &[]).unwrap();
+    assert_eq!(local.redis_tls_ca_file, "ca.pem");
 }
 
 #[test]

@@ -245,6 +245,12 @@ pub struct AdapterCounters {
 /// implements it; an adapter only calls it.
 pub trait LocalSockets: Send + Sync + 'static {
     /// Delivers a broadcast from another node to this node's sockets.
+    ///
+    /// The broadcast takes its place in the namespace's order when the
+    /// returned future is first polled; the future resolves once it has
+    /// been handed to the sockets. So an adapter may poll it once, go on to
+    /// the next message, and wait for it later (bounding how many it leaves
+    /// unfinished): broadcasts still arrive in the order they were polled.
     fn broadcast(
         &self,
         event: &str,

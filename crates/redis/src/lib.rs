@@ -41,6 +41,27 @@
 //! let io = SocketIo::builder(SocketIoConfig::default()).adapter(redis).build();
 //! # Ok(()) }
 //! ```
+//!
+//! Over TLS, a `rediss://` URL trusts the system's roots; a private CA, and
+//! a client certificate for mutual TLS, go in [`RedisConfig::tls`] (PEM):
+//!
+//! ```no_run
+//! use switchyard_redis::{ClientTlsConfig, RedisAdapter, RedisConfig, TlsCertificates};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = RedisConfig {
+//!     tls: Some(TlsCertificates {
+//!         root_cert: Some(std::fs::read("ca.pem")?),
+//!         client_tls: Some(ClientTlsConfig {
+//!             client_cert: std::fs::read("client.pem")?,
+//!             client_key: std::fs::read("client.key")?,
+//!         }),
+//!     }),
+//!     ..RedisConfig::new("rediss://redis.internal:6380")
+//! };
+//! let redis = RedisAdapter::connect(config).await?;
+//! # Ok(()) }
+//! ```
 
 mod classic;
 mod cluster;
@@ -50,8 +71,10 @@ mod sessions;
 mod sharded;
 mod streams;
 mod target;
+mod tls;
 mod wire;
 
+pub use redis::{ClientTlsConfig, TlsCertificates};
 pub use sharded::SubscriptionMode;
 
 use std::sync::Arc;
@@ -67,14 +90,21 @@ use target::Target;
 /// How to reach Redis, and how long to wait for the other nodes.
 #[derive(Debug, Clone)]
 pub struct RedisConfig {
-    /// `redis://host:port/db` (or `redis+unix:///path`); not used when
-    /// [`cluster`](Self::cluster) names seed nodes.
+    /// `redis://host:port/db`, `rediss://host:port/db` over TLS (the
+    /// server's certificate must name `host`), or `redis+unix:///path`;
+    /// not used when [`cluster`](Self::cluster) names seed nodes.
     pub url: String,
-    /// A Redis Cluster's seed nodes (`redis://host:port`, a few of its
-    /// nodes; the others are found from them), or empty for the one server
-    /// at `url`. On a cluster, [`Variant::Sharded`] and [`Variant::Streams`]
-    /// work (and recovery with them); [`Variant::Classic`] is refused.
+    /// A Redis Cluster's seed nodes (`redis://host:port`, or `rediss://`
+    /// over TLS; a few of its nodes, the others are found from them), or
+    /// empty for the one server at `url`. On a cluster,
+    /// [`Variant::Sharded`] and [`Variant::Streams`] work (and recovery
+    /// with them); [`Variant::Classic`] is refused.
     pub cluster: Vec<String>,
+    /// With a `rediss://` URL (or seeds), certificates in PEM: `root_cert`,
+    /// the CA to trust instead of the system's roots; `client_tls`, the
+    /// certificate and key this node presents (mutual TLS). `None`: the
+    /// system's roots, no client certificate.
+    pub tls: Option<TlsCertificates>,
     /// The channels' prefix (Node's `key` option; not used by
     /// [`Variant::Streams`], which names its stream).
     pub key_prefix: String,
@@ -131,6 +161,7 @@ impl RedisConfig {
         RedisConfig {
             url: url.into(),
             cluster: Vec::new(),
+            tls: None,
             key_prefix: "socket.io".into(),
             request_timeout: Duration::from_secs(5),
             variant: Variant::Classic,
@@ -160,13 +191,38 @@ impl RedisConfig {
         }
     }
 
-    /// Where Redis is, for messages: the URL, or the cluster's seeds.
+    /// Where Redis is, as errors and logs show it: the URL, or the
+    /// cluster's seeds, passwords as `***`.
     pub fn location(&self) -> String {
         match self.cluster.as_slice() {
-            [] => self.url.clone(),
-            seeds => format!("the redis cluster of {}", seeds.join(", ")),
+            [] => self.display_url(),
+            seeds => {
+                let seeds: Vec<_> = seeds.iter().map(|seed| redact_password(seed)).collect();
+                format!("the redis cluster of {}", seeds.join(", "))
+            }
         }
     }
+
+    /// The URL as errors and logs show it: its password, if any, as `***`.
+    pub fn display_url(&self) -> String {
+        redact_password(&self.url)
+    }
+}
+
+/// `url` with the password of its `user:password@` part as `***`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_string();
+    };
+    let Some((user, _password)) = userinfo.split_once(':') else {
+        return url.to_string();
+    };
+    let path = &rest[authority.len()..];
+    format!("{scheme}://{user}:***@{host}{path}")
 }
 
 /// Why the adapter could not start.
@@ -175,7 +231,16 @@ pub enum RedisAdapterError {
     /// The URL is not a Redis URL.
     #[error("invalid redis url {url:?}: {source}")]
     Url {
-        /// The URL given.
+        /// The URL given, its password hidden.
+        url: String,
+        /// Why.
+        source: redis::RedisError,
+    },
+    /// The TLS certificates cannot be used: not PEM, a key that does not
+    /// fit, or a URL that is not `rediss://`.
+    #[error("cannot use the TLS certificates for redis at {url}: {source}")]
+    Tls {
+        /// The URL given, its password hidden.
         url: String,
         /// Why.
         source: redis::RedisError,
@@ -191,7 +256,7 @@ pub enum RedisAdapterError {
     /// Redis did not answer.
     #[error("cannot reach redis at {url}: {source}")]
     Unreachable {
-        /// The URL given.
+        /// The URL given, its password hidden.
         url: String,
         /// Why.
         source: redis::RedisError,
@@ -245,12 +310,7 @@ impl RedisAdapter {
             let location = config.location();
             return Err(RedisAdapterError::ClassicOnCluster { location });
         }
-        let target = Target::open(&config.url, &config.cluster).map_err(|source| {
-            RedisAdapterError::Url {
-                url: config.location(),
-                source,
-            }
-        })?;
+        let target = Target::open(&config)?;
         // The link's tasks get a thread of their own: Redis traffic never
         // waits behind a busy HTTP worker, nor the other way round.
         let arbiter = actix::Arbiter::new().handle();
@@ -333,4 +393,34 @@ impl AdapterFactory for RedisAdapter {
 /// `randomBytes(8).toString("hex")` but longer).
 pub(crate) fn random_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn a_urls_password_is_hidden_and_the_rest_kept() {
+        let cases = [
+            (
+                "rediss://app:s3cret@redis:6380/2",
+                "rediss://app:***@redis:6380/2",
+            ),
+            (
+                "redis://:s3cret@127.0.0.1:6379",
+                "redis://:***@127.0.0.1:6379",
+            ),
+            ("redis://:p@ss@h:1/0?x=y", "redis://:***@h:1/0?x=y"),
+            ("redis://user@h:1", "redis://user@h:1"),
+            ("redis://h:1/0", "redis://h:1/0"),
+            (
+                "redis+unix:///run/redis.sock",
+                "redis+unix:///run/redis.sock",
+            ),
+            ("not a url", "not a url"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(redact_password(url), shown, "{url}");
+        }
+    }
 }

@@ -300,23 +300,58 @@ impl Throttle {
     }
 }
 
-/// Logs a lost or refused link once per outage, not once per try.
+/// The reasons an outage has been logged with: a failure is logged when the
+/// outage starts and again for each new reason (Redis is back, but its
+/// certificate does not verify), not once per try. At most
+/// [`REASONS_TOLD`] per outage, so reasons that take turns cannot flood.
+#[derive(Default)]
+pub(crate) struct Reason {
+    told: Vec<String>,
+}
+
+/// Most reasons logged in one outage.
+const REASONS_TOLD: usize = 8;
+
+impl Reason {
+    /// `error`'s text when it is news: not told yet in this outage, and
+    /// fewer than [`REASONS_TOLD`] told.
+    pub fn news(&mut self, error: &dyn std::fmt::Display) -> Option<String> {
+        let text = error.to_string();
+        if self.told.len() >= REASONS_TOLD || self.told.contains(&text) {
+            return None;
+        }
+        self.told.push(text.clone());
+        Some(text)
+    }
+
+    /// The outage is over: the next failure is news.
+    pub fn clear(&mut self) {
+        self.told.clear();
+    }
+}
+
+/// Logs a lost or refused link once per [`Reason`] it gives, not once per
+/// try; counts the tries.
 #[derive(Default)]
 struct Outage {
     down: bool,
+    reason: Reason,
 }
 
 impl Outage {
     fn failed(&mut self, stats: &Stats, error: &dyn std::fmt::Display) {
         stats.errors.fetch_add(1, Relaxed);
         if !self.down {
-            log::warn!("redis adapter: link down: {error}");
             self.down = true;
             stats.down.fetch_add(1, Relaxed);
+        }
+        if let Some(reason) = self.reason.news(error) {
+            log::warn!("redis adapter: link down: {reason}");
         }
     }
 
     fn restored(&mut self, stats: &Stats) {
+        self.reason.clear();
         if std::mem::take(&mut self.down) {
             stats.down.fetch_sub(1, Relaxed);
             stats.reconnects.fetch_add(1, Relaxed);
@@ -547,9 +582,9 @@ async fn supervisor(
         // A fresh one per attempt: a loss told to an older link is no news.
         let lost = Arc::new(Notify::new());
         let attempt = establish(&target, &routes, &stats, &lost).await;
-        if let Some(first) = first.take() {
+        let is_first = first.take().map(|first| {
             let _ = first.send(attempt.as_ref().map(|_| ()).map_err(|e| e.clone()));
-        }
+        });
         match attempt {
             Ok((mut subscribing, publishing)) => {
                 failures = 0;
@@ -568,6 +603,11 @@ async fn supervisor(
                 outage.failed(&stats, &"connection lost");
             }
             Err(e) => {
+                if is_first.is_some() {
+                    // The first attempt's failure is the caller's to tell (the
+                    // error at start, or its warning): one line, not two.
+                    outage.reason.news(&e);
+                }
                 outage.failed(&stats, &e);
                 failures += 1;
             }
@@ -743,7 +783,9 @@ fn lock(routes: &Routes) -> std::sync::MutexGuard<'_, HashMap<String, Route>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Admit, Backlog, Command, Publish, Run, Throttle, message, retry_delay, runs};
+    use super::{
+        Admit, Backlog, Command, Publish, Reason, Run, Throttle, message, retry_delay, runs,
+    };
     use redis::{PushInfo, PushKind, Value};
     use std::time::Duration;
     use tokio::time::Instant;
@@ -787,6 +829,30 @@ mod tests {
         let mut backlog = Backlog::new(0);
         assert_eq!(backlog.admit("a", false), Admit::Dropped);
         assert_eq!(backlog.admit("b", true), Admit::Send("b"));
+    }
+
+    #[test]
+    fn an_outage_is_told_once_per_reason() {
+        let mut reason = Reason::default();
+        assert_eq!(
+            reason.news(&"connection lost").as_deref(),
+            Some("connection lost")
+        );
+        let refused = "Connection refused (os error 111)";
+        assert_eq!(reason.news(&refused).as_deref(), Some(refused));
+        assert_eq!(reason.news(&refused), None);
+        let tls = "invalid peer certificate: UnknownIssuer";
+        assert_eq!(reason.news(&tls).as_deref(), Some(tls));
+        assert_eq!(reason.news(&tls), None);
+        // Reasons taking turns are told once each...
+        assert_eq!(reason.news(&refused), None);
+        // ...and no more than eight of them in one outage.
+        for n in 0..5 {
+            assert!(reason.news(&n).is_some());
+        }
+        assert_eq!(reason.news(&"a ninth"), None);
+        reason.clear();
+        assert_eq!(reason.news(&tls).as_deref(), Some(tls));
     }
 
     #[test]

@@ -11,9 +11,10 @@
 //! broadcast, its own too, as it comes back from Redis, under the offset
 //! the cluster gave it, and tells the namespace of what its link lost.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::future::{BoxFuture, FutureExt};
@@ -510,8 +511,48 @@ async fn heartbeats(inner: std::sync::Weak<Inner>) {
     }
 }
 
-/// Handles the namespace's messages from the other nodes, one at a time.
+/// Broadcasts from the cluster handed to the namespace and not yet known to
+/// be delivered, at most. The loop goes on decoding the next messages while
+/// the namespace delivers, so a burst reaches the namespace together and
+/// one wake of each writer carries several broadcasts (one decode each is
+/// all a node adds to a delivery); a namespace slower than the cluster
+/// still holds the loop back, and its queue then fills and drops, counted.
+const BROADCASTS_IN_FLIGHT: usize = 32;
+
+/// Broadcasts started (queued in the namespace's order) whose delivery is
+/// not yet waited for, oldest first; at most [`BROADCASTS_IN_FLIGHT`].
+#[derive(Default)]
+struct InFlight(VecDeque<BoxFuture<'static, ()>>);
+
+impl InFlight {
+    /// Starts `delivery`: polled once, which queues the broadcast (see
+    /// `LocalSockets::broadcast`), after waiting for the oldest one if
+    /// [`BROADCASTS_IN_FLIGHT`] are unfinished.
+    async fn start(&mut self, mut delivery: BoxFuture<'static, ()>) {
+        if self.0.len() >= BROADCASTS_IN_FLIGHT
+            && let Some(oldest) = self.0.pop_front()
+        {
+            oldest.await;
+        }
+        let done = std::future::poll_fn(|cx| Poll::Ready(delivery.as_mut().poll(cx).is_ready()));
+        if !done.await {
+            self.0.push_back(delivery);
+        }
+    }
+
+    /// Waits until every started broadcast has been delivered.
+    async fn settle(&mut self) {
+        while let Some(delivery) = self.0.pop_front() {
+            delivery.await;
+        }
+    }
+}
+
+/// Handles the namespace's messages from the other nodes in arrival order:
+/// broadcasts overlap (see [`BROADCASTS_IN_FLIGHT`]), anything else waits
+/// until they are delivered and is done before the next message.
 async fn receive(inner: Arc<Inner>, mut inbound: mpsc::Receiver<Inbound>) {
+    let mut in_flight = InFlight::default();
     while let Some(msg) = inbound.recv().await {
         let stats = inner.bus.stats();
         // Messages were lost before this one: what recovery kept may have
@@ -533,13 +574,18 @@ async fn receive(inner: Arc<Inner>, mut inbound: mpsc::Receiver<Inbound>) {
             // order: here is its place in it.
             Some(Incoming::Request { uid, request }) if uid == inner.uid => {
                 if let (true, Request::Broadcast { .. }) = (inner.ordered, &request) {
-                    on_request(&inner, &uid, request).await;
+                    in_flight.start(broadcast(&inner, request)).await;
                 }
                 continue;
             }
             Some(Incoming::Request { uid, request }) => {
                 inner.heard(&uid);
-                on_request(&inner, &uid, request).await;
+                if let Request::Broadcast { .. } = request {
+                    in_flight.start(broadcast(&inner, request)).await;
+                } else {
+                    in_flight.settle().await;
+                    on_request(&inner, &uid, request).await;
+                }
             }
             Some(Incoming::Heartbeat { uid, .. }) if uid == inner.uid => continue,
             Some(Incoming::Heartbeat { uid, initial }) => {
@@ -560,21 +606,30 @@ async fn receive(inner: Arc<Inner>, mut inbound: mpsc::Receiver<Inbound>) {
     }
 }
 
-/// Applies another node's request here (or, ordered, this node's own
-/// broadcast); a broadcast is kept for recovery under the offset the
-/// cluster gave it when this node orders.
+/// A broadcast from the cluster (or, ordered, this node's own) for this
+/// node's sockets, kept for recovery under the offset the cluster gave it
+/// when this node orders; nothing for any other request.
+fn broadcast(inner: &Inner, request: Request) -> BoxFuture<'static, ()> {
+    let Request::Broadcast {
+        event,
+        payload,
+        opts,
+        offset,
+    } = request
+    else {
+        return async {}.boxed();
+    };
+    match offset.filter(|_| inner.ordered) {
+        Some(offset) => inner.local.broadcast_at(&event, payload, &opts, &offset),
+        None => inner.local.broadcast(&event, payload, &opts),
+    }
+}
+
+/// Applies another node's request, other than a broadcast, here.
 async fn on_request(inner: &Arc<Inner>, from: &str, request: Request) {
     let local = &inner.local;
     match request {
-        Request::Broadcast {
-            event,
-            payload,
-            opts,
-            offset,
-        } => match offset.filter(|_| inner.ordered) {
-            Some(offset) => local.broadcast_at(&event, payload, &opts, &offset).await,
-            None => local.broadcast(&event, payload, &opts).await,
-        },
+        Request::Broadcast { .. } => broadcast(inner, request).await,
         Request::Rooms { opts, rooms, join } => {
             // Applied before the next message: a broadcast to the room may follow.
             let _ = local.sockets_rooms(&opts, rooms, join).await;

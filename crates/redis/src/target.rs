@@ -15,9 +15,14 @@ use std::time::Duration;
 use redis::aio::{
     ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
 };
-use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConfig};
+use redis::cluster::{ClusterClientBuilder, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, IntoConnectionInfo, Pipeline, ProtocolVersion, RedisFuture, RedisResult, Value};
+use redis::{
+    Cmd, IntoConnectionInfo, Pipeline, ProtocolVersion, RedisFuture, RedisResult, TlsCertificates,
+    Value,
+};
+
+use crate::{RedisAdapterError, RedisConfig, tls};
 
 /// How many times the cluster client itself tries a command again (after
 /// a `MOVED`, or a node gone) before the link sees the error.
@@ -30,8 +35,12 @@ const CLUSTER_RETRY_MAX_MS: u64 = 500;
 #[derive(Clone)]
 pub(crate) enum Target {
     Single(redis::Client),
-    /// The seed nodes (any of them is enough to find the others).
-    Cluster(Vec<redis::ConnectionInfo>),
+    Cluster {
+        /// The seed nodes (any of them is enough to find the others).
+        seeds: Vec<redis::ConnectionInfo>,
+        /// With `rediss://` seeds: the CA and client certificate, if any.
+        certs: Option<TlsCertificates>,
+    },
 }
 
 /// A connection to the [`Target`], whichever kind.
@@ -47,35 +56,37 @@ pub(crate) enum Conn {
 }
 
 impl Target {
-    /// `url`, or the cluster of `seeds` when there are any; fails for a URL
-    /// the redis crate refuses.
-    pub fn open(url: &str, seeds: &[String]) -> RedisResult<Target> {
-        if seeds.is_empty() {
-            return redis::Client::open(url).map(Target::Single);
+    /// `config`'s server, or its cluster when it names seeds; fails for a
+    /// URL or TLS settings the redis crate refuses.
+    pub fn open(config: &RedisConfig) -> Result<Target, RedisAdapterError> {
+        if config.cluster.is_empty() {
+            return tls::client(config).map(Target::Single);
         }
-        let seeds = (seeds.iter())
+        let url = || config.location();
+        let seeds = (config.cluster.iter())
             .map(|seed| seed.as_str().into_connection_info())
-            .collect::<RedisResult<Vec<_>>>()?;
-        // Settings the cluster client refuses fail here, at start, not on the link's first try.
-        ClusterClient::new(seeds.clone())?;
-        Ok(Target::Cluster(seeds))
+            .collect::<RedisResult<Vec<_>>>()
+            .map_err(|source| RedisAdapterError::Url { url: url(), source })?;
+        let tls_addr =
+            |s: &redis::ConnectionInfo| matches!(s.addr(), redis::ConnectionAddr::TcpTls { .. });
+        if seeds.iter().any(tls_addr) {
+            tls::install_crypto_provider();
+        }
+        let certs = config.tls.clone();
+        if let Some(certs) = &certs {
+            tls::check(certs).map_err(|source| RedisAdapterError::Tls { url: url(), source })?;
+        }
+        // What the cluster client refuses fails here, at start, not on the link's first try.
+        let timeout = Duration::from_secs(1);
+        (cluster(&seeds, &certs, timeout, timeout).build()).map_err(|source| match certs {
+            Some(_) => RedisAdapterError::Tls { url: url(), source },
+            None => RedisAdapterError::Url { url: url(), source },
+        })?;
+        Ok(Target::Cluster { seeds, certs })
     }
 
     pub fn is_cluster(&self) -> bool {
-        matches!(self, Target::Cluster(_))
-    }
-
-    fn cluster(
-        seeds: &[redis::ConnectionInfo],
-        connect: Duration,
-        response: Duration,
-    ) -> ClusterClientBuilder {
-        ClusterClientBuilder::new(seeds.to_vec())
-            .connection_timeout(connect)
-            .response_timeout(response)
-            .retries(CLUSTER_RETRIES)
-            .min_retry_wait(CLUSTER_RETRY_MIN_MS)
-            .max_retry_wait(CLUSTER_RETRY_MAX_MS)
+        matches!(self, Target::Cluster { .. })
     }
 
     /// A RESP3 connection, made now, whose pushes (messages, and a
@@ -96,8 +107,8 @@ impl Target {
                 let conn = client.get_multiplexed_async_connection_with_config(&config);
                 Ok(Conn::Single(conn.await?))
             }
-            Target::Cluster(seeds) => {
-                let client = Self::cluster(seeds, connect, connect)
+            Target::Cluster { seeds, certs } => {
+                let client = cluster(seeds, certs, connect, connect)
                     .use_protocol(ProtocolVersion::RESP3)
                     .push_sender(push)
                     .build()?;
@@ -119,12 +130,32 @@ impl Target {
                 let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
                 Ok(Conn::Managed(conn))
             }
-            Target::Cluster(seeds) => {
-                let client = Self::cluster(seeds, connect, response).build()?;
+            Target::Cluster { seeds, certs } => {
+                let client = cluster(seeds, certs, connect, response).build()?;
                 let conn = client.get_pending_async_connection_with_config(ClusterConfig::new());
                 Ok(Conn::Cluster(conn))
             }
         }
+    }
+}
+
+/// A cluster client's settings: few, short retries of its own (see the
+/// module's comment), and the TLS certificates if any.
+fn cluster(
+    seeds: &[redis::ConnectionInfo],
+    certs: &Option<TlsCertificates>,
+    connect: Duration,
+    response: Duration,
+) -> ClusterClientBuilder {
+    let builder = ClusterClientBuilder::new(seeds.to_vec())
+        .connection_timeout(connect)
+        .response_timeout(response)
+        .retries(CLUSTER_RETRIES)
+        .min_retry_wait(CLUSTER_RETRY_MIN_MS)
+        .max_retry_wait(CLUSTER_RETRY_MAX_MS);
+    match certs {
+        Some(certs) => builder.certs(certs.clone()),
+        None => builder,
     }
 }
 
@@ -177,16 +208,29 @@ impl ConnectionLike for Conn {
 #[cfg(test)]
 mod tests {
     use super::Target;
+    use crate::{RedisAdapterError, RedisConfig, TlsCertificates};
 
     #[test]
     fn seeds_make_a_cluster_and_bad_ones_fail_at_start() {
         let url = "redis://127.0.0.1:6379";
-        assert!(!Target::open(url, &[]).unwrap().is_cluster());
-        let seeds = [
-            "redis://127.0.0.1:7000".to_string(),
-            "redis://10.0.0.2:7001".into(),
-        ];
-        assert!(Target::open("", &seeds).unwrap().is_cluster());
-        assert!(Target::open("", &["not a url".into()]).is_err());
+        assert!(!Target::open(&RedisConfig::new(url)).unwrap().is_cluster());
+        let seeds = ["redis://127.0.0.1:7000", "rediss://:pw@10.0.0.2:7001"];
+        assert!(
+            Target::open(&RedisConfig::cluster(seeds))
+                .unwrap()
+                .is_cluster()
+        );
+        let bad = Target::open(&RedisConfig::cluster(["not a url"]));
+        assert!(matches!(bad, Err(RedisAdapterError::Url { .. })));
+        // A CA file without a certificate: refused before connecting, as for one server.
+        let mut config = RedisConfig::cluster(seeds);
+        config.tls = Some(TlsCertificates {
+            client_tls: None,
+            root_cert: Some(b"not a certificate".to_vec()),
+        });
+        let Err(e @ RedisAdapterError::Tls { .. }) = Target::open(&config) else {
+            panic!("not refused as TLS");
+        };
+        assert!(e.to_string().contains("rediss://:***@10.0.0.2:7001"), "{e}");
     }
 }

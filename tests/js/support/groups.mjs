@@ -36,6 +36,11 @@ export const SERIAL = new Map([
       "that port in between",
   ],
   [
+    "cluster/redis_tls.test.mjs",
+    "kills redis-server and starts one with another certificate on the same port: a file running " +
+      "beside it could take that port in between",
+  ],
+  [
     "cluster/redis_restart.test.mjs",
     "kills redis-server and restarts it on the same port, and times the reconnection: a file running " +
       "beside it could take the port, or slow the node down",

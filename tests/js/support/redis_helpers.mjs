@@ -2,8 +2,9 @@
 // killed and restarted on the same port by PID), a tiny RESP client to ask it things, generic
 // child processes that print a "listening on" line, and N test_server nodes sharing one Redis.
 // Everything started here is stopped by PID by its owner; a last-resort exit hook kills leftovers.
-import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
+import tls from "node:tls";
 import os from "node:os";
 import path from "node:path";
 import { freePort, sleep, spawnProcess, startServer } from "./helpers.mjs";
@@ -83,10 +84,14 @@ function parseResp(buf, pos = 0) {
   }
 }
 
-/** Run one command against 127.0.0.1:port and resolve with the parsed reply (errors reject). */
-export function redisCommand(port, args, timeoutMs = 3000) {
+/**
+ * Run one command against 127.0.0.1:port and resolve with the parsed reply (errors reject); over
+ * TLS when `tlsOptions` (node:tls connect options: ca, cert, key) are given.
+ */
+export function redisCommand(port, args, timeoutMs = 3000, tlsOptions = null) {
   return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: "127.0.0.1", port });
+    const where = { host: "127.0.0.1", port };
+    const sock = tlsOptions ? tls.connect({ ...where, ...tlsOptions }) : net.connect(where);
     let buf = Buffer.alloc(0);
     const timer = setTimeout(() => finish(new Error(`redis ${args[0]}: no reply within ${timeoutMs} ms`)), timeoutMs);
     function finish(err, value) {
@@ -96,7 +101,7 @@ export function redisCommand(port, args, timeoutMs = 3000) {
       else resolve(value);
     }
     sock.once("error", (err) => finish(err));
-    sock.once("connect", () => sock.write(encodeCommand(args)));
+    sock.once(tlsOptions ? "secureConnect" : "connect", () => sock.write(encodeCommand(args)));
     sock.on("data", (chunk) => {
       buf = Buffer.concat([buf, chunk]);
       let parsed;
@@ -114,10 +119,10 @@ export function redisCommand(port, args, timeoutMs = 3000) {
   });
 }
 
-/** True when the server on `port` answers PING with PONG. */
-export async function redisPing(port) {
+/** True when the server on `port` answers PING with PONG (over TLS with `tlsOptions`). */
+export async function redisPing(port, tlsOptions = null) {
   try {
-    return (await redisCommand(port, ["PING"], 1000)) === "PONG";
+    return (await redisCommand(port, ["PING"], 1000, tlsOptions)) === "PONG";
   } catch {
     return false;
   }
@@ -129,15 +134,26 @@ export async function redisPing(port) {
 /**
  * Start a throwaway redis-server on a free loopback port (or `port`) with a temp dir, no
  * persistence unless `appendonly` (then what it holds survives kill() and restart());
- * resolves once it answers PING. Returns
+ * resolves once it answers PING. With `tls` ({cert, key, ca} file paths, `authClients`), it
+ * speaks TLS only, on that port, asking clients for a certificate signed by `ca` when
+ * `authClients`; its url is then rediss://. Returns
  * {port, url, pid(), kill(), restart(), stop(), command(args)}:
  * kill() SIGKILLs it by PID and waits for its exit; restart() starts it again on the same port.
  */
-export async function startRedis({ port, appendonly = false } = {}) {
+export async function startRedis({ port, appendonly = false, tls: tlsFiles } = {}) {
   if (!REDIS_SERVER) throw new Error("redis-server is not on PATH (apt-get install redis-server)");
   const dir = mkdtempSync(path.join(os.tmpdir(), "switchyard-redis-"));
   const chosen = port ?? (await freePort());
   let current = null;
+  const listen = tlsFiles
+    ? ["--port", "0", "--tls-port", String(chosen), "--tls-cert-file", tlsFiles.cert, "--tls-key-file", tlsFiles.key,
+      "--tls-ca-cert-file", tlsFiles.ca, "--tls-auth-clients", tlsFiles.authClients ? "yes" : "no"]
+    : ["--port", String(chosen)];
+  // The tests' own client presents the server's certificate when Redis asks for one: it is
+  // signed by the same CA, and the test client is not what the tests are about.
+  const tlsOptions = tlsFiles
+    ? { ca: readFileSync(tlsFiles.ca), cert: readFileSync(tlsFiles.cert), key: readFileSync(tlsFiles.key) }
+    : null;
 
   async function launch() {
     // The port may still be held for a moment by the previous instance: retry within a bound.
@@ -145,12 +161,12 @@ export async function startRedis({ port, appendonly = false } = {}) {
     for (;;) {
       const proc = await spawnProcess(
         REDIS_SERVER,
-        ["--port", String(chosen), "--bind", "127.0.0.1", "--save", "", "--appendonly", appendonly ? "yes" : "no", "--dir", dir, "--logfile", ""],
+        [...listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", appendonly ? "yes" : "no", "--dir", dir, "--logfile", ""],
         { name: "redis-server" },
       );
       let up = false;
       while (!proc.exitInfo() && Date.now() < deadline) {
-        if (await redisPing(chosen)) {
+        if (await redisPing(chosen, tlsOptions)) {
           up = true;
           break;
         }
@@ -168,12 +184,12 @@ export async function startRedis({ port, appendonly = false } = {}) {
   current = await launch();
   const handle = {
     port: chosen,
-    url: `redis://127.0.0.1:${chosen}`,
+    url: `${tlsFiles ? "rediss" : "redis"}://127.0.0.1:${chosen}`,
     dir,
     pid: () => current?.pid,
     running: () => current !== null && !current.exitInfo(),
     output: () => current?.output() ?? "",
-    command: (args, timeoutMs) => redisCommand(chosen, args, timeoutMs),
+    command: (args, timeoutMs) => redisCommand(chosen, args, timeoutMs, tlsOptions),
     /** SIGKILL by PID and wait for its exit (its port then refuses connections). */
     async kill() {
       if (!current) return;

@@ -29,7 +29,7 @@ use redis::Value;
 use tokio::sync::mpsc;
 
 use super::{pack, unpack};
-use crate::link::{Inbound, Route, Stats};
+use crate::link::{Inbound, Reason, Route, Stats};
 use crate::node::Bus;
 use crate::sessions::Sessions;
 use crate::target::{Conn, Target};
@@ -100,12 +100,15 @@ impl StreamLink {
         let sessions = Sessions::new(Some(writer.clone()), arbiter, stats.clone());
         let link = StreamLink::new(Arc::new(sessions), appends, stats.clone());
         let up = redis::cmd("PING").exec_async(&mut writer).await;
+        // The caller tells why Redis was not there at start (the error, or
+        // its warning): the tasks log only what comes after.
+        let told = up.as_ref().err();
         let append = Appender {
             conn: writer,
             stream: options.name.clone(),
             max_len: options.max_len,
             stats: stats.clone(),
-            outage: Outage::new("appending", stats.clone()),
+            outage: Outage::new("appending", stats.clone(), told),
             confirmed: None,
         };
         arbiter.spawn(append.run(queue));
@@ -114,7 +117,7 @@ impl StreamLink {
             options,
             routes: link.routes.clone(),
             last_id: link.last_id.clone(),
-            outage: Outage::new("reading", stats),
+            outage: Outage::new("reading", stats, told),
         };
         arbiter.spawn(read.run());
         (link, up)
@@ -166,23 +169,29 @@ impl Bus for StreamLink {
     }
 }
 
-/// Logs a lost link once per outage, not once per try; counts the tries.
+/// Logs a lost link once per [`Reason`] it gives, not once per try; counts
+/// the tries.
 struct Outage {
     what: &'static str,
     stats: Arc<Stats>,
     down: bool,
+    reason: Reason,
     backoff: Duration,
 }
 
 impl Outage {
-    fn new(what: &'static str, stats: Arc<Stats>) -> Outage {
-        let backoff = BACKOFF_MIN;
-        let down = false;
+    /// `told`: a failure already logged elsewhere, not logged again.
+    fn new(what: &'static str, stats: Arc<Stats>, told: Option<&redis::RedisError>) -> Outage {
+        let mut reason = Reason::default();
+        if let Some(error) = told {
+            reason.news(error);
+        }
         Outage {
             what,
             stats,
-            down,
-            backoff,
+            down: false,
+            reason,
+            backoff: BACKOFF_MIN,
         }
     }
 
@@ -190,9 +199,11 @@ impl Outage {
     async fn failed(&mut self, error: &redis::RedisError) {
         self.stats.errors.fetch_add(1, Relaxed);
         if !self.down {
-            log::warn!("redis streams adapter: {} down: {error}", self.what);
             self.down = true;
             self.stats.down.fetch_add(1, Relaxed);
+        }
+        if let Some(reason) = self.reason.news(error) {
+            log::warn!("redis streams adapter: {} down: {reason}", self.what);
         }
         tokio::time::sleep(self.backoff).await;
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
@@ -200,6 +211,7 @@ impl Outage {
 
     fn restored(&mut self) {
         self.backoff = BACKOFF_MIN;
+        self.reason.clear();
         if std::mem::take(&mut self.down) {
             self.stats.down.fetch_sub(1, Relaxed);
             self.stats.reconnects.fetch_add(1, Relaxed);
