@@ -211,17 +211,18 @@ mod tests {
     use crate::{RedisAdapterError, RedisConfig, TlsCertificates};
 
     #[test]
-    fn seeds_make_a_cluster_and_bad_ones_fail_at_start() {
+    fn seeds_make_a_cluster_and_bad_ones_fail_at_start() -> Result<(), RedisAdapterError> {
         let url = "redis://127.0.0.1:6379";
         assert!(!Target::open(&RedisConfig::new(url)).unwrap().is_cluster());
-        let seeds = ["redis://127.0.0.1:7000", "rediss://:pw@10.0.0.2:7001"];
-        assert!(
-            Target::open(&RedisConfig::cluster(seeds))
-                .unwrap()
-                .is_cluster()
-        );
+        let cluster = |seeds: [&str; 2]| Target::open(&RedisConfig::cluster(seeds));
+        assert!(cluster(["redis://127.0.0.1:7000", "redis://10.0.0.2:7001"])?.is_cluster());
         let bad = Target::open(&RedisConfig::cluster(["not a url"]));
         assert!(matches!(bad, Err(RedisAdapterError::Url { .. })));
+        // TLS for some seeds only: refused by the cluster client, at start.
+        let mixed = cluster(["redis://127.0.0.1:7000", "rediss://10.0.0.2:7001"]);
+        assert!(matches!(mixed, Err(RedisAdapterError::Url { .. })));
+        let seeds = ["rediss://127.0.0.1:7000", "rediss://:pw@10.0.0.2:7001"];
+        assert!(cluster(seeds)?.is_cluster());
         // A CA file without a certificate: refused before connecting, as for one server.
         let mut config = RedisConfig::cluster(seeds);
         config.tls = Some(TlsCertificates {
@@ -232,5 +233,6 @@ mod tests {
             panic!("not refused as TLS");
         };
         assert!(e.to_string().contains("rediss://:***@10.0.0.2:7001"), "{e}");
+        Ok(())
     }
 }
