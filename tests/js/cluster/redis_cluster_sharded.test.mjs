@@ -4,8 +4,9 @@
 // @socket.io/redis-adapter's sharded adapter over node-redis' createCluster (node_peer.mjs), each
 // operation both ways; connection state recovery across two nodes (static mode). Last, the master
 // serving the namespace's channel is killed while one Switchyard node broadcasts to two others:
-// once its replica has taken over, the nodes' subscriptions are on the new master, delivery
-// resumes, and the outage is counted (what the sending node could not publish is kept and sent
+// while it has no master, a request to the other nodes (the server count) fails at once; once its
+// replica has taken over, the nodes' subscriptions are on the new master, delivery resumes, and
+// the outage is counted (what the sending node could not publish is kept and sent
 // once it is back, or dropped and counted; a receiving node counts a reconnection, which tells
 // recovery of the gap). A Node node is left out there: node-redis 4's cluster client keeps
 // reconnecting its sharded subscriber to the dead master and never moves it to the new one.
@@ -63,7 +64,7 @@ if (redisMissing) {
       );
 
       it(
-        "the master of the namespace's channel killed: the replica takes over, subscriptions move, delivery resumes, the outage is counted",
+        "the master of the namespace's channel killed: requests fail at once, the replica takes over, subscriptions move, delivery resumes, the outage is counted",
         T,
         cluster(async (scope, t) => {
           const A = await scope.node("switchyard");
@@ -86,7 +87,14 @@ if (redisMissing) {
           scope.defer(() => (stop = true));
           await waitFor(() => roomMsgs(onB).length >= 20 && roomMsgs(onC).length >= 20, "20 broadcasts before the failover");
           const killedAt = sent;
-          const { killed, promoted } = await redis().failover("socket.io#/#");
+          // Meanwhile a request to the other nodes fails at once rather than wait for Redis.
+          let count;
+          const whileDown = () =>
+            waitFor(
+              async () => (count = await call(onB, "server-count"))?.error !== undefined,
+              () => `B's server count to fail while the master is down (says ${JSON.stringify(count)})`,
+            );
+          const { killed, promoted } = await redis().failover("socket.io#/#", { whileDown });
           // Every node subscribes again, on the new master: Redis counts the three adapters there.
           await scope.ready(3);
           await waitFor(async () => (await counters(onB)).reconnects > before.reconnects, "B to count its link back");

@@ -136,17 +136,18 @@ export async function startRedisCluster({ size = 6 } = {}) {
       return masterOfSlot(anyLive(), await handle.slotOf(key));
     },
     /**
-     * Kill (SIGKILL) the master serving `key`'s slot, then wait (bounded) until its replica took
-     * the slot over and every live node says cluster_state:ok. Resolves with {killed, promoted}
-     * (ports).
+     * Kill (SIGKILL) the master serving `key`'s slot, run `whileDown()` if given (the slot has no
+     * master yet), then wait (bounded) until its replica took the slot over and every live node
+     * says cluster_state:ok. Resolves with {killed, promoted} (ports).
      */
-    async failover(key, timeoutMs = 30000) {
+    async failover(key, { whileDown, timeoutMs = 30000 } = {}) {
       const slot = await handle.slotOf(key);
       const killed = await masterOfSlot(anyLive(), slot);
       const node = nodes.find((n) => n.port === killed);
       node.proc.signal("SIGKILL");
       await node.proc.exited;
       const deadline = Date.now() + timeoutMs;
+      await whileDown?.();
       let promoted = killed;
       while (promoted === killed || promoted === null) {
         if (Date.now() > deadline) throw new Error(`redis cluster: no replica took slot ${slot} over from :${killed}`);
