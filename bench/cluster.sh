@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fan-out across a two-node Switchyard cluster over the Redis adapter: a throwaway redis-server on
-# a free loopback port, two release bench_server nodes (A and B) on free ports pointing at it,
+# a free loopback port (or, with --redis-cluster, a throwaway Redis Cluster of three masters), two release bench_server nodes (A and B) on free ports pointing at it,
 # then loadgen's fanout scenario in three setups, fresh nodes for each:
 #
 #   cross        N receivers on node A, the sender on node B: every delivery crosses Redis
@@ -24,6 +24,8 @@
 #   bash bench/cluster.sh --setups cross      # any of cross,redis-single,local,cross-streams,
 #                                             # cross-streams-recovery,scale-N[-ADAPTER]
 #   bash bench/cluster.sh --scale             # scale-{1,2,4}-sharded and scale-{1,2,4}-streams
+#   bash bench/cluster.sh --scale --redis-cluster   # the same on a Redis Cluster of three masters
+#                                             # (not for the classic adapter, which it refuses)
 #   bash bench/cluster.sh --drain 30 --drain-idle-ms 5000   # the defaults: after the last ack,
 #                                             # wait up to 30 s for deliveries, or until none came for 5 s
 #   bash bench/cluster.sh -- --pad 256        # anything after `--` goes to `loadgen run`
@@ -46,6 +48,7 @@ setups="cross,redis-single,local"
 drain=30
 drain_idle_ms=5000
 build=1
+redis_cluster=0
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -57,8 +60,9 @@ while [ $# -gt 0 ]; do
     --drain) drain="$2"; shift 2 ;;
     --drain-idle-ms) drain_idle_ms="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
+    --redis-cluster) redis_cluster=1; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -142,15 +146,52 @@ wait_for() {
 }
 
 echo "=== redis"
-redis_port=$(free_port)
 redis_dir=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-cluster-redis.XXXXXX")
-redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$redis_dir" --save '' --appendonly no \
-  --protected-mode yes --daemonize no --logfile '' >"$RESULTS/redis.log" 2>&1 </dev/null &
-redis_pid=$!
-started+=("$redis_pid")
-wait_for "$redis_pid" "$RESULTS/redis.log" "Ready to accept connections"
-redis_url="redis://127.0.0.1:$redis_port"
-echo "redis-server $(redis-server --version | awk '{print $3}') on $redis_url (pid $redis_pid, dir $redis_dir)"
+# start_redis NAME [ARGS...]: one redis-server on a free port in its own directory; sets port and
+# pid.
+start_redis() {
+  local name=$1
+  shift
+  port=$(free_port)
+  mkdir -p "$redis_dir/$name"
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$redis_dir/$name" --save '' \
+    --appendonly no --protected-mode yes --daemonize no --logfile '' "$@" \
+    >"$RESULTS/$name.log" 2>&1 </dev/null &
+  pid=$!
+  started+=("$pid")
+  wait_for "$pid" "$RESULTS/$name.log" "Ready to accept connections"
+}
+redis_pids=()
+if [ "$redis_cluster" = 1 ]; then
+  # Three masters, no replicas: the slots spread over three servers, as a cluster runs them.
+  seeds=()
+  for i in 1 2 3; do
+    # The bus on a port of its own: port + 10000, its default, may be taken or past 65535.
+    bus=$(free_port)
+    start_redis "redis$i" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-port "$bus"
+    redis_pids+=("$pid")
+    seeds+=("127.0.0.1:$port")
+  done
+  redis-cli --cluster create "${seeds[@]}" --cluster-replicas 0 --cluster-yes \
+    >"$RESULTS/redis-cluster-create.log" 2>&1 </dev/null
+  first=${seeds[0]}
+  for _ in $(seq 300); do
+    if redis-cli -h 127.0.0.1 -p "${first#*:}" cluster info 2>/dev/null | grep -q "cluster_state:ok"; then
+      break
+    fi
+    sleep 0.1
+  done
+  redis-cli -h 127.0.0.1 -p "${first#*:}" cluster info | grep -q "cluster_state:ok" \
+    || { echo "the redis cluster did not come up" >&2; exit 1; }
+  redis_args=(--redis-cluster "$(printf 'redis://%s,' "${seeds[@]}" | sed 's/,$//')")
+  where="a Redis Cluster of three masters (${seeds[*]})"
+else
+  start_redis redis
+  redis_pids+=("$pid")
+  redis_args=(--redis-url "redis://127.0.0.1:$port")
+  where="one redis-server on 127.0.0.1:$port"
+fi
+echo "redis-server $(redis-server --version | awk '{print $3}'): $where (pids ${redis_pids[*]})"
 
 # start_node NAME ADAPTER [ARGS...]: starts bench_server, sets node_pid and node_port.
 start_node() {
@@ -159,7 +200,7 @@ start_node() {
   node_port=$(free_port)
   log="$RESULTS/$setup.$name.server.log"
   local cmd=("$SERVER" --port "$node_port" "$@")
-  if [ "$adapter" != local ]; then cmd+=(--adapter "$adapter" --redis-url "$redis_url"); fi
+  if [ "$adapter" != local ]; then cmd+=(--adapter "$adapter" "${redis_args[@]}"); fi
   "${cmd[@]}" >"$log" 2>&1 </dev/null &
   node_pid=$!
   started+=("$node_pid")
@@ -216,7 +257,7 @@ for setup in "${setup_list[@]}"; do
   case "$setup" in
     cross*) args+=(--sender-port "$port_b" --sender-server-pid "$pid_b") ;;
     scale-*)
-      args+=(--redis-pids "$redis_pid")
+      args+=(--redis-pids "$(IFS=,; echo "${redis_pids[*]}")")
       if [ "${#more[@]}" -gt 0 ]; then args+=(--fanout-nodes "$(IFS=,; echo "${more[*]}")"); fi ;;
   esac
   out="$RESULTS/$setup.json"
@@ -237,7 +278,7 @@ for setup in "${setup_list[@]}"; do
   esac
   sleep 2
 done
-stop "$redis_pid"
+for pid in "${redis_pids[@]}"; do stop "$pid"; done
 
 table=""
 if [ "${#report_args[@]}" -gt 0 ]; then

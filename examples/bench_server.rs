@@ -24,7 +24,8 @@
 //! `--adapter redis --redis-url URL` makes the node one of a cluster over Redis (the
 //! `@socket.io/redis-adapter` wire), so `fanout` reaches the room's members on every node;
 //! `redis-sharded` and `redis-streams` are the sharded pub/sub (dynamic mode) and Streams
-//! adapters. The default is the local adapter. On shutdown (SIGTERM/SIGINT) it prints one line to stderr,
+//! adapters; `--redis-cluster SEED,SEED` puts them on a Redis Cluster instead. The default is
+//! the local adapter. On shutdown (SIGTERM/SIGINT) it prints one line to stderr,
 //! `counters {...}`: the main namespace's delivery counters and its adapter's.
 //!
 //! `cargo build --release --example bench_server`; `bench/run.sh` and `bench/cluster.sh` run it.
@@ -245,8 +246,12 @@ async fn main() -> std::io::Result<()> {
     match flag("--adapter").as_deref() {
         None | Some("local") => {}
         Some(kind @ ("redis" | "redis-sharded" | "redis-streams")) => {
-            let url = flag("--redis-url").unwrap_or_else(|| "redis://127.0.0.1:6379".into());
-            let mut redis = RedisConfig::new(url);
+            let mut redis = match flag("--redis-cluster") {
+                Some(seeds) => RedisConfig::cluster(seeds.split(',')),
+                None => RedisConfig::new(
+                    flag("--redis-url").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
+                ),
+            };
             redis.variant = match kind {
                 "redis-streams" => Variant::streams(),
                 "redis-sharded" => Variant::Sharded(SubscriptionMode::default()),
