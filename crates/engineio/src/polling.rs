@@ -8,12 +8,13 @@
 
 use std::io::Write;
 
-use actix::Addr;
+use actix::{Addr, prelude::SendError};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use flate2::Compression;
 use flate2::write::{GzEncoder, ZlibEncoder};
 use futures_util::StreamExt;
+use tokio::sync::oneshot;
 
 use super::data::CloseReason;
 use super::error::EngineError;
@@ -24,7 +25,7 @@ use super::packet::{
     encode_binary_payload, encode_payload,
 };
 use super::queue::PollBody;
-use super::session::{EngineSession, Poll, PollAbandoned, PollGet, PostDone, PostStart};
+use super::session::{EngineSession, PollAbandoned, PollGet, PostDone, PostStart};
 
 /// How one polling request wants its payloads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +109,7 @@ pub(super) async fn get<H: EngineHandler>(
     let mut guard = AbandonGuard {
         session: Some(session.clone()),
     };
-    let answer = wait_for_body(session, format).await;
+    let answer = wait_for_body(session).await;
     guard.disarm();
     Ok(respond(format, answer?, req, compress_from))
 }
@@ -116,23 +117,24 @@ pub(super) async fn get<H: EngineHandler>(
 /// What a GET is answered with: what the session has queued, now or once it has some.
 async fn wait_for_body<H: EngineHandler>(
     session: Addr<EngineSession<H>>,
-    format: &PollFormat,
 ) -> Result<PollBody, EngineError> {
-    Ok(match session.send(PollGet).await {
-        Ok(Ok(Poll::Ready(body))) => body,
-        // A dropped sender means the session ended without a word: say close.
-        Ok(Ok(Poll::Wait(rx))) => match rx.await {
-            Ok(Ok(body)) => body,
-            // Sent after an upgrade that was decided while it waited.
-            Ok(Err(_)) => return Err(EngineError::BadRequest),
-            Err(_) => PollBody {
-                frames: vec![Packet::Close.encode(format.version)],
-                compress: false,
-            },
-        },
-        Ok(Err(_)) => return Err(EngineError::BadRequest),
-        Err(_) => return Err(EngineError::UnknownSid),
-    })
+    let (reply, answer) = oneshot::channel();
+    match session.try_send(PollGet { reply }) {
+        Ok(()) => {}
+        // Waits for room rather than growing the mailbox past its bound.
+        Err(SendError::Full(get)) => session
+            .send(get)
+            .await
+            .map_err(|_| EngineError::UnknownSid)?,
+        Err(SendError::Closed(_)) => return Err(EngineError::UnknownSid),
+    }
+    match answer.await {
+        Ok(Ok(body)) => Ok(body),
+        // Polling is over for this session (upgraded, or refused as a second GET).
+        Ok(Err(_)) => Err(EngineError::BadRequest),
+        // The session ended before it took the GET.
+        Err(_) => Err(EngineError::UnknownSid),
+    }
 }
 
 /// The GET response, compressed when a packet asked for it, the body is at
@@ -203,10 +205,17 @@ pub(super) async fn post<H: EngineHandler>(
     max_payload: usize,
     format: &PollFormat,
 ) -> Result<HttpResponse, EngineError> {
-    match session.send(PostStart).await {
-        Ok(Ok(())) => {}
-        Ok(Err(_)) => return Err(EngineError::BadRequest),
-        Err(_) => return Err(EngineError::UnknownSid),
+    // Not waited for: whether the session took the POST comes with the
+    // answer to `PostDone`, and when the body came with the request head
+    // both messages reach the session on one wake-up.
+    match session.try_send(PostStart) {
+        Ok(()) => {}
+        // Waits for room rather than growing the mailbox past its bound.
+        Err(SendError::Full(start)) => session
+            .send(start)
+            .await
+            .map_err(|_| EngineError::UnknownSid)?,
+        Err(SendError::Closed(_)) => return Err(EngineError::UnknownSid),
     }
     let mut data = web::BytesMut::new();
     while let Some(chunk) = body.next().await {
@@ -226,10 +235,11 @@ pub(super) async fn post<H: EngineHandler>(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     match format.decode(&data, content_type).ok() {
-        Some(packets) => {
-            session.do_send(PostDone(Ok(packets)));
-            Ok(HttpResponse::Ok().content_type("text/html").body("ok"))
-        }
+        Some(packets) => match session.send(PostDone(Ok(packets))).await {
+            Ok(Ok(())) => Ok(HttpResponse::Ok().content_type("text/html").body("ok")),
+            Ok(Err(_)) => Err(EngineError::BadRequest),
+            Err(_) => Err(EngineError::UnknownSid),
+        },
         None => {
             session.do_send(PostDone(Err(CloseReason::ParseError)));
             Err(EngineError::BadRequest)

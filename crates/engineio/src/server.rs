@@ -5,6 +5,7 @@
 //! touch: a session's state; sessions leave the registry through the
 //! callback they are started with, so nothing below names this module.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -138,16 +139,16 @@ impl<H: EngineHandler> Clone for Engine<H> {
     }
 }
 
-/// The query parameters Engine.IO reads.
-struct Query {
-    pairs: Vec<(String, String)>,
+/// The query parameters Engine.IO reads, borrowed from the request: decoded
+/// (and allocated) only where a value has escapes. Every polling request
+/// parses its query, so this is on the per-message path.
+struct Query<'a> {
+    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-impl Query {
-    fn parse(req: &HttpRequest) -> Query {
-        let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-            .map(|q| q.into_inner())
-            .unwrap_or_default();
+impl<'a> Query<'a> {
+    fn parse(req: &'a HttpRequest) -> Query<'a> {
+        let pairs = form_urlencoded::parse(req.query_string().as_bytes()).collect();
         Query { pairs }
     }
 
@@ -155,7 +156,15 @@ impl Query {
         self.pairs
             .iter()
             .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// The pairs as the session keeps them.
+    fn into_owned(self) -> Vec<(String, String)> {
+        self.pairs
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
     }
 }
 
@@ -195,13 +204,22 @@ impl<H: EngineHandler> Engine<H> {
         let engine = self.clone();
         let path = path.to_string();
         move |cfg: &mut web::ServiceConfig| {
-            let engine = engine.clone();
-            let route = web::route().to(move |req: HttpRequest, body: web::Payload| {
+            let route = || {
                 let engine = engine.clone();
-                async move { engine.handle(req, body).await }
-            });
-            let bare = path.trim_end_matches('/').to_string();
-            cfg.service(web::resource([path.clone(), bare]).route(route));
+                web::route().to(move |req: HttpRequest, body: web::Payload| {
+                    let engine = engine.clone();
+                    async move { engine.handle(req, body).await }
+                })
+            };
+            // One resource per path, not one resource with both: actix-router
+            // matches a single static path by comparing strings, but a set of
+            // paths with a regex set and captures, on every request (~4 % of
+            // a polling echo's CPU).
+            let bare = path.trim_end_matches('/');
+            cfg.service(web::resource(path.clone()).route(route()));
+            if bare != path {
+                cfg.service(web::resource(bare.to_string()).route(route()));
+            }
         }
     }
 
@@ -399,7 +417,7 @@ impl<H: EngineHandler> Engine<H> {
     fn handshake(
         &self,
         req: &HttpRequest,
-        query: Query,
+        query: Query<'_>,
         version: ProtocolVersion,
         websocket: bool,
         client: IpAddr,
@@ -560,7 +578,7 @@ fn preflight(req: &HttpRequest) -> HttpResponse {
 
 /// What a session keeps of its handshake request; its address is the
 /// client's (see [`Engine::client_ip`]), with the peer's port.
-fn request_info(req: &HttpRequest, query: Query, client: IpAddr) -> RequestInfo {
+fn request_info(req: &HttpRequest, query: Query<'_>, client: IpAddr) -> RequestInfo {
     let headers = req
         .headers()
         .iter()
@@ -575,7 +593,7 @@ fn request_info(req: &HttpRequest, query: Query, client: IpAddr) -> RequestInfo 
     RequestInfo {
         method: req.method().to_string(),
         headers,
-        query: query.pairs,
+        query: query.into_owned(),
         remote_addr: req.peer_addr().map(|a| SocketAddr::new(client, a.port())),
         url: req
             .uri()

@@ -24,7 +24,7 @@
 //! * JSON strings holding a lone UTF-16 surrogate (`"\ud800"`) are a
 //!   [`ParseError::Json`], since a Rust `String` cannot represent them.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -262,15 +262,17 @@ impl Packet {
     /// goes out as a plain EVENT / ACK, because a count of 0 is invalid.
     pub fn encode(&self) -> (String, Vec<Bytes>) {
         let kind = self.wire_kind();
-        let mut text = String::with_capacity(8 + self.nsp.len());
-        text.push(kind.digit());
+        // One buffer for the header and the JSON, serialized into it in
+        // place: no second string for the JSON to be copied from.
+        let mut text = Vec::with_capacity(64 + self.nsp.len());
+        text.push(kind.digit() as u8);
         if kind.is_binary() {
-            // Writing to a String cannot fail.
+            // Writing to a Vec cannot fail.
             let _ = write!(text, "{}-", self.attachments.len());
         }
         if !self.nsp.is_empty() && self.nsp != "/" {
-            text.push_str(&self.nsp);
-            text.push(',');
+            text.extend_from_slice(self.nsp.as_bytes());
+            text.push(b',');
         }
         if let Some(id) = self.id {
             let _ = write!(text, "{id}");
@@ -278,10 +280,9 @@ impl Packet {
         if let Some(data) = self.data.as_ref().filter(|data| !data.is_null()) {
             // Serializing a `Value` cannot fail: its map keys are strings and
             // its numbers are finite.
-            if let Ok(json) = serde_json::to_string(data) {
-                text.push_str(&json);
-            }
+            let _ = serde_json::to_writer(&mut text, data);
         }
+        let text = String::from_utf8(text).expect("a digit, a namespace, numbers and JSON");
         let attachments = if kind.is_binary() {
             self.attachments.clone()
         } else {

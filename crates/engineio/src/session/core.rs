@@ -536,10 +536,13 @@ impl SessionState {
         }
     }
 
-    /// The POST's body has been read (its packets follow through [`on_packet`](Self::on_packet)).
-    pub fn post_finished(&mut self) {
-        if let Transport::Polling { post, .. } = &mut self.transport {
-            *post = false;
+    /// The POST's body has been read (its packets follow through
+    /// [`on_packet`](Self::on_packet)); `false` when no POST was in flight
+    /// (its start was refused), and its packets are not the session's.
+    pub fn post_finished(&mut self) -> bool {
+        match &mut self.transport {
+            Transport::Polling { post, .. } => std::mem::replace(post, false),
+            _ => false,
         }
     }
 

@@ -103,19 +103,19 @@ pub(crate) struct Wake;
 #[rtype(result = "()")]
 pub struct Upcall<U: Send + 'static>(pub U);
 
-/// A long-polling GET asks for data.
+/// A long-polling GET asks for data. Its answer goes to `reply`, at once
+/// when there is data (or a refusal), else once there is: one message to the
+/// session and one answer back, so a GET that waits costs no extra wake-up
+/// of its thread. A `reply` dropped unanswered means the session ended
+/// before it took the GET (a waiting GET is answered with the close packet).
 #[derive(actix::Message)]
-#[rtype(result = "Result<Poll, TransportMismatch>")]
-pub struct PollGet;
-
-/// What a waiting GET is eventually answered with.
-pub type PollAnswer = Result<PollBody, TransportMismatch>;
-
-/// The answer to a GET: data now, or a receiver that yields it later.
-pub enum Poll {
-    Ready(PollBody),
-    Wait(oneshot::Receiver<PollAnswer>),
+#[rtype(result = "()")]
+pub struct PollGet {
+    pub reply: oneshot::Sender<PollAnswer>,
 }
+
+/// What a GET is answered with.
+pub type PollAnswer = Result<PollBody, TransportMismatch>;
 
 /// A WebSocket for this polling session is about to be accepted as its
 /// upgrade probe: registered before its `101` is written, so that a request
@@ -134,14 +134,18 @@ pub struct ProbeComing {
 #[rtype(result = "()")]
 pub struct PollAbandoned;
 
-/// A long-polling POST starts; refused if another is in flight.
-#[derive(actix::Message)]
-#[rtype(result = "Result<(), TransportMismatch>")]
-pub struct PostStart;
-
-/// The decoded body of a POST, or why it could not be read.
+/// A long-polling POST starts (a second one in flight closes the session).
+/// Not answered: its [`PostDone`] follows at once when the body came with
+/// the request, so both reach the session with one wake-up, and the answer
+/// to `PostDone` says whether the POST was taken.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
+pub struct PostStart;
+
+/// The decoded body of a POST, or why it could not be read; refused when
+/// its [`PostStart`] was (wrong transport, session closing).
+#[derive(actix::Message)]
+#[rtype(result = "Result<(), TransportMismatch>")]
 pub struct PostDone(pub Result<Vec<Packet>, CloseReason>);
 
 /// Something that happened on WebSocket `conn`, in the order it happened.
@@ -456,12 +460,9 @@ impl Shell {
         while let Some(action) = self.state.poll_action() {
             match action {
                 Action::AnswerGet(frames) => {
-                    let body = PollBody::new(&frames);
-                    let sent = self.get.take().is_some_and(|tx| tx.send(Ok(body)).is_ok());
-                    if sent {
-                        self.shared.stats.count_out(frames.iter().map(|(f, _)| f));
+                    if let Some(reply) = self.get.take() {
+                        self.answer_get(reply, frames);
                     } else {
-                        // The GET went away before we answered: keep the frames.
                         self.state.restore(frames);
                     }
                 }
@@ -504,10 +505,33 @@ impl Shell {
                 }
                 Action::Detach => self.shared.outlet.detach(),
                 Action::Finish => {
+                    self.end_get();
                     self.unregister();
                     ctx.stop();
                 }
             }
+        }
+    }
+
+    /// Answers a GET with `frames`; if it went away before we answered, the
+    /// frames are kept for the next one.
+    fn answer_get(&mut self, reply: oneshot::Sender<PollAnswer>, frames: Vec<(Frame, bool)>) {
+        if reply.send(Ok(PollBody::new(&frames))).is_ok() {
+            self.shared.stats.count_out(frames.iter().map(|(f, _)| f));
+        } else {
+            self.state.restore(frames);
+        }
+    }
+
+    /// The session ends with a GET still waiting: it gets the close packet
+    /// (a reply dropped unanswered would say the session was never there).
+    fn end_get(&mut self) {
+        if let Some(reply) = self.get.take() {
+            let close = Packet::Close.encode(self.shared.version);
+            let _ = reply.send(Ok(PollBody {
+                frames: vec![close],
+                compress: false,
+            }));
         }
     }
 
@@ -556,6 +580,7 @@ impl<H: EngineHandler> Actor for EngineSession<H> {
             self.with_handler(ctx, |h, s| h.on_close(reason, s));
         }
         self.shell.run_actions(ctx);
+        self.shell.end_get();
         self.shell.unregister();
     }
 }
@@ -602,22 +627,19 @@ impl<H: EngineHandler> Handler<Upcall<H::Upcall>> for EngineSession<H> {
 }
 
 impl<H: EngineHandler> Handler<PollGet> for EngineSession<H> {
-    type Result = Result<Poll, TransportMismatch>;
-    fn handle(&mut self, _: PollGet, ctx: &mut Context<Self>) -> Self::Result {
+    type Result = ();
+    fn handle(&mut self, PollGet { reply }: PollGet, ctx: &mut Context<Self>) {
         self.sync_get();
-        let result = match self.shell.state.poll_get(Instant::now()) {
-            Ok(GetOutcome::Ready(frames)) => Ok(Poll::Ready(PollBody::new(&frames))),
+        match self.shell.state.poll_get(Instant::now()) {
+            Ok(GetOutcome::Ready(frames)) => self.shell.answer_get(reply, frames),
             Ok(GetOutcome::Wait) => {
                 // Per-request detail: tests wait for this line to know a GET is pending.
                 log::trace!("session {}: GET waits for data", self.shell.shared.sid);
-                let (tx, rx) = oneshot::channel();
-                self.shell.get = Some(tx);
-                Ok(Poll::Wait(rx))
+                self.shell.get = Some(reply);
             }
-            Err(e) => Err(e),
-        };
+            Err(e) => drop(reply.send(Err(e))),
+        }
         self.after(ctx);
-        result
     }
 }
 
@@ -640,20 +662,23 @@ impl<H: EngineHandler> Handler<PollAbandoned> for EngineSession<H> {
 }
 
 impl<H: EngineHandler> Handler<PostStart> for EngineSession<H> {
-    type Result = Result<(), TransportMismatch>;
-    fn handle(&mut self, _: PostStart, ctx: &mut Context<Self>) -> Self::Result {
+    type Result = ();
+    fn handle(&mut self, _: PostStart, ctx: &mut Context<Self>) {
         self.sync_get();
-        let result = self.shell.state.post_started(Instant::now());
+        // A refusal is told in `PostDone`'s answer (the core closes on an overlap).
+        let _ = self.shell.state.post_started(Instant::now());
         self.after(ctx);
-        result
     }
 }
 
 impl<H: EngineHandler> Handler<PostDone> for EngineSession<H> {
-    type Result = ();
-    fn handle(&mut self, PostDone(body): PostDone, ctx: &mut Context<Self>) {
+    type Result = Result<(), TransportMismatch>;
+    fn handle(&mut self, PostDone(body): PostDone, ctx: &mut Context<Self>) -> Self::Result {
         self.sync_get();
-        self.shell.state.post_finished();
+        if !self.shell.state.post_finished() {
+            self.after(ctx);
+            return Err(TransportMismatch);
+        }
         // One instant for the whole payload: a packet costs no clock read.
         let now = Instant::now();
         match body {
@@ -670,6 +695,7 @@ impl<H: EngineHandler> Handler<PostDone> for EngineSession<H> {
             Err(reason) => self.shell.state.close(now, reason),
         }
         self.after(ctx);
+        Ok(())
     }
 }
 

@@ -154,8 +154,10 @@ fn a_close_from_a_handle_comes_after_what_it_sent_before() {
         s.handle.close(CloseReason::ForcedClose);
         // No GET waits: the message and the close packet wait for the next one.
         let _ = wait_for(&s.seen, |seen| (!seen.closed.is_empty()).then_some(())).await;
-        match s.addr.send(PollGet).await {
-            Ok(Ok(Poll::Ready(body))) => assert_eq!(
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        s.addr.send(PollGet { reply }).await.unwrap();
+        match answer.await {
+            Ok(Ok(body)) => assert_eq!(
                 encode_payload(&body.frames, ProtocolVersion::V4),
                 "4last\x1e1"
             ),
@@ -186,9 +188,13 @@ fn a_handle_tells_the_transport_and_the_ready_state() {
 fn after_the_handler_closes_the_rest_of_a_payload_is_not_handed_over() {
     actix::System::new().block_on(async {
         let s = start().await;
-        s.addr.send(PostStart).await.unwrap().unwrap();
+        s.addr.send(PostStart).await.unwrap();
         let packets = ["a", "close-me", "b", "c"].map(|t| Packet::Message(t.into()));
-        s.addr.send(PostDone(Ok(packets.to_vec()))).await.unwrap();
+        s.addr
+            .send(PostDone(Ok(packets.to_vec())))
+            .await
+            .unwrap()
+            .unwrap();
         wait_for(&s.seen, |seen| (!seen.closed.is_empty()).then_some(())).await;
         let seen = s.seen.lock().unwrap();
         assert_eq!(seen.messages, ["a", "close-me"]);

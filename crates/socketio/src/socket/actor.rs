@@ -109,7 +109,10 @@ impl SocketActor {
             }
             return;
         }
-        let Some(r) = self.handlers.event_for(&event.name).cloned() else {
+        // The handlers' Arc, not the recipient, is cloned: cloning an actix
+        // recipient allocates (a boxed sender and its task slot), per event.
+        let handlers = self.handlers.clone();
+        let Some(r) = handlers.event_for(&event.name) else {
             return;
         };
         let ack = id.map(|id| AckSender {
@@ -119,7 +122,7 @@ impl SocketActor {
             parser: self.info.ns.parser,
         });
         deliver(
-            &r,
+            r,
             Event {
                 socket,
                 name: event.name,

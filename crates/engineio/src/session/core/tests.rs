@@ -323,7 +323,7 @@ fn posts_one_after_another_are_fine() {
     let mut s = polling(t0);
     for _ in 0..3 {
         s.post_started(t0).unwrap();
-        s.post_finished();
+        assert!(s.post_finished());
     }
     assert!(!s.is_closing());
 }
@@ -367,7 +367,7 @@ fn the_client_close_packet_before_its_get_leaves_the_noop_for_that_get() {
     let mut s = polling(t0);
     assert!(s.post_started(t0).is_ok());
     assert_eq!(s.on_packet(t0, Packet::Close), None);
-    s.post_finished();
+    assert!(s.post_finished());
     assert_eq!(s.take_closed(), Some(CloseReason::TransportClose));
     assert_eq!(actions(&mut s), vec!["detach"]);
     assert_eq!(ready(s.poll_get(t0 + ms(5))), "6");
