@@ -336,13 +336,12 @@ impl SessionState {
             self.drop_probe();
             self.actions.push_back(Action::WsClose { conn: probe.conn });
         }
-        if let Transport::Polling {
-            get: Get::Held { until },
-            ..
-        } = self.transport
+        if let Transport::Polling { get, .. } = &mut self.transport
+            && let Get::Held { until } = *get
             && until <= now
         {
             // The client is pausing for the upgrade: end its poll.
+            *get = Get::Waiting;
             if self.queue.is_empty() {
                 self.enqueue(Packet::Noop);
             }
@@ -469,19 +468,18 @@ impl SessionState {
             self.close(now, CloseReason::TransportError);
             return Err(TransportMismatch);
         }
-        if !self.queue.is_empty() {
-            return Ok(GetOutcome::Ready(self.queue.take()));
-        }
         match self.probe {
             // Upgrading, whether or not the probe's `2probe` has been read yet: its `5` may
             // follow on the other connection and decide this GET's fate (400), whatever order
-            // the two were read in; else the hold ends with a noop and the client pauses.
+            // the two were read in, even with packets queued (they go out on the WebSocket
+            // then); else the hold ends with what is queued, or a noop, and the client pauses.
             Some(_) => {
                 *get = Get::Held {
                     until: now + PROBE_GET_HOLD,
                 };
                 Ok(GetOutcome::Wait)
             }
+            None if !self.queue.is_empty() => Ok(GetOutcome::Ready(self.queue.take())),
             None => {
                 *get = Get::Waiting;
                 Ok(GetOutcome::Wait)
@@ -649,11 +647,13 @@ impl SessionState {
 
     fn drop_probe(&mut self) {
         self.probe = None;
-        // A GET held for the upgrade goes back to waiting for data.
+        // A GET held for the upgrade goes back to waiting for data, and takes
+        // what was queued meanwhile.
         if let Transport::Polling { get, .. } = &mut self.transport
             && matches!(get, Get::Held { .. })
         {
             *get = Get::Waiting;
+            self.flush();
         }
     }
 
@@ -718,8 +718,10 @@ impl SessionState {
             return;
         }
         match &mut self.transport {
+            // A GET held for an upgrade is not answered before its hold ends: the `5` may
+            // still come and refuse it (see `poll_get`).
             Transport::Polling { get, .. } => {
-                if *get != Get::Idle {
+                if *get == Get::Waiting {
                     *get = Get::Idle;
                     self.actions.push_back(Action::AnswerGet(self.queue.take()));
                 }

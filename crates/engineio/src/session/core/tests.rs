@@ -506,8 +506,8 @@ fn a_get_read_before_the_probe_and_upgrade_it_followed_is_refused() {
 }
 
 /// The same GET, when no upgrade follows within the hold, ends with a noop
-/// (the client pauses polling for its upgrade), and data that comes meanwhile
-/// is not kept back.
+/// (the client pauses polling for its upgrade), or with the data that came
+/// meanwhile, at the hold's end: not before, as the `5` may still come.
 #[test]
 fn a_get_held_for_an_unanswered_probe_ends_with_a_noop_or_with_data() {
     let t0 = Instant::now();
@@ -516,8 +516,44 @@ fn a_get_held_for_an_unanswered_probe_ends_with_a_noop_or_with_data() {
     waits(s.poll_get(t0));
     s.handle_timeout(t0 + PROBE_GET_HOLD);
     assert_eq!(actions(&mut s), vec!["get 6"]);
-    waits(s.poll_get(t0 + PROBE_GET_HOLD));
+    let t1 = t0 + PROBE_GET_HOLD;
+    waits(s.poll_get(t1));
     s.push(out("data"), 0);
+    assert!(actions(&mut s).is_empty());
+    s.handle_timeout(t1 + PROBE_GET_HOLD);
+    assert_eq!(actions(&mut s), vec!["get 4data"]);
+}
+
+/// The official "ignores HTTP requests with same sid after upgrade" with a
+/// packet queued (a ping fell due) when the GET is read: the GET is still
+/// held, the `5` refuses it, and the packet goes out on the WebSocket.
+#[test]
+fn a_get_read_during_a_probe_with_packets_queued_is_held_and_refused_by_the_upgrade() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    assert!(s.ws_opened(t0, PROBE, true));
+    s.push(out("queued"), 0);
+    waits(s.poll_get(t0));
+    s.ws_packet(t0 + ms(1), PROBE, Packet::Ping("probe".into()));
+    assert_eq!(actions(&mut s), vec!["ws7 3probe"]);
+    s.ws_packet(t0 + ms(2), PROBE, Packet::Upgrade);
+    assert_eq!(
+        actions(&mut s),
+        vec!["refuse get", "ws7 4queued", "attach ws7"]
+    );
+}
+
+/// A probe that goes away hands what was queued during the hold to the GET
+/// it held.
+#[test]
+fn a_get_held_for_a_probe_that_closes_takes_what_was_queued() {
+    let t0 = Instant::now();
+    let mut s = polling(t0);
+    assert!(s.ws_opened(t0, PROBE, true));
+    waits(s.poll_get(t0));
+    s.push(out("data"), 0);
+    assert!(actions(&mut s).is_empty());
+    s.ws_closed(t0 + ms(1), PROBE, CloseReason::TransportClose);
     assert_eq!(actions(&mut s), vec!["get 4data"]);
 }
 
