@@ -5,11 +5,13 @@
 //! the heap in use, and giving free memory back to the system. The library crates under
 //! `crates/` never choose an allocator: an application embedding them keeps its own.
 //!
-//! Why jemalloc: a burst (one polling POST of 55,554 messages, or thousands of clients coming
-//! and going) left glibc's malloc holding tens of megabytes of freed memory for good (its arenas
-//! only shrink from the top, or on `malloc_trim`); jemalloc, with its background thread purging
-//! pages unused for a second, gives them back within seconds, at the same speed.
-//! `BENCHMARKS.md` has the measurements (`bench/memory.sh`, `bench/soak.sh`, `bench/run.sh`).
+//! Why jemalloc: a burst (100 polling clients each posting 4,000 messages, or thousands of
+//! clients coming and going) left glibc's malloc holding up to 130 MiB of freed memory for good
+//! (its arenas shrink only from the top, or on `malloc_trim`; tuning them did not help); jemalloc,
+//! with its background thread purging pages unused for a second, gives it back within seconds, at
+//! the same CPU cost per message as far as this project's benchmark can tell. mimalloc, with its
+//! defaults, kept several times what jemalloc kept. `BENCHMARKS.md` has the measurements
+//! (`bench/memory.sh`, `bench/soak.sh`, `bench/run.sh`).
 
 #[cfg(all(feature = "jemalloc", feature = "mimalloc"))]
 compile_error!(
