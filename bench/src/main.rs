@@ -388,7 +388,10 @@ fn soak_main(a: SoakArgs) -> i32 {
 
 fn burst_main(a: BurstArgs) -> i32 {
     if !a.host.is_loopback() {
-        eprintln!("refusing non-loopback address {}: the burst stays on 127.0.0.0/8", a.host);
+        eprintln!(
+            "refusing non-loopback address {}: the burst stays on 127.0.0.0/8",
+            a.host
+        );
         return 2;
     }
     if !(a.timeout > 0.0 && a.idle_bound > 0.0 && a.settle >= 0.0) {
