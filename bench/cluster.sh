@@ -83,8 +83,10 @@ if [ "$build" = 1 ]; then
   (cd "$BENCH" && cargo build --release </dev/null)
 fi
 
-LOADGEN="$BENCH/target/release/loadgen"
-SERVER="$ROOT/target/release/examples/bench_server"
+# shellcheck source=allocators.sh
+. "$BENCH/allocators.sh"
+LOADGEN="$TARGET_BENCH/release/loadgen"
+SERVER="$TARGET_ROOT/release/examples/bench_server"
 for bin in "$LOADGEN" "$SERVER"; do
   [ -x "$bin" ] || { echo "missing $bin (run without --no-build)" >&2; exit 1; }
 done

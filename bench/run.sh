@@ -9,6 +9,8 @@
 #   bash bench/run.sh --servers switchyard,socketioxide
 #   bash bench/run.sh --servers switchyard-recovery,switchyard --no-write   # recovery on vs off
 #   bash bench/run.sh --servers switchyard-msgpack,switchyard --no-write    # msgpack vs JSON parser
+#   bash bench/run.sh --servers switchyard,switchyard-system,switchyard-mimalloc --no-write
+#                                          # the allocators: jemalloc (the default), glibc's, mimalloc
 #   bash bench/run.sh --no-write           # print the table only, leave BENCHMARKS.md alone
 #   bash bench/run.sh -- --connect-n 50000 --source-ips 127.0.0.2,127.0.0.3 --scenarios connect
 #                                          # anything after `--` goes to `loadgen run`
@@ -19,6 +21,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
 BENCH="$ROOT/bench"
 RESULTS="$BENCH/results"
+# shellcheck source=allocators.sh
+. "$BENCH/allocators.sh"
 
 servers="switchyard,node,socketioxide"
 rounds=2
@@ -34,7 +38,7 @@ while [ $# -gt 0 ]; do
     --no-build) build=0; shift ;;
     --quick) quick=1; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -44,18 +48,29 @@ hard=$(ulimit -Hn)
 if [ "$hard" = unlimited ]; then ulimit -n 1048576 2>/dev/null || true; else ulimit -n "$hard"; fi
 echo "ulimit -n: $(ulimit -n) (hard $(ulimit -Hn))"
 
+IFS=, read -r -a server_list <<<"$servers"
+# Builds what the servers listed need (release).
 if [ "$build" = 1 ]; then
   echo "=== build (release)"
+  for name in "${server_list[@]}"; do
+    case "$name" in
+      switchyard-jemalloc|switchyard-mimalloc|switchyard-system) build_bench_server "${name#switchyard-}" ;;
+    esac
+  done
+  # The default allocator last: cargo writes every variant to the same path.
   cargo build --release --example bench_server </dev/null
   (cd "$BENCH" && cargo build --release </dev/null)
-  (cd "$BENCH/peers/socketioxide" && cargo build --release </dev/null)
-  if [ ! -d "$BENCH/peers/node/node_modules" ] ||
-     [ "$BENCH/peers/node/package-lock.json" -nt "$BENCH/peers/node/node_modules/.package-lock.json" ]; then
+  if [[ ",$servers," == *,socketioxide,* ]]; then
+    (cd "$BENCH/peers/socketioxide" && cargo build --release </dev/null)
+  fi
+  if [[ ",$servers," == *,node,* ]] && { [ ! -d "$BENCH/peers/node/node_modules" ] ||
+     [ "$BENCH/peers/node/package-lock.json" -nt "$BENCH/peers/node/node_modules/.package-lock.json" ]; }; then
     (cd "$BENCH/peers/node" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
   fi
 fi
 
-LOADGEN="$BENCH/target/release/loadgen"
+LOADGEN="$TARGET_BENCH/release/loadgen"
+SERVER="$TARGET_ROOT/release/examples/bench_server"
 mkdir -p "$RESULTS"
 rm -f "$RESULTS"/*.json "$RESULTS"/*.log
 
@@ -86,7 +101,6 @@ if [ "$quick" = 1 ]; then
          --poll-duration 3 --pause-ms 500)
 fi
 
-IFS=, read -r -a server_list <<<"$servers"
 declare -A files=()
 # Rounds go over all servers in turn (switchyard, node, socketioxide, switchyard, ...), so that
 # a slow minute of the machine does not fall on one server only; each start is a fresh process.
@@ -97,16 +111,20 @@ for name in "${server_list[@]}"; do
   out="$RESULTS/$name.r$round.json"
   parser=json
   case "$name" in
-    switchyard) cmd=("$ROOT/target/release/examples/bench_server" --port "$port") ;;
+    switchyard) cmd=("$SERVER" --port "$port") ;;
+    # The same built with another allocator (jemalloc is the default; system = glibc's malloc).
+    switchyard-jemalloc|switchyard-mimalloc|switchyard-system)
+      cmd=("$SERVER.${name#switchyard-}" --port "$port") ;;
     # The same speaking socket.io-msgpack-parser (the load generator too; WebSocket scenarios).
     switchyard-msgpack)
-      cmd=("$ROOT/target/release/examples/bench_server" --port "$port" --parser msgpack)
+      cmd=("$SERVER" --port "$port" --parser msgpack)
       parser=msgpack ;;
     # The same with connection state recovery on: what keeping broadcasts costs.
-    switchyard-recovery) cmd=("$ROOT/target/release/examples/bench_server" --port "$port" --recovery 1) ;;
+    switchyard-recovery) cmd=("$SERVER" --port "$port" --recovery 1) ;;
     node) cmd=(node "$BENCH/peers/node/server.js" --port "$port") ;;
-    socketioxide) cmd=("$BENCH/peers/socketioxide/target/release/socketioxide-peer" --port "$port") ;;
-    *) echo "unknown server $name (switchyard, switchyard-recovery, switchyard-msgpack, node, socketioxide)" >&2; exit 2 ;;
+    socketioxide) cmd=("$TARGET_SOCKETIOXIDE/release/socketioxide-peer" --port "$port") ;;
+    *) echo "unknown server $name (switchyard, switchyard-recovery, switchyard-msgpack," \
+         "switchyard-jemalloc, switchyard-mimalloc, switchyard-system, node, socketioxide)" >&2; exit 2 ;;
   esac
   echo "=== round $round/$rounds, $name: ${cmd[*]}"
   "${cmd[@]}" >"$log" 2>&1 </dev/null &

@@ -11,6 +11,8 @@
 #   bash bench/soak.sh --debug-server           # the debug bench_server (`cargo build --examples`
 #                                               # has built it in CI: no release build of the crate)
 #   bash bench/soak.sh --ping-interval 10000 --ping-timeout 5000   # the defaults here (ms)
+#   bash bench/soak.sh --allocator system --minutes 3   # the bench server built with another
+#                                               # allocator (jemalloc, the default; mimalloc; system)
 #   bash bench/soak.sh -- --drop-pct 40 --think-ms 1000            # anything after `--` goes to `loadgen soak`
 #
 # Only the PIDs this script starts are ever signalled. Everything stays on 127.0.0.1. The server's
@@ -20,6 +22,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
 BENCH="$ROOT/bench"
 RESULTS="$BENCH/results/soak"
+# shellcheck source=allocators.sh
+. "$BENCH/allocators.sh"
 
 clients=10000
 minutes=10
@@ -27,6 +31,7 @@ ping_interval=10000
 ping_timeout=5000
 build=1
 server_profile=release
+allocator=""
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -36,8 +41,9 @@ while [ $# -gt 0 ]; do
     --ping-timeout) ping_timeout="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --debug-server) server_profile=debug; shift ;;
+    --allocator) allocator="$2"; allocator_features "$allocator" >/dev/null || exit 2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -52,7 +58,10 @@ echo "ulimit -n: $(ulimit -n) (hard $(ulimit -Hn))"
 
 if [ "$build" = 1 ]; then
   echo "=== build (bench_server: $server_profile; loadgen: release)"
-  if [ "$server_profile" = release ]; then
+  if [ -n "$allocator" ]; then
+    [ "$server_profile" = release ] || { echo "--allocator builds a release server" >&2; exit 2; }
+    build_bench_server "$allocator"
+  elif [ "$server_profile" = release ]; then
     cargo build --release --example bench_server </dev/null
   else
     cargo build --example bench_server </dev/null
@@ -60,8 +69,8 @@ if [ "$build" = 1 ]; then
   (cd "$BENCH" && cargo build --release </dev/null)
 fi
 
-LOADGEN="$BENCH/target/release/loadgen"
-SERVER="$ROOT/target/$server_profile/examples/bench_server"
+LOADGEN="$TARGET_BENCH/release/loadgen"
+SERVER="$TARGET_ROOT/$server_profile/examples/bench_server${allocator:+.$allocator}"
 for bin in "$LOADGEN" "$SERVER"; do
   [ -x "$bin" ] || { echo "missing $bin (run without --no-build)" >&2; exit 1; }
 done
@@ -93,7 +102,7 @@ if [ "$ready" != 1 ]; then
   cat "$log" >&2
   exit 1
 fi
-echo "bench_server ($server_profile) on 127.0.0.1:$port (pid $server_pid), ping interval $ping_interval ms, timeout $ping_timeout ms"
+echo "bench_server ($server_profile${allocator:+, $allocator}) on 127.0.0.1:$port (pid $server_pid), ping interval $ping_interval ms, timeout $ping_timeout ms"
 
 # Bound of the whole soak: the load, warm-up and drain (heartbeat + 30 s, twice), settling, slack.
 bound=$(awk -v m="$minutes" -v i="$ping_interval" -v t="$ping_timeout" \

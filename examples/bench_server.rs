@@ -10,8 +10,9 @@
 //! Beyond the contract, for `bench/soak.sh`: `leave` (room) → leaves the room, acks "ok"; and
 //! `GET /stats` → one JSON object: the live Engine.IO sessions, the main namespace's sockets and
 //! room entries (each room's members plus one own-id room per socket), the engine's and the
-//! namespace's counters, the ping settings, this process's VmRSS and (glibc) the heap bytes in
-//! use; `GET /stats?trim=1` first returns the allocator's free memory to the system.
+//! namespace's counters, the ping settings, the allocator (`switchyard::allocator`: the binary's,
+//! jemalloc unless built with other features), this process's VmRSS and the heap bytes in use;
+//! `GET /stats?trim=1` first returns the allocator's free memory to the system.
 //!
 //! Defaults as socket.io's: pingInterval 25000, pingTimeout 20000, polling + WebSocket,
 //! maxPayload 1e6 (`--ping-interval MS` and `--ping-timeout MS` change the first two; the soak
@@ -149,63 +150,13 @@ fn rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// glibc's allocator: what it holds for the program, and giving its free memory back.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-mod glibc {
-    /// `struct mallinfo2` of <malloc.h> (glibc 2.33 and later).
-    #[repr(C)]
-    struct MallInfo2 {
-        arena: usize,
-        ordblks: usize,
-        smblks: usize,
-        hblks: usize,
-        hblkhd: usize,
-        usmblks: usize,
-        fsmblks: usize,
-        uordblks: usize,
-        fordblks: usize,
-        keepcost: usize,
-    }
-
-    unsafe extern "C" {
-        fn mallinfo2() -> MallInfo2;
-        fn malloc_trim(pad: usize) -> i32;
-    }
-
-    /// (bytes in use by the program, free bytes the allocator keeps), in KiB, all arenas.
-    pub fn heap_kib() -> Option<(u64, u64)> {
-        // SAFETY: mallinfo2 only reads the allocator's statistics.
-        let m = unsafe { mallinfo2() };
-        Some((
-            (m.uordblks + m.hblkhd) as u64 / 1024,
-            m.fordblks as u64 / 1024,
-        ))
-    }
-
-    /// Returns the allocator's free memory to the system (every arena).
-    pub fn trim() -> bool {
-        // SAFETY: malloc_trim has no preconditions.
-        unsafe { malloc_trim(0) };
-        true
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-mod glibc {
-    pub fn heap_kib() -> Option<(u64, u64)> {
-        None
-    }
-    pub fn trim() -> bool {
-        false
-    }
-}
-
-/// `GET /stats`: what is alive now, the counters, and the resident memory. With `?trim=1` the
-/// allocator first gives its free memory back to the system (glibc's `malloc_trim`), so that
-/// VmRSS shows what the server holds rather than what the allocator keeps for later.
+/// `GET /stats`: what is alive now, the counters, the allocator and the resident memory. With
+/// `?trim=1` the allocator first gives its free memory back to the system (glibc's `malloc_trim`,
+/// jemalloc's purge, mimalloc's collect), so that VmRSS shows what the server holds rather than
+/// what the allocator keeps for later.
 async fn stats(io: SocketIo, trim: bool) -> HttpResponse {
-    let trimmed = trim && glibc::trim();
-    let heap = glibc::heap_kib();
+    let trimmed = trim && switchyard::allocator::release_free_memory();
+    let heap = switchyard::allocator::heap_stats();
     let main_ns = io.main();
     let summary = main_ns.rooms().await;
     let members: usize = summary.rooms.iter().map(|(_, n)| n).sum();
@@ -217,8 +168,9 @@ async fn stats(io: SocketIo, trim: bool) -> HttpResponse {
         "room_entries": members + summary.sockets,
         "rss_kib": rss_kib(),
         "trimmed": trimmed,
-        "heap_in_use_kib": heap.map(|h| h.0),
-        "heap_free_kib": heap.map(|h| h.1),
+        "allocator": switchyard::allocator::NAME,
+        "heap_in_use_kib": heap.map(|h| h.in_use_kib),
+        "heap_free_kib": heap.map(|h| h.free_kib),
         "ping_interval_ms": config.ping_interval.as_millis() as u64,
         "ping_timeout_ms": config.ping_timeout.as_millis() as u64,
         "engine": io.engine().stats().snapshot(),

@@ -801,7 +801,12 @@ fn as_text(value: &Value) -> String {
 /// errors read the same.
 fn command(defaults: &Dict) -> Command {
     let mut command = Command::new("switchyard")
-        .version(env!("CARGO_PKG_VERSION"))
+        // The allocator is a build choice (cargo features): say which one this binary has.
+        .version(format!(
+            "{} (allocator: {})",
+            env!("CARGO_PKG_VERSION"),
+            crate::allocator::NAME
+        ))
         .about("Socket.IO server")
         .after_help(
             "Precedence, lowest to highest: built-in defaults, config file, \

@@ -13,6 +13,8 @@
 //! - `switchyard-socketio`: namespaces, sockets, rooms and operators;
 //! - `switchyard-redis`: the Redis adapter, wire-compatible with Node's;
 //! - `switchyard-sails`: Sails' virtual requests, `sails.sockets`, pubsub.
+pub mod allocator;
+
 pub mod config;
 
 pub mod logging;

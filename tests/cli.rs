@@ -99,6 +99,46 @@ fn help_lists_every_source() {
     }
 }
 
+/// `--version` names the allocator this binary was built with (a cargo feature).
+#[test]
+fn version_names_the_allocator() {
+    let out = switchyard().arg("--version").output().expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let expected = if cfg!(feature = "jemalloc") {
+        "jemalloc"
+    } else if cfg!(feature = "mimalloc") {
+        "mimalloc"
+    } else {
+        "system"
+    };
+    let version = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        version.trim(),
+        format!(
+            "switchyard {} (allocator: {expected})",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
+
+/// With jemalloc, the running server has jemalloc's background thread, which gives freed memory
+/// back to the system while the server is idle (src/allocator.rs).
+#[cfg(all(feature = "jemalloc", target_os = "linux"))]
+#[test]
+fn the_server_runs_jemallocs_background_thread() {
+    let (server, _stdout, _) = listening(switchyard().args(["--port", "0"]));
+    let tasks = format!("/proc/{}/task", server.0.id());
+    let names: Vec<String> = std::fs::read_dir(&tasks)
+        .expect("the server's threads")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim().to_string())
+        .collect();
+    assert!(
+        names.iter().any(|n| n == "jemalloc_bg_thd"),
+        "no jemalloc background thread among {names:?}"
+    );
+}
+
 struct Server(Child);
 
 impl Drop for Server {

@@ -7,9 +7,12 @@
 //! `loadgen report NAME=FILE...` turns such objects into the Markdown table of BENCHMARKS.md.
 //! `loadgen cluster-report NAME=FILE...` turns fan-out results into the table of `cluster.sh`.
 //! `loadgen free-port` prints a free loopback TCP port.
+//! `loadgen burst --port P --server-pid PID [--clients C --events N]` measures the resident memory
+//! a burst of polling messages leaves behind (see `burst.rs`); one JSON object on stdout.
 //! `loadgen soak --port P [--clients N --minutes M]` churns clients against a server that answers
 //! `GET /stats` (see `soak.rs`); exit status 1 when its end conditions fail.
 
+mod burst;
 mod connect;
 mod echo;
 mod fanout;
@@ -62,6 +65,49 @@ enum Cmd {
     /// Churn and soak: clients connect, join, message, leave and disconnect (some without a
     /// goodbye) for M minutes; then the server must be idle with its memory back.
     Soak(Box<SoakArgs>),
+    /// Memory after a burst: C polling clients each POST payloads of N `echo` events, close,
+    /// and the server's VmRSS is read before, at the peak and once idle again; one JSON line.
+    Burst(BurstArgs),
+}
+
+#[derive(Args)]
+struct BurstArgs {
+    /// Server address (loopback only).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    #[arg(long, env = "PORT")]
+    port: u16,
+    /// The server's pid: its VmRSS is sampled for the peak.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Long-polling clients, all at once.
+    #[arg(long, default_value_t = 1)]
+    clients: usize,
+    /// POSTs per client, one after another.
+    #[arg(long, default_value_t = 1)]
+    posts: usize,
+    /// `echo` events per POST (55,554 with `--pad 4`, 18 bytes each with the separator, fill
+    /// maxPayload 1e6).
+    #[arg(long, default_value_t = 55_554)]
+    events: usize,
+    /// Bytes of padding in each `echo`'s argument.
+    #[arg(long, default_value_t = 0)]
+    pad: usize,
+    /// Long-poll the echoes of each POST back before the next one.
+    #[arg(long)]
+    read: bool,
+    /// Longest wait for one answer, seconds.
+    #[arg(long, default_value_t = 60.0)]
+    timeout: f64,
+    /// Longest wait for the server to be idle after the burst, seconds.
+    #[arg(long, default_value_t = 120.0)]
+    idle_bound: f64,
+    /// Seconds between the server being idle and the memory read after the burst.
+    #[arg(long, default_value_t = 10.0)]
+    settle: f64,
+    /// Tokio worker threads (0: current_thread).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 #[derive(Args)]
@@ -286,6 +332,7 @@ fn main() {
             println!("{out}");
         }
         Cmd::Soak(args) => std::process::exit(soak_main(*args)),
+        Cmd::Burst(a) => std::process::exit(burst_main(a)),
     }
 }
 
@@ -372,6 +419,41 @@ fn parse_node(s: &str) -> Result<(u16, Option<u32>), String> {
         .map(|p| p.parse().map_err(|e| format!("pid {p:?}: {e}")))
         .transpose()?;
     Ok((port, pid))
+}
+
+fn burst_main(a: BurstArgs) -> i32 {
+    if !a.host.is_loopback() {
+        eprintln!(
+            "refusing non-loopback address {}: the burst stays on 127.0.0.0/8",
+            a.host
+        );
+        return 2;
+    }
+    if !(a.timeout > 0.0 && a.idle_bound > 0.0 && a.settle >= 0.0) {
+        eprintln!("--timeout and --idle-bound must be positive, --settle at least 0");
+        return 2;
+    }
+    let o = burst::BurstOpts {
+        clients: a.clients.max(1),
+        posts: a.posts.max(1),
+        events: a.events.max(1),
+        pad: a.pad,
+        read: a.read,
+        timeout: Duration::from_secs_f64(a.timeout),
+        idle_bound: Duration::from_secs_f64(a.idle_bound),
+        settle: Duration::from_secs_f64(a.settle),
+    };
+    let target = Arc::new(util::Target::new(a.host, a.port, Vec::new(), a.server_pid));
+    match runtime(a.threads).block_on(burst::run(target, o)) {
+        Ok(v) => {
+            println!("{v}");
+            0
+        }
+        Err(e) => {
+            eprintln!("burst: {e}");
+            1
+        }
+    }
 }
 
 fn leaked(s: &str) -> &'static str {

@@ -885,7 +885,7 @@ fn live_line(v: &Value) -> String {
 
 /// Waits until the server reports nothing alive, at most `bound`; the last stats and how long
 /// it took (None: not idle within the bound).
-async fn wait_idle(target: &Target, bound: Duration, label: &str) -> (Value, Option<Duration>) {
+pub async fn wait_idle(target: &Target, bound: Duration, label: &str) -> (Value, Option<Duration>) {
     let start = Instant::now();
     let mut last = Value::Null;
     let mut next_line = start;
@@ -915,7 +915,7 @@ async fn wait_idle(target: &Target, bound: Duration, label: &str) -> (Value, Opt
 /// The server's idle memory: after `settle`, three VmRSS samples a second apart (the last one
 /// counts), then one `/stats?trim=1` (VmRSS once the allocator gave its free memory back, and the
 /// heap in use).
-async fn idle_rss(target: &Target, settle: Duration) -> (Option<u64>, Vec<u64>, Value) {
+pub async fn idle_rss(target: &Target, settle: Duration) -> (Option<u64>, Vec<u64>, Value) {
     sleep(settle).await;
     let mut samples = Vec::new();
     for i in 0..3 {
