@@ -73,8 +73,16 @@ impl<H: EngineHandler> Registry<H> {
         self.map().get(sid).cloned()
     }
 
+    /// Takes `sid` out. Once the map is a quarter full it is halved to twice
+    /// its sessions (the room index's rule in the Socket.IO layer): after a
+    /// crowd has come and gone it would otherwise keep its peak's table.
     fn remove(&self, sid: &str) {
-        self.map().remove(sid);
+        let mut map = self.map();
+        map.remove(sid);
+        if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+            let len = map.len();
+            map.shrink_to(len * 2);
+        }
     }
 
     fn insert(&self, sid: Arc<str>, entry: Entry<H>) {

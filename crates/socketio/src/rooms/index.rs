@@ -16,6 +16,40 @@ struct Entry<M> {
     rooms: HashSet<Arc<str>>,
 }
 
+/// A map or set that gives memory back once it is mostly empty: after a
+/// crowd has come and gone, a room (or the index) would otherwise keep the
+/// table its peak needed, for good.
+trait Sparse {
+    fn shrink_if_sparse(&mut self);
+}
+
+/// The capacity to shrink a table of `len` entries and `capacity` to, if
+/// any: halved to twice its entries once a quarter full, which leaves room
+/// to grow before the next reallocation, so a size that moves up and down
+/// does not reallocate on every change. Small tables are left as they are.
+fn shrunk_capacity(len: usize, capacity: usize) -> Option<usize> {
+    (capacity > SMALL_TABLE && len < capacity / 4).then_some(len * 2)
+}
+
+/// Tables of at most this capacity are not worth a reallocation.
+const SMALL_TABLE: usize = 64;
+
+impl<K: Eq + std::hash::Hash, V> Sparse for HashMap<K, V> {
+    fn shrink_if_sparse(&mut self) {
+        if let Some(to) = shrunk_capacity(self.len(), self.capacity()) {
+            self.shrink_to(to);
+        }
+    }
+}
+
+impl<K: Eq + std::hash::Hash> Sparse for HashSet<K> {
+    fn shrink_if_sparse(&mut self) {
+        if let Some(to) = shrunk_capacity(self.len(), self.capacity()) {
+            self.shrink_to(to);
+        }
+    }
+}
+
 /// Members (by id) and rooms (by name). Each member is in the room named
 /// after its own id from the moment it is inserted until it is removed; a
 /// room exists while it has members.
@@ -104,6 +138,7 @@ impl<M> RoomIndex<M> {
     /// Removes a member from every room.
     pub fn remove(&mut self, id: &str) -> Option<M> {
         let entry = self.members.remove(id)?;
+        self.members.shrink_if_sparse();
         self.leave_all(id, entry.rooms);
         Some(entry.value)
     }
@@ -163,6 +198,7 @@ impl<M> RoomIndex<M> {
             return;
         };
         if entry.rooms.remove(room) {
+            entry.rooms.shrink_if_sparse();
             self.remove_from_room(room, id);
         }
     }
@@ -177,16 +213,19 @@ impl<M> RoomIndex<M> {
                 });
             }
             ids.remove(id);
+            ids.shrink_if_sparse();
             if ids.is_empty()
                 && let Some((room, _)) = self.rooms.remove_entry(room)
-                && let Some(changes) = &mut self.changes
             {
-                let is_member_id = &*room == id;
-                changes.push(RoomChange {
-                    room,
-                    exists: false,
-                    is_member_id,
-                });
+                self.rooms.shrink_if_sparse();
+                if let Some(changes) = &mut self.changes {
+                    let is_member_id = &*room == id;
+                    changes.push(RoomChange {
+                        room,
+                        exists: false,
+                        is_member_id,
+                    });
+                }
             }
         }
     }
@@ -282,6 +321,60 @@ mod tests {
             index.insert((*id).into(), ());
         }
         index
+    }
+
+    #[test]
+    fn a_table_shrinks_once_a_quarter_full_and_small_ones_stay() {
+        assert_eq!(shrunk_capacity(10, 64), None);
+        assert_eq!(shrunk_capacity(40, 128), None);
+        assert_eq!(shrunk_capacity(31, 128), Some(62));
+        assert_eq!(shrunk_capacity(0, 1024), Some(0));
+    }
+
+    /// A crowd that came and went leaves neither the index nor the room it
+    /// was in holding the tables its peak needed.
+    #[test]
+    fn after_a_crowd_has_gone_the_tables_are_small_again() {
+        let ids: Vec<String> = (0..5_000).map(|i| format!("s{i}")).collect();
+        let mut ix: RoomIndex<()> = RoomIndex::default();
+        ix.insert("stays".into(), ());
+        ix.join("stays", "lobby");
+        for id in &ids {
+            ix.insert(id.as_str().into(), ());
+            ix.join(id, "lobby");
+        }
+        let peak = (
+            ix.members.capacity(),
+            ix.rooms.capacity(),
+            ix.rooms["lobby"].capacity(),
+        );
+        for id in &ids {
+            ix.remove(id);
+        }
+        assert_eq!(ix.members.len(), 1);
+        assert!(
+            ix.members.capacity() <= SMALL_TABLE,
+            "{} of {}",
+            ix.members.capacity(),
+            peak.0
+        );
+        assert!(
+            ix.rooms.capacity() <= SMALL_TABLE,
+            "{} of {}",
+            ix.rooms.capacity(),
+            peak.1
+        );
+        assert!(
+            ix.rooms["lobby"].capacity() <= SMALL_TABLE,
+            "{} of {}",
+            ix.rooms["lobby"].capacity(),
+            peak.2
+        );
+        assert!(peak.2 >= 5_000);
+        assert_eq!(
+            ix.rooms_of("stays"),
+            vec!["lobby".to_string(), "stays".to_string()]
+        );
     }
 
     fn opts(rooms: &[&str], except: &[&str], except_id: Option<&str>) -> BroadcastOptions {
