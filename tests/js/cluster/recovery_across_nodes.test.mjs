@@ -13,37 +13,20 @@
 import assert from "node:assert/strict";
 import { it, test } from "node:test";
 import { closeSocket, connected, escapeRegExp as escape, ioClient, until } from "../support/helpers.mjs";
-import { call, describeOnRedis, waitFor } from "../support/cluster_helpers.mjs";
+import { call, describeOnRedis, startOnFreshStream, waitFor } from "../support/cluster_helpers.mjs";
 import { assertExact, jitterClient, jitterRun } from "../support/jitter.mjs";
 import { startProxy } from "../support/proxy.mjs";
 import { redisMissing } from "../support/redis_helpers.mjs";
 
 const T = { timeout: 120000 };
-let streams = 0;
-const freshStream = () => `sio-recovery-${process.pid}-${++streams}`;
-
 /**
- * Nodes of `kinds` (with `args`) on one fresh stream, once each counts them all: Switchyard nodes
- * with recovery; Node nodes too on streams, not on pub/sub, where socket.io's adapters have none
- * (Node's sharded adapter with recovery on appends an empty offset to every broadcast).
+ * Nodes of `kinds` (with `args`) on a stream of their own, once each counts them all: Switchyard
+ * nodes with recovery; Node nodes too on streams, not on pub/sub, where socket.io's adapters have
+ * none (Node's sharded adapter with recovery on appends an empty offset to every broadcast).
  */
 async function startCluster(scope, kinds, args = []) {
-  const stream = freshStream();
-  const nodes = [];
-  for (const kind of kinds) {
-    const recovery = kind === "switchyard" || scope.variant === "streams" ? ["--recovery", "1"] : [];
-    nodes.push(await scope.node(kind, ["--redis-stream-name", stream, ...recovery, ...args]));
-  }
-  for (const n of nodes) {
-    const counter = await scope.client(n, { label: "counter" });
-    let seen;
-    await waitFor(
-      async () => (seen = await call(counter, "server-count")) === nodes.length,
-      () => `every node counted (says ${JSON.stringify(seen)})`,
-    );
-    closeSocket(counter);
-  }
-  return nodes;
+  const recovery = (kind) => (kind === "switchyard" || scope.variant === "streams" ? ["--recovery", "1"] : []);
+  return (await startOnFreshStream(scope, kinds, (kind) => [...recovery(kind), ...args])).nodes;
 }
 
 /** A proxy in front of `nodes`, sending new connections to `proxy.to`. */

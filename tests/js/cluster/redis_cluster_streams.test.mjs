@@ -13,9 +13,8 @@
 // nodes of earlier tests, which others count until their heartbeats are 10 s old, are not counted.
 import assert from "node:assert/strict";
 import { it, test } from "node:test";
-import { closeSocket } from "../support/helpers.mjs";
 import { operationTests, recoveryTest } from "../support/cluster_ops.mjs";
-import { call, describeOnRedis, roomMsgs, waitFor } from "../support/cluster_helpers.mjs";
+import { call, describeOnRedis, roomMsgs, startOnFreshStream, waitFor } from "../support/cluster_helpers.mjs";
 import { redisMissing } from "../support/redis_helpers.mjs";
 import { startRedisCluster } from "../support/redis_cluster.mjs";
 
@@ -25,33 +24,8 @@ const PAIRS = [
   ["switchyard", "node"],
 ];
 
-let streams = 0;
-/** A stream name no other test uses. */
-const freshStream = () => `sio-cluster-${process.pid}-${++streams}`;
-
-/**
- * Start nodes of `kinds` (with `args`) on one fresh stream, then wait until each counts them all
- * (heartbeats), asking through a client of each that is closed afterwards.
- */
-async function startNodes(scope, kinds, args = []) {
-  const stream = freshStream();
-  const nodes = [];
-  for (const [i, kind] of kinds.entries()) {
-    const n = await scope.node(kind, ["--redis-stream-name", stream, ...args]);
-    n.name = `${kind}#${i + 1}`;
-    nodes.push(n);
-  }
-  for (const n of nodes) {
-    const counter = await scope.client(n, { label: `counter on ${n.name}` });
-    let seen;
-    await waitFor(
-      async () => (seen = await call(counter, "server-count")) === nodes.length,
-      () => `${n.name} to count ${nodes.length} nodes (says ${JSON.stringify(seen)})`,
-    );
-    closeSocket(counter);
-  }
-  return { stream, nodes };
-}
+/** Nodes of `kinds` on a stream of their own (see `startOnFreshStream`). */
+const startNodes = (scope, kinds, args = []) => startOnFreshStream(scope, kinds, () => args);
 
 if (redisMissing) {
   test("streams adapter on a Redis Cluster", { skip: redisMissing }, () => {});

@@ -13,20 +13,16 @@
 // others count until their heartbeats are 10 s old, are never counted.
 import assert from "node:assert/strict";
 import { describe, it, test } from "node:test";
-import { bytes, closeSocket } from "../support/helpers.mjs";
+import { closeSocket } from "../support/helpers.mjs";
 import {
   call,
   clusterScope,
   describeOnRedis,
-  expectSequences,
-  fetched,
-  normFetched,
-  resetEvents,
   roomMsgs,
-  roomsOf,
-  sorted,
+  startOnFreshStream,
   waitFor,
 } from "../support/cluster_helpers.mjs";
+import { operationTests } from "../support/cluster_ops.mjs";
 import { redisMissing, startRedis } from "../support/redis_helpers.mjs";
 
 const T = { timeout: 120000 };
@@ -35,35 +31,8 @@ const PAIRS = [
   ["switchyard", "node"],
 ];
 
-let streams = 0;
-/** A stream name no other test uses. */
-const freshStream = () => `sio-e2e-${process.pid}-${++streams}`;
-
-const jsonSorted = (list) => sorted(list.map((x) => JSON.stringify(x)));
-
-/**
- * Start nodes of `kinds` on one fresh stream, then wait until each counts them all (nodes count
- * each other by heartbeats), asking through a client of each that is closed afterwards.
- */
-async function startCluster(scope, kinds, args = []) {
-  const stream = freshStream();
-  const nodes = [];
-  for (const [i, kind] of kinds.entries()) {
-    const n = await scope.node(kind, ["--redis-stream-name", stream, ...args]);
-    n.name = `${kind}#${i + 1}`;
-    nodes.push(n);
-  }
-  for (const n of nodes) {
-    const counter = await scope.client(n, { label: `counter on ${n.name}` });
-    let seen;
-    await waitFor(
-      async () => (seen = await call(counter, "server-count")) === nodes.length,
-      () => `${n.name} to count ${nodes.length} nodes (says ${JSON.stringify(seen)})`,
-    );
-    closeSocket(counter);
-  }
-  return { stream, nodes };
-}
+/** Nodes of `kinds` on a stream of their own (see `startOnFreshStream`). */
+const startCluster = (scope, kinds, args = []) => startOnFreshStream(scope, kinds, () => args);
 
 if (redisMissing) {
   test("streams adapter over Redis", { skip: redisMissing }, () => {});
@@ -87,107 +56,7 @@ if (redisMissing) {
         const dir = `${pair[fromIdx]}#${fromIdx + 1} -> ${pair[toIdx]}#${toIdx + 1}`;
         const directed = (fn) => duo(async (c) => fn({ ...c, from: [c.S, c.N][fromIdx], to: [c.S, c.N][toIdx] }));
 
-        it(
-          `broadcasts ${dir}: rooms, except, local, a socket id, binary`,
-          T,
-          directed(async ({ from, to, client }) => {
-            const sender = await client(from, { label: `sender on ${from.name}` });
-            const fromMember = await client(from, { label: `member on ${from.name}` });
-            const r1 = await client(to, { label: `r1 on ${to.name}` });
-            const r2 = await client(to, { label: `r2 (also X) on ${to.name}` });
-            const out = await client(to, { label: `outsider on ${to.name}` });
-            const all = [sender, fromMember, r1, r2, out];
-            await call(r1, "join", "R");
-            await call(r2, "join", ["R", "X"]);
-            await call(fromMember, "join", "R");
-
-            await call(sender, "io-emit", { rooms: ["R"], except: ["X"], data: "m1" });
-            await call(sender, "io-emit", { rooms: ["R"], local: true, data: "m2-local" });
-            await call(fromMember, "to", { rooms: ["R"], data: "m3-from-socket" });
-            await call(sender, "io-emit", { rooms: [r2.id], data: "m4-private" });
-            await call(sender, "io-emit", { data: "marker" });
-            await expectSequences(
-              all,
-              new Map([
-                [r1, ["m1", "m3-from-socket"]],
-                [r2, ["m3-from-socket", "m4-private"]],
-                [fromMember, ["m1", "m2-local"]],
-              ]),
-              "marker",
-            );
-
-            resetEvents(all);
-            await call(sender, "io-emit", { rooms: ["R"], data: { bin: Buffer.from([1, 2, 3]), nested: [{ deep: Buffer.from([255]) }], text: "é" } });
-            for (const s of [r1, r2]) {
-              await waitFor(() => roomMsgs(s).length >= 1, () => `${s.label} to receive the binary room-msg (${dir})`);
-              const [got] = roomMsgs(s);
-              assert.deepEqual(bytes(got.bin), [1, 2, 3], `${dir}: ${s.label}`);
-              assert.deepEqual(bytes(got.nested[0].deep), [255], `${dir}: ${s.label}`);
-              assert.equal(got.text, "é");
-            }
-          }),
-        );
-
-        it(
-          `fetchSockets, socketsJoin, socketsLeave and disconnectSockets ${dir}`,
-          T,
-          directed(async ({ from, to, client }) => {
-            const asker = await client(from, { label: `asker on ${from.name}` });
-            const t1 = await client(to, { label: `t1 on ${to.name}` });
-            const t2 = await client(to, { label: `t2 on ${to.name}` });
-            t1.emit("set-data", { user: "t1", n: 1.5, list: [1, "two", null] });
-            assert.deepEqual(await call(t1, "get-data"), { user: "t1", n: 1.5, list: [1, "two", null] });
-            await call(t1, "join", ["team", "other"]);
-            await call(t2, "join", "team");
-
-            assert.deepEqual(
-              normFetched(await call(asker, "fetch", { rooms: ["team"], except: [t2.id] })),
-              fetched([[t1, { user: "t1", n: 1.5, list: [1, "two", null] }, ["team", "other"]]]),
-            );
-
-            await call(asker, "sockets-join", { rooms: ["team"], join: ["joined"] });
-            for (const s of [t1, t2]) {
-              await waitFor(async () => (await roomsOf(s)).includes("joined"), () => `${s.label} to join "joined" (${dir})`);
-            }
-            await call(asker, "sockets-leave", { rooms: ["other"], leave: ["joined", "team"] });
-            await waitFor(async () => !(await roomsOf(t1)).includes("joined"), () => `t1 to leave "joined" (${dir})`);
-            assert.deepEqual(await roomsOf(t1), sorted([t1.id, "other"]));
-            assert.deepEqual(await roomsOf(t2), sorted([t2.id, "team", "joined"]));
-
-            await call(asker, "disconnect-sockets", { rooms: [t2.id] });
-            await waitFor(() => t2.disconnectReasons.length > 0, () => `t2 to be disconnected (${dir})`);
-            assert.deepEqual(t2.disconnectReasons, ["io server disconnect"]);
-            assert.ok(t1.connected && asker.connected, "the others stay connected");
-          }),
-        );
-
-        it(
-          `serverSideEmit, broadcast with ack, server count and remote emit ${dir}`,
-          T,
-          directed(async ({ from, to, client }) => {
-            const sender = await client(from, { label: `sender on ${from.name}` });
-            const watcher = await client(to, { label: `watcher on ${to.name}` });
-            const voter = await client(to, { label: `voter on ${to.name}` });
-            await call(watcher, "join", "sse-watchers");
-            voter.on("poll", (q, cb) => cb(`yes-${voter.label}`));
-            watcher.on("poll", (q, cb) => cb("yes-watcher"));
-
-            assert.equal(await call(sender, "sse", { event: "hello", data: { a: [1, "x"], b: null } }), true);
-            await waitFor(() => watcher.got("sse-received").length >= 1, () => `${to.name} to get the server-side event`);
-            assert.deepEqual(watcher.got("sse-received"), [["hello", { a: [1, "x"], b: null }]]);
-            assert.deepEqual(await call(sender, "sse", { event: "ask", data: 1, ack: true, timeout: 5000 }), { ok: [`node-${to.port}`] });
-
-            const votes = await call(sender, "broadcast-ack", { timeout: 5000 });
-            assert.deepEqual(jsonSorted(votes.ok ?? []), jsonSorted([[`yes-${voter.label}`], ["yes-watcher"]]), JSON.stringify(votes));
-            const one = await call(sender, "broadcast-ack", { rooms: [voter.id], timeout: 5000 });
-            assert.deepEqual(one, { ok: [[`yes-${voter.label}`]] });
-
-            assert.equal(await call(sender, "server-count"), 2);
-            assert.equal(await call(sender, "remote-emit", { id: voter.id, event: "direct", data: { to: "voter" } }), 1);
-            await waitFor(() => voter.got("direct").length >= 1, "the direct event");
-            assert.deepEqual(voter.got("direct"), [[{ to: "voter" }]]);
-          }),
-        );
+        operationTests(dir, directed);
       }
     }
 

@@ -169,6 +169,34 @@ export function canonical(value) {
 }
 
 /** The `room-msg` payloads `socket` received, in order (first argument of each). */
+let streams = 0;
+
+/**
+ * Nodes of `kinds` on one stream no other test uses (`--redis-stream-name`, which pub/sub nodes
+ * ignore), each with the arguments `args(kind)` and named `kind#i`, returned once each counts them
+ * all (asked through a client of each, closed afterwards). Streams nodes count each other by
+ * heartbeats, so nodes of earlier tests, on other streams, are never counted.
+ */
+export async function startOnFreshStream(scope, kinds, args = () => []) {
+  const stream = `sio-e2e-${process.pid}-${++streams}`;
+  const nodes = [];
+  for (const [i, kind] of kinds.entries()) {
+    const n = await scope.node(kind, ["--redis-stream-name", stream, ...args(kind)]);
+    n.name = `${kind}#${i + 1}`;
+    nodes.push(n);
+  }
+  for (const n of nodes) {
+    const counter = await scope.client(n, { label: `counter on ${n.name}` });
+    let seen;
+    await waitFor(
+      async () => (seen = await call(counter, "server-count")) === nodes.length,
+      () => `${n.name} to count ${nodes.length} nodes (says ${JSON.stringify(seen)})`,
+    );
+    closeSocket(counter);
+  }
+  return { stream, nodes };
+}
+
 export const roomMsgs = (socket) => socket.got("room-msg").map((args) => args[0]);
 
 /** Clear what each socket recorded. */
