@@ -4,7 +4,9 @@
 //! is really waiting.
 //!
 //! Owns: the frames' WebSocket encoding (through [`ws_codec`](super::ws_codec)),
-//! the queue, the writer's waker, the single pending pong. Must not touch:
+//! the queue, the writer's waker, the single pending pong, and the calls
+//! waiting for what is queued now to be written (see
+//! [`WsSink::when_written`]). Must not touch:
 //! sessions, actors, sockets — the writer that drains it (the response body
 //! stream or the upgraded connection's `Writer`) is the transport's.
 
@@ -40,8 +42,19 @@ pub(super) struct SinkState {
     /// that count: it still waits while fewer bytes than that were taken.
     pushed: u64,
     pong_packet_end: u64,
+    /// Calls to make once the writer has written up to a point of `pushed`
+    /// (in that order); at most [`MAX_WAITERS`].
+    waiters: Vec<(u64, Waiter)>,
     encoder: Encoder,
 }
+
+/// A call made once the bytes queued before it have been written.
+type Waiter = Box<dyn FnOnce() + Send>;
+
+/// Most calls one sink holds for [`WsSink::when_written`]. They come from
+/// polling requests refused after an upgrade, one per request; a client
+/// sending more than this at once has its refusals answered at once.
+const MAX_WAITERS: usize = 4;
 
 impl WsSink {
     pub(super) fn new(encoder: Encoder) -> WsSink {
@@ -54,6 +67,7 @@ impl WsSink {
             pong: None,
             pushed: 0,
             pong_packet_end: 0,
+            waiters: Vec::new(),
             encoder,
         })))
     }
@@ -65,6 +79,24 @@ impl WsSink {
     /// Bytes encoded but not yet taken by the writer.
     pub fn buffered(&self) -> usize {
         self.state().bytes
+    }
+
+    /// Calls `then` once the writer has written everything queued so far
+    /// (or the connection is gone): what the client must see before some
+    /// answer on another connection, e.g. the `3probe` before a polling
+    /// request refused by the upgrade (engine.io writes both on one thread,
+    /// in that order). Called at once when the sink already holds
+    /// [`MAX_WAITERS`] calls.
+    pub(super) fn when_written(&self, then: impl FnOnce() + Send + 'static) {
+        let mut s = self.state();
+        if s.closed && s.chunks.is_empty() || s.waiters.len() >= MAX_WAITERS {
+            drop(s);
+            return then();
+        }
+        let mark = s.pushed;
+        s.waiters.push((mark, Box::new(then)));
+        // An idle writer comes back to say all it took is written.
+        wake(s);
     }
 
     /// Queues one Engine.IO frame as one WebSocket message.
@@ -175,19 +207,24 @@ impl WsSink {
         take: impl FnOnce(&mut SinkState) -> R,
     ) -> Poll<Option<R>> {
         let mut s = self.state();
+        // The writer asks for more only once it has written what it took.
+        let written = s.written_calls();
         if s.chunks.is_empty()
             && let Some(pong) = s.pong.take()
         {
             s.push(pong);
         }
-        if !s.chunks.is_empty() {
-            return Poll::Ready(Some(take(&mut s)));
-        }
-        if s.closed {
-            return Poll::Ready(None);
-        }
-        s.waker = Some(cx.waker().clone());
-        Poll::Pending
+        let poll = if !s.chunks.is_empty() {
+            Poll::Ready(Some(take(&mut s)))
+        } else if s.closed {
+            Poll::Ready(None)
+        } else {
+            s.waker = Some(cx.waker().clone());
+            Poll::Pending
+        };
+        drop(s);
+        written.into_iter().for_each(|call| call());
+        poll
     }
 
     /// Moves up to `max` waiting chunks into `out`, for one vectored write.
@@ -217,10 +254,21 @@ impl WsSink {
         s.chunks.clear();
         s.pong = None;
         s.bytes = 0;
+        let waiting = std::mem::take(&mut s.waiters);
+        drop(s);
+        waiting.into_iter().for_each(|(_, call)| call());
     }
 }
 
 impl SinkState {
+    /// The waiting calls whose bytes have all been taken, in order; the
+    /// caller makes them once the lock is released.
+    fn written_calls(&mut self) -> Vec<Waiter> {
+        let taken = self.pushed - self.bytes as u64;
+        let ready = self.waiters.iter().take_while(|(m, _)| *m <= taken).count();
+        self.waiters.drain(..ready).map(|(_, call)| call).collect()
+    }
+
     fn push_frame(&mut self, frame: &Frame, compress: bool) {
         let (opcode, data) = frame_parts(frame);
         if self.encoder.will_compress(data.len(), compress) {
@@ -260,6 +308,13 @@ impl SinkState {
     }
 }
 
+impl Drop for SinkState {
+    /// The connection is gone: nothing more will be written, nobody waits longer.
+    fn drop(&mut self) {
+        self.waiters.drain(..).for_each(|(_, call)| call());
+    }
+}
+
 /// Wakes the writer, if it waits, once the lock is released.
 fn wake(mut s: MutexGuard<'_, SinkState>) {
     let waker = s.waker.take();
@@ -280,6 +335,7 @@ fn frame_parts(frame: &Frame) -> (OpCode, &Bytes) {
 mod tests {
     use super::*;
     use crate::packet::{Packet, ProtocolVersion};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 
     fn sink() -> WsSink {
         WsSink::new(Encoder::new(None))
@@ -348,5 +404,86 @@ mod tests {
         // Nothing after the close frame.
         sink.send_pong(b"q");
         assert!(drain(&sink, 64).is_empty());
+    }
+
+    /// A flag set by a [`WsSink::when_written`] call.
+    fn flag(sink: &WsSink) -> Arc<AtomicBool> {
+        let done = Arc::new(AtomicBool::new(false));
+        let d = done.clone();
+        sink.when_written(move || d.store(true, SeqCst));
+        done
+    }
+
+    fn is_set(flag: &AtomicBool) -> bool {
+        flag.load(SeqCst)
+    }
+
+    #[test]
+    fn a_call_waits_until_what_was_queued_before_it_is_written() {
+        let sink = sink();
+        let frame = Packet::Pong("probe".into()).encode(ProtocolVersion::V4);
+        sink.send(&frame, false);
+        let done = flag(&sink);
+        // Queued after the call: not waited for.
+        sink.send(&frame, false);
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        let mut batch = VecDeque::new();
+        // The writer takes the 3probe (header, payload) but has not written it yet.
+        assert!(sink.poll_drain(&mut cx, &mut batch, 2).is_ready());
+        assert!(!is_set(&done));
+        // It asks for more only once that is written: now the call is made.
+        batch.clear();
+        assert!(sink.poll_drain(&mut cx, &mut batch, 2).is_ready());
+        assert!(is_set(&done));
+    }
+
+    #[test]
+    fn a_call_on_an_idle_sink_wakes_the_writer_and_is_made_on_its_next_poll() {
+        let sink = sink();
+        let woken = Arc::new(AtomicUsize::new(0));
+        struct Count(Arc<AtomicUsize>);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, SeqCst);
+            }
+        }
+        let waker = Waker::from(Arc::new(Count(woken.clone())));
+        let mut cx = TaskContext::from_waker(&waker);
+        let mut batch = VecDeque::new();
+        assert!(sink.poll_drain(&mut cx, &mut batch, 64).is_pending());
+        let done = flag(&sink);
+        // The writer may still be writing what it took: it is asked to poll again.
+        assert!(!is_set(&done));
+        assert_eq!(woken.load(SeqCst), 1);
+        assert!(sink.poll_drain(&mut cx, &mut batch, 64).is_pending());
+        assert!(is_set(&done));
+    }
+
+    #[test]
+    fn calls_are_made_when_the_connection_goes_away() {
+        let sink = sink();
+        let frame = Packet::Message("x".into()).encode(ProtocolVersion::V4);
+        sink.send(&frame, false);
+        let abandoned = flag(&sink);
+        sink.abandon();
+        assert!(is_set(&abandoned));
+        // Closed and drained: at once.
+        assert!(is_set(&flag(&sink)));
+
+        let other = self::sink();
+        other.send(&frame, false);
+        let dropped = flag(&other);
+        drop(other);
+        assert!(is_set(&dropped));
+    }
+
+    #[test]
+    fn calls_beyond_the_bound_are_made_at_once() {
+        let sink = sink();
+        let frame = Packet::Message("x".into()).encode(ProtocolVersion::V4);
+        sink.send(&frame, false);
+        let held: Vec<_> = (0..MAX_WAITERS).map(|_| flag(&sink)).collect();
+        assert!(held.iter().all(|f| !is_set(f)));
+        assert!(is_set(&flag(&sink)));
     }
 }

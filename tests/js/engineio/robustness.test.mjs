@@ -203,6 +203,31 @@ describe("Engine.IO robustness (default heartbeat: 300 ms / 200 ms)", () => {
     }
   });
 
+  it("2probe, 5 and a GET sent back to back: the 3probe reaches the client before the GET's 400 (200 fresh sessions)", T, async () => {
+    // The official suite's "ignores HTTP requests with same sid after upgrade" reads them in
+    // that order: engine.io writes the 3probe before it refuses the GET.
+    const one = async (round) => {
+      const { sid } = await eioHandshake(base);
+      const ws = openWs(`${wsBase}?EIO=4&transport=websocket&sid=${sid}`);
+      try {
+        await ws.opened;
+        ws.send("2probe");
+        ws.send("5");
+        const poll = await httpGet(pollUrl(base, sid));
+        assert.equal(poll.status, 400, `${round}: GET after "5" answered ${poll.status} ${JSON.stringify(poll.text)}`);
+        assert.equal(ws.queue[0], "3probe", `${round}: first on the WebSocket by the time the 400 came`);
+        ws.send("4hello");
+        assert.equal(await ws.nextData(), "3probe");
+        assert.equal(await ws.nextData(), "4hello");
+      } finally {
+        ws.close();
+      }
+    };
+    for (let i = 0; i < 40; i++) {
+      await Promise.all([0, 1, 2, 3, 4].map((j) => one(`round ${i}.${j}`)));
+    }
+  });
+
   it("a polling client that stops polling loses its session by pingInterval + pingTimeout", T, async () => {
     // Never polls at all.
     const { sid: idle } = await eioHandshake(base);

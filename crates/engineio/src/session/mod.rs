@@ -467,8 +467,8 @@ impl Shell {
                     }
                 }
                 Action::RefuseGet => {
-                    if let Some(tx) = self.get.take() {
-                        let _ = tx.send(Err(TransportMismatch));
+                    if let Some(reply) = self.get.take() {
+                        self.refuse_get(reply);
                     }
                 }
                 Action::WsWrite { conn, frames } => {
@@ -510,6 +510,19 @@ impl Shell {
                     ctx.stop();
                 }
             }
+        }
+    }
+
+    /// Answers a GET with 400. When the session is on a WebSocket, only once
+    /// that has written what was queued before: a client that sent `2probe`,
+    /// `5` and then a GET must see the `3probe` first, as engine.io's single
+    /// thread writes them (the official suite's "ignores HTTP requests with
+    /// same sid after upgrade" reads them in that order).
+    fn refuse_get(&self, reply: oneshot::Sender<PollAnswer>) {
+        let refuse = move || drop(reply.send(Err(TransportMismatch)));
+        match self.state.ws_conn().and_then(|c| self.ws(c)) {
+            Some(ws) => ws.sink.when_written(refuse),
+            None => refuse(),
         }
     }
 
@@ -637,7 +650,7 @@ impl<H: EngineHandler> Handler<PollGet> for EngineSession<H> {
                 log::trace!("session {}: GET waits for data", self.shell.shared.sid);
                 self.shell.get = Some(reply);
             }
-            Err(e) => drop(reply.send(Err(e))),
+            Err(TransportMismatch) => self.shell.refuse_get(reply),
         }
         self.after(ctx);
     }
