@@ -90,7 +90,17 @@ mod tests {
             set.shrink_if_sparse();
         }
         assert!(map.is_empty() && set.len() == 1);
-        assert!(map.capacity() <= SMALL_TABLE, "{} of {}", map.capacity(), peak.0);
-        assert!(set.capacity() <= SMALL_TABLE, "{} of {}", set.capacity(), peak.1);
+        assert!(
+            map.capacity() <= SMALL_TABLE,
+            "{} of {}",
+            map.capacity(),
+            peak.0
+        );
+        assert!(
+            set.capacity() <= SMALL_TABLE,
+            "{} of {}",
+            set.capacity(),
+            peak.1
+        );
     }
 }

@@ -49,27 +49,23 @@ fn full_opts(opts: &BroadcastOptions, timeout_ms: Option<u64>) -> Mp {
 /// does not have (classic only).
 pub(crate) fn request(request: &Request) -> Option<Message> {
     match request {
-        Request::Broadcast(broadcast) => Some(self::broadcast(broadcast)),
-        Request::Operation(operation) => self::operation(operation),
+        Request::Broadcast(b) => Some(broadcast(b)),
+        Request::Operation(o) => operation(o),
     }
 }
 
+/// An event as a cluster message's `packet` (no namespace: the envelope names it).
 fn packet(event: &str, payload: &Payload) -> Option<Mp> {
     Some(wire::packet(None, event, payload))
 }
 
-fn broadcast(broadcast: &Broadcast) -> Message {
-    let Broadcast {
-        event,
-        payload,
-        opts,
-        offset,
-    } = broadcast;
+/// A broadcast as a cluster message.
+fn broadcast(b: &Broadcast) -> Message {
     // `offset` is Switchyard's own (Node reads only packet and opts).
     let data = map([
-        ("packet", packet(event, payload)),
-        ("opts", Some(full_opts(opts, None))),
-        ("offset", offset.as_deref().map(Mp::from)),
+        ("packet", packet(&b.event, &b.payload)),
+        ("opts", Some(full_opts(&b.opts, None))),
+        ("offset", b.offset.as_deref().map(Mp::from)),
     ]);
     Message {
         kind: kind::BROADCAST,
@@ -77,6 +73,8 @@ fn broadcast(broadcast: &Broadcast) -> Message {
     }
 }
 
+/// An operation as a cluster message; `None` for those the cluster adapter
+/// does not have (classic only).
 fn operation(operation: &Operation) -> Option<Message> {
     let (kind, data) = match operation {
         Operation::BroadcastWithAck {

@@ -610,16 +610,12 @@ async fn receive(inner: Arc<Inner>, mut inbound: mpsc::Receiver<Inbound>) {
 /// A broadcast from the cluster (or, ordered, this node's own) for this
 /// node's sockets, kept for recovery under the offset the cluster gave it
 /// when this node orders.
-fn broadcast(inner: &Inner, broadcast: Broadcast) -> BoxFuture<'static, ()> {
-    let Broadcast {
-        event,
-        payload,
-        opts,
-        offset,
-    } = broadcast;
-    match offset.filter(|_| inner.ordered) {
-        Some(offset) => inner.local.broadcast_at(&event, payload, &opts, &offset),
-        None => inner.local.broadcast(&event, payload, &opts),
+fn broadcast(inner: &Inner, b: Broadcast) -> BoxFuture<'static, ()> {
+    match b.offset.filter(|_| inner.ordered) {
+        Some(offset) => inner
+            .local
+            .broadcast_at(&b.event, b.payload, &b.opts, &offset),
+        None => inner.local.broadcast(&b.event, b.payload, &b.opts),
     }
 }
 
