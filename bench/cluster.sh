@@ -36,6 +36,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
 BENCH="$ROOT/bench"
 RESULTS="$BENCH/results/cluster"
+# shellcheck source=allocators.sh
+. "$BENCH/allocators.sh"
 
 receivers=1000
 windows="16,64"
@@ -71,10 +73,7 @@ case "$duration" in ''|*[!0-9.]*) echo "--duration: seconds" >&2; exit 2 ;; esac
 case "$drain" in ''|*[!0-9.]*) echo "--drain: seconds" >&2; exit 2 ;; esac
 case "$drain_idle_ms" in ''|*[!0-9]*) echo "--drain-idle-ms: milliseconds" >&2; exit 2 ;; esac
 
-# File descriptors: every session is one on each side.
-hard=$(ulimit -Hn)
-if [ "$hard" = unlimited ]; then ulimit -n 1048576 2>/dev/null || true; else ulimit -n "$hard"; fi
-
+raise_fd_limit
 command -v redis-server >/dev/null || { echo "redis-server is not on PATH" >&2; exit 1; }
 
 if [ "$build" = 1 ]; then
@@ -83,8 +82,6 @@ if [ "$build" = 1 ]; then
   (cd "$BENCH" && cargo build --release </dev/null)
 fi
 
-# shellcheck source=allocators.sh
-. "$BENCH/allocators.sh"
 LOADGEN="$TARGET_BENCH/release/loadgen"
 SERVER="$TARGET_ROOT/release/examples/bench_server"
 for bin in "$LOADGEN" "$SERVER"; do
@@ -93,59 +90,13 @@ done
 mkdir -p "$RESULTS"
 rm -f "$RESULTS"/*.json "$RESULTS"/*.log "$RESULTS"/*.md
 
-started=()
-stopped=" "
 redis_dir=""
 cleanup() {
-  for pid in "${started[@]}"; do
-    case "$stopped" in *" $pid "*) continue ;; esac
-    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
-  done
+  term_started
   if [ -n "$redis_dir" ]; then rm -rf "$redis_dir"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# stop PID: SIGTERM, then SIGKILL after 5 s if it is still there.
-stop() {
-  local pid=$1
-  stopped="$stopped$pid "
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-# A free loopback port not in use by this script yet.
-used_ports=" "
-free_port() {
-  local p
-  for _ in $(seq 20); do
-    p=$("$LOADGEN" free-port)
-    case "$used_ports" in *" $p "*) continue ;; esac
-    used_ports="$used_ports$p "
-    echo "$p"
-    return 0
-  done
-  echo "no free port" >&2
-  return 1
-}
-
-# wait_for PID LOG PATTERN: up to 30 s for PATTERN in LOG while PID lives.
-wait_for() {
-  local pid=$1 log=$2 pattern=$3
-  for _ in $(seq 300); do
-    if grep -q "$pattern" "$log" 2>/dev/null; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "pid $pid did not get ready ($pattern); its log $log:" >&2
-  cat "$log" >&2
-  return 1
-}
 
 echo "=== redis"
 redis_dir=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-cluster-redis.XXXXXX")
@@ -154,7 +105,7 @@ redis_dir=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-cluster-redis.XXXXXX")
 start_redis() {
   local name=$1
   shift
-  port=$(free_port)
+  free_port port
   mkdir -p "$redis_dir/$name"
   redis-server --bind 127.0.0.1 --port "$port" --dir "$redis_dir/$name" --save '' \
     --appendonly no --protected-mode yes --daemonize no --logfile '' "$@" \
@@ -169,7 +120,7 @@ if [ "$redis_cluster" = 1 ]; then
   seeds=()
   for i in 1 2 3; do
     # The bus on a port of its own: port + 10000, its default, may be taken or past 65535.
-    bus=$(free_port)
+    free_port bus
     start_redis "redis$i" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-port "$bus"
     redis_pids+=("$pid")
     seeds+=("127.0.0.1:$port")
@@ -199,7 +150,7 @@ echo "redis-server $(redis-server --version | awk '{print $3}'): $where (pids ${
 start_node() {
   local name=$1 adapter=$2 log
   shift 2
-  node_port=$(free_port)
+  free_port node_port
   log="$RESULTS/$setup.$name.server.log"
   local cmd=("$SERVER" --port "$node_port" "$@")
   if [ "$adapter" != local ]; then cmd+=(--adapter "$adapter" "${redis_args[@]}"); fi

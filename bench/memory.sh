@@ -56,26 +56,8 @@ LOADGEN="$TARGET_BENCH/release/loadgen"
 mkdir -p "$RESULTS"
 rm -f "$RESULTS"/*.json "$RESULTS"/*.log
 
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
+trap term_started EXIT
 trap 'exit 130' INT TERM
-
-# stop PID: SIGTERM, then SIGKILL after 5 s if it is still there.
-stop() {
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 
 declare -A bursts=(
   [post-55554]="--clients 1 --posts 1 --events 55554 --pad 4"
@@ -91,17 +73,12 @@ for a in "${alloc_list[@]}"; do
   [ -x "$bin" ] || { echo "missing $bin (run without --no-build)" >&2; exit 1; }
   read -r -a env_words <<<"${envs[$a]:-}"
   for b in "${burst_order[@]}"; do
-    port=$("$LOADGEN" free-port)
+    free_port port
     log="$RESULTS/$a.$b.server.log"
     env "${env_words[@]}" "$bin" --port "$port" >"$log" 2>&1 </dev/null &
     server_pid=$!
-    ready=0
-    for _ in $(seq 300); do
-      if grep -q "listening on 127.0.0.1:$port" "$log" 2>/dev/null; then ready=1; break; fi
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if [ "$ready" != 1 ]; then echo "bench_server.$a did not start; its log:" >&2; cat "$log" >&2; exit 1; fi
+    started+=("$server_pid")
+    wait_for "$server_pid" "$log" "listening on 127.0.0.1:$port" || exit 1
     echo "=== $a ${env_words[*]}: $b (pid $server_pid, port $port)"
     out="$RESULTS/$a.$b.json"
     # shellcheck disable=SC2086 # the burst's flags are words
@@ -118,7 +95,6 @@ for a in "${alloc_list[@]}"; do
       status=1
     fi
     stop "$server_pid"
-    server_pid=""
   done
 done
 

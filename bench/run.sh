@@ -43,10 +43,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-# File descriptors: every session is one on each side.
-hard=$(ulimit -Hn)
-if [ "$hard" = unlimited ]; then ulimit -n 1048576 2>/dev/null || true; else ulimit -n "$hard"; fi
-echo "ulimit -n: $(ulimit -n) (hard $(ulimit -Hn))"
+raise_fd_limit
 
 IFS=, read -r -a server_list <<<"$servers"
 # Builds what the servers listed need (release).
@@ -74,25 +71,7 @@ SERVER="$TARGET_ROOT/release/examples/bench_server"
 mkdir -p "$RESULTS"
 rm -f "$RESULTS"/*.json "$RESULTS"/*.log
 
-started=()
-cleanup() {
-  for pid in "${started[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
-  done
-}
-trap cleanup EXIT INT TERM
-
-# stop PID: SIGTERM, then SIGKILL after 5 s if it is still there.
-stop() {
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+trap term_started EXIT INT TERM
 
 sizes=()
 if [ "$quick" = 1 ]; then
@@ -106,7 +85,7 @@ declare -A files=()
 # a slow minute of the machine does not fall on one server only; each start is a fresh process.
 for round in $(seq "$rounds"); do
 for name in "${server_list[@]}"; do
-  port=$("$LOADGEN" free-port)
+  free_port port
   log="$RESULTS/$name.r$round.server.log"
   out="$RESULTS/$name.r$round.json"
   parser=json
@@ -130,17 +109,7 @@ for name in "${server_list[@]}"; do
   "${cmd[@]}" >"$log" 2>&1 </dev/null &
   pid=$!
   started+=("$pid")
-  ready=0
-  for _ in $(seq 300); do
-    if grep -q "listening on 127.0.0.1:$port" "$log" 2>/dev/null; then ready=1; break; fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ "$ready" != 1 ]; then
-    echo "$name did not start; its log:" >&2
-    cat "$log" >&2
-    exit 1
-  fi
+  wait_for "$pid" "$log" "listening on 127.0.0.1:$port" || exit 1
   echo "$name listening on 127.0.0.1:$port (pid $pid)"
   status=0
   timeout 1200 "$LOADGEN" run --port "$port" --server-pid "$pid" --name "$name" --parser "$parser" \

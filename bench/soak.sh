@@ -51,10 +51,7 @@ case "$clients" in ''|*[!0-9]*) echo "--clients: a count" >&2; exit 2 ;; esac
 case "$minutes" in ''|*[!0-9.]*) echo "--minutes: a number" >&2; exit 2 ;; esac
 case "$ping_interval$ping_timeout" in ''|*[!0-9]*) echo "--ping-*: milliseconds" >&2; exit 2 ;; esac
 
-# File descriptors: every session is one or two on each side.
-hard=$(ulimit -Hn)
-if [ "$hard" = unlimited ]; then ulimit -n 1048576 2>/dev/null || true; else ulimit -n "$hard"; fi
-echo "ulimit -n: $(ulimit -n) (hard $(ulimit -Hn))"
+raise_fd_limit
 
 if [ "$build" = 1 ]; then
   echo "=== build (bench_server: $server_profile; loadgen: release)"
@@ -77,31 +74,16 @@ done
 mkdir -p "$RESULTS"
 rm -f "$RESULTS"/*.json "$RESULTS"/*.log "$RESULTS"/*.txt
 
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
+trap term_started EXIT
 trap 'exit 130' INT TERM
 
-port=$("$LOADGEN" free-port)
+free_port port
 log="$RESULTS/server.log"
 "$SERVER" --port "$port" --ping-interval "$ping_interval" --ping-timeout "$ping_timeout" \
   >"$log" 2>&1 </dev/null &
 server_pid=$!
-ready=0
-for _ in $(seq 300); do
-  if grep -q "listening on 127.0.0.1:$port" "$log" 2>/dev/null; then ready=1; break; fi
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [ "$ready" != 1 ]; then
-  echo "bench_server did not start; its log:" >&2
-  cat "$log" >&2
-  exit 1
-fi
+started+=("$server_pid")
+wait_for "$server_pid" "$log" "listening on 127.0.0.1:$port" || exit 1
 echo "bench_server ($server_profile${allocator:+, $allocator}) on 127.0.0.1:$port (pid $server_pid), ping interval $ping_interval ms, timeout $ping_timeout ms"
 
 # Bound of the whole soak: the load, warm-up and drain (heartbeat + 30 s, twice), settling, slack.
@@ -120,13 +102,7 @@ if ! kill -0 "$server_pid" 2>/dev/null; then
   echo "!!! bench_server (pid $server_pid) exited during the run; its log: $log" >&2
   status=1
 else
-  kill -TERM "$server_pid" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$server_pid" 2>/dev/null; then kill -KILL "$server_pid" 2>/dev/null || true; fi
-  wait "$server_pid" 2>/dev/null || true
+  stop "$server_pid"
 fi
 other=$(grep -v -e '^listening on ' -e '^open http' -e '^counters ' "$log" | head -5 || true)
 if [ -n "$other" ]; then echo "--- bench_server's log also has:"; echo "$other"; fi

@@ -40,7 +40,7 @@
 //! 1. pure data and codecs: [`data`], [`admission`], `burst`, [`config`], [`packet`], `ws_codec`,
 //!    [`outgoing`] (what the layer above sends, and the admit rule),
 //!    `queue` (a session's outgoing frames), `sink` (a WebSocket's outgoing
-//!    bytes), [`stats`], `error`;
+//!    bytes), [`sparse`] (when a table that shrinks gives memory back), [`stats`], `error`;
 //! 2. the session core, `session::core`: the whole session logic as a state
 //!    machine, no actix, no I/O, no clock;
 //! 3. the session actor (`session`, with its public face in [`handler`]
@@ -69,6 +69,7 @@ mod queue;
 pub mod server;
 pub(crate) mod session;
 mod sink;
+pub mod sparse;
 pub mod stats;
 mod trace;
 pub mod upgrade;

@@ -26,6 +26,7 @@ use super::handler::EngineHandler;
 use super::packet::{Packet, ProtocolVersion};
 use super::polling::PollFormat;
 use super::session::{Close, EngineSession, ProbeComing, SessionInit};
+use super::sparse::Sparse;
 use super::stats::EngineStats;
 use super::upgrade::{WsConnection, WsEndpoint};
 use super::{polling, websocket};
@@ -73,16 +74,13 @@ impl<H: EngineHandler> Registry<H> {
         self.map().get(sid).cloned()
     }
 
-    /// Takes `sid` out. Once the map is a quarter full it is halved to twice
-    /// its sessions (the room index's rule in the Socket.IO layer): after a
-    /// crowd has come and gone it would otherwise keep its peak's table.
+    /// Takes `sid` out, and gives memory back once the map is mostly empty
+    /// (see [`Sparse`]): after a crowd has come and gone it would otherwise
+    /// keep its peak's table.
     fn remove(&self, sid: &str) {
         let mut map = self.map();
         map.remove(sid);
-        if map.capacity() > 64 && map.len() < map.capacity() / 4 {
-            let len = map.len();
-            map.shrink_to(len * 2);
-        }
+        map.shrink_if_sparse();
     }
 
     fn insert(&self, sid: Arc<str>, entry: Entry<H>) {

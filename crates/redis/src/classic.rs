@@ -7,7 +7,9 @@
 use rmpv::Value as Mp;
 
 use super::sessions;
-use super::wire::{self, Dialect, Incoming, Request, Response, Sub, get, get_str, map};
+use super::wire::{
+    self, Broadcast, Dialect, Incoming, Operation, Request, Response, Sub, get, get_str, map,
+};
 use switchyard_core::BroadcastOptions;
 
 /// The classic adapter's request types (`RequestType` in its source).
@@ -22,7 +24,7 @@ mod kind {
     pub const BROADCAST: u64 = 7;
     pub const BROADCAST_CLIENT_COUNT: u64 = 8;
     pub const BROADCAST_ACK: u64 = 9;
-    /// Switchyard's own: [`Request::HandOver`] (Node ignores the type).
+    /// Switchyard's own: [`Operation::HandOver`] (Node ignores the type).
     pub const HAND_OVER: u64 = 1001;
 }
 
@@ -67,36 +69,36 @@ impl Classic {
         let opts = || wire::parse_opts(get(value, "opts"));
         let rooms = || wire::room_list(get(value, "rooms"));
         let request = match get(value, "type")?.as_u64()? {
-            kind::SOCKETS => Request::SocketIds {
+            kind::SOCKETS => Operation::SocketIds {
                 id: id?,
                 rooms: rooms(),
             },
-            kind::ALL_ROOMS => Request::AllRooms { id: id? },
-            kind::HAND_OVER => Request::HandOver {
+            kind::ALL_ROOMS => Operation::AllRooms { id: id? },
+            kind::HAND_OVER => Operation::HandOver {
                 id: id?,
                 pid: get_str(value, "pid")?.to_string(),
             },
-            k @ (kind::REMOTE_JOIN | kind::REMOTE_LEAVE) => Request::Rooms {
+            k @ (kind::REMOTE_JOIN | kind::REMOTE_LEAVE) => Operation::Rooms {
                 // Without opts it is 7.x's `remoteJoin(id, room)`, not handled.
                 opts: wire::parse_opts(Some(get(value, "opts")?)),
                 rooms: rooms(),
                 join: k == kind::REMOTE_JOIN,
             },
-            kind::REMOTE_DISCONNECT => Request::Disconnect {
+            kind::REMOTE_DISCONNECT => Operation::Disconnect {
                 opts: wire::parse_opts(Some(get(value, "opts")?)),
                 close: get(value, "close").and_then(Mp::as_bool) == Some(true),
             },
-            kind::REMOTE_FETCH => Request::Fetch {
+            kind::REMOTE_FETCH => Operation::Fetch {
                 id: id?,
                 opts: opts(),
             },
             kind::SERVER_SIDE_EMIT => {
                 let (event, payload) = wire::parse_event_data(get(value, "data")?)?;
-                Request::ServerSide { id, event, payload }
+                Operation::ServerSide { id, event, payload }
             }
             kind::BROADCAST => {
                 let (_, event, payload) = wire::parse_packet(get(value, "packet")?)?;
-                Request::BroadcastWithAck {
+                Operation::BroadcastWithAck {
                     id: id?,
                     event,
                     payload,
@@ -106,6 +108,7 @@ impl Classic {
             }
             _ => return None,
         };
+        let request = request.into();
         Some(Incoming::Request { uid, request })
     }
 
@@ -153,12 +156,13 @@ impl Classic {
         if nsp != self.nsp {
             return None;
         }
-        let request = Request::Broadcast {
+        let request = Broadcast {
             event,
             payload,
             opts: wire::parse_opts(Some(opts)),
             offset: offset.map(String::from),
-        };
+        }
+        .into();
         let uid = uid.as_str()?.to_string();
         Some(Incoming::Request { uid, request })
     }
@@ -200,13 +204,13 @@ impl Dialect for Classic {
 
     fn request(&self, request: &Request) -> Option<(String, Vec<u8>)> {
         let nsp = Some(self.nsp.as_str());
-        Some(match request {
-            Request::Broadcast {
+        let operation = match request {
+            Request::Broadcast(Broadcast {
                 event,
                 payload,
                 opts,
                 offset,
-            } => {
+            }) => {
                 let mut message = vec![
                     Mp::from(self.uid.as_str()),
                     wire::packet(nsp, event, payload),
@@ -214,9 +218,12 @@ impl Dialect for Classic {
                 ];
                 message.extend(offset.as_deref().map(Mp::from));
                 let message = Mp::Array(message);
-                (self.broadcast_channel(opts), wire::encode(&message))
+                return Some((self.broadcast_channel(opts), wire::encode(&message)));
             }
-            Request::BroadcastWithAck {
+            Request::Operation(operation) => operation,
+        };
+        Some(match operation {
+            Operation::BroadcastWithAck {
                 id,
                 event,
                 payload,
@@ -230,7 +237,7 @@ impl Dialect for Classic {
                 ];
                 self.ask(kind::BROADCAST, Some(id), fields)
             }
-            Request::Rooms { opts, rooms, join } => {
+            Operation::Rooms { opts, rooms, join } => {
                 let kind = if *join {
                     kind::REMOTE_JOIN
                 } else {
@@ -242,28 +249,28 @@ impl Dialect for Classic {
                 ];
                 self.ask(kind, None, fields)
             }
-            Request::Disconnect { opts, close } => {
+            Operation::Disconnect { opts, close } => {
                 let fields = vec![
                     ("opts", wire::opts(opts, None)),
                     ("close", Mp::from(*close)),
                 ];
                 self.ask(kind::REMOTE_DISCONNECT, None, fields)
             }
-            Request::Fetch { id, opts } => {
+            Operation::Fetch { id, opts } => {
                 let fields = vec![("opts", wire::opts(opts, None))];
                 self.ask(kind::REMOTE_FETCH, Some(id), fields)
             }
-            Request::ServerSide { id, event, payload } => {
+            Operation::ServerSide { id, event, payload } => {
                 let fields = vec![("data", wire::event_data(event, payload))];
                 self.ask(kind::SERVER_SIDE_EMIT, id.as_deref(), fields)
             }
-            Request::SocketIds { id, rooms } => self.ask(
+            Operation::SocketIds { id, rooms } => self.ask(
                 kind::SOCKETS,
                 Some(id),
                 vec![("rooms", wire::strings(rooms))],
             ),
-            Request::AllRooms { id } => self.ask(kind::ALL_ROOMS, Some(id), Vec::new()),
-            Request::HandOver { id, pid } => {
+            Operation::AllRooms { id } => self.ask(kind::ALL_ROOMS, Some(id), Vec::new()),
+            Operation::HandOver { id, pid } => {
                 let fields = vec![("pid", Mp::from(pid.as_str()))];
                 self.ask(kind::HAND_OVER, Some(id), fields)
             }

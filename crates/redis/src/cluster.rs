@@ -9,8 +9,8 @@
 use rmpv::Value as Mp;
 
 use super::sessions;
-use super::wire::{self, Incoming, Request, Response, get, get_str, map};
-use switchyard_core::BroadcastOptions;
+use super::wire::{self, Broadcast, Incoming, Operation, Request, Response, get, get_str, map};
+use switchyard_core::{BroadcastOptions, Payload};
 
 /// socket.io-adapter's `MessageType`.
 pub(crate) mod kind {
@@ -27,7 +27,7 @@ pub(crate) mod kind {
     pub const BROADCAST_CLIENT_COUNT: u64 = 11;
     pub const BROADCAST_ACK: u64 = 12;
     pub const ADAPTER_CLOSE: u64 = 13;
-    /// Switchyard's own: [`Request::HandOver`](super::Request::HandOver)
+    /// Switchyard's own: [`Operation::HandOver`](super::Operation::HandOver)
     /// and its answer (Node ignores the types).
     pub const HAND_OVER: u64 = 1001;
     pub const HAND_OVER_RESPONSE: u64 = 1002;
@@ -48,23 +48,36 @@ fn full_opts(opts: &BroadcastOptions, timeout_ms: Option<u64>) -> Mp {
 /// A request as a cluster message; `None` for those the cluster adapter
 /// does not have (classic only).
 pub(crate) fn request(request: &Request) -> Option<Message> {
-    let packet = |event, payload| Some(wire::packet(None, event, payload));
-    let (kind, data) = match request {
-        Request::Broadcast {
-            event,
-            payload,
-            opts,
-            offset,
-        } => {
-            // `offset` is Switchyard's own (Node reads only packet and opts).
-            let data = map([
-                ("packet", packet(event, payload)),
-                ("opts", Some(full_opts(opts, None))),
-                ("offset", offset.as_deref().map(Mp::from)),
-            ]);
-            (kind::BROADCAST, data)
-        }
-        Request::BroadcastWithAck {
+    match request {
+        Request::Broadcast(b) => Some(broadcast(b)),
+        Request::Operation(o) => operation(o),
+    }
+}
+
+/// An event as a cluster message's `packet` (no namespace: the envelope names it).
+fn packet(event: &str, payload: &Payload) -> Option<Mp> {
+    Some(wire::packet(None, event, payload))
+}
+
+/// A broadcast as a cluster message.
+fn broadcast(b: &Broadcast) -> Message {
+    // `offset` is Switchyard's own (Node reads only packet and opts).
+    let data = map([
+        ("packet", packet(&b.event, &b.payload)),
+        ("opts", Some(full_opts(&b.opts, None))),
+        ("offset", b.offset.as_deref().map(Mp::from)),
+    ]);
+    Message {
+        kind: kind::BROADCAST,
+        data: Some(data),
+    }
+}
+
+/// An operation as a cluster message; `None` for those the cluster adapter
+/// does not have (classic only).
+fn operation(operation: &Operation) -> Option<Message> {
+    let (kind, data) = match operation {
+        Operation::BroadcastWithAck {
             id,
             event,
             payload,
@@ -78,7 +91,7 @@ pub(crate) fn request(request: &Request) -> Option<Message> {
             ]);
             (kind::BROADCAST, data)
         }
-        Request::Rooms { opts, rooms, join } => {
+        Operation::Rooms { opts, rooms, join } => {
             let data = map([
                 ("opts", Some(full_opts(opts, None))),
                 ("rooms", Some(wire::strings(rooms))),
@@ -89,35 +102,35 @@ pub(crate) fn request(request: &Request) -> Option<Message> {
             };
             (kind, data)
         }
-        Request::Disconnect { opts, close } => {
+        Operation::Disconnect { opts, close } => {
             let data = map([
                 ("opts", Some(full_opts(opts, None))),
                 ("close", Some(Mp::from(*close))),
             ]);
             (kind::DISCONNECT_SOCKETS, data)
         }
-        Request::Fetch { id, opts } => {
+        Operation::Fetch { id, opts } => {
             let data = map([
                 ("opts", Some(full_opts(opts, None))),
                 ("requestId", Some(Mp::from(id.as_str()))),
             ]);
             (kind::FETCH_SOCKETS, data)
         }
-        Request::ServerSide { id, event, payload } => {
+        Operation::ServerSide { id, event, payload } => {
             let data = map([
                 ("requestId", id.as_deref().map(Mp::from)),
                 ("packet", Some(wire::event_data(event, payload))),
             ]);
             (kind::SERVER_SIDE_EMIT, data)
         }
-        Request::HandOver { id, pid } => (
+        Operation::HandOver { id, pid } => (
             kind::HAND_OVER,
             map([
                 ("requestId", Some(Mp::from(id.as_str()))),
                 ("pid", Some(Mp::from(pid.as_str()))),
             ]),
         ),
-        Request::SocketIds { .. } | Request::AllRooms { .. } => return None,
+        Operation::SocketIds { .. } | Operation::AllRooms { .. } => return None,
     };
     Some(Message {
         kind,
@@ -187,37 +200,41 @@ pub(crate) fn parse(uid: String, kind: u64, data: Option<&Mp>) -> Option<Incomin
         kind::BROADCAST => {
             let (_, event, payload) = wire::parse_packet(get(data, "packet")?)?;
             match id {
-                Some(id) => Request::BroadcastWithAck {
+                Some(id) => Operation::BroadcastWithAck {
                     id,
                     event,
                     payload,
                     opts: opts(),
                     timeout_ms: wire::timeout_flag(get(data, "opts")),
                 },
-                None => Request::Broadcast {
-                    event,
-                    payload,
-                    opts: opts(),
-                    offset: get_str(data, "offset").map(String::from),
-                },
+                None => {
+                    let broadcast = Broadcast {
+                        event,
+                        payload,
+                        opts: opts(),
+                        offset: get_str(data, "offset").map(String::from),
+                    };
+                    let request = broadcast.into();
+                    return Some(Incoming::Request { uid, request });
+                }
             }
         }
-        k @ (kind::SOCKETS_JOIN | kind::SOCKETS_LEAVE) => Request::Rooms {
+        k @ (kind::SOCKETS_JOIN | kind::SOCKETS_LEAVE) => Operation::Rooms {
             opts: opts(),
             rooms: wire::room_list(get(data, "rooms")),
             join: k == kind::SOCKETS_JOIN,
         },
-        kind::DISCONNECT_SOCKETS => Request::Disconnect {
+        kind::DISCONNECT_SOCKETS => Operation::Disconnect {
             opts: opts(),
             close: get(data, "close").and_then(Mp::as_bool) == Some(true),
         },
-        kind::FETCH_SOCKETS => Request::Fetch {
+        kind::FETCH_SOCKETS => Operation::Fetch {
             id: id?,
             opts: opts(),
         },
         kind::SERVER_SIDE_EMIT => {
             let (event, payload) = wire::parse_event_data(get(data, "packet")?)?;
-            Request::ServerSide { id, event, payload }
+            Operation::ServerSide { id, event, payload }
         }
         kind::FETCH_SOCKETS_RESPONSE => {
             let sockets = wire::parse_details_list(get(data, "sockets"));
@@ -231,7 +248,7 @@ pub(crate) fn parse(uid: String, kind: u64, data: Option<&Mp>) -> Option<Incomin
             return response(Response::ClientCount(n as usize));
         }
         kind::BROADCAST_ACK => return response(Response::Ack(get(data, "packet").cloned())),
-        kind::HAND_OVER => Request::HandOver {
+        kind::HAND_OVER => Operation::HandOver {
             id: id?,
             pid: get_str(data, "pid")?.to_string(),
         },
@@ -241,5 +258,6 @@ pub(crate) fn parse(uid: String, kind: u64, data: Option<&Mp>) -> Option<Incomin
         }
         _ => return None,
     };
+    let request = request.into();
     Some(Incoming::Request { uid, request })
 }

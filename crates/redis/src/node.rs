@@ -23,7 +23,7 @@ use tokio::time::{Instant, timeout_at};
 
 use super::link::{INBOUND_QUEUE, Inbound, Link, Route, Stats};
 use super::sessions::Sessions;
-use super::wire::{self, Dialect, Incoming, Request, Response};
+use super::wire::{self, Broadcast, Dialect, Incoming, Operation, Request, Response};
 use switchyard_core::{
     Adapter, AdapterCounters, BroadcastOptions, ClusterError, LocalNamespace, Payload,
     RecoverySession, RemoteCounts, SocketDetails,
@@ -220,7 +220,7 @@ impl Inner {
     }
 
     /// The session `pid` from whichever other node has it (see
-    /// [`Request::HandOver`]): the first that does, or `None` once every
+    /// [`Operation::HandOver`]): the first that does, or `None` once every
     /// other node said it has none, or after [`HAND_OVER_TIMEOUT`].
     async fn hand_over(self: &Arc<Self>, pid: String) -> Option<RecoverySession> {
         let others = self.nodes().await.ok()?.saturating_sub(1);
@@ -229,7 +229,7 @@ impl Inner {
         }
         let deadline = Instant::now() + HAND_OVER_TIMEOUT;
         let (id, mut rx, _pending) = self.register();
-        self.send(&Request::HandOver { id, pid });
+        self.send(Operation::HandOver { id, pid });
         for _ in 0..others {
             match timeout_at(deadline, rx.recv()).await {
                 Ok(Some(Response::Session(Some(session)))) => return Some(session),
@@ -251,8 +251,8 @@ impl Inner {
         Ok(n.max(1))
     }
 
-    fn send(&self, request: &Request) {
-        if let Some((channel, bytes)) = self.dialect.request(request) {
+    fn send(&self, request: impl Into<Request>) {
+        if let Some((channel, bytes)) = self.dialect.request(&request.into()) {
             self.publish(channel, bytes);
         }
     }
@@ -268,7 +268,7 @@ impl Inner {
     async fn ask<T>(
         self: &Arc<Self>,
         deadline: Instant,
-        request: impl FnOnce(String) -> Request,
+        request: impl FnOnce(String) -> Operation,
         mut answers: T,
         mut each: impl FnMut(&mut T, Response),
     ) -> Result<T, ClusterError<T>> {
@@ -284,7 +284,7 @@ impl Inner {
         }
         let (id, mut rx, _pending) = self.register();
         let sent = Instant::now();
-        self.send(&request(id));
+        self.send(request(id));
         let mut got = 0;
         while got < others {
             match timeout_at(deadline, rx.recv()).await {
@@ -318,7 +318,7 @@ impl Adapter for Node {
             let seq = inner.offsets.fetch_add(1, Relaxed);
             format!("{}.{seq}", &inner.uid[..12])
         });
-        inner.send(&Request::Broadcast {
+        inner.send(Broadcast {
             event: event.to_string(),
             payload: payload.clone(),
             opts: opts.clone(),
@@ -341,7 +341,7 @@ impl Adapter for Node {
                 return RemoteCounts::none();
             };
             let (id, mut rx, pending) = inner.register();
-            inner.send(&Request::BroadcastWithAck {
+            inner.send(Operation::BroadcastWithAck {
                 id,
                 event,
                 payload,
@@ -369,7 +369,7 @@ impl Adapter for Node {
     }
 
     fn sockets_rooms(&self, opts: &BroadcastOptions, rooms: &[String], join: bool) {
-        self.inner.send(&Request::Rooms {
+        self.inner.send(Operation::Rooms {
             opts: opts.clone(),
             rooms: rooms.to_vec(),
             join,
@@ -378,7 +378,7 @@ impl Adapter for Node {
 
     fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
         let opts = opts.clone();
-        self.inner.send(&Request::Disconnect { opts, close });
+        self.inner.send(Operation::Disconnect { opts, close });
     }
 
     fn fetch_sockets(
@@ -390,7 +390,7 @@ impl Adapter for Node {
         let opts = opts.clone();
         let deadline = Instant::now() + timeout.unwrap_or(inner.request_timeout);
         async move {
-            let request = |id| Request::Fetch { id, opts };
+            let request = |id| Operation::Fetch { id, opts };
             let each = |sockets: &mut Vec<_>, answer| {
                 if let Response::Sockets(found) = answer {
                     sockets.extend(found);
@@ -411,7 +411,7 @@ impl Adapter for Node {
         let inner = self.inner.clone();
         let (event, payload) = (event.to_string(), payload.clone());
         if !ack {
-            inner.send(&Request::ServerSide {
+            inner.send(Operation::ServerSide {
                 id: None,
                 event,
                 payload,
@@ -420,7 +420,7 @@ impl Adapter for Node {
         }
         let deadline = Instant::now() + timeout.unwrap_or(inner.request_timeout);
         async move {
-            let request = |id| Request::ServerSide {
+            let request = |id| Operation::ServerSide {
                 id: Some(id),
                 event,
                 payload,
@@ -573,18 +573,19 @@ async fn receive(inner: Arc<Inner>, mut inbound: mpsc::Receiver<Inbound>) {
             // but for a broadcast when this node delivers in the stream's
             // order: here is its place in it.
             Some(Incoming::Request { uid, request }) if uid == inner.uid => {
-                if let (true, Request::Broadcast { .. }) = (inner.ordered, &request) {
-                    in_flight.start(broadcast(&inner, request)).await;
+                if let (true, Request::Broadcast(b)) = (inner.ordered, request) {
+                    in_flight.start(broadcast(&inner, b)).await;
                 }
                 continue;
             }
             Some(Incoming::Request { uid, request }) => {
                 inner.heard(&uid);
-                if let Request::Broadcast { .. } = request {
-                    in_flight.start(broadcast(&inner, request)).await;
-                } else {
-                    in_flight.settle().await;
-                    on_request(&inner, &uid, request).await;
+                match request {
+                    Request::Broadcast(b) => in_flight.start(broadcast(&inner, b)).await,
+                    Request::Operation(operation) => {
+                        in_flight.settle().await;
+                        on_operation(&inner, &uid, operation).await;
+                    }
                 }
             }
             Some(Incoming::Heartbeat { uid, .. }) if uid == inner.uid => continue,
@@ -608,38 +609,30 @@ async fn receive(inner: Arc<Inner>, mut inbound: mpsc::Receiver<Inbound>) {
 
 /// A broadcast from the cluster (or, ordered, this node's own) for this
 /// node's sockets, kept for recovery under the offset the cluster gave it
-/// when this node orders; nothing for any other request.
-fn broadcast(inner: &Inner, request: Request) -> BoxFuture<'static, ()> {
-    let Request::Broadcast {
-        event,
-        payload,
-        opts,
-        offset,
-    } = request
-    else {
-        return async {}.boxed();
-    };
-    match offset.filter(|_| inner.ordered) {
-        Some(offset) => inner.local.broadcast_at(&event, payload, &opts, &offset),
-        None => inner.local.broadcast(&event, payload, &opts),
+/// when this node orders.
+fn broadcast(inner: &Inner, b: Broadcast) -> BoxFuture<'static, ()> {
+    match b.offset.filter(|_| inner.ordered) {
+        Some(offset) => inner
+            .local
+            .broadcast_at(&b.event, b.payload, &b.opts, &offset),
+        None => inner.local.broadcast(&b.event, b.payload, &b.opts),
     }
 }
 
-/// Applies another node's request, other than a broadcast, here.
-async fn on_request(inner: &Arc<Inner>, from: &str, request: Request) {
+/// Applies another node's operation here.
+async fn on_operation(inner: &Arc<Inner>, from: &str, operation: Operation) {
     let local = &inner.local;
-    match request {
-        Request::Broadcast { .. } => broadcast(inner, request).await,
-        Request::Rooms { opts, rooms, join } => {
+    match operation {
+        Operation::Rooms { opts, rooms, join } => {
             // Applied before the next message: a broadcast to the room may follow.
             let _ = local.sockets_rooms(&opts, rooms, join).await;
         }
-        Request::Disconnect { opts, close } => local.disconnect_sockets(&opts, close),
-        Request::Fetch { id, opts } => {
+        Operation::Disconnect { opts, close } => local.disconnect_sockets(&opts, close),
+        Operation::Fetch { id, opts } => {
             let sockets = local.fetch(&opts).await;
             inner.respond(from, &id, &Response::Sockets(sockets));
         }
-        Request::SocketIds { id, rooms } => {
+        Operation::SocketIds { id, rooms } => {
             let opts = BroadcastOptions {
                 rooms,
                 ..BroadcastOptions::default()
@@ -647,7 +640,7 @@ async fn on_request(inner: &Arc<Inner>, from: &str, request: Request) {
             let ids = local.fetch(&opts).await.into_iter().map(|s| s.id).collect();
             inner.respond(from, &id, &Response::SocketIds(ids));
         }
-        Request::HandOver { id, pid } => {
+        Operation::HandOver { id, pid } => {
             // Beside the loop: closing the socket waits for its way out.
             let (task, from) = (inner.clone(), from.to_string());
             inner.arbiter.spawn(async move {
@@ -661,11 +654,11 @@ async fn on_request(inner: &Arc<Inner>, from: &str, request: Request) {
                 task.respond(&from, &id, &Response::Session(session));
             });
         }
-        Request::AllRooms { id } => {
+        Operation::AllRooms { id } => {
             let rooms = local.all_rooms().await;
             inner.respond(from, &id, &Response::Rooms(rooms));
         }
-        Request::ServerSide { id, event, payload } => {
+        Operation::ServerSide { id, event, payload } => {
             let answer = local.server_side_event(event, payload, id.is_some());
             let (Some(id), Some(answer)) = (id, answer) else {
                 return;
@@ -679,7 +672,7 @@ async fn on_request(inner: &Arc<Inner>, from: &str, request: Request) {
                 }
             });
         }
-        Request::BroadcastWithAck {
+        Operation::BroadcastWithAck {
             id,
             event,
             payload,

@@ -114,8 +114,8 @@ impl Dialect for Sharded {
     fn request(&self, request: &Request) -> Option<(String, Vec<u8>)> {
         let message = cluster::request(request)?;
         let channel = match request {
-            Request::Broadcast { opts, .. } => self.broadcast_channel(opts),
-            _ => self.main.clone(),
+            Request::Broadcast(broadcast) => self.broadcast_channel(&broadcast.opts),
+            Request::Operation(_) => self.main.clone(),
         };
         Some((channel, self.envelope(message)))
     }

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use rmpv::Value as Mp;
 
 use super::cluster::{self, Message, kind};
-use super::wire::{self, Dialect, Incoming, Request, Response, Sub};
+use super::wire::{self, Broadcast, Dialect, Incoming, Request, Response, Sub};
 
 /// One namespace's identity in the streams dialect.
 pub(crate) struct Streams {
@@ -61,15 +61,17 @@ impl Dialect for Streams {
 
     fn request(&self, request: &Request) -> Option<(String, Vec<u8>)> {
         // The stream names its entries: an offset would only repeat the id.
-        if let Request::Broadcast {
-            offset: Some(_), ..
-        } = request
+        if let Request::Broadcast(
+            named @ Broadcast {
+                offset: Some(_), ..
+            },
+        ) = request
         {
-            let mut unnamed = request.clone();
-            if let Request::Broadcast { offset, .. } = &mut unnamed {
-                *offset = None;
-            }
-            return self.request(&unnamed);
+            let unnamed = Broadcast {
+                offset: None,
+                ..named.clone()
+            };
+            return self.request(&unnamed.into());
         }
         cluster::request(request).map(|message| self.entry(message))
     }
@@ -95,7 +97,7 @@ impl Dialect for Streams {
         };
         let mut incoming = cluster::parse(uid, kind, data.as_ref())?;
         if let Incoming::Request {
-            request: Request::Broadcast { offset, .. },
+            request: Request::Broadcast(Broadcast { offset, .. }),
             ..
         } = &mut incoming
         {

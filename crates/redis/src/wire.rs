@@ -19,17 +19,29 @@ use switchyard_core::js_date;
 use switchyard_core::protocol::Packet;
 use switchyard_core::{BroadcastOptions, Payload, RecoverySession, SocketDetails};
 
-/// What one node asks of the others.
+/// What one node asks of the others: a broadcast, which a receiving node
+/// delivers overlapping others, or an operation, done in arrival order.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Request {
-    /// A broadcast (no answer); with the offset that connection state
-    /// recovery keeps it under on every node, when the cluster orders.
-    Broadcast {
-        event: String,
-        payload: Payload,
-        opts: BroadcastOptions,
-        offset: Option<String>,
-    },
+    Broadcast(Broadcast),
+    Operation(Operation),
+}
+
+/// A broadcast (no answer); with the offset that connection state recovery
+/// keeps it under on every node, when the cluster orders.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Broadcast {
+    pub event: String,
+    pub payload: Payload,
+    pub opts: BroadcastOptions,
+    pub offset: Option<String>,
+}
+
+/// Anything but a plain broadcast: a node applies it only once the
+/// broadcasts it received before are delivered (a broadcast to a room may
+/// follow a join, and must find the socket in it).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Operation {
     /// A broadcast whose clients' acks go back to the asker, after one
     /// client count per node.
     BroadcastWithAck {
@@ -66,6 +78,18 @@ pub(crate) enum Request {
     HandOver { id: String, pid: String },
 }
 
+impl From<Broadcast> for Request {
+    fn from(broadcast: Broadcast) -> Request {
+        Request::Broadcast(broadcast)
+    }
+}
+
+impl From<Operation> for Request {
+    fn from(operation: Operation) -> Request {
+        Request::Operation(operation)
+    }
+}
+
 /// An answer to a [`Request`], for the node that asked.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Response {
@@ -77,11 +101,11 @@ pub(crate) enum Response {
     Sockets(Vec<SocketDetails>),
     /// A server-side handler's answer (its first argument).
     ServerSide(Option<Mp>),
-    /// Socket ids, for [`Request::SocketIds`].
+    /// Socket ids, for [`Operation::SocketIds`].
     SocketIds(Vec<String>),
-    /// Room names, for [`Request::AllRooms`].
+    /// Room names, for [`Operation::AllRooms`].
     Rooms(Vec<String>),
-    /// The session asked for with [`Request::HandOver`], if this node had it.
+    /// The session asked for with [`Operation::HandOver`], if this node had it.
     Session(Option<RecoverySession>),
 }
 

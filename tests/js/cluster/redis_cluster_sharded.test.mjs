@@ -12,16 +12,12 @@
 // reconnecting its sharded subscriber to the dead master and never moves it to the new one.
 import assert from "node:assert/strict";
 import { it, test } from "node:test";
-import { operationTests, recoveryTest } from "../support/cluster_ops.mjs";
+import { pairOperationTests, recoveryTest } from "../support/cluster_ops.mjs";
 import { call, describeOnRedis, roomMsgs, waitFor } from "../support/cluster_helpers.mjs";
 import { redisMissing } from "../support/redis_helpers.mjs";
 import { startRedisCluster } from "../support/redis_cluster.mjs";
 
 const T = { timeout: 120000 };
-const PAIRS = [
-  ["switchyard", "switchyard"],
-  ["switchyard", "node"],
-];
 
 /** The node's adapter counters, asked through one of its clients. */
 const counters = async (socket) => (await call(socket, "counters")).adapter;
@@ -33,24 +29,16 @@ if (redisMissing) {
     "sharded adapter on a Redis Cluster",
     "sharded",
     ({ cluster, redis }) => {
-      for (const pair of PAIRS) {
-        const directions = pair[0] === pair[1] ? [[0, 1]] : [[0, 1], [1, 0]];
-        for (const [fromIdx, toIdx] of directions) {
-          const dir = `${pair[fromIdx]}#${fromIdx + 1} -> ${pair[toIdx]}#${toIdx + 1}`;
-          const directed = (fn) =>
-            cluster(async (scope) => {
-              const nodes = [];
-              for (const [i, kind] of pair.entries()) {
-                const n = await scope.node(kind);
-                n.name = `${kind}#${i + 1}`;
-                nodes.push(n);
-              }
-              await scope.ready(2);
-              await fn({ ...scope, from: nodes[fromIdx], to: nodes[toIdx] });
-            });
-          operationTests(dir, directed);
+      pairOperationTests(cluster, async (scope, kinds) => {
+        const nodes = [];
+        for (const [i, kind] of kinds.entries()) {
+          const n = await scope.node(kind);
+          n.name = `${kind}#${i + 1}`;
+          nodes.push(n);
         }
-      }
+        await scope.ready(2);
+        return nodes;
+      });
 
       recoveryTest(
         "static mode: a client cut on one Switchyard node comes back on another as itself, with what it missed",

@@ -13,16 +13,12 @@
 // nodes of earlier tests, which others count until their heartbeats are 10 s old, are not counted.
 import assert from "node:assert/strict";
 import { it, test } from "node:test";
-import { operationTests, recoveryTest } from "../support/cluster_ops.mjs";
+import { pairOperationTests, recoveryTest } from "../support/cluster_ops.mjs";
 import { call, describeOnRedis, roomMsgs, startOnFreshStream, waitFor } from "../support/cluster_helpers.mjs";
 import { redisMissing } from "../support/redis_helpers.mjs";
 import { startRedisCluster } from "../support/redis_cluster.mjs";
 
 const T = { timeout: 120000 };
-const PAIRS = [
-  ["switchyard", "switchyard"],
-  ["switchyard", "node"],
-];
 
 /** Nodes of `kinds` on a stream of their own (see `startOnFreshStream`). */
 const startNodes = (scope, kinds, args = []) => startOnFreshStream(scope, kinds, () => args);
@@ -34,18 +30,7 @@ if (redisMissing) {
     "streams adapter on a Redis Cluster",
     "streams",
     ({ cluster, redis }) => {
-      for (const pair of PAIRS) {
-        const directions = pair[0] === pair[1] ? [[0, 1]] : [[0, 1], [1, 0]];
-        for (const [fromIdx, toIdx] of directions) {
-          const dir = `${pair[fromIdx]}#${fromIdx + 1} -> ${pair[toIdx]}#${toIdx + 1}`;
-          const directed = (fn) =>
-            cluster(async (scope) => {
-              const { nodes } = await startNodes(scope, pair);
-              await fn({ ...scope, from: nodes[fromIdx], to: nodes[toIdx] });
-            });
-          operationTests(dir, directed);
-        }
-      }
+      pairOperationTests(cluster, async (scope, kinds) => (await startNodes(scope, kinds)).nodes);
 
       for (const from of ["switchyard", "node"]) {
         recoveryTest(

@@ -2,7 +2,8 @@
 // except, local, a socket id, from a socket, binary), fetchSockets, socketsJoin / socketsLeave /
 // disconnectSockets, serverSideEmit with and without acks, broadcasts with acks, the server count
 // and emitting through a fetched remote socket. Used by the Redis Cluster files for the sharded
-// and the streams adapter, with Switchyard and Node nodes (test_server / node_peer.mjs ops); and
+// and the streams adapter, with Switchyard and Node nodes (test_server / node_peer.mjs ops), each
+// pair both ways (pairOperationTests), and by the streams adapter file; and
 // connection state recovery across two nodes, through a proxy that sends the client's new
 // connection to the other node.
 import assert from "node:assert/strict";
@@ -13,6 +14,33 @@ import { call, expectSequences, fetched, normFetched, resetEvents, roomMsgs, roo
 
 const T = { timeout: 120000 };
 const jsonSorted = (list) => sorted(list.map((x) => JSON.stringify(x)));
+
+/** The pairs of nodes the operation tests run between: two Switchyard nodes, Switchyard and Node. */
+const PAIRS = [
+  ["switchyard", "switchyard"],
+  ["switchyard", "node"],
+];
+
+/**
+ * Declares the operation tests between the two nodes of each pair of `PAIRS`, both ways (one way
+ * between two of a kind), each test in a fresh scope of `cluster`. `start(scope, kinds)` starts
+ * the nodes of `kinds` (two), named `kind#1` / `kind#2`, and resolves to them in that order once
+ * they count each other.
+ */
+export function pairOperationTests(cluster, start) {
+  for (const pair of PAIRS) {
+    const directions = pair[0] === pair[1] ? [[0, 1]] : [[0, 1], [1, 0]];
+    for (const [fromIdx, toIdx] of directions) {
+      const dir = `${pair[fromIdx]}#${fromIdx + 1} -> ${pair[toIdx]}#${toIdx + 1}`;
+      const directed = (fn) =>
+        cluster(async (scope) => {
+          const nodes = await start(scope, pair);
+          await fn({ ...scope, from: nodes[fromIdx], to: nodes[toIdx] });
+        });
+      operationTests(dir, directed);
+    }
+  }
+}
 
 /**
  * Declares the operation tests from `from` to `to`. `directed(fn)` runs fn({from, to, client,

@@ -26,12 +26,12 @@ fn node() -> Classic {
 
 fn broadcast(event: &str, payload: Payload, opts: BroadcastOptions) -> Request {
     let event = event.into();
-    Request::Broadcast {
+    Request::Broadcast(Broadcast {
         event,
         payload,
         opts,
         offset: None,
-    }
+    })
 }
 
 #[test]
@@ -65,12 +65,12 @@ fn a_broadcast_from_node_decodes_with_its_binary() {
         panic!("not decoded");
     };
     assert_eq!(uid, "KTtYMg");
-    let Request::Broadcast {
+    let Request::Broadcast(Broadcast {
         event,
         payload,
         opts,
         offset: None,
-    } = request
+    }) = request
     else {
         panic!("not a broadcast: {request:?}");
     };
@@ -81,7 +81,7 @@ fn a_broadcast_from_node_decodes_with_its_binary() {
 
     let decoded = other.decode("socket.io#/#room1#", &hex(ROOM_FLAGS));
     let Some(Incoming::Request {
-        request: Request::Broadcast { opts, payload, .. },
+        request: Request::Broadcast(Broadcast { opts, payload, .. }),
         ..
     }) = decoded
     else {
@@ -117,7 +117,7 @@ fn malformed_or_foreign_broadcasts_are_refused() {
 
 #[test]
 fn a_broadcast_with_ack_is_byte_for_byte_what_node_sends() {
-    let request = Request::BroadcastWithAck {
+    let request = Request::Operation(Operation::BroadcastWithAck {
         id: "kEypzx".into(),
         event: "ask".into(),
         payload: Payload::new(vec![json!(42)]),
@@ -126,7 +126,7 @@ fn a_broadcast_with_ack_is_byte_for_byte_what_node_sends() {
             ..Default::default()
         },
         timeout_ms: Some(2000),
-    };
+    });
     let (channel, bytes) = node().request(&request).unwrap();
     assert_eq!(channel, "socket.io-request#/#");
     assert_eq!(bytes, hex(ASK));
@@ -162,39 +162,39 @@ fn node_requests_decode() {
         decode(
             r#"{"uid":"KTtYMg","requestId":"rtursx","type":5,"opts":{"rooms":["room1"],"except":[]}}"#
         ),
-        request(Request::Fetch {
+        request(Request::Operation(Operation::Fetch {
             id: "rtursx".into(),
             opts: opts(&["room1"])
-        })
+        }))
     );
     assert_eq!(
         decode(r#"{"uid":"KTtYMg","type":2,"opts":{"rooms":[],"except":[]},"rooms":["room3"]}"#),
-        request(Request::Rooms {
+        request(Request::Operation(Operation::Rooms {
             opts: opts(&[]),
             rooms: vec!["room3".into()],
             join: true
-        })
+        }))
     );
     assert_eq!(
         decode(r#"{"uid":"KTtYMg","type":4,"opts":{"rooms":["nobody"],"except":[]},"close":true}"#),
-        request(Request::Disconnect {
+        request(Request::Operation(Operation::Disconnect {
             opts: opts(&["nobody"]),
             close: true
-        })
+        }))
     );
     assert_eq!(
         decode(r#"{"uid":"KTtYMg","requestId":"IqYT41","type":6,"data":["sse2",1]}"#),
-        request(Request::ServerSide {
+        request(Request::Operation(Operation::ServerSide {
             id: Some("IqYT41".into()),
             event: "sse2".into(),
             payload: Payload::new(vec![json!(1)]),
-        })
+        }))
     );
     assert_eq!(
         decode(r#"{"uid":"KTtYMg","requestId":"wEtkdh","type":1}"#),
-        request(Request::AllRooms {
+        request(Request::Operation(Operation::AllRooms {
             id: "wEtkdh".into()
-        })
+        }))
     );
     // 7.x's remoteJoin(id, room) has no opts: not handled.
     let legacy = r#"{"uid":"KTtYMg","requestId":"x","type":2,"sid":"s","room":"r"}"#;
@@ -255,12 +255,12 @@ fn answers_round_trip_and_node_answers_decode() {
 #[test]
 fn an_ordering_node_s_offset_follows_what_node_reads() {
     let us = Classic::new("socket.io", "/", "us");
-    let request = Request::Broadcast {
+    let request = Request::Broadcast(Broadcast {
         event: "e".into(),
         payload: Payload::new(vec![json!(1)]),
         opts: BroadcastOptions::default(),
         offset: Some("us.7".into()),
-    };
+    });
     let (channel, bytes) = us.request(&request).unwrap();
     // `[uid, packet, opts, offset]`: Node destructures the first three.
     let value = wire::decode_msgpack(&bytes).unwrap();
@@ -276,10 +276,10 @@ fn an_ordering_node_s_offset_follows_what_node_reads() {
 fn a_hand_over_and_its_answer_make_the_round_trip() {
     let us = Classic::new("socket.io", "/", "us");
     let other = Classic::new("socket.io", "/", "other");
-    let ask = Request::HandOver {
+    let ask = Request::Operation(Operation::HandOver {
         id: "r1".into(),
         pid: "p1".into(),
-    };
+    });
     let (channel, bytes) = us.request(&ask).unwrap();
     assert_eq!(channel, "socket.io-request#/#");
     let Some(Incoming::Request { request, .. }) = other.decode(&channel, &bytes) else {

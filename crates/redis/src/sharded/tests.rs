@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::wire::tests::hex;
+use crate::wire::{Broadcast, Operation};
 use serde_json::json;
 use switchyard_core::Payload;
 
@@ -35,7 +36,7 @@ fn node_messages_decode() {
         request(
             r#"{"type":3,"data":{"packet":{"type":2,"data":["ev",{"a":1.5}]},"opts":{"rooms":["room1"],"except":["room2"],"flags":{"volatile":true,"compress":false}}},"uid":"b4a0b6f1e9324a8e","nsp":"/"}"#
         ),
-        Request::Broadcast {
+        Request::Broadcast(Broadcast {
             event: "ev".into(),
             payload: Payload::new(vec![json!({"a": 1.5})]),
             opts: BroadcastOptions {
@@ -45,57 +46,57 @@ fn node_messages_decode() {
                 ..opts(&["room1"])
             },
             offset: None,
-        }
+        })
     );
     assert_eq!(
         request(
             r#"{"type":3,"data":{"packet":{"type":2,"data":["ask",42]},"requestId":"07095c3594f95204","opts":{"rooms":[],"except":[],"flags":{"timeout":2000}}},"uid":"b4a0b6f1e9324a8e","nsp":"/"}"#
         ),
-        Request::BroadcastWithAck {
+        Request::Operation(Operation::BroadcastWithAck {
             id: "07095c3594f95204".into(),
             event: "ask".into(),
             payload: Payload::new(vec![json!(42)]),
             opts: opts(&[]),
             timeout_ms: Some(2000),
-        }
+        })
     );
     assert_eq!(
         request(
             r#"{"type":7,"data":{"opts":{"rooms":["room1"],"except":[],"flags":{}},"requestId":"e57bb55392d038d1"},"uid":"b4a0b6f1e9324a8e","nsp":"/"}"#
         ),
-        Request::Fetch {
+        Request::Operation(Operation::Fetch {
             id: "e57bb55392d038d1".into(),
             opts: opts(&["room1"])
-        }
+        })
     );
     assert_eq!(
         request(
             r#"{"type":5,"data":{"opts":{"rooms":["room3"],"except":[],"flags":{}},"rooms":["room3"]},"uid":"b4a0b6f1e9324a8e","nsp":"/"}"#
         ),
-        Request::Rooms {
+        Request::Operation(Operation::Rooms {
             opts: opts(&["room3"]),
             rooms: vec!["room3".into()],
             join: false
-        }
+        })
     );
     assert_eq!(
         request(
             r#"{"type":9,"data":{"requestId":"9559a1ffa8676185","packet":["sse2",1]},"uid":"b4a0b6f1e9324a8e","nsp":"/"}"#
         ),
-        Request::ServerSide {
+        Request::Operation(Operation::ServerSide {
             id: Some("9559a1ffa8676185".into()),
             event: "sse2".into(),
             payload: Payload::new(vec![json!(1)]),
-        }
+        })
     );
     assert_eq!(
         request(
             r#"{"type":6,"data":{"opts":{"rooms":["nobody"],"except":[],"flags":{}},"close":true},"uid":"b4a0b6f1e9324a8e","nsp":"/"}"#
         ),
-        Request::Disconnect {
+        Request::Operation(Operation::Disconnect {
             opts: opts(&["nobody"]),
             close: true
-        }
+        })
     );
 }
 
@@ -108,7 +109,7 @@ fn the_captured_binary_broadcast_decodes() {
     );
     let me = node(SubscriptionMode::Dynamic);
     let Some(Incoming::Request {
-        request: Request::Broadcast { event, payload, .. },
+        request: Request::Broadcast(Broadcast { event, payload, .. }),
         ..
     }) = me.decode("socket.io#/#", &bytes)
     else {
@@ -167,11 +168,13 @@ fn node_answers_decode_and_ours_round_trip() {
 
 #[test]
 fn one_room_broadcasts_take_the_room_channel_as_node_computes_it() {
-    let broadcast = |rooms: &[&str]| Request::Broadcast {
-        event: "e".into(),
-        payload: Payload::default(),
-        opts: opts(rooms),
-        offset: None,
+    let broadcast = |rooms: &[&str]| {
+        Request::Broadcast(Broadcast {
+            event: "e".into(),
+            payload: Payload::default(),
+            opts: opts(rooms),
+            offset: None,
+        })
     };
     let sid = "Qx53EHKR8ptiA49GAAAA";
     let cases = [
@@ -194,13 +197,13 @@ fn one_room_broadcasts_take_the_room_channel_as_node_computes_it() {
         assert_eq!(got, channel, "{mode:?} {rooms:?}");
     }
     // Acks always on the main channel: the node count is per main channel.
-    let ack = Request::BroadcastWithAck {
+    let ack = Request::Operation(Operation::BroadcastWithAck {
         id: "r".into(),
         event: "e".into(),
         payload: Payload::default(),
         opts: opts(&["room1"]),
         timeout_ms: None,
-    };
+    });
     let (got, _) = node(SubscriptionMode::Dynamic).request(&ack).unwrap();
     assert_eq!(got, "socket.io#/#");
 }
@@ -220,10 +223,10 @@ fn nodes_follow_the_rooms_the_mode_says() {
         Some("socket.io#/#sid#")
     );
     let (channel, _) = dynamic
-        .request(&Request::SocketIds {
+        .request(&Request::Operation(Operation::SocketIds {
             id: "x".into(),
             rooms: Vec::new(),
-        })
+        }))
         .map_or((String::new(), Vec::new()), |r| r);
     assert!(
         channel.is_empty(),
@@ -234,10 +237,10 @@ fn nodes_follow_the_rooms_the_mode_says() {
 #[test]
 fn a_hand_over_and_its_answer_are_types_node_ignores() {
     let us = node(SubscriptionMode::Static);
-    let ask = Request::HandOver {
+    let ask = Request::Operation(Operation::HandOver {
         id: "r1".into(),
         pid: "p1".into(),
-    };
+    });
     let (channel, bytes) = us.request(&ask).unwrap();
     // socket.io-adapter's ClusterAdapter drops a type it does not know.
     let envelope = crate::wire::decode(&bytes).unwrap();

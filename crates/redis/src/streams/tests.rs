@@ -4,7 +4,7 @@
 
 use super::link::{entries_of, landed_prefix, next_id, xread_entries};
 use super::*;
-use crate::wire::Request;
+use crate::wire::{Operation, Request};
 use redis::Value;
 use serde_json::json;
 use switchyard_core::{BroadcastOptions, Payload};
@@ -45,7 +45,7 @@ fn same_as_node(kind: &str, data: &str, request: Request) {
     let got = node(B).decode("1-0", &entry(A, kind, Some(data)));
     // A broadcast is kept under its entry's id.
     let mut named = request.clone();
-    if let Request::Broadcast { offset, .. } = &mut named {
+    if let Request::Broadcast(Broadcast { offset, .. }) = &mut named {
         *offset = Some("1-0".into());
     }
     let expected = Incoming::Request {
@@ -63,7 +63,7 @@ fn node_requests_decode_and_ours_are_the_same_bytes() {
     same_as_node(
         "3",
         r#"{"packet":{"type":2,"data":["ev",{"a":1.5}]},"opts":{"rooms":["room1"],"except":["room2"],"flags":{"volatile":true,"compress":false}}}"#,
-        Request::Broadcast {
+        Request::Broadcast(Broadcast {
             event: "ev".into(),
             payload: Payload::new(vec![json!({"a": 1.5})]),
             opts: BroadcastOptions {
@@ -73,26 +73,26 @@ fn node_requests_decode_and_ours_are_the_same_bytes() {
                 ..opts(&["room1"])
             },
             offset: None,
-        },
+        }),
     );
     same_as_node(
         "3",
         r#"{"packet":{"type":2,"data":["ask",42]},"requestId":"faf8bcfdeff60b31","opts":{"rooms":[],"except":[],"flags":{"timeout":2000}}}"#,
-        Request::BroadcastWithAck {
+        Request::Operation(Operation::BroadcastWithAck {
             id: "faf8bcfdeff60b31".into(),
             event: "ask".into(),
             payload: Payload::new(vec![json!(42)]),
             opts: opts(&[]),
             timeout_ms: Some(2000),
-        },
+        }),
     );
     same_as_node(
         "7",
         r#"{"opts":{"rooms":["room1"],"except":[],"flags":{}},"requestId":"4fb9993613bd8145"}"#,
-        Request::Fetch {
+        Request::Operation(Operation::Fetch {
             id: "4fb9993613bd8145".into(),
             opts: opts(&["room1"]),
-        },
+        }),
     );
     for (kind, join, rooms) in [("4", true, "[]"), ("5", false, r#"["room3"]"#)] {
         same_as_node(
@@ -100,38 +100,38 @@ fn node_requests_decode_and_ours_are_the_same_bytes() {
             &format!(
                 r#"{{"opts":{{"rooms":{rooms},"except":[],"flags":{{}}}},"rooms":["room3"]}}"#
             ),
-            Request::Rooms {
+            Request::Operation(Operation::Rooms {
                 opts: opts(if join { &[] } else { &["room3"] }),
                 rooms: vec!["room3".into()],
                 join,
-            },
+            }),
         );
     }
     same_as_node(
         "6",
         r#"{"opts":{"rooms":["nobody"],"except":[],"flags":{}},"close":true}"#,
-        Request::Disconnect {
+        Request::Operation(Operation::Disconnect {
             opts: opts(&["nobody"]),
             close: true,
-        },
+        }),
     );
     same_as_node(
         "9",
         r#"{"packet":["sse","x",{"y":2}]}"#,
-        Request::ServerSide {
+        Request::Operation(Operation::ServerSide {
             id: None,
             event: "sse".into(),
             payload: Payload::new(vec![json!("x"), json!({"y": 2})]),
-        },
+        }),
     );
     same_as_node(
         "9",
         r#"{"requestId":"7349528f267005fe","packet":["sse2",1]}"#,
-        Request::ServerSide {
+        Request::Operation(Operation::ServerSide {
             id: Some("7349528f267005fe".into()),
             event: "sse2".into(),
             payload: Payload::new(vec![json!(1)]),
-        },
+        }),
     );
 }
 
@@ -139,13 +139,13 @@ fn node_requests_decode_and_ours_are_the_same_bytes() {
 fn binary_travels_as_base64_msgpack() {
     let data = "gqZwYWNrZXSCpHR5cGUCpGRhdGGUpWhlbGxvpXdvcmxkAcQDAQIDpG9wdHODpXJvb21zkKZleGNlcHSQpWZsYWdzgA==";
     let Some(Incoming::Request {
-        request: request @ Request::Broadcast { .. },
+        request: request @ Request::Broadcast(Broadcast { .. }),
         ..
     }) = node(B).decode("1-0", &entry(A, "3", Some(data)))
     else {
         panic!("not a broadcast");
     };
-    let Request::Broadcast { event, payload, .. } = &request else {
+    let Request::Broadcast(Broadcast { event, payload, .. }) = &request else {
         unreachable!()
     };
     assert_eq!(event, "hello");

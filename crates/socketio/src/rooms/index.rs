@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+// Tables give memory back once mostly empty, by the Engine.IO layer's one rule.
+use switchyard_engineio::sparse::Sparse;
+
 use crate::socket::{BroadcastOptions, RoomSummary};
 
 /// Fast hashing for the per-delivery lookups, randomly seeded: room names
@@ -14,40 +17,6 @@ type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 struct Entry<M> {
     value: M,
     rooms: HashSet<Arc<str>>,
-}
-
-/// A map or set that gives memory back once it is mostly empty: after a
-/// crowd has come and gone, a room (or the index) would otherwise keep the
-/// table its peak needed, for good.
-trait Sparse {
-    fn shrink_if_sparse(&mut self);
-}
-
-/// The capacity to shrink a table of `len` entries and `capacity` to, if
-/// any: halved to twice its entries once a quarter full, which leaves room
-/// to grow before the next reallocation, so a size that moves up and down
-/// does not reallocate on every change. Small tables are left as they are.
-fn shrunk_capacity(len: usize, capacity: usize) -> Option<usize> {
-    (capacity > SMALL_TABLE && len < capacity / 4).then_some(len * 2)
-}
-
-/// Tables of at most this capacity are not worth a reallocation.
-const SMALL_TABLE: usize = 64;
-
-impl<K: Eq + std::hash::Hash, V> Sparse for HashMap<K, V> {
-    fn shrink_if_sparse(&mut self) {
-        if let Some(to) = shrunk_capacity(self.len(), self.capacity()) {
-            self.shrink_to(to);
-        }
-    }
-}
-
-impl<K: Eq + std::hash::Hash> Sparse for HashSet<K> {
-    fn shrink_if_sparse(&mut self) {
-        if let Some(to) = shrunk_capacity(self.len(), self.capacity()) {
-            self.shrink_to(to);
-        }
-    }
 }
 
 /// Members (by id) and rooms (by name). Each member is in the room named
@@ -313,6 +282,8 @@ impl<M> RoomIndex<M> {
 
 #[cfg(test)]
 mod tests {
+    use switchyard_engineio::sparse::SMALL_TABLE;
+
     use super::*;
 
     fn index(ids: &[&str]) -> RoomIndex<()> {
@@ -321,14 +292,6 @@ mod tests {
             index.insert((*id).into(), ());
         }
         index
-    }
-
-    #[test]
-    fn a_table_shrinks_once_a_quarter_full_and_small_ones_stay() {
-        assert_eq!(shrunk_capacity(10, 64), None);
-        assert_eq!(shrunk_capacity(40, 128), None);
-        assert_eq!(shrunk_capacity(31, 128), Some(62));
-        assert_eq!(shrunk_capacity(0, 1024), Some(0));
     }
 
     /// A crowd that came and went leaves neither the index nor the room it
