@@ -240,10 +240,13 @@ where
     };
     let sockets = Sockets::new(io.main());
     let files = static_dir.clone();
-    let metrics = match config.virtual_requests {
-        true => Metrics::new(&io).with_sails(&sails),
-        false => Metrics::new(&io),
-    };
+    let mut metrics = Metrics::new(&io);
+    if config.virtual_requests {
+        metrics = metrics.with_sails(&sails);
+    }
+    if let Some(admin) = &admin {
+        metrics = metrics.with_admin(admin);
+    }
     let health = metrics.health();
     let routes = move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(sockets.clone());

@@ -100,6 +100,23 @@ impl Collector for SnapshotCollector {
                 f.counter(&[("status", status.to_string())], *n)?;
             }
         }
+        if let Some(admin) = &s.admin {
+            let mut f = family(
+                &mut e,
+                "switchyard_admin_dropped",
+                "Admin UI messages dropped: its feed's outbox was full (outbox), event counts left out of aggregatedEvents (events)",
+                None,
+                MetricType::Counter,
+            )?;
+            f.counter(&[("what", "outbox")], admin.outbox_dropped)?;
+            f.counter(&[("what", "events")], admin.events_dropped)?;
+            counter(
+                &mut e,
+                "switchyard_admin_sessions_evicted",
+                "Admin UI login sessions forgotten to keep the store at its bound",
+                admin.sessions_evicted,
+            )?;
+        }
         Ok(())
     }
 }
@@ -432,6 +449,11 @@ mod tests {
         s.requests = Some(RequestCounters {
             by_status: vec![(200, 3), (404, 1)],
         });
+        s.admin = Some(switchyard_admin::AdminCounters {
+            outbox_dropped: 6,
+            events_dropped: 0,
+            sessions_evicted: 2,
+        });
         s
     }
 
@@ -466,6 +488,9 @@ mod tests {
             "switchyard_adapter_request_duration_seconds_count 1",
             "switchyard_adapter_request_duration_seconds_sum 0.002",
             r#"switchyard_virtual_requests_total{status="404"} 1"#,
+            r#"switchyard_admin_dropped_total{what="outbox"} 6"#,
+            r#"switchyard_admin_dropped_total{what="events"} 0"#,
+            "switchyard_admin_sessions_evicted_total 2",
         ] {
             assert!(lines.contains(&expected), "no {expected:?} in\n{text}");
         }
@@ -488,9 +513,10 @@ mod tests {
     }
 
     #[test]
-    fn without_virtual_requests_there_is_no_such_family() {
+    fn without_virtual_requests_or_admin_ui_there_are_no_such_families() {
         let text = text(Snapshot::default());
         assert!(!text.contains("switchyard_virtual_requests"));
+        assert!(!text.contains("switchyard_admin_"));
         assert!(text.contains("switchyard_adapter_link_up 0"));
     }
 }

@@ -3,7 +3,7 @@
 //! Every number is read at scrape time from the counters the layers
 //! already keep (the Engine.IO endpoint's stats, the client and namespace
 //! counters, connection state recovery, the adapter's link, Sails' virtual
-//! requests): nothing is counted twice, and serving no scrape costs
+//! requests, the admin UI's drops): nothing is counted twice, and serving no scrape costs
 //! nothing. [`Metrics::configure`] adds `/metrics` (Prometheus text format),
 //! `/healthz` and `/readyz` to an actix-web App; [`Metrics::health`] adds
 //! only the last two (for the app's own listener, where orchestrators probe).
@@ -40,6 +40,7 @@ mod routes;
 mod snapshot;
 
 use actix_web::web;
+use switchyard_admin::Admin;
 use switchyard_sails::Sails;
 use switchyard_socketio::io::SocketIo;
 
@@ -67,6 +68,7 @@ pub enum NotReady {
 pub struct Metrics {
     io: SocketIo,
     sails: Option<Sails>,
+    admin: Option<Admin>,
 }
 
 impl Metrics {
@@ -75,6 +77,7 @@ impl Metrics {
         Metrics {
             io: io.clone(),
             sails: None,
+            admin: None,
         }
     }
 
@@ -82,6 +85,15 @@ impl Metrics {
     /// `sails` answered, by status.
     pub fn with_sails(mut self, sails: &Sails) -> Metrics {
         self.sails = Some(sails.clone());
+        self
+    }
+
+    /// Adds `switchyard_admin_dropped_total` and
+    /// `switchyard_admin_sessions_evicted_total`: what the admin UI `admin`
+    /// serves dropped (its feed's outbox, event counts) or forgot (login
+    /// sessions), see [`Admin::counters`].
+    pub fn with_admin(mut self, admin: &Admin) -> Metrics {
+        self.admin = Some(admin.clone());
         self
     }
 
@@ -94,7 +106,8 @@ impl Metrics {
     /// # }
     /// ```
     pub async fn render(&self) -> String {
-        encode::text(Snapshot::take(&self.io, self.sails.as_ref()).await)
+        let admin = self.admin.as_ref().map(Admin::counters);
+        encode::text(Snapshot::take(&self.io, self.sails.as_ref(), admin).await)
     }
 
     /// Whether the server may be given traffic: it is not shutting down,

@@ -1,10 +1,11 @@
 //! One scrape's worth of numbers, copied from the counters the layers keep
 //! (engine stats, client and namespace counters, recovery, the adapter,
-//! virtual requests) through their read-only snapshot APIs.
+//! virtual requests, the admin UI) through their read-only snapshot APIs.
 //!
 //! Owns: gathering. Must not touch: any counter (it only reads), nor the
 //! text format (`encode`).
 
+use switchyard_admin::AdminCounters;
 use switchyard_engineio::StatsSnapshot;
 use switchyard_sails::{RequestCounters, Sails};
 use switchyard_socketio::io::{ClientCounters, RecoveryCounters, SocketIo};
@@ -22,6 +23,8 @@ pub(crate) struct Snapshot {
     pub adapter_link_up: bool,
     /// Absent when the server does not serve virtual requests.
     pub requests: Option<RequestCounters>,
+    /// Absent when the server has no admin UI.
+    pub admin: Option<AdminCounters>,
 }
 
 /// One namespace's share.
@@ -38,7 +41,11 @@ pub(crate) struct NamespaceSnapshot {
 impl Snapshot {
     /// Reads every layer now. Room and socket counts live in each
     /// namespace's room registry actor, hence the wait.
-    pub async fn take(io: &SocketIo, sails: Option<&Sails>) -> Snapshot {
+    pub async fn take(
+        io: &SocketIo,
+        sails: Option<&Sails>,
+        admin: Option<AdminCounters>,
+    ) -> Snapshot {
         let mut namespaces = Vec::new();
         for ns in io.namespaces() {
             let summary = ns.rooms().await;
@@ -58,6 +65,7 @@ impl Snapshot {
             adapter: main.adapter_counters(),
             adapter_link_up: main.adapter_link_up(),
             requests: sails.map(Sails::counters),
+            admin,
         }
     }
 }

@@ -14,6 +14,7 @@ import { createRequire } from "node:module";
 import { after, before, describe, it } from "node:test";
 import { connected, httpGet, ioClient, startServer } from "../support/helpers.mjs";
 import { waitFor } from "../support/cluster_helpers.mjs";
+import { metricsUrl, scrape } from "../support/metrics_helpers.mjs";
 
 const require = createRequire(import.meta.url);
 const bcrypt = require("bcryptjs");
@@ -155,6 +156,7 @@ describe("the admin UI protocol, read-only in production mode without auth", () 
     server = await startServer("switchyard", [
       "--admin-ui", "true", "--admin-auth", "false", "--admin-readonly", "true",
       "--admin-mode", "production", "--admin-namespace", "/ops", "--host", "127.0.0.1",
+      "--metrics", "true", "--metrics-addr", "127.0.0.1:0",
     ]);
   });
   after(async () => {
@@ -179,6 +181,21 @@ describe("the admin UI protocol, read-only in production mode without auth", () 
     for (const event of ["all_sockets", "socket_connected", "event_received", "room_joined"]) {
       assert.equal(ui.got(event).length, 0, `no ${event} in production mode`);
     }
+  });
+
+  it("shows what the admin UI dropped or forgot in the metrics", T, async () => {
+    const scraped = await scrape(await metricsUrl(server));
+    assert.equal(scraped.types.get("switchyard_admin_dropped_total"), "counter");
+    assert.equal(scraped.types.get("switchyard_admin_sessions_evicted_total"), "counter");
+    const admin = scraped.samples.filter((s) => s.name.startsWith("switchyard_admin_"));
+    assert.deepEqual(
+      admin.map((s) => [s.name, s.labels.what, s.value]),
+      [
+        ["switchyard_admin_dropped_total", "outbox", 0],
+        ["switchyard_admin_dropped_total", "events", 0],
+        ["switchyard_admin_sessions_evicted_total", undefined, 0],
+      ],
+    );
   });
 });
 
