@@ -233,7 +233,8 @@ pub struct AdapterCounters {
     /// when the link went.
     pub dropped: u64,
     /// Requests to the other nodes (fetchSockets, serverSideEmit with an
-    /// ack) that got every answer, by how long that took.
+    /// ack, broadcasts with acks: every node's count and every asked
+    /// client's ack) that got every answer, by how long that took.
     pub request_round_trips: crate::RoundTrips,
     /// Requests to the other nodes that timed out before every answer came.
     pub request_timeouts: u64,

@@ -1,5 +1,5 @@
 //! How long an adapter's requests to the other nodes took (fetchSockets,
-//! serverSideEmit with an ack), as a histogram with fixed buckets: cheap
+//! serverSideEmit with an ack, broadcasts with acks), as a histogram with fixed buckets: cheap
 //! atomics to record, a plain copy to read.
 //!
 //! Owns: the buckets and the recording. Must not touch: what is timed

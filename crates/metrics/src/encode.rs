@@ -402,7 +402,7 @@ fn adapter(e: &mut DescriptorEncoder<'_>, s: &Snapshot) -> std::fmt::Result {
     let trips = &a.request_round_trips;
     let mut metric = e.encode_descriptor(
         "switchyard_adapter_request_duration",
-        "Round trip of requests to the other nodes (fetchSockets, serverSideEmit with an ack) answered in full",
+        "Round trip of requests to the other nodes (fetchSockets, serverSideEmit with an ack, broadcasts with acks) answered in full",
         Some(&Unit::Seconds),
         MetricType::Histogram,
     )?;

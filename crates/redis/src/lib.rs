@@ -63,6 +63,7 @@
 //! # Ok(()) }
 //! ```
 
+mod acks;
 mod classic;
 mod cluster;
 mod link;

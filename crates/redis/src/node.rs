@@ -21,6 +21,7 @@ use futures_util::future::{BoxFuture, FutureExt};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout_at};
 
+use super::acks::Whole;
 use super::link::{INBOUND_QUEUE, Inbound, Link, Route, Stats};
 use super::sessions::Sessions;
 use super::wire::{self, Broadcast, Dialect, Incoming, Operation, Request, Response};
@@ -349,14 +350,28 @@ impl Adapter for Node {
                 timeout_ms: Some(timeout.as_millis() as u64),
             });
             let (counts_tx, counts) = mpsc::unbounded_channel();
-            let deadline = Instant::now() + timeout;
+            let sent = Instant::now();
+            let deadline = sent + timeout;
+            let others = nodes - 1;
+            let task = inner.clone();
             inner.arbiter.spawn(async move {
                 let _pending = pending;
+                let mut whole = Whole::default();
                 while let Ok(Some(answer)) = timeout_at(deadline, rx.recv()).await {
+                    whole.take(&answer);
+                    // Timed before the last answer is passed on, so that whoever
+                    // waits for it finds the round trip in the stats.
+                    let done = whole.of(others);
+                    if done {
+                        task.bus.stats().round_trips.observe(sent.elapsed());
+                    }
                     match answer {
                         Response::ClientCount(n) => drop(counts_tx.send(n)),
                         Response::Ack(value) => drop(answers.send(wire::answer_payload(value))),
                         _ => {}
+                    }
+                    if done {
+                        break;
                     }
                 }
             });

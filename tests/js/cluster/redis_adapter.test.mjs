@@ -372,6 +372,14 @@ if (redisMissing) {
           await waitFor(() => silent.got("poll").length >= 1, "the silent client to have been asked");
           assert.equal(sender.got("poll").length, 0, "the sender is never asked");
           assert.equal(a1.got("poll").length, 2, "a1 asked once per broadcast that selected it");
+          if (SWITCHYARD) {
+            // The three answered in full are timed in A's round-trip histogram; the partial one is
+            // not (a client's silence is no timeout of the adapter's).
+            const c = (await call(sender, "counters")).adapter;
+            const timed = c.request_round_trips.buckets.reduce((a, b) => a + b, 0);
+            assert.equal(timed, 3, JSON.stringify(c));
+            assert.equal(c.request_timeouts, 0, JSON.stringify(c));
+          }
         }),
       );
 
