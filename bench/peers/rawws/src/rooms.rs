@@ -1,6 +1,6 @@
 //! Rooms: which connections' outboxes a `fanout` goes to. Owns the membership lists; knows
-//! nothing of frame contents. One lock, held only to copy a frame handle into each member's
-//! queue (no I/O under it).
+//! nothing of frame contents. One lock, shared by every thread, held only to copy a frame handle
+//! into each member's queue (no I/O and no waiting under it).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,12 +34,17 @@ impl Rooms {
         true
     }
 
-    /// Queues the same `frame` (one shared buffer) to every member of `room`.
-    pub(crate) fn broadcast(&self, room: &[u8], frame: &Bytes) {
+    /// Queues the same `frame` (one shared buffer) to every member of `room` that has room for
+    /// it, and returns the outboxes of those that had none (to be waited on without the lock).
+    pub(crate) fn broadcast(&self, room: &[u8], frame: &Bytes) -> Vec<Outbox> {
         let rooms = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        for member in rooms.get(room).into_iter().flatten() {
-            member.outbox.push(frame.clone());
-        }
+        rooms
+            .get(room)
+            .into_iter()
+            .flatten()
+            .filter(|member| member.outbox.try_push(frame.clone()).is_err())
+            .map(|member| member.outbox.clone())
+            .collect()
     }
 
     /// Removes connection `conn` from each of `rooms`; empty rooms go.

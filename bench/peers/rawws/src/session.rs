@@ -17,7 +17,7 @@ use tokio::sync::mpsc::Receiver;
 use tokio::time::Instant;
 
 use crate::counters;
-use crate::outbox::Outbox;
+use crate::outbox::{self, Outbox};
 use crate::packet::{self, Incoming};
 use crate::rooms::Rooms;
 
@@ -99,7 +99,12 @@ async fn read_loop(
                 }
             }
             Incoming::Fanout { id, room, payload } => {
-                rooms.broadcast(room, &packet::fanout(payload));
+                let frame = packet::fanout(payload);
+                let full = rooms.broadcast(room, &frame);
+                let deadline = Instant::now() + outbox::WAIT;
+                for member in full {
+                    member.push_by(frame.clone(), deadline).await;
+                }
                 if let Some(id) = id {
                     outbox.push(packet::ack_ok(id));
                 }
