@@ -350,7 +350,9 @@ fn floor_targets(subject: &(String, Value), peers: &[(String, Value)]) -> String
     };
     let mut out =
         String::from("\n| target (issue 21, against raw-ws) | measured | met |\n|---|---|---|\n");
-    let checks: [(&str, &str, fn(f64) -> bool); 4] = [
+    // (what, figure, met by the ratio Switchyard / raw-ws)
+    type Check = (&'static str, &'static str, fn(f64) -> bool);
+    let checks: [Check; 4] = [
         (
             "echo: server CPU per message ≤ 1.5× raw-ws",
             "echo.server_cpu_us_per_msg",
