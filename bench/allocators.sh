@@ -7,6 +7,7 @@
 TARGET_ROOT="${CARGO_TARGET_DIR:-$ROOT/target}"
 TARGET_BENCH="${CARGO_TARGET_DIR:-$BENCH/target}"
 TARGET_SOCKETIOXIDE="${CARGO_TARGET_DIR:-$BENCH/peers/socketioxide/target}"
+TARGET_RAWWS="${CARGO_TARGET_DIR:-$BENCH/peers/rawws/target}"
 ALLOCATORS="jemalloc mimalloc system"
 
 # The cargo feature flags that choose allocator $1 (jemalloc is the default).

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds the Switchyard bench server, the two peers and the load generator (release), then runs
-# the same scenarios against each server in turn on a free loopback port, prints the table
-# (figures per server, ratios Switchyard/peer) and writes it into BENCHMARKS.md.
+# Builds the Switchyard bench server, the three peers (Node socket.io, socketioxide, and raw-ws:
+# the raw WebSocket floor, no JSON, no polling) and the load generator (release), then runs the
+# same scenarios against each server in turn on a free loopback port, prints the table (figures
+# per server, ratios Switchyard/peer) and writes it into BENCHMARKS.md.
 #
-#   bash bench/run.sh                      # full run: 2 rounds over the 3 servers, ~7-8 minutes on 2 cores
+#   bash bench/run.sh                      # full run: 2 rounds over the 4 servers, ~9-10 minutes on 2 cores
 #   bash bench/run.sh --rounds 3           # medians over more rounds (tails are noisy on a small VM)
 #   bash bench/run.sh --quick              # 1 round of small sizes, a smoke test of the harness
 #   bash bench/run.sh --servers switchyard,socketioxide
@@ -24,7 +25,7 @@ RESULTS="$BENCH/results"
 # shellcheck source=allocators.sh
 . "$BENCH/allocators.sh"
 
-servers="switchyard,node,socketioxide"
+servers="switchyard,node,socketioxide,raw-ws"
 rounds=2
 write=1
 build=1
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
     --no-build) build=0; shift ;;
     --quick) quick=1; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -59,6 +60,9 @@ if [ "$build" = 1 ]; then
   (cd "$BENCH" && cargo build --release </dev/null)
   if [[ ",$servers," == *,socketioxide,* ]]; then
     (cd "$BENCH/peers/socketioxide" && cargo build --release </dev/null)
+  fi
+  if [[ ",$servers," == *,raw-ws,* ]]; then
+    (cd "$BENCH/peers/rawws" && cargo build --release </dev/null)
   fi
   if [[ ",$servers," == *,node,* ]] && { [ ! -d "$BENCH/peers/node/node_modules" ] ||
      [ "$BENCH/peers/node/package-lock.json" -nt "$BENCH/peers/node/node_modules/.package-lock.json" ]; }; then
@@ -89,6 +93,8 @@ for name in "${server_list[@]}"; do
   log="$RESULTS/$name.r$round.server.log"
   out="$RESULTS/$name.r$round.json"
   parser=json
+  # Scenario flags for this server only (raw-ws serves no long-polling).
+  only=()
   case "$name" in
     switchyard) cmd=("$SERVER" --port "$port") ;;
     # The same built with another allocator (jemalloc is the default; system = glibc's malloc).
@@ -102,8 +108,12 @@ for name in "${server_list[@]}"; do
     switchyard-recovery) cmd=("$SERVER" --port "$port" --recovery 1) ;;
     node) cmd=(node "$BENCH/peers/node/server.js" --port "$port") ;;
     socketioxide) cmd=("$TARGET_SOCKETIOXIDE/release/socketioxide-peer" --port "$port") ;;
+    # The floor: the load generator's frames over a bare WebSocket, answered by slicing.
+    raw-ws)
+      cmd=("$TARGET_RAWWS/release/rawws-peer" --port "$port")
+      only=(--websocket-only) ;;
     *) echo "unknown server $name (switchyard, switchyard-recovery, switchyard-msgpack," \
-         "switchyard-jemalloc, switchyard-mimalloc, switchyard-system, node, socketioxide)" >&2; exit 2 ;;
+         "switchyard-jemalloc, switchyard-mimalloc, switchyard-system, node, socketioxide, raw-ws)" >&2; exit 2 ;;
   esac
   echo "=== round $round/$rounds, $name: ${cmd[*]}"
   "${cmd[@]}" >"$log" 2>&1 </dev/null &
@@ -113,7 +123,7 @@ for name in "${server_list[@]}"; do
   echo "$name listening on 127.0.0.1:$port (pid $pid)"
   status=0
   timeout 1200 "$LOADGEN" run --port "$port" --server-pid "$pid" --name "$name" --parser "$parser" \
-    "${sizes[@]}" "${extra[@]}" >"$out" 2> >(tee "$RESULTS/$name.r$round.loadgen.log" >&2) ||
+    "${only[@]}" "${sizes[@]}" "${extra[@]}" >"$out" 2> >(tee "$RESULTS/$name.r$round.loadgen.log" >&2) ||
     status=$?
   if ! kill -0 "$pid" 2>/dev/null; then
     echo "!!! $name (pid $pid) exited during the run; its log: $log" >&2
@@ -139,6 +149,7 @@ if [ "$write" = 1 ]; then
   cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
   mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
   sio_version=$(awk '/^name = "socketioxide"$/ {getline; print $3}' "$BENCH/peers/socketioxide/Cargo.lock" | tr -d '"')
+  rawws_version=$(awk '/^name = "fastwebsockets"$/ {getline; print $3}' "$BENCH/peers/rawws/Cargo.lock" | tr -d '"')
   node_sio=$(node -p 'require(process.argv[1]).version' "$BENCH/peers/node/node_modules/socket.io/package.json" 2>/dev/null || echo '?')
   args_shown=$(echo "${sizes[*]} ${extra[*]}" | xargs)
   notes=""
@@ -153,8 +164,10 @@ if [ "$write" = 1 ]; then
 # Benchmarks
 
 Switchyard against the reference Node socket.io server and socketioxide, all three serving the
-same contract (\`bench/README.md\`) on 127.0.0.1, driven by one load generator speaking raw
-Engine.IO v4 / Socket.IO frames (\`bench/\`). Regenerate with one command:
+same contract (\`bench/README.md\`) on 127.0.0.1, and against raw-ws, the floor: a bare WebSocket
+server that answers only the load generator's frames by slicing them (no JSON values, no
+long-polling, so no polling figures); all driven by one load generator speaking raw Engine.IO v4 /
+Socket.IO frames (\`bench/\`). Regenerate with one command:
 
 \`\`\`sh
 bash bench/run.sh
@@ -165,7 +178,8 @@ bash bench/run.sh
 - date: $(date -u '+%Y-%m-%d %H:%M UTC')
 - machine: $(nproc) CPUs ($cpu), $mem, kernel $(uname -r)
 - servers: Switchyard \`examples/bench_server.rs\` (release); Node $(node --version) with socket.io $node_sio;
-  socketioxide $sio_version (axum, tokio multi-threaded runtime)
+  socketioxide $sio_version (axum, tokio multi-threaded runtime); raw-ws \`bench/peers/rawws\`
+  (fastwebsockets $rawws_version, tokio multi-threaded runtime)
 - load generator: $("$LOADGEN" --version 2>/dev/null || echo loadgen), one tokio runtime, options: \`${args_shown:-defaults}\`;
   $rounds round(s), servers in turn, each round on a freshly started server
 

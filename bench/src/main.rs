@@ -221,6 +221,9 @@ struct RunArgs {
     /// WebSocket scenarios only, `polling` is skipped).
     #[arg(long, default_value = "json", value_parser = ["json", "msgpack"])]
     parser: String,
+    /// The server serves no HTTP long-polling (the raw WebSocket peer): `polling` is skipped.
+    #[arg(long)]
+    websocket_only: bool,
     /// Loopback source addresses clients bind to, round robin (e.g. 127.0.0.2,127.0.0.3):
     /// each gives its own ~28k ephemeral ports, for runs past ~25k sessions.
     #[arg(long, value_delimiter = ',')]
@@ -564,6 +567,9 @@ async fn run(a: RunArgs) -> Value {
             }
             "polling" if proto::msgpack() => {
                 eprintln!("polling skipped: the load generator speaks msgpack over WebSocket only");
+            }
+            "polling" if a.websocket_only => {
+                eprintln!("polling skipped: the server serves WebSocket only");
             }
             "polling" => {
                 let o = polling::PollingOpts {

@@ -325,7 +325,64 @@ pub fn render(args: &[String]) -> Result<String, String> {
     }
     md.push('\n');
     md.push_str(&targets(subject, worst[0], peers));
+    md.push_str(&floor_targets(subject, peers));
     Ok(md)
+}
+
+/// A target's "met" cell.
+fn met_cell(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "yes",
+        Some(false) => "**no**",
+        None => "not measured",
+    }
+}
+
+/// Issue 21's targets against the floor, the peer named `raw-ws` (nothing when it did not run).
+fn floor_targets(subject: &(String, Value), peers: &[(String, Value)]) -> String {
+    let Some((_, raw)) = peers.iter().find(|(n, _)| n == "raw-ws") else {
+        return String::new();
+    };
+    let s = &subject.1;
+    let ratio = |path: &str| -> Option<f64> {
+        let (a, b) = (num(s, path)?, num(raw, path)?);
+        (b != 0.0).then_some(a / b)
+    };
+    let mut out =
+        String::from("\n| target (issue 21, against raw-ws) | measured | met |\n|---|---|---|\n");
+    // (what, figure, met by the ratio Switchyard / raw-ws)
+    type Check = (&'static str, &'static str, fn(f64) -> bool);
+    let checks: [Check; 4] = [
+        (
+            "echo: server CPU per message ≤ 1.5× raw-ws",
+            "echo.server_cpu_us_per_msg",
+            |r| r <= 1.5,
+        ),
+        (
+            "fan-out W=64: delivered msgs/s ≥ 0.9× raw-ws",
+            "fanout_w64.delivered_per_s",
+            |r| r >= 0.9,
+        ),
+        (
+            "fan-out W=64: server CPU per delivery ≤ 1.3× raw-ws",
+            "fanout_w64.server_cpu_ns_per_delivery",
+            |r| r <= 1.3,
+        ),
+        (
+            "connect: sessions/s ≥ 1.0× raw-ws",
+            "connect.sessions_per_s",
+            |r| r >= 1.0,
+        ),
+    ];
+    for (what, path, met) in checks {
+        let r = ratio(path);
+        let measured = r.map(|r| format!("{r:.2}×")).unwrap_or_else(|| "–".into());
+        out.push_str(&format!(
+            "| {what} | {measured} | {} |\n",
+            met_cell(r.map(met))
+        ));
+    }
+    out
 }
 
 /// Issue 4's targets, against the peer named like `socketioxide`.
@@ -341,12 +398,7 @@ fn targets(subject: &(String, Value), worst: &Value, peers: &[(String, Value)]) 
     };
     let mut out = String::from("| target (issue 4) | measured | met |\n|---|---|---|\n");
     let mut line = |what: String, measured: String, met: Option<bool>| {
-        let met = match met {
-            Some(true) => "yes",
-            Some(false) => "**no**",
-            None => "not measured",
-        };
-        out.push_str(&format!("| {what} | {measured} | {met} |\n"));
+        out.push_str(&format!("| {what} | {measured} | {} |\n", met_cell(met)));
     };
     let show = |r: Option<f64>| r.map(|r| format!("{r:.2}×")).unwrap_or_else(|| "–".into());
     let mut fans: Vec<String> = s
