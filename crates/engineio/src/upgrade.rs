@@ -22,7 +22,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use actix_codec::{Framed, FramedParts};
+use actix_codec::{Encoder, Framed, FramedParts};
 use actix_http::body::{BodySize, MessageBody};
 use actix_http::{Request, h1};
 use actix_service::boxed::{self, BoxService};
@@ -30,7 +30,7 @@ use actix_service::{IntoServiceFactory, Service, ServiceFactory};
 use actix_web::dev::{AppConfig, ServiceRequest, ServiceResponse, fn_service};
 use actix_web::error::PayloadError;
 use actix_web::{App, HttpRequest, HttpResponse};
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use futures_util::future::LocalBoxFuture;
 use futures_util::{SinkExt, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -107,10 +107,14 @@ async fn handshake(
         Ok(conn) => conn,
         Err(res) => return refuse(framed, res).await.map(|()| None),
     };
+    // The `101` is encoded here but written by the `Writer`, together with
+    // what the session queues first (its open packet): one write and one
+    // segment for the client to read instead of two.
     let (head, _) = actix_http::Response::from(conn.response).into_parts();
+    let mut response = BytesMut::new();
     framed
-        .send(h1::Message::Item((head, BodySize::None)))
-        .await?;
+        .codec_mut()
+        .encode(h1::Message::Item((head, BodySize::None)), &mut response)?;
     // The HTTP codec and its buffers are dropped here. What the client sent
     // after its request head (its first frames, if it did not wait for the
     // 101) is the start of the WebSocket stream.
@@ -122,6 +126,7 @@ async fn handshake(
         sink,
         write,
         batch: VecDeque::new(),
+        response: Response::Unsent(response.freeze()),
     }))
 }
 
@@ -185,6 +190,17 @@ struct Writer {
     sink: WsSink,
     write: OwnedWriteHalf,
     batch: VecDeque<Bytes>,
+    response: Response,
+}
+
+/// Where the handshake's `101` response is.
+enum Response {
+    /// Not polled yet.
+    Unsent(Bytes),
+    /// Given one turn of the thread (see [`Writer::poll`]).
+    Held(Bytes),
+    /// In the batch, or written.
+    Queued,
 }
 
 impl Future for Writer {
@@ -192,6 +208,25 @@ impl Future for Writer {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        match std::mem::replace(&mut this.response, Response::Queued) {
+            Response::Unsent(response) => {
+                // The transport has just told its session it opened; the
+                // session (on this thread, its task queued before this one
+                // now) queues the open packet when it runs. Waiting that one
+                // turn lets both leave in one write. Only an ordering of
+                // writes, never a condition: the `101` goes first either way.
+                this.response = Response::Held(response);
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Response::Held(response) => {
+                this.batch.push_back(response);
+                // What the session queued meanwhile joins it; nothing queued
+                // is fine (the sink wakes this writer on its next push).
+                let _ = this.sink.poll_drain(cx, &mut this.batch, MAX_SLICES - 1);
+            }
+            Response::Queued => {}
+        }
         loop {
             if this.batch.is_empty() {
                 if this.batch.capacity() > MAX_SLICES {
