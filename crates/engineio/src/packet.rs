@@ -160,6 +160,26 @@ impl Packet {
 }
 
 impl Frame {
+    /// The frame of a message packet (`4` + text) whose text `write`
+    /// appends in place, so it is not copied after it; `capacity` is a
+    /// guess at its length.
+    ///
+    /// ```
+    /// use switchyard_engineio::Frame;
+    /// let frame = Frame::message(8, |text| text.extend_from_slice(b"hello"));
+    /// assert_eq!(frame, Frame::Text("4hello".into()));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `write` appends bytes that are not UTF-8.
+    pub fn message(capacity: usize, write: impl FnOnce(&mut Vec<u8>)) -> Frame {
+        let mut text = Vec::with_capacity(1 + capacity);
+        text.push(b'4');
+        write(&mut text);
+        Frame::Text(String::from_utf8(text).expect("a message is text").into())
+    }
+
     /// The encoded length in bytes, used for buffer accounting.
     pub fn len(&self) -> usize {
         match self {

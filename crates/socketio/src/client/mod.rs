@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 pub(crate) use conn::ConnShared;
 pub use conn::{ClientView, Connection, Upgraded};
-pub(crate) use encode::{Encoded, frames};
+pub(crate) use encode::{Encoded, Reply, frames, payload_frames};
 
 use switchyard_core::protocol::{Decoder, Packet, PacketKind, Parser};
 use switchyard_engineio::{
