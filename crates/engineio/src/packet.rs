@@ -177,6 +177,9 @@ impl Frame {
         let mut text = Vec::with_capacity(1 + capacity);
         text.push(b'4');
         write(&mut text);
+        // Exactly its length (in place: a shrinking realloc), so the bytes
+        // become a frame with no second allocation for their shared state.
+        text.shrink_to_fit();
         Frame::Text(String::from_utf8(text).expect("a message is text").into())
     }
 
