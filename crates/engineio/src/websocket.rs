@@ -160,29 +160,32 @@ pub(super) enum SessionStart<H: EngineHandler> {
 /// is known (and registered) before that; one whose connection never starts
 /// (the `101` could not be written) runs without it, to end as any session
 /// whose transport went away does.
-pub(super) struct PendingSession<H: EngineHandler>(
-    Option<(EngineSession<H>, Context<EngineSession<H>>)>,
-);
+pub(super) struct PendingSession<H: EngineHandler>(Option<Parked<H>>);
+
+/// A session and the context it will run in; boxed, as a session is large
+/// and moves through the handshake's results.
+type Parked<H> = Box<(EngineSession<H>, Context<EngineSession<H>>)>;
 
 impl<H: EngineHandler> PendingSession<H> {
     pub fn new(session: EngineSession<H>) -> (Self, Addr<EngineSession<H>>) {
         let ctx = EngineSession::context();
         let addr = ctx.address();
-        (PendingSession(Some((session, ctx))), addr)
+        (PendingSession(Some(Box::new((session, ctx)))), addr)
     }
 
     fn start<S>(mut self, reader: WsReader, input: S)
     where
         S: Stream<Item = Result<Bytes, PayloadError>> + 'static,
     {
-        let (session, ctx) = self.0.take().expect("started once");
+        let (session, ctx) = *self.0.take().expect("started once");
         session.run_reading(ctx, reader, input);
     }
 }
 
 impl<H: EngineHandler> Drop for PendingSession<H> {
     fn drop(&mut self) {
-        if let Some((session, ctx)) = self.0.take() {
+        if let Some(parked) = self.0.take() {
+            let (session, ctx) = *parked;
             ctx.run(session);
         }
     }

@@ -17,16 +17,26 @@ use switchyard_engineio::{Frame, ProtocolVersion, SharedFrames};
 /// Encodes a Socket.IO packet as the Engine.IO frames that carry it.
 pub(crate) fn frames(packet: &Packet, parser: Parser, version: ProtocolVersion) -> Vec<Frame> {
     match parser {
-        Parser::Json => {
-            let mut binary = false;
-            let text = Frame::message(64 + packet.nsp.len(), |out| {
-                binary = packet.encode_text_into(out);
-            });
-            let attachments = binary.then_some(&packet.attachments[..]).unwrap_or(&[]);
-            with_attachments(text, attachments, version)
-        }
+        Parser::Json => json_frames(packet, version, 0, |_| {}),
         Parser::Msgpack => vec![EnginePacket::Binary(msgpack::encode(packet)).encode(version)],
     }
+}
+
+/// A packet's JSON text, with `finish` given the text to end (`extra`
+/// bytes longer, as a guess), then its attachments.
+fn json_frames(
+    packet: &Packet,
+    version: ProtocolVersion,
+    extra: usize,
+    finish: impl FnOnce(&mut Vec<u8>),
+) -> Vec<Frame> {
+    let mut binary = false;
+    let text = Frame::message(64 + packet.nsp.len() + extra, |out| {
+        binary = packet.encode_text_into(out);
+        finish(out);
+    });
+    let attachments: &[Bytes] = if binary { &packet.attachments } else { &[] };
+    with_attachments(text, attachments, version)
 }
 
 /// What a payload is sent as: an EVENT (`name`, with ack id `id` if set)
@@ -97,9 +107,7 @@ fn frames_with_offset(
         }
         return frames(&packet, parser, version);
     }
-    let mut binary = false;
-    let text = Frame::message(64 + packet.nsp.len() + offset.len(), |out| {
-        binary = packet.encode_text_into(out);
+    json_frames(packet, version, offset.len() + 3, |out| {
         // An event's data is an array: its text ends with the array's `]`.
         if out.last() == Some(&b']') {
             out.pop();
@@ -108,9 +116,7 @@ fn frames_with_offset(
             let _ = serde_json::to_writer(&mut *out, offset);
             out.push(b']');
         }
-    });
-    let attachments = binary.then_some(&packet.attachments[..]).unwrap_or(&[]);
-    with_attachments(text, attachments, version)
+    })
 }
 
 /// An event encoded once for every protocol version that asks for it.
