@@ -134,13 +134,19 @@ impl Packet {
 
     /// Decodes a text WebSocket frame for `version`: a v3 client that
     /// cannot send binary (`forceBase64`) spells a binary message `b4<base64>`.
+    /// A message (the common case) keeps the frame's text, its type digit
+    /// taken off in place, rather than copying it.
     pub(crate) fn decode_frame_text(
-        text: &str,
+        mut text: String,
         version: ProtocolVersion,
     ) -> Result<Packet, DecodeError> {
         match version {
-            ProtocolVersion::V3 => decode_v3_record(text),
-            ProtocolVersion::V4 => Packet::decode_text(text),
+            ProtocolVersion::V3 => decode_v3_record(&text),
+            ProtocolVersion::V4 if text.starts_with('4') => {
+                text.remove(0);
+                Ok(Packet::Message(text))
+            }
+            ProtocolVersion::V4 => Packet::decode_text(&text),
         }
     }
 

@@ -99,7 +99,7 @@ impl WsReader {
                 }
             };
             let decoded = match msg {
-                Message::Text(text) => Packet::decode_frame_text(&text, self.version),
+                Message::Text(text) => Packet::decode_frame_text(text, self.version),
                 Message::Binary(data) => Packet::decode_binary(data, self.version),
                 Message::Ping(data) => {
                     self.sink.send_pong(&data);
