@@ -40,7 +40,7 @@ pub fn engine_decode_text(text: &str) -> Result<Packet, String> {
 
 /// `Packet::decode_frame_text`: a text WebSocket frame for `version`.
 pub fn engine_decode_frame_text(text: &str, version: ProtocolVersion) -> Result<Packet, String> {
-    Packet::decode_frame_text(text, version).map_err(|e| e.to_string())
+    Packet::decode_frame_text(text.to_owned(), version).map_err(|e| e.to_string())
 }
 
 /// `Packet::decode_binary`: a binary WebSocket frame for `version`.

@@ -43,6 +43,17 @@ impl SharedFrames {
             .get_or_init(|| self.frames.iter().map(ws_message).collect())
     }
 
+    /// Frame `i` as one WebSocket message. Framed once and shared while
+    /// other holders may ask for the same bytes (a broadcast's recipients);
+    /// frames only `frames` holds (an emit to one client) are framed for
+    /// it alone, with no shared copy made and kept.
+    pub(crate) fn ws_message_of(frames: &Arc<SharedFrames>, i: usize) -> Bytes {
+        if Arc::strong_count(frames) == 1 && frames.ws.get().is_none() {
+            return ws_message(&frames.frames[i]);
+        }
+        frames.ws_messages()[i].clone()
+    }
+
     /// Encoded bytes, for buffer accounting.
     pub fn len(&self) -> usize {
         self.frames.iter().map(Frame::len).sum()
@@ -176,6 +187,23 @@ mod tests {
         // The second call hands out the same buffers, not copies.
         assert_eq!(frames.ws_messages()[0].as_ptr(), first[0].as_ptr());
         assert_eq!(frames.len(), 6 + 3);
+    }
+
+    #[test]
+    fn frames_held_once_are_framed_without_a_shared_copy() {
+        let text = Packet::Message("hi".into()).encode(ProtocolVersion::V4);
+        let alone = Arc::new(SharedFrames::new(vec![text.clone()]));
+        assert_eq!(&SharedFrames::ws_message_of(&alone, 0)[..], b"\x81\x034hi");
+        assert!(alone.ws.get().is_none());
+        // Held twice (a broadcast): framed once, the same bytes for both.
+        let shared = Arc::new(SharedFrames::new(vec![text]));
+        let other = shared.clone();
+        let first = SharedFrames::ws_message_of(&shared, 0);
+        assert_eq!(
+            first.as_ptr(),
+            SharedFrames::ws_message_of(&other, 0).as_ptr()
+        );
+        assert_eq!(&first[..], b"\x81\x034hi");
     }
 
     #[test]

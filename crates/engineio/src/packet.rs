@@ -134,13 +134,19 @@ impl Packet {
 
     /// Decodes a text WebSocket frame for `version`: a v3 client that
     /// cannot send binary (`forceBase64`) spells a binary message `b4<base64>`.
+    /// A message (the common case) keeps the frame's text, its type digit
+    /// taken off in place, rather than copying it.
     pub(crate) fn decode_frame_text(
-        text: &str,
+        mut text: String,
         version: ProtocolVersion,
     ) -> Result<Packet, DecodeError> {
         match version {
-            ProtocolVersion::V3 => decode_v3_record(text),
-            ProtocolVersion::V4 => Packet::decode_text(text),
+            ProtocolVersion::V3 => decode_v3_record(&text),
+            ProtocolVersion::V4 if text.starts_with('4') => {
+                text.remove(0);
+                Ok(Packet::Message(text))
+            }
+            ProtocolVersion::V4 => Packet::decode_text(&text),
         }
     }
 
@@ -160,6 +166,29 @@ impl Packet {
 }
 
 impl Frame {
+    /// The frame of a message packet (`4` + text) whose text `write`
+    /// appends in place, so it is not copied after it; `capacity` is a
+    /// guess at its length.
+    ///
+    /// ```
+    /// use switchyard_engineio::Frame;
+    /// let frame = Frame::message(8, |text| text.extend_from_slice(b"hello"));
+    /// assert_eq!(frame, Frame::Text("4hello".into()));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `write` appends bytes that are not UTF-8.
+    pub fn message(capacity: usize, write: impl FnOnce(&mut Vec<u8>)) -> Frame {
+        let mut text = Vec::with_capacity(1 + capacity);
+        text.push(b'4');
+        write(&mut text);
+        // Exactly its length (in place: a shrinking realloc), so the bytes
+        // become a frame with no second allocation for their shared state.
+        text.shrink_to_fit();
+        Frame::Text(String::from_utf8(text).expect("a message is text").into())
+    }
+
     /// The encoded length in bytes, used for buffer accounting.
     pub fn len(&self) -> usize {
         match self {

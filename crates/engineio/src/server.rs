@@ -24,12 +24,13 @@ use super::data::{CloseReason, RequestInfo};
 use super::error::EngineError;
 use super::handler::EngineHandler;
 use super::packet::{Packet, ProtocolVersion};
+use super::polling;
 use super::polling::PollFormat;
 use super::session::{Close, EngineSession, ProbeComing, SessionInit};
 use super::sparse::Sparse;
 use super::stats::EngineStats;
 use super::upgrade::{WsConnection, WsEndpoint};
-use super::{polling, websocket};
+use super::websocket::{self, SessionStart};
 
 /// Live sessions by sid. A session leaves it through the callback it is
 /// given at its start, so the session layer never names this type.
@@ -491,22 +492,34 @@ impl<H: EngineHandler> Engine<H> {
         };
         self.inner.stats.count_open(websocket, version);
         let mut session = EngineSession::new(init);
-        if websocket {
-            session.queue_first(open.clone());
+        if !websocket {
+            let addr = session.start();
+            self.register(sid, addr, version, format.binary, client);
+            return Ok(Routed::Response(format.respond(&[open])));
         }
-        let addr = session.start();
+        // The session reads its WebSocket itself, so it starts with it.
+        session.queue_first(open);
+        let (pending, addr) = websocket::PendingSession::new(session);
+        self.register(sid, addr, version, format.binary, client);
+        let (accepted, _) = self.accept_ws(req, SessionStart::Opens(pending), version)?;
+        Ok(Routed::WebSocket(accepted))
+    }
+
+    fn register(
+        &self,
+        sid: Arc<str>,
+        addr: Addr<EngineSession<H>>,
+        version: ProtocolVersion,
+        binary: bool,
+        client: IpAddr,
+    ) {
         let entry = Entry {
-            addr: addr.clone(),
+            addr,
             version,
-            binary: format.binary,
+            binary,
             client,
         };
         self.inner.registry.insert(sid, entry);
-        if websocket {
-            let (accepted, _) = self.accept_ws(req, addr, false, version)?;
-            return Ok(Routed::WebSocket(accepted));
-        }
-        Ok(Routed::Response(format.respond(&[open])))
     }
 
     /// Accepts a WebSocket for `session`: its handshake answer and
@@ -514,8 +527,7 @@ impl<H: EngineHandler> Engine<H> {
     fn accept_ws(
         &self,
         req: &HttpRequest,
-        session: Addr<EngineSession<H>>,
-        probe: bool,
+        session: SessionStart<H>,
         version: ProtocolVersion,
     ) -> Result<(websocket::Accepted<H>, u64), EngineError> {
         let config = &self.inner.config;
@@ -523,7 +535,6 @@ impl<H: EngineHandler> Engine<H> {
         let setup = websocket::WsSetup {
             session,
             conn,
-            probe,
             version,
             max_payload: config.max_payload,
             deflate: config.per_message_deflate.clone(),
@@ -542,7 +553,8 @@ impl<H: EngineHandler> Engine<H> {
         session: Addr<EngineSession<H>>,
         version: ProtocolVersion,
     ) -> Result<Routed<H>, EngineError> {
-        let (accepted, conn) = self.accept_ws(req, session.clone(), true, version)?;
+        let probe = SessionStart::Probe(session.clone());
+        let (accepted, conn) = self.accept_ws(req, probe, version)?;
         // Taken or not, the session says so when the transport opens (`WsEvent::Opened`).
         let _ = session.send(ProbeComing { conn }).await;
         Ok(Routed::WebSocket(accepted))

@@ -16,7 +16,7 @@ use std::task::{Context as TaskContext, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
 
-use super::outgoing::{Admit, Outgoing, WS_WRITABLE_BYTES, admit};
+use super::outgoing::{Admit, Outgoing, SharedFrames, WS_WRITABLE_BYTES, admit};
 use super::packet::Frame;
 use super::ws_codec::{self, Encoder, OpCode};
 
@@ -287,7 +287,7 @@ impl SinkState {
             if self.encoder.will_compress(data.len(), out.compress) {
                 self.push_compressed(opcode, data);
             } else {
-                self.push(out.frames.ws_messages()[i].clone());
+                self.push(SharedFrames::ws_message_of(&out.frames, i));
             }
         }
     }

@@ -1,14 +1,20 @@
 //! The WebSocket transport. actix-web-actors answers the opening handshake;
 //! framing (and permessage-deflate, which actix's own codec cannot carry) is
-//! [`ws_codec`](super::ws_codec). One actor per connection reads frames and
-//! hands packets to its session, in the order received; the session writes
-//! straight into a `WsSink` (see `sink`), a byte queue whose size it can
-//! see, so volatile drops and the slow-consumer bound are decided on what is
-//! really waiting to be written.
+//! [`ws_codec`](super::ws_codec). A [`WsReader`] turns what is read from one
+//! connection into Engine.IO packets, in the order received. A connection
+//! that opens a session (`transport=websocket`) is read by that session
+//! itself: both start on the connection's thread, so packets reach the
+//! session with no mailbox between them. An upgrade probe, whose polling
+//! session may run on another thread, is read by a transport actor that
+//! hands the packets to the session's mailbox. Either way the session
+//! writes straight into a `WsSink` (see `sink`), a byte queue whose size it
+//! can see, so volatile drops and the slow-consumer bound are decided on
+//! what is really waiting to be written.
 //!
 //! Owns: reading and decoding one connection, answering its ping frames,
-//! back-pressure towards the session. Must not touch: session state; it
-//! registers with the session and hands it events, nothing more.
+//! back-pressure towards a session reached through its mailbox. Must not
+//! touch: session state; it registers with the session and hands it
+//! packets, nothing more.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -24,7 +30,7 @@ use futures_util::Stream;
 use super::data::CloseReason;
 use super::error::EngineError;
 use super::handler::EngineHandler;
-use super::packet::{DecodeError, Packet, ProtocolVersion};
+use super::packet::{Packet, ProtocolVersion};
 use super::session::{EngineSession, WsEvent, WsIn, WsStop};
 use super::sink::WsSink;
 use super::ws_codec::{self, Decoder, DeflateSettings, Encoder, Message};
@@ -44,14 +50,84 @@ impl Stream for SinkStream {
     }
 }
 
-pub struct WsTransport<H: EngineHandler> {
-    session: Addr<EngineSession<H>>,
+/// Most read-buffer capacity a connection keeps between messages.
+const IDLE_READ_BUF: usize = 1024;
+
+/// Reads one connection: the bytes read, decoded into Engine.IO packets in
+/// order; ping frames answered, close frames and errors end it.
+pub(super) struct WsReader {
     conn: u64,
-    probe: bool,
     version: ProtocolVersion,
     sink: WsSink,
     decoder: Decoder,
     buf: BytesMut,
+}
+
+impl WsReader {
+    /// The connection's id.
+    pub fn conn(&self) -> u64 {
+        self.conn
+    }
+
+    /// The connection's sink (its writing direction).
+    pub fn sink(&self) -> &WsSink {
+        &self.sink
+    }
+
+    /// Takes a chunk read from the connection.
+    pub fn push(&mut self, chunk: &[u8]) {
+        self.buf.extend_from_slice(chunk);
+    }
+
+    /// The next packet in what has been read: `Ok(None)` when no whole one
+    /// is left, `Err` once the connection is over, with why (its sink is
+    /// closed then, with the close code the reason calls for).
+    pub fn next_packet(&mut self) -> Result<Option<Packet>, CloseReason> {
+        loop {
+            let msg = match self.decoder.decode(&mut self.buf) {
+                Ok(Some(msg)) => msg,
+                Ok(None) => {
+                    if self.buf.is_empty() && self.buf.capacity() > IDLE_READ_BUF {
+                        // A big message grew it; an idle connection does not keep that.
+                        self.buf = BytesMut::new();
+                    }
+                    return Ok(None);
+                }
+                Err(e) => {
+                    log::debug!("ws {}: {e}", self.conn);
+                    return Err(self.fail(CloseReason::TransportError, e.close_code()));
+                }
+            };
+            let decoded = match msg {
+                Message::Text(text) => Packet::decode_frame_text(text, self.version),
+                Message::Binary(data) => Packet::decode_binary(data, self.version),
+                Message::Ping(data) => {
+                    self.sink.send_pong(&data);
+                    continue;
+                }
+                Message::Pong(_) => continue,
+                Message::Close(_) => return Err(self.fail(CloseReason::TransportClose, 1000)),
+            };
+            return match decoded {
+                Ok(packet) => Ok(Some(packet)),
+                Err(e) => {
+                    log::debug!("ws {}: undecodable packet: {e}", self.conn);
+                    Err(self.fail(CloseReason::ParseError, 1002))
+                }
+            };
+        }
+    }
+
+    fn fail(&mut self, reason: CloseReason, code: u16) -> CloseReason {
+        self.sink.close(code);
+        reason
+    }
+}
+
+/// Reads an upgrade probe for its session, through the session's mailbox.
+pub struct WsTransport<H: EngineHandler> {
+    session: Addr<EngineSession<H>>,
+    reader: WsReader,
     /// Events for the session that wait behind one the full mailbox would
     /// not take; sent in order once it has room. Reading stops meanwhile,
     /// so this holds at most one read chunk's worth.
@@ -64,19 +140,68 @@ pub struct WsTransport<H: EngineHandler> {
 
 /// What a new WebSocket needs besides the request.
 pub(super) struct WsSetup<H: EngineHandler> {
-    pub session: Addr<EngineSession<H>>,
+    pub session: SessionStart<H>,
     pub conn: u64,
-    pub probe: bool,
     pub version: ProtocolVersion,
     pub max_payload: usize,
     pub deflate: DeflateSettings,
+}
+
+/// Who reads a new WebSocket.
+pub(super) enum SessionStart<H: EngineHandler> {
+    /// A transport actor, for this running session (an upgrade probe).
+    Probe(Addr<EngineSession<H>>),
+    /// The session it opens, started with it (see [`PendingSession`]).
+    Opens(PendingSession<H>),
+}
+
+/// A session opened by a WebSocket, not running yet: it starts, reading the
+/// connection itself, when the connection's transport starts. Its address
+/// is known (and registered) before that; one whose connection never starts
+/// (the `101` could not be written) runs without it, to end as any session
+/// whose transport went away does.
+pub(super) struct PendingSession<H: EngineHandler>(Option<Parked<H>>);
+
+/// A session and the context it will run in; boxed, as a session is large
+/// and moves through the handshake's results.
+type Parked<H> = Box<(EngineSession<H>, Context<EngineSession<H>>)>;
+
+impl<H: EngineHandler> PendingSession<H> {
+    pub fn new(session: EngineSession<H>) -> (Self, Addr<EngineSession<H>>) {
+        let ctx = EngineSession::context();
+        let addr = ctx.address();
+        (PendingSession(Some(Box::new((session, ctx)))), addr)
+    }
+
+    fn start<S>(mut self, reader: WsReader, input: S)
+    where
+        S: Stream<Item = Result<Bytes, PayloadError>> + 'static,
+    {
+        let (session, ctx) = *self.0.take().expect("started once");
+        session.run_reading(ctx, reader, input);
+    }
+}
+
+impl<H: EngineHandler> Drop for PendingSession<H> {
+    fn drop(&mut self) {
+        if let Some(parked) = self.0.take() {
+            let (session, ctx) = *parked;
+            ctx.run(session);
+        }
+    }
+}
+
+/// What reads an accepted WebSocket once it starts.
+enum Reading<H: EngineHandler> {
+    Transport(WsTransport<H>),
+    Session(PendingSession<H>, WsReader),
 }
 
 /// A WebSocket handshake that was accepted: the `101` response to send and
 /// the transport to start once the connection's two directions are wired.
 pub(super) struct Accepted<H: EngineHandler> {
     response: HttpResponseBuilder,
-    transport: WsTransport<H>,
+    reading: Reading<H>,
 }
 
 impl<H: EngineHandler> Accepted<H> {
@@ -84,9 +209,9 @@ impl<H: EngineHandler> Accepted<H> {
     pub fn into_response(self, body: web::Payload) -> HttpResponse {
         let Accepted {
             mut response,
-            transport,
+            reading,
         } = self;
-        response.streaming(SinkStream(transport.start(body)))
+        response.streaming(SinkStream(reading.start(body)))
     }
 
     /// Over a connection taken from the HTTP layer: the response head to
@@ -94,11 +219,11 @@ impl<H: EngineHandler> Accepted<H> {
     pub fn into_upgrade(self) -> super::upgrade::WsConnection {
         let Accepted {
             mut response,
-            transport,
+            reading,
         } = self;
         super::upgrade::WsConnection::new(
             response.finish(),
-            Box::new(move |input| transport.start(input)),
+            Box::new(move |input| reading.start(input)),
         )
     }
 }
@@ -118,49 +243,51 @@ pub(super) fn accept<H: EngineHandler>(
         response.insert_header(("sec-websocket-extensions", d.response_header()));
     }
     let (inflater, deflater) = deflate.map(|d| d.split()).unzip();
-    let transport = WsTransport {
-        session: setup.session,
+    let reader = WsReader {
         conn: setup.conn,
-        probe: setup.probe,
         version: setup.version,
         sink: WsSink::new(Encoder::new(deflater)),
         decoder: Decoder::new(setup.max_payload, inflater),
         buf: BytesMut::new(),
-        backlog: VecDeque::new(),
-        blocked: false,
-        reason: CloseReason::TransportClose,
     };
-    Ok(Accepted {
-        response,
-        transport,
-    })
+    let reading = match setup.session {
+        SessionStart::Probe(session) => Reading::Transport(WsTransport {
+            session,
+            reader,
+            backlog: VecDeque::new(),
+            blocked: false,
+            reason: CloseReason::TransportClose,
+        }),
+        SessionStart::Opens(pending) => Reading::Session(pending, reader),
+    };
+    Ok(Accepted { response, reading })
 }
 
-impl<H: EngineHandler> WsTransport<H> {
-    /// Starts the actor reading `input`; it and its session write into the
-    /// returned sink.
+impl<H: EngineHandler> Reading<H> {
+    /// Starts reading `input`; the session writes into the returned sink.
     fn start<S>(self, input: S) -> WsSink
     where
         S: Stream<Item = Result<Bytes, PayloadError>> + 'static,
     {
-        let sink = self.sink.clone();
-        WsTransport::create(move |ctx| {
-            ctx.add_stream(input);
-            self
-        });
-        sink
-    }
-
-    fn deliver(&mut self, decoded: Result<Packet, DecodeError>, ctx: &mut Context<Self>) {
-        match decoded {
-            Ok(packet) => self.forward(WsEvent::Packet(packet), ctx),
-            Err(e) => {
-                log::debug!("ws {}: undecodable packet: {e}", self.conn);
-                self.fail(CloseReason::ParseError, 1002, ctx)
+        match self {
+            Reading::Transport(transport) => {
+                let sink = transport.reader.sink.clone();
+                WsTransport::create(move |ctx| {
+                    ctx.add_stream(input);
+                    transport
+                });
+                sink
+            }
+            Reading::Session(pending, reader) => {
+                let sink = reader.sink.clone();
+                pending.start(reader, input);
+                sink
             }
         }
     }
+}
 
+impl<H: EngineHandler> WsTransport<H> {
     /// Hands `event` to the session, in the order events happened. The fast
     /// path is `try_send`; when the session's mailbox is full, the event is
     /// sent with back-pressure (reading the socket stops until it is taken)
@@ -176,7 +303,7 @@ impl<H: EngineHandler> WsTransport<H> {
 
     fn try_forward(&mut self, event: WsEvent, ctx: &mut Context<Self>) {
         let msg = WsIn {
-            conn: self.conn,
+            conn: self.reader.conn,
             event,
         };
         match self.session.try_send(msg) {
@@ -205,27 +332,6 @@ impl<H: EngineHandler> WsTransport<H> {
             Err(SendError::Closed(_)) => ctx.stop(),
         }
     }
-
-    fn on_message(&mut self, msg: Message, ctx: &mut Context<Self>) {
-        match msg {
-            Message::Text(text) => {
-                self.deliver(Packet::decode_frame_text(&text, self.version), ctx)
-            }
-            Message::Binary(data) => self.deliver(Packet::decode_binary(data, self.version), ctx),
-            Message::Ping(data) => self.sink.send_pong(&data),
-            Message::Pong(_) => {}
-            Message::Close(_) => {
-                self.sink.close(1000);
-                ctx.stop();
-            }
-        }
-    }
-
-    fn fail(&mut self, reason: CloseReason, code: u16, ctx: &mut Context<Self>) {
-        self.reason = reason;
-        self.sink.close(code);
-        ctx.stop();
-    }
 }
 
 impl<H: EngineHandler> Actor for WsTransport<H> {
@@ -236,55 +342,42 @@ impl<H: EngineHandler> Actor for WsTransport<H> {
         // reach the session in order behind this) at once. A session that
         // refuses the connection closes its sink and stops it.
         let open = WsEvent::Opened {
-            sink: self.sink.clone(),
+            sink: self.reader.sink.clone(),
             stop: ctx.address().recipient(),
-            probe: self.probe,
         };
         self.forward(open, ctx);
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.sink.close(1000);
+        self.reader.sink.close(1000);
         // No more waiting: what is left goes now, bounded as above, and the
         // session must hear the connection ended.
+        let conn = self.reader.conn;
         for event in self.backlog.drain(..) {
-            self.session.do_send(WsIn {
-                conn: self.conn,
-                event,
-            });
+            self.session.do_send(WsIn { conn, event });
         }
         self.session.do_send(WsIn {
-            conn: self.conn,
+            conn,
             event: WsEvent::Closed(self.reason),
         });
     }
 }
-
-/// Most read-buffer capacity a connection keeps between messages.
-const IDLE_READ_BUF: usize = 1024;
 
 impl<H: EngineHandler> StreamHandler<Result<Bytes, PayloadError>> for WsTransport<H> {
     fn handle(&mut self, chunk: Result<Bytes, PayloadError>, ctx: &mut Context<Self>) {
         // A read error is the peer going away without a close frame: as
         // engine.io (and the ws library) see it, a transport close.
         let Ok(chunk) = chunk else { return ctx.stop() };
-        self.buf.extend_from_slice(&chunk);
-        loop {
-            match self.decoder.decode(&mut self.buf) {
-                Ok(Some(msg)) => self.on_message(msg, ctx),
+        self.reader.push(&chunk);
+        while ctx.state().alive() {
+            match self.reader.next_packet() {
+                Ok(Some(packet)) => self.forward(WsEvent::Packet(packet), ctx),
                 Ok(None) => break,
-                Err(e) => {
-                    log::debug!("ws {}: {e}", self.conn);
-                    return self.fail(CloseReason::TransportError, e.close_code(), ctx);
+                Err(reason) => {
+                    self.reason = reason;
+                    return ctx.stop();
                 }
             }
-            if !ctx.state().alive() {
-                break;
-            }
-        }
-        if self.buf.is_empty() && self.buf.capacity() > IDLE_READ_BUF {
-            // A big message grew it; an idle connection does not keep that.
-            self.buf = BytesMut::new();
         }
     }
 

@@ -261,29 +261,10 @@ impl Packet {
     /// not told to expect. A BINARY_EVENT / BINARY_ACK without attachments
     /// goes out as a plain EVENT / ACK, because a count of 0 is invalid.
     pub fn encode(&self) -> (String, Vec<Bytes>) {
-        let kind = self.wire_kind();
-        // One buffer for the header and the JSON, serialized into it in
-        // place: no second string for the JSON to be copied from.
         let mut text = Vec::with_capacity(64 + self.nsp.len());
-        text.push(kind.digit() as u8);
-        if kind.is_binary() {
-            // Writing to a Vec cannot fail.
-            let _ = write!(text, "{}-", self.attachments.len());
-        }
-        if !self.nsp.is_empty() && self.nsp != "/" {
-            text.extend_from_slice(self.nsp.as_bytes());
-            text.push(b',');
-        }
-        if let Some(id) = self.id {
-            let _ = write!(text, "{id}");
-        }
-        if let Some(data) = self.data.as_ref().filter(|data| !data.is_null()) {
-            // Serializing a `Value` cannot fail: its map keys are strings and
-            // its numbers are finite.
-            let _ = serde_json::to_writer(&mut text, data);
-        }
+        let binary = self.encode_text_into(&mut text);
         let text = String::from_utf8(text).expect("a digit, a namespace, numbers and JSON");
-        let attachments = if kind.is_binary() {
+        let attachments = if binary {
             self.attachments.clone()
         } else {
             Vec::new()
@@ -291,17 +272,60 @@ impl Packet {
         (text, attachments)
     }
 
+    /// Appends the text part of [`encode`](Self::encode) to `out` (which
+    /// may already hold, say, the Engine.IO type digit). Returns whether
+    /// the attachments go with it.
+    pub fn encode_text_into(&self, out: &mut Vec<u8>) -> bool {
+        let kind = self.wire_kind();
+        write_header(out, kind, self.attachments.len(), &self.nsp, self.id);
+        if let Some(data) = self.data.as_ref().filter(|data| !data.is_null()) {
+            // Serializing a `Value` cannot fail: its map keys are strings and
+            // its numbers are finite.
+            let _ = serde_json::to_writer(&mut *out, data);
+        }
+        kind.is_binary()
+    }
+
     /// The packet type that goes on the wire, which depends on whether there
     /// are attachments rather than on `kind` alone.
     fn wire_kind(&self) -> PacketKind {
-        let binary = !self.attachments.is_empty();
-        match self.kind {
+        self.kind.on_wire(!self.attachments.is_empty())
+    }
+}
+
+impl PacketKind {
+    /// The type that goes on the wire for a packet of this kind with (or
+    /// without) attachments.
+    pub(crate) fn on_wire(self, binary: bool) -> PacketKind {
+        match self {
             PacketKind::Event | PacketKind::BinaryEvent if binary => PacketKind::BinaryEvent,
             PacketKind::Event | PacketKind::BinaryEvent => PacketKind::Event,
             PacketKind::Ack | PacketKind::BinaryAck if binary => PacketKind::BinaryAck,
             PacketKind::Ack | PacketKind::BinaryAck => PacketKind::Ack,
             other => other,
         }
+    }
+}
+
+/// Writes what precedes a packet's JSON: `<type>[<attachments>-][<nsp>,][<ack id>]`.
+pub(crate) fn write_header(
+    out: &mut Vec<u8>,
+    kind: PacketKind,
+    attachments: usize,
+    nsp: &str,
+    id: Option<u64>,
+) {
+    out.push(kind.digit() as u8);
+    if kind.is_binary() {
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{attachments}-");
+    }
+    if !nsp.is_empty() && nsp != "/" {
+        out.extend_from_slice(nsp.as_bytes());
+        out.push(b',');
+    }
+    if let Some(id) = id {
+        let _ = write!(out, "{id}");
     }
 }
 
@@ -463,6 +487,13 @@ fn decode_text(
 /// Whether `json` nests arrays and objects deeper than `max`: one pass,
 /// brackets inside strings skipped. Malformed input is left to the parser.
 fn nesting_exceeds(json: &str, max: usize) -> bool {
+    // Nesting deeper than `max` needs more than `max` opening brackets. Most
+    // packets have a handful: counting them is one branch-free (vectorized)
+    // pass, where the exact walk below costs a branchy step per byte.
+    let opening = json.bytes().filter(|&b| b == b'[' || b == b'{').count();
+    if opening <= max {
+        return false;
+    }
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for b in json.bytes() {
         match (in_string, b) {

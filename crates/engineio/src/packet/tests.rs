@@ -413,15 +413,24 @@ fn bad_v3_binary_payloads_are_refused() {
 #[test]
 fn a_v3_text_frame_may_carry_base64_binary() {
     assert_eq!(
-        Packet::decode_frame_text("b4BwD/", V3),
+        Packet::decode_frame_text("b4BwD/".into(), V3),
         Ok(Packet::Binary(vec![7, 0, 255].into()))
     );
     assert_eq!(
-        Packet::decode_frame_text("bAQI=", V4),
+        Packet::decode_frame_text("bAQI=".into(), V4),
         Ok(Packet::Binary(vec![1, 2].into()))
     );
     assert_eq!(
-        Packet::decode_frame_text("4hi", V3),
+        Packet::decode_frame_text("4hi".into(), V3),
         Ok(Packet::Message("hi".into()))
     );
+    // A v4 message keeps its text, whatever it holds; other kinds decode as ever.
+    for (frame, packet) in [
+        ("4hé", Packet::Message("hé".into())),
+        ("4", Packet::Message(String::new())),
+        ("2probe", Packet::Ping("probe".into())),
+        ("6", Packet::Noop),
+    ] {
+        assert_eq!(Packet::decode_frame_text(frame.into(), V4), Ok(packet));
+    }
 }

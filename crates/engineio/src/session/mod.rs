@@ -1,6 +1,7 @@
 //! The EngineSession actor: one per Engine.IO session, a thin shell around
 //! the pure `core::SessionState`. It feeds the state machine events
-//! (requests, packets, transports coming and going), runs ONE timer for the
+//! (requests, packets, transports coming and going; a session opened by a
+//! WebSocket reads that connection itself), runs ONE timer for the
 //! state's next deadline, carries out the `Action`s it returns (answer a
 //! GET, write to a WebSocket sink, close a transport, finish), and runs the
 //! [`EngineHandler`] of the layer above in its own context.
@@ -22,6 +23,9 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
 use std::time::Instant;
 
 use actix::prelude::*;
+use actix_web::error::PayloadError;
+use bytes::Bytes;
+use futures_util::Stream;
 use tokio::sync::oneshot;
 
 pub use self::core::TransportMismatch;
@@ -35,6 +39,7 @@ use super::packet::{Frame, Packet, ProtocolVersion};
 use super::queue::PollBody;
 use super::sink::WsSink;
 use super::stats::EngineStats;
+use super::websocket::WsReader;
 
 /// Application logic on top of one Engine.IO session. It runs inside the
 /// session actor, so its methods are called in order and never concurrently.
@@ -157,11 +162,10 @@ pub struct WsIn {
 }
 
 pub enum WsEvent {
-    /// The transport started (probe: it came for an existing polling session).
+    /// The transport of an upgrade probe started.
     Opened {
         sink: WsSink,
         stop: Recipient<WsStop>,
-        probe: bool,
     },
     Packet(Packet),
     /// The connection ended, and why.
@@ -280,7 +284,26 @@ impl SessionShared {
 struct WsIo {
     conn: ConnId,
     sink: WsSink,
-    stop: Recipient<WsStop>,
+    reader: Reader,
+}
+
+/// Who reads a WebSocket of the session, and so how to stop reading it.
+enum Reader {
+    /// A transport actor (an upgrade probe).
+    Actor(Recipient<WsStop>),
+    /// The session itself: the connection's stream in its context.
+    Session(SpawnHandle),
+}
+
+impl WsIo {
+    /// Closes the connection and stops reading it.
+    fn close<H: EngineHandler>(self, ctx: &mut Context<EngineSession<H>>) {
+        self.sink.close(1000);
+        match self.reader {
+            Reader::Actor(stop) => stop.do_send(WsStop),
+            Reader::Session(handle) => drop(ctx.cancel_future(handle)),
+        }
+    }
 }
 
 /// Everything of the session but its handler (so both can be borrowed at once).
@@ -318,6 +341,8 @@ impl Shell {
 pub struct EngineSession<H: EngineHandler> {
     shell: Shell,
     handler: H,
+    /// The WebSocket this session reads itself (one it was opened by).
+    reader: Option<WsReader>,
 }
 
 /// What a new session starts from.
@@ -361,7 +386,54 @@ impl<H: EngineHandler> EngineSession<H> {
                 unregister: Some(init.unregister),
             },
             handler: init.handler,
+            reader: None,
         }
+    }
+
+    /// A context for a session started later (see [`Self::run_reading`]),
+    /// its address known before.
+    pub(super) fn context() -> Context<Self> {
+        let mut ctx = Context::new();
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        ctx
+    }
+
+    /// Starts the session in `ctx` as the reader of the WebSocket it was
+    /// opened by: what `input` brings is decoded and handled in the
+    /// session's own context, with no mailbox between.
+    pub(super) fn run_reading<S>(mut self, mut ctx: Context<Self>, reader: WsReader, input: S)
+    where
+        S: Stream<Item = Result<Bytes, PayloadError>> + 'static,
+    {
+        let conn = reader.conn();
+        let handle = ctx.add_stream(input);
+        self.shell.ws.reserve_exact(1);
+        self.shell.ws.push(WsIo {
+            conn,
+            sink: reader.sink().clone(),
+            reader: Reader::Session(handle),
+        });
+        // A new session takes its first transport (the core queues the open
+        // packet for it); `started` carries out what that asks for.
+        let taken = self.shell.state.ws_opened(Instant::now(), conn, false);
+        debug_assert!(taken, "a new session takes its WebSocket");
+        self.reader = Some(reader);
+        ctx.run(self);
+    }
+
+    /// Hands one packet read from WebSocket `conn` to the core and the
+    /// handler.
+    fn ws_packet(&mut self, now: Instant, conn: ConnId, packet: Packet, ctx: &mut Context<Self>) {
+        self.shell.shared.stats.count_in(&packet);
+        // The core switches transports on the probe's `5`; `after` counts it.
+        let message = self.shell.state.ws_packet(now, conn, packet);
+        self.deliver(message, ctx);
+    }
+
+    /// WebSocket `conn` ended with `reason`.
+    fn ws_closed(&mut self, now: Instant, conn: ConnId, reason: CloseReason) {
+        self.shell.state.ws_closed(now, conn, reason);
+        self.shell.ws.retain(|w| w.conn != conn);
     }
 
     /// Queues a frame before the session starts (the WebSocket handshake's open packet).
@@ -493,9 +565,7 @@ impl Shell {
                 }
                 Action::WsClose { conn } => {
                     if let Some(i) = self.ws.iter().position(|w| w.conn == conn) {
-                        let ws = self.ws.swap_remove(i);
-                        ws.sink.close(1000);
-                        ws.stop.do_send(WsStop);
+                        self.ws.swap_remove(i).close(ctx);
                     }
                 }
                 Action::Attach { conn } => {
@@ -595,6 +665,11 @@ impl<H: EngineHandler> Actor for EngineSession<H> {
         self.shell.run_actions(ctx);
         self.shell.end_get();
         self.shell.unregister();
+        // A connection this session read ends with it (its writer drains
+        // and stops once the sink is closed).
+        for ws in self.shell.ws.drain(..) {
+            ws.close(ctx);
+        }
     }
 }
 
@@ -718,35 +793,77 @@ impl<H: EngineHandler> Handler<WsIn> for EngineSession<H> {
         self.sync_get();
         let now = Instant::now();
         match event {
-            WsEvent::Opened { sink, stop, probe } => {
-                // Known before the core's actions (the open packet) need it.
-                // Exact: an idle session keeps one slot, not a grown Vec's four.
-                self.shell.ws.reserve_exact(1);
-                self.shell.ws.push(WsIo { conn, sink, stop });
+            WsEvent::Opened { sink, stop } => {
                 // A probe was registered with the core before its `101` (`ProbeComing`); it
                 // may have timed out or the session closed since.
-                let taken = match probe {
-                    true => self.shell.state.is_probe(conn),
-                    false => self.shell.state.ws_opened(now, conn, false),
+                let ws = WsIo {
+                    conn,
+                    sink,
+                    reader: Reader::Actor(stop),
                 };
-                if !taken {
-                    let ws = self.shell.ws.pop().expect("just pushed");
-                    ws.sink.close(1000);
-                    ws.stop.do_send(WsStop);
+                if self.shell.state.is_probe(conn) {
+                    // Exact: an idle session keeps one slot, not a grown Vec's four.
+                    self.shell.ws.reserve_exact(1);
+                    self.shell.ws.push(ws);
+                } else {
+                    ws.close(ctx);
                 }
             }
-            WsEvent::Packet(packet) => {
-                self.shell.shared.stats.count_in(&packet);
-                // The core switches transports on the probe's `5`; `after` counts it.
-                let message = self.shell.state.ws_packet(now, conn, packet);
-                self.deliver(message, ctx);
-            }
-            WsEvent::Closed(reason) => {
-                self.shell.state.ws_closed(now, conn, reason);
-                self.shell.ws.retain(|w| w.conn != conn);
-            }
+            WsEvent::Packet(packet) => self.ws_packet(now, conn, packet, ctx),
+            WsEvent::Closed(reason) => self.ws_closed(now, conn, reason),
         }
         self.after(ctx);
+    }
+}
+
+/// The WebSocket the session was opened by, read in its own context.
+impl<H: EngineHandler> StreamHandler<Result<Bytes, PayloadError>> for EngineSession<H> {
+    fn handle(&mut self, chunk: Result<Bytes, PayloadError>, ctx: &mut Context<Self>) {
+        // Gone once the connection ended or the session stopped reading it.
+        let Some(mut reader) = self.reader.take() else {
+            return;
+        };
+        self.sync_get();
+        let now = Instant::now();
+        let conn = reader.conn();
+        let ended = match chunk {
+            // A read error is the peer going away without a close frame: as
+            // engine.io (and the ws library) see it, a transport close.
+            Err(_) => Some(CloseReason::TransportClose),
+            Ok(chunk) => {
+                reader.push(&chunk);
+                loop {
+                    match reader.next_packet() {
+                        Ok(Some(packet)) => self.ws_packet(now, conn, packet, ctx),
+                        Ok(None) => break None,
+                        Err(reason) => break Some(reason),
+                    }
+                    // What the packet led to may have closed the connection.
+                    if self.shell.ws(conn).is_none() {
+                        break None;
+                    }
+                }
+            }
+        };
+        match ended {
+            Some(reason) => {
+                reader.sink().close(1000);
+                self.ws_closed(now, conn, reason);
+            }
+            None if self.shell.ws(conn).is_some() => self.reader = Some(reader),
+            None => {}
+        }
+        self.after(ctx);
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        // The peer closed its side: unlike an actor's default, the session
+        // lives on to close as the core says.
+        if let Some(reader) = self.reader.take() {
+            reader.sink().close(1000);
+            self.ws_closed(Instant::now(), reader.conn(), CloseReason::TransportClose);
+            self.after(ctx);
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde_json::Value;
+use switchyard_core::Payload;
 use switchyard_core::protocol::{Packet, Parser, msgpack};
 use switchyard_engineio::packet::Packet as EnginePacket;
 use switchyard_engineio::{Frame, ProtocolVersion, SharedFrames};
@@ -16,22 +17,74 @@ use switchyard_engineio::{Frame, ProtocolVersion, SharedFrames};
 /// Encodes a Socket.IO packet as the Engine.IO frames that carry it.
 pub(crate) fn frames(packet: &Packet, parser: Parser, version: ProtocolVersion) -> Vec<Frame> {
     match parser {
-        Parser::Json => {
-            let (text, attachments) = packet.encode();
-            as_frames(text, attachments, version)
-        }
+        Parser::Json => json_frames(packet, version, 0, |_| {}),
         Parser::Msgpack => vec![EnginePacket::Binary(msgpack::encode(packet)).encode(version)],
     }
 }
 
-/// A packet's text, then one binary frame per attachment.
-fn as_frames(text: String, attachments: Vec<Bytes>, version: ProtocolVersion) -> Vec<Frame> {
+/// A packet's JSON text, with `finish` given the text to end (`extra`
+/// bytes longer, as a guess), then its attachments.
+fn json_frames(
+    packet: &Packet,
+    version: ProtocolVersion,
+    extra: usize,
+    finish: impl FnOnce(&mut Vec<u8>),
+) -> Vec<Frame> {
+    let mut binary = false;
+    let text = Frame::message(64 + packet.nsp.len() + extra, |out| {
+        binary = packet.encode_text_into(out);
+        finish(out);
+    });
+    let attachments: &[Bytes] = if binary { &packet.attachments } else { &[] };
+    with_attachments(text, attachments, version)
+}
+
+/// What a payload is sent as: an EVENT (`name`, with ack id `id` if set)
+/// or the ACK of `id`.
+pub(crate) enum Reply<'a> {
+    Event(&'a str, Option<u64>),
+    Ack(u64),
+}
+
+/// The frames of `payload` sent as `reply` in namespace `nsp`: with JSON
+/// written straight from the payload, no [`Packet`] built (the same bytes
+/// as [`frames`] of the packet `Payload::into_event` / `into_ack` builds).
+pub(crate) fn payload_frames(
+    nsp: &str,
+    reply: Reply<'_>,
+    payload: Payload,
+    parser: Parser,
+    version: ProtocolVersion,
+) -> Vec<Frame> {
+    match parser {
+        Parser::Json => {
+            let text = Frame::message(64 + nsp.len(), |out| match reply {
+                Reply::Event(name, id) => payload.encode_event_into(nsp, name, id, out),
+                Reply::Ack(id) => payload.encode_ack_into(nsp, id, out),
+            });
+            with_attachments(text, &payload.binary, version)
+        }
+        Parser::Msgpack => {
+            let packet = match reply {
+                Reply::Event(name, id) => Packet {
+                    id,
+                    ..payload.into_event(nsp, name)
+                },
+                Reply::Ack(id) => payload.into_ack(nsp, id),
+            };
+            frames(&packet, parser, version)
+        }
+    }
+}
+
+/// A packet's text frame, then one binary frame per attachment.
+fn with_attachments(text: Frame, attachments: &[Bytes], version: ProtocolVersion) -> Vec<Frame> {
     let mut out = Vec::with_capacity(1 + attachments.len());
-    out.push(EnginePacket::Message(text).encode(version));
+    out.push(text);
     out.extend(
         attachments
-            .into_iter()
-            .map(|b| EnginePacket::Binary(b).encode(version)),
+            .iter()
+            .map(|b| EnginePacket::Binary(b.clone()).encode(version)),
     );
     out
 }
@@ -54,13 +107,16 @@ fn frames_with_offset(
         }
         return frames(&packet, parser, version);
     }
-    let (text, attachments) = packet.encode();
-    // An event's data is an array: its text ends with the array's `]`.
-    let text = match text.strip_suffix(']') {
-        Some(head) => format!("{head},{}]", Value::from(offset)),
-        None => text,
-    };
-    as_frames(text, attachments, version)
+    json_frames(packet, version, offset.len() + 3, |out| {
+        // An event's data is an array: its text ends with the array's `]`.
+        if out.last() == Some(&b']') {
+            out.pop();
+            out.push(b',');
+            // A string cannot fail to serialize.
+            let _ = serde_json::to_writer(&mut *out, offset);
+            out.push(b']');
+        }
+    })
 }
 
 /// An event encoded once for every protocol version that asks for it.

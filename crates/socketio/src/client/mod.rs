@@ -4,8 +4,8 @@
 //! owns the connect timeout.
 //!
 //! The bottom of the Socket.IO layer: it knows sockets and namespaces only
-//! as the messages it sends them ([`ToSocket`], [`JoinRequest`])
-//! and the [`Namespaces`] it is given, so it imports nothing above it.
+//! as the [`SocketPath`] of each socket, the [`JoinRequest`] it sends and
+//! the [`Namespaces`] it is given, so it imports nothing above it.
 
 mod conn;
 mod encode;
@@ -15,12 +15,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use actix::{Arbiter, ArbiterHandle, Recipient, SpawnHandle};
+use actix::{Arbiter, ArbiterHandle, SpawnHandle};
 use serde_json::{Value, json};
 
 pub(crate) use conn::ConnShared;
 pub use conn::{ClientView, Connection, Upgraded};
-pub(crate) use encode::{Encoded, frames};
+pub(crate) use encode::{Encoded, Reply, frames, payload_frames};
 
 use switchyard_core::protocol::{Decoder, Packet, PacketKind, Parser};
 use switchyard_engineio::{
@@ -110,8 +110,7 @@ impl std::fmt::Display for DisconnectReason {
     }
 }
 
-/// What the client tells one of its sockets. One message type, so the
-/// client keeps one recipient per socket.
+/// What reaches a socket's actor from its client.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
 pub(crate) enum ToSocket {
@@ -120,6 +119,19 @@ pub(crate) enum ToSocket {
     /// The connection (or the client, for this namespace) is gone.
     Closed(DisconnectReason),
 }
+
+/// How the client reaches one of its sockets, in order.
+pub(crate) trait SocketPath: Send + Sync + 'static {
+    /// An EVENT or ACK packet for the socket.
+    fn packet(&self, packet: Packet) -> Result<(), SocketMailboxFull>;
+    /// The connection (or the client, for this namespace) is gone.
+    fn closed(&self, reason: DisconnectReason);
+}
+
+/// A socket's mailbox is at its bound (or the socket is gone): the client
+/// is closed rather than the mailbox grown.
+#[derive(Debug)]
+pub(crate) struct SocketMailboxFull;
 
 /// A client asks to join a namespace.
 #[derive(actix::Message)]
@@ -239,7 +251,7 @@ pub struct Admitted {
     pub(crate) id: Arc<str>,
     /// The private id the client recovers the socket with, if it may.
     pub(crate) pid: Option<Arc<str>>,
-    pub(crate) socket: Recipient<ToSocket>,
+    pub(crate) socket: Arc<dyn SocketPath>,
     /// Makes the socket targetable in its rooms; run right after CONNECT is queued.
     pub(crate) register: Box<dyn FnOnce() + Send>,
 }
@@ -247,7 +259,7 @@ pub struct Admitted {
 /// One namespace the client is connected to.
 struct Joined {
     id: Arc<str>,
-    socket: Recipient<ToSocket>,
+    socket: Arc<dyn SocketPath>,
 }
 
 /// The Socket.IO side of one Engine.IO session.
@@ -302,7 +314,7 @@ impl Client {
                 let Some(socket) = self.sockets.get(&packet.nsp) else {
                     return;
                 };
-                if socket.socket.try_send(ToSocket::Inbound(packet)).is_err() {
+                if socket.socket.packet(packet).is_err() {
                     log::warn!("session {}: socket mailbox full, closing", s.sid());
                     s.close(CloseReason::TransportError);
                 }
@@ -416,8 +428,7 @@ fn closed(nsp: &str, socket: Joined, reason: DisconnectReason, s: &SessionCtx<'_
         s.transport(),
         s.version()
     );
-    // Bounded: once per socket, which has just left the map.
-    socket.socket.do_send(ToSocket::Closed(reason));
+    socket.socket.closed(reason);
 }
 
 impl EngineHandler for Client {

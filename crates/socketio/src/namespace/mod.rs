@@ -22,9 +22,9 @@ use crate::client::{Admitted, ClientUpcall, JoinRequest};
 use crate::recovery::{Claimed, RecoveryConfig};
 use crate::socket::{
     AdapterFactory, Claim, ClaimFrom, Connect, Disconnect, Disconnecting, Event, EventRoute,
-    Handlers, Handshake, Identity, MiddlewareError, NamespaceCore, NamespaceParts, NamespaceRef,
-    Observers, PacketMiddleware, Restore, ServerSideEvent, ServerSideHandlers, SocketActor,
-    SocketError, SocketGone, SocketInfo, SocketLimits, SocketRef,
+    Handlers, Handshake, Identity, Inbound, MiddlewareError, NamespaceCore, NamespaceParts,
+    NamespaceRef, Observers, PacketMiddleware, Restore, ServerSideEvent, ServerSideHandlers,
+    SocketActor, SocketError, SocketGone, SocketInfo, SocketLimits, SocketRef,
 };
 use switchyard_core::protocol::Parser;
 use switchyard_engineio::{MAILBOX_CAPACITY, ProtocolVersion};
@@ -541,15 +541,20 @@ impl Handler<JoinRequest> for Namespace {
                 restore.done = Some(done);
                 replayed
             });
+            let inbound = Arc::new(Inbound::new(
+                info.clone(),
+                act.handlers.clone(),
+                addr.clone().recipient(),
+                addr.recipient(),
+            ));
             session.upcall(ClientUpcall::Connected(Admitted {
                 nsp,
                 id: info.id.clone(),
                 pid: info.pid.clone(),
-                socket: addr.recipient(),
+                socket: inbound.clone(),
                 register: Box::new(move || socket.register(restore)),
             }));
-            let actor = SocketActor::new(info, ctx.address().recipient(), act.handlers.clone())
-                .after(replayed);
+            let actor = SocketActor::new(inbound, ctx.address().recipient()).after(replayed);
             join.arbiter.spawn_fn(move || {
                 let ctx = Context::with_receiver(rx);
                 actix::spawn(ctx.into_future(actor));

@@ -1,7 +1,8 @@
-//! The socket actor: one per client per namespace. Runs the client's
-//! incoming packets through the per-packet middleware to the namespace's
-//! handler actors (with back-pressure), hands ack answers to whoever waits
-//! for them, and runs `disconnecting` then `disconnect`.
+//! The socket actor: one per client per namespace. Greets the namespace's
+//! handler actors (`Connect`), runs the per-packet step (`inbound`) for the
+//! packets the client could not run it for itself, holding back later ones
+//! while a handler's mailbox is full (back-pressure), and runs
+//! `disconnecting` then `disconnect`.
 //!
 //! It never writes to the client: handles do that themselves, in order
 //! (see [`SocketRef`]). Its rooms live in the namespace's RoomRegistry.
@@ -14,15 +15,12 @@ use actix::prelude::*;
 use futures_util::future::LocalBoxFuture;
 use tokio::sync::oneshot;
 
-use super::Payload;
-use super::events::{
-    AckSender, Connect, Disconnect, Disconnecting, Event, Handlers, SocketError, SocketGone,
-};
+use super::events::{Connect, Disconnect, Disconnecting, Handlers, SocketGone};
+use super::inbound::{Inbound, Stalled, offer};
 use super::lifecycle::{Lifecycle, Listening, Step};
-use super::shared::{AnyEvent, EventPacket, Observed, SocketInfo, SocketRef};
+use super::shared::{Observed, SocketInfo, SocketRef};
 use super::shared::{Persist, RoomsOf, Unregister};
 use crate::client::{DisconnectReason, ToSocket};
-use switchyard_core::protocol::{Packet, PacketKind};
 
 /// How long a socket waits for the handler's `disconnecting` before it
 /// leaves its rooms anyway.
@@ -33,6 +31,8 @@ pub struct SocketActor {
     info: Arc<SocketInfo>,
     namespace: Recipient<SocketGone>,
     handlers: Arc<Handlers>,
+    /// The per-packet step, shared with the client.
+    inbound: Arc<Inbound>,
     life: Lifecycle,
     /// Fires once a recovered socket's replay is queued; `Connect` waits for it.
     replayed: Option<oneshot::Receiver<()>>,
@@ -41,19 +41,17 @@ pub struct SocketActor {
 }
 
 impl SocketActor {
-    pub(crate) fn new(
-        info: Arc<SocketInfo>,
-        namespace: Recipient<SocketGone>,
-        handlers: Arc<Handlers>,
-    ) -> Self {
+    pub(crate) fn new(inbound: Arc<Inbound>, namespace: Recipient<SocketGone>) -> Self {
+        let handlers = inbound.handlers.clone();
         let life = Lifecycle::new(Listening {
             disconnecting: handlers.disconnecting.is_some(),
             disconnect: handlers.disconnect.is_some(),
         });
         SocketActor {
-            info,
+            info: inbound.info.clone(),
             namespace,
             handlers,
+            inbound,
             life,
             replayed: None,
             reason: None,
@@ -67,13 +65,27 @@ impl SocketActor {
         self
     }
 
+    /// Tells the handlers of the socket; packets wait behind this (see `inbound`).
     fn greet(&mut self, ctx: &mut Context<Self>) {
         let socket = self.socket_ref();
         self.info.ns.observed(|| Observed::Connected(socket));
-        if let Some(r) = self.handlers.connect.clone() {
+        let stalled = self.handlers.connect.as_ref().and_then(|r| {
             let socket = self.socket_ref();
             let recovered = self.info.recovered;
-            deliver(&r, Connect { socket, recovered }, self, ctx);
+            offer(r, Connect { socket, recovered })
+        });
+        self.settle(stalled, ctx);
+    }
+
+    /// Releases what the actor held once a handler has taken it: at once,
+    /// or after waiting for room in its mailbox (reading nothing else meanwhile).
+    fn settle(&mut self, stalled: Option<Stalled>, ctx: &mut Context<Self>) {
+        match stalled {
+            None => self.inbound.release(),
+            Some(Stalled(send)) => ctx.wait(
+                send.into_actor(self)
+                    .map(|(), act, _| act.inbound.release()),
+            ),
         }
     }
 
@@ -81,57 +93,6 @@ impl SocketActor {
         SocketRef {
             info: self.info.clone(),
         }
-    }
-
-    fn on_event(&mut self, packet: Packet, ctx: &mut Context<Self>) {
-        let id = packet.id;
-        let Some((name, payload)) = Payload::from_event(packet) else {
-            return;
-        };
-        let socket = self.socket_ref();
-        let dropped = &self.info.ns.stats.listener_dropped;
-        self.info.any_incoming.notify(dropped, || {
-            Some(AnyEvent {
-                socket: socket.clone(),
-                name: name.clone(),
-                payload: payload.clone(),
-            })
-        });
-        let mut event = EventPacket { name, payload };
-        if let Err(error) = self
-            .info
-            .middleware()
-            .iter()
-            .try_for_each(|mw| mw(&socket, &mut event))
-        {
-            if let Some(r) = self.handlers.error.clone() {
-                deliver(&r, SocketError { socket, error }, self, ctx);
-            }
-            return;
-        }
-        // The handlers' Arc, not the recipient, is cloned: cloning an actix
-        // recipient allocates (a boxed sender and its task slot), per event.
-        let handlers = self.handlers.clone();
-        let Some(r) = handlers.event_for(&event.name) else {
-            return;
-        };
-        let ack = id.map(|id| AckSender {
-            session: self.info.session.clone(),
-            nsp: self.info.nsp.clone(),
-            id,
-            parser: self.info.ns.parser,
-        });
-        deliver(
-            r,
-            Event {
-                socket,
-                name: event.name,
-                payload: event.payload,
-                ack,
-            },
-            self,
-            ctx,
-        );
     }
 
     /// Starts the way out (once): `disconnecting`, leave the rooms,
@@ -209,17 +170,6 @@ impl SocketActor {
     }
 }
 
-/// Hands `msg` to a handler actor: at once if its mailbox has room,
-/// otherwise this socket stops reading until it has (back-pressure).
-fn deliver<M>(r: &Recipient<M>, msg: M, act: &mut SocketActor, ctx: &mut Context<SocketActor>)
-where
-    M: Message<Result = ()> + Send + 'static,
-{
-    if let Err(SendError::Full(msg)) = r.try_send(msg) {
-        ctx.wait(r.send(msg).into_actor(act).map(|_, _, _| ()));
-    }
-}
-
 impl Actor for SocketActor {
     type Context = Context<Self>;
 
@@ -256,17 +206,18 @@ impl Handler<ToSocket> for SocketActor {
     fn handle(&mut self, msg: ToSocket, ctx: &mut Context<Self>) {
         let packet = match msg {
             ToSocket::Closed(reason) => return self.close(reason, ctx),
-            _ if !self.life.connected() => return,
+            ToSocket::Inbound(_) if !self.life.connected() => return self.inbound.release(),
             ToSocket::Inbound(packet) => packet,
         };
-        match packet.kind {
-            PacketKind::Event | PacketKind::BinaryEvent => self.on_event(packet, ctx),
-            PacketKind::Ack | PacketKind::BinaryAck => {
-                if let Some(id) = packet.id {
-                    self.info.acks.answer(id, Payload::from_ack(packet));
-                }
-            }
-            _ => {}
-        }
+        let stalled = self.inbound.step(packet);
+        self.settle(stalled, ctx);
+    }
+}
+
+/// A message the client's step could not hand over: the socket waits for it.
+impl Handler<Stalled> for SocketActor {
+    type Result = ();
+    fn handle(&mut self, stalled: Stalled, ctx: &mut Context<Self>) {
+        self.settle(Some(stalled), ctx);
     }
 }

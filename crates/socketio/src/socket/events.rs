@@ -7,7 +7,7 @@ use actix::prelude::*;
 
 use super::errors::MiddlewareError;
 use super::shared::SocketRef;
-use crate::client::{Client, DisconnectReason, frames};
+use crate::client::{Client, DisconnectReason, Reply, payload_frames};
 use switchyard_core::Payload;
 use switchyard_core::protocol::Parser;
 use switchyard_engineio::{Outgoing, SessionHandle};
@@ -82,12 +82,14 @@ pub struct AckSender {
 impl AckSender {
     /// Sends the ack with `payload` as its arguments.
     pub fn send(self, payload: impl Into<Payload>) {
-        let packet = payload.into().into_ack(&self.nsp, self.id);
-        self.session.send(Outgoing::new(frames(
-            &packet,
+        let frames = payload_frames(
+            &self.nsp,
+            Reply::Ack(self.id),
+            payload.into(),
             self.parser,
             self.session.version(),
-        )));
+        );
+        self.session.send(Outgoing::new(frames));
     }
 }
 

@@ -23,7 +23,7 @@ use super::operator::{BroadcastOperator, NamespaceRef};
 use super::shared::{
     AnyEvent, AnyOutgoing, Observed, PacketMiddleware, Register, Restore, RoomsOf, SocketRef,
 };
-use crate::client::{ClientUpcall, ClientView, Connection, frames};
+use crate::client::{ClientUpcall, ClientView, Connection, Reply, payload_frames};
 use switchyard_core::Payload;
 use switchyard_core::protocol::Packet;
 use switchyard_engineio::{Outgoing, RequestInfo};
@@ -58,8 +58,7 @@ impl Emitter {
     /// Emits `event` with `payload` to this client, now.
     pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> Result<(), EmitError> {
         check_event(event)?;
-        let packet = payload.into().into_event(&self.socket.info.nsp, event);
-        self.write(&packet)
+        self.write(event, None, payload.into())
     }
 
     /// Emits `event` now and waits up to `timeout` for the client's ack.
@@ -93,8 +92,7 @@ impl Emitter {
                     return Err(AckError::TooManyPending);
                 }
             }
-            let packet = payload.into().into_event(&info.nsp, event).with_id(id);
-            self.write(&packet)?;
+            self.write(event, Some(id), payload.into())?;
             Ok((id, rx))
         });
         Box::pin(async move {
@@ -111,12 +109,20 @@ impl Emitter {
         })
     }
 
-    fn write(&self, packet: &Packet) -> Result<(), EmitError> {
+    /// Writes EVENT `event` (ack id `id`) with `payload`, encoded straight
+    /// from the payload (no packet built).
+    fn write(&self, event: &str, id: Option<u64>, payload: Payload) -> Result<(), EmitError> {
         let info = &self.socket.info;
         if !self.socket.connected() {
             return Err(EmitError::Disconnected);
         }
-        let out = Outgoing::new(frames(packet, info.ns.parser, info.session.version()))
+        // Listeners hear the emit as it is written; the payload is
+        // copied for them only when there are any.
+        self.socket.notify_emit(event, &payload);
+        let reply = Reply::Event(event, id);
+        let version = info.session.version();
+        let frames = payload_frames(&info.nsp, reply, payload, info.ns.parser, version);
+        let out = Outgoing::new(frames)
             .volatile(self.volatile)
             .compress(self.compress);
         if self.volatile {
@@ -127,7 +133,6 @@ impl Emitter {
         } else {
             info.session.send(out);
         }
-        self.socket.notify_outgoing(packet);
         Ok(())
     }
 }
@@ -364,9 +369,19 @@ impl SocketRef {
 
     /// Tells the outgoing listeners about an EVENT packet sent to this socket.
     pub(crate) fn notify_outgoing(&self, packet: &Packet) {
+        self.notify_outgoing_with(|| Payload::from_event(packet.clone()));
+    }
+
+    /// [`notify_outgoing`](Self::notify_outgoing) for an emit made of its parts.
+    fn notify_emit(&self, name: &str, payload: &Payload) {
+        self.notify_outgoing_with(|| Some((name.to_owned(), payload.clone())));
+    }
+
+    /// Tells the outgoing listeners, if any, of the event `make` gives.
+    fn notify_outgoing_with(&self, make: impl FnOnce() -> Option<(String, Payload)>) {
         let dropped = &self.info.ns.stats.listener_dropped;
         self.info.any_outgoing.notify(dropped, || {
-            let (name, payload) = Payload::from_event(packet.clone())?;
+            let (name, payload) = make()?;
             Some(AnyOutgoing {
                 socket: self.clone(),
                 name,

@@ -19,6 +19,7 @@ mod events;
 mod fetched;
 mod handle;
 mod handshake;
+mod inbound;
 mod into_rooms;
 mod lifecycle;
 mod local;
@@ -36,6 +37,7 @@ pub(crate) use events::{EventRoute, Handlers, SocketGone};
 pub use fetched::FetchedSocket;
 pub use handle::{AckFuture, Emitter};
 pub use handshake::Handshake;
+pub(crate) use inbound::Inbound;
 pub use into_rooms::{IntoRooms, ManyRooms, OneRoom};
 pub(crate) use local::Local;
 pub use operator::{

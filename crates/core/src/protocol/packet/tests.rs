@@ -868,6 +868,9 @@ fn nesting_past_the_bound_is_refused_before_parsing() {
     // Brackets inside strings, escaped quotes included, do not count.
     let text = r#"2["e","[[[[[[\"[[[[",{"a":{"b":"}}}}}}"}}]"#;
     assert!(decoder.feed_text(text).unwrap().is_some());
+    // Many brackets side by side are wide, not deep.
+    let wide = format!("2[\"e\",{}[]]", "[],".repeat(200));
+    assert!(decoder.feed_text(&wide).unwrap().is_some());
     // A decoder can take a next packet after the refusal; the bound is capped at serde's.
     assert!(decoder.feed_text("2[\"e\"]").unwrap().is_some());
     let deep = Decoder::new(10).with_max_depth(1_000);
