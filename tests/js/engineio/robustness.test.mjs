@@ -179,53 +179,52 @@ describe("Engine.IO robustness (default heartbeat: 300 ms / 200 ms)", () => {
     if (server) await server.stop();
   });
 
-  it("a GET sent right after the upgrade packet gets 400, every time (50 fresh sessions)", T, async () => {
-    // Five at a time: a busy server is where the WebSocket's "5" and the GET race.
+  /**
+   * `rounds` rounds of five fresh polling sessions at once (a busy server is where the upgrade
+   * and a GET race), each given to `upgrade(round, sid, ws)` with a WebSocket opened to upgrade it.
+   */
+  async function upgradeRaces(rounds, upgrade) {
     const one = async (round) => {
       const { sid } = await eioHandshake(base);
       const ws = openWs(`${wsBase}?EIO=4&transport=websocket&sid=${sid}`);
       try {
         await ws.opened;
-        ws.send("2probe");
-        assert.equal(await ws.next(), "3probe");
-        ws.send("5");
-        const poll = await httpGet(pollUrl(base, sid));
-        assert.equal(poll.status, 400, `${round}: GET after "5" answered ${poll.status} ${JSON.stringify(poll.text)}`);
-        // The WebSocket is the transport now.
-        ws.send("4still");
-        assert.equal(await ws.nextData(), "4still");
+        await upgrade(round, sid, ws);
       } finally {
         ws.close();
       }
     };
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < rounds; i++) {
       await Promise.all([0, 1, 2, 3, 4].map((j) => one(`round ${i}.${j}`)));
     }
+  }
+
+  it("a GET sent right after the upgrade packet gets 400, every time (50 fresh sessions)", T, async () => {
+    await upgradeRaces(10, async (round, sid, ws) => {
+      ws.send("2probe");
+      assert.equal(await ws.next(), "3probe");
+      ws.send("5");
+      const poll = await httpGet(pollUrl(base, sid));
+      assert.equal(poll.status, 400, `${round}: GET after "5" answered ${poll.status} ${JSON.stringify(poll.text)}`);
+      // The WebSocket is the transport now.
+      ws.send("4still");
+      assert.equal(await ws.nextData(), "4still");
+    });
   });
 
   it("2probe, 5 and a GET sent back to back: the 3probe reaches the client before the GET's 400 (200 fresh sessions)", T, async () => {
     // The official suite's "ignores HTTP requests with same sid after upgrade" reads them in
     // that order: engine.io writes the 3probe before it refuses the GET.
-    const one = async (round) => {
-      const { sid } = await eioHandshake(base);
-      const ws = openWs(`${wsBase}?EIO=4&transport=websocket&sid=${sid}`);
-      try {
-        await ws.opened;
-        ws.send("2probe");
-        ws.send("5");
-        const poll = await httpGet(pollUrl(base, sid));
-        assert.equal(poll.status, 400, `${round}: GET after "5" answered ${poll.status} ${JSON.stringify(poll.text)}`);
-        assert.equal(ws.queue[0], "3probe", `${round}: first on the WebSocket by the time the 400 came`);
-        ws.send("4hello");
-        assert.equal(await ws.nextData(), "3probe");
-        assert.equal(await ws.nextData(), "4hello");
-      } finally {
-        ws.close();
-      }
-    };
-    for (let i = 0; i < 40; i++) {
-      await Promise.all([0, 1, 2, 3, 4].map((j) => one(`round ${i}.${j}`)));
-    }
+    await upgradeRaces(40, async (round, sid, ws) => {
+      ws.send("2probe");
+      ws.send("5");
+      const poll = await httpGet(pollUrl(base, sid));
+      assert.equal(poll.status, 400, `${round}: GET after "5" answered ${poll.status} ${JSON.stringify(poll.text)}`);
+      assert.equal(ws.queue[0], "3probe", `${round}: first on the WebSocket by the time the 400 came`);
+      ws.send("4hello");
+      assert.equal(await ws.nextData(), "3probe");
+      assert.equal(await ws.nextData(), "4hello");
+    });
   });
 
   it("a polling client that stops polling loses its session by pingInterval + pingTimeout", T, async () => {
